@@ -1,0 +1,1 @@
+//! Helpers shared by the benches: loading the shared stanza set.

@@ -1,0 +1,1 @@
+//! blacksky-io: the tokio shell around blacksky-core's state machines.

@@ -1,0 +1,1 @@
+//! blacksky-sim: the fake WhatsApp server and the chaos harness.
