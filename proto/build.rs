@@ -1,0 +1,16 @@
+//! Compiles protos/*.proto with protox (pure Rust), so a fresh machine
+//! builds with cargo alone: no system `protoc`.
+use std::path::PathBuf;
+
+fn main() -> Result<(), Box<dyn std::error::Error>> {
+    let files = ["protos/handshake.proto", "protos/client_payload.proto", "protos/adv.proto"];
+    for file in files {
+        println!("cargo:rerun-if-changed={file}");
+    }
+    let descriptors = protox::compile(files, ["protos"])?;
+    let out_dir = PathBuf::from(std::env::var("OUT_DIR")?);
+    prost_build::Config::new()
+        .out_dir(&out_dir)
+        .compile_fds(descriptors)?;
+    Ok(())
+}

@@ -1,0 +1,21 @@
+//! Pins the wire layout of the messages whose field numbers the protocol
+//! fixes: a wrong number here would be a silent interop failure.
+use blacksky_proto::Message;
+use blacksky_proto::wa::{ClientPayload, HandshakeMessage, handshake_message::ClientHello};
+
+#[test]
+fn client_hello_is_field_2_with_ephemeral_field_1() {
+    let msg = HandshakeMessage {
+        client_hello: Some(ClientHello { ephemeral: Some(vec![0xAB; 2]), ..Default::default() }),
+        ..Default::default()
+    };
+    // field 2, wire type 2 (0x12), len 4; inner field 1 (0x0a), len 2.
+    assert_eq!(msg.encode_to_vec(), [0x12, 0x04, 0x0a, 0x02, 0xAB, 0xAB]);
+}
+
+#[test]
+fn client_payload_pull_is_field_33_and_username_field_1() {
+    let payload = ClientPayload { username: Some(5), pull: Some(true), ..Default::default() };
+    // username: tag 0x08; pull: field 33 varint → tag (33<<3)=264 → 0x88 0x02.
+    assert_eq!(payload.encode_to_vec(), [0x08, 0x05, 0x88, 0x02, 0x01]);
+}
