@@ -3,7 +3,7 @@
 use std::path::PathBuf;
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
-    let files = ["protos/handshake.proto", "protos/client_payload.proto", "protos/adv.proto"];
+    let files = ["protos/handshake.proto", "protos/client_payload.proto", "protos/adv.proto", "protos/session.proto"];
     for file in files {
         println!("cargo:rerun-if-changed={file}");
     }
@@ -11,6 +11,9 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let out_dir = PathBuf::from(std::env::var("OUT_DIR")?);
     prost_build::Config::new()
         .out_dir(&out_dir)
+        // These hold private keys and secrets: their Debug is written by
+        // hand in lib.rs and redacts them.
+        .skip_debug(["blacksky.store.KeyPair", "blacksky.store.Creds"])
         .compile_fds(descriptors)?;
     Ok(())
 }

@@ -10,3 +10,47 @@ pub mod wa {
 }
 
 pub use prost::Message;
+
+/// blacksky's own stored records (creds, keys): protobuf so that old
+/// records stay readable as fields are added.
+#[allow(missing_docs, missing_debug_implementations, clippy::all)]
+pub mod store {
+    include!(concat!(env!("OUT_DIR"), "/blacksky.store.rs"));
+}
+
+mod redacted {
+    use super::store::{Creds, KeyPair};
+    use std::fmt;
+
+    impl fmt::Debug for KeyPair {
+        fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            f.debug_struct("KeyPair")
+                .field("private", &"<redacted>")
+                .field("public", &HexBytes(&self.public))
+                .finish()
+        }
+    }
+
+    impl fmt::Debug for Creds {
+        fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            f.debug_struct("Creds")
+                .field("noise_key", &self.noise_key)
+                .field("identity_key", &self.identity_key)
+                .field("registration_id", &self.registration_id)
+                .field("adv_secret", &"<redacted>")
+                .field("me", &self.me)
+                .field("platform", &self.platform)
+                .field("next_pre_key_id", &self.next_pre_key_id)
+                .field("first_unuploaded_pre_key_id", &self.first_unuploaded_pre_key_id)
+                .finish_non_exhaustive()
+        }
+    }
+
+    struct HexBytes<'a>(&'a [u8]);
+
+    impl fmt::Debug for HexBytes<'_> {
+        fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            self.0.iter().try_for_each(|b| write!(f, "{b:02x}"))
+        }
+    }
+}

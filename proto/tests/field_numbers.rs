@@ -19,3 +19,17 @@ fn client_payload_pull_is_field_33_and_username_field_1() {
     // username: tag 0x08; pull: field 33 varint → tag (33<<3)=264 → 0x88 0x02.
     assert_eq!(payload.encode_to_vec(), [0x08, 0x05, 0x88, 0x02, 0x01]);
 }
+
+#[test]
+fn stored_secrets_never_show_in_debug() {
+    use blacksky_proto::store::{Creds, KeyPair};
+    let secret = vec![0x5A; 32];
+    let creds = Creds {
+        noise_key: Some(KeyPair { private: secret.clone(), public: vec![1; 32] }),
+        adv_secret: secret,
+        ..Default::default()
+    };
+    let shown = format!("{creds:?}");
+    assert!(!shown.contains("5a5a") && !shown.contains("90, 90"), "{shown}");
+    assert!(shown.contains("0101"), "public keys stay visible: {shown}");
+}
