@@ -3,7 +3,12 @@
 use std::path::PathBuf;
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
-    let files = ["protos/handshake.proto", "protos/client_payload.proto", "protos/adv.proto", "protos/session.proto"];
+    let files = [
+        "protos/handshake.proto",
+        "protos/client_payload.proto",
+        "protos/adv.proto",
+        "protos/session.proto",
+    ];
     for file in files {
         println!("cargo:rerun-if-changed={file}");
     }

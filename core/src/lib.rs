@@ -5,4 +5,7 @@
 //! caller, so the same inputs always give the same outputs, byte for byte.
 #![forbid(unsafe_code)]
 
+pub mod client;
+pub mod session;
+pub mod time;
 pub mod wire;

@@ -84,7 +84,9 @@ pub struct Config {
 impl Config {
     /// Reads and validates every variable.
     pub fn from_env(env: &impl EnvSource) -> Result<Self, ConfigError> {
-        let ws_url = env.get("WA_WS_URL").unwrap_or_else(|| WHATSAPP_WS_URL.to_owned());
+        let ws_url = env
+            .get("WA_WS_URL")
+            .unwrap_or_else(|| WHATSAPP_WS_URL.to_owned());
         if !(ws_url.starts_with("ws://") || ws_url.starts_with("wss://")) || ws_url.len() < 8 {
             return Err(ConfigError {
                 var: "WA_WS_URL",
@@ -93,7 +95,7 @@ impl Config {
             });
         }
         let root_pubkey = match env.get("WA_ROOT_PUBKEY") {
-            None => blacksky_core::wire::noise::WHATSAPP_ROOT_PUBKEY,
+            None => blacksky_core::wire::noise::WA_ROOT_PUBLIC_KEY,
             Some(text) => parse_hex32(&text).ok_or_else(|| ConfigError {
                 var: "WA_ROOT_PUBKEY",
                 problem: format!("{text:?} is not 32 bytes of hex"),
@@ -102,13 +104,19 @@ impl Config {
         };
         let pairing = match env.get("PAIRING_NUMBER").filter(|v| !v.trim().is_empty()) {
             None => Pairing::Qr,
-            Some(raw) => Pairing::Code { phone: parse_phone(&raw)? },
+            Some(raw) => Pairing::Code {
+                phone: parse_phone(&raw)?,
+            },
         };
         let data_dir = PathBuf::from(env.get("DATA_DIR").unwrap_or_else(|| "./data".to_owned()));
-        let session_id = env.get("SESSION_ID").unwrap_or_else(|| "blacksky".to_owned());
+        let session_id = env
+            .get("SESSION_ID")
+            .unwrap_or_else(|| "blacksky".to_owned());
         if session_id.is_empty()
             || session_id.len() > 64
-            || !session_id.chars().all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c))
+            || !session_id
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c))
         {
             return Err(ConfigError {
                 var: "SESSION_ID",
@@ -128,11 +136,23 @@ impl Config {
                     expected: "a byte count from 1024 to 16777215",
                 })?,
         };
-        let production = ["NODE_ENV", "BLACKSKY_ENV"]
-            .iter()
-            .any(|var| env.get(var).is_some_and(|v| v.eq_ignore_ascii_case("production")));
-        let json_logs = production || env.get("HEROKU").is_some_and(|v| parse_bool(&v) == Some(true));
-        Ok(Self { ws_url, root_pubkey, pairing, data_dir, session_id, frame_bytes_max, json_logs })
+        let production = ["NODE_ENV", "BLACKSKY_ENV"].iter().any(|var| {
+            env.get(var)
+                .is_some_and(|v| v.eq_ignore_ascii_case("production"))
+        });
+        let json_logs = production
+            || env
+                .get("HEROKU")
+                .is_some_and(|v| parse_bool(&v) == Some(true));
+        Ok(Self {
+            ws_url,
+            root_pubkey,
+            pairing,
+            data_dir,
+            session_id,
+            frame_bytes_max,
+            json_logs,
+        })
     }
 }
 
@@ -156,8 +176,11 @@ fn parse_phone(raw: &str) -> Result<String, ConfigError> {
     if !raw.chars().all(allowed) || !(7..=15).contains(&digits.len()) || digits.starts_with('0') {
         return Err(ConfigError {
             var: "PAIRING_NUMBER",
-            problem: format!("{} is not a phone number in international form", mask_phone(raw)),
-            expected: "country code and number, 7 to 15 digits, e.g. 491556123456",
+            problem: format!(
+                "{} is not a phone number in international form",
+                mask_phone(raw)
+            ),
+            expected: "country code and number, 7 to 15 digits, e.g. 15550001234",
         });
     }
     Ok(digits)
@@ -175,14 +198,20 @@ mod tests {
     use super::*;
 
     fn env(pairs: &[(&str, &str)]) -> HashMap<String, String> {
-        pairs.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect()
+        pairs
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect()
     }
 
     #[test]
     fn defaults_point_at_whatsapp_with_qr_pairing() {
         let config = Config::from_env(&env(&[])).expect("defaults are valid");
         assert_eq!(config.ws_url, WHATSAPP_WS_URL);
-        assert_eq!(config.root_pubkey, blacksky_core::wire::noise::WHATSAPP_ROOT_PUBKEY);
+        assert_eq!(
+            config.root_pubkey,
+            blacksky_core::wire::noise::WA_ROOT_PUBLIC_KEY
+        );
         assert_eq!(config.pairing, Pairing::Qr);
         assert_eq!(config.data_dir, PathBuf::from("./data"));
         assert!(!config.json_logs);
@@ -205,16 +234,31 @@ mod tests {
 
     #[test]
     fn pairing_number_keeps_digits_and_never_shows_in_errors_or_debug() {
-        let config = Config::from_env(&env(&[("PAIRING_NUMBER", "+49 155 612-3456")])).expect("valid");
-        assert_eq!(config.pairing, Pairing::Code { phone: "491556123456".into() });
+        let config =
+            Config::from_env(&env(&[("PAIRING_NUMBER", "+49 155 612-3456")])).expect("valid");
+        assert_eq!(
+            config.pairing,
+            Pairing::Code {
+                phone: "491556123456".into()
+            }
+        );
         assert!(!format!("{config:?}").contains("1556123"));
-        let err = Config::from_env(&env(&[("PAIRING_NUMBER", "+49 155 612-3456 ext")])).expect_err("bad");
+        let err =
+            Config::from_env(&env(&[("PAIRING_NUMBER", "+49 155 612-3456 ext")])).expect_err("bad");
         assert!(!err.to_string().contains("1556123"), "{err}");
     }
 
     #[test]
     fn production_env_selects_json_logs() {
-        assert!(Config::from_env(&env(&[("NODE_ENV", "production")])).expect("valid").json_logs);
-        assert!(Config::from_env(&env(&[("HEROKU", "true")])).expect("valid").json_logs);
+        assert!(
+            Config::from_env(&env(&[("NODE_ENV", "production")]))
+                .expect("valid")
+                .json_logs
+        );
+        assert!(
+            Config::from_env(&env(&[("HEROKU", "true")]))
+                .expect("valid")
+                .json_logs
+        );
     }
 }

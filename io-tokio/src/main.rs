@@ -1,5 +1,86 @@
-//! The `blacksky` binary.
+//! The `blacksky` binary: reads the configuration, starts the session
+//! loop, and shuts down cleanly on SIGTERM/SIGINT.
+
+use blacksky_io::config::{Config, ProcessEnv};
+use blacksky_io::runner;
+use tokio::sync::watch;
+
+fn init_logging(json: bool) {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    if json {
+        builder.json().init();
+    } else {
+        builder.init();
+    }
+}
+
+/// First SIGTERM/SIGINT asks for a clean shutdown; a second exits at once.
+fn spawn_signal_handler(shutdown: watch::Sender<bool>) {
+    tokio::spawn(async move {
+        let Ok(mut term) =
+            tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+        else {
+            tracing::error!("cannot listen for SIGTERM");
+            return;
+        };
+        let mut signals = 0;
+        loop {
+            tokio::select! {
+                _ = term.recv() => {}
+                _ = tokio::signal::ctrl_c() => {}
+            }
+            signals += 1;
+            if signals > 1 {
+                tracing::warn!("second signal: exiting now");
+                std::process::exit(130);
+            }
+            tracing::info!("shutdown requested");
+            let _ = shutdown.send(true);
+        }
+    });
+}
+
 fn main() {
-    eprintln!("blacksky: the protocol client is not wired up yet");
-    std::process::exit(2);
+    // A missing .env is normal; a malformed one is worth a word.
+    if let Err(err) = dotenvy::dotenv()
+        && !err.not_found()
+    {
+        eprintln!("blacksky: ignoring .env: {err}");
+    }
+    let config = match Config::from_env(&ProcessEnv) {
+        Ok(config) => config,
+        Err(err) => {
+            eprintln!("blacksky: configuration error: {err}");
+            std::process::exit(2);
+        }
+    };
+    init_logging(config.json_logs);
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(err) => {
+            eprintln!("blacksky: cannot start the runtime: {err}");
+            std::process::exit(1);
+        }
+    };
+    let code = runtime.block_on(async {
+        let (shutdown_tx, shutdown_rx) = watch::channel(false);
+        spawn_signal_handler(shutdown_tx);
+        match runner::run(&config, shutdown_rx).await {
+            Ok(code) => code,
+            Err(err) => {
+                tracing::error!("{err:#}");
+                1
+            }
+        }
+    });
+    std::process::exit(code);
 }

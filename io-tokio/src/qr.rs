@@ -15,7 +15,9 @@ pub fn render(text: &str) -> Option<String> {
         if x < QUIET || y < QUIET || x >= width + QUIET || y >= width + QUIET {
             return false;
         }
-        colors.get((y - QUIET) * width + (x - QUIET)).is_some_and(|c| *c == qrcode::Color::Dark)
+        colors
+            .get((y - QUIET) * width + (x - QUIET))
+            .is_some_and(|c| *c == qrcode::Color::Dark)
     };
     let mut out = String::with_capacity(size * size);
     for y in (0..size).step_by(2) {
@@ -37,7 +39,8 @@ pub fn render(text: &str) -> Option<String> {
 mod tests {
     #[test]
     fn renders_a_square_block() {
-        let drawing = super::render("https://wa.me/settings/linked_devices#ref,abc").expect("fits a QR");
+        let drawing =
+            super::render("https://wa.me/settings/linked_devices#ref,abc").expect("fits a QR");
         let lines: Vec<&str> = drawing.lines().collect();
         let width = lines[0].chars().count();
         assert!(width > 20);

@@ -41,7 +41,10 @@ mod redacted {
                 .field("me", &self.me)
                 .field("platform", &self.platform)
                 .field("next_pre_key_id", &self.next_pre_key_id)
-                .field("first_unuploaded_pre_key_id", &self.first_unuploaded_pre_key_id)
+                .field(
+                    "first_unuploaded_pre_key_id",
+                    &self.first_unuploaded_pre_key_id,
+                )
                 .finish_non_exhaustive()
         }
     }

@@ -6,7 +6,10 @@ use blacksky_proto::wa::{ClientPayload, HandshakeMessage, handshake_message::Cli
 #[test]
 fn client_hello_is_field_2_with_ephemeral_field_1() {
     let msg = HandshakeMessage {
-        client_hello: Some(ClientHello { ephemeral: Some(vec![0xAB; 2]), ..Default::default() }),
+        client_hello: Some(ClientHello {
+            ephemeral: Some(vec![0xAB; 2]),
+            ..Default::default()
+        }),
         ..Default::default()
     };
     // field 2, wire type 2 (0x12), len 4; inner field 1 (0x0a), len 2.
@@ -15,7 +18,11 @@ fn client_hello_is_field_2_with_ephemeral_field_1() {
 
 #[test]
 fn client_payload_pull_is_field_33_and_username_field_1() {
-    let payload = ClientPayload { username: Some(5), pull: Some(true), ..Default::default() };
+    let payload = ClientPayload {
+        username: Some(5),
+        pull: Some(true),
+        ..Default::default()
+    };
     // username: tag 0x08; pull: field 33 varint → tag (33<<3)=264 → 0x88 0x02.
     assert_eq!(payload.encode_to_vec(), [0x08, 0x05, 0x88, 0x02, 0x01]);
 }
@@ -25,11 +32,17 @@ fn stored_secrets_never_show_in_debug() {
     use blacksky_proto::store::{Creds, KeyPair};
     let secret = vec![0x5A; 32];
     let creds = Creds {
-        noise_key: Some(KeyPair { private: secret.clone(), public: vec![1; 32] }),
+        noise_key: Some(KeyPair {
+            private: secret.clone(),
+            public: vec![1; 32],
+        }),
         adv_secret: secret,
         ..Default::default()
     };
     let shown = format!("{creds:?}");
-    assert!(!shown.contains("5a5a") && !shown.contains("90, 90"), "{shown}");
+    assert!(
+        !shown.contains("5a5a") && !shown.contains("90, 90"),
+        "{shown}"
+    );
     assert!(shown.contains("0101"), "public keys stay visible: {shown}");
 }

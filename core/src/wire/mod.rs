@@ -6,3 +6,4 @@
 pub mod binary;
 pub mod frame;
 pub mod noise;
+pub mod xeddsa;

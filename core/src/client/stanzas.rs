@@ -1,0 +1,175 @@
+//! The stanzas the client writes, built in one place so their shapes can
+//! be read against the protocol references side by side.
+
+use crate::session::{Creds, KEY_TYPE_DJB, PreKey};
+use crate::wire::binary::{Jid, Node, Value};
+
+/// The server's JID, `@s.whatsapp.net`.
+pub fn server_jid() -> Jid {
+    Jid::at("s.whatsapp.net")
+}
+
+/// An iq to the server.
+pub fn iq(id: &str, kind: &'static str, xmlns: &'static str, children: Vec<Node>) -> Node {
+    Node::new("iq")
+        .with_attr("id", id.to_owned())
+        .with_attr("to", server_jid())
+        .with_attr("type", kind)
+        .with_attr("xmlns", xmlns)
+        .with_children(children)
+}
+
+/// The empty answer to a server's iq.
+pub fn iq_result(id: &str) -> Node {
+    Node::new("iq")
+        .with_attr("to", server_jid())
+        .with_attr("type", "result")
+        .with_attr("id", id.to_owned())
+}
+
+pub fn ping(id: &str) -> Node {
+    iq(id, "get", "w:p", vec![Node::new("ping")])
+}
+
+pub fn pre_key_count(id: &str) -> Node {
+    iq(id, "get", "encrypt", vec![Node::new("count")])
+}
+
+pub fn set_active(id: &str) -> Node {
+    iq(id, "set", "passive", vec![Node::new("active")])
+}
+
+/// Signal ids travel as 3 big-endian bytes.
+fn id3(id: u32) -> Vec<u8> {
+    id.to_be_bytes()[1..].to_vec()
+}
+
+/// Uploads one-time pre-keys with the signed pre-key and our identity.
+pub fn pre_key_upload(id: &str, creds: &Creds, keys: &[PreKey]) -> Node {
+    let key = |key_id: u32, public: &[u8; 32]| {
+        vec![
+            Node::new("id").with_bytes(id3(key_id)),
+            Node::new("value").with_bytes(public.to_vec()),
+        ]
+    };
+    let spk = &creds.signed_pre_key;
+    let mut skey = key(spk.id, spk.key_pair.public());
+    skey.push(Node::new("signature").with_bytes(spk.signature.to_vec()));
+    iq(
+        id,
+        "set",
+        "encrypt",
+        vec![
+            Node::new("registration")
+                .with_bytes(u32::from(creds.registration_id).to_be_bytes().to_vec()),
+            Node::new("type").with_bytes(vec![KEY_TYPE_DJB]),
+            Node::new("identity").with_bytes(creds.identity_key.public().to_vec()),
+            Node::new("list").with_children(
+                keys.iter()
+                    .map(|k| Node::new("key").with_children(key(k.id, k.key_pair.public())))
+                    .collect(),
+            ),
+            Node::new("skey").with_children(skey),
+        ],
+    )
+}
+
+/// The ack that tells the server a stanza arrived (for a `message`: that
+/// it is committed), so it stops redelivering it.
+pub fn ack_for(stanza: &Node) -> Node {
+    let tag = stanza.tag.as_str();
+    let mut ack = Node::new("ack").with_attr("class", Value::infer(tag));
+    for key in ["id", "from", "participant", "recipient"] {
+        if let Some(value) = stanza.attr_value(key) {
+            ack = ack.with_attr(if key == "from" { "to" } else { key }, value.clone());
+        }
+    }
+    if tag != "message"
+        && let Some(kind) = stanza.attr_value("type")
+    {
+        ack = ack.with_attr("type", kind.clone());
+    }
+    ack
+}
+
+pub fn pair_device_sign(id: &str, key_index: u32, reply_identity: Vec<u8>) -> Node {
+    Node::new("iq")
+        .with_attr("to", server_jid())
+        .with_attr("type", "result")
+        .with_attr("id", id.to_owned())
+        .with_children(vec![
+            Node::new("pair-device-sign").with_children(vec![
+                Node::new("device-identity")
+                    .with_attr("key-index", key_index.to_string())
+                    .with_bytes(reply_identity),
+            ]),
+        ])
+}
+
+/// Tells the phone (through the server) that we refused its pair-success.
+pub fn pair_error(id: &str, code: u16, text: &'static str) -> Node {
+    Node::new("iq")
+        .with_attr("to", server_jid())
+        .with_attr("type", "error")
+        .with_attr("id", id.to_owned())
+        .with_children(vec![
+            Node::new("error")
+                .with_attr("code", code.to_string())
+                .with_attr("text", text),
+        ])
+}
+
+/// Stage 1 of code pairing: asks the server for a pairing ref and tells it
+/// which phone will type the code.
+pub fn link_code_hello(
+    id: &str,
+    phone: &str,
+    wrapped_ephemeral: &[u8],
+    noise_public: &[u8; 32],
+    platform_id: u8,
+) -> Node {
+    iq(
+        id,
+        "set",
+        "md",
+        vec![
+            Node::new("link_code_companion_reg")
+                .with_attr("jid", Jid::new(phone.to_owned(), "s.whatsapp.net"))
+                .with_attr("stage", "companion_hello")
+                .with_attr("should_show_push_notification", "true")
+                .with_children(vec![
+                    Node::new("link_code_pairing_wrapped_companion_ephemeral_pub")
+                        .with_bytes(wrapped_ephemeral.to_vec()),
+                    Node::new("companion_server_auth_key_pub").with_bytes(noise_public.to_vec()),
+                    Node::new("companion_platform_id").with_text(platform_id.to_string()),
+                    Node::new("companion_platform_display").with_text("Chrome (Linux)"),
+                    Node::new("link_code_pairing_nonce").with_bytes(vec![0]),
+                ]),
+        ],
+    )
+}
+
+/// Stage 2 of code pairing: our wrapped key bundle, after the phone's hello.
+pub fn link_code_finish(
+    id: &str,
+    phone: &str,
+    bundle: Vec<u8>,
+    identity_public: &[u8; 32],
+    reference: Vec<u8>,
+) -> Node {
+    iq(
+        id,
+        "set",
+        "md",
+        vec![
+            Node::new("link_code_companion_reg")
+                .with_attr("jid", Jid::new(phone.to_owned(), "s.whatsapp.net"))
+                .with_attr("stage", "companion_finish")
+                .with_children(vec![
+                    Node::new("link_code_pairing_wrapped_key_bundle").with_bytes(bundle),
+                    Node::new("companion_identity_public").with_bytes(identity_public.to_vec()),
+                    Node::new("link_code_pairing_ref").with_bytes(reference),
+                ]),
+        ],
+    )
+}

@@ -1,0 +1,388 @@
+//! The credentials of one linked device: what it needs to log in again.
+//! Losing them after the phone linked means a new QR; corrupting them
+//! silently means a new identity. So they are a plain value, changed only
+//! through the client's store ops and encoded as a versioned protobuf.
+
+use blacksky_proto::Message;
+use blacksky_proto::store as pb;
+use rand_core::CryptoRngCore;
+use thiserror::Error;
+
+use crate::wire::binary::Jid;
+use crate::wire::noise::KeyPair;
+
+/// Signal's key-type byte in front of a Curve25519 public key.
+pub const KEY_TYPE_DJB: u8 = 5;
+
+/// The medium-term pre-key, signed by the identity key.
+#[derive(Debug, Clone)]
+pub struct SignedPreKey {
+    pub id: u32,
+    pub key_pair: KeyPair,
+    /// XEdDSA by the identity key over `0x05 ‖ public key`.
+    pub signature: [u8; 64],
+}
+
+/// A one-time pre-key, uploaded to the server for others to start a
+/// Signal session with us.
+#[derive(Debug, Clone)]
+pub struct PreKey {
+    pub id: u32,
+    pub key_pair: KeyPair,
+}
+
+/// Who this device is, once linked.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Me {
+    /// The device JID, e.g. `491556123456:7@s.whatsapp.net`.
+    pub jid: Jid,
+    pub lid: Option<Jid>,
+    pub push_name: Option<String>,
+}
+
+/// A client version as WhatsApp numbers it: `primary.secondary.tertiary`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct AppVersion(pub [u32; 3]);
+
+impl AppVersion {
+    /// The version built in (WhatsApp Web's, as current clients send it).
+    pub const BUILT_IN: AppVersion = AppVersion([2, 3000, 1_035_194_821]);
+}
+
+impl std::fmt::Display for AppVersion {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let [a, b, c] = self.0;
+        write!(f, "{a}.{b}.{c}")
+    }
+}
+
+/// Everything a device needs to log in again. `Debug` redacts secrets.
+#[derive(Clone)]
+pub struct Creds {
+    pub noise_key: KeyPair,
+    pub identity_key: KeyPair,
+    pub signed_pre_key: SignedPreKey,
+    /// 14-bit Signal registration id.
+    pub registration_id: u16,
+    /// Authenticates the phone's pair-success message.
+    pub adv_secret: [u8; 32],
+    /// Set once the phone has linked this device.
+    pub me: Option<Me>,
+    /// The ADVSignedDeviceIdentity the phone signed (with our device signature).
+    pub account: Option<Vec<u8>>,
+    pub platform: Option<String>,
+    /// Next pre-key id to generate.
+    pub next_pre_key_id: u32,
+    /// Pre-keys below this id have been uploaded.
+    pub first_unuploaded_pre_key_id: u32,
+    /// Edge routing info from the server, sent in the next intro.
+    pub routing_info: Option<Vec<u8>>,
+    /// A client version learned after a 405, replacing the built-in one.
+    pub app_version: Option<AppVersion>,
+}
+
+impl std::fmt::Debug for Creds {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Creds")
+            .field("noise_key", &self.noise_key)
+            .field("identity_key", &self.identity_key)
+            .field("registration_id", &self.registration_id)
+            .field("adv_secret", &"<redacted>")
+            .field("me", &self.me)
+            .field("next_pre_key_id", &self.next_pre_key_id)
+            .field(
+                "first_unuploaded_pre_key_id",
+                &self.first_unuploaded_pre_key_id,
+            )
+            .finish_non_exhaustive()
+    }
+}
+
+/// A stored record that cannot be read back: names the field at fault.
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+pub enum CredsError {
+    #[error("stored creds are not a valid record: {0}")]
+    Malformed(#[from] prost::DecodeError),
+    #[error("stored creds lack {0}")]
+    Missing(&'static str),
+    #[error("stored creds field {field} has {len} bytes, expected {expected}")]
+    BadLength {
+        field: &'static str,
+        len: usize,
+        expected: usize,
+    },
+    #[error("stored creds field {0} is not a valid JID")]
+    BadJid(&'static str),
+}
+
+impl Creds {
+    /// Fresh credentials for a device that has never linked.
+    pub fn generate(rng: &mut impl CryptoRngCore) -> Creds {
+        let noise_key = KeyPair::generate(rng);
+        let identity_key = KeyPair::generate(rng);
+        let signed_pre_key = SignedPreKey::generate(&identity_key, 1, rng);
+        let mut id = [0u8; 2];
+        rng.fill_bytes(&mut id);
+        // 14 bits, never 0 (libsignal's range is 1..=16380).
+        let registration_id = (u16::from_be_bytes(id) % 16380) + 1;
+        let mut adv_secret = [0u8; 32];
+        rng.fill_bytes(&mut adv_secret);
+        Creds {
+            noise_key,
+            identity_key,
+            signed_pre_key,
+            registration_id,
+            adv_secret,
+            me: None,
+            account: None,
+            platform: None,
+            next_pre_key_id: 1,
+            first_unuploaded_pre_key_id: 1,
+            routing_info: None,
+            app_version: None,
+        }
+    }
+
+    /// True once the phone has linked this device.
+    pub fn is_registered(&self) -> bool {
+        self.me.is_some()
+    }
+
+    /// The stored form.
+    pub fn encode(&self) -> Vec<u8> {
+        pb::Creds {
+            noise_key: Some(key_pair_to_pb(&self.noise_key)),
+            identity_key: Some(key_pair_to_pb(&self.identity_key)),
+            signed_pre_key: Some(pb::SignedPreKey {
+                id: self.signed_pre_key.id,
+                key_pair: Some(key_pair_to_pb(&self.signed_pre_key.key_pair)),
+                signature: self.signed_pre_key.signature.to_vec(),
+            }),
+            registration_id: u32::from(self.registration_id),
+            adv_secret: self.adv_secret.to_vec(),
+            me: self.me.as_ref().map(|me| pb::Me {
+                jid: me.jid.to_string(),
+                lid: me.lid.as_ref().map(ToString::to_string),
+                push_name: me.push_name.clone(),
+            }),
+            account: self.account.clone(),
+            platform: self.platform.clone(),
+            next_pre_key_id: self.next_pre_key_id,
+            first_unuploaded_pre_key_id: self.first_unuploaded_pre_key_id,
+            routing_info: self.routing_info.clone(),
+            app_version: self
+                .app_version
+                .map(
+                    |AppVersion([primary, secondary, tertiary])| pb::AppVersion {
+                        primary,
+                        secondary,
+                        tertiary,
+                    },
+                ),
+        }
+        .encode_to_vec()
+    }
+
+    /// Reads the stored form back; every missing or malformed field is an
+    /// error that names it (never a silent default for a key).
+    pub fn decode(bytes: &[u8]) -> Result<Creds, CredsError> {
+        let record = pb::Creds::decode(bytes)?;
+        let signed = record
+            .signed_pre_key
+            .ok_or(CredsError::Missing("signed_pre_key"))?;
+        let me = match record.me {
+            None => None,
+            Some(me) => Some(Me {
+                jid: Jid::parse(&me.jid).ok_or(CredsError::BadJid("me.jid"))?,
+                lid: match me.lid {
+                    None => None,
+                    Some(lid) => Some(Jid::parse(&lid).ok_or(CredsError::BadJid("me.lid"))?),
+                },
+                push_name: me.push_name,
+            }),
+        };
+        Ok(Creds {
+            noise_key: key_pair_from_pb(record.noise_key, "noise_key")?,
+            identity_key: key_pair_from_pb(record.identity_key, "identity_key")?,
+            signed_pre_key: SignedPreKey {
+                id: signed.id,
+                key_pair: key_pair_from_pb(signed.key_pair, "signed_pre_key.key_pair")?,
+                signature: fixed(&signed.signature, "signed_pre_key.signature")?,
+            },
+            registration_id: u16::try_from(record.registration_id).map_err(|_| {
+                CredsError::BadLength {
+                    field: "registration_id",
+                    len: 4,
+                    expected: 2,
+                }
+            })?,
+            adv_secret: fixed(&record.adv_secret, "adv_secret")?,
+            me,
+            account: record.account,
+            platform: record.platform,
+            next_pre_key_id: record.next_pre_key_id,
+            first_unuploaded_pre_key_id: record.first_unuploaded_pre_key_id,
+            routing_info: record.routing_info,
+            app_version: record
+                .app_version
+                .map(|v| AppVersion([v.primary, v.secondary, v.tertiary])),
+        })
+    }
+}
+
+impl SignedPreKey {
+    /// A new signed pre-key with the given id.
+    pub fn generate(identity: &KeyPair, id: u32, rng: &mut impl CryptoRngCore) -> SignedPreKey {
+        let key_pair = KeyPair::generate(rng);
+        let signature = identity.sign(&prefixed_public(&key_pair), rng);
+        SignedPreKey {
+            id,
+            key_pair,
+            signature,
+        }
+    }
+}
+
+impl PreKey {
+    /// The stored form.
+    pub fn encode(&self) -> Vec<u8> {
+        pb::PreKey {
+            id: self.id,
+            key_pair: Some(key_pair_to_pb(&self.key_pair)),
+        }
+        .encode_to_vec()
+    }
+
+    /// Reads the stored form back.
+    pub fn decode(bytes: &[u8]) -> Result<PreKey, CredsError> {
+        let record = pb::PreKey::decode(bytes)?;
+        Ok(PreKey {
+            id: record.id,
+            key_pair: key_pair_from_pb(record.key_pair, "pre_key.key_pair")?,
+        })
+    }
+}
+
+/// `0x05 ‖ public`: the form Signal signs and uploads.
+pub fn prefixed_public(key_pair: &KeyPair) -> [u8; 33] {
+    let mut out = [KEY_TYPE_DJB; 33];
+    out[1..].copy_from_slice(key_pair.public());
+    out
+}
+
+fn key_pair_to_pb(key_pair: &KeyPair) -> pb::KeyPair {
+    pb::KeyPair {
+        private: key_pair.private_bytes().to_vec(),
+        public: key_pair.public().to_vec(),
+    }
+}
+
+fn key_pair_from_pb(
+    record: Option<pb::KeyPair>,
+    field: &'static str,
+) -> Result<KeyPair, CredsError> {
+    let record = record.ok_or(CredsError::Missing(field))?;
+    let key_pair = KeyPair::from_private_bytes(fixed(&record.private, field)?);
+    // A stored public key that does not match its private key is corruption.
+    if key_pair.public()[..] != record.public[..] {
+        return Err(CredsError::BadLength {
+            field,
+            len: record.public.len(),
+            expected: 32,
+        });
+    }
+    Ok(key_pair)
+}
+
+fn fixed<const N: usize>(bytes: &[u8], field: &'static str) -> Result<[u8; N], CredsError> {
+    bytes.try_into().map_err(|_| CredsError::BadLength {
+        field,
+        len: bytes.len(),
+        expected: N,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rand_chacha::ChaCha20Rng;
+    use rand_core::SeedableRng;
+
+    #[test]
+    fn creds_round_trip_through_their_stored_form() {
+        let mut rng = ChaCha20Rng::seed_from_u64(7);
+        let mut creds = Creds::generate(&mut rng);
+        creds.me = Some(Me {
+            jid: Jid::parse("491556123456:7@s.whatsapp.net").expect("valid jid"),
+            lid: Jid::parse("123456789:7@lid"),
+            push_name: Some("bot".into()),
+        });
+        creds.routing_info = Some(vec![1, 2, 3]);
+        creds.app_version = Some(AppVersion([2, 3000, 1]));
+        let back = Creds::decode(&creds.encode()).expect("round trip");
+        assert_eq!(back.encode(), creds.encode());
+        assert_eq!(back.noise_key.public(), creds.noise_key.public());
+        assert_eq!(back.me, creds.me);
+    }
+
+    #[test]
+    fn generated_creds_are_valid_and_seed_determined() {
+        let a = Creds::generate(&mut ChaCha20Rng::seed_from_u64(1));
+        let b = Creds::generate(&mut ChaCha20Rng::seed_from_u64(1));
+        assert_eq!(a.encode(), b.encode());
+        assert!((1..=16380).contains(&a.registration_id));
+        let spk = &a.signed_pre_key;
+        assert!(
+            crate::wire::xeddsa::verify(
+                a.identity_key.public(),
+                &prefixed_public(&spk.key_pair),
+                &spk.signature
+            )
+            .is_ok()
+        );
+    }
+
+    #[test]
+    fn corruption_is_named() {
+        let creds = Creds::generate(&mut ChaCha20Rng::seed_from_u64(3));
+        let mut record = pb::Creds::decode(creds.encode().as_slice()).expect("valid");
+        record.adv_secret.truncate(5);
+        let err = Creds::decode(&record.encode_to_vec()).expect_err("short secret");
+        assert_eq!(
+            err,
+            CredsError::BadLength {
+                field: "adv_secret",
+                len: 5,
+                expected: 32
+            }
+        );
+        record.noise_key = None;
+        assert_eq!(
+            Creds::decode(&record.encode_to_vec()).expect_err("missing"),
+            CredsError::Missing("noise_key")
+        );
+        assert!(matches!(
+            Creds::decode(&[0xFF, 0xFF]),
+            Err(CredsError::Malformed(_))
+        ));
+    }
+
+    #[test]
+    fn debug_hides_secrets() {
+        let creds = Creds::generate(&mut ChaCha20Rng::seed_from_u64(4));
+        let shown = format!("{creds:?}");
+        let secret_hex: String = creds
+            .adv_secret
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect();
+        assert!(!shown.contains(&secret_hex[..16]));
+        let private_hex: String = creds
+            .noise_key
+            .private_bytes()
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect();
+        assert!(!shown.contains(&private_hex[..16]));
+    }
+}

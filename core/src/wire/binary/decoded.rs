@@ -1,0 +1,491 @@
+//! `Decoded`: a decoded payload in flat storage, for the receive path.
+//!
+//! The decoder writes every node, attribute and unpacked string of a
+//! payload into a few vectors that a `Decoded` keeps between calls, so in
+//! steady state decoding allocates nothing. [`NodeRef`] reads it in place
+//! (tags, attributes, children, bytes borrow from the buffer);
+//! [`NodeRef::to_node`] makes an owned [`Node`] when one is needed.
+
+use std::fmt;
+
+use super::decode::{self, DecodeError, DecodeLimits};
+use super::jid::Jid;
+use super::node::{Content, Node, Value};
+use super::str::Str;
+use super::tokens;
+
+/// A reusable buffer holding one decoded payload.
+#[derive(Default, Clone)]
+pub struct Decoded {
+    /// The node bytes (inflated when the payload was compressed).
+    pub(super) data: Vec<u8>,
+    /// Packed strings, unpacked (ASCII).
+    pub(super) text: Vec<u8>,
+    /// Nodes in pre-order; the root is at 0.
+    pub(super) nodes: Vec<FlatNode>,
+    pub(super) attrs: Vec<(Flat, Flat)>,
+    pub(super) jids: Vec<FlatJid>,
+}
+
+/// A string, byte range or JID of a `Decoded`, packed in one `u64` so the
+/// parser passes it in a register: the low 2 bits are the kind, then
+/// - token: the token code above them;
+/// - data (a range of the node bytes), text (a range of the unpacked
+///   strings): the length in bits 2..32 and the start in bits 32..64;
+/// - JID: the index into `jids` above them.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) struct Flat(u64);
+
+/// Payloads up to this size fit the 30-bit lengths of `Flat`.
+pub(super) const DATA_LEN_MAX: usize = (1 << 30) - 1;
+
+impl Flat {
+    const TOKEN: u64 = 0;
+    const DATA: u64 = 1;
+    const TEXT: u64 = 2;
+    const JID: u64 = 3;
+
+    pub(super) const EMPTY: Flat = Flat(Flat::TEXT);
+
+    #[inline]
+    pub(super) fn token(code: tokens::Code) -> Flat {
+        Flat((u64::from(code) << 2) | Flat::TOKEN)
+    }
+
+    /// `start` and `len` must lie within a buffer of at most
+    /// `DATA_LEN_MAX` bytes (the data) or twice that (the text).
+    #[inline]
+    pub(super) fn data(start: usize, len: usize) -> Flat {
+        Flat(((start as u64) << 32) | ((len as u64) << 2) | Flat::DATA)
+    }
+
+    #[inline]
+    pub(super) fn text(start: usize, len: usize) -> Flat {
+        Flat(((start as u64) << 32) | ((len as u64) << 2) | Flat::TEXT)
+    }
+
+    #[inline]
+    pub(super) fn jid(index: usize) -> Flat {
+        Flat(((index as u64) << 2) | Flat::JID)
+    }
+
+    #[inline]
+    pub(super) fn is_empty(self) -> bool {
+        matches!(self.0 & 3, Flat::DATA | Flat::TEXT) && self.len() == 0
+    }
+
+    #[inline]
+    fn len(self) -> usize {
+        ((self.0 as u32) >> 2) as usize
+    }
+
+    #[inline]
+    fn start(self) -> usize {
+        (self.0 >> 32) as usize
+    }
+
+    #[inline]
+    fn jid_index(self) -> Option<usize> {
+        (self.0 & 3 == Flat::JID).then_some((self.0 >> 2) as usize)
+    }
+}
+
+#[derive(Clone, Copy, Debug)]
+pub(super) enum JidForm {
+    Pair,
+    Device,
+    Fb,
+    Interop,
+}
+
+#[derive(Clone, Copy, Debug)]
+pub(super) struct FlatJid {
+    pub(super) form: JidForm,
+    pub(super) domain: u8,
+    pub(super) device: u16,
+    pub(super) integrator: u16,
+    pub(super) user: Flat,
+    /// Unused (EMPTY) for `Device`.
+    pub(super) server: Flat,
+}
+
+#[derive(Clone, Copy, Debug)]
+pub(super) enum FlatContent {
+    None,
+    /// This many children follow the node in pre-order.
+    Nodes(u32),
+    /// Text (token or unpacked), a JID, or (a data range) bytes.
+    Value(Flat),
+}
+
+#[derive(Clone, Copy, Debug)]
+pub(super) struct FlatNode {
+    pub(super) tag: Flat,
+    pub(super) attrs_start: u32,
+    pub(super) attrs_len: u32,
+    pub(super) content: FlatContent,
+    /// One past the last node of this node's subtree: its next sibling.
+    pub(super) end: u32,
+}
+
+impl Decoded {
+    #[must_use]
+    pub fn new() -> Decoded {
+        Decoded::default()
+    }
+
+    /// Decodes a frame payload (flags byte first) with the default
+    /// limits, replacing what the buffer held.
+    pub fn decode(&mut self, payload: &[u8]) -> Result<NodeRef<'_>, DecodeError> {
+        self.decode_with_limits(payload, &DecodeLimits::DEFAULT)
+    }
+
+    /// Decodes a frame payload (flags byte first), replacing what the
+    /// buffer held. On error the buffer holds no node.
+    pub fn decode_with_limits(
+        &mut self,
+        payload: &[u8],
+        limits: &DecodeLimits,
+    ) -> Result<NodeRef<'_>, DecodeError> {
+        decode::decode_into(self, payload, limits)?;
+        Ok(NodeRef {
+            decoded: self,
+            index: 0,
+        })
+    }
+
+    /// The root node of the last successful decode.
+    #[must_use]
+    pub fn root(&self) -> Option<NodeRef<'_>> {
+        (!self.nodes.is_empty()).then_some(NodeRef {
+            decoded: self,
+            index: 0,
+        })
+    }
+
+    pub(super) fn clear(&mut self) {
+        self.data.clear();
+        self.text.clear();
+        self.nodes.clear();
+        self.attrs.clear();
+        self.jids.clear();
+    }
+
+    /// The bytes of a string or byte range (nothing for a JID).
+    fn bytes_of(&self, f: Flat) -> &[u8] {
+        let buf = match f.0 & 3 {
+            Flat::TOKEN => return tokens::text((f.0 >> 2) as tokens::Code).as_bytes(),
+            Flat::DATA => &self.data,
+            Flat::TEXT => &self.text,
+            _ => return &[],
+        };
+        buf.get(f.start()..f.start() + f.len()).unwrap_or_default()
+    }
+
+    fn str(&self, f: Flat) -> &str {
+        // Checked when decoded; re-checking keeps the crate free of
+        // `unsafe` and costs little for the short strings stanzas carry.
+        std::str::from_utf8(self.bytes_of(f)).unwrap_or("")
+    }
+
+    fn owned_str(&self, f: Flat) -> Str {
+        match f.0 & 3 {
+            Flat::TOKEN => Str::token((f.0 >> 2) as tokens::Code),
+            _ => Str::copy_from(self.str(f)),
+        }
+    }
+
+    /// The JID a `Flat` names, if it names one.
+    fn jid(&self, f: Flat) -> Option<Jid> {
+        let j = self.jids.get(f.jid_index()?)?;
+        let user = self.owned_str(j.user);
+        Some(match j.form {
+            JidForm::Pair => Jid::Pair {
+                user,
+                server: self.owned_str(j.server),
+            },
+            JidForm::Device => Jid::Device {
+                user,
+                domain: j.domain,
+                device: j.device as u8,
+            },
+            JidForm::Fb => Jid::Fb {
+                user,
+                device: j.device,
+                server: self.owned_str(j.server),
+            },
+            JidForm::Interop => Jid::Interop {
+                user,
+                device: j.device,
+                integrator: j.integrator,
+                server: self.owned_str(j.server),
+            },
+        })
+    }
+
+    fn value(&self, f: Flat) -> ValueRef<'_> {
+        match self.jid(f) {
+            Some(j) => ValueRef::Jid(j),
+            None => ValueRef::Str(self.str(f)),
+        }
+    }
+
+    fn owned_value(&self, f: Flat) -> Value {
+        match self.jid(f) {
+            Some(j) => Value::Jid(j),
+            None => Value::Str(self.owned_str(f)),
+        }
+    }
+
+    fn node(&self, index: u32) -> Option<&FlatNode> {
+        self.nodes.get(index as usize)
+    }
+}
+
+impl fmt::Debug for Decoded {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.root() {
+            Some(root) => f.debug_tuple("Decoded").field(&root).finish(),
+            None => f.write_str("Decoded(empty)"),
+        }
+    }
+}
+
+/// A node inside a [`Decoded`] buffer.
+#[derive(Clone, Copy)]
+pub struct NodeRef<'a> {
+    decoded: &'a Decoded,
+    index: u32,
+}
+
+/// An attribute value inside a [`Decoded`] buffer. JIDs come out owned
+/// (their parts are short: no allocation).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ValueRef<'a> {
+    Str(&'a str),
+    Jid(Jid),
+}
+
+/// A node's content inside a [`Decoded`] buffer.
+#[derive(Clone, Debug)]
+pub enum ContentRef<'a> {
+    Text(&'a str),
+    Jid(Jid),
+    Bytes(&'a [u8]),
+    Nodes(Children<'a>),
+}
+
+impl<'a> NodeRef<'a> {
+    fn flat(&self) -> FlatNode {
+        self.decoded.node(self.index).copied().unwrap_or(FlatNode {
+            tag: Flat::EMPTY,
+            attrs_start: 0,
+            attrs_len: 0,
+            content: FlatContent::None,
+            end: self.index + 1,
+        })
+    }
+
+    fn flat_attrs(&self) -> &'a [(Flat, Flat)] {
+        let n = self.flat();
+        let start = n.attrs_start as usize;
+        self.decoded
+            .attrs
+            .get(start..start + n.attrs_len as usize)
+            .unwrap_or_default()
+    }
+
+    #[must_use]
+    pub fn tag(&self) -> &'a str {
+        self.decoded.str(self.flat().tag)
+    }
+
+    /// The attributes, in wire order.
+    pub fn attrs(&self) -> impl Iterator<Item = (&'a str, ValueRef<'a>)> + 'a {
+        let d = self.decoded;
+        self.flat_attrs()
+            .iter()
+            .map(move |&(k, v)| (d.str(k), d.value(v)))
+    }
+
+    fn find(&self, key: &str) -> Option<Flat> {
+        self.flat_attrs()
+            .iter()
+            .find(|(k, _)| self.decoded.bytes_of(*k) == key.as_bytes())
+            .map(|&(_, v)| v)
+    }
+
+    /// The first attribute named `key`, if it is text (see [`Node::attr`]).
+    #[must_use]
+    pub fn attr(&self, key: &str) -> Option<&'a str> {
+        let v = self.find(key)?;
+        v.jid_index().is_none().then(|| self.decoded.str(v))
+    }
+
+    /// The first attribute named `key`, of either kind.
+    #[must_use]
+    pub fn attr_value(&self, key: &str) -> Option<ValueRef<'a>> {
+        self.find(key).map(|v| self.decoded.value(v))
+    }
+
+    /// The first attribute named `key` as a JID: a JID value, or text
+    /// that parses as one.
+    #[must_use]
+    pub fn attr_jid(&self, key: &str) -> Option<Jid> {
+        let v = self.find(key)?;
+        self.decoded
+            .jid(v)
+            .or_else(|| Jid::parse(self.decoded.str(v)))
+    }
+
+    /// The content, if any.
+    #[must_use]
+    pub fn content(&self) -> Option<ContentRef<'a>> {
+        let d = self.decoded;
+        Some(match self.flat().content {
+            FlatContent::None => return None,
+            FlatContent::Nodes(_) => ContentRef::Nodes(self.children()),
+            FlatContent::Value(f) => match (f.0 & 3, d.jid(f)) {
+                (_, Some(j)) => ContentRef::Jid(j),
+                (Flat::DATA, None) => ContentRef::Bytes(d.bytes_of(f)),
+                _ => ContentRef::Text(d.str(f)),
+            },
+        })
+    }
+
+    /// The child nodes (none when the content is not a list).
+    #[must_use]
+    pub fn children(&self) -> Children<'a> {
+        let remaining = match self.flat().content {
+            FlatContent::Nodes(n) => n,
+            _ => 0,
+        };
+        Children {
+            decoded: self.decoded,
+            next: self.index + 1,
+            remaining,
+        }
+    }
+
+    /// The first child with this tag.
+    #[must_use]
+    pub fn child(&self, tag: &str) -> Option<NodeRef<'a>> {
+        self.children().find(|c| c.tag_is(tag))
+    }
+
+    /// The children with this tag.
+    pub fn children_named<'t>(&self, tag: &'t str) -> impl Iterator<Item = NodeRef<'a>> + 't
+    where
+        'a: 't,
+    {
+        self.children().filter(move |c| c.tag_is(tag))
+    }
+
+    fn tag_is(&self, tag: &str) -> bool {
+        self.decoded.bytes_of(self.flat().tag) == tag.as_bytes()
+    }
+
+    /// Byte content.
+    #[must_use]
+    pub fn bytes(&self) -> Option<&'a [u8]> {
+        match self.flat().content {
+            FlatContent::Value(f) if f.0 & 3 == Flat::DATA => Some(self.decoded.bytes_of(f)),
+            _ => None,
+        }
+    }
+
+    /// Text content: token or packed text, or raw bytes that are UTF-8.
+    #[must_use]
+    pub fn text(&self) -> Option<&'a str> {
+        match self.content()? {
+            ContentRef::Text(s) => Some(s),
+            ContentRef::Bytes(b) => std::str::from_utf8(b).ok(),
+            _ => None,
+        }
+    }
+
+    /// An owned copy of this node and everything under it.
+    #[must_use]
+    pub fn to_node(&self) -> Node {
+        let n = self.flat();
+        let d = self.decoded;
+        let attrs = self
+            .flat_attrs()
+            .iter()
+            .map(|&(k, v)| (d.owned_str(k), d.owned_value(v)))
+            .collect();
+        let content = match n.content {
+            FlatContent::None => None,
+            FlatContent::Nodes(_) => Some(Content::Nodes(
+                self.children().map(|c| c.to_node()).collect(),
+            )),
+            FlatContent::Value(f) => Some(match (f.0 & 3, d.jid(f)) {
+                (_, Some(j)) => Content::Jid(j),
+                (Flat::DATA, None) => Content::Bytes(d.bytes_of(f).to_vec()),
+                _ => Content::Text(d.owned_str(f)),
+            }),
+        };
+        Node {
+            tag: d.owned_str(n.tag),
+            attrs,
+            content,
+        }
+    }
+}
+
+impl fmt::Debug for NodeRef<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("NodeRef")
+            .field("tag", &self.tag())
+            .field("attrs", &self.attrs().collect::<Vec<_>>())
+            .field(
+                "content",
+                &match self.content() {
+                    Some(ContentRef::Bytes(b)) => format!("Bytes(<{} bytes>)", b.len()),
+                    Some(ContentRef::Nodes(c)) => format!("{:?}", c.collect::<Vec<_>>()),
+                    Some(ContentRef::Text(t)) => format!("Text({t:?})"),
+                    Some(ContentRef::Jid(j)) => format!("{j:?}"),
+                    None => String::from("None"),
+                },
+            )
+            .finish()
+    }
+}
+
+/// The children of a [`NodeRef`], in order.
+#[derive(Clone)]
+pub struct Children<'a> {
+    decoded: &'a Decoded,
+    next: u32,
+    remaining: u32,
+}
+
+impl<'a> Iterator for Children<'a> {
+    type Item = NodeRef<'a>;
+
+    fn next(&mut self) -> Option<NodeRef<'a>> {
+        if self.remaining == 0 {
+            return None;
+        }
+        let node = NodeRef {
+            decoded: self.decoded,
+            index: self.next,
+        };
+        self.remaining -= 1;
+        // Jump over the child's subtree to its next sibling.
+        self.next = self.decoded.node(self.next).map_or(u32::MAX, |n| n.end);
+        Some(node)
+    }
+
+    fn size_hint(&self) -> (usize, Option<usize>) {
+        (self.remaining as usize, Some(self.remaining as usize))
+    }
+}
+
+impl ExactSizeIterator for Children<'_> {}
+
+impl fmt::Debug for Children<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Children({})", self.remaining)
+    }
+}

@@ -1,0 +1,103 @@
+//! The driver: runs one `Client` over one WebSocket. It selects over the
+//! socket, the client's next deadline and the shutdown signal, carries out
+//! the client's outputs in order (bytes to the socket, store ops to the
+//! store, events to the caller) and returns when the connection ends.
+//!
+//! Generic over the socket, store and clock, so the simulation runs this
+//! very code over turmoil's network with tokio's paused clock.
+
+use blacksky_core::client::{Client, DisconnectReason, Event, Input, Output};
+use futures_util::{Sink, SinkExt, Stream, StreamExt};
+use tokio::sync::watch;
+use tokio_tungstenite::tungstenite::{Error as WsError, Message};
+
+use crate::clock::Clock;
+use crate::store::Store;
+
+/// How a connection ended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Ended {
+    /// The connection closed for this reason.
+    Disconnected(DisconnectReason),
+    /// We were asked to shut down and closed the socket ourselves.
+    Shutdown,
+}
+
+/// Runs `client` over `ws` until the connection ends. `on_event` sees every
+/// event (QR codes, Online, …) as it happens.
+pub async fn run_connection<S, St, C>(
+    client: &mut Client,
+    mut ws: S,
+    store: &mut St,
+    clock: &C,
+    shutdown: &mut watch::Receiver<bool>,
+    mut on_event: impl FnMut(&Event),
+) -> Ended
+where
+    S: Stream<Item = Result<Message, WsError>> + Sink<Message, Error = WsError> + Unpin,
+    St: Store,
+    C: Clock,
+{
+    feed(client, clock, Input::Connected { wall: clock.wall() });
+    loop {
+        while let Some(output) = client.poll_output() {
+            match output {
+                Output::Transmit(bytes) => {
+                    if let Err(err) = ws.send(Message::Binary(bytes.into())).await {
+                        tracing::debug!(%err, "socket write failed");
+                        feed(client, clock, Input::Closed);
+                    }
+                }
+                Output::Store(op, store_op) => {
+                    let result = store.apply(&store_op).await.map_err(|err| err.to_string());
+                    if let Err(err) = &result {
+                        tracing::error!(%err, "store write failed");
+                    }
+                    feed(client, clock, Input::StoreDone { op, result });
+                }
+                Output::Event(event) => {
+                    on_event(&event);
+                    if let Event::Disconnected { reason } = event {
+                        let _ = ws.close().await;
+                        return Ended::Disconnected(reason);
+                    }
+                }
+            }
+        }
+        if *shutdown.borrow() {
+            let _ = ws.close().await;
+            return Ended::Shutdown;
+        }
+        let deadline = client.poll_timeout().map(tokio::time::Instant::from_std);
+        tokio::select! {
+            message = ws.next() => match message {
+                Some(Ok(Message::Binary(bytes))) => {
+                    feed(client, clock, Input::Received { bytes: &bytes, wall: clock.wall() });
+                }
+                Some(Ok(Message::Close(_))) | None => feed(client, clock, Input::Closed),
+                Some(Err(err)) => {
+                    tracing::debug!(%err, "socket read failed");
+                    feed(client, clock, Input::Closed);
+                }
+                // Pings are answered by tungstenite; text is not part of the protocol.
+                Some(Ok(_)) => {}
+            },
+            () = sleep_until(deadline) => client.handle_timeout(clock.now()),
+            _ = shutdown.changed() => {}
+        }
+    }
+}
+
+fn feed<C: Clock>(client: &mut Client, clock: &C, input: Input<'_>) {
+    if let Err(err) = client.handle_input(clock.now(), input) {
+        // A driver bug, not a server fault: say so loudly, keep going.
+        tracing::error!(%err, "client refused an input");
+    }
+}
+
+async fn sleep_until(deadline: Option<tokio::time::Instant>) {
+    match deadline {
+        Some(at) => tokio::time::sleep_until(at).await,
+        None => std::future::pending().await,
+    }
+}

@@ -1,0 +1,55 @@
+//! The WebSocket to WhatsApp (or to fake-wa in tests): dialled with the
+//! Origin header WhatsApp Web sends, binary messages only.
+
+use std::time::Duration;
+
+use tokio::net::TcpStream;
+use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+use tokio_tungstenite::tungstenite::http::HeaderValue;
+use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
+
+/// The socket type the production dialer returns.
+pub type WsStream = WebSocketStream<MaybeTlsStream<TcpStream>>;
+
+/// Why a dial failed (the URL is config, not a secret, so it is shown).
+#[derive(Debug, thiserror::Error)]
+pub enum DialError {
+    #[error("{url}: not a usable WebSocket URL: {detail}")]
+    BadUrl { url: String, detail: String },
+    #[error("{url}: no answer within {timeout_ms} ms")]
+    Timeout { url: String, timeout_ms: u64 },
+    #[error("{url}: {source}")]
+    Connect {
+        url: String,
+        source: Box<tokio_tungstenite::tungstenite::Error>,
+    },
+}
+
+/// Opens the WebSocket, giving up after `timeout`.
+pub async fn dial(url: &str, timeout: Duration) -> Result<WsStream, DialError> {
+    let mut request = url.into_client_request().map_err(|err| DialError::BadUrl {
+        url: url.to_owned(),
+        detail: err.to_string(),
+    })?;
+    request.headers_mut().insert(
+        "Origin",
+        HeaderValue::from_static("https://web.whatsapp.com"),
+    );
+    let config = tokio_tungstenite::tungstenite::protocol::WebSocketConfig::default();
+    match tokio::time::timeout(
+        timeout,
+        tokio_tungstenite::connect_async_with_config(request, Some(config), true),
+    )
+    .await
+    {
+        Err(_) => Err(DialError::Timeout {
+            url: url.to_owned(),
+            timeout_ms: timeout.as_millis() as u64,
+        }),
+        Ok(Err(source)) => Err(DialError::Connect {
+            url: url.to_owned(),
+            source: Box::new(source),
+        }),
+        Ok(Ok((ws, _response))) => Ok(ws),
+    }
+}
