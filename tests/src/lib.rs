@@ -1,1 +1,244 @@
-//! Helpers for the end-to-end tests (process spawning, log reading).
+//! Helpers for the end-to-end tests: run the real `blacksky` and `fake-wa`
+//! binaries as processes on 127.0.0.1, read their output lines, drive the
+//! fake server's control API, send signals.
+//!
+//! The binaries are the ones cargo built for this test run: cargo builds a
+//! package's binaries whenever that package has integration tests, and
+//! `cargo test --workspace` selects them all.
+
+use std::io::{BufRead, BufReader, Read};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::sync::mpsc::{Receiver, RecvTimeoutError, channel};
+use std::sync::{Arc, Mutex};
+use std::thread;
+use std::time::{Duration, Instant};
+
+/// A binary from this build's target directory (`target/<profile>/NAME`).
+pub fn target_bin(name: &str) -> PathBuf {
+    let exe = std::env::current_exe().expect("test executable path");
+    // target/<profile>/deps/<test> → target/<profile>/<name>
+    let dir = exe.parent().and_then(Path::parent).expect("target/<profile>");
+    let path = dir.join(name);
+    assert!(
+        path.exists(),
+        "{} is not built; run the tests with `cargo test --workspace` (or build it with `cargo build --bins`)",
+        path.display()
+    );
+    path
+}
+
+/// Which stream a line came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Stream {
+    Stdout,
+    Stderr,
+}
+
+/// A running process whose output lines are collected as they come.
+#[derive(Debug)]
+pub struct Proc {
+    pub name: String,
+    child: Child,
+    lines: Receiver<(Stream, String)>,
+    /// Every line so far, for assertions and failure messages.
+    pub seen: Arc<Mutex<Vec<(Stream, String)>>>,
+}
+
+fn pump(stream: impl Read + Send + 'static, which: Stream, tx: std::sync::mpsc::Sender<(Stream, String)>) {
+    thread::spawn(move || {
+        for line in BufReader::new(stream).lines().map_while(Result::ok) {
+            if tx.send((which, line)).is_err() {
+                break;
+            }
+        }
+    });
+}
+
+impl Proc {
+    /// Starts `command` with piped output.
+    pub fn spawn(name: &str, mut command: Command) -> Proc {
+        command.stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped());
+        let mut child = command.spawn().unwrap_or_else(|err| panic!("cannot start {name}: {err}"));
+        let (tx, rx) = channel();
+        pump(child.stdout.take().expect("piped stdout"), Stream::Stdout, tx.clone());
+        pump(child.stderr.take().expect("piped stderr"), Stream::Stderr, tx);
+        Proc { name: name.to_owned(), child, lines: rx, seen: Arc::default() }
+    }
+
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// Waits for a line matching `pred`; returns it, or `None` on timeout
+    /// or when the process ended.
+    pub fn wait_for_line(&mut self, timeout: Duration, pred: impl Fn(Stream, &str) -> bool) -> Option<String> {
+        let deadline = Instant::now() + timeout;
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            match self.lines.recv_timeout(left) {
+                Ok((stream, line)) => {
+                    self.seen.lock().expect("lines lock").push((stream, line.clone()));
+                    if pred(stream, &line) {
+                        return Some(line);
+                    }
+                }
+                Err(RecvTimeoutError::Timeout | RecvTimeoutError::Disconnected) => return None,
+            }
+        }
+    }
+
+    /// Like `wait_for_line`, but a miss fails the test with the output so far.
+    pub fn expect_line(&mut self, timeout: Duration, what: &str, pred: impl Fn(Stream, &str) -> bool) -> String {
+        match self.wait_for_line(timeout, pred) {
+            Some(line) => line,
+            None => panic!("{}: no {what} within {timeout:?}; output so far:\n{}", self.name, self.transcript()),
+        }
+    }
+
+    /// Collects whatever output arrived until now (without waiting long).
+    pub fn drain(&mut self) {
+        while let Ok((stream, line)) = self.lines.recv_timeout(Duration::from_millis(50)) {
+            self.seen.lock().expect("lines lock").push((stream, line));
+        }
+    }
+
+    /// All lines so far, one per line, prefixed by stream.
+    pub fn transcript(&self) -> String {
+        let seen = self.seen.lock().expect("lines lock");
+        seen.iter()
+            .map(|(s, l)| format!("{}| {l}", if *s == Stream::Stdout { "out" } else { "err" }))
+            .collect::<Vec<_>>()
+            .join("\n")
+    }
+
+    /// True if any line seen so far satisfies `pred`.
+    pub fn saw(&self, pred: impl Fn(Stream, &str) -> bool) -> bool {
+        self.seen.lock().expect("lines lock").iter().any(|(s, l)| pred(*s, l))
+    }
+
+    /// Sends a signal by name (`TERM`, `KILL`, `INT`).
+    pub fn signal(&self, signal: &str) {
+        let status = Command::new("kill")
+            .arg(format!("-{signal}"))
+            .arg(self.pid().to_string())
+            .status()
+            .expect("run kill");
+        assert!(status.success(), "kill -{signal} {} failed", self.pid());
+    }
+
+    /// Waits for exit; `None` on timeout (the process keeps running).
+    pub fn wait_exit(&mut self, timeout: Duration) -> Option<ExitStatus> {
+        let deadline = Instant::now() + timeout;
+        while Instant::now() < deadline {
+            if let Ok(Some(status)) = self.child.try_wait() {
+                self.drain();
+                return Some(status);
+            }
+            // Keep reading so a chatty child never blocks on a full pipe.
+            if let Ok((stream, line)) = self.lines.recv_timeout(Duration::from_millis(20)) {
+                self.seen.lock().expect("lines lock").push((stream, line));
+            }
+        }
+        None
+    }
+}
+
+impl Drop for Proc {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// A running `fake-wa` with its addresses and root key.
+#[derive(Debug)]
+pub struct FakeWa {
+    pub proc: Proc,
+    pub ws_url: String,
+    pub control_url: String,
+    pub root_pubkey: String,
+}
+
+fn field(line: &str, prefix: &str) -> Option<String> {
+    line.strip_prefix(prefix).map(|rest| rest.trim().to_owned())
+}
+
+impl FakeWa {
+    /// Starts fake-wa on free ports and reads its announcements.
+    pub fn start() -> FakeWa {
+        let mut command = Command::new(target_bin("fake-wa"));
+        command.args(["--port", "0", "--control-port", "0"]);
+        let mut proc = Proc::spawn("fake-wa", command);
+        let (mut ws_url, mut control_url, mut root_pubkey) = (None, None, None);
+        while ws_url.is_none() || control_url.is_none() || root_pubkey.is_none() {
+            let line = proc.expect_line(Duration::from_secs(20), "startup announcement", |s, _| s == Stream::Stdout);
+            ws_url = ws_url.or_else(|| field(&line, "listening:"));
+            control_url = control_url.or_else(|| field(&line, "control:"));
+            root_pubkey = root_pubkey.or_else(|| field(&line, "root-pubkey:"));
+        }
+        FakeWa {
+            proc,
+            ws_url: ws_url.unwrap_or_default(),
+            control_url: control_url.unwrap_or_default(),
+            root_pubkey: root_pubkey.unwrap_or_default(),
+        }
+    }
+
+    /// POSTs to a control route; panics with the server's answer on error.
+    pub fn post(&self, route: &str, body: &str) -> serde_json::Value {
+        let url = format!("{}{route}", self.control_url);
+        let mut response = ureq::post(&url)
+            .config()
+            .http_status_as_error(false)
+            .build()
+            .send(body)
+            .unwrap_or_else(|err| panic!("POST {url}: {err}"));
+        let status = response.status();
+        let text = response.body_mut().read_to_string().unwrap_or_default();
+        assert!(status.is_success(), "POST {url} → {status}: {text}");
+        serde_json::from_str(&text).unwrap_or(serde_json::Value::String(text))
+    }
+
+    /// The server's state as JSON.
+    pub fn state(&self) -> serde_json::Value {
+        let url = format!("{}/state", self.control_url);
+        let text = ureq::get(&url)
+            .call()
+            .unwrap_or_else(|err| panic!("GET {url}: {err}"))
+            .body_mut()
+            .read_to_string()
+            .unwrap_or_else(|err| panic!("GET {url}: {err}"));
+        serde_json::from_str(&text).unwrap_or_else(|err| panic!("GET {url}: {err}: {text}"))
+    }
+
+    /// Polls the state until `pred` holds; fails with the last state.
+    pub fn wait_state(&self, timeout: Duration, what: &str, pred: impl Fn(&serde_json::Value) -> bool) -> serde_json::Value {
+        let deadline = Instant::now() + timeout;
+        loop {
+            let state = self.state();
+            if pred(&state) {
+                return state;
+            }
+            assert!(Instant::now() < deadline, "fake-wa: {what} not reached within {timeout:?}; state: {state:#}");
+            thread::sleep(Duration::from_millis(50));
+        }
+    }
+}
+
+/// Starts `blacksky` against `wa` with its data in `data_dir`.
+pub fn start_blacksky(wa: &FakeWa, data_dir: &Path, extra_env: &[(&str, &str)]) -> Proc {
+    let mut command = Command::new(target_bin("blacksky"));
+    command
+        .current_dir(data_dir)
+        .env_clear()
+        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+        .env("WA_WS_URL", &wa.ws_url)
+        .env("WA_ROOT_PUBKEY", &wa.root_pubkey)
+        .env("DATA_DIR", data_dir.join("data"))
+        .env("RUST_LOG", "info");
+    for (key, value) in extra_env {
+        command.env(key, value);
+    }
+    Proc::spawn("blacksky", command)
+}
