@@ -6,6 +6,7 @@
 #![forbid(unsafe_code)]
 
 pub mod client;
+pub mod keeper;
 pub mod session;
 pub mod time;
 pub mod wire;

@@ -1,0 +1,439 @@
+//! The keeper: the supervisor policy in one small sans-I/O machine. It
+//! decides when to connect, how long to back off, when to stand by, when
+//! to back up, shed memory, and how to shut down inside the host's grace
+//! period. The shell carries out its outputs and reports back; the health
+//! picture it keeps feeds /health, /status, /stats and /metrics.
+
+mod policy;
+
+use std::collections::VecDeque;
+use std::time::{Duration, Instant};
+
+use rand_chacha::ChaCha20Rng;
+use rand_core::{RngCore, SeedableRng};
+
+pub use policy::{Reaction, reaction};
+
+use crate::client::DisconnectReason;
+
+/// Exit codes the keeper chooses. Heroku restarts a worker whatever its
+/// code; the code tells a person (and the logs) why it stopped.
+pub mod exit {
+    /// Clean shutdown after SIGTERM/SIGINT.
+    pub const CLEAN: i32 = 0;
+    /// The phone removed this device: pair again.
+    pub const LOGGED_OUT: i32 = 3;
+    /// MAX_RECONNECT_ATTEMPTS reached.
+    pub const GAVE_UP: i32 = 4;
+    /// Planned restart (memory over the limit): start me again.
+    pub const PLANNED_RESTART: i32 = 75;
+}
+
+/// The keeper's settings, units last.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KeeperConfig {
+    pub reconnect_base_ms: u64,
+    pub reconnect_max_ms: u64,
+    /// 0 = unlimited.
+    pub max_reconnect_attempts: u32,
+    /// A connection up this long resets the backoff.
+    pub stable_after_ms: u64,
+    /// On logout, exit (no web pairing page) or wait for a new pairing.
+    pub exit_on_logout: bool,
+    pub memory_limit_bytes: Option<u64>,
+    /// Time over the limit, after shedding caches, before a planned restart.
+    pub memory_grace_ms: u64,
+    /// 0 = no periodic snapshots.
+    pub backup_interval_ms: u64,
+    pub shutdown_grace_ms: u64,
+}
+
+impl Default for KeeperConfig {
+    fn default() -> Self {
+        KeeperConfig {
+            reconnect_base_ms: 1_000,
+            reconnect_max_ms: 60_000,
+            max_reconnect_attempts: 0,
+            stable_after_ms: 60_000,
+            exit_on_logout: true,
+            memory_limit_bytes: None,
+            memory_grace_ms: 60_000,
+            backup_interval_ms: 30 * 60_000,
+            shutdown_grace_ms: 25_000,
+        }
+    }
+}
+
+/// The steps of a graceful shutdown, in order.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum ShutdownStep {
+    /// Stop taking work; finish or persist what is in flight.
+    Drain,
+    /// Write the final snapshot.
+    FinalSnapshot,
+    /// Close the socket cleanly.
+    Close,
+}
+
+impl ShutdownStep {
+    fn next(self) -> Option<ShutdownStep> {
+        match self {
+            ShutdownStep::Drain => Some(ShutdownStep::FinalSnapshot),
+            ShutdownStep::FinalSnapshot => Some(ShutdownStep::Close),
+            ShutdownStep::Close => None,
+        }
+    }
+}
+
+/// Something a person must hear about (logged at error, shown on /status).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Alert {
+    NeedsPairing { reason: DisconnectReason },
+    Replaced,
+    GaveUp { attempts: u32 },
+    ShutdownAbandoned { step: ShutdownStep },
+    MemoryOverLimit { rss_bytes: u64, limit_bytes: u64 },
+    PlannedRestart { rss_bytes: u64 },
+}
+
+/// What the shell must do.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Output {
+    /// Open a connection now.
+    Connect,
+    /// A reconnect is scheduled after this delay (for logs and /stats).
+    ReconnectIn { delay_ms: u64, attempt: u32, after: DisconnectReason },
+    /// Fetch the current client version, then report `VersionRefreshed`.
+    RefreshVersion,
+    /// Take a periodic snapshot (the final one is a shutdown step).
+    Snapshot,
+    ShedCaches,
+    /// Carry out this shutdown step, then report `ShutdownStepDone`.
+    Shutdown(ShutdownStep),
+    Exit(i32),
+    Alert(Alert),
+}
+
+/// What the shell tells the keeper.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Input {
+    /// The process is up: connect.
+    Start,
+    Online,
+    Disconnected(DisconnectReason),
+    /// The socket could not even be opened.
+    DialFailed,
+    VersionRefreshed,
+    StoreHealth { up: bool },
+    MemorySample { rss_bytes: u64 },
+    ShutdownRequested,
+    ShutdownStepDone(ShutdownStep),
+    /// A person asked to link again (web pairing page) or to take over
+    /// from another instance.
+    ConnectRequested,
+}
+
+/// Where the connection stands, for /status.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ConnState {
+    Starting,
+    Connecting,
+    Online,
+    /// Waiting to reconnect.
+    BackingOff { attempt: u32 },
+    RefreshingVersion,
+    /// Another instance has the session.
+    StandingBy,
+    NeedsPairing,
+    GaveUp,
+    ShuttingDown,
+}
+
+impl ConnState {
+    /// The word /status shows.
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            ConnState::Starting => "starting",
+            ConnState::Connecting => "connecting",
+            ConnState::Online => "online",
+            ConnState::BackingOff { .. } => "backing_off",
+            ConnState::RefreshingVersion => "refreshing_version",
+            ConnState::StandingBy => "standing_by",
+            ConnState::NeedsPairing => "needs_pairing",
+            ConnState::GaveUp => "gave_up",
+            ConnState::ShuttingDown => "shutting_down",
+        }
+    }
+}
+
+/// The health picture.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Health {
+    pub state: ConnState,
+    /// When `state` began.
+    pub since: Instant,
+    pub last_disconnect: Option<DisconnectReason>,
+    /// Connections opened after the first.
+    pub reconnects: u64,
+    pub store_up: bool,
+    pub rss_bytes: Option<u64>,
+}
+
+#[derive(Debug)]
+struct ShutdownProgress {
+    step: ShutdownStep,
+    deadline: Instant,
+    exit_code: i32,
+}
+
+/// The supervisor. See the module docs.
+#[derive(Debug)]
+pub struct Keeper {
+    config: KeeperConfig,
+    rng: ChaCha20Rng,
+    outputs: VecDeque<Output>,
+    health: Health,
+    /// Consecutive connection attempts that did not stay up.
+    attempts: u32,
+    connections: u64,
+    reconnect_at: Option<Instant>,
+    stable_at: Option<Instant>,
+    backup_at: Option<Instant>,
+    memory_deadline: Option<Instant>,
+    shutdown: Option<ShutdownProgress>,
+}
+
+impl Keeper {
+    pub fn new(config: KeeperConfig, now: Instant, seed: [u8; 32]) -> Keeper {
+        Keeper {
+            config,
+            rng: ChaCha20Rng::from_seed(seed),
+            outputs: VecDeque::new(),
+            health: Health {
+                state: ConnState::Starting,
+                since: now,
+                last_disconnect: None,
+                reconnects: 0,
+                store_up: true,
+                rss_bytes: None,
+            },
+            attempts: 0,
+            connections: 0,
+            reconnect_at: None,
+            stable_at: None,
+            backup_at: None,
+            memory_deadline: None,
+            shutdown: None,
+        }
+    }
+
+    /// The health picture.
+    pub fn health(&self) -> &Health {
+        &self.health
+    }
+
+    pub fn config(&self) -> &KeeperConfig {
+        &self.config
+    }
+
+    pub fn handle_input(&mut self, now: Instant, input: Input) {
+        if self.shutdown.is_some() {
+            return self.on_input_while_stopping(now, input);
+        }
+        match input {
+            Input::Start => {
+                if self.config.backup_interval_ms > 0 {
+                    self.backup_at = Some(now + ms(self.config.backup_interval_ms));
+                }
+                self.connect(now);
+            }
+            Input::ConnectRequested => {
+                if matches!(self.health.state, ConnState::StandingBy | ConnState::NeedsPairing | ConnState::GaveUp) {
+                    self.attempts = 0;
+                    self.connect(now);
+                }
+            }
+            Input::Online => {
+                self.set_state(now, ConnState::Online);
+                self.stable_at = Some(now + ms(self.config.stable_after_ms));
+            }
+            Input::Disconnected(reason) => self.on_disconnected(now, reason),
+            Input::DialFailed => self.on_disconnected(now, DisconnectReason::ConnectionClosed),
+            Input::VersionRefreshed => {
+                if self.health.state == ConnState::RefreshingVersion {
+                    self.connect(now);
+                }
+            }
+            Input::StoreHealth { up } => self.health.store_up = up,
+            Input::MemorySample { rss_bytes } => self.on_memory(now, rss_bytes),
+            Input::ShutdownRequested => self.begin_shutdown(now, exit::CLEAN),
+            Input::ShutdownStepDone(_) => {}
+        }
+    }
+
+    pub fn handle_timeout(&mut self, now: Instant) {
+        if let Some(progress) = &self.shutdown {
+            if now >= progress.deadline {
+                let (step, code) = (progress.step, progress.exit_code);
+                self.shutdown = None;
+                self.emit(Output::Alert(Alert::ShutdownAbandoned { step }));
+                self.emit(Output::Exit(code));
+            }
+            return;
+        }
+        if self.stable_at.is_some_and(|t| now >= t) {
+            self.stable_at = None;
+            self.attempts = 0;
+        }
+        if self.reconnect_at.is_some_and(|t| now >= t) {
+            self.reconnect_at = None;
+            self.connect(now);
+        }
+        if let Some(at) = self.backup_at
+            && now >= at
+        {
+            self.backup_at = Some(now + ms(self.config.backup_interval_ms));
+            self.emit(Output::Snapshot);
+        }
+    }
+
+    #[must_use]
+    pub fn poll_output(&mut self) -> Option<Output> {
+        self.outputs.pop_front()
+    }
+
+    #[must_use]
+    pub fn poll_timeout(&self) -> Option<Instant> {
+        match &self.shutdown {
+            Some(progress) => Some(progress.deadline),
+            None => [self.reconnect_at, self.stable_at, self.backup_at].into_iter().flatten().min(),
+        }
+    }
+
+    fn connect(&mut self, now: Instant) {
+        if self.connections > 0 {
+            self.health.reconnects += 1;
+        }
+        self.connections += 1;
+        self.set_state(now, ConnState::Connecting);
+        self.emit(Output::Connect);
+    }
+
+    fn on_disconnected(&mut self, now: Instant, reason: DisconnectReason) {
+        self.stable_at = None;
+        self.health.last_disconnect = Some(reason.clone());
+        match reaction(&reason) {
+            Reaction::ReconnectNow => self.connect(now),
+            Reaction::RefreshVersionThenReconnect => {
+                self.set_state(now, ConnState::RefreshingVersion);
+                self.emit(Output::RefreshVersion);
+            }
+            Reaction::StandBy => {
+                self.set_state(now, ConnState::StandingBy);
+                self.emit(Output::Alert(Alert::Replaced));
+            }
+            Reaction::NeedsPairing => {
+                self.set_state(now, ConnState::NeedsPairing);
+                self.emit(Output::Alert(Alert::NeedsPairing { reason }));
+                if self.config.exit_on_logout {
+                    self.emit(Output::Exit(exit::LOGGED_OUT));
+                }
+            }
+            Reaction::BackOff => self.back_off(now, reason),
+        }
+    }
+
+    fn back_off(&mut self, now: Instant, reason: DisconnectReason) {
+        self.attempts = self.attempts.saturating_add(1);
+        let max = self.config.max_reconnect_attempts;
+        if max > 0 && self.attempts > max {
+            self.set_state(now, ConnState::GaveUp);
+            self.emit(Output::Alert(Alert::GaveUp { attempts: self.attempts - 1 }));
+            self.emit(Output::Exit(exit::GAVE_UP));
+            return;
+        }
+        let delay_ms = self.backoff_delay_ms(self.attempts);
+        self.reconnect_at = Some(now + ms(delay_ms));
+        self.set_state(now, ConnState::BackingOff { attempt: self.attempts });
+        self.emit(Output::ReconnectIn { delay_ms, attempt: self.attempts, after: reason });
+    }
+
+    /// Full jitter: uniform in [0, min(max, base · 2^(attempt-1))].
+    fn backoff_delay_ms(&mut self, attempt: u32) -> u64 {
+        let exp = attempt.saturating_sub(1).min(32);
+        let ceiling = self.config.reconnect_base_ms.saturating_mul(1u64 << exp).min(self.config.reconnect_max_ms);
+        self.rng.next_u64() % (ceiling + 1)
+    }
+
+    fn on_memory(&mut self, now: Instant, rss_bytes: u64) {
+        self.health.rss_bytes = Some(rss_bytes);
+        let Some(limit) = self.config.memory_limit_bytes else { return };
+        if rss_bytes <= limit {
+            self.memory_deadline = None;
+            return;
+        }
+        match self.memory_deadline {
+            None => {
+                self.memory_deadline = Some(now + ms(self.config.memory_grace_ms));
+                self.emit(Output::Alert(Alert::MemoryOverLimit { rss_bytes, limit_bytes: limit }));
+                self.emit(Output::ShedCaches);
+            }
+            Some(deadline) if now >= deadline => {
+                self.emit(Output::Alert(Alert::PlannedRestart { rss_bytes }));
+                self.begin_shutdown(now, exit::PLANNED_RESTART);
+            }
+            Some(_) => {}
+        }
+    }
+
+    fn begin_shutdown(&mut self, now: Instant, exit_code: i32) {
+        self.reconnect_at = None;
+        self.stable_at = None;
+        self.backup_at = None;
+        self.set_state(now, ConnState::ShuttingDown);
+        self.shutdown = Some(ShutdownProgress {
+            step: ShutdownStep::Drain,
+            deadline: now + ms(self.config.shutdown_grace_ms),
+            exit_code,
+        });
+        self.emit(Output::Shutdown(ShutdownStep::Drain));
+    }
+
+    fn on_input_while_stopping(&mut self, now: Instant, input: Input) {
+        let Some(progress) = &mut self.shutdown else { return };
+        match input {
+            Input::ShutdownStepDone(step) if step == progress.step => match step.next() {
+                Some(next) => {
+                    progress.step = next;
+                    self.emit(Output::Shutdown(next));
+                }
+                None => {
+                    let code = progress.exit_code;
+                    self.shutdown = None;
+                    self.emit(Output::Exit(code));
+                }
+            },
+            Input::MemorySample { rss_bytes } => self.health.rss_bytes = Some(rss_bytes),
+            Input::StoreHealth { up } => self.health.store_up = up,
+            Input::Disconnected(reason) => self.health.last_disconnect = Some(reason),
+            // A second request, stale steps, connection news: the shutdown goes on.
+            _ => {}
+        }
+        let _ = now;
+    }
+
+    fn set_state(&mut self, now: Instant, state: ConnState) {
+        if self.health.state != state {
+            self.health.state = state;
+            self.health.since = now;
+        }
+    }
+
+    fn emit(&mut self, output: Output) {
+        self.outputs.push_back(output);
+    }
+}
+
+fn ms(millis: u64) -> Duration {
+    Duration::from_millis(millis)
+}

@@ -1,0 +1,65 @@
+//! The reconnect policy as one table: what each way of losing the
+//! connection means for what the keeper does next. README's table is this
+//! one, in prose.
+
+use crate::client::DisconnectReason;
+
+/// What the keeper does after a connection ends.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Reaction {
+    /// Connect again at once (515 after pairing; the server asked).
+    ReconnectNow,
+    /// Connect again after a jittered, growing delay.
+    BackOff,
+    /// Learn the current client version first, then reconnect.
+    RefreshVersionThenReconnect,
+    /// Another instance holds the session: stand by, never fight.
+    StandBy,
+    /// The phone removed this device: stop connecting, keep the data, ask
+    /// for pairing.
+    NeedsPairing,
+}
+
+/// The policy table.
+pub fn reaction(reason: &DisconnectReason) -> Reaction {
+    use DisconnectReason as R;
+    match reason {
+        R::RestartRequired => Reaction::ReconnectNow,
+        R::LoggedOut | R::Forbidden => Reaction::NeedsPairing,
+        R::Replaced => Reaction::StandBy,
+        R::ClientOutdated => Reaction::RefreshVersionThenReconnect,
+        R::TimedOut
+        | R::ConnectionClosed
+        | R::KeepaliveTimeout
+        | R::BadSession
+        | R::Unavailable
+        | R::MultideviceMismatch
+        | R::ProtocolViolation(_)
+        | R::Other(_) => Reaction::BackOff,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_table() {
+        let cases = [
+            (515, Reaction::ReconnectNow),
+            (401, Reaction::NeedsPairing),
+            (403, Reaction::NeedsPairing),
+            (440, Reaction::StandBy),
+            (405, Reaction::RefreshVersionThenReconnect),
+            (408, Reaction::BackOff),
+            (428, Reaction::BackOff),
+            (500, Reaction::BackOff),
+            (503, Reaction::BackOff),
+            (599, Reaction::BackOff),
+        ];
+        for (code, expected) in cases {
+            assert_eq!(reaction(&DisconnectReason::from_code(code)), expected, "code {code}");
+        }
+        assert_eq!(reaction(&DisconnectReason::KeepaliveTimeout), Reaction::BackOff);
+    }
+}
