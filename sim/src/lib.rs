@@ -1,1 +1,12 @@
 //! blacksky-sim: the fake WhatsApp server and the chaos harness.
+//!
+//! - [`server`]: the server as a sans-I/O machine ([`server::FakeServer`]),
+//!   with a mock phone (QR and code pairing) and mock contacts.
+//! - [`net`]: the tokio shell around it (WebSockets + an HTTP control
+//!   API), which the `fake-wa` binary runs.
+//! - [`pipe`]: a real [`blacksky_core::client::Client`] wired to a server
+//!   in memory, stepped by hand, for tests.
+
+pub mod net;
+pub mod pipe;
+pub mod server;

@@ -1,0 +1,164 @@
+//! `fake-wa`: the fake WhatsApp server over real sockets, for running
+//! blacksky offline and for the end-to-end tests.
+//!
+//! ```text
+//! fake-wa [--port P] [--control-port C] [--seed N] [--phone DIGITS] [--routing-info HEX]
+//! ```
+//! Prints, one per line: `root-pubkey: <64 hex>`, `listening: ws://…`,
+//! `control: http://…` (the actual ports, so 0 works). Logs go to stderr.
+
+use std::io::Write;
+use std::net::{Ipv4Addr, SocketAddr};
+use std::process::ExitCode;
+
+use blacksky_sim::net::{FakeWa, wall_now};
+use blacksky_sim::server::{DEFAULT_PHONE, FakeServer, ServerConfig};
+
+const USAGE: &str = "\
+usage: fake-wa [--port P] [--control-port C] [--seed N] [--phone DIGITS] [--routing-info HEX]
+
+  --port P            WebSocket port on 127.0.0.1 (default 0: any free port)
+  --control-port C    control API port on 127.0.0.1 (default 0: any free port)
+  --seed N            seed for every key and id the server makes (default 1)
+  --phone DIGITS      the account's phone number (default 491556123456)
+  --routing-info HEX  edge routing info sent after each login (default none)
+
+control API (JSON):
+  POST /scan                         body: the QR text
+  POST /code                         body: the pairing code (dash optional)
+  POST /kick?code=N[&conn=I]         <stream:error code=N> (440: conflict) and close
+  POST /failure?code=N[&conn=I]      <failure reason=N> and close
+  POST /drop[?conn=I]                close without a word
+  POST /refuse-logins?code=N&count=K refuse the next K logins with N
+  POST /send?from=PHONE[&len=N]      a contact's message (body: payload); returns {\"id\"}
+  POST /silent?conn=I[&on=false]     cut a connection off (or restore it)
+  POST /ignore-iqs[?xmlns=X]         stop answering iqs of X (none: answer all)
+  GET  /state                        everything the server knows
+";
+
+#[derive(Debug)]
+struct Args {
+    port: u16,
+    control_port: u16,
+    seed: u64,
+    phone: String,
+    routing_info: Option<Vec<u8>>,
+}
+
+fn parse_args(mut args: impl Iterator<Item = String>) -> Result<Option<Args>, String> {
+    let mut parsed = Args {
+        port: 0,
+        control_port: 0,
+        seed: 1,
+        phone: DEFAULT_PHONE.to_owned(),
+        routing_info: None,
+    };
+    while let Some(flag) = args.next() {
+        if flag == "--help" || flag == "-h" {
+            return Ok(None);
+        }
+        let known = [
+            "--port",
+            "--control-port",
+            "--seed",
+            "--phone",
+            "--routing-info",
+        ];
+        if !known.contains(&flag.as_str()) {
+            return Err(format!("unknown flag {flag:?}"));
+        }
+        let value = args.next().ok_or_else(|| format!("{flag} needs a value"))?;
+        let bad = |what: &str| format!("{flag} {value:?}: {what}");
+        match flag.as_str() {
+            "--port" => parsed.port = value.parse().map_err(|_| bad("not a port"))?,
+            "--control-port" => {
+                parsed.control_port = value.parse().map_err(|_| bad("not a port"))?;
+            }
+            "--seed" => parsed.seed = value.parse().map_err(|_| bad("not a number"))?,
+            "--phone" => {
+                if value.is_empty() || !value.bytes().all(|b| b.is_ascii_digit()) {
+                    return Err(bad("digits only"));
+                }
+                parsed.phone = value;
+            }
+            _ => parsed.routing_info = Some(hex::decode(&value).map_err(|_| bad("not hex"))?),
+        }
+    }
+    Ok(Some(parsed))
+}
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    let args = match parse_args(std::env::args().skip(1)) {
+        Ok(Some(args)) => args,
+        Ok(None) => {
+            print!("{USAGE}");
+            return ExitCode::SUCCESS;
+        }
+        Err(err) => {
+            eprintln!("fake-wa: {err}\n{USAGE}");
+            return ExitCode::from(2);
+        }
+    };
+    tracing_subscriber::fmt()
+        .with_writer(std::io::stderr)
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+        )
+        .init();
+
+    let mut config = ServerConfig::new(wall_now());
+    config.phone = args.phone;
+    config.routing_info = args.routing_info;
+    let server = FakeServer::new(config, args.seed);
+    let localhost = |port| SocketAddr::from((Ipv4Addr::LOCALHOST, port));
+    let (fake, ws, control) =
+        match FakeWa::bind(server, localhost(args.port), localhost(args.control_port)).await {
+            Ok(bound) => bound,
+            Err(err) => {
+                eprintln!("fake-wa: cannot listen: {err}");
+                return ExitCode::FAILURE;
+            }
+        };
+    let mut stdout = std::io::stdout().lock();
+    let _ = writeln!(stdout, "root-pubkey: {}", hex::encode(fake.root_public_key));
+    let _ = writeln!(stdout, "listening: {}", fake.ws_url());
+    let _ = writeln!(stdout, "control: {}", fake.control_url());
+    let _ = stdout.flush();
+    drop(stdout);
+
+    tokio::select! {
+        result = fake.serve(ws, control) => {
+            if let Err(err) = result {
+                eprintln!("fake-wa: {err}");
+                return ExitCode::FAILURE;
+            }
+            ExitCode::SUCCESS
+        }
+        _ = tokio::signal::ctrl_c() => ExitCode::SUCCESS,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(args: &[&str]) -> Result<Option<Args>, String> {
+        parse_args(args.iter().map(|s| (*s).to_owned()))
+    }
+
+    #[test]
+    fn flags_parse_and_unknown_ones_are_named() {
+        let args = parse(&["--port", "0", "--control-port", "8788", "--seed", "7"])
+            .expect("valid")
+            .expect("not help");
+        assert_eq!((args.port, args.control_port, args.seed), (0, 8788, 7));
+        assert_eq!(args.phone, DEFAULT_PHONE);
+        let err = parse(&["--prot", "1"]).expect_err("unknown");
+        assert!(err.contains("--prot"), "{err}");
+        assert!(parse(&["--port"]).expect_err("no value").contains("--port"));
+        assert!(parse(&["--phone", "+49"]).is_err());
+        assert!(parse(&["--help"]).expect("help").is_none());
+    }
+}

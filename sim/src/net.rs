@@ -1,0 +1,442 @@
+//! The tokio shell around [`FakeServer`]: WebSockets in, an HTTP control
+//! API beside, one shared machine behind a mutex. What `fake-wa` runs, and
+//! what tests can run in-process.
+//!
+//! Each WebSocket gets a task: binary messages go into
+//! [`FakeServer::handle_bytes`]; the server's outputs are routed by
+//! connection through a channel to the task owning that socket, which
+//! writes them in order (and closes on [`ServerOutput::Close`]). A ticker
+//! runs the server's timers.
+//!
+//! Control API (JSON answers; errors are 4xx with
+//! `{"error": kind, "message": text}`):
+//!
+//! | route | does |
+//! |---|---|
+//! | `POST /scan` (body: QR text) | the phone scans a QR |
+//! | `POST /code` (body: the code) | the user types the pairing code |
+//! | `POST /kick?code=N[&conn=I]` | `<stream:error>` and close |
+//! | `POST /failure?code=N[&conn=I]` | `<failure reason=N>` and close |
+//! | `POST /drop[?conn=I]` | close without a word |
+//! | `POST /refuse-logins?code=N&count=K` | refuse the next K logins |
+//! | `POST /send?from=PHONE[&len=N]` (body: payload) | a contact's message; `{"id": …}` |
+//! | `POST /silent?conn=I&on=true\|false` | cut a connection off (or restore it) |
+//! | `POST /ignore-iqs?xmlns=X` (no xmlns: answer all) | stop answering iqs of X |
+//! | `GET /state` | the [`crate::server::ServerState`] |
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use axum::Router;
+use axum::extract::{Query, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use blacksky_core::time::UnixMillis;
+use futures_util::{SinkExt, StreamExt};
+use serde_json::json;
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::mpsc;
+use tokio_tungstenite::tungstenite::Message;
+
+use crate::server::{ConnId, ControlError, FakeServer, ServerOutput, Target};
+
+/// The wall clock, as the core counts it.
+#[must_use]
+pub fn wall_now() -> UnixMillis {
+    let millis = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX));
+    UnixMillis(millis)
+}
+
+/// What a connection's socket task is told to do.
+#[derive(Debug)]
+enum SocketCommand {
+    Write(Vec<u8>),
+    Close,
+}
+
+#[derive(Debug)]
+struct Shared {
+    server: FakeServer,
+    sockets: HashMap<ConnId, mpsc::UnboundedSender<SocketCommand>>,
+}
+
+impl Shared {
+    /// Routes everything the server has to say.
+    fn pump(&mut self) {
+        while let Some(output) = self.server.poll_output() {
+            match output {
+                ServerOutput::Transmit { conn, bytes } => {
+                    if let Some(socket) = self.sockets.get(&conn) {
+                        let _ = socket.send(SocketCommand::Write(bytes));
+                    }
+                }
+                ServerOutput::Close { conn } => {
+                    if let Some(socket) = self.sockets.remove(&conn) {
+                        let _ = socket.send(SocketCommand::Close);
+                    }
+                }
+                ServerOutput::Event(event) => {
+                    let line = serde_json::to_string(&event).unwrap_or_default();
+                    tracing::info!(target: "fake_wa", "{line}");
+                }
+            }
+        }
+    }
+}
+
+/// A fake-wa bound to its two ports, ready to serve.
+#[derive(Debug, Clone)]
+pub struct FakeWa {
+    shared: Arc<Mutex<Shared>>,
+    /// Where the WebSocket listens.
+    pub ws_addr: SocketAddr,
+    /// Where the control API listens.
+    pub control_addr: SocketAddr,
+    pub root_public_key: [u8; 32],
+}
+
+/// Locks the machine; a poisoned lock (a panic elsewhere) is taken over,
+/// since the machine itself never panics on input.
+fn lock(shared: &Mutex<Shared>) -> MutexGuard<'_, Shared> {
+    shared
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+impl FakeWa {
+    /// Binds both listeners (port 0 picks a free port; read the actual
+    /// ones from `ws_addr` / `control_addr`).
+    pub async fn bind(
+        server: FakeServer,
+        ws_addr: SocketAddr,
+        control_addr: SocketAddr,
+    ) -> std::io::Result<(FakeWa, TcpListener, TcpListener)> {
+        let ws = TcpListener::bind(ws_addr).await?;
+        let control = TcpListener::bind(control_addr).await?;
+        let fake = FakeWa {
+            root_public_key: server.root_public_key(),
+            shared: Arc::new(Mutex::new(Shared {
+                server,
+                sockets: HashMap::new(),
+            })),
+            ws_addr: ws.local_addr()?,
+            control_addr: control.local_addr()?,
+        };
+        Ok((fake, ws, control))
+    }
+
+    /// Binds, then serves in background tasks until the runtime ends.
+    pub async fn start(
+        server: FakeServer,
+        ws_addr: SocketAddr,
+        control_addr: SocketAddr,
+    ) -> std::io::Result<FakeWa> {
+        let (fake, ws, control) = Self::bind(server, ws_addr, control_addr).await?;
+        tokio::spawn(fake.clone().serve(ws, control));
+        Ok(fake)
+    }
+
+    /// The WebSocket URL clients dial.
+    #[must_use]
+    pub fn ws_url(&self) -> String {
+        format!("ws://{}/ws/chat", self.ws_addr)
+    }
+
+    /// The control API's base URL.
+    #[must_use]
+    pub fn control_url(&self) -> String {
+        format!("http://{}", self.control_addr)
+    }
+
+    /// Runs a closure on the machine, then routes its outputs.
+    pub fn with_server<T>(&self, f: impl FnOnce(&mut FakeServer) -> T) -> T {
+        let mut shared = lock(&self.shared);
+        shared.server.set_wall(wall_now());
+        let result = f(&mut shared.server);
+        shared.pump();
+        result
+    }
+
+    /// Accepts WebSockets and control requests, and runs the timers.
+    pub async fn serve(self, ws: TcpListener, control: TcpListener) -> std::io::Result<()> {
+        let ticker = self.clone();
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(Duration::from_millis(250));
+            loop {
+                tick.tick().await;
+                let now = tokio::time::Instant::now().into_std();
+                ticker.with_server(|server| {
+                    if server.poll_timeout().is_some_and(|t| t <= now) {
+                        server.handle_timeout(now);
+                    }
+                });
+            }
+        });
+        let app = control_router(self.clone());
+        tokio::spawn(async move {
+            if let Err(err) = axum::serve(control, app).await {
+                tracing::error!("control API stopped: {err}");
+            }
+        });
+        loop {
+            let (stream, peer) = ws.accept().await?;
+            let fake = self.clone();
+            tokio::spawn(async move { fake.serve_socket(stream, peer).await });
+        }
+    }
+
+    async fn serve_socket(self, stream: TcpStream, peer: SocketAddr) {
+        let socket = match tokio_tungstenite::accept_async(stream).await {
+            Ok(socket) => socket,
+            Err(err) => {
+                tracing::warn!("{peer}: not a WebSocket: {err}");
+                return;
+            }
+        };
+        let (mut sink, mut source) = socket.split();
+        let (tx, mut rx) = mpsc::unbounded_channel();
+        let conn = {
+            let mut shared = lock(&self.shared);
+            let conn = shared
+                .server
+                .connect(tokio::time::Instant::now().into_std());
+            shared.sockets.insert(conn, tx);
+            shared.pump();
+            conn
+        };
+        tracing::info!("{peer}: {conn} open");
+        loop {
+            tokio::select! {
+                command = rx.recv() => match command {
+                    Some(SocketCommand::Write(bytes)) => {
+                        if sink.send(Message::Binary(bytes.into())).await.is_err() {
+                            self.closed(conn);
+                            break;
+                        }
+                    }
+                    Some(SocketCommand::Close) | None => {
+                        let _ = sink.close().await;
+                        break;
+                    }
+                },
+                message = source.next() => match message {
+                    Some(Ok(Message::Binary(bytes))) => {
+                        let now = tokio::time::Instant::now().into_std();
+                        self.with_server(|server| server.handle_bytes(conn, now, wall_now(), &bytes));
+                    }
+                    Some(Ok(Message::Text(_))) => {
+                        tracing::warn!("{conn}: text message; WhatsApp speaks binary only");
+                        self.closed(conn);
+                        let _ = sink.close().await;
+                        break;
+                    }
+                    // Pings are answered by tungstenite; pongs and raw frames mean nothing here.
+                    Some(Ok(Message::Ping(_) | Message::Pong(_) | Message::Frame(_))) => {}
+                    Some(Ok(Message::Close(_))) | Some(Err(_)) | None => {
+                        self.closed(conn);
+                        break;
+                    }
+                },
+            }
+        }
+        tracing::info!("{peer}: {conn} closed");
+    }
+
+    /// The client's side of `conn` is gone.
+    fn closed(&self, conn: ConnId) {
+        let mut shared = lock(&self.shared);
+        shared.sockets.remove(&conn);
+        shared.server.handle_closed(conn);
+        shared.pump();
+    }
+}
+
+// ---- the control API ----
+
+/// An error answer: status and `{"error": kind, "message": text}`.
+#[derive(Debug)]
+struct ApiError {
+    status: StatusCode,
+    kind: &'static str,
+    message: String,
+}
+
+impl ApiError {
+    fn bad_request(message: String) -> Self {
+        ApiError {
+            status: StatusCode::BAD_REQUEST,
+            kind: "bad_request",
+            message,
+        }
+    }
+}
+
+impl From<ControlError> for ApiError {
+    fn from(err: ControlError) -> Self {
+        let status = match &err {
+            ControlError::BadQr | ControlError::BadCode { .. } => StatusCode::BAD_REQUEST,
+            ControlError::UnknownRef { .. }
+            | ControlError::UnknownConn { .. }
+            | ControlError::NoCodeRequest => StatusCode::NOT_FOUND,
+            ControlError::NoiseKeyMismatch { .. } | ControlError::IdentityKeyMismatch { .. } => {
+                StatusCode::UNPROCESSABLE_ENTITY
+            }
+            ControlError::AlreadyGranted { .. }
+            | ControlError::NoPairedDevice
+            | ControlError::NoFreeDeviceId => StatusCode::CONFLICT,
+        };
+        ApiError {
+            status,
+            kind: err.kind(),
+            message: err.to_string(),
+        }
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let body = json!({ "error": self.kind, "message": self.message });
+        (self.status, axum::Json(body)).into_response()
+    }
+}
+
+type Params = Query<HashMap<String, String>>;
+type ApiResult = Result<axum::Json<serde_json::Value>, ApiError>;
+
+fn param<T: std::str::FromStr>(
+    params: &HashMap<String, String>,
+    name: &str,
+) -> Result<Option<T>, ApiError> {
+    match params.get(name) {
+        None => Ok(None),
+        Some(text) => text.parse().map(Some).map_err(|_| {
+            ApiError::bad_request(format!("query parameter {name}={text:?} is not valid"))
+        }),
+    }
+}
+
+fn required<T: std::str::FromStr>(
+    params: &HashMap<String, String>,
+    name: &str,
+) -> Result<T, ApiError> {
+    param(params, name)?
+        .ok_or_else(|| ApiError::bad_request(format!("query parameter {name} is required")))
+}
+
+fn target(params: &HashMap<String, String>) -> Result<Target, ApiError> {
+    Ok(match param::<u64>(params, "conn")? {
+        Some(id) => Target::Conn(ConnId(id)),
+        None => Target::AllLive,
+    })
+}
+
+fn control_router(fake: FakeWa) -> Router {
+    Router::new()
+        .route("/scan", post(scan))
+        .route("/code", post(code))
+        .route("/kick", post(kick))
+        .route("/failure", post(failure))
+        .route("/drop", post(drop_conns))
+        .route("/refuse-logins", post(refuse_logins))
+        .route("/send", post(send))
+        .route("/silent", post(silent))
+        .route("/ignore-iqs", post(ignore_iqs))
+        .route("/state", get(state))
+        .fallback(|| async {
+            ApiError {
+                status: StatusCode::NOT_FOUND,
+                kind: "no_such_route",
+                message: "see the routes in fake-wa --help".into(),
+            }
+        })
+        .with_state(fake)
+}
+
+async fn scan(State(fake): State<FakeWa>, body: String) -> ApiResult {
+    fake.with_server(|s| s.scan_qr(body.trim()))?;
+    Ok(axum::Json(json!({ "ok": true })))
+}
+
+async fn code(State(fake): State<FakeWa>, body: String) -> ApiResult {
+    fake.with_server(|s| s.enter_code(body.trim()))?;
+    Ok(axum::Json(json!({ "ok": true })))
+}
+
+async fn kick(State(fake): State<FakeWa>, Query(params): Params) -> ApiResult {
+    let code = required::<u16>(&params, "code")?;
+    let target = target(&params)?;
+    let closed = fake.with_server(|s| s.kick(target, code));
+    Ok(axum::Json(json!({ "closed": closed })))
+}
+
+async fn failure(State(fake): State<FakeWa>, Query(params): Params) -> ApiResult {
+    let code = required::<u16>(&params, "code")?;
+    let target = target(&params)?;
+    let closed = fake.with_server(|s| s.kick_failure(target, code));
+    Ok(axum::Json(json!({ "closed": closed })))
+}
+
+async fn drop_conns(State(fake): State<FakeWa>, Query(params): Params) -> ApiResult {
+    let target = target(&params)?;
+    let closed = fake.with_server(|s| s.drop_connections(target));
+    Ok(axum::Json(json!({ "closed": closed })))
+}
+
+async fn refuse_logins(State(fake): State<FakeWa>, Query(params): Params) -> ApiResult {
+    let code = required::<u16>(&params, "code")?;
+    let count = required::<u32>(&params, "count")?;
+    fake.with_server(|s| s.refuse_logins(code, count));
+    Ok(axum::Json(json!({ "ok": true })))
+}
+
+async fn send(
+    State(fake): State<FakeWa>,
+    Query(params): Params,
+    body: axum::body::Bytes,
+) -> ApiResult {
+    let from: String = required(&params, "from")?;
+    if from.is_empty() || !from.bytes().all(|b| b.is_ascii_digit()) {
+        return Err(ApiError::bad_request(format!(
+            "from={from:?} is not a phone number (digits)"
+        )));
+    }
+    let payload = match param::<usize>(&params, "len")? {
+        Some(len) if len > 1 << 20 => {
+            return Err(ApiError::bad_request(format!("len={len} is over 1 MiB")));
+        }
+        Some(len) => (0..len).map(|i| (i % 251) as u8).collect(),
+        None if body.is_empty() => b"fake-wa message".to_vec(),
+        None => body.to_vec(),
+    };
+    let id = fake.with_server(|s| s.send_message(&from, &payload))?;
+    Ok(axum::Json(json!({ "id": id })))
+}
+
+async fn silent(State(fake): State<FakeWa>, Query(params): Params) -> ApiResult {
+    let conn = ConnId(required::<u64>(&params, "conn")?);
+    let on = param::<bool>(&params, "on")?.unwrap_or(true);
+    fake.with_server(|s| s.set_silent(conn, on))?;
+    Ok(axum::Json(json!({ "ok": true })))
+}
+
+async fn ignore_iqs(State(fake): State<FakeWa>, Query(params): Params) -> ApiResult {
+    let xmlns = params.get("xmlns").filter(|x| !x.is_empty()).cloned();
+    fake.with_server(|s| s.set_ignore_iqs(xmlns.as_deref()));
+    Ok(axum::Json(json!({ "ok": true })))
+}
+
+async fn state(State(fake): State<FakeWa>) -> ApiResult {
+    let state = fake.with_server(|s| s.state());
+    serde_json::to_value(state)
+        .map(axum::Json)
+        .map_err(|err| ApiError {
+            status: StatusCode::INTERNAL_SERVER_ERROR,
+            kind: "internal",
+            message: err.to_string(),
+        })
+}

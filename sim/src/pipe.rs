@@ -1,0 +1,378 @@
+//! A real [`Client`] wired to a [`FakeServer`] in memory: bytes move both
+//! ways, store commands complete at once (or are held, or fail, to
+//! simulate a slow or broken store), and the clock moves only when told.
+//! No sockets, no threads, no clock reads: a test is a list of steps.
+//!
+//! ```
+//! use std::time::Instant;
+//! use blacksky_core::session::Creds;
+//! use blacksky_core::time::UnixMillis;
+//! use blacksky_sim::pipe::Pipe;
+//! use blacksky_sim::server::{FakeServer, ServerConfig};
+//! use rand_chacha::ChaCha20Rng;
+//! use rand_core::SeedableRng;
+//!
+//! let wall = UnixMillis::from_secs(1_750_000_000);
+//! let mut pipe = Pipe::new(FakeServer::new(ServerConfig::new(wall), 1), Instant::now(), wall, 2);
+//! let creds = Creds::generate(&mut ChaCha20Rng::seed_from_u64(3));
+//! let conn = pipe.connect(pipe.client_config(), creds);
+//! pipe.run();
+//! let qr = pipe.link(conn).last_qr().expect("a QR");
+//! pipe.server.scan_qr(&qr).expect("scan");
+//! pipe.run();
+//! assert!(pipe.link(conn).stored.as_ref().is_some_and(|c| c.me.is_some()));
+//! ```
+
+use std::collections::BTreeMap;
+use std::time::{Duration, Instant};
+
+use blacksky_core::client::{
+    Client, ClientConfig, DisconnectReason, Event, InboxEntry, Input, OpId, Output, StoreOp,
+};
+use blacksky_core::session::Creds;
+use blacksky_core::time::UnixMillis;
+use rand_chacha::ChaCha20Rng;
+use rand_core::{RngCore, SeedableRng};
+
+use crate::server::{ConnId, FakeServer, ServerEvent, ServerOutput};
+
+/// What the pipe's store does with incoming messages.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum InboxPolicy {
+    /// Commit at once (the client then acks).
+    Commit,
+    /// Never complete the write (the client never acks).
+    Hold,
+    /// Fail the write.
+    Fail,
+}
+
+/// One client and what it did.
+#[derive(Debug)]
+pub struct Link {
+    pub client: Client,
+    pub config: ClientConfig,
+    /// Every event, in order.
+    pub events: Vec<Event>,
+    /// The creds of the last committed store command.
+    pub stored: Option<Creds>,
+    /// Committed inbox entries.
+    pub inbox: Vec<InboxEntry>,
+    pub inbox_policy: InboxPolicy,
+    /// Store commands held by [`InboxPolicy::Hold`].
+    pub held: Vec<OpId>,
+    /// The socket is closed (either side).
+    pub closed: bool,
+}
+
+impl Link {
+    /// The latest QR text the client showed.
+    #[must_use]
+    pub fn last_qr(&self) -> Option<String> {
+        self.events.iter().rev().find_map(|e| match e {
+            Event::Qr { text, .. } => Some(text.clone()),
+            _ => None,
+        })
+    }
+
+    /// The pairing code the client showed.
+    #[must_use]
+    pub fn pairing_code(&self) -> Option<String> {
+        self.events.iter().rev().find_map(|e| match e {
+            Event::PairingCode { code } => Some(code.clone()),
+            _ => None,
+        })
+    }
+
+    /// Why the connection ended, once it did.
+    #[must_use]
+    pub fn disconnect_reason(&self) -> Option<&DisconnectReason> {
+        self.events.iter().find_map(|e| match e {
+            Event::Disconnected { reason } => Some(reason),
+            _ => None,
+        })
+    }
+
+    #[must_use]
+    pub fn is_online(&self) -> bool {
+        self.client.is_online()
+    }
+}
+
+/// A server and its clients, stepped by hand.
+#[derive(Debug)]
+pub struct Pipe {
+    pub server: FakeServer,
+    pub now: Instant,
+    pub wall: UnixMillis,
+    /// Every server event, in order.
+    pub server_events: Vec<ServerEvent>,
+    /// When set, every server→client write is recorded here.
+    pub transcript: Option<Vec<(ConnId, Vec<u8>)>>,
+    links: BTreeMap<ConnId, Link>,
+    rng: ChaCha20Rng,
+}
+
+/// What a client asked for, applied after its outputs are drained.
+enum Action {
+    ToServer(Vec<u8>),
+    Close,
+}
+
+impl Pipe {
+    /// `seed` drives the clients' seeds.
+    #[must_use]
+    pub fn new(server: FakeServer, now: Instant, wall: UnixMillis, seed: u64) -> Pipe {
+        Pipe {
+            server,
+            now,
+            wall,
+            server_events: Vec::new(),
+            transcript: None,
+            links: BTreeMap::new(),
+            rng: ChaCha20Rng::seed_from_u64(seed),
+        }
+    }
+
+    /// A client config that trusts this server's root.
+    #[must_use]
+    pub fn client_config(&self) -> ClientConfig {
+        ClientConfig {
+            root_public_key: self.server.root_public_key(),
+            ..ClientConfig::default()
+        }
+    }
+
+    /// Opens a connection for a client with `creds`. Call [`Pipe::run`] after.
+    pub fn connect(&mut self, config: ClientConfig, creds: Creds) -> ConnId {
+        let mut seed = [0u8; 32];
+        self.rng.fill_bytes(&mut seed);
+        let mut client = Client::new(config.clone(), creds, seed);
+        let conn = self.server.connect(self.now);
+        // A fresh client accepts Connected once; nothing to report.
+        let _ = client.handle_input(self.now, Input::Connected { wall: self.wall });
+        self.links.insert(
+            conn,
+            Link {
+                client,
+                config,
+                events: Vec::new(),
+                stored: None,
+                inbox: Vec::new(),
+                inbox_policy: InboxPolicy::Commit,
+                held: Vec::new(),
+                closed: false,
+            },
+        );
+        conn
+    }
+
+    /// A new connection for the client of `conn`, with its stored creds
+    /// (or its current ones) and the same config and inbox policy.
+    pub fn reconnect(&mut self, conn: ConnId) -> ConnId {
+        let link = self.link(conn);
+        let creds = link
+            .stored
+            .clone()
+            .unwrap_or_else(|| link.client.creds().clone());
+        let (config, policy) = (link.config.clone(), link.inbox_policy);
+        let next = self.connect(config, creds);
+        self.link_mut(next).inbox_policy = policy;
+        next
+    }
+
+    /// # Panics
+    /// When `conn` was never connected through this pipe.
+    #[must_use]
+    pub fn link(&self, conn: ConnId) -> &Link {
+        match self.links.get(&conn) {
+            Some(link) => link,
+            None => panic!("no link {conn}"),
+        }
+    }
+
+    /// # Panics
+    /// When `conn` was never connected through this pipe.
+    pub fn link_mut(&mut self, conn: ConnId) -> &mut Link {
+        match self.links.get_mut(&conn) {
+            Some(link) => link,
+            None => panic!("no link {conn}"),
+        }
+    }
+
+    /// Closes `conn`'s socket from the client's side.
+    pub fn close(&mut self, conn: ConnId) {
+        if let Some(link) = self.links.get_mut(&conn)
+            && !link.closed
+        {
+            link.closed = true;
+            let _ = link.client.handle_input(self.now, Input::Closed);
+            self.server.handle_closed(conn);
+        }
+        self.run();
+    }
+
+    /// Links a fresh client by QR and logs it in after the 515: returns
+    /// the online connection, or what went wrong.
+    pub fn pair_and_login(&mut self, config: ClientConfig, creds: Creds) -> Result<ConnId, String> {
+        let conn = self.connect(config, creds);
+        self.run();
+        let qr = self
+            .link(conn)
+            .last_qr()
+            .ok_or_else(|| format!("no QR: {:?}", self.link(conn).events))?;
+        self.server.scan_qr(&qr).map_err(|err| err.to_string())?;
+        self.run();
+        match self.link(conn).disconnect_reason() {
+            Some(DisconnectReason::RestartRequired) => {}
+            other => return Err(format!("pairing ended with {other:?}")),
+        }
+        let online = self.reconnect(conn);
+        self.run();
+        if self.link(online).is_online() {
+            Ok(online)
+        } else {
+            Err(format!(
+                "login did not open: {:?}",
+                self.link(online).events
+            ))
+        }
+    }
+
+    /// Moves both clocks by `by`, fires what is due, and runs.
+    pub fn advance(&mut self, by: Duration) {
+        self.now += by;
+        self.wall = self
+            .wall
+            .saturating_add_millis(u64::try_from(by.as_millis()).unwrap_or(u64::MAX));
+        self.server.set_wall(self.wall);
+        if self.server.poll_timeout().is_some_and(|t| t <= self.now) {
+            self.server.handle_timeout(self.now);
+        }
+        for link in self.links.values_mut() {
+            if link.client.poll_timeout().is_some_and(|t| t <= self.now) {
+                link.client.handle_timeout(self.now);
+            }
+        }
+        self.run();
+    }
+
+    /// Moves bytes and completes store commands until nothing moves.
+    pub fn run(&mut self) {
+        loop {
+            let mut moved = self.drain_server();
+            let conns: Vec<ConnId> = self.links.keys().copied().collect();
+            for conn in conns {
+                moved |= self.drain_client(conn);
+            }
+            if !moved {
+                return;
+            }
+        }
+    }
+
+    fn drain_server(&mut self) -> bool {
+        let mut moved = false;
+        while let Some(output) = self.server.poll_output() {
+            moved = true;
+            match output {
+                ServerOutput::Transmit { conn, bytes } => {
+                    if let Some(transcript) = &mut self.transcript {
+                        transcript.push((conn, bytes.clone()));
+                    }
+                    if let Some(link) = self.links.get_mut(&conn)
+                        && !link.closed
+                    {
+                        let _ = link.client.handle_input(
+                            self.now,
+                            Input::Received {
+                                bytes: &bytes,
+                                wall: self.wall,
+                            },
+                        );
+                    }
+                }
+                ServerOutput::Close { conn } => {
+                    if let Some(link) = self.links.get_mut(&conn)
+                        && !link.closed
+                    {
+                        link.closed = true;
+                        let _ = link.client.handle_input(self.now, Input::Closed);
+                    }
+                }
+                ServerOutput::Event(event) => self.server_events.push(event),
+            }
+        }
+        moved
+    }
+
+    fn drain_client(&mut self, conn: ConnId) -> bool {
+        let (now, wall) = (self.now, self.wall);
+        let Some(link) = self.links.get_mut(&conn) else {
+            return false;
+        };
+        let mut actions = Vec::new();
+        let mut moved = false;
+        loop {
+            let mut done = Vec::new();
+            while let Some(output) = link.client.poll_output() {
+                moved = true;
+                match output {
+                    Output::Transmit(bytes) => actions.push(Action::ToServer(bytes)),
+                    Output::Store(op, store) => {
+                        if let Some(result) = commit(link, op, store) {
+                            done.push((op, result));
+                        }
+                    }
+                    Output::Event(event) => {
+                        if matches!(event, Event::Disconnected { .. }) {
+                            actions.push(Action::Close);
+                        }
+                        link.events.push(event);
+                    }
+                }
+            }
+            if done.is_empty() {
+                break;
+            }
+            for (op, result) in done {
+                let _ = link
+                    .client
+                    .handle_input(now, Input::StoreDone { op, result });
+            }
+        }
+        for action in actions {
+            match action {
+                Action::ToServer(bytes) => {
+                    if !self.links.get(&conn).is_some_and(|l| l.closed) {
+                        self.server.handle_bytes(conn, now, wall, &bytes);
+                    }
+                }
+                Action::Close => {
+                    if let Some(link) = self.links.get_mut(&conn) {
+                        link.closed = true;
+                    }
+                    self.server.handle_closed(conn);
+                }
+            }
+        }
+        moved
+    }
+}
+
+/// Applies a store command; `None` when it is held.
+fn commit(link: &mut Link, op: OpId, store: StoreOp) -> Option<Result<(), String>> {
+    match store {
+        StoreOp::Creds(creds) => link.stored = Some(*creds),
+        StoreOp::PreKeys { creds, .. } => link.stored = Some(*creds),
+        StoreOp::Inbox(entry) => match link.inbox_policy {
+            InboxPolicy::Commit => link.inbox.push(entry),
+            InboxPolicy::Hold => {
+                link.held.push(op);
+                return None;
+            }
+            InboxPolicy::Fail => return Some(Err("store unavailable".into())),
+        },
+    }
+    Some(Ok(()))
+}

@@ -1,0 +1,165 @@
+//! Stanzas from clients after the handshake: their requests (ping,
+//! pre-keys, passive mode, code pairing), their answers to ours, and
+//! their acks.
+
+use blacksky_core::session::KEY_TYPE_DJB;
+use blacksky_core::wire::binary::Node;
+
+use super::account::{SignedPreKey, be_uint};
+use super::output::{ConnId, ServerEvent};
+use super::{FakeServer, stanzas};
+
+/// A pre-key upload, read and checked.
+struct Upload {
+    identity: [u8; 32],
+    count: u32,
+    signed_pre_key: SignedPreKey,
+}
+
+fn bytes_of<'a>(node: &'a Node, tag: &'static str) -> Result<&'a [u8], String> {
+    node.child(tag)
+        .and_then(Node::bytes)
+        .ok_or_else(|| format!("<{}> lacks <{tag}> bytes", node.tag))
+}
+
+fn key32(node: &Node, tag: &'static str) -> Result<[u8; 32], String> {
+    let bytes = bytes_of(node, tag)?;
+    bytes
+        .try_into()
+        .map_err(|_| format!("<{tag}> is {} bytes, expected 32", bytes.len()))
+}
+
+/// Reads `<registration><type><identity><list><key>…</list><skey>`.
+fn parse_upload(iq: &Node) -> Result<Upload, String> {
+    be_uint("registration", bytes_of(iq, "registration")?)?;
+    let key_type = bytes_of(iq, "type")?;
+    if key_type != [KEY_TYPE_DJB] {
+        return Err(format!("pre-key type is {key_type:02x?}, expected [05]"));
+    }
+    let identity = key32(iq, "identity")?;
+    let list = iq.child("list").ok_or("pre-key upload lacks <list>")?;
+    let mut count = 0u32;
+    for key in list.children_named("key") {
+        be_uint("key id", bytes_of(key, "id")?)?;
+        key32(key, "value")?;
+        count += 1;
+    }
+    let skey = iq.child("skey").ok_or("pre-key upload lacks <skey>")?;
+    let signed_pre_key = SignedPreKey {
+        id: be_uint("skey id", bytes_of(skey, "id")?)?,
+        public: key32(skey, "value")?,
+        signature: bytes_of(skey, "signature")?.to_vec(),
+    };
+    signed_pre_key.verify(&identity)?;
+    Ok(Upload {
+        identity,
+        count,
+        signed_pre_key,
+    })
+}
+
+impl FakeServer {
+    pub(crate) fn on_stanza(&mut self, conn: ConnId, node: Node) {
+        match node.tag.as_str() {
+            "iq" => self.on_client_iq(conn, &node),
+            "ack" if node.attr("class") == Some("message") => self.on_message_ack(conn, &node),
+            // Acks of notifications, receipts, presence: nothing to keep.
+            _ => {}
+        }
+    }
+
+    fn on_client_iq(&mut self, conn: ConnId, iq: &Node) {
+        let Some(id) = iq.attr("id").map(str::to_owned) else {
+            return self.client_error(conn, "iq without an id".into());
+        };
+        let kind = iq.attr("type").unwrap_or_default();
+        if kind == "result" || kind == "error" {
+            return self.on_pairing_answer(conn, &id, iq);
+        }
+        let xmlns = iq.attr("xmlns").unwrap_or_default();
+        if self.ignored_iq_xmlns.as_deref() == Some(xmlns) {
+            return;
+        }
+        let device = self.conns.get(&conn).and_then(|c| c.device());
+        match (kind, xmlns) {
+            ("get", "w:p") if iq.child("ping").is_some() => {
+                self.send(conn, &stanzas::iq_result(&id));
+            }
+            ("set", "md") if iq.child("link_code_companion_reg").is_some() => {
+                if let Some(reg) = iq.child("link_code_companion_reg") {
+                    self.on_link_code_iq(conn, &id, reg);
+                }
+            }
+            ("get" | "set", "encrypt" | "passive") if device.is_none() => {
+                let what = format!("{xmlns} iq before login");
+                self.refuse_iq(conn, &id, 401, "not-authorized", what);
+            }
+            ("get", "encrypt") if iq.child("count").is_some() => {
+                let count = device
+                    .and_then(|d| self.devices.get(&d))
+                    .map_or(0, |d| d.pre_keys);
+                let reply = stanzas::iq_result_with(
+                    &id,
+                    vec![Node::new("count").with_attr("value", count.to_string())],
+                );
+                self.send(conn, &reply);
+            }
+            ("set", "encrypt") if iq.child("list").is_some() => {
+                self.on_pre_key_upload(conn, &id, iq, device);
+            }
+            ("set", "passive") if iq.child("active").is_some() => {
+                self.send(conn, &stanzas::iq_result(&id));
+                self.on_active(conn, device);
+            }
+            ("set", "passive") if iq.child("passive").is_some() => {
+                self.send(conn, &stanzas::iq_result(&id));
+                if let Some(d) = device.and_then(|d| self.devices.get_mut(&d)) {
+                    d.active = false;
+                }
+            }
+            _ => {
+                self.send(
+                    conn,
+                    &stanzas::iq_error(&id, 501, "feature-not-implemented"),
+                );
+            }
+        }
+    }
+
+    fn on_pre_key_upload(&mut self, conn: ConnId, id: &str, iq: &Node, device: Option<u8>) {
+        let Some(record) = device.and_then(|d| self.devices.get(&d)) else {
+            return;
+        };
+        let upload = parse_upload(iq).and_then(|u| {
+            if u.identity == record.companion.identity_public {
+                Ok(u)
+            } else {
+                Err("pre-key upload names another identity key".into())
+            }
+        });
+        match upload {
+            Ok(upload) => {
+                if let Some(d) = device.and_then(|d| self.devices.get_mut(&d)) {
+                    d.pre_keys = d.pre_keys.saturating_add(upload.count);
+                    d.companion.signed_pre_key = upload.signed_pre_key;
+                }
+                self.send(conn, &stanzas::iq_result(id));
+                self.event(ServerEvent::PreKeysUploaded {
+                    conn,
+                    count: upload.count,
+                });
+            }
+            Err(what) => self.refuse_iq(conn, id, 400, "bad-request", what),
+        }
+    }
+
+    fn on_active(&mut self, conn: ConnId, device: Option<u8>) {
+        let Some(d) = device.and_then(|d| self.devices.get_mut(&d)) else {
+            return;
+        };
+        d.active = true;
+        let jid = d.jid.to_string();
+        self.event(ServerEvent::Active { conn, jid });
+        self.deliver_offline(conn);
+    }
+}

@@ -1,0 +1,427 @@
+//! The fake WhatsApp server as a sans-I/O machine: many client
+//! connections, one account with a mock phone and mock contacts.
+//!
+//! The contract is the client's: call a `handle_*` input (or a control),
+//! then drain [`FakeServer::poll_output`] until `None`, then sleep until
+//! [`FakeServer::poll_timeout`]. Nothing here reads a clock or the OS RNG:
+//! `now` and `wall` come in with the inputs, and every random choice
+//! (keys, refs, ids, signatures) comes from the seed, so the same seed and
+//! the same inputs give the same bytes.
+//!
+//! Per connection: the intro and frames (`FrameDecoder::server`), the
+//! Noise handshake as responder with a certificate chain signed by the
+//! configured root, the ClientPayload (registration or login), then binary
+//! stanzas through the transport cipher. Bad bytes from a client close
+//! that connection with a [`ServerEvent::ClientError`]; nothing panics.
+//!
+//! The pieces: `login` (what a ClientPayload leads to), `phone` (the mock
+//! phone: QR and code pairing), `iq` (requests from linked devices),
+//! `mailbox` (mock contacts' messages until acked), `state` (the snapshot).
+
+mod account;
+mod config;
+mod conn;
+mod ids;
+mod iq;
+mod login;
+mod mailbox;
+mod output;
+mod phone;
+mod stanzas;
+mod state;
+
+use std::collections::{BTreeMap, VecDeque};
+use std::time::{Duration, Instant};
+
+use blacksky_core::time::UnixMillis;
+use blacksky_core::wire::binary::Node;
+use blacksky_core::wire::frame::INTRO_HEADER;
+use blacksky_core::wire::noise::{CertChainSpec, KeyPair, ServerHandshake, build_cert_chain};
+use blacksky_proto::Message;
+use rand_chacha::ChaCha20Rng;
+use rand_core::SeedableRng;
+
+pub use config::{DEFAULT_PHONE, ServerConfig, TEST_ROOT_PRIVATE};
+pub use output::{ConnId, ControlError, HandshakeKind, ServerEvent, ServerOutput, Target};
+pub use state::{ConnState, DeviceState, MessageCounts, MessageState, PairingState, ServerState};
+
+use account::Device;
+use conn::{Conn, Handshake, Incoming, Role};
+use mailbox::Mailbox;
+
+/// The fake server. See the module docs for the contract.
+#[derive(Debug)]
+pub struct FakeServer {
+    config: ServerConfig,
+    rng: ChaCha20Rng,
+    static_key: KeyPair,
+    /// The encoded CertChain every server hello carries.
+    cert_chain: Vec<u8>,
+    /// The phone's identity key, which signs devices into the account.
+    account_key: KeyPair,
+    conns: BTreeMap<ConnId, Conn>,
+    next_conn: u64,
+    devices: BTreeMap<u8, Device>,
+    next_device_id: u16,
+    next_key_index: u32,
+    mailbox: Mailbox,
+    outputs: VecDeque<ServerOutput>,
+    /// The latest wall clock given; controls stamp with it.
+    wall: UnixMillis,
+    /// The next `count` logins get `<failure reason=code>`.
+    refused_logins: Option<(u16, u32)>,
+    /// Iqs of this xmlns are never answered.
+    ignored_iq_xmlns: Option<String>,
+    stanza_counter: u64,
+    max_live_connections_per_device: u32,
+    replaced_connections: u32,
+    last_client_error: Option<String>,
+}
+
+impl FakeServer {
+    /// A server whose keys, certificates and ids all come from `seed`.
+    /// Until an input brings a wall clock, controls stamp stanzas with the
+    /// middle of the certificate validity window.
+    #[must_use]
+    pub fn new(config: ServerConfig, seed: u64) -> FakeServer {
+        let mut rng = ChaCha20Rng::seed_from_u64(seed);
+        let static_key = KeyPair::generate(&mut rng);
+        let account_key = KeyPair::generate(&mut rng);
+        let spec = CertChainSpec {
+            intermediate_serial: 1,
+            leaf_serial: 2,
+            intermediate: config.cert_validity,
+            leaf: config.cert_validity,
+        };
+        let cert_chain =
+            build_cert_chain(&config.root, static_key.public(), &spec, &mut rng).encode_to_vec();
+        let validity = config.cert_validity;
+        let middle = validity.not_before_secs / 2 + validity.not_after_secs / 2;
+        FakeServer {
+            next_device_id: u16::from(config.first_device_id),
+            config,
+            rng,
+            static_key,
+            cert_chain,
+            account_key,
+            conns: BTreeMap::new(),
+            next_conn: 0,
+            devices: BTreeMap::new(),
+            next_key_index: 1,
+            mailbox: Mailbox::default(),
+            outputs: VecDeque::new(),
+            wall: UnixMillis::from_secs(middle),
+            refused_logins: None,
+            ignored_iq_xmlns: None,
+            stanza_counter: 0,
+            max_live_connections_per_device: 0,
+            replaced_connections: 0,
+            last_client_error: None,
+        }
+    }
+
+    // ---- getters ----
+
+    /// The key clients must trust (print it for `WA_ROOT_PUBKEY`).
+    #[must_use]
+    pub fn root_public_key(&self) -> [u8; 32] {
+        self.config.root_public_key()
+    }
+
+    /// The server's Noise static key (the leaf certificate's key).
+    #[must_use]
+    pub fn static_public_key(&self) -> [u8; 32] {
+        *self.static_key.public()
+    }
+
+    /// The phone's identity key, which signs linked devices (ADV).
+    #[must_use]
+    pub fn account_public_key(&self) -> [u8; 32] {
+        *self.account_key.public()
+    }
+
+    #[must_use]
+    pub fn config(&self) -> &ServerConfig {
+        &self.config
+    }
+
+    /// Open connections, in connect order.
+    #[must_use]
+    pub fn connections(&self) -> Vec<ConnId> {
+        self.conns.keys().copied().collect()
+    }
+
+    /// True while `conn` is open (as far as the server knows).
+    #[must_use]
+    pub fn is_open(&self, conn: ConnId) -> bool {
+        self.conns.contains_key(&conn)
+    }
+
+    // ---- inputs ----
+
+    /// A client opened a socket.
+    pub fn connect(&mut self, now: Instant) -> ConnId {
+        self.next_conn += 1;
+        let id = ConnId(self.next_conn);
+        let handshake =
+            ServerHandshake::new(&INTRO_HEADER, &self.static_key, self.cert_chain.clone());
+        let deadline = now + Duration::from_millis(self.config.handshake_timeout_ms);
+        self.conns.insert(
+            id,
+            Conn::new(handshake, self.config.frame_bytes_max, deadline),
+        );
+        self.event(ServerEvent::Connected { conn: id });
+        id
+    }
+
+    /// Bytes read from `conn`'s socket, in any chunking. Bytes for a
+    /// connection the server closed are ignored.
+    pub fn handle_bytes(&mut self, conn: ConnId, now: Instant, wall: UnixMillis, bytes: &[u8]) {
+        // No server deadline depends on client traffic (the handshake
+        // deadline runs from connect); `now` is part of the contract.
+        let _ = now;
+        self.wall = wall;
+        let Some(c) = self.conns.get_mut(&conn) else {
+            return;
+        };
+        c.decoder.push(bytes);
+        loop {
+            let Some(c) = self.conns.get_mut(&conn) else {
+                return;
+            };
+            match c.next_incoming() {
+                Ok(None) => return,
+                Ok(Some(Incoming::Handshake(message))) => self.on_handshake(conn, &message),
+                Ok(Some(Incoming::Stanza(node))) => self.on_stanza(conn, node),
+                Err(what) => return self.client_error(conn, what),
+            }
+        }
+    }
+
+    /// The client closed its socket (or it broke).
+    pub fn handle_closed(&mut self, conn: ConnId) {
+        if let Some(c) = self.conns.remove(&conn) {
+            self.forget(conn, c);
+            self.event(ServerEvent::Closed { conn });
+        }
+    }
+
+    /// Closes connections that did not finish their handshake in time.
+    pub fn handle_timeout(&mut self, now: Instant) {
+        let late: Vec<ConnId> = self
+            .conns
+            .iter()
+            .filter(|(_, c)| c.handshake_deadline.is_some_and(|t| now >= t))
+            .map(|(id, _)| *id)
+            .collect();
+        for conn in late {
+            let what = format!(
+                "no handshake within {} ms",
+                self.config.handshake_timeout_ms
+            );
+            self.client_error(conn, what);
+        }
+    }
+
+    /// The wall clock moved (for controls that stamp stanzas, when no
+    /// bytes arrived lately).
+    pub fn set_wall(&mut self, wall: UnixMillis) {
+        self.wall = wall;
+    }
+
+    // ---- outputs ----
+
+    /// The next effect. Drain until `None` after every input or control.
+    #[must_use]
+    pub fn poll_output(&mut self) -> Option<ServerOutput> {
+        self.outputs.pop_front()
+    }
+
+    /// The next handshake deadline, if a connection is still in its handshake.
+    #[must_use]
+    pub fn poll_timeout(&self) -> Option<Instant> {
+        self.conns
+            .values()
+            .filter_map(|c| c.handshake_deadline)
+            .min()
+    }
+
+    // ---- controls: misbehaviour ----
+
+    /// `<stream:error code=N/>` (for 440 the `<conflict type="replaced"/>`
+    /// form), then close. Returns how many connections it hit.
+    pub fn kick(&mut self, target: Target, code: u16) -> usize {
+        let conns = self.targets(target);
+        for &conn in &conns {
+            self.send(conn, &stanzas::stream_error(code));
+            self.close(conn);
+        }
+        conns.len()
+    }
+
+    /// `<failure reason=N/>`, then close.
+    pub fn kick_failure(&mut self, target: Target, code: u16) -> usize {
+        let conns = self.targets(target);
+        for &conn in &conns {
+            self.send(conn, &stanzas::failure(code));
+            self.close(conn);
+        }
+        conns.len()
+    }
+
+    /// Closes without a word (an abrupt drop).
+    pub fn drop_connections(&mut self, target: Target) -> usize {
+        let conns = self.targets(target);
+        for &conn in &conns {
+            self.close(conn);
+        }
+        conns.len()
+    }
+
+    /// The next `count` logins are refused with `<failure reason=code>`.
+    pub fn refuse_logins(&mut self, code: u16, count: u32) {
+        self.refused_logins = (count > 0).then_some((code, count));
+    }
+
+    /// Never answer iqs of this xmlns (`None`: answer all again).
+    pub fn set_ignore_iqs(&mut self, xmlns: Option<&str>) {
+        self.ignored_iq_xmlns = xmlns.map(str::to_owned);
+    }
+
+    /// A silent partition: while set, nothing the server says (not even a
+    /// close) reaches `conn`; what it sends still arrives.
+    pub fn set_silent(&mut self, conn: ConnId, silent: bool) -> Result<(), ControlError> {
+        let c = self
+            .conns
+            .get_mut(&conn)
+            .ok_or(ControlError::UnknownConn { conn })?;
+        c.silent = silent;
+        Ok(())
+    }
+
+    // ---- internals shared by the parts ----
+
+    fn targets(&self, target: Target) -> Vec<ConnId> {
+        match target {
+            Target::Conn(conn) => self
+                .conns
+                .contains_key(&conn)
+                .then_some(conn)
+                .into_iter()
+                .collect(),
+            Target::AllLive => self.connections(),
+        }
+    }
+
+    fn event(&mut self, event: ServerEvent) {
+        self.outputs.push_back(ServerOutput::Event(event));
+    }
+
+    fn on_handshake(&mut self, conn: ConnId, message: &[u8]) {
+        let Some(c) = self.conns.get_mut(&conn) else {
+            return;
+        };
+        match c.handshake.take() {
+            Some(Handshake::Hello(handshake)) => {
+                match handshake.read_client_hello(message, &mut self.rng) {
+                    Ok((awaiting, reply)) => {
+                        c.handshake = Some(Handshake::Finish(awaiting));
+                        match c.frame(&reply) {
+                            Ok(bytes) => {
+                                self.transmit(conn, bytes);
+                            }
+                            Err(what) => self.client_error(conn, what),
+                        }
+                    }
+                    Err(err) => self.client_error(conn, format!("client hello: {err}")),
+                }
+            }
+            Some(Handshake::Finish(awaiting)) => match awaiting.read_client_finish(message) {
+                Ok(accepted) => {
+                    c.handshake = Some(Handshake::Done);
+                    c.transport = Some(accepted.transport);
+                    c.client_static = Some(accepted.client_static);
+                    c.handshake_deadline = None;
+                    self.on_client_payload(conn, &accepted.client_payload);
+                }
+                Err(err) => self.client_error(conn, format!("client finish: {err}")),
+            },
+            _ => self.client_error(conn, "handshake message out of order".into()),
+        }
+    }
+
+    /// Bytes for `conn`, unless it is cut off.
+    fn transmit(&mut self, conn: ConnId, bytes: Vec<u8>) -> bool {
+        if self.conns.get(&conn).is_none_or(|c| c.silent) {
+            return false;
+        }
+        self.outputs
+            .push_back(ServerOutput::Transmit { conn, bytes });
+        true
+    }
+
+    /// Sends a stanza; false when it did not go out (closed, silent).
+    fn send(&mut self, conn: ConnId, node: &Node) -> bool {
+        let Some(c) = self.conns.get_mut(&conn) else {
+            return false;
+        };
+        if c.silent {
+            return false;
+        }
+        match c.seal(node) {
+            Ok(bytes) => self.transmit(conn, bytes),
+            Err(what) => {
+                self.event(ServerEvent::ClientError {
+                    conn,
+                    what: format!("server could not send <{}>: {what}", node.tag),
+                });
+                self.close(conn);
+                false
+            }
+        }
+    }
+
+    /// Ends a connection from the server's side.
+    fn close(&mut self, conn: ConnId) {
+        let Some(c) = self.conns.remove(&conn) else {
+            return;
+        };
+        let silent = c.silent;
+        self.forget(conn, c);
+        if !silent {
+            self.outputs.push_back(ServerOutput::Close { conn });
+        }
+        self.event(ServerEvent::Closed { conn });
+    }
+
+    /// What a connection held goes with it.
+    fn forget(&mut self, conn: ConnId, c: Conn) {
+        match &c.role {
+            Role::Device(id) => {
+                if let Some(device) = self.devices.get_mut(id)
+                    && device.live == Some(conn)
+                {
+                    device.live = None;
+                    device.active = false;
+                }
+            }
+            role @ Role::Registering(_) => self.abandon_pairing(role),
+            Role::Connecting => {}
+        }
+    }
+
+    /// The client did something we refuse: say so and hang up.
+    fn client_error(&mut self, conn: ConnId, what: String) {
+        self.last_client_error = Some(format!("{conn}: {what}"));
+        self.event(ServerEvent::ClientError { conn, what });
+        self.close(conn);
+    }
+
+    /// Answers an iq with an error and records why; the client decides
+    /// whether to hang up.
+    fn refuse_iq(&mut self, conn: ConnId, id: &str, code: u16, text: &'static str, what: String) {
+        self.send(conn, &stanzas::iq_error(id, code, text));
+        self.last_client_error = Some(format!("{conn}: {what}"));
+        self.event(ServerEvent::ClientError { conn, what });
+    }
+}
