@@ -18,7 +18,10 @@ use std::time::{Duration, Instant};
 pub fn target_bin(name: &str) -> PathBuf {
     let exe = std::env::current_exe().expect("test executable path");
     // target/<profile>/deps/<test> → target/<profile>/<name>
-    let dir = exe.parent().and_then(Path::parent).expect("target/<profile>");
+    let dir = exe
+        .parent()
+        .and_then(Path::parent)
+        .expect("target/<profile>");
     let path = dir.join(name);
     assert!(
         path.exists(),
@@ -45,7 +48,11 @@ pub struct Proc {
     pub seen: Arc<Mutex<Vec<(Stream, String)>>>,
 }
 
-fn pump(stream: impl Read + Send + 'static, which: Stream, tx: std::sync::mpsc::Sender<(Stream, String)>) {
+fn pump(
+    stream: impl Read + Send + 'static,
+    which: Stream,
+    tx: std::sync::mpsc::Sender<(Stream, String)>,
+) {
     thread::spawn(move || {
         for line in BufReader::new(stream).lines().map_while(Result::ok) {
             if tx.send((which, line)).is_err() {
@@ -58,12 +65,30 @@ fn pump(stream: impl Read + Send + 'static, which: Stream, tx: std::sync::mpsc::
 impl Proc {
     /// Starts `command` with piped output.
     pub fn spawn(name: &str, mut command: Command) -> Proc {
-        command.stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped());
-        let mut child = command.spawn().unwrap_or_else(|err| panic!("cannot start {name}: {err}"));
+        command
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        let mut child = command
+            .spawn()
+            .unwrap_or_else(|err| panic!("cannot start {name}: {err}"));
         let (tx, rx) = channel();
-        pump(child.stdout.take().expect("piped stdout"), Stream::Stdout, tx.clone());
-        pump(child.stderr.take().expect("piped stderr"), Stream::Stderr, tx);
-        Proc { name: name.to_owned(), child, lines: rx, seen: Arc::default() }
+        pump(
+            child.stdout.take().expect("piped stdout"),
+            Stream::Stdout,
+            tx.clone(),
+        );
+        pump(
+            child.stderr.take().expect("piped stderr"),
+            Stream::Stderr,
+            tx,
+        );
+        Proc {
+            name: name.to_owned(),
+            child,
+            lines: rx,
+            seen: Arc::default(),
+        }
     }
 
     pub fn pid(&self) -> u32 {
@@ -72,13 +97,20 @@ impl Proc {
 
     /// Waits for a line matching `pred`; returns it, or `None` on timeout
     /// or when the process ended.
-    pub fn wait_for_line(&mut self, timeout: Duration, pred: impl Fn(Stream, &str) -> bool) -> Option<String> {
+    pub fn wait_for_line(
+        &mut self,
+        timeout: Duration,
+        pred: impl Fn(Stream, &str) -> bool,
+    ) -> Option<String> {
         let deadline = Instant::now() + timeout;
         loop {
             let left = deadline.saturating_duration_since(Instant::now());
             match self.lines.recv_timeout(left) {
                 Ok((stream, line)) => {
-                    self.seen.lock().expect("lines lock").push((stream, line.clone()));
+                    self.seen
+                        .lock()
+                        .expect("lines lock")
+                        .push((stream, line.clone()));
                     if pred(stream, &line) {
                         return Some(line);
                     }
@@ -89,10 +121,19 @@ impl Proc {
     }
 
     /// Like `wait_for_line`, but a miss fails the test with the output so far.
-    pub fn expect_line(&mut self, timeout: Duration, what: &str, pred: impl Fn(Stream, &str) -> bool) -> String {
+    pub fn expect_line(
+        &mut self,
+        timeout: Duration,
+        what: &str,
+        pred: impl Fn(Stream, &str) -> bool,
+    ) -> String {
         match self.wait_for_line(timeout, pred) {
             Some(line) => line,
-            None => panic!("{}: no {what} within {timeout:?}; output so far:\n{}", self.name, self.transcript()),
+            None => panic!(
+                "{}: no {what} within {timeout:?}; output so far:\n{}",
+                self.name,
+                self.transcript()
+            ),
         }
     }
 
@@ -114,7 +155,11 @@ impl Proc {
 
     /// True if any line seen so far satisfies `pred`.
     pub fn saw(&self, pred: impl Fn(Stream, &str) -> bool) -> bool {
-        self.seen.lock().expect("lines lock").iter().any(|(s, l)| pred(*s, l))
+        self.seen
+            .lock()
+            .expect("lines lock")
+            .iter()
+            .any(|(s, l)| pred(*s, l))
     }
 
     /// Sends a signal by name (`TERM`, `KILL`, `INT`).
@@ -172,7 +217,9 @@ impl FakeWa {
         let mut proc = Proc::spawn("fake-wa", command);
         let (mut ws_url, mut control_url, mut root_pubkey) = (None, None, None);
         while ws_url.is_none() || control_url.is_none() || root_pubkey.is_none() {
-            let line = proc.expect_line(Duration::from_secs(20), "startup announcement", |s, _| s == Stream::Stdout);
+            let line = proc.expect_line(Duration::from_secs(20), "startup announcement", |s, _| {
+                s == Stream::Stdout
+            });
             ws_url = ws_url.or_else(|| field(&line, "listening:"));
             control_url = control_url.or_else(|| field(&line, "control:"));
             root_pubkey = root_pubkey.or_else(|| field(&line, "root-pubkey:"));
@@ -213,14 +260,22 @@ impl FakeWa {
     }
 
     /// Polls the state until `pred` holds; fails with the last state.
-    pub fn wait_state(&self, timeout: Duration, what: &str, pred: impl Fn(&serde_json::Value) -> bool) -> serde_json::Value {
+    pub fn wait_state(
+        &self,
+        timeout: Duration,
+        what: &str,
+        pred: impl Fn(&serde_json::Value) -> bool,
+    ) -> serde_json::Value {
         let deadline = Instant::now() + timeout;
         loop {
             let state = self.state();
             if pred(&state) {
                 return state;
             }
-            assert!(Instant::now() < deadline, "fake-wa: {what} not reached within {timeout:?}; state: {state:#}");
+            assert!(
+                Instant::now() < deadline,
+                "fake-wa: {what} not reached within {timeout:?}; state: {state:#}"
+            );
             thread::sleep(Duration::from_millis(50));
         }
     }
