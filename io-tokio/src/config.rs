@@ -1,11 +1,14 @@
 //! Configuration: every variable blacksky reads, in one typed struct, read
 //! from the environment (and a `.env` file, loaded by the binary before
 //! this runs) and validated at start. A bad value stops the start with a
-//! message that names the variable and the form it accepts.
+//! message that names the variable and the form it accepts. Names are the
+//! ones BLACKSKY-MD documents; where two names mean one thing, the second
+//! is an alias.
 
 use std::collections::HashMap;
 use std::fmt;
 use std::path::PathBuf;
+use std::str::FromStr;
 
 use thiserror::Error;
 
@@ -44,6 +47,28 @@ impl EnvSource for HashMap<String, String> {
     }
 }
 
+/// A value that must never be printed: `Debug` and `Display` show only
+/// whether it is set.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Secret(String);
+
+impl Secret {
+    pub fn new(value: impl Into<String>) -> Secret {
+        Secret(value.into())
+    }
+
+    /// The value itself, for the one place that needs it.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("<redacted>")
+    }
+}
+
 /// How a new device links when it has no stored session.
 #[derive(Clone, PartialEq, Eq)]
 pub enum Pairing {
@@ -65,28 +90,147 @@ impl fmt::Debug for Pairing {
 /// The effective configuration.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Config {
+    // --- connection ---
     /// `WA_WS_URL`: the WhatsApp WebSocket (a local fake-wa in tests).
     pub ws_url: String,
     /// `WA_ROOT_PUBKEY`: the key the server's certificate chain must chain to.
     pub root_pubkey: [u8; 32],
     /// `PAIRING_NUMBER` set → pairing by code, else by QR.
     pub pairing: Pairing,
-    /// `DATA_DIR`: where the embedded store keeps its files.
-    pub data_dir: PathBuf,
-    /// `SESSION_ID`: the session's name; every stored row is keyed by it.
-    pub session_id: String,
     /// `FRAME_BYTES_MAX`: the largest frame accepted from the server.
     pub frame_bytes_max: usize,
-    /// `NODE_ENV` / `BLACKSKY_ENV` = production, or `HEROKU` set → JSON logs.
+    // --- session and storage ---
+    /// `SESSION_ID`: the session's name (rows are keyed by it; exported
+    /// session strings start with it).
+    pub session_id: String,
+    /// `DATABASE_URL`: PostgreSQL; unset → the embedded SQLite store.
+    pub database_url: Option<Secret>,
+    /// `DATA_DIR`: where the embedded store keeps its files.
+    pub data_dir: PathBuf,
+    /// `SESSION_DATA` (alias `WA_SESSION_DATA`): a session string to
+    /// import when the store is empty.
+    pub session_data: Option<Secret>,
+    /// `SESSION_SECRET`: encrypts snapshots at rest.
+    pub session_secret: Option<Secret>,
+    /// `ENABLE_SESSION_BACKUP`: periodic snapshots on (default) or off.
+    pub session_backup: bool,
+    /// `BACKUP_INTERVAL` (alias `SESSION_BACKUP_INTERVAL`), minutes.
+    pub backup_interval_min: u64,
+    /// `SESSION_BACKUP_KEEP`: snapshot generations kept.
+    pub backup_keep: u32,
+    // --- keeper ---
+    /// `RECONNECT_BASE_MS`, `RECONNECT_MAX_MS`: backoff bounds.
+    pub reconnect_base_ms: u64,
+    pub reconnect_max_ms: u64,
+    /// `MAX_RECONNECT_ATTEMPTS`: 0 = unlimited.
+    pub max_reconnect_attempts: u32,
+    /// `SHUTDOWN_GRACE_MS`: SIGTERM to exit, at most.
+    pub shutdown_grace_ms: u64,
+    /// `MEMORY_LIMIT_MB` (alias `MAX_MEMORY_MB`).
+    pub memory_limit_mb: Option<u64>,
+    /// `ENABLE_MEMORY_OPTIMIZATION`: shed caches and restart when over the limit.
+    pub memory_optimization: bool,
+    // --- HTTP ---
+    /// `ENABLE_HEALTH_CHECK`: the HTTP server (health, status, QR page).
+    pub health_check: bool,
+    /// `PORT` (alias `HEALTH_CHECK_PORT`).
+    pub port: u16,
+    /// `QR_TOKEN`: protects the /qr pairing page.
+    pub qr_token: Option<Secret>,
+    /// `HEROKU_APP_URL`: pinged every `ANTI_IDLE_MINUTES` when set.
+    pub heroku_app_url: Option<String>,
+    pub anti_idle_min: u64,
+    // --- environment ---
+    /// `HEROKU`: running on Heroku (JSON logs, public-host rules).
+    pub heroku: bool,
+    /// `CLOUD_MODE`: a public host without a terminal (same rules as Heroku).
+    pub cloud_mode: bool,
+    /// `NODE_ENV` / `BLACKSKY_ENV` = production, or Heroku → JSON logs.
     pub json_logs: bool,
+    /// `OWNER_NUMBER`: the bot owner's phone (digits).
+    pub owner_number: Option<String>,
+    /// `USE_CDN_MEDIA`: fetch media through WhatsApp's CDN hosts.
+    pub use_cdn_media: bool,
+}
+
+/// Reads variables by their names (primary first, then aliases).
+struct Reader<'a, E: EnvSource> {
+    env: &'a E,
+}
+
+impl<E: EnvSource> Reader<'_, E> {
+    /// The first non-empty value among `names`, with the name it came from.
+    fn raw(&self, names: &[&'static str]) -> Option<(&'static str, String)> {
+        names.iter().find_map(|name| {
+            self.env
+                .get(name)
+                .filter(|v| !v.trim().is_empty())
+                .map(|v| (*name, v.trim().to_owned()))
+        })
+    }
+
+    fn string(&self, names: &[&'static str], default: &str) -> String {
+        self.raw(names)
+            .map_or_else(|| default.to_owned(), |(_, v)| v)
+    }
+
+    fn secret(&self, names: &[&'static str]) -> Option<Secret> {
+        self.raw(names).map(|(_, v)| Secret(v))
+    }
+
+    fn bool(&self, names: &[&'static str], default: bool) -> Result<bool, ConfigError> {
+        match self.raw(names) {
+            None => Ok(default),
+            Some((var, text)) => parse_bool(&text).ok_or_else(|| ConfigError {
+                var,
+                problem: format!("{text:?} is not a yes/no value"),
+                expected: "true or false (also 1/0, yes/no, on/off)",
+            }),
+        }
+    }
+
+    fn number<T>(
+        &self,
+        names: &[&'static str],
+        default: T,
+        range: (T, T),
+        expected: &'static str,
+    ) -> Result<T, ConfigError>
+    where
+        T: FromStr + PartialOrd + Copy,
+    {
+        match self.raw(names) {
+            None => Ok(default),
+            Some((var, text)) => text
+                .parse::<T>()
+                .ok()
+                .filter(|n| *n >= range.0 && *n <= range.1)
+                .ok_or_else(|| ConfigError {
+                    var,
+                    problem: format!("{text:?} is out of range"),
+                    expected,
+                }),
+        }
+    }
+
+    fn optional_number(
+        &self,
+        names: &[&'static str],
+        range: (u64, u64),
+        expected: &'static str,
+    ) -> Result<Option<u64>, ConfigError> {
+        match self.raw(names) {
+            None => Ok(None),
+            Some(_) => self.number(names, 0, range, expected).map(Some),
+        }
+    }
 }
 
 impl Config {
     /// Reads and validates every variable.
     pub fn from_env(env: &impl EnvSource) -> Result<Self, ConfigError> {
-        let ws_url = env
-            .get("WA_WS_URL")
-            .unwrap_or_else(|| WHATSAPP_WS_URL.to_owned());
+        let r = Reader { env };
+        let ws_url = r.string(&["WA_WS_URL"], WHATSAPP_WS_URL);
         if !(ws_url.starts_with("ws://") || ws_url.starts_with("wss://")) || ws_url.len() < 8 {
             return Err(ConfigError {
                 var: "WA_WS_URL",
@@ -94,26 +238,22 @@ impl Config {
                 expected: "ws://host:port/path or wss://host/path",
             });
         }
-        let root_pubkey = match env.get("WA_ROOT_PUBKEY") {
+        let root_pubkey = match r.raw(&["WA_ROOT_PUBKEY"]) {
             None => blacksky_core::wire::noise::WA_ROOT_PUBLIC_KEY,
-            Some(text) => parse_hex32(&text).ok_or_else(|| ConfigError {
-                var: "WA_ROOT_PUBKEY",
+            Some((var, text)) => parse_hex32(&text).ok_or_else(|| ConfigError {
+                var,
                 problem: format!("{text:?} is not 32 bytes of hex"),
                 expected: "64 hex characters",
             })?,
         };
-        let pairing = match env.get("PAIRING_NUMBER").filter(|v| !v.trim().is_empty()) {
+        let pairing = match r.raw(&["PAIRING_NUMBER"]) {
             None => Pairing::Qr,
-            Some(raw) => Pairing::Code {
-                phone: parse_phone(&raw)?,
+            Some((var, raw)) => Pairing::Code {
+                phone: parse_phone(var, &raw)?,
             },
         };
-        let data_dir = PathBuf::from(env.get("DATA_DIR").unwrap_or_else(|| "./data".to_owned()));
-        let session_id = env
-            .get("SESSION_ID")
-            .unwrap_or_else(|| "blacksky".to_owned());
-        if session_id.is_empty()
-            || session_id.len() > 64
+        let session_id = r.string(&["SESSION_ID"], "BLACKSKY-MD");
+        if session_id.len() > 64
             || !session_id
                 .chars()
                 .all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c))
@@ -124,42 +264,213 @@ impl Config {
                 expected: "1 to 64 characters of A-Z a-z 0-9 - _ .",
             });
         }
-        let frame_bytes_max = match env.get("FRAME_BYTES_MAX") {
-            None => blacksky_core::wire::frame::FRAME_BYTES_MAX_DEFAULT,
-            Some(text) => text
-                .parse::<usize>()
-                .ok()
-                .filter(|n| (1024..=blacksky_core::wire::frame::FRAME_BYTES_MAX_WIRE).contains(n))
-                .ok_or_else(|| ConfigError {
-                    var: "FRAME_BYTES_MAX",
-                    problem: format!("{text:?} is out of range"),
-                    expected: "a byte count from 1024 to 16777215",
-                })?,
-        };
+        let database_url = r.secret(&["DATABASE_URL"]);
+        if let Some(url) = &database_url
+            && !(url.expose().starts_with("postgres://")
+                || url.expose().starts_with("postgresql://"))
+        {
+            return Err(ConfigError {
+                var: "DATABASE_URL",
+                problem: format!("{} is not a PostgreSQL URL", mask_url(url.expose())),
+                expected: "postgres://user:password@host:port/database",
+            });
+        }
+        let heroku = r.bool(&["HEROKU"], false)?;
         let production = ["NODE_ENV", "BLACKSKY_ENV"].iter().any(|var| {
             env.get(var)
-                .is_some_and(|v| v.eq_ignore_ascii_case("production"))
+                .is_some_and(|v| v.trim().eq_ignore_ascii_case("production"))
         });
-        let json_logs = production
-            || env
-                .get("HEROKU")
-                .is_some_and(|v| parse_bool(&v) == Some(true));
-        Ok(Self {
+        let heroku_app_url = r.raw(&["HEROKU_APP_URL"]).map(|(var, url)| {
+            if url.starts_with("http://") || url.starts_with("https://") {
+                Ok(url.trim_end_matches('/').to_owned())
+            } else {
+                Err(ConfigError {
+                    var,
+                    problem: format!("{url:?} is not an http(s) URL"),
+                    expected: "https://your-app.herokuapp.com",
+                })
+            }
+        });
+        let owner_number = match r.raw(&["OWNER_NUMBER"]) {
+            None => None,
+            Some((var, raw)) => Some(parse_phone(var, &raw)?),
+        };
+        Ok(Config {
             ws_url,
             root_pubkey,
             pairing,
-            data_dir,
+            frame_bytes_max: r.number(
+                &["FRAME_BYTES_MAX"],
+                blacksky_core::wire::frame::FRAME_BYTES_MAX_DEFAULT,
+                (1024, blacksky_core::wire::frame::FRAME_BYTES_MAX_WIRE),
+                "a byte count from 1024 to 16777215",
+            )?,
             session_id,
-            frame_bytes_max,
-            json_logs,
+            database_url,
+            data_dir: PathBuf::from(r.string(&["DATA_DIR"], "./data")),
+            session_data: r.secret(&["SESSION_DATA", "WA_SESSION_DATA"]),
+            session_secret: r.secret(&["SESSION_SECRET"]),
+            session_backup: r.bool(&["ENABLE_SESSION_BACKUP"], true)?,
+            backup_interval_min: r.number(
+                &["BACKUP_INTERVAL", "SESSION_BACKUP_INTERVAL"],
+                30,
+                (1, 7 * 24 * 60),
+                "minutes from 1 to 10080",
+            )?,
+            backup_keep: r.number(
+                &["SESSION_BACKUP_KEEP"],
+                5,
+                (1, 100),
+                "a count from 1 to 100",
+            )?,
+            reconnect_base_ms: r.number(
+                &["RECONNECT_BASE_MS"],
+                1_000,
+                (10, 600_000),
+                "milliseconds from 10 to 600000",
+            )?,
+            reconnect_max_ms: r.number(
+                &["RECONNECT_MAX_MS"],
+                60_000,
+                (10, 3_600_000),
+                "milliseconds from 10 to 3600000",
+            )?,
+            max_reconnect_attempts: r.number(
+                &["MAX_RECONNECT_ATTEMPTS"],
+                0,
+                (0, 1_000_000),
+                "a count, 0 for unlimited",
+            )?,
+            shutdown_grace_ms: r.number(
+                &["SHUTDOWN_GRACE_MS"],
+                25_000,
+                (100, 600_000),
+                "milliseconds from 100 to 600000",
+            )?,
+            memory_limit_mb: r.optional_number(
+                &["MEMORY_LIMIT_MB", "MAX_MEMORY_MB"],
+                (16, 1 << 20),
+                "megabytes, at least 16",
+            )?,
+            memory_optimization: r.bool(&["ENABLE_MEMORY_OPTIMIZATION"], true)?,
+            health_check: r.bool(&["ENABLE_HEALTH_CHECK"], true)?,
+            port: r.number(
+                &["PORT", "HEALTH_CHECK_PORT"],
+                8080,
+                (0, 65_535),
+                "a TCP port from 0 to 65535",
+            )?,
+            qr_token: r.secret(&["QR_TOKEN"]),
+            heroku_app_url: heroku_app_url.transpose()?,
+            anti_idle_min: r.number(
+                &["ANTI_IDLE_MINUTES"],
+                20,
+                (1, 24 * 60),
+                "minutes from 1 to 1440",
+            )?,
+            heroku,
+            cloud_mode: r.bool(&["CLOUD_MODE"], false)?,
+            json_logs: production || heroku,
+            owner_number,
+            use_cdn_media: r.bool(&["USE_CDN_MEDIA"], false)?,
         })
+        .and_then(Config::check_consistency)
+    }
+
+    fn check_consistency(self) -> Result<Config, ConfigError> {
+        if self.reconnect_max_ms < self.reconnect_base_ms {
+            return Err(ConfigError {
+                var: "RECONNECT_MAX_MS",
+                problem: format!(
+                    "{} is below RECONNECT_BASE_MS ({})",
+                    self.reconnect_max_ms, self.reconnect_base_ms
+                ),
+                expected: "a value at least RECONNECT_BASE_MS",
+            });
+        }
+        Ok(self)
+    }
+
+    /// A public host with no terminal: the QR page needs a token there.
+    pub fn is_public_host(&self) -> bool {
+        self.heroku || self.cloud_mode || self.heroku_app_url.is_some()
+    }
+
+    /// The effective configuration as `NAME=value` lines, secrets masked
+    /// (what `blacksky config` prints).
+    pub fn describe(&self) -> Vec<(&'static str, String)> {
+        let secret = |s: &Option<Secret>| {
+            if s.is_some() {
+                "<set>".to_owned()
+            } else {
+                "<unset>".to_owned()
+            }
+        };
+        let opt = |v: &Option<String>| v.clone().unwrap_or_else(|| "<unset>".to_owned());
+        vec![
+            ("WA_WS_URL", self.ws_url.clone()),
+            ("WA_ROOT_PUBKEY", hex::encode(self.root_pubkey)),
+            (
+                "PAIRING_NUMBER",
+                match &self.pairing {
+                    Pairing::Qr => "<unset> (pair by QR)".to_owned(),
+                    Pairing::Code { phone } => mask_phone(phone),
+                },
+            ),
+            ("FRAME_BYTES_MAX", self.frame_bytes_max.to_string()),
+            ("SESSION_ID", self.session_id.clone()),
+            (
+                "DATABASE_URL",
+                self.database_url.as_ref().map_or_else(
+                    || "<unset> (embedded SQLite)".to_owned(),
+                    |u| mask_url(u.expose()),
+                ),
+            ),
+            ("DATA_DIR", self.data_dir.display().to_string()),
+            ("SESSION_DATA", secret(&self.session_data)),
+            ("SESSION_SECRET", secret(&self.session_secret)),
+            ("ENABLE_SESSION_BACKUP", self.session_backup.to_string()),
+            ("BACKUP_INTERVAL", self.backup_interval_min.to_string()),
+            ("SESSION_BACKUP_KEEP", self.backup_keep.to_string()),
+            ("RECONNECT_BASE_MS", self.reconnect_base_ms.to_string()),
+            ("RECONNECT_MAX_MS", self.reconnect_max_ms.to_string()),
+            (
+                "MAX_RECONNECT_ATTEMPTS",
+                self.max_reconnect_attempts.to_string(),
+            ),
+            ("SHUTDOWN_GRACE_MS", self.shutdown_grace_ms.to_string()),
+            (
+                "MEMORY_LIMIT_MB",
+                self.memory_limit_mb
+                    .map_or_else(|| "<unset>".to_owned(), |m| m.to_string()),
+            ),
+            (
+                "ENABLE_MEMORY_OPTIMIZATION",
+                self.memory_optimization.to_string(),
+            ),
+            ("ENABLE_HEALTH_CHECK", self.health_check.to_string()),
+            ("PORT", self.port.to_string()),
+            ("QR_TOKEN", secret(&self.qr_token)),
+            ("HEROKU_APP_URL", opt(&self.heroku_app_url)),
+            ("ANTI_IDLE_MINUTES", self.anti_idle_min.to_string()),
+            ("HEROKU", self.heroku.to_string()),
+            ("CLOUD_MODE", self.cloud_mode.to_string()),
+            ("JSON_LOGS", self.json_logs.to_string()),
+            (
+                "OWNER_NUMBER",
+                self.owner_number
+                    .as_deref()
+                    .map_or_else(|| "<unset>".to_owned(), mask_phone),
+            ),
+            ("USE_CDN_MEDIA", self.use_cdn_media.to_string()),
+        ]
     }
 }
 
 fn parse_bool(text: &str) -> Option<bool> {
     match text.trim().to_ascii_lowercase().as_str() {
         "1" | "true" | "yes" | "on" => Some(true),
-        "0" | "false" | "no" | "off" | "" => Some(false),
+        "0" | "false" | "no" | "off" => Some(false),
         _ => None,
     }
 }
@@ -170,12 +481,12 @@ fn parse_hex32(text: &str) -> Option<[u8; 32]> {
 }
 
 /// Accepts `+49 155 612-3456` and the like; keeps the digits.
-fn parse_phone(raw: &str) -> Result<String, ConfigError> {
+fn parse_phone(var: &'static str, raw: &str) -> Result<String, ConfigError> {
     let allowed = |c: char| c.is_ascii_digit() || " +-()".contains(c);
     let digits: String = raw.chars().filter(char::is_ascii_digit).collect();
     if !raw.chars().all(allowed) || !(7..=15).contains(&digits.len()) || digits.starts_with('0') {
         return Err(ConfigError {
-            var: "PAIRING_NUMBER",
+            var,
             problem: format!(
                 "{} is not a phone number in international form",
                 mask_phone(raw)
@@ -193,6 +504,20 @@ pub fn mask_phone(phone: &str) -> String {
     format!("…{tail}")
 }
 
+/// `postgres://user:pass@host/db` → `postgres://user:***@host/db`.
+pub fn mask_url(url: &str) -> String {
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return "<unparseable URL>".to_owned();
+    };
+    match rest.rsplit_once('@') {
+        Some((userinfo, host)) => {
+            let user = userinfo.split_once(':').map_or(userinfo, |(user, _)| user);
+            format!("{scheme}://{user}:***@{host}")
+        }
+        None => format!("{scheme}://{rest}"),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -205,7 +530,7 @@ mod tests {
     }
 
     #[test]
-    fn defaults_point_at_whatsapp_with_qr_pairing() {
+    fn defaults_point_at_whatsapp_with_qr_pairing_and_sqlite() {
         let config = Config::from_env(&env(&[])).expect("defaults are valid");
         assert_eq!(config.ws_url, WHATSAPP_WS_URL);
         assert_eq!(
@@ -214,7 +539,19 @@ mod tests {
         );
         assert_eq!(config.pairing, Pairing::Qr);
         assert_eq!(config.data_dir, PathBuf::from("./data"));
-        assert!(!config.json_logs);
+        assert_eq!(config.session_id, "BLACKSKY-MD");
+        assert_eq!(config.database_url, None);
+        assert_eq!((config.backup_interval_min, config.backup_keep), (30, 5));
+        assert_eq!(
+            (
+                config.reconnect_base_ms,
+                config.reconnect_max_ms,
+                config.max_reconnect_attempts
+            ),
+            (1_000, 60_000, 0)
+        );
+        assert_eq!(config.shutdown_grace_ms, 25_000);
+        assert!(config.health_check && !config.json_logs && !config.is_public_host());
     }
 
     #[test]
@@ -225,6 +562,19 @@ mod tests {
             ("PAIRING_NUMBER", "call me"),
             ("SESSION_ID", "a b"),
             ("FRAME_BYTES_MAX", "12"),
+            ("DATABASE_URL", "mysql://x"),
+            ("ENABLE_SESSION_BACKUP", "maybe"),
+            ("BACKUP_INTERVAL", "0"),
+            ("SESSION_BACKUP_KEEP", "-1"),
+            ("RECONNECT_BASE_MS", "fast"),
+            ("MAX_RECONNECT_ATTEMPTS", "x"),
+            ("SHUTDOWN_GRACE_MS", "1"),
+            ("MEMORY_LIMIT_MB", "2"),
+            ("PORT", "70000"),
+            ("HEROKU_APP_URL", "myapp.herokuapp.com"),
+            ("ANTI_IDLE_MINUTES", "0"),
+            ("OWNER_NUMBER", "12"),
+            ("HEROKU", "sure"),
         ] {
             let err = Config::from_env(&env(&[(var, value)])).expect_err(var);
             assert_eq!(err.var, var);
@@ -233,7 +583,57 @@ mod tests {
     }
 
     #[test]
-    fn pairing_number_keeps_digits_and_never_shows_in_errors_or_debug() {
+    fn aliases_are_honoured_and_the_primary_name_wins() {
+        let config = Config::from_env(&env(&[
+            ("SESSION_BACKUP_INTERVAL", "7"),
+            ("MAX_MEMORY_MB", "400"),
+            ("HEALTH_CHECK_PORT", "9000"),
+            ("WA_SESSION_DATA", "BLACKSKY-MD;;;abc"),
+        ]))
+        .expect("valid");
+        assert_eq!(config.backup_interval_min, 7);
+        assert_eq!(config.memory_limit_mb, Some(400));
+        assert_eq!(config.port, 9000);
+        assert_eq!(
+            config.session_data.as_ref().map(Secret::expose),
+            Some("BLACKSKY-MD;;;abc")
+        );
+        let both = Config::from_env(&env(&[("PORT", "1234"), ("HEALTH_CHECK_PORT", "9000")]))
+            .expect("valid");
+        assert_eq!(both.port, 1234);
+        let err =
+            Config::from_env(&env(&[("SESSION_BACKUP_INTERVAL", "x")])).expect_err("alias named");
+        assert_eq!(err.var, "SESSION_BACKUP_INTERVAL");
+    }
+
+    #[test]
+    fn secrets_never_show() {
+        let config = Config::from_env(&env(&[
+            ("DATABASE_URL", "postgres://app:hunter2@db.example:5432/bot"),
+            ("SESSION_SECRET", "s3cr3t-value"),
+            ("SESSION_DATA", "BLACKSKY-MD;;;payload-xyz"),
+            ("QR_TOKEN", "tok-123456"),
+            ("PAIRING_NUMBER", "+49 155 612-3456"),
+        ]))
+        .expect("valid");
+        let shown = format!("{config:?}{:?}", config.describe());
+        for secret in [
+            "hunter2",
+            "s3cr3t-value",
+            "payload-xyz",
+            "tok-123456",
+            "1556123",
+        ] {
+            assert!(!shown.contains(secret), "{secret} leaked: {shown}");
+        }
+        assert!(shown.contains("postgres://app:***@db.example:5432/bot"));
+        let err = Config::from_env(&env(&[("DATABASE_URL", "mysql://app:hunter2@x/y")]))
+            .expect_err("bad scheme");
+        assert!(!err.to_string().contains("hunter2"), "{err}");
+    }
+
+    #[test]
+    fn pairing_number_keeps_digits() {
         let config =
             Config::from_env(&env(&[("PAIRING_NUMBER", "+49 155 612-3456")])).expect("valid");
         assert_eq!(
@@ -242,23 +642,29 @@ mod tests {
                 phone: "491556123456".into()
             }
         );
-        assert!(!format!("{config:?}").contains("1556123"));
         let err =
             Config::from_env(&env(&[("PAIRING_NUMBER", "+49 155 612-3456 ext")])).expect_err("bad");
         assert!(!err.to_string().contains("1556123"), "{err}");
     }
 
     #[test]
-    fn production_env_selects_json_logs() {
+    fn production_or_heroku_selects_json_logs_and_public_host_rules() {
         assert!(
             Config::from_env(&env(&[("NODE_ENV", "production")]))
                 .expect("valid")
                 .json_logs
         );
-        assert!(
-            Config::from_env(&env(&[("HEROKU", "true")]))
-                .expect("valid")
-                .json_logs
-        );
+        let heroku = Config::from_env(&env(&[("HEROKU", "true")])).expect("valid");
+        assert!(heroku.json_logs && heroku.is_public_host());
+    }
+
+    #[test]
+    fn backoff_bounds_must_be_ordered() {
+        let err = Config::from_env(&env(&[
+            ("RECONNECT_BASE_MS", "5000"),
+            ("RECONNECT_MAX_MS", "1000"),
+        ]))
+        .expect_err("max < base");
+        assert_eq!(err.var, "RECONNECT_MAX_MS");
     }
 }

@@ -58,6 +58,26 @@ fn main() {
             std::process::exit(2);
         }
     };
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    match args.first().map(String::as_str) {
+        None | Some("run") => {}
+        Some("config") => {
+            for (name, value) in config.describe() {
+                println!("{name}={value}");
+            }
+            return;
+        }
+        Some("help" | "--help" | "-h") => {
+            println!(
+                "usage: blacksky [run | config]\n  run     start the bot (the default)\n  config  print the effective configuration, secrets masked"
+            );
+            return;
+        }
+        Some(other) => {
+            eprintln!("blacksky: unknown command {other:?} (try `blacksky help`)");
+            std::process::exit(2);
+        }
+    }
     init_logging(config.json_logs);
     let _ = rustls::crypto::ring::default_provider().install_default();
     let runtime = match tokio::runtime::Builder::new_multi_thread()

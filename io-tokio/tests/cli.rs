@@ -48,8 +48,8 @@ fn the_data_dir_is_not_touched_when_the_config_is_bad() {
         .env_clear()
         .env("WA_WS_URL", "ftp://x")
         .env("DATA_DIR", dir.path().join("data"))
-        .status()
+        .output()
         .expect("run blacksky");
-    assert_eq!(status.code(), Some(2));
+    assert_eq!(status.status.code(), Some(2));
     assert!(!dir.path().join("data").exists());
 }

@@ -116,7 +116,7 @@ fn a_message_is_stored_before_it_is_acked() {
     });
     let stored = home
         .path()
-        .join("data/blacksky/inbox")
+        .join("data/BLACKSKY-MD/inbox")
         .join(format!("{id}.msg"));
     assert!(
         stored.exists(),
