@@ -27,10 +27,13 @@ use super::tokens;
 pub struct DecodeLimits {
     /// The most bytes a compressed payload may inflate to.
     pub inflated_bytes_max: usize,
-    /// The deepest nesting of nodes (the root is depth 1).
+    /// The deepest nesting of nodes (the root is depth 1). Decoding
+    /// recurses once per level, so this also bounds the stack it uses:
+    /// keep it in the hundreds, not the millions.
     pub depth_max: usize,
-    /// The most nodes plus attributes in one payload. Each costs about
-    /// 100 bytes of memory while the input spends 2–3 bytes on it.
+    /// The most nodes plus attributes in one payload. Each costs 16–40
+    /// bytes in a [`Decoded`] (about 100 in an owned [`Node`]) while the
+    /// input spends 2–3 bytes on it.
     pub items_max: usize,
 }
 
@@ -138,7 +141,7 @@ pub fn decode(payload: &[u8]) -> Result<Node, DecodeError> {
 /// `0x02` of the flags means the rest is zlib-deflated; other bits are
 /// ignored, as every reference does. The node must fill the payload.
 pub fn decode_with_limits(payload: &[u8], limits: &DecodeLimits) -> Result<Node, DecodeError> {
-    let mut decoded = Decoded::new();
+    let mut decoded = Decoded::sized_for(payload.len());
     let root = decoded.decode_with_limits(payload, limits)?;
     Ok(root.to_node())
 }
@@ -178,9 +181,9 @@ fn fill(out: &mut Decoded, payload: &[u8], limits: &DecodeLimits) -> Result<(), 
     if data.len() > DATA_LEN_MAX {
         return Err(DecodeError::TooLarge { len: data.len() });
     }
-    // Packed strings unpack to at most twice their bytes: reserve once so
-    // the hot path never grows the buffer.
-    text.reserve(2 * data.len());
+    // Packed strings unpack to at most twice their bytes, and there are
+    // seldom more than a few KiB of them: reserve once for the common case.
+    text.reserve((2 * data.len()).min(4096));
     let mut p = Parser {
         buf: data,
         pos: 0,
@@ -232,7 +235,9 @@ fn inflate(input: &[u8], limit: usize, out: &mut Vec<u8>) -> Result<(), DecodeEr
         let (in_before, out_before) = (z.total_in(), z.total_out());
         let rest = input.get(in_before as usize..).unwrap_or_default();
         let status = z
-            .decompress_vec(rest, out, FlushDecompress::Finish)
+            // Not `Finish`: with miniz that means "all in one call", and
+            // the output grows over several.
+            .decompress_vec(rest, out, FlushDecompress::None)
             .map_err(|_| DecodeError::Inflate {
                 offset: BASE + z.total_in() as usize,
             })?;
@@ -378,6 +383,7 @@ impl Parser<'_, '_> {
         }
         self.count_item(start)?;
         let size = match self.byte()? {
+            tag::LIST_EMPTY => 0,
             tag::LIST_8 => usize::from(self.byte()?),
             tag::LIST_16 => usize::from(u16::from_be_bytes(self.array::<2>()?)),
             t => return Err(self.bad_tag(start, t, Field::Node)),

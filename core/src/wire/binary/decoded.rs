@@ -163,6 +163,19 @@ impl Decoded {
         })
     }
 
+    /// A buffer sized for one typical stanza of `len` bytes, so a one-off
+    /// decode does not grow its vectors (capped: big payloads are mostly
+    /// bytes).
+    pub(super) fn sized_for(len: usize) -> Decoded {
+        Decoded {
+            data: Vec::with_capacity(len),
+            text: Vec::new(),
+            nodes: Vec::with_capacity((len / 24 + 1).min(256)),
+            attrs: Vec::with_capacity((len / 12 + 1).min(512)),
+            jids: Vec::with_capacity((len / 48 + 1).min(128)),
+        }
+    }
+
     pub(super) fn clear(&mut self) {
         self.data.clear();
         self.text.clear();
@@ -267,12 +280,24 @@ pub enum ValueRef<'a> {
 }
 
 /// A node's content inside a [`Decoded`] buffer.
-#[derive(Clone, Debug)]
+#[derive(Clone)]
 pub enum ContentRef<'a> {
     Text(&'a str),
     Jid(Jid),
     Bytes(&'a [u8]),
     Nodes(Children<'a>),
+}
+
+// Byte content is often key material: show its length only.
+impl fmt::Debug for ContentRef<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ContentRef::Text(s) => f.debug_tuple("Text").field(s).finish(),
+            ContentRef::Jid(j) => f.debug_tuple("Jid").field(j).finish(),
+            ContentRef::Bytes(b) => write!(f, "Bytes(<{} bytes>)", b.len()),
+            ContentRef::Nodes(c) => f.debug_list().entries(c.clone()).finish(),
+        }
+    }
 }
 
 impl<'a> NodeRef<'a> {
@@ -282,7 +307,7 @@ impl<'a> NodeRef<'a> {
             attrs_start: 0,
             attrs_len: 0,
             content: FlatContent::None,
-            end: self.index + 1,
+            end: self.index.saturating_add(1),
         })
     }
 
@@ -438,16 +463,7 @@ impl fmt::Debug for NodeRef<'_> {
         f.debug_struct("NodeRef")
             .field("tag", &self.tag())
             .field("attrs", &self.attrs().collect::<Vec<_>>())
-            .field(
-                "content",
-                &match self.content() {
-                    Some(ContentRef::Bytes(b)) => format!("Bytes(<{} bytes>)", b.len()),
-                    Some(ContentRef::Nodes(c)) => format!("{:?}", c.collect::<Vec<_>>()),
-                    Some(ContentRef::Text(t)) => format!("Text({t:?})"),
-                    Some(ContentRef::Jid(j)) => format!("{j:?}"),
-                    None => String::from("None"),
-                },
-            )
+            .field("content", &self.content())
             .finish()
     }
 }
@@ -487,5 +503,94 @@ impl ExactSizeIterator for Children<'_> {}
 impl fmt::Debug for Children<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "Children({})", self.remaining)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::wire::binary::encode;
+
+    fn stanza() -> Node {
+        Node::new("message")
+            .with_attr("from", Jid::new("491556123456", "s.whatsapp.net"))
+            .with_attr("id", "3EB021DD5531B9DC518971")
+            .with_attr("notify", "Alice")
+            .with_attr("participant", "1:2@lid")
+            .with_children(vec![
+                Node::new("enc")
+                    .with_attr("v", "2")
+                    .with_bytes(vec![0x42; 5]),
+                Node::new("body").with_bytes(*b"hello"),
+                Node::new("enc")
+                    .with_attr("v", "3")
+                    .with_children(vec![Node::new("x")]),
+                Node::new("to").with_content(Jid::ad("5", Jid::DOMAIN_LID, 3)),
+                Node::new("t").with_text("1732291200"),
+            ])
+    }
+
+    #[test]
+    fn views_read_in_place() {
+        let bytes = encode(&stanza()).unwrap_or_default();
+        let mut buf = Decoded::new();
+        let Ok(root) = buf.decode(&bytes) else {
+            panic!("decodes")
+        };
+        assert_eq!(root.tag(), "message");
+        assert_eq!(root.attr("id"), Some("3EB021DD5531B9DC518971"));
+        assert_eq!(root.attr("notify"), Some("Alice"));
+        assert_eq!(root.attr("from"), None);
+        assert_eq!(
+            root.attr_value("from"),
+            Some(ValueRef::Jid(Jid::new("491556123456", "s.whatsapp.net")))
+        );
+        assert_eq!(
+            root.attr_jid("from"),
+            Some(Jid::new("491556123456", "s.whatsapp.net"))
+        );
+        // Text that reads as a JID.
+        assert_eq!(root.attr_jid("participant"), Some(Jid::ad("1", 1, 2)));
+        assert_eq!(root.attr("missing"), None);
+        assert_eq!(root.attrs().count(), 4);
+        assert_eq!(root.children().len(), 5);
+        assert_eq!(root.children_named("enc").count(), 2);
+        let enc = root.child("enc");
+        assert_eq!(enc.and_then(|e| e.bytes()), Some(&[0x42; 5][..]));
+        assert_eq!(root.child("body").and_then(|b| b.text()), Some("hello"));
+        assert_eq!(root.child("t").and_then(|b| b.text()), Some("1732291200"));
+        assert!(matches!(
+            root.child("to").and_then(|t| t.content()),
+            Some(ContentRef::Jid(j)) if j == Jid::ad("5", 1, 3)
+        ));
+        // Siblings after a subtree are found past it.
+        let third = root.children().nth(2);
+        assert_eq!(third.map(|n| n.children().len()), Some(1));
+        assert_eq!(root.children().nth(3).map(|n| n.tag()), Some("to"));
+        assert_eq!(root.to_node(), stanza());
+    }
+
+    #[test]
+    fn one_buffer_for_many_stanzas() {
+        let mut buf = Decoded::new();
+        for i in 0..3u8 {
+            let node = Node::new("iq").with_bytes(vec![i; usize::from(i) * 100]);
+            let bytes = encode(&node).unwrap_or_default();
+            assert_eq!(buf.decode(&bytes).map(|r| r.to_node()), Ok(node));
+        }
+        assert!(buf.root().is_some());
+    }
+
+    #[test]
+    fn debug_hides_bytes() {
+        let bytes = encode(&stanza()).unwrap_or_default();
+        let mut buf = Decoded::new();
+        let shown = buf
+            .decode(&bytes)
+            .map(|r| format!("{r:?}"))
+            .unwrap_or_default();
+        assert!(shown.contains("<5 bytes>"), "{shown}");
+        assert!(!shown.contains("66"), "{shown}");
+        assert!(shown.contains("Alice"), "{shown}");
     }
 }

@@ -15,8 +15,16 @@
 //! that is also a token, a `LIST_16` of three children): we always write
 //! the canonical form, the one Baileys and WhatsApp Web write.
 //!
+//! Two ways to read:
+//! - [`Decoded`] + [`NodeRef`]: the receive path. One buffer reused for
+//!   every stanza, views into it, no allocation per stanza.
+//! - [`decode`] → [`Node`]: an owned tree, for tests, tools and whatever
+//!   must outlive the next stanza ([`NodeRef::to_node`] gives the same).
+//!
+//! One way to write: build a [`Node`], then [`encode`] or [`encode_into`].
+//!
 //! ```
-//! use blacksky_core::wire::binary::{decode, encode, Jid, Node};
+//! use blacksky_core::wire::binary::{Decoded, Jid, Node, decode, encode};
 //!
 //! let ping = Node::new("iq")
 //!     .with_attr("to", Jid::at("s.whatsapp.net"))
@@ -25,6 +33,12 @@
 //!     .with_children(vec![Node::new("ping")]);
 //! let bytes = encode(&ping).unwrap();
 //! assert_eq!(decode(&bytes).unwrap(), ping);
+//!
+//! let mut buf = Decoded::new();
+//! let iq = buf.decode(&bytes).unwrap();
+//! assert_eq!(iq.attr("xmlns"), Some("w:p"));
+//! assert_eq!(iq.attr_jid("to"), Some(Jid::at("s.whatsapp.net")));
+//! assert!(iq.child("ping").is_some());
 //! ```
 
 mod decode;

@@ -111,59 +111,93 @@ pub(crate) fn unpack(
     odd: bool,
     out: &mut Vec<u8>,
 ) -> Result<(), (usize, u8)> {
-    let pairs = match kind {
-        Packing::Nibble => &NIBBLE_PAIRS,
-        Packing::Hex => &HEX_PAIRS,
-    };
     let Some((&last, body)) = packed.split_last() else {
         return Ok(());
     };
-    // Unpack into a stack buffer without branching per byte; look for
-    // the culprit only if some nibble had no character.
-    let mut buf = [[0u8; 2]; 64];
-    let mut bad = false;
-    for (slot, &b) in buf.iter_mut().zip(body) {
-        let pair = pairs[usize::from(b)];
-        bad |= (pair[0] == 0) | (pair[1] == 0);
-        *slot = pair;
+    let (pairs, bad) = match kind {
+        Packing::Nibble => (&NIBBLE_PAIRS, &NIBBLE_BAD),
+        Packing::Hex => (&HEX_PAIRS, &HEX_BAD),
+    };
+    let pair = |b: u8| u64::from(pairs[usize::from(b)]);
+    let flags = |b: u8| bad[usize::from(b)];
+    // Eight characters per 8-byte write, straight into `out` (the slack
+    // past the end is cut off after), and any nibble without a character
+    // noted on the way.
+    let start = out.len();
+    out.reserve(2 * packed.len() + 8);
+    let mut invalid = 0u8;
+    let mut quads = body.chunks_exact(4);
+    for &[a, b, c, d] in quads.by_ref().filter_map(|q| q.first_chunk::<4>()) {
+        invalid |= flags(a) | flags(b) | flags(c) | flags(d);
+        let word = pair(a) | pair(b) << 16 | pair(c) << 32 | pair(d) << 48;
+        out.extend_from_slice(&word.to_le_bytes());
     }
-    let pair = pairs[usize::from(last)];
-    bad |= (pair[0] == 0) | ((pair[1] == 0) & !(odd & (last & 0x0f == PAD)));
-    if let Some(slot) = buf.get_mut(body.len()) {
-        *slot = pair;
+    // The rest of the body, then the last byte, whose low nibble may be
+    // the padding (15) of an odd string.
+    let mut word = 0u64;
+    let mut shift = 0;
+    for &b in quads.remainder() {
+        invalid |= flags(b);
+        word |= pair(b) << shift;
+        shift += 16;
     }
-    if bad {
-        return Err(first_invalid(pairs, packed, odd));
+    let pad_ok = odd && last & 0x0f == PAD;
+    invalid |= flags(last) & if pad_ok { HI_BAD } else { HI_BAD | LO_BAD };
+    word |= pair(last) << shift;
+    out.extend_from_slice(&word.to_le_bytes());
+    if invalid != 0 {
+        out.truncate(start);
+        return Err(first_invalid(bad, packed, odd));
     }
-    let chars = 2 * packed.len() - usize::from(odd);
-    out.extend_from_slice(buf.as_flattened().get(..chars).unwrap_or_default());
+    out.truncate(start + 2 * packed.len() - usize::from(odd));
     Ok(())
 }
 
 #[cold]
-fn first_invalid(pairs: &[[u8; 2]; 256], packed: &[u8], odd: bool) -> (usize, u8) {
+fn first_invalid(bad: &[u8; 256], packed: &[u8], odd: bool) -> (usize, u8) {
     for (i, &b) in packed.iter().enumerate() {
-        let pair = pairs[usize::from(b)];
-        if pair[0] == 0 {
+        let flags = bad[usize::from(b)];
+        if flags & HI_BAD != 0 {
             return (i, b >> 4);
         }
         let is_pad = odd && i + 1 == packed.len() && b & 0x0f == PAD;
-        if pair[1] == 0 && !is_pad {
+        if flags & LO_BAD != 0 && !is_pad {
             return (i, b & 0x0f);
         }
     }
     (0, 0)
 }
 
-/// The two characters of each packed byte; 0 where a nibble has none.
-static NIBBLE_PAIRS: [[u8; 2]; 256] = pairs(&NIBBLE_CHARS);
-static HEX_PAIRS: [[u8; 2]; 256] = pairs(&HEX_CHARS);
+/// The two characters of each packed byte as a little-endian `u16`
+/// (first character in the low byte).
+static NIBBLE_PAIRS: [u16; 256] = pairs(&NIBBLE_CHARS);
+static HEX_PAIRS: [u16; 256] = pairs(&HEX_CHARS);
+/// Per packed byte: which of its nibbles has no character.
+static NIBBLE_BAD: [u8; 256] = bad(&NIBBLE_CHARS);
+static HEX_BAD: [u8; 256] = bad(&HEX_CHARS);
+const HI_BAD: u8 = 1;
+const LO_BAD: u8 = 2;
 
-const fn pairs(chars: &[u8; 16]) -> [[u8; 2]; 256] {
-    let mut t = [[0u8; 2]; 256];
+const fn pairs(chars: &[u8; 16]) -> [u16; 256] {
+    let mut t = [0u16; 256];
     let mut i = 0;
     while i < 256 {
-        t[i] = [chars[i >> 4], chars[i & 0x0f]];
+        t[i] = u16::from_le_bytes([chars[i >> 4], chars[i & 0x0f]]);
+        i += 1;
+    }
+    t
+}
+
+const fn bad(chars: &[u8; 16]) -> [u8; 256] {
+    let mut t = [0u8; 256];
+    let mut i = 0;
+    while i < 256 {
+        if chars[i >> 4] == 0 {
+            t[i] |= HI_BAD;
+        }
+        if chars[i & 0x0f] == 0 {
+            t[i] |= LO_BAD;
+        }
         i += 1;
     }
     t
