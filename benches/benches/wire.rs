@@ -10,7 +10,7 @@
 use std::hint::black_box;
 
 use blacksky_benches::{Stanza, load_stanzas};
-use blacksky_core::wire::binary::{decode, encode, encode_into};
+use blacksky_core::wire::binary::{Decoded, decode, encode, encode_into};
 use blacksky_core::wire::frame::{FrameDecoder, FrameEncoder};
 use blacksky_core::wire::noise::Transport;
 use criterion::{BatchSize, Criterion, Throughput, criterion_group, criterion_main};
@@ -35,7 +35,9 @@ fn plaintext(stanza: &Stanza) -> Vec<u8> {
 fn ciphertexts(stanza: &Stanza) -> Vec<Vec<u8>> {
     let mut tx = sender();
     let plain = plaintext(stanza);
-    (0..BATCH).map(|_| tx.encrypt(&plain).unwrap_or_else(|err| panic!("{err}"))).collect()
+    (0..BATCH)
+        .map(|_| tx.encrypt(&plain).unwrap_or_else(|err| panic!("{err}")))
+        .collect()
 }
 
 /// The same as the server would put on the socket: 3-byte lengths + ciphertexts.
@@ -43,13 +45,18 @@ fn wire_bytes(stanza: &Stanza) -> Vec<u8> {
     let mut framer = FrameEncoder::server(usize::MAX);
     let mut out = Vec::new();
     for ct in ciphertexts(stanza) {
-        framer.encode_into(&ct, &mut out).unwrap_or_else(|err| panic!("{err}"));
+        framer
+            .encode_into(&ct, &mut out)
+            .unwrap_or_else(|err| panic!("{err}"));
     }
     out
 }
 
 fn nodes_and_bytes(nodes: usize, bytes: usize) -> Throughput {
-    Throughput::ElementsAndBytes { elements: nodes as u64, bytes: bytes as u64 }
+    Throughput::ElementsAndBytes {
+        elements: nodes as u64,
+        bytes: bytes as u64,
+    }
 }
 
 fn node_codec(c: &mut Criterion) {
@@ -61,12 +68,29 @@ fn node_codec(c: &mut Criterion) {
         group.bench_function(&stanza.name, |b| {
             b.iter(|| {
                 out.clear();
-                encode_into(black_box(&stanza.node), &mut out).unwrap_or_else(|err| panic!("{err}"));
+                encode_into(black_box(&stanza.node), &mut out)
+                    .unwrap_or_else(|err| panic!("{err}"));
             })
         });
         group.finish();
 
+        // The receive path's decoder: a reused flat buffer read through views.
         let mut group = c.benchmark_group("node_decode");
+        group.throughput(nodes_and_bytes(1, bytes.len()));
+        let mut decoded = Decoded::new();
+        group.bench_function(&stanza.name, |b| {
+            b.iter(|| {
+                black_box(
+                    decoded
+                        .decode(black_box(&bytes))
+                        .unwrap_or_else(|err| panic!("{err}")),
+                );
+            })
+        });
+        group.finish();
+
+        // An owned `Node` tree: what builders and tests use.
+        let mut group = c.benchmark_group("node_decode_owned");
         group.throughput(nodes_and_bytes(1, bytes.len()));
         group.bench_function(&stanza.name, |b| {
             b.iter(|| decode(black_box(&bytes)).unwrap_or_else(|err| panic!("{err}")))
@@ -82,14 +106,20 @@ fn frame_crypto(c: &mut Criterion) {
         group.throughput(nodes_and_bytes(1, plain.len()));
         let mut tx = sender();
         let mut framer = FrameEncoder::server(usize::MAX);
-        let (mut buf, mut out) = (Vec::with_capacity(plain.len() + 16), Vec::with_capacity(plain.len() + 19));
+        let (mut buf, mut out) = (
+            Vec::with_capacity(plain.len() + 16),
+            Vec::with_capacity(plain.len() + 19),
+        );
         group.bench_function(&stanza.name, |b| {
             b.iter(|| {
                 buf.clear();
                 buf.extend_from_slice(&plain);
-                tx.encrypt_in_place(&mut buf).unwrap_or_else(|err| panic!("{err}"));
+                tx.encrypt_in_place(&mut buf)
+                    .unwrap_or_else(|err| panic!("{err}"));
                 out.clear();
-                framer.encode_into(&buf, &mut out).unwrap_or_else(|err| panic!("{err}"));
+                framer
+                    .encode_into(&buf, &mut out)
+                    .unwrap_or_else(|err| panic!("{err}"));
             })
         });
         group.finish();
@@ -102,7 +132,10 @@ fn frame_crypto(c: &mut Criterion) {
                 || (receiver(), cts.clone()),
                 |(mut rx, mut frames)| {
                     for frame in &mut frames {
-                        black_box(rx.decrypt_in_place(frame).unwrap_or_else(|err| panic!("{err}")));
+                        black_box(
+                            rx.decrypt_in_place(frame)
+                                .unwrap_or_else(|err| panic!("{err}")),
+                        );
                     }
                 },
                 BatchSize::LargeInput,
@@ -117,14 +150,19 @@ fn receive_path(c: &mut Criterion) {
         let wire = wire_bytes(&stanza);
         let mut group = c.benchmark_group("receive_path");
         group.throughput(nodes_and_bytes(BATCH, wire.len()));
+        let mut decoded = Decoded::new();
         group.bench_function(&stanza.name, |b| {
             b.iter_batched(
                 || (receiver(), FrameDecoder::client(usize::MAX)),
                 |(mut rx, mut frames)| {
                     frames.push(&wire);
-                    while let Some(frame) = frames.next_frame().unwrap_or_else(|err| panic!("{err}")) {
-                        let plain = rx.decrypt_in_place(frame).unwrap_or_else(|err| panic!("{err}"));
-                        black_box(decode(plain).unwrap_or_else(|err| panic!("{err}")));
+                    while let Some(frame) =
+                        frames.next_frame().unwrap_or_else(|err| panic!("{err}"))
+                    {
+                        let plain = rx
+                            .decrypt_in_place(frame)
+                            .unwrap_or_else(|err| panic!("{err}"));
+                        black_box(decoded.decode(plain).unwrap_or_else(|err| panic!("{err}")));
                     }
                 },
                 BatchSize::LargeInput,
@@ -138,7 +176,11 @@ fn receive_path(c: &mut Criterion) {
 fn aes_gcm_reference(c: &mut Criterion) {
     use ring::aead::{AES_256_GCM, Aad, LessSafeKey, Nonce, UnboundKey};
     const LEN: usize = 64 * 1024;
-    let key = || LessSafeKey::new(UnboundKey::new(&AES_256_GCM, &READ_KEY).unwrap_or_else(|_| unreachable!()));
+    let key = || {
+        LessSafeKey::new(
+            UnboundKey::new(&AES_256_GCM, &READ_KEY).unwrap_or_else(|_| unreachable!()),
+        )
+    };
     let nonce = |i: usize| {
         let mut n = [0u8; 12];
         n[8..].copy_from_slice(&(i as u32).to_be_bytes());
@@ -147,7 +189,9 @@ fn aes_gcm_reference(c: &mut Criterion) {
     let sealed: Vec<Vec<u8>> = (0..BATCH)
         .map(|i| {
             let mut buf = vec![0xA5u8; LEN];
-            key().seal_in_place_append_tag(nonce(i), Aad::empty(), &mut buf).unwrap_or_else(|_| unreachable!());
+            key()
+                .seal_in_place_append_tag(nonce(i), Aad::empty(), &mut buf)
+                .unwrap_or_else(|_| unreachable!());
             buf
         })
         .collect();
@@ -159,7 +203,10 @@ fn aes_gcm_reference(c: &mut Criterion) {
             |mut frames| {
                 let key = key();
                 for (i, frame) in frames.iter_mut().enumerate() {
-                    black_box(key.open_in_place(nonce(i), Aad::empty(), frame).unwrap_or_else(|_| unreachable!()));
+                    black_box(
+                        key.open_in_place(nonce(i), Aad::empty(), frame)
+                            .unwrap_or_else(|_| unreachable!()),
+                    );
                 }
             },
             BatchSize::LargeInput,
@@ -168,5 +215,11 @@ fn aes_gcm_reference(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, receive_path, node_codec, frame_crypto, aes_gcm_reference);
+criterion_group!(
+    benches,
+    receive_path,
+    node_codec,
+    frame_crypto,
+    aes_gcm_reference
+);
 criterion_main!(benches);

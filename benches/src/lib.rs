@@ -1,92 +1,149 @@
 //! The shared stanza set (`../shared/bench/stanzas.json`): five stanzas as
 //! WhatsApp delivers them, with the bytes Baileys' encoder makes of each.
 //! The benches measure on exactly these, so our figures compare with
-//! Baileys' baseline; the vector tests check our bytes against Baileys'.
+//! Baileys' baseline; core's vector tests check our bytes against Baileys'.
 
 use std::path::PathBuf;
 
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as B64;
-use blacksky_core::wire::binary::{Content, Node, Value};
+use blacksky_core::wire::binary::{Content, Node, Str, Value};
 use serde_json::Value as Json;
-use sha2::{Digest, Sha256};
 
-/// One stanza of the set.
+/// One stanza of the shared set.
 #[derive(Debug, Clone)]
 pub struct Stanza {
     pub name: String,
+    /// The node, built from its JSON the way Baileys would see it.
     pub node: Node,
-    /// Baileys' encoding, including the leading 0x00 flags byte.
-    pub baileys_bytes: Vec<u8>,
+    /// Baileys' bytes, leading flags byte included. The set leaves them
+    /// out for the 64 KiB stanza, giving only length and SHA-256.
+    pub baileys: Option<Vec<u8>>,
+    pub baileys_len: usize,
     pub baileys_sha256: String,
-    /// Size of the stanza's transport ciphertext (plaintext + 16-byte tag).
-    pub ciphertext_len: usize,
 }
 
-/// Where the set lives: `$BLACKSKY_SHARED/bench/stanzas.json`, else the
-/// `shared/` folder beside the repository.
-pub fn stanza_set_path() -> PathBuf {
+impl Stanza {
+    /// Baileys' bytes: given, or (for the stanza given by hash only) our
+    /// own encoding once its length and SHA-256 match Baileys'.
+    pub fn bytes(&self) -> Vec<u8> {
+        if let Some(b) = &self.baileys {
+            return b.clone();
+        }
+        let ours = blacksky_core::wire::binary::encode(&self.node)
+            .unwrap_or_else(|e| panic!("{}: {e}", self.name));
+        assert!(
+            self.matches(&ours),
+            "{}: our bytes are not Baileys'",
+            self.name
+        );
+        ours
+    }
+
+    /// Whether `bytes` are Baileys' (by length and SHA-256).
+    pub fn matches(&self, bytes: &[u8]) -> bool {
+        use sha2::Digest as _;
+        bytes.len() == self.baileys_len
+            && hex::encode(sha2::Sha256::digest(bytes)) == self.baileys_sha256
+    }
+}
+
+fn field<'j>(j: &'j Json, key: &str, what: &str) -> &'j Json {
+    j.get(key)
+        .unwrap_or_else(|| panic!("{what}: no field {key:?}"))
+}
+
+fn string(j: &Json, key: &str, what: &str) -> String {
+    field(j, key, what)
+        .as_str()
+        .unwrap_or_else(|| panic!("{what}: {key:?} is not a string"))
+        .to_owned()
+}
+
+/// `$BLACKSKY_SHARED/bench/stanzas.json`, else the `shared/` folder
+/// beside the repository.
+pub fn stanzas_path() -> PathBuf {
     match std::env::var_os("BLACKSKY_SHARED") {
         Some(dir) => PathBuf::from(dir).join("bench/stanzas.json"),
         None => PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../shared/bench/stanzas.json"),
     }
 }
 
-/// Loads the set; panics with the path and the fault (a test or bench
-/// without its data cannot mean anything).
+/// Loads the shared stanza set; panics with a clear message when the file
+/// is missing or not in the format these tests were written for.
 pub fn load_stanzas() -> Vec<Stanza> {
-    let path = stanza_set_path();
-    let text = std::fs::read_to_string(&path).unwrap_or_else(|err| {
-        panic!("cannot read the shared stanza set at {}: {err} (is ../shared beside the repo?)", path.display())
+    let path = stanzas_path();
+    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| {
+        panic!(
+            "cannot read the shared stanza set at {} ({e}). It lives in the shared \
+             folder beside the repo (/work/shared/bench/stanzas.json next to /work/main); \
+             CI provides it.",
+            path.display()
+        )
     });
-    let doc: Json = serde_json::from_str(&text).unwrap_or_else(|err| panic!("{}: {err}", path.display()));
-    let Some(stanzas) = doc["stanzas"].as_array() else { panic!("{}: no stanzas array", path.display()) };
-    stanzas
-        .iter()
+    // Attribute order is wire order: the workspace turns on serde_json's
+    // `preserve_order`, so objects keep their key order.
+    let json: Json = serde_json::from_str(&text).expect("stanzas.json is JSON");
+    let node_format = string(&json, "node_format", "stanzas.json");
+    assert!(
+        node_format.starts_with("node = {tag, attrs (object, key order = wire order), content?"),
+        "stanzas.json node_format changed: {node_format:?}"
+    );
+    let encoded_with = string(&json, "encoded_with", "stanzas.json");
+    assert!(
+        encoded_with.contains("dictionary v3") && encoded_with.contains("leading 0x00 flag byte"),
+        "stanzas.json encoded_with changed: {encoded_with:?}"
+    );
+    let Some(Json::Array(list)) = json.get("stanzas") else {
+        panic!("stanzas.json: no stanzas array");
+    };
+    assert!(!list.is_empty(), "stanzas.json: no stanzas");
+    list.iter()
         .map(|s| {
-            let name = s["name"].as_str().unwrap_or("?").to_owned();
-            let encoded = &s["baileys_encoded"];
-            let baileys_bytes = B64
-                .decode(encoded["b64"].as_str().unwrap_or_default())
-                .unwrap_or_else(|err| panic!("{name}: baileys_encoded.b64: {err}"));
+            let name = string(s, "name", "stanza");
+            let enc = field(s, "baileys_encoded", &name);
+            let baileys = enc.get("b64").map(|b| {
+                B64.decode(b.as_str().unwrap_or_default())
+                    .unwrap_or_else(|e| panic!("{name}: bad base64: {e}"))
+            });
             Stanza {
-                node: node_from_json(&s["node"], &name),
-                baileys_sha256: encoded["sha256"].as_str().unwrap_or_default().to_owned(),
-                ciphertext_len: s["wire"]["ciphertext_len"].as_u64().unwrap_or_default() as usize,
-                baileys_bytes,
+                node: node_from_json(field(s, "node", &name)),
+                baileys,
+                baileys_len: field(enc, "len", &name).as_u64().unwrap_or(u64::MAX) as usize,
+                baileys_sha256: string(enc, "sha256", &name),
                 name,
             }
         })
         .collect()
 }
 
-impl Stanza {
-    /// True when `bytes` are Baileys' bytes (length and SHA-256 as recorded).
-    pub fn matches_baileys(&self, bytes: &[u8]) -> bool {
-        bytes == self.baileys_bytes && hex::encode(Sha256::digest(bytes)) == self.baileys_sha256
-    }
-}
-
-/// `{tag, attrs, content?}` as the set writes nodes: attribute order is
-/// wire order, strings that read as JIDs are JIDs (as Baileys encodes
-/// them), bytes are `{"bytes_b64": …}`.
-pub fn node_from_json(json: &Json, context: &str) -> Node {
-    let tag = json["tag"].as_str().unwrap_or_else(|| panic!("{context}: node without a tag"));
-    let mut node = Node::new(tag.to_owned());
-    if let Some(attrs) = json["attrs"].as_object() {
-        for (key, value) in attrs {
-            let text = value.as_str().unwrap_or_else(|| panic!("{context}: attr {key} is not a string"));
-            node = node.with_attr(key.clone(), Value::infer(text));
+/// `{tag, attrs, content?}` → Node. Strings go through Baileys' rule
+/// (`Value::infer`): text that reads as a JID is written as a JID.
+pub fn node_from_json(j: &Json) -> Node {
+    let tag = string(j, "tag", "node");
+    let mut node = Node::new(Str::from(tag.clone()));
+    if let Some(Json::Object(attrs)) = j.get("attrs") {
+        for (k, v) in attrs {
+            let v = v
+                .as_str()
+                .unwrap_or_else(|| panic!("<{tag}>: attribute {k:?} is not a string"));
+            node.attrs.push((Str::from(k.clone()), Value::infer(v)));
         }
     }
-    match json.get("content") {
-        None | Some(Json::Null) => node,
-        Some(Json::String(text)) => node.with_content(Content::infer(text)),
-        Some(Json::Array(children)) => node.with_children(children.iter().map(|c| node_from_json(c, context)).collect()),
-        Some(Json::Object(bytes)) => {
-            let b64 = bytes.get("bytes_b64").and_then(Json::as_str).unwrap_or_else(|| panic!("{context}: bad content"));
-            node.with_bytes(B64.decode(b64).unwrap_or_else(|err| panic!("{context}: bytes_b64: {err}")))
+    node.content = match j.get("content") {
+        None | Some(Json::Null) => None,
+        Some(Json::String(s)) => Some(Content::infer(s)),
+        Some(Json::Array(children)) => Some(Content::Nodes(
+            children.iter().map(node_from_json).collect(),
+        )),
+        Some(obj @ Json::Object(_)) => {
+            let b64 = string(obj, "bytes_b64", &tag);
+            Some(Content::Bytes(
+                B64.decode(b64)
+                    .unwrap_or_else(|e| panic!("<{tag}>: bad base64: {e}")),
+            ))
         }
-        Some(other) => panic!("{context}: unexpected content {other}"),
-    }
+        Some(other) => panic!("<{tag}>: content {other:?}"),
+    };
+    node
 }
