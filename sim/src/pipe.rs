@@ -1,6 +1,8 @@
 //! A real [`Client`] wired to a [`FakeServer`] in memory: bytes move both
 //! ways, store commands complete at once (or are held, or fail, to
-//! simulate a slow or broken store), and the clock moves only when told.
+//! simulate a slow or broken store), and the clock moves only when told
+//! ([`Pipe::advance`] by an amount, [`Pipe::step`] / [`Pipe::run_until`]
+//! to the next deadline). Every event is stamped with its virtual time.
 //! No sockets, no threads, no clock reads: a test is a list of steps.
 //!
 //! ```
@@ -36,6 +38,10 @@ use rand_core::{RngCore, SeedableRng};
 
 use crate::server::{ConnId, FakeServer, ServerEvent, ServerOutput};
 
+/// Steps in a row that [`Pipe::run_until`] takes without the clock
+/// moving before it gives up on a deadline that never clears.
+const STALLED_STEPS_MAX: u32 = 1_000;
+
 /// What the pipe's store does with incoming messages.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum InboxPolicy {
@@ -54,13 +60,21 @@ pub struct Link {
     pub config: ClientConfig,
     /// Every event, in order.
     pub events: Vec<Event>,
+    /// The virtual time of each of `events` (same index).
+    pub event_times: Vec<Instant>,
+    /// Every store command the client issued, in order, whatever became
+    /// of it (committed, held or failed).
+    pub stores: Vec<StoreOp>,
     /// The creds of the last committed store command.
     pub stored: Option<Creds>,
     /// Committed inbox entries.
     pub inbox: Vec<InboxEntry>,
     pub inbox_policy: InboxPolicy,
-    /// Store commands held by [`InboxPolicy::Hold`].
-    pub held: Vec<OpId>,
+    /// Inbox writes held by [`InboxPolicy::Hold`], until
+    /// [`Pipe::complete_held`].
+    pub held: Vec<(OpId, InboxEntry)>,
+    /// When bytes from the server last reached the client.
+    pub last_received: Option<Instant>,
     /// The socket is closed (either side).
     pub closed: bool,
 }
@@ -93,6 +107,32 @@ impl Link {
         })
     }
 
+    /// Every event with the virtual time it was emitted at.
+    pub fn timed_events(&self) -> impl Iterator<Item = (Instant, &Event)> {
+        self.event_times.iter().copied().zip(&self.events)
+    }
+
+    /// When the first event matching `pred` was emitted.
+    #[must_use]
+    pub fn time_of(&self, pred: impl Fn(&Event) -> bool) -> Option<Instant> {
+        self.timed_events().find(|(_, e)| pred(e)).map(|(t, _)| t)
+    }
+
+    /// When the connection ended, once it did.
+    #[must_use]
+    pub fn disconnected_at(&self) -> Option<Instant> {
+        self.time_of(|e| matches!(e, Event::Disconnected { .. }))
+    }
+
+    /// Every set of creds the client asked to store (plain and with
+    /// pre-keys), in order.
+    pub fn stored_creds(&self) -> impl Iterator<Item = &Creds> {
+        self.stores.iter().filter_map(|op| match op {
+            StoreOp::Creds(creds) | StoreOp::PreKeys { creds, .. } => Some(&**creds),
+            StoreOp::Inbox(_) => None,
+        })
+    }
+
     #[must_use]
     pub fn is_online(&self) -> bool {
         self.client.is_online()
@@ -109,6 +149,8 @@ pub struct Pipe {
     pub server_events: Vec<ServerEvent>,
     /// When set, every server→client write is recorded here.
     pub transcript: Option<Vec<(ConnId, Vec<u8>)>>,
+    /// When set, every client→server write is recorded here.
+    pub client_transcript: Option<Vec<(ConnId, Vec<u8>)>>,
     links: BTreeMap<ConnId, Link>,
     rng: ChaCha20Rng,
 }
@@ -129,6 +171,7 @@ impl Pipe {
             wall,
             server_events: Vec::new(),
             transcript: None,
+            client_transcript: None,
             links: BTreeMap::new(),
             rng: ChaCha20Rng::seed_from_u64(seed),
         }
@@ -157,10 +200,13 @@ impl Pipe {
                 client,
                 config,
                 events: Vec::new(),
+                event_times: Vec::new(),
+                stores: Vec::new(),
                 stored: None,
                 inbox: Vec::new(),
                 inbox_policy: InboxPolicy::Commit,
                 held: Vec::new(),
+                last_received: None,
                 closed: false,
             },
         );
@@ -239,7 +285,10 @@ impl Pipe {
         }
     }
 
-    /// Moves both clocks by `by`, fires what is due, and runs.
+    /// Moves both clocks by `by` in one jump, fires what is due, and runs.
+    /// Deadlines passed on the way fire once, late, at the new time (as
+    /// after a suspended process); [`Pipe::step`] and [`Pipe::run_until`]
+    /// fire each one on time.
     pub fn advance(&mut self, by: Duration) {
         self.now += by;
         self.wall = self
@@ -255,6 +304,89 @@ impl Pipe {
             }
         }
         self.run();
+    }
+
+    /// The earliest deadline of the server and of every open client.
+    #[must_use]
+    pub fn next_deadline(&self) -> Option<Instant> {
+        let clients = self
+            .links
+            .values()
+            .filter(|l| !l.closed)
+            .filter_map(|l| l.client.poll_timeout());
+        self.server.poll_timeout().into_iter().chain(clients).min()
+    }
+
+    /// Moves the clocks to the next deadline (not back, if it is past),
+    /// fires it and runs. Returns the new time, or `None` (and does
+    /// nothing) when nothing is scheduled.
+    pub fn step(&mut self) -> Option<Instant> {
+        let at = self.next_deadline()?;
+        self.advance(at.saturating_duration_since(self.now));
+        Some(self.now)
+    }
+
+    /// Steps from deadline to deadline until `done` holds, or until the
+    /// next deadline is more than `limit` after the current time (then
+    /// the clocks stop at that limit). Returns whether `done` held.
+    pub fn run_until(&mut self, limit: Duration, mut done: impl FnMut(&Pipe) -> bool) -> bool {
+        let end = self.now + limit;
+        // A deadline that firing does not move would spin forever.
+        let mut stalled = 0u32;
+        loop {
+            if done(self) {
+                return true;
+            }
+            match self.next_deadline() {
+                Some(at) if at <= end && stalled < STALLED_STEPS_MAX => {
+                    stalled = if at <= self.now { stalled + 1 } else { 0 };
+                    self.advance(at.saturating_duration_since(self.now));
+                }
+                _ => {
+                    self.advance(end.saturating_duration_since(self.now));
+                    return done(self);
+                }
+            }
+        }
+    }
+
+    /// Bytes reach `conn`'s client as if the server had written them
+    /// (garbage, replays, forged frames), then everything runs.
+    pub fn inject(&mut self, conn: ConnId, bytes: &[u8]) {
+        if let Some(link) = self.links.get_mut(&conn)
+            && !link.closed
+        {
+            link.last_received = Some(self.now);
+            let _ = link.client.handle_input(
+                self.now,
+                Input::Received {
+                    bytes,
+                    wall: self.wall,
+                },
+            );
+        }
+        self.run();
+    }
+
+    /// Completes the inbox writes [`InboxPolicy::Hold`] held for `conn`,
+    /// in order: `Ok` commits them to the inbox, `Err` fails them. Returns
+    /// how many there were.
+    pub fn complete_held(&mut self, conn: ConnId, result: Result<(), String>) -> usize {
+        let now = self.now;
+        let link = self.link_mut(conn);
+        let held = std::mem::take(&mut link.held);
+        let count = held.len();
+        for (op, entry) in held {
+            if result.is_ok() {
+                link.inbox.push(entry);
+            }
+            let result = result.clone();
+            let _ = link
+                .client
+                .handle_input(now, Input::StoreDone { op, result });
+        }
+        self.run();
+        count
     }
 
     /// Moves bytes and completes store commands until nothing moves.
@@ -283,6 +415,7 @@ impl Pipe {
                     if let Some(link) = self.links.get_mut(&conn)
                         && !link.closed
                     {
+                        link.last_received = Some(self.now);
                         let _ = link.client.handle_input(
                             self.now,
                             Input::Received {
@@ -329,6 +462,7 @@ impl Pipe {
                             actions.push(Action::Close);
                         }
                         link.events.push(event);
+                        link.event_times.push(now);
                     }
                 }
             }
@@ -345,6 +479,9 @@ impl Pipe {
             match action {
                 Action::ToServer(bytes) => {
                     if !self.links.get(&conn).is_some_and(|l| l.closed) {
+                        if let Some(transcript) = &mut self.client_transcript {
+                            transcript.push((conn, bytes.clone()));
+                        }
                         self.server.handle_bytes(conn, now, wall, &bytes);
                     }
                 }
@@ -362,13 +499,14 @@ impl Pipe {
 
 /// Applies a store command; `None` when it is held.
 fn commit(link: &mut Link, op: OpId, store: StoreOp) -> Option<Result<(), String>> {
+    link.stores.push(store.clone());
     match store {
         StoreOp::Creds(creds) => link.stored = Some(*creds),
         StoreOp::PreKeys { creds, .. } => link.stored = Some(*creds),
         StoreOp::Inbox(entry) => match link.inbox_policy {
             InboxPolicy::Commit => link.inbox.push(entry),
             InboxPolicy::Hold => {
-                link.held.push(op);
+                link.held.push((op, entry));
                 return None;
             }
             InboxPolicy::Fail => return Some(Err("store unavailable".into())),

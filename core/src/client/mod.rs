@@ -373,7 +373,8 @@ impl Client {
                 // WhatsApp Web's behaviour: the refs ran out, start over.
                 return self.close(DisconnectReason::TimedOut);
             }
-            qr.next_at = now + ms(self.config.qr_next_ttl_ms);
+            // From the previous deadline, so a late wake-up does not shift the rotation.
+            qr.next_at += ms(self.config.qr_next_ttl_ms);
             let index = qr.index;
             self.emit_qr(index);
         }
@@ -475,7 +476,7 @@ impl Client {
             };
             if self.phase == Phase::Handshake {
                 let hello = frame.to_vec();
-                self.on_server_hello(&hello, wall);
+                self.on_server_hello(now, &hello, wall);
                 continue;
             }
             let Some(transport) = &mut self.transport else {
@@ -484,7 +485,8 @@ impl Client {
             let node = match transport.decrypt_in_place(frame) {
                 Ok(plain) => binary::decode(plain),
                 Err(err) => {
-                    return self.close(DisconnectReason::ProtocolViolation(format!("frame: {err}")));
+                    return self
+                        .close(DisconnectReason::ProtocolViolation(format!("frame: {err}")));
                 }
             };
             match node {
@@ -498,7 +500,7 @@ impl Client {
         }
     }
 
-    fn on_server_hello(&mut self, hello: &[u8], wall: UnixMillis) {
+    fn on_server_hello(&mut self, now: Instant, hello: &[u8], wall: UnixMillis) {
         let Some(handshake) = self.handshake.take() else {
             return self.close(DisconnectReason::ProtocolViolation(
                 "handshake state lost".into(),
@@ -523,6 +525,10 @@ impl Client {
                 self.transmit_frame(&finish);
                 self.transport = Some(transport);
                 self.phase = Phase::Authenticating;
+                // Keepalive runs from here on, as in WhatsApp Web: while the
+                // phone takes its time to scan, the server says nothing, and
+                // only our pings tell a quiet socket from a dead one.
+                self.next_ping = Some(now + ms(self.config.keepalive_interval_ms));
             }
             Err(err) => self.close(DisconnectReason::ProtocolViolation(format!(
                 "handshake: {err}"
@@ -794,7 +800,6 @@ impl Client {
         };
         self.phase = Phase::LoggedIn;
         self.connect_deadline = None;
-        self.next_ping = Some(now + ms(self.config.keepalive_interval_ms));
         if let Some(lid) = node.attr_jid("lid")
             && me.lid.is_none()
         {

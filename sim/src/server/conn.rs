@@ -56,6 +56,8 @@ pub(crate) struct Conn {
     pub(crate) passive: bool,
     /// The offline batch was delivered: new messages go out at once.
     pub(crate) online: bool,
+    /// Keepalive pings received from the client.
+    pub(crate) pings: u32,
 }
 
 impl Conn {
@@ -75,6 +77,7 @@ impl Conn {
             handshake_deadline: Some(deadline),
             passive: false,
             online: false,
+            pings: 0,
         }
     }
 
@@ -106,10 +109,15 @@ impl Conn {
 
     /// One frame carrying `node`, encrypted.
     pub(crate) fn seal(&mut self, node: &Node) -> Result<Vec<u8>, String> {
+        let buf = binary::encode(node).map_err(|err| format!("encode: {err}"))?;
+        self.seal_bytes(buf)
+    }
+
+    /// One frame carrying `buf` (an encoded stanza, or anything), encrypted.
+    pub(crate) fn seal_bytes(&mut self, mut buf: Vec<u8>) -> Result<Vec<u8>, String> {
         let Some(transport) = &mut self.transport else {
             return Err("no transport yet".into());
         };
-        let mut buf = binary::encode(node).map_err(|err| format!("encode: {err}"))?;
         transport
             .encrypt_in_place(&mut buf)
             .map_err(|err| format!("encrypt: {err}"))?;

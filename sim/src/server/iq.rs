@@ -77,6 +77,12 @@ impl FakeServer {
             return self.on_pairing_answer(conn, &id, iq);
         }
         let xmlns = iq.attr("xmlns").unwrap_or_default();
+        if (kind, xmlns) == ("get", "w:p")
+            && iq.child("ping").is_some()
+            && let Some(c) = self.conns.get_mut(&conn)
+        {
+            c.pings = c.pings.saturating_add(1);
+        }
         if self.ignored_iq_xmlns.as_deref() == Some(xmlns) {
             return;
         }

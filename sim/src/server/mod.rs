@@ -42,7 +42,7 @@ use rand_chacha::ChaCha20Rng;
 use rand_core::SeedableRng;
 
 pub use config::{DEFAULT_PHONE, ServerConfig, TEST_ROOT_PRIVATE};
-pub use output::{ConnId, ControlError, HandshakeKind, ServerEvent, ServerOutput, Target};
+pub use output::{ConnId, ControlError, HandshakeKind, ServerEvent, ServerOutput, Tamper, Target};
 pub use state::{ConnState, DeviceState, MessageCounts, MessageState, PairingState, ServerState};
 
 use account::Device;
@@ -72,6 +72,8 @@ pub struct FakeServer {
     refused_logins: Option<(u16, u32)>,
     /// Iqs of this xmlns are never answered.
     ignored_iq_xmlns: Option<String>,
+    /// The next pair-success is spoiled this way.
+    tamper_pair_success: Option<Tamper>,
     stanza_counter: u64,
     max_live_connections_per_device: u32,
     replaced_connections: u32,
@@ -113,6 +115,7 @@ impl FakeServer {
             wall: UnixMillis::from_secs(middle),
             refused_logins: None,
             ignored_iq_xmlns: None,
+            tamper_pair_success: None,
             stanza_counter: 0,
             max_live_connections_per_device: 0,
             replaced_connections: 0,
@@ -286,6 +289,30 @@ impl FakeServer {
     /// Never answer iqs of this xmlns (`None`: answer all again).
     pub fn set_ignore_iqs(&mut self, xmlns: Option<&str>) {
         self.ignored_iq_xmlns = xmlns.map(str::to_owned);
+    }
+
+    /// The next pair-success the phone sends (by QR or by code) is
+    /// spoiled as `tamper` says, as a forged or corrupted one would be: a
+    /// careful client refuses it and stores nothing.
+    pub fn tamper_next_pair_success(&mut self, tamper: Tamper) {
+        self.tamper_pair_success = Some(tamper);
+    }
+
+    /// `bytes` as one frame on `conn`, encrypted with the transport cipher
+    /// once the handshake is done (as they are before): a frame that is no
+    /// stanza, for testing a client's decoder. `Ok(false)` when nothing went out (the
+    /// connection is silent, or the bytes are too long for a frame).
+    pub fn send_garbage(&mut self, conn: ConnId, bytes: &[u8]) -> Result<bool, ControlError> {
+        let c = self
+            .conns
+            .get_mut(&conn)
+            .ok_or(ControlError::UnknownConn { conn })?;
+        let framed = if c.transport.is_some() {
+            c.seal_bytes(bytes.to_vec())
+        } else {
+            c.frame(bytes)
+        };
+        Ok(framed.is_ok_and(|framed| self.transmit(conn, framed)))
     }
 
     /// A silent partition: while set, nothing the server says (not even a

@@ -24,6 +24,19 @@ pub enum Target {
     AllLive,
 }
 
+/// How [`super::FakeServer::tamper_next_pair_success`] spoils a pair-success.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Tamper {
+    /// The ADV HMAC is wrong (one bit flipped): not keyed by the secret
+    /// the companion shared.
+    Hmac,
+    /// The phone's account key signs another identity key than the
+    /// companion's; the HMAC is right, so only the signature check can
+    /// catch it.
+    AccountSignature,
+}
+
 /// Effects for the shell, drained with [`super::FakeServer::poll_output`].
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ServerOutput {

@@ -13,13 +13,14 @@
 use blacksky_core::client::link_code::{self, PrimaryCode};
 use blacksky_core::client::pairing::{self, DeviceGrant};
 use blacksky_core::wire::binary::{Jid, Node};
+use blacksky_core::wire::noise::KeyPair;
 use blacksky_proto::Message;
 use blacksky_proto::wa::{AdvSignedDeviceIdentity, AdvSignedDeviceIdentityHmac};
 use rand_core::RngCore;
 
 use super::account::{Companion, Device};
 use super::conn::Role;
-use super::output::{ConnId, ControlError, ServerEvent};
+use super::output::{ConnId, ControlError, ServerEvent, Tamper};
 use super::{FakeServer, stanzas};
 
 /// A registering connection's pairing progress.
@@ -261,15 +262,24 @@ impl FakeServer {
         self.next_device_id += 1;
         let key_index = self.next_key_index;
         self.next_key_index += 1;
-        let identity = DeviceGrant {
+        let tamper = self.tamper_pair_success.take();
+        // A forged grant: the phone's key signed someone else's identity.
+        let signed_identity = match tamper {
+            Some(Tamper::AccountSignature) => *KeyPair::generate(&mut self.rng).public(),
+            _ => companion.identity_public,
+        };
+        let mut identity = DeviceGrant {
             account_key: &self.account_key,
-            companion_identity_public: &companion.identity_public,
+            companion_identity_public: &signed_identity,
             adv_secret,
             raw_id: self.rng.next_u32(),
             key_index,
             timestamp_secs: self.wall.as_secs(),
         }
         .sign(&mut self.rng);
+        if tamper == Some(Tamper::Hmac) {
+            identity = flip_hmac_bit(&identity);
+        }
         let adv_details = AdvSignedDeviceIdentityHmac::decode(identity.as_slice())
             .ok()
             .and_then(|h| h.details)
@@ -402,4 +412,15 @@ impl FakeServer {
             self.devices.remove(&grant.device);
         }
     }
+}
+
+/// The same `device-identity` with one bit of its HMAC flipped.
+fn flip_hmac_bit(identity: &[u8]) -> Vec<u8> {
+    let Ok(mut container) = AdvSignedDeviceIdentityHmac::decode(identity) else {
+        return identity.to_vec();
+    };
+    if let Some(byte) = container.hmac.as_mut().and_then(|h| h.first_mut()) {
+        *byte ^= 1;
+    }
+    container.encode_to_vec()
 }

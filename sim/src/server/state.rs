@@ -4,7 +4,7 @@
 use serde::{Deserialize, Serialize};
 
 use super::FakeServer;
-use super::output::ConnId;
+use super::output::{ConnId, Tamper};
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ServerState {
@@ -29,6 +29,8 @@ pub struct ServerState {
     /// Logins still to be refused, and with which code.
     pub refused_logins: Option<(u16, u32)>,
     pub ignored_iq_xmlns: Option<String>,
+    /// How the next pair-success will be spoiled, if it will.
+    pub tamper_pair_success: Option<Tamper>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -57,6 +59,8 @@ pub struct ConnState {
     pub stage: String,
     pub device: Option<u8>,
     pub silent: bool,
+    /// Keepalive pings the client sent on this connection.
+    pub pings: u32,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -120,6 +124,7 @@ impl FakeServer {
                 stage: c.stage().to_owned(),
                 device: c.device(),
                 silent: c.silent,
+                pings: c.pings,
             })
             .collect();
         let pending_pairings = self
@@ -163,6 +168,7 @@ impl FakeServer {
             last_client_error: self.last_client_error.clone(),
             refused_logins: self.refused_logins,
             ignored_iq_xmlns: self.ignored_iq_xmlns.clone(),
+            tamper_pair_success: self.tamper_pair_success,
         }
     }
 }
