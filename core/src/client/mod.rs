@@ -568,7 +568,7 @@ impl Client {
         match node.attr("type") {
             Some("result") | Some("error") => {
                 if let Some(purpose) = self.iqs.finish(&id) {
-                    self.on_iq_answer(now, purpose, &node);
+                    self.on_iq_answer(purpose, &node);
                 }
             }
             Some("get") if node.attr("xmlns") == Some("urn:xmpp:ping") => {
@@ -591,7 +591,7 @@ impl Client {
         }
     }
 
-    fn on_iq_answer(&mut self, now: Instant, purpose: IqPurpose, node: &Node) {
+    fn on_iq_answer(&mut self, purpose: IqPurpose, node: &Node) {
         if node.attr("type") == Some("error") && purpose != IqPurpose::Ping {
             let code = node
                 .child("error")
@@ -642,7 +642,6 @@ impl Client {
             }
             IqPurpose::LinkCodeFinish => {}
         }
-        let _ = now;
     }
 
     fn on_pair_device(&mut self, now: Instant, refs: Vec<String>) {

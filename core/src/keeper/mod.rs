@@ -102,7 +102,11 @@ pub enum Output {
     /// Open a connection now.
     Connect,
     /// A reconnect is scheduled after this delay (for logs and /stats).
-    ReconnectIn { delay_ms: u64, attempt: u32, after: DisconnectReason },
+    ReconnectIn {
+        delay_ms: u64,
+        attempt: u32,
+        after: DisconnectReason,
+    },
     /// Fetch the current client version, then report `VersionRefreshed`.
     RefreshVersion,
     /// Take a periodic snapshot (the final one is a shutdown step).
@@ -124,8 +128,12 @@ pub enum Input {
     /// The socket could not even be opened.
     DialFailed,
     VersionRefreshed,
-    StoreHealth { up: bool },
-    MemorySample { rss_bytes: u64 },
+    StoreHealth {
+        up: bool,
+    },
+    MemorySample {
+        rss_bytes: u64,
+    },
     ShutdownRequested,
     ShutdownStepDone(ShutdownStep),
     /// A person asked to link again (web pairing page) or to take over
@@ -140,7 +148,9 @@ pub enum ConnState {
     Connecting,
     Online,
     /// Waiting to reconnect.
-    BackingOff { attempt: u32 },
+    BackingOff {
+        attempt: u32,
+    },
     RefreshingVersion,
     /// Another instance has the session.
     StandingBy,
@@ -238,7 +248,7 @@ impl Keeper {
 
     pub fn handle_input(&mut self, now: Instant, input: Input) {
         if self.shutdown.is_some() {
-            return self.on_input_while_stopping(now, input);
+            return self.on_input_while_stopping(input);
         }
         match input {
             Input::Start => {
@@ -248,7 +258,10 @@ impl Keeper {
                 self.connect(now);
             }
             Input::ConnectRequested => {
-                if matches!(self.health.state, ConnState::StandingBy | ConnState::NeedsPairing | ConnState::GaveUp) {
+                if matches!(
+                    self.health.state,
+                    ConnState::StandingBy | ConnState::NeedsPairing | ConnState::GaveUp
+                ) {
                     self.attempts = 0;
                     self.connect(now);
                 }
@@ -306,7 +319,10 @@ impl Keeper {
     pub fn poll_timeout(&self) -> Option<Instant> {
         match &self.shutdown {
             Some(progress) => Some(progress.deadline),
-            None => [self.reconnect_at, self.stable_at, self.backup_at].into_iter().flatten().min(),
+            None => [self.reconnect_at, self.stable_at, self.backup_at]
+                .into_iter()
+                .flatten()
+                .min(),
         }
     }
 
@@ -348,26 +364,43 @@ impl Keeper {
         let max = self.config.max_reconnect_attempts;
         if max > 0 && self.attempts > max {
             self.set_state(now, ConnState::GaveUp);
-            self.emit(Output::Alert(Alert::GaveUp { attempts: self.attempts - 1 }));
+            self.emit(Output::Alert(Alert::GaveUp {
+                attempts: self.attempts - 1,
+            }));
             self.emit(Output::Exit(exit::GAVE_UP));
             return;
         }
         let delay_ms = self.backoff_delay_ms(self.attempts);
         self.reconnect_at = Some(now + ms(delay_ms));
-        self.set_state(now, ConnState::BackingOff { attempt: self.attempts });
-        self.emit(Output::ReconnectIn { delay_ms, attempt: self.attempts, after: reason });
+        self.set_state(
+            now,
+            ConnState::BackingOff {
+                attempt: self.attempts,
+            },
+        );
+        self.emit(Output::ReconnectIn {
+            delay_ms,
+            attempt: self.attempts,
+            after: reason,
+        });
     }
 
     /// Full jitter: uniform in [0, min(max, base · 2^(attempt-1))].
     fn backoff_delay_ms(&mut self, attempt: u32) -> u64 {
         let exp = attempt.saturating_sub(1).min(32);
-        let ceiling = self.config.reconnect_base_ms.saturating_mul(1u64 << exp).min(self.config.reconnect_max_ms);
+        let ceiling = self
+            .config
+            .reconnect_base_ms
+            .saturating_mul(1u64 << exp)
+            .min(self.config.reconnect_max_ms);
         self.rng.next_u64() % (ceiling + 1)
     }
 
     fn on_memory(&mut self, now: Instant, rss_bytes: u64) {
         self.health.rss_bytes = Some(rss_bytes);
-        let Some(limit) = self.config.memory_limit_bytes else { return };
+        let Some(limit) = self.config.memory_limit_bytes else {
+            return;
+        };
         if rss_bytes <= limit {
             self.memory_deadline = None;
             return;
@@ -375,7 +408,10 @@ impl Keeper {
         match self.memory_deadline {
             None => {
                 self.memory_deadline = Some(now + ms(self.config.memory_grace_ms));
-                self.emit(Output::Alert(Alert::MemoryOverLimit { rss_bytes, limit_bytes: limit }));
+                self.emit(Output::Alert(Alert::MemoryOverLimit {
+                    rss_bytes,
+                    limit_bytes: limit,
+                }));
                 self.emit(Output::ShedCaches);
             }
             Some(deadline) if now >= deadline => {
@@ -399,8 +435,10 @@ impl Keeper {
         self.emit(Output::Shutdown(ShutdownStep::Drain));
     }
 
-    fn on_input_while_stopping(&mut self, now: Instant, input: Input) {
-        let Some(progress) = &mut self.shutdown else { return };
+    fn on_input_while_stopping(&mut self, input: Input) {
+        let Some(progress) = &mut self.shutdown else {
+            return;
+        };
         match input {
             Input::ShutdownStepDone(step) if step == progress.step => match step.next() {
                 Some(next) => {
@@ -419,7 +457,6 @@ impl Keeper {
             // A second request, stale steps, connection news: the shutdown goes on.
             _ => {}
         }
-        let _ = now;
     }
 
     fn set_state(&mut self, now: Instant, state: ConnState) {
