@@ -1,0 +1,178 @@
+//! /metrics in the Prometheus text exposition format (version 0.0.4):
+//! per family one `# HELP`, one `# TYPE`, then its samples; counters end
+//! in `_total`; a family with no value yet (memory before the first sample)
+//! keeps its HELP/TYPE and has no sample line; the body ends in a newline.
+
+use std::fmt::Write;
+
+use crate::status::{MetricsView, VERSION};
+
+/// The content type Prometheus expects for this format.
+pub const CONTENT_TYPE: &str = "text/plain; version=0.0.4; charset=utf-8";
+
+#[derive(Clone, Copy)]
+enum Kind {
+    Counter,
+    Gauge,
+}
+
+impl Kind {
+    fn as_str(self) -> &'static str {
+        match self {
+            Kind::Counter => "counter",
+            Kind::Gauge => "gauge",
+        }
+    }
+}
+
+struct Exposition {
+    out: String,
+}
+
+impl Exposition {
+    fn family(&mut self, name: &str, kind: Kind, help: &str) {
+        // HELP text escapes only backslash and newline.
+        let help = help.replace('\\', "\\\\").replace('\n', "\\n");
+        let _ = writeln!(self.out, "# HELP {name} {help}");
+        let _ = writeln!(self.out, "# TYPE {name} {}", kind.as_str());
+    }
+
+    fn sample(&mut self, name: &str, labels: &[(&str, &str)], value: impl std::fmt::Display) {
+        self.out.push_str(name);
+        if !labels.is_empty() {
+            self.out.push('{');
+            for (i, (key, value)) in labels.iter().enumerate() {
+                if i > 0 {
+                    self.out.push(',');
+                }
+                let _ = write!(self.out, "{key}=\"{}\"", escape_label(value));
+            }
+            self.out.push('}');
+        }
+        let _ = writeln!(self.out, " {value}");
+    }
+
+    fn one(&mut self, name: &str, kind: Kind, help: &str, value: impl std::fmt::Display) {
+        self.family(name, kind, help);
+        self.sample(name, &[], value);
+    }
+}
+
+fn escape_label(value: &str) -> String {
+    value
+        .replace('\\', "\\\\")
+        .replace('"', "\\\"")
+        .replace('\n', "\\n")
+}
+
+fn flag(on: bool) -> u8 {
+    u8::from(on)
+}
+
+/// The whole /metrics body.
+pub fn render(view: &MetricsView) -> String {
+    use Kind::{Counter, Gauge};
+    let mut e = Exposition { out: String::new() };
+    e.one("blacksky_up", Gauge, "1 while the process runs.", 1);
+    e.one(
+        "blacksky_online",
+        Gauge,
+        "1 while the WhatsApp session is open.",
+        flag(view.online),
+    );
+    e.one(
+        "blacksky_reconnects_total",
+        Counter,
+        "Connections opened after the first.",
+        view.reconnects_total,
+    );
+    e.one(
+        "blacksky_disconnects_total",
+        Counter,
+        "Connections that ended or could not be opened.",
+        view.disconnects_total,
+    );
+    e.one(
+        "blacksky_messages_received_total",
+        Counter,
+        "Incoming messages stored and acked.",
+        view.messages_received_total,
+    );
+    e.one(
+        "blacksky_messages_sent_total",
+        Counter,
+        "Outgoing messages acked by the server.",
+        view.messages_sent_total,
+    );
+    e.one(
+        "blacksky_store_up",
+        Gauge,
+        "1 while the session store accepts writes.",
+        flag(view.store_up),
+    );
+    e.one(
+        "blacksky_store_write_queue_length",
+        Gauge,
+        "Store writes waiting to become durable.",
+        view.store_write_queue_len,
+    );
+    e.one(
+        "blacksky_store_failures_total",
+        Counter,
+        "Store commands that failed.",
+        view.store_failures_total,
+    );
+    e.family(
+        "blacksky_resident_memory_bytes",
+        Gauge,
+        "Resident set size of the process at the last sample.",
+    );
+    if let Some(rss) = view.resident_memory_bytes {
+        e.sample("blacksky_resident_memory_bytes", &[], rss);
+    }
+    e.one(
+        "blacksky_uptime_seconds",
+        Gauge,
+        "Seconds since the process started.",
+        format_args!("{:.3}", view.uptime_s),
+    );
+    e.family(
+        "blacksky_build_info",
+        Gauge,
+        "The running version, as a label; the value is always 1.",
+    );
+    e.sample("blacksky_build_info", &[("version", VERSION)], 1);
+    e.out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn labels_are_escaped() {
+        assert_eq!(escape_label(r#"a"b\c"#), r#"a\"b\\c"#);
+        assert_eq!(escape_label("x\ny"), "x\\ny");
+    }
+
+    #[test]
+    fn unknown_memory_has_no_sample_but_keeps_its_family() {
+        let body = render(&MetricsView {
+            online: true,
+            reconnects_total: 2,
+            disconnects_total: 3,
+            messages_received_total: 4,
+            messages_sent_total: 5,
+            store_up: true,
+            store_write_queue_len: 6,
+            store_failures_total: 0,
+            resident_memory_bytes: None,
+            uptime_s: 1.5,
+        });
+        assert!(body.contains("# TYPE blacksky_resident_memory_bytes gauge\n"));
+        assert!(!body.contains("\nblacksky_resident_memory_bytes "));
+        assert!(body.contains("\nblacksky_online 1\n"));
+        assert!(body.contains("\nblacksky_uptime_seconds 1.500\n"));
+        assert!(body.ends_with('\n'));
+    }
+}

@@ -1,0 +1,163 @@
+//! The QR_TOKEN check. Both sides are hashed to 32 bytes before a
+//! constant-time comparison, so neither the token's bytes nor its length
+//! leak through timing. After the first good token the browser holds a
+//! cookie derived from the token (never the token itself), so the page can
+//! refresh without the token in its URL: Heroku's router logs every path
+//! with its query string.
+
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use sha2::{Digest, Sha256};
+use subtle::ConstantTimeEq;
+
+use crate::config::Secret;
+
+/// The cookie that stands for a good token.
+pub const COOKIE_NAME: &str = "blacksky_qr";
+
+/// Wrong tokens tolerated per window before every try is refused until
+/// the window ends: a guess rate low enough that a token of a dozen random
+/// characters cannot be found.
+pub const FAILURES_PER_WINDOW_MAX: u32 = 10;
+pub const FAILURE_WINDOW: Duration = Duration::from_secs(60);
+
+fn digest(parts: &[&[u8]]) -> [u8; 32] {
+    let mut hasher = Sha256::new();
+    for part in parts {
+        hasher.update(part);
+    }
+    hasher.finalize().into()
+}
+
+/// The token, kept only as digests.
+pub struct TokenCheck {
+    token_digest: [u8; 32],
+    /// What the cookie carries: hex of a digest of the token under its
+    /// own label, so the cookie cannot be replayed as the token.
+    cookie_value: String,
+    cookie_digest: [u8; 32],
+    failures: Mutex<FailureWindow>,
+}
+
+impl std::fmt::Debug for TokenCheck {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("TokenCheck(<redacted>)")
+    }
+}
+
+#[derive(Debug, Clone, Copy)]
+struct FailureWindow {
+    started: Option<Instant>,
+    failures: u32,
+}
+
+impl TokenCheck {
+    pub fn new(token: &Secret) -> TokenCheck {
+        let cookie_value = hex::encode(digest(&[
+            b"blacksky qr page cookie v1\0",
+            token.expose().as_bytes(),
+        ]));
+        TokenCheck {
+            token_digest: digest(&[token.expose().as_bytes()]),
+            cookie_digest: digest(&[cookie_value.as_bytes()]),
+            cookie_value,
+            failures: Mutex::new(FailureWindow {
+                started: None,
+                failures: 0,
+            }),
+        }
+    }
+
+    pub fn matches_token(&self, candidate: &str) -> bool {
+        bool::from(digest(&[candidate.as_bytes()]).ct_eq(&self.token_digest))
+    }
+
+    pub fn matches_cookie(&self, candidate: &str) -> bool {
+        bool::from(digest(&[candidate.as_bytes()]).ct_eq(&self.cookie_digest))
+    }
+
+    pub fn cookie_value(&self) -> &str {
+        &self.cookie_value
+    }
+
+    /// True while too many wrong tokens came in this window.
+    pub fn locked_out(&self, now: Instant) -> bool {
+        let window = self.window(now);
+        window.failures >= FAILURES_PER_WINDOW_MAX
+    }
+
+    pub fn record_failure(&self, now: Instant) {
+        let mut window = self.failures.lock().unwrap_or_else(|e| e.into_inner());
+        Self::roll(&mut window, now);
+        window.failures = window.failures.saturating_add(1);
+    }
+
+    fn window(&self, now: Instant) -> FailureWindow {
+        let mut window = self.failures.lock().unwrap_or_else(|e| e.into_inner());
+        Self::roll(&mut window, now);
+        *window
+    }
+
+    fn roll(window: &mut FailureWindow, now: Instant) {
+        let expired = window
+            .started
+            .is_none_or(|started| now.saturating_duration_since(started) >= FAILURE_WINDOW);
+        if expired {
+            window.started = Some(now);
+            window.failures = 0;
+        }
+    }
+}
+
+/// The value of one cookie in a `Cookie:` header.
+pub fn cookie<'a>(header: &'a str, name: &str) -> Option<&'a str> {
+    header.split(';').find_map(|pair| {
+        let (key, value) = pair.trim().split_once('=')?;
+        (key == name).then_some(value.trim_matches('"'))
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_the_exact_token_matches() {
+        let check = TokenCheck::new(&Secret::new("correct horse"));
+        assert!(check.matches_token("correct horse"));
+        for wrong in ["", "correct hors", "correct horse ", "Correct horse"] {
+            assert!(!check.matches_token(wrong), "{wrong:?}");
+        }
+    }
+
+    #[test]
+    fn the_cookie_is_not_the_token_and_the_token_is_not_the_cookie() {
+        let check = TokenCheck::new(&Secret::new("tok-123456"));
+        assert!(!check.cookie_value().contains("tok-123456"));
+        assert!(check.matches_cookie(check.cookie_value()));
+        assert!(!check.matches_cookie("tok-123456"));
+        assert!(!check.matches_token(check.cookie_value()));
+        assert_eq!(format!("{check:?}"), "TokenCheck(<redacted>)");
+    }
+
+    #[test]
+    fn too_many_failures_lock_out_until_the_window_ends() {
+        let check = TokenCheck::new(&Secret::new("t"));
+        let start = Instant::now();
+        for _ in 0..FAILURES_PER_WINDOW_MAX {
+            assert!(!check.locked_out(start));
+            check.record_failure(start);
+        }
+        assert!(check.locked_out(start + Duration::from_secs(59)));
+        assert!(!check.locked_out(start + FAILURE_WINDOW));
+    }
+
+    #[test]
+    fn cookies_are_found_by_name() {
+        let header = "a=1; blacksky_qr=abc; b=\"2\"";
+        assert_eq!(cookie(header, COOKIE_NAME), Some("abc"));
+        assert_eq!(cookie(header, "b"), Some("2"));
+        assert_eq!(cookie(header, "blacksky"), None);
+    }
+}
