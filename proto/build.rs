@@ -18,7 +18,14 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         .out_dir(&out_dir)
         // These hold private keys and secrets: their Debug is written by
         // hand in lib.rs and redacts them.
-        .skip_debug(["blacksky.store.KeyPair", "blacksky.store.Creds"])
+        .skip_debug([
+            "blacksky.store.KeyPair",
+            "blacksky.store.Creds",
+            "blacksky.store.SignalSessionRecord",
+            "blacksky.store.SenderKeyRecord",
+            "blacksky.store.AppStateKeyRecord",
+            "blacksky.store.SessionSnapshot",
+        ])
         .compile_fds(descriptors)?;
     Ok(())
 }

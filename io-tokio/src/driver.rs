@@ -1,18 +1,25 @@
 //! The driver: runs one `Client` over one WebSocket. It selects over the
-//! socket, the client's next deadline and the shutdown signal, carries out
-//! the client's outputs in order (bytes to the socket, store ops to the
-//! store, events to the caller) and returns when the connection ends.
+//! socket, the store worker's results, the client's next deadline and the
+//! shutdown signal, carries out the client's outputs in order (bytes to
+//! the socket, store ops to the store worker, events to the caller) and
+//! returns when the connection ends.
 //!
-//! Generic over the socket, store and clock, so the simulation runs this
-//! very code over turmoil's network with tokio's paused clock.
+//! The store is never awaited here: a store op is handed to the worker
+//! and its completion comes back as an input later, so the socket, pings
+//! and timers keep flowing through a database outage while the client
+//! holds back the acks that wait on it.
+//!
+//! Generic over the socket and clock, so the simulation runs this very
+//! code over turmoil's network with tokio's paused clock.
 
 use blacksky_core::client::{Client, DisconnectReason, Event, Input, Output};
+use blacksky_core::session::{Write, writes_for};
 use futures_util::{Sink, SinkExt, Stream, StreamExt};
 use tokio::sync::watch;
 use tokio_tungstenite::tungstenite::{Error as WsError, Message};
 
 use crate::clock::Clock;
-use crate::store::Store;
+use crate::store::StoreLink;
 
 /// How a connection ended.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -25,17 +32,16 @@ pub enum Ended {
 
 /// Runs `client` over `ws` until the connection ends. `on_event` sees every
 /// event (QR codes, Online, …) as it happens.
-pub async fn run_connection<S, St, C>(
+pub async fn run_connection<S, C>(
     client: &mut Client,
     mut ws: S,
-    store: &mut St,
+    store: &mut StoreLink,
     clock: &C,
     shutdown: &mut watch::Receiver<bool>,
     mut on_event: impl FnMut(&Event),
 ) -> Ended
 where
     S: Stream<Item = Result<Message, WsError>> + Sink<Message, Error = WsError> + Unpin,
-    St: Store,
     C: Clock,
 {
     feed(client, clock, Input::Connected { wall: clock.wall() });
@@ -49,13 +55,23 @@ where
                     }
                 }
                 Output::Store(op, store_op) => {
-                    let result = store.apply(&store_op).await.map_err(|err| err.to_string());
-                    if let Err(err) = &result {
-                        tracing::error!(%err, "store write failed");
+                    if let Err(full) = store.submit(op, writes_for(&store_op)) {
+                        // Refused at once: the client treats it as a failed
+                        // write (a message stays un-acked, to come again).
+                        tracing::warn!(%full, "store write refused");
+                        let result = Err(full.to_string());
+                        feed(client, clock, Input::StoreDone { op, result });
                     }
-                    feed(client, clock, Input::StoreDone { op, result });
                 }
                 Output::Event(event) => {
+                    if matches!(event, Event::LoggedIn { .. }) {
+                        // The server accepted these creds: from now on a 401
+                        // means the phone removed the device, not a pairing
+                        // that never completed.
+                        if let Err(full) = store.submit_untracked(vec![Write::LoginConfirmed]) {
+                            tracing::warn!(%full, "could not note the confirmed login");
+                        }
+                    }
                     on_event(&event);
                     if let Event::Disconnected { reason } = event {
                         let _ = ws.close().await;
@@ -82,6 +98,12 @@ where
                 // Pings are answered by tungstenite; text is not part of the protocol.
                 Some(Ok(_)) => {}
             },
+            Some(done) = store.next_done() => {
+                if let Err(err) = &done.result {
+                    tracing::error!(%err, "store write failed");
+                }
+                feed(client, clock, Input::StoreDone { op: done.op, result: done.result });
+            }
             () = sleep_until(deadline) => client.handle_timeout(clock.now()),
             _ = shutdown.changed() => {}
         }

@@ -2,7 +2,7 @@
 //! loop, and shuts down cleanly on SIGTERM/SIGINT.
 
 use blacksky_io::config::{Config, ProcessEnv};
-use blacksky_io::runner;
+use blacksky_io::{cli, runner};
 use tokio::sync::watch;
 
 fn init_logging(json: bool) {
@@ -67,9 +67,14 @@ fn main() {
             }
             return;
         }
+        Some("session") => {
+            init_logging(config.json_logs);
+            let _ = rustls::crypto::ring::default_provider().install_default();
+            std::process::exit(cli::session::main(&config, &args[1..]));
+        }
         Some("help" | "--help" | "-h") => {
             println!(
-                "usage: blacksky [run | config]\n  run     start the bot (the default)\n  config  print the effective configuration, secrets masked"
+                "usage: blacksky [run | config | session …]\n  run      start the bot (the default)\n  config   print the effective configuration, secrets masked\n  session  export, import, verify, list or wipe the stored session (`blacksky session help`)"
             );
             return;
         }

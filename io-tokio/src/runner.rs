@@ -1,23 +1,32 @@
-//! The session loop: load (or create) the creds, connect, run the
-//! connection, and connect again. The policy for *when* to reconnect is a
-//! small placeholder here until the keeper machine takes it over.
+//! The session loop: open the store and decide what the session resumes
+//! from (live tables, a snapshot, SESSION_DATA, or a new device), start the
+//! store worker, connect, run the connection, and connect again; at the
+//! end, flush the store and take the final snapshot. The policy for *when*
+//! to reconnect is a small placeholder here until the keeper machine takes
+//! it over.
 
 use std::io::Write;
+use std::sync::Arc;
 use std::time::Duration;
 
 use blacksky_core::client::{Client, ClientConfig, DisconnectReason, Event, PairingMethod};
-use blacksky_core::session::Creds;
+use blacksky_core::session::Write as StoreWrite;
 use rand_core::{OsRng, RngCore};
 use tokio::sync::watch;
 
 use crate::clock::SystemClock;
 use crate::config::{Config, Pairing};
 use crate::driver::{Ended, run_connection};
-use crate::store::{FileStore, Store};
+use crate::store::backup::{self, PrepareError, Sealer, Source};
+use crate::store::worker::LogHandler;
+use crate::store::{AnyStore, StoreHealth, StoreWorker, WorkerConfig};
 use crate::{qr, transport};
 
 /// Exit code when the phone removed this device (pair again).
 pub const EXIT_LOGGED_OUT: i32 = 3;
+/// Exit code when stored credentials exist but none can be read (the log
+/// says what is corrupt and how to recover).
+pub const EXIT_SESSION_UNREADABLE: i32 = 4;
 
 /// The core's client settings from the shell's config.
 pub fn client_config(config: &Config) -> ClientConfig {
@@ -81,26 +90,124 @@ fn present(event: &Event) {
     }
 }
 
+/// The worker's settings from the shell's config.
+pub fn worker_config(config: &Config) -> WorkerConfig {
+    WorkerConfig {
+        backup_interval: config
+            .session_backup
+            .then(|| Duration::from_secs(config.backup_interval_min * 60)),
+        backup_keep: config.backup_keep,
+        ..WorkerConfig::default()
+    }
+}
+
 /// Runs the bot until shutdown (exit 0) or until it must stop.
-pub async fn run(config: &Config, mut shutdown: watch::Receiver<bool>) -> anyhow::Result<i32> {
-    let mut store = FileStore::open(&config.data_dir, &config.session_id)?;
-    let mut creds = match store.load_creds().await? {
-        Some(creds) => {
-            tracing::info!(
-                registered = creds.is_registered(),
-                "loaded the stored session"
-            );
-            creds
+pub async fn run(config: &Config, shutdown: watch::Receiver<bool>) -> anyhow::Result<i32> {
+    run_with(config, shutdown, StoreHealth::new()).await
+}
+
+/// [`run`], reporting the store's health into `health` (for /metrics).
+pub async fn run_with(
+    config: &Config,
+    mut shutdown: watch::Receiver<bool>,
+    health: Arc<StoreHealth>,
+) -> anyhow::Result<i32> {
+    backup::announce_encryption(config.session_secret.as_ref());
+    tracing::info!(
+        store = %AnyStore::describe(config),
+        session = %config.session_id,
+        "opening the session store"
+    );
+    let mut keys = backup::keyring(config.session_secret.as_ref());
+    let mut delay = Duration::from_millis(500);
+    // The store must answer before anything else happens: a store that is
+    // down is waited for, never taken for an empty one.
+    let (store, prepared) = loop {
+        let attempt = match AnyStore::open(config).await {
+            Ok(mut store) => {
+                match backup::prepare(&mut store, config.session_data.as_ref(), &mut keys).await {
+                    Ok(prepared) => break (store, prepared),
+                    Err(err) => err,
+                }
+            }
+            Err(err) => PrepareError::Store(err),
+        };
+        match attempt {
+            PrepareError::Refused(refusal) => {
+                tracing::error!("{refusal}");
+                return Ok(EXIT_SESSION_UNREADABLE);
+            }
+            PrepareError::Import(err) => {
+                tracing::error!("{err}");
+                return Ok(EXIT_SESSION_UNREADABLE);
+            }
+            PrepareError::Store(err) if err.is_permanent() => return Err(err.into()),
+            PrepareError::Store(err) => {
+                tracing::warn!(
+                    retry_ms = delay.as_millis() as u64,
+                    "the store is not available yet: {err}"
+                );
+            }
         }
-        None => {
-            tracing::info!("no stored session: linking a new device");
-            Creds::generate(&mut OsRng)
+        tokio::select! {
+            () = tokio::time::sleep(delay) => {}
+            _ = shutdown.changed() => return Ok(0),
         }
+        delay = (delay * 2).min(Duration::from_secs(30));
     };
+    match &prepared.source {
+        Source::Live => tracing::info!(
+            registered = prepared.creds.is_registered(),
+            "loaded the stored session"
+        ),
+        Source::Restored { generation } => tracing::warn!(
+            generation,
+            registered = prepared.creds.is_registered(),
+            "resumed from a snapshot"
+        ),
+        Source::Imported => tracing::info!(
+            registered = prepared.creds.is_registered(),
+            "imported the session string"
+        ),
+        Source::New => tracing::info!("no stored session: linking a new device"),
+    }
+    let sealer = Sealer::standard(&config.session_id, config.session_secret.as_ref());
+    let mut worker = StoreWorker::spawn(
+        store,
+        (prepared.creds, prepared.login_confirmed),
+        sealer,
+        Box::new(LogHandler),
+        worker_config(config),
+        health,
+    );
+    let result = session_loop(config, &mut shutdown, &mut worker).await;
+    worker
+        .close(Duration::from_millis(config.shutdown_grace_ms))
+        .await;
+    if matches!(result, Ok(0)) {
+        tracing::info!("shut down cleanly");
+    }
+    result
+}
+
+async fn session_loop(
+    config: &Config,
+    shutdown: &mut watch::Receiver<bool>,
+    worker: &mut StoreWorker,
+) -> anyhow::Result<i32> {
     let client_config = client_config(config);
     let mut backoff = Duration::from_millis(1000);
+    // Creds to use instead of the stored ones, until the store has them.
+    let mut pending_creds = None;
+    let mut login_seen = false;
     loop {
-        let mut client = Client::new(client_config.clone(), creds.clone(), os_seed());
+        // What is durable is what counts: the store worker's last committed
+        // creds, not the client's memory.
+        let creds = pending_creds
+            .take()
+            .unwrap_or_else(|| worker.durable_creds().0);
+        let mut client = Client::new(client_config.clone(), creds, os_seed());
+        let mut link = worker.link();
         let reason = match transport::dial(&config.ws_url, Duration::from_secs(20)).await {
             Ok(ws) => {
                 tracing::info!(url = %config.ws_url, "connected");
@@ -108,11 +215,12 @@ pub async fn run(config: &Config, mut shutdown: watch::Receiver<bool>) -> anyhow
                 let ended = run_connection(
                     &mut client,
                     ws,
-                    &mut store,
+                    &mut link,
                     &SystemClock,
-                    &mut shutdown,
+                    shutdown,
                     |event| {
                         went_online |= *event == Event::Online;
+                        login_seen |= matches!(event, Event::LoggedIn { .. });
                         present(event);
                     },
                 )
@@ -121,10 +229,7 @@ pub async fn run(config: &Config, mut shutdown: watch::Receiver<bool>) -> anyhow
                     backoff = Duration::from_millis(1000);
                 }
                 match ended {
-                    Ended::Shutdown => {
-                        tracing::info!("shut down cleanly");
-                        return Ok(0);
-                    }
+                    Ended::Shutdown => return Ok(0),
                     Ended::Disconnected(reason) => reason,
                 }
             }
@@ -133,19 +238,40 @@ pub async fn run(config: &Config, mut shutdown: watch::Receiver<bool>) -> anyhow
                 DisconnectReason::ConnectionClosed
             }
         };
-        // What is durable is what counts: reload rather than trust memory.
-        if let Some(stored) = store.load_creds().await? {
-            creds = stored;
-        } else if client.creds().is_registered() {
-            anyhow::bail!(
-                "the session was linked but could not be stored; refusing to start over silently"
-            );
-        }
         let delay = match reason {
             DisconnectReason::RestartRequired => Duration::ZERO,
             DisconnectReason::LoggedOut | DisconnectReason::Forbidden => {
-                tracing::error!(%reason, "this device was logged out: pair it again (remove the data directory)");
-                return Ok(EXIT_LOGGED_OUT);
+                let (stored, confirmed) = worker.durable_creds();
+                if reason == DisconnectReason::LoggedOut
+                    && stored.is_registered()
+                    && !confirmed
+                    && !login_seen
+                {
+                    // Stored at pair-success, but the server never got our
+                    // confirmation (a crash in between): the device does not
+                    // exist there. Link again with the same keys.
+                    tracing::warn!(
+                        "the server does not know this device: its linking never completed; \
+                         linking again with the same keys"
+                    );
+                    let mut unlinked = stored;
+                    unlinked.me = None;
+                    unlinked.account = None;
+                    unlinked.platform = None;
+                    if let Err(err) =
+                        worker.submit(vec![StoreWrite::Creds(Box::new(unlinked.clone()))])
+                    {
+                        tracing::warn!(%err, "could not store the unlinked creds yet");
+                    }
+                    pending_creds = Some(unlinked);
+                    Duration::ZERO
+                } else {
+                    tracing::error!(
+                        %reason,
+                        "this device was logged out: link it again (`blacksky session wipe --yes`, then start)"
+                    );
+                    return Ok(EXIT_LOGGED_OUT);
+                }
             }
             _ => {
                 let jittered =

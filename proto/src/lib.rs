@@ -19,8 +19,52 @@ pub mod store {
 }
 
 mod redacted {
-    use super::store::{Creds, KeyPair};
+    use super::store::{
+        AppStateKeyRecord, Creds, KeyPair, SenderKeyRecord, SessionSnapshot, SignalSessionRecord,
+    };
     use std::fmt;
+
+    impl fmt::Debug for SignalSessionRecord {
+        fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            f.debug_struct("SignalSessionRecord")
+                .field("address", &self.address)
+                .field("record_bytes", &self.record.len())
+                .finish()
+        }
+    }
+
+    impl fmt::Debug for SenderKeyRecord {
+        fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            f.debug_struct("SenderKeyRecord")
+                .field("group", &self.group)
+                .field("sender", &self.sender)
+                .field("record_bytes", &self.record.len())
+                .finish()
+        }
+    }
+
+    impl fmt::Debug for AppStateKeyRecord {
+        fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            f.debug_struct("AppStateKeyRecord")
+                .field("id", &HexBytes(&self.id))
+                .field("data", &"<redacted>")
+                .finish()
+        }
+    }
+
+    impl fmt::Debug for SessionSnapshot {
+        fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            f.debug_struct("SessionSnapshot")
+                .field("creds", &self.creds)
+                .field("pre_keys", &self.pre_keys.len())
+                .field("sessions", &self.sessions.len())
+                .field("sender_keys", &self.sender_keys.len())
+                .field("identities", &self.identities.len())
+                .field("app_state_keys", &self.app_state_keys.len())
+                .field("login_confirmed", &self.login_confirmed)
+                .finish()
+        }
+    }
 
     impl fmt::Debug for KeyPair {
         fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {

@@ -297,3 +297,76 @@ pub fn start_blacksky(wa: &FakeWa, data_dir: &Path, extra_env: &[(&str, &str)]) 
     }
     Proc::spawn("blacksky", command)
 }
+
+/// Runs `blacksky ARGS…` (a command such as `session export`) with the data
+/// of `home` (as [`start_blacksky`] lays it out) and waits for it.
+pub fn blacksky_command(
+    home: &Path,
+    args: &[&str],
+    extra_env: &[(&str, &str)],
+) -> std::process::Output {
+    let mut command = Command::new(target_bin("blacksky"));
+    command
+        .args(args)
+        .current_dir(home)
+        .env_clear()
+        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+        .env("DATA_DIR", home.join("data"))
+        .env("RUST_LOG", "info")
+        .stdin(Stdio::null());
+    for (key, value) in extra_env {
+        command.env(key, value);
+    }
+    command
+        .output()
+        .unwrap_or_else(|err| panic!("cannot run blacksky {args:?}: {err}"))
+}
+
+/// The session name the bot uses when SESSION_ID is not set.
+pub const DEFAULT_SESSION: &str = "BLACKSKY-MD";
+
+fn with_store<T>(home: &Path, f: impl AsyncFnOnce(blacksky_io::store::SqliteStore) -> T) -> T {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
+    runtime.block_on(async {
+        let path = home.join("data").join(blacksky_io::store::SQLITE_FILE);
+        let store = blacksky_io::store::SqliteStore::open(&path, DEFAULT_SESSION)
+            .await
+            .unwrap_or_else(|err| panic!("open {}: {err}", path.display()));
+        f(store).await
+    })
+}
+
+/// The message ids in the bot's SQLite inbox, in arrival order.
+pub fn inbox_ids(home: &Path) -> Vec<String> {
+    with_store(home, async |mut store| {
+        blacksky_io::store::Store::inbox(&mut store)
+            .await
+            .expect("read the inbox")
+            .into_iter()
+            .map(|entry| entry.id)
+            .collect()
+    })
+}
+
+/// Runs raw SQL on the bot's SQLite database (to spoil it or take a
+/// table away).
+pub fn sqlite_exec(home: &Path, sql: &str) {
+    with_store(home, async |store| {
+        sqlx::query(sql)
+            .execute(store.pool())
+            .await
+            .unwrap_or_else(|err| panic!("{sql}: {err}"));
+    });
+}
+
+/// The noise public key (base64) a QR text carries.
+pub fn qr_noise_key(qr_text: &str) -> String {
+    qr_text
+        .split_once('#')
+        .and_then(|(_, fields)| fields.split(',').nth(1))
+        .unwrap_or_default()
+        .to_owned()
+}

@@ -4,7 +4,7 @@
 
 use std::time::Duration;
 
-use blacksky_tests::{FakeWa, Stream, start_blacksky};
+use blacksky_tests::{FakeWa, Stream, inbox_ids, start_blacksky};
 
 const WAIT: Duration = Duration::from_secs(30);
 
@@ -114,13 +114,9 @@ fn a_message_is_stored_before_it_is_acked() {
     wa.wait_state(WAIT, "the message acked", |s| {
         s["messages"]["acked"].as_u64() == Some(1)
     });
-    let stored = home
-        .path()
-        .join("data/BLACKSKY-MD/inbox")
-        .join(format!("{id}.msg"));
+    let stored = inbox_ids(home.path());
     assert!(
-        stored.exists(),
-        "acked message {id} is in the inbox at {}",
-        stored.display()
+        stored.contains(&id),
+        "acked message {id} is in the inbox: {stored:?}"
     );
 }

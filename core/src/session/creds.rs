@@ -150,6 +150,11 @@ impl Creds {
 
     /// The stored form.
     pub fn encode(&self) -> Vec<u8> {
+        self.to_record().encode_to_vec()
+    }
+
+    /// The protobuf record (what [`Creds::encode`] serializes).
+    pub(crate) fn to_record(&self) -> pb::Creds {
         pb::Creds {
             noise_key: Some(key_pair_to_pb(&self.noise_key)),
             identity_key: Some(key_pair_to_pb(&self.identity_key)),
@@ -180,13 +185,16 @@ impl Creds {
                     },
                 ),
         }
-        .encode_to_vec()
     }
 
     /// Reads the stored form back; every missing or malformed field is an
     /// error that names it (never a silent default for a key).
     pub fn decode(bytes: &[u8]) -> Result<Creds, CredsError> {
-        let record = pb::Creds::decode(bytes)?;
+        Creds::from_record(pb::Creds::decode(bytes)?)
+    }
+
+    /// Reads a protobuf record (see [`Creds::decode`]).
+    pub(crate) fn from_record(record: pb::Creds) -> Result<Creds, CredsError> {
         let signed = record
             .signed_pre_key
             .ok_or(CredsError::Missing("signed_pre_key"))?;
@@ -246,16 +254,22 @@ impl SignedPreKey {
 impl PreKey {
     /// The stored form.
     pub fn encode(&self) -> Vec<u8> {
+        self.to_record().encode_to_vec()
+    }
+
+    pub(crate) fn to_record(&self) -> pb::PreKey {
         pb::PreKey {
             id: self.id,
             key_pair: Some(key_pair_to_pb(&self.key_pair)),
         }
-        .encode_to_vec()
     }
 
     /// Reads the stored form back.
     pub fn decode(bytes: &[u8]) -> Result<PreKey, CredsError> {
-        let record = pb::PreKey::decode(bytes)?;
+        PreKey::from_record(pb::PreKey::decode(bytes)?)
+    }
+
+    pub(crate) fn from_record(record: pb::PreKey) -> Result<PreKey, CredsError> {
         Ok(PreKey {
             id: record.id,
             key_pair: key_pair_from_pb(record.key_pair, "pre_key.key_pair")?,

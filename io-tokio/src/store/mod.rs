@@ -1,35 +1,315 @@
-//! Where sessions live. Every store carries out the client's store ops,
-//! each as one transaction, and gives the creds back at start.
+//! Where sessions live. One trait, [`Store`], over three stores: SQLite
+//! (`<DATA_DIR>/blacksky.db`, the embedded default), PostgreSQL (when
+//! `DATABASE_URL` is set) and memory (tests and the simulator). Every store
+//! keeps the live session in normalized tables (one row per key, each batch
+//! of [`Write`]s one transaction) and whole-session snapshots in rotating
+//! generations, every row keyed by the session name so sessions can share
+//! a database.
+//!
+//! The driver does not call a store: it hands writes to the [`worker`],
+//! which owns the store, retries through outages and reports back. The
+//! restore-at-start, import and export logic is in [`backup`].
 
-mod file;
+pub mod backup;
+mod memory;
+mod sql;
+pub mod worker;
 
-pub use file::FileStore;
-
-use blacksky_core::client::StoreOp;
-use blacksky_core::session::Creds;
 use std::future::Future;
+use std::path::Path;
+
+use blacksky_core::session::{Creds, Session, Write};
+use blacksky_core::time::UnixMillis;
 use thiserror::Error;
 
-/// A store fault. The text names what failed; it never holds key material.
+use crate::config::{Config, mask_url};
+
+pub use memory::{MemoryDb, MemoryStore};
+pub use sql::{PgStore, SqliteStore};
+pub use worker::{StoreHealth, StoreLink, StoreWorker, WorkerConfig};
+
+/// The embedded store's file name under `DATA_DIR`.
+pub const SQLITE_FILE: &str = "blacksky.db";
+
+/// A store fault. The text names what failed; it never holds key material
+/// or a database password.
 #[derive(Debug, Error)]
 pub enum StoreError {
+    /// The database refused or could not be reached (retry may help).
+    #[error("{what}: {source}")]
+    Db {
+        what: &'static str,
+        source: sqlx::Error,
+    },
     #[error("{what}: {source}")]
     Io {
         what: String,
         source: std::io::Error,
     },
+    /// A stored record does not read back.
     #[error("stored {what} is corrupt: {detail}")]
     Corrupt { what: String, detail: String },
+    /// A configuration that can never work (retrying will not help).
+    #[error("{0}")]
+    Config(String),
+    /// Injected by tests and the simulator.
+    #[error("store unavailable (injected fault)")]
+    Injected,
+    #[error("store operation timed out after {0} ms")]
+    TimedOut(u64),
 }
 
-/// The interface the driver uses. One op = one transaction: after `apply`
-/// returns `Ok`, a crash loses nothing of it.
-pub trait Store: Send {
-    /// The stored creds, `None` for a fresh store. A record that exists
-    /// but cannot be read is an error, never `None`: blacksky must not
-    /// silently replace an identity.
-    fn load_creds(&mut self) -> impl Future<Output = Result<Option<Creds>, StoreError>> + Send;
+impl StoreError {
+    /// True when trying again later cannot help.
+    pub fn is_permanent(&self) -> bool {
+        matches!(self, StoreError::Config(_) | StoreError::Corrupt { .. })
+    }
+}
 
-    /// Makes one op durable.
-    fn apply(&mut self, op: &StoreOp) -> impl Future<Output = Result<(), StoreError>> + Send;
+/// The creds row as stored.
+#[derive(Debug, Clone)]
+pub struct LiveCreds {
+    pub creds: Creds,
+    pub login_confirmed: bool,
+}
+
+/// An inbox row.
+#[derive(Clone, PartialEq, Eq)]
+pub struct InboxRecord {
+    /// Order of arrival (per database; increasing within a session).
+    pub seq: i64,
+    pub id: String,
+    pub from: String,
+    pub stanza: Vec<u8>,
+    pub received_at: UnixMillis,
+    pub handled_at: Option<UnixMillis>,
+}
+
+impl std::fmt::Debug for InboxRecord {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("InboxRecord")
+            .field("seq", &self.seq)
+            .field("id", &self.id)
+            .field("from", &self.from)
+            .field("stanza_bytes", &self.stanza.len())
+            .field("handled_at", &self.handled_at)
+            .finish()
+    }
+}
+
+/// An outbox row.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OutboxRecord {
+    pub seq: i64,
+    pub inbox_id: String,
+    pub to: String,
+    pub payload_bytes: usize,
+}
+
+/// One snapshot generation as stored.
+#[derive(Clone, PartialEq, Eq)]
+pub struct StoredSnapshot {
+    pub generation: u64,
+    pub created_at: UnixMillis,
+    pub bytes: Vec<u8>,
+}
+
+impl std::fmt::Debug for StoredSnapshot {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("StoredSnapshot")
+            .field("generation", &self.generation)
+            .field("created_at", &self.created_at)
+            .field("bytes", &self.bytes.len())
+            .finish()
+    }
+}
+
+/// One session in a database, for `blacksky session list`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SessionSummary {
+    pub name: String,
+    /// The device JID, `None` before linking; `Err` text when the creds row
+    /// is unreadable.
+    pub device: Result<Option<String>, String>,
+    pub pre_keys: u64,
+    pub signal_sessions: u64,
+    pub inbox: u64,
+    pub inbox_unhandled: u64,
+    pub snapshots: u64,
+    pub newest_snapshot_at: Option<UnixMillis>,
+}
+
+/// The interface every store implements. Each method is one transaction;
+/// after a write returns `Ok`, a crash loses nothing of it.
+pub trait Store: Send + 'static {
+    /// The session name every row of this handle is keyed by.
+    fn session_name(&self) -> &str;
+
+    /// The stored creds, `None` for a fresh store. A row that exists but
+    /// cannot be read is [`StoreError::Corrupt`], never `None`: blacksky
+    /// must not silently replace an identity.
+    fn load_creds(&mut self) -> impl Future<Output = Result<Option<LiveCreds>, StoreError>> + Send;
+
+    /// The whole live session (creds and every key), `None` without creds.
+    fn load_session(&mut self) -> impl Future<Output = Result<Option<Session>, StoreError>> + Send;
+
+    /// Makes a batch of writes durable, all or nothing.
+    fn commit(&mut self, writes: &[Write]) -> impl Future<Output = Result<(), StoreError>> + Send;
+
+    /// Replaces every key record and the creds with `session`'s (restore,
+    /// import), in one transaction. Inbox, outbox and snapshots stay.
+    fn replace_session(
+        &mut self,
+        session: &Session,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
+
+    /// Stores a new snapshot generation and deletes all but the newest
+    /// `keep`; returns the new generation number.
+    fn put_snapshot(
+        &mut self,
+        created_at: UnixMillis,
+        bytes: &[u8],
+        keep: u32,
+    ) -> impl Future<Output = Result<u64, StoreError>> + Send;
+
+    /// Every stored generation, newest first.
+    fn snapshots(&mut self)
+    -> impl Future<Output = Result<Vec<StoredSnapshot>, StoreError>> + Send;
+
+    /// Inbox entries not handled yet, oldest first.
+    fn unhandled_inbox(
+        &mut self,
+        limit: u32,
+    ) -> impl Future<Output = Result<Vec<InboxRecord>, StoreError>> + Send;
+
+    /// The whole inbox, oldest first (tools and tests).
+    fn inbox(&mut self) -> impl Future<Output = Result<Vec<InboxRecord>, StoreError>> + Send;
+
+    /// The whole outbox, oldest first (tools and tests).
+    fn outbox(&mut self) -> impl Future<Output = Result<Vec<OutboxRecord>, StoreError>> + Send;
+
+    /// Deletes every row of this session, snapshots included.
+    fn wipe(&mut self) -> impl Future<Output = Result<(), StoreError>> + Send;
+
+    /// Every session in the database.
+    fn sessions(&mut self) -> impl Future<Output = Result<Vec<SessionSummary>, StoreError>> + Send;
+}
+
+/// The store the configuration selects.
+#[derive(Debug, Clone)]
+pub enum AnyStore {
+    Sqlite(SqliteStore),
+    Postgres(PgStore),
+    Memory(MemoryStore),
+}
+
+impl AnyStore {
+    /// PostgreSQL when `DATABASE_URL` is set, else SQLite in `DATA_DIR`.
+    pub async fn open(config: &Config) -> Result<AnyStore, StoreError> {
+        match &config.database_url {
+            Some(url) => Ok(AnyStore::Postgres(
+                PgStore::open(url.expose(), &config.session_id, None).await?,
+            )),
+            None => Ok(AnyStore::Sqlite(
+                SqliteStore::open(&config.data_dir.join(SQLITE_FILE), &config.session_id).await?,
+            )),
+        }
+    }
+
+    /// Where the data is, for logs (passwords masked).
+    pub fn describe(config: &Config) -> String {
+        match &config.database_url {
+            Some(url) => format!("PostgreSQL at {}", mask_url(url.expose())),
+            None => format!(
+                "SQLite at {}",
+                Path::new(&config.data_dir).join(SQLITE_FILE).display()
+            ),
+        }
+    }
+
+    /// The same database under another session name.
+    pub fn with_session(&self, session: &str) -> AnyStore {
+        match self {
+            AnyStore::Sqlite(s) => AnyStore::Sqlite(s.with_session(session)),
+            AnyStore::Postgres(s) => AnyStore::Postgres(s.with_session(session)),
+            AnyStore::Memory(s) => AnyStore::Memory(s.with_session(session)),
+        }
+    }
+}
+
+macro_rules! dispatch {
+    ($self:ident, $s:ident => $call:expr) => {
+        match $self {
+            AnyStore::Sqlite($s) => $call.await,
+            AnyStore::Postgres($s) => $call.await,
+            AnyStore::Memory($s) => $call.await,
+        }
+    };
+}
+
+impl Store for AnyStore {
+    fn session_name(&self) -> &str {
+        match self {
+            AnyStore::Sqlite(s) => s.session_name(),
+            AnyStore::Postgres(s) => s.session_name(),
+            AnyStore::Memory(s) => s.session_name(),
+        }
+    }
+
+    async fn load_creds(&mut self) -> Result<Option<LiveCreds>, StoreError> {
+        dispatch!(self, s => s.load_creds())
+    }
+
+    async fn load_session(&mut self) -> Result<Option<Session>, StoreError> {
+        dispatch!(self, s => s.load_session())
+    }
+
+    async fn commit(&mut self, writes: &[Write]) -> Result<(), StoreError> {
+        dispatch!(self, s => s.commit(writes))
+    }
+
+    async fn replace_session(&mut self, session: &Session) -> Result<(), StoreError> {
+        dispatch!(self, s => s.replace_session(session))
+    }
+
+    async fn put_snapshot(
+        &mut self,
+        created_at: UnixMillis,
+        bytes: &[u8],
+        keep: u32,
+    ) -> Result<u64, StoreError> {
+        dispatch!(self, s => s.put_snapshot(created_at, bytes, keep))
+    }
+
+    async fn snapshots(&mut self) -> Result<Vec<StoredSnapshot>, StoreError> {
+        dispatch!(self, s => s.snapshots())
+    }
+
+    async fn unhandled_inbox(&mut self, limit: u32) -> Result<Vec<InboxRecord>, StoreError> {
+        dispatch!(self, s => s.unhandled_inbox(limit))
+    }
+
+    async fn inbox(&mut self) -> Result<Vec<InboxRecord>, StoreError> {
+        dispatch!(self, s => s.inbox())
+    }
+
+    async fn outbox(&mut self) -> Result<Vec<OutboxRecord>, StoreError> {
+        dispatch!(self, s => s.outbox())
+    }
+
+    async fn wipe(&mut self) -> Result<(), StoreError> {
+        dispatch!(self, s => s.wipe())
+    }
+
+    async fn sessions(&mut self) -> Result<Vec<SessionSummary>, StoreError> {
+        dispatch!(self, s => s.sessions())
+    }
+}
+
+/// The wall clock as the core counts it.
+pub fn wall_now() -> UnixMillis {
+    let millis = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX));
+    UnixMillis(millis)
 }

@@ -1,0 +1,453 @@
+//! The whole session of one device as a value: its credentials and the key
+//! stores the Signal layer needs. It changes only through [`Write`]s, which
+//! the shell carries out against a store, one transaction per batch; the
+//! same writes applied to a [`Session`] give what the store now holds.
+
+use std::collections::BTreeMap;
+
+use blacksky_proto::Message;
+use blacksky_proto::store as pb;
+
+use super::creds::{Creds, CredsError, PreKey};
+use crate::client::{InboxEntry, StoreOp};
+use crate::time::UnixMillis;
+
+/// A Signal sender key is named by the group and the sending device.
+pub type SenderKeyName = (String, String);
+
+/// Everything one linked device holds. `Debug` shows counts, never keys.
+#[derive(Clone)]
+pub struct Session {
+    pub creds: Creds,
+    /// The server accepted a login with these creds at least once. Until
+    /// then a 401 at login means the pairing never completed (a crash
+    /// between storing it and confirming it), not that the phone removed
+    /// the device.
+    pub login_confirmed: bool,
+    /// One-time pre-keys by id.
+    pub pre_keys: BTreeMap<u32, PreKey>,
+    /// Signal sessions by peer address (records opaque here).
+    pub sessions: BTreeMap<String, Vec<u8>>,
+    /// Group sender keys by (group, sender).
+    pub sender_keys: BTreeMap<SenderKeyName, Vec<u8>>,
+    /// Peers' identity keys by address.
+    pub identities: BTreeMap<String, Vec<u8>>,
+    /// App-state sync keys by key id.
+    pub app_state_keys: BTreeMap<Vec<u8>, Vec<u8>>,
+}
+
+impl std::fmt::Debug for Session {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Session")
+            .field("creds", &self.creds)
+            .field("login_confirmed", &self.login_confirmed)
+            .field("pre_keys", &self.pre_keys.len())
+            .field("sessions", &self.sessions.len())
+            .field("sender_keys", &self.sender_keys.len())
+            .field("identities", &self.identities.len())
+            .field("app_state_keys", &self.app_state_keys.len())
+            .finish()
+    }
+}
+
+/// A reply a handler wants sent, stored in the outbox in the transaction
+/// that marks its inbox entry handled (DESIGN.md, rule 2).
+#[derive(Clone, PartialEq, Eq)]
+pub struct OutboxEntry {
+    /// The recipient's JID, as text.
+    pub to: String,
+    /// What to send (the bot layer's encoding).
+    pub payload: Vec<u8>,
+}
+
+impl std::fmt::Debug for OutboxEntry {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("OutboxEntry")
+            .field("to", &self.to)
+            .field("payload_bytes", &self.payload.len())
+            .finish()
+    }
+}
+
+/// One change to a stored session. A batch of writes is one transaction.
+#[derive(Clone)]
+pub enum Write {
+    /// Replace the credentials.
+    Creds(Box<Creds>),
+    /// The server accepted a login with the stored creds.
+    LoginConfirmed,
+    PreKey(PreKey),
+    RemovePreKey(u32),
+    SignalSession {
+        address: String,
+        record: Vec<u8>,
+    },
+    RemoveSignalSession {
+        address: String,
+    },
+    SenderKey {
+        group: String,
+        sender: String,
+        record: Vec<u8>,
+    },
+    RemoveSenderKey {
+        group: String,
+        sender: String,
+    },
+    Identity {
+        address: String,
+        key: Vec<u8>,
+    },
+    AppStateKey {
+        id: Vec<u8>,
+        data: Vec<u8>,
+    },
+    RemoveAppStateKey {
+        id: Vec<u8>,
+    },
+    /// An incoming message; an id already stored is ignored (a redelivery).
+    Inbox(InboxEntry),
+    /// The handler is done with inbox entry `id`; its replies join the
+    /// outbox in the same transaction.
+    Handled {
+        id: String,
+        at: UnixMillis,
+        outbox: Vec<OutboxEntry>,
+    },
+}
+
+impl std::fmt::Debug for Write {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Write::Creds(creds) => f.debug_tuple("Creds").field(creds).finish(),
+            Write::LoginConfirmed => f.write_str("LoginConfirmed"),
+            Write::PreKey(key) => write!(f, "PreKey({})", key.id),
+            Write::RemovePreKey(id) => write!(f, "RemovePreKey({id})"),
+            Write::SignalSession { address, record } => {
+                write!(f, "SignalSession({address}, {} bytes)", record.len())
+            }
+            Write::RemoveSignalSession { address } => write!(f, "RemoveSignalSession({address})"),
+            Write::SenderKey {
+                group,
+                sender,
+                record,
+            } => write!(f, "SenderKey({group}, {sender}, {} bytes)", record.len()),
+            Write::RemoveSenderKey { group, sender } => {
+                write!(f, "RemoveSenderKey({group}, {sender})")
+            }
+            Write::Identity { address, .. } => write!(f, "Identity({address})"),
+            Write::AppStateKey { id, .. } => write!(f, "AppStateKey({} byte id)", id.len()),
+            Write::RemoveAppStateKey { id } => {
+                write!(f, "RemoveAppStateKey({} byte id)", id.len())
+            }
+            Write::Inbox(entry) => write!(f, "Inbox({})", entry.id),
+            Write::Handled { id, outbox, .. } => {
+                write!(f, "Handled({id}, {} replies)", outbox.len())
+            }
+        }
+    }
+}
+
+impl Write {
+    /// The creds this write stores, if it stores creds.
+    pub fn creds(&self) -> Option<&Creds> {
+        match self {
+            Write::Creds(creds) => Some(creds),
+            _ => None,
+        }
+    }
+}
+
+/// The writes that carry out one of the client's store ops (one
+/// transaction). Keys come before the creds that count them.
+pub fn writes_for(op: &StoreOp) -> Vec<Write> {
+    match op {
+        StoreOp::Creds(creds) => vec![Write::Creds(creds.clone())],
+        StoreOp::PreKeys { creds, keys } => keys
+            .iter()
+            .cloned()
+            .map(Write::PreKey)
+            .chain([Write::Creds(creds.clone())])
+            .collect(),
+        StoreOp::Inbox(entry) => vec![Write::Inbox(entry.clone())],
+    }
+}
+
+/// A stored record that cannot be read back, named.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum RecordError {
+    #[error("{what}: {source}")]
+    Creds { what: String, source: CredsError },
+    #[error("{what}: {detail}")]
+    Malformed { what: String, detail: String },
+}
+
+impl Session {
+    /// A session that holds only its credentials.
+    pub fn new(creds: Creds) -> Session {
+        Session {
+            creds,
+            login_confirmed: false,
+            pre_keys: BTreeMap::new(),
+            sessions: BTreeMap::new(),
+            sender_keys: BTreeMap::new(),
+            identities: BTreeMap::new(),
+            app_state_keys: BTreeMap::new(),
+        }
+    }
+
+    /// Applies one write as a store would. Inbox writes change no session
+    /// state and are ignored here.
+    pub fn apply(&mut self, write: &Write) {
+        match write {
+            Write::Creds(creds) => self.creds = (**creds).clone(),
+            Write::LoginConfirmed => self.login_confirmed = true,
+            Write::PreKey(key) => {
+                self.pre_keys.insert(key.id, key.clone());
+            }
+            Write::RemovePreKey(id) => {
+                self.pre_keys.remove(id);
+            }
+            Write::SignalSession { address, record } => {
+                self.sessions.insert(address.clone(), record.clone());
+            }
+            Write::RemoveSignalSession { address } => {
+                self.sessions.remove(address);
+            }
+            Write::SenderKey {
+                group,
+                sender,
+                record,
+            } => {
+                self.sender_keys
+                    .insert((group.clone(), sender.clone()), record.clone());
+            }
+            Write::RemoveSenderKey { group, sender } => {
+                self.sender_keys.remove(&(group.clone(), sender.clone()));
+            }
+            Write::Identity { address, key } => {
+                self.identities.insert(address.clone(), key.clone());
+            }
+            Write::AppStateKey { id, data } => {
+                self.app_state_keys.insert(id.clone(), data.clone());
+            }
+            Write::RemoveAppStateKey { id } => {
+                self.app_state_keys.remove(id);
+            }
+            Write::Inbox(_) | Write::Handled { .. } => {}
+        }
+    }
+
+    /// Every record as writes: what a store runs to hold this session
+    /// (creds last).
+    pub fn to_writes(&self) -> Vec<Write> {
+        let mut writes = Vec::with_capacity(
+            self.pre_keys.len()
+                + self.sessions.len()
+                + self.sender_keys.len()
+                + self.identities.len()
+                + self.app_state_keys.len()
+                + 2,
+        );
+        writes.extend(self.pre_keys.values().cloned().map(Write::PreKey));
+        writes.extend(
+            self.sessions
+                .iter()
+                .map(|(address, record)| Write::SignalSession {
+                    address: address.clone(),
+                    record: record.clone(),
+                }),
+        );
+        writes.extend(
+            self.sender_keys
+                .iter()
+                .map(|((group, sender), record)| Write::SenderKey {
+                    group: group.clone(),
+                    sender: sender.clone(),
+                    record: record.clone(),
+                }),
+        );
+        writes.extend(
+            self.identities
+                .iter()
+                .map(|(address, key)| Write::Identity {
+                    address: address.clone(),
+                    key: key.clone(),
+                }),
+        );
+        writes.extend(
+            self.app_state_keys
+                .iter()
+                .map(|(id, data)| Write::AppStateKey {
+                    id: id.clone(),
+                    data: data.clone(),
+                }),
+        );
+        writes.push(Write::Creds(Box::new(self.creds.clone())));
+        if self.login_confirmed {
+            writes.push(Write::LoginConfirmed);
+        }
+        writes
+    }
+
+    /// The protobuf record of the whole session (a snapshot's body).
+    pub fn encode(&self) -> Vec<u8> {
+        pb::SessionSnapshot {
+            creds: Some(self.creds.to_record()),
+            pre_keys: self.pre_keys.values().map(PreKey::to_record).collect(),
+            sessions: self
+                .sessions
+                .iter()
+                .map(|(address, record)| pb::SignalSessionRecord {
+                    address: address.clone(),
+                    record: record.clone(),
+                })
+                .collect(),
+            sender_keys: self
+                .sender_keys
+                .iter()
+                .map(|((group, sender), record)| pb::SenderKeyRecord {
+                    group: group.clone(),
+                    sender: sender.clone(),
+                    record: record.clone(),
+                })
+                .collect(),
+            identities: self
+                .identities
+                .iter()
+                .map(|(address, key)| pb::IdentityRecord {
+                    address: address.clone(),
+                    key: key.clone(),
+                })
+                .collect(),
+            app_state_keys: self
+                .app_state_keys
+                .iter()
+                .map(|(id, data)| pb::AppStateKeyRecord {
+                    id: id.clone(),
+                    data: data.clone(),
+                })
+                .collect(),
+            login_confirmed: self.login_confirmed,
+        }
+        .encode_to_vec()
+    }
+
+    /// Reads [`Session::encode`]'s output back; a bad record is named.
+    pub fn decode(bytes: &[u8]) -> Result<Session, RecordError> {
+        let record = pb::SessionSnapshot::decode(bytes).map_err(|err| RecordError::Malformed {
+            what: "session record".into(),
+            detail: err.to_string(),
+        })?;
+        let creds = record.creds.ok_or_else(|| RecordError::Malformed {
+            what: "session record".into(),
+            detail: "no creds".into(),
+        })?;
+        let creds = Creds::from_record(creds).map_err(|source| RecordError::Creds {
+            what: "creds".into(),
+            source,
+        })?;
+        let mut session = Session::new(creds);
+        session.login_confirmed = record.login_confirmed;
+        for key in record.pre_keys {
+            let id = key.id;
+            let key = PreKey::from_record(key).map_err(|source| RecordError::Creds {
+                what: format!("pre-key {id}"),
+                source,
+            })?;
+            session.pre_keys.insert(key.id, key);
+        }
+        for s in record.sessions {
+            session.sessions.insert(s.address, s.record);
+        }
+        for s in record.sender_keys {
+            session.sender_keys.insert((s.group, s.sender), s.record);
+        }
+        for i in record.identities {
+            session.identities.insert(i.address, i.key);
+        }
+        for k in record.app_state_keys {
+            session.app_state_keys.insert(k.id, k.data);
+        }
+        Ok(session)
+    }
+
+    /// True when both hold the same records (creds compared by their
+    /// stored form).
+    pub fn same_as(&self, other: &Session) -> bool {
+        self.encode() == other.encode()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::session::testing::sample_session;
+    use rand_chacha::ChaCha20Rng;
+    use rand_core::SeedableRng;
+
+    #[test]
+    fn every_record_kind_round_trips_through_the_session_record() {
+        let mut session = sample_session(1, 20, 5, 40);
+        session.login_confirmed = true;
+        let back = Session::decode(&session.encode()).expect("round trip");
+        assert!(back.same_as(&session));
+        assert_eq!(back.pre_keys.len(), 20);
+        assert_eq!(back.sender_keys.len(), 1);
+        assert!(back.login_confirmed);
+    }
+
+    #[test]
+    fn writes_rebuild_the_session_and_removals_remove() {
+        let session = sample_session(2, 5, 3, 40);
+        let mut rebuilt = Session::new(Creds::generate(&mut ChaCha20Rng::seed_from_u64(99)));
+        for write in session.to_writes() {
+            rebuilt.apply(&write);
+        }
+        assert!(rebuilt.same_as(&session));
+        rebuilt.apply(&Write::RemovePreKey(3));
+        rebuilt.apply(&Write::RemoveSignalSession {
+            address: "15550000000.0:1".into(),
+        });
+        rebuilt.apply(&Write::RemoveSenderKey {
+            group: "120363000000000000@g.us".into(),
+            sender: "15550001111.0:1".into(),
+        });
+        rebuilt.apply(&Write::RemoveAppStateKey {
+            id: vec![0, 0, 0, 1],
+        });
+        assert_eq!(rebuilt.pre_keys.len(), 4);
+        assert_eq!(rebuilt.sessions.len(), 2);
+        assert!(rebuilt.sender_keys.is_empty() && rebuilt.app_state_keys.is_empty());
+    }
+
+    #[test]
+    fn pre_key_ops_store_keys_before_creds() {
+        let session = sample_session(3, 3, 0, 40);
+        let op = StoreOp::PreKeys {
+            creds: Box::new(session.creds.clone()),
+            keys: session.pre_keys.values().cloned().collect(),
+        };
+        let writes = writes_for(&op);
+        assert_eq!(writes.len(), 4);
+        assert!(writes[..3].iter().all(|w| matches!(w, Write::PreKey(_))));
+        assert!(writes[3].creds().is_some());
+    }
+
+    #[test]
+    fn debug_shows_no_key_material() {
+        let session = sample_session(4, 2, 1, 40);
+        let private = hex(&session.creds.noise_key.private_bytes()[..]);
+        let shown = format!(
+            "{session:?}{:?}",
+            session.to_writes().iter().collect::<Vec<_>>()
+        );
+        assert!(!shown.contains(&private[..16]), "{shown}");
+        assert!(!shown.contains("3, 3, 3"), "{shown}");
+        assert!(!shown.contains("5, 5, 5"), "{shown}");
+    }
+
+    fn hex(bytes: &[u8]) -> String {
+        bytes.iter().map(|b| format!("{b:02x}")).collect()
+    }
+}

@@ -1,0 +1,3 @@
+//! The `blacksky` binary's subcommands beyond `run` and `config`.
+
+pub mod session;

@@ -1,0 +1,433 @@
+//! Backup and restore around a [`Store`]: sealing snapshots, deciding at
+//! start what the session resumes from (live tables, a snapshot, a session
+//! string, or a new device), and the session-string import and export the
+//! `blacksky session` commands use.
+
+use blacksky_core::session::restore::{self, Decision, Generation, Live, Refusal, Skipped};
+use blacksky_core::session::snapshot::{
+    self, KDF_ITERATIONS_DEFAULT, Keyring, MAGIC, Seal, SnapshotError, SnapshotHeader, SnapshotKey,
+};
+use blacksky_core::session::{Creds, Session, Write};
+use blacksky_core::time::UnixMillis;
+use rand_core::{OsRng, RngCore};
+use thiserror::Error;
+use tokio::task::JoinHandle;
+
+use super::{Store, StoreError, wall_now};
+use crate::config::Secret;
+
+/// Says once, plainly, whether snapshots are encrypted.
+pub fn announce_encryption(secret: Option<&Secret>) {
+    if secret.is_some() {
+        tracing::info!(
+            "snapshots and session strings are encrypted (AES-256-GCM, key from SESSION_SECRET)"
+        );
+    } else {
+        tracing::warn!(
+            "SESSION_SECRET is not set: snapshots and exported session strings are NOT encrypted; \
+             anyone who reads them can take over this WhatsApp session"
+        );
+    }
+}
+
+/// The keyring for opening snapshots with the configured secret.
+pub fn keyring(secret: Option<&Secret>) -> Keyring {
+    Keyring::new(secret.map(|s| s.expose().as_bytes()))
+}
+
+enum KeyState {
+    Plain,
+    Pending(JoinHandle<SnapshotKey>),
+    Ready(SnapshotKey),
+}
+
+/// Seals snapshots for one session: with SESSION_SECRET, under a key
+/// derived once per process (random salt, PBKDF2 off the async runtime)
+/// and a fresh random nonce per snapshot; without it, plain.
+pub struct Sealer {
+    session_name: String,
+    key: KeyState,
+}
+
+impl std::fmt::Debug for Sealer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Sealer")
+            .field("session_name", &self.session_name)
+            .field("encrypted", &self.is_encrypted())
+            .finish()
+    }
+}
+
+impl Sealer {
+    /// Starts deriving the key (call inside a tokio runtime).
+    pub fn new(session_name: &str, secret: Option<&Secret>, kdf_iterations: u32) -> Sealer {
+        let key = match secret {
+            None => KeyState::Plain,
+            Some(secret) => {
+                let secret = zeroize::Zeroizing::new(secret.expose().as_bytes().to_vec());
+                let mut salt = [0u8; 16];
+                OsRng.fill_bytes(&mut salt);
+                KeyState::Pending(tokio::task::spawn_blocking(move || {
+                    SnapshotKey::derive(&secret, salt, kdf_iterations)
+                }))
+            }
+        };
+        Sealer {
+            session_name: session_name.to_owned(),
+            key,
+        }
+    }
+
+    /// With the default (slow) key derivation.
+    pub fn standard(session_name: &str, secret: Option<&Secret>) -> Sealer {
+        Sealer::new(session_name, secret, KDF_ITERATIONS_DEFAULT)
+    }
+
+    pub fn is_encrypted(&self) -> bool {
+        !matches!(self.key, KeyState::Plain)
+    }
+
+    /// Seals `session` as a snapshot made at `created_at`.
+    pub async fn seal(
+        &mut self,
+        session: &Session,
+        created_at: UnixMillis,
+    ) -> Result<Vec<u8>, SnapshotError> {
+        if let KeyState::Pending(task) = &mut self.key {
+            match task.await {
+                Ok(key) => self.key = KeyState::Ready(key),
+                // The derivation cannot panic; if the runtime dropped it,
+                // refuse rather than fall back to plain text.
+                Err(_) => return Err(SnapshotError::NoSecret),
+            }
+        }
+        let seal = match &self.key {
+            KeyState::Ready(key) => {
+                let mut nonce = [0u8; 12];
+                OsRng.fill_bytes(&mut nonce);
+                Seal::Encrypted { key, nonce }
+            }
+            _ => Seal::Plain,
+        };
+        snapshot::encode_snapshot(session, &self.session_name, created_at, seal)
+    }
+}
+
+/// Where the session came from at start.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Source {
+    /// The live tables.
+    Live,
+    /// The live creds were missing or unreadable; this generation was
+    /// written back into the live tables.
+    Restored { generation: u64 },
+    /// Imported from SESSION_DATA.
+    Imported,
+    /// Nothing was stored: new credentials (a new device to link).
+    New,
+}
+
+/// What the session starts with.
+#[derive(Debug, Clone)]
+pub struct Prepared {
+    pub creds: Creds,
+    pub login_confirmed: bool,
+    pub source: Source,
+}
+
+/// Why the session cannot start.
+#[derive(Debug, Error)]
+pub enum PrepareError {
+    /// Stored creds exist and none can be read (the text says how to recover).
+    #[error("{0}")]
+    Refused(Refusal),
+    /// The store did not answer (retry).
+    #[error("{0}")]
+    Store(#[from] StoreError),
+    /// SESSION_DATA (or an imported string) is unusable.
+    #[error("{0}")]
+    Import(String),
+}
+
+/// Logs each generation that was passed over, by number.
+pub fn report_skipped(skipped: &[Skipped]) {
+    for s in skipped {
+        tracing::warn!(generation = s.generation, "{s}; skipped");
+    }
+}
+
+/// Decides and carries out what the session starts from (DESIGN.md,
+/// Durability 3 and 4): live creds; else the newest snapshot that opens;
+/// else, with nothing stored at all, SESSION_DATA or new credentials
+/// (stored at once, so a crash before linking keeps the same keys). A
+/// SESSION_DATA string is imported when the store holds no linked device,
+/// and as the recovery when nothing stored can be read.
+pub async fn prepare<S: Store>(
+    store: &mut S,
+    session_data: Option<&Secret>,
+    keys: &mut Keyring,
+) -> Result<Prepared, PrepareError> {
+    let (live, live_state) = match store.load_creds().await {
+        Ok(Some(live)) => (Some(live), Live::Present),
+        Ok(None) => (None, Live::Missing),
+        Err(StoreError::Corrupt { what, detail }) => {
+            (None, Live::Corrupt(format!("{what}: {detail}")))
+        }
+        Err(err) => return Err(err.into()),
+    };
+    let stored = store.snapshots().await?;
+    let generations: Vec<Generation<'_>> = stored
+        .iter()
+        .map(|s| Generation {
+            generation: s.generation,
+            bytes: &s.bytes,
+        })
+        .collect();
+    let name = store.session_name().to_owned();
+    match restore::plan(&name, live_state, &generations, keys) {
+        Decision::UseLive { skipped } => {
+            report_skipped(&skipped);
+            let Some(live) = live else {
+                unreachable!("UseLive is only decided for present creds")
+            };
+            match session_data {
+                Some(text) if !live.creds.is_registered() => {
+                    tracing::info!("the store holds no linked device: importing SESSION_DATA");
+                    import_text(store, text.expose(), keys).await
+                }
+                Some(_) => {
+                    tracing::info!(
+                        "SESSION_DATA ignored: the store already holds a linked session"
+                    );
+                    Ok(Prepared {
+                        creds: live.creds,
+                        login_confirmed: live.login_confirmed,
+                        source: Source::Live,
+                    })
+                }
+                None => Ok(Prepared {
+                    creds: live.creds,
+                    login_confirmed: live.login_confirmed,
+                    source: Source::Live,
+                }),
+            }
+        }
+        Decision::Restore {
+            generation,
+            session,
+            skipped,
+        } => {
+            report_skipped(&skipped);
+            tracing::warn!(
+                generation,
+                "the live creds are missing or unreadable: restoring snapshot generation {generation}"
+            );
+            store.replace_session(&session).await?;
+            Ok(Prepared {
+                creds: session.creds,
+                login_confirmed: session.login_confirmed,
+                source: Source::Restored { generation },
+            })
+        }
+        Decision::Empty => match session_data {
+            Some(text) => {
+                tracing::info!("empty store: importing the session from SESSION_DATA");
+                import_text(store, text.expose(), keys).await
+            }
+            None => {
+                let creds = Creds::generate(&mut OsRng);
+                store
+                    .commit(&[Write::Creds(Box::new(creds.clone()))])
+                    .await?;
+                Ok(Prepared {
+                    creds,
+                    login_confirmed: false,
+                    source: Source::New,
+                })
+            }
+        },
+        Decision::Refuse(refusal) => match session_data {
+            Some(text) => {
+                tracing::error!("{refusal}");
+                tracing::warn!("recovering from SESSION_DATA, as configured");
+                import_text(store, text.expose(), keys).await
+            }
+            None => Err(PrepareError::Refused(refusal)),
+        },
+    }
+}
+
+async fn import_text<S: Store>(
+    store: &mut S,
+    text: &str,
+    keys: &mut Keyring,
+) -> Result<Prepared, PrepareError> {
+    let session = import(store, text.as_bytes(), keys, true).await?;
+    Ok(Prepared {
+        creds: session.creds,
+        login_confirmed: session.login_confirmed,
+        source: Source::Imported,
+    })
+}
+
+/// Reads a session string (or a raw snapshot file) into snapshot bytes.
+pub fn snapshot_bytes(input: &[u8]) -> Result<(Option<String>, Vec<u8>), SnapshotError> {
+    if input.starts_with(MAGIC) {
+        return Ok((None, input.to_vec()));
+    }
+    let text = std::str::from_utf8(input)
+        .map_err(|_| SnapshotError::BadSessionString("neither text nor a snapshot file"))?;
+    let (name, bytes) = snapshot::parse_session_string(text)?;
+    Ok((Some(name), bytes))
+}
+
+/// Imports a session string (or raw snapshot) into the store: the live
+/// tables are replaced by its session and it becomes the newest snapshot
+/// generation. Without `force`, a store that holds a different linked
+/// device is left alone.
+pub async fn import<S: Store>(
+    store: &mut S,
+    input: &[u8],
+    keys: &mut Keyring,
+    force: bool,
+) -> Result<Session, PrepareError> {
+    let (name, bytes) = snapshot_bytes(input)
+        .map_err(|err| PrepareError::Import(format!("the session string: {err}")))?;
+    let (_, session) = snapshot::decode_snapshot(&bytes, keys)
+        .map_err(|err| PrepareError::Import(format!("the session string: {err}")))?;
+    if let Some(name) = name.filter(|n| n != store.session_name()) {
+        tracing::info!(
+            "the session string was exported from session {name:?}; importing it as {:?}",
+            store.session_name()
+        );
+    }
+    if !force {
+        match store.load_creds().await {
+            Ok(Some(live))
+                if live.creds.is_registered()
+                    && live.creds.noise_key.public() != session.creds.noise_key.public() =>
+            {
+                return Err(PrepareError::Import(format!(
+                    "session {:?} already holds another linked device; \
+                     run `blacksky session wipe --yes` first, or import with --force",
+                    store.session_name()
+                )));
+            }
+            Ok(_) | Err(StoreError::Corrupt { .. }) => {}
+            Err(err) => return Err(err.into()),
+        }
+    }
+    store.replace_session(&session).await?;
+    store.put_snapshot(wall_now(), &bytes, u32::MAX).await?;
+    Ok(session)
+}
+
+/// The session as a string to paste into SESSION_DATA: from the live
+/// tables, or from the newest snapshot that opens when they are unreadable.
+/// `compact` leaves out the one-time pre-keys (they are most of the size;
+/// see the README).
+pub async fn export<S: Store>(
+    store: &mut S,
+    keys: &mut Keyring,
+    sealer: &mut Sealer,
+    compact: bool,
+) -> Result<String, PrepareError> {
+    let live = match store.load_session().await {
+        Ok(session) => session,
+        Err(StoreError::Corrupt { what, detail }) => {
+            tracing::warn!(
+                "the live session is unreadable ({what}: {detail}); exporting the newest snapshot that opens"
+            );
+            None
+        }
+        Err(err) => return Err(err.into()),
+    };
+    let mut session = match live {
+        Some(session) => session,
+        None => {
+            let stored = store.snapshots().await?;
+            let generations: Vec<Generation<'_>> = stored
+                .iter()
+                .map(|s| Generation {
+                    generation: s.generation,
+                    bytes: &s.bytes,
+                })
+                .collect();
+            match restore::plan(store.session_name(), Live::Missing, &generations, keys) {
+                Decision::Restore {
+                    session, skipped, ..
+                } => {
+                    report_skipped(&skipped);
+                    *session
+                }
+                Decision::Refuse(refusal) => return Err(PrepareError::Refused(refusal)),
+                _ => {
+                    return Err(PrepareError::Import(format!(
+                        "session {:?} holds nothing to export",
+                        store.session_name()
+                    )));
+                }
+            }
+        }
+    };
+    if compact {
+        session.pre_keys.clear();
+    }
+    let bytes = sealer
+        .seal(&session, wall_now())
+        .await
+        .map_err(|err| PrepareError::Import(format!("sealing the snapshot: {err}")))?;
+    Ok(snapshot::session_string(store.session_name(), &bytes))
+}
+
+/// One generation's verdict.
+#[derive(Debug, Clone)]
+pub struct GenerationCheck {
+    pub generation: u64,
+    pub created_at: UnixMillis,
+    pub bytes: usize,
+    pub header: Option<SnapshotHeader>,
+    /// The device JID (`None` before linking), or what is wrong.
+    pub verdict: Result<Option<String>, SnapshotError>,
+}
+
+/// What `blacksky session verify` reports.
+#[derive(Debug, Clone)]
+pub struct VerifyReport {
+    /// The live creds: the device JID, or what is wrong.
+    pub live: Result<Option<Option<String>>, String>,
+    pub generations: Vec<GenerationCheck>,
+}
+
+impl VerifyReport {
+    /// True when nothing stored is unreadable.
+    pub fn all_ok(&self) -> bool {
+        self.live.is_ok() && self.generations.iter().all(|g| g.verdict.is_ok())
+    }
+}
+
+/// Opens the live session and every generation.
+pub async fn verify<S: Store>(
+    store: &mut S,
+    keys: &mut Keyring,
+) -> Result<VerifyReport, StoreError> {
+    let live = match store.load_session().await {
+        Ok(session) => Ok(session.map(|s| s.creds.me.map(|me| me.jid.to_string()))),
+        Err(StoreError::Corrupt { what, detail }) => Err(format!("{what}: {detail}")),
+        Err(err) => return Err(err),
+    };
+    let generations = store
+        .snapshots()
+        .await?
+        .into_iter()
+        .map(|s| GenerationCheck {
+            generation: s.generation,
+            created_at: s.created_at,
+            bytes: s.bytes.len(),
+            header: snapshot::inspect(&s.bytes).ok(),
+            verdict: snapshot::decode_snapshot(&s.bytes, keys)
+                .map(|(_, session)| session.creds.me.map(|me| me.jid.to_string())),
+        })
+        .collect();
+    Ok(VerifyReport { live, generations })
+}

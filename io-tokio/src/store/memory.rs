@@ -1,0 +1,306 @@
+//! A store in memory, for tests and the simulator: the same semantics as
+//! the SQL stores (one transaction per call, duplicates by message id
+//! dropped, generations rotated), a database that outlives the handles
+//! (a "restart" opens a new handle on the same [`MemoryDb`]), and injected
+//! faults: while `failing` is set every call fails and changes nothing.
+
+use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+
+use blacksky_core::session::{Creds, Session, Write};
+use blacksky_core::time::UnixMillis;
+use rand_chacha::ChaCha20Rng;
+use rand_core::SeedableRng;
+
+use super::{
+    InboxRecord, LiveCreds, OutboxRecord, SessionSummary, Store, StoreError, StoredSnapshot,
+};
+
+#[derive(Debug, Default)]
+struct SessionRows {
+    /// The creds record as stored (bytes, so corruption can be injected).
+    creds: Option<(Vec<u8>, bool)>,
+    keys: Option<Session>,
+    inbox: Vec<InboxRecord>,
+    outbox: Vec<OutboxRecord>,
+    snapshots: BTreeMap<u64, StoredSnapshot>,
+}
+
+/// The shared database behind [`MemoryStore`] handles.
+#[derive(Debug, Default)]
+pub struct MemoryDb {
+    sessions: Mutex<BTreeMap<String, SessionRows>>,
+    next_seq: Mutex<i64>,
+    failing: AtomicBool,
+}
+
+impl MemoryDb {
+    pub fn new() -> Arc<MemoryDb> {
+        Arc::default()
+    }
+
+    /// While set, every store call fails (a database outage).
+    pub fn set_failing(&self, failing: bool) {
+        self.failing.store(failing, Ordering::SeqCst);
+    }
+
+    /// Replaces the stored creds record with raw bytes (corruption tests).
+    pub fn corrupt_creds(&self, session: &str, bytes: Vec<u8>) {
+        let mut sessions = lock(&self.sessions);
+        let rows = sessions.entry(session.to_owned()).or_default();
+        let confirmed = rows.creds.as_ref().is_some_and(|c| c.1);
+        rows.creds = Some((bytes, confirmed));
+    }
+}
+
+fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+/// A handle on a [`MemoryDb`] for one session name.
+#[derive(Debug, Clone)]
+pub struct MemoryStore {
+    db: Arc<MemoryDb>,
+    session: String,
+}
+
+impl MemoryStore {
+    pub fn new(db: Arc<MemoryDb>, session: &str) -> MemoryStore {
+        MemoryStore {
+            db,
+            session: session.to_owned(),
+        }
+    }
+
+    pub fn with_session(&self, session: &str) -> MemoryStore {
+        MemoryStore::new(self.db.clone(), session)
+    }
+
+    pub fn db(&self) -> &Arc<MemoryDb> {
+        &self.db
+    }
+
+    fn check(&self) -> Result<(), StoreError> {
+        if self.db.failing.load(Ordering::SeqCst) {
+            Err(StoreError::Injected)
+        } else {
+            Ok(())
+        }
+    }
+
+    fn with_rows<T>(&self, f: impl FnOnce(&mut SessionRows) -> T) -> Result<T, StoreError> {
+        self.check()?;
+        let mut sessions = lock(&self.db.sessions);
+        Ok(f(sessions.entry(self.session.clone()).or_default()))
+    }
+
+    fn live(&self, rows: &SessionRows) -> Result<Option<LiveCreds>, StoreError> {
+        let Some((bytes, confirmed)) = &rows.creds else {
+            return Ok(None);
+        };
+        let creds = Creds::decode(bytes).map_err(|err| StoreError::Corrupt {
+            what: format!("creds of session {:?}", self.session),
+            detail: err.to_string(),
+        })?;
+        Ok(Some(LiveCreds {
+            creds,
+            login_confirmed: *confirmed,
+        }))
+    }
+
+    fn apply(&self, rows: &mut SessionRows, next_seq: &mut i64, write: &Write) {
+        match write {
+            Write::Creds(creds) => {
+                let confirmed = rows.creds.as_ref().is_some_and(|c| c.1);
+                rows.creds = Some((creds.encode(), confirmed));
+                match &mut rows.keys {
+                    Some(keys) => keys.creds = (**creds).clone(),
+                    None => rows.keys = Some(Session::new((**creds).clone())),
+                }
+            }
+            Write::LoginConfirmed => {
+                if let Some(creds) = &mut rows.creds {
+                    creds.1 = true;
+                }
+            }
+            Write::Inbox(entry) => {
+                if rows.inbox.iter().all(|e| e.id != entry.id) {
+                    *next_seq += 1;
+                    rows.inbox.push(InboxRecord {
+                        seq: *next_seq,
+                        id: entry.id.clone(),
+                        from: entry.from.clone(),
+                        stanza: entry.stanza.clone(),
+                        received_at: entry.received_at,
+                        handled_at: None,
+                    });
+                }
+            }
+            Write::Handled { id, at, outbox } => {
+                if let Some(entry) = rows
+                    .inbox
+                    .iter_mut()
+                    .find(|e| &e.id == id && e.handled_at.is_none())
+                {
+                    entry.handled_at = Some(*at);
+                    for reply in outbox {
+                        *next_seq += 1;
+                        rows.outbox.push(OutboxRecord {
+                            seq: *next_seq,
+                            inbox_id: id.clone(),
+                            to: reply.to.clone(),
+                            payload_bytes: reply.payload.len(),
+                        });
+                    }
+                }
+            }
+            other => {
+                if let Some(keys) = &mut rows.keys {
+                    keys.apply(other);
+                } else if !matches!(
+                    other,
+                    Write::RemovePreKey(_)
+                        | Write::RemoveSignalSession { .. }
+                        | Write::RemoveSenderKey { .. }
+                        | Write::RemoveAppStateKey { .. }
+                ) {
+                    // Keys before any creds: held under placeholder creds
+                    // until a creds write arrives (the SQL stores keep them
+                    // in their own tables the same way).
+                    let placeholder = Creds::generate(&mut ChaCha20Rng::seed_from_u64(0));
+                    let mut keys = Session::new(placeholder);
+                    keys.apply(other);
+                    rows.keys = Some(keys);
+                }
+            }
+        }
+    }
+}
+
+impl Store for MemoryStore {
+    fn session_name(&self) -> &str {
+        &self.session
+    }
+
+    async fn load_creds(&mut self) -> Result<Option<LiveCreds>, StoreError> {
+        self.check()?;
+        let sessions = lock(&self.db.sessions);
+        match sessions.get(&self.session) {
+            Some(rows) => self.live(rows),
+            None => Ok(None),
+        }
+    }
+
+    async fn load_session(&mut self) -> Result<Option<Session>, StoreError> {
+        self.check()?;
+        let sessions = lock(&self.db.sessions);
+        let Some(rows) = sessions.get(&self.session) else {
+            return Ok(None);
+        };
+        let Some(live) = self.live(rows)? else {
+            return Ok(None);
+        };
+        let mut session = rows
+            .keys
+            .clone()
+            .unwrap_or_else(|| Session::new(live.creds.clone()));
+        session.creds = live.creds;
+        session.login_confirmed = live.login_confirmed;
+        Ok(Some(session))
+    }
+
+    async fn commit(&mut self, writes: &[Write]) -> Result<(), StoreError> {
+        self.check()?;
+        let mut sessions = lock(&self.db.sessions);
+        let mut next_seq = lock(&self.db.next_seq);
+        let rows = sessions.entry(self.session.clone()).or_default();
+        for write in writes {
+            self.apply(rows, &mut next_seq, write);
+        }
+        Ok(())
+    }
+
+    async fn replace_session(&mut self, session: &Session) -> Result<(), StoreError> {
+        self.with_rows(|rows| {
+            rows.creds = Some((session.creds.encode(), session.login_confirmed));
+            rows.keys = Some(session.clone());
+        })
+    }
+
+    async fn put_snapshot(
+        &mut self,
+        created_at: UnixMillis,
+        bytes: &[u8],
+        keep: u32,
+    ) -> Result<u64, StoreError> {
+        self.with_rows(|rows| {
+            let generation = rows.snapshots.keys().next_back().copied().unwrap_or(0) + 1;
+            rows.snapshots.insert(
+                generation,
+                StoredSnapshot {
+                    generation,
+                    created_at,
+                    bytes: bytes.to_vec(),
+                },
+            );
+            let floor = generation.saturating_sub(u64::from(keep.max(1)));
+            rows.snapshots.retain(|g, _| *g > floor);
+            generation
+        })
+    }
+
+    async fn snapshots(&mut self) -> Result<Vec<StoredSnapshot>, StoreError> {
+        self.with_rows(|rows| rows.snapshots.values().rev().cloned().collect())
+    }
+
+    async fn unhandled_inbox(&mut self, limit: u32) -> Result<Vec<InboxRecord>, StoreError> {
+        self.with_rows(|rows| {
+            rows.inbox
+                .iter()
+                .filter(|e| e.handled_at.is_none())
+                .take(limit as usize)
+                .cloned()
+                .collect()
+        })
+    }
+
+    async fn inbox(&mut self) -> Result<Vec<InboxRecord>, StoreError> {
+        self.with_rows(|rows| rows.inbox.clone())
+    }
+
+    async fn outbox(&mut self) -> Result<Vec<OutboxRecord>, StoreError> {
+        self.with_rows(|rows| rows.outbox.clone())
+    }
+
+    async fn wipe(&mut self) -> Result<(), StoreError> {
+        self.check()?;
+        lock(&self.db.sessions).remove(&self.session);
+        Ok(())
+    }
+
+    async fn sessions(&mut self) -> Result<Vec<SessionSummary>, StoreError> {
+        self.check()?;
+        let sessions = lock(&self.db.sessions);
+        Ok(sessions
+            .iter()
+            .map(|(name, rows)| {
+                let handle = self.with_session(name);
+                SessionSummary {
+                    name: name.clone(),
+                    device: handle
+                        .live(rows)
+                        .map(|c| c.and_then(|c| c.creds.me.map(|me| me.jid.to_string())))
+                        .map_err(|err| err.to_string()),
+                    pre_keys: rows.keys.as_ref().map_or(0, |k| k.pre_keys.len() as u64),
+                    signal_sessions: rows.keys.as_ref().map_or(0, |k| k.sessions.len() as u64),
+                    inbox: rows.inbox.len() as u64,
+                    inbox_unhandled: rows.inbox.iter().filter(|e| e.handled_at.is_none()).count()
+                        as u64,
+                    snapshots: rows.snapshots.len() as u64,
+                    newest_snapshot_at: rows.snapshots.values().next_back().map(|s| s.created_at),
+                }
+            })
+            .collect())
+    }
+}

@@ -1,0 +1,756 @@
+//! The two SQL stores. Their schemas (migrations/sqlite, migrations/postgres)
+//! differ only in column types, and the statements are the same text
+//! (`$n` placeholders, `ON CONFLICT` upserts work in both), so one macro
+//! stamps out the [`Store`] implementation for each.
+//!
+//! SQLite runs in WAL mode with `synchronous = FULL`: a commit is on disk
+//! before it returns, so neither kill -9 nor a power cut loses an acked
+//! write. PostgreSQL gets TLS as Heroku needs it: a URL without `sslmode`
+//! pointing at another host is opened with `sslmode=require` (encrypted,
+//! certificate not verified: Heroku's servers present certificates no
+//! public CA signs, and Heroku documents `require`); a local URL without
+//! `sslmode` keeps sqlx's default (`prefer`), so a plain local server works.
+
+use std::path::Path;
+use std::str::FromStr;
+use std::time::Duration;
+
+use blacksky_core::client::InboxEntry;
+use blacksky_core::session::{Creds, PreKey, Session, Write};
+use blacksky_core::time::UnixMillis;
+use sqlx::Row;
+use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions, PgSslMode};
+use sqlx::sqlite::{
+    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
+};
+
+use super::{
+    InboxRecord, LiveCreds, OutboxRecord, SessionSummary, Store, StoreError, StoredSnapshot,
+    wall_now,
+};
+
+/// How long to wait for a pooled connection before calling the store down.
+const ACQUIRE_TIMEOUT_MS: u64 = 5_000;
+/// Pool sizes: one writer (the worker) plus tools; Heroku's smallest
+/// PostgreSQL plans allow 20 connections for every dyno together.
+const SQLITE_CONNECTIONS_MAX: u32 = 2;
+const PG_CONNECTIONS_MAX: u32 = 4;
+
+static SQLITE_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("../migrations/sqlite");
+static PG_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("../migrations/postgres");
+
+/// The embedded store: one SQLite file.
+#[derive(Debug, Clone)]
+pub struct SqliteStore {
+    pool: SqlitePool,
+    session: String,
+}
+
+/// The PostgreSQL store.
+#[derive(Debug, Clone)]
+pub struct PgStore {
+    pool: PgPool,
+    session: String,
+}
+
+fn db(what: &'static str) -> impl FnOnce(sqlx::Error) -> StoreError {
+    move |source| StoreError::Db { what, source }
+}
+
+fn migrate_err(err: sqlx::migrate::MigrateError) -> StoreError {
+    match err {
+        sqlx::migrate::MigrateError::Execute(source) => StoreError::Db {
+            what: "running migrations",
+            source,
+        },
+        other => StoreError::Config(format!(
+            "the database's migrations do not match this blacksky: {other}"
+        )),
+    }
+}
+
+impl SqliteStore {
+    /// Opens (creating if needed) the database at `path`, migrated.
+    pub async fn open(path: &Path, session: &str) -> Result<SqliteStore, StoreError> {
+        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+            std::fs::create_dir_all(dir).map_err(|source| StoreError::Io {
+                what: format!("creating {}", dir.display()),
+                source,
+            })?;
+        }
+        let options = SqliteConnectOptions::new()
+            .filename(path)
+            .create_if_missing(true)
+            .journal_mode(SqliteJournalMode::Wal)
+            .synchronous(SqliteSynchronous::Full)
+            .busy_timeout(Duration::from_millis(ACQUIRE_TIMEOUT_MS))
+            .foreign_keys(true);
+        let pool = SqlitePoolOptions::new()
+            .max_connections(SQLITE_CONNECTIONS_MAX)
+            .acquire_timeout(Duration::from_millis(ACQUIRE_TIMEOUT_MS))
+            .connect_with(options)
+            .await
+            .map_err(db("opening the SQLite database"))?;
+        SQLITE_MIGRATIONS.run(&pool).await.map_err(migrate_err)?;
+        Ok(SqliteStore {
+            pool,
+            session: session.to_owned(),
+        })
+    }
+
+    /// The same database under another session name.
+    pub fn with_session(&self, session: &str) -> SqliteStore {
+        SqliteStore {
+            pool: self.pool.clone(),
+            session: session.to_owned(),
+        }
+    }
+
+    /// The pool, for tests that need to reach under the store.
+    pub fn pool(&self) -> &SqlitePool {
+        &self.pool
+    }
+}
+
+/// Connection options for `url`: TLS required for remote hosts unless the
+/// URL says otherwise; `schema`, when given, is the search path (tests).
+pub fn pg_options(url: &str, schema: Option<&str>) -> Result<PgConnectOptions, StoreError> {
+    let mut options = PgConnectOptions::from_str(url).map_err(|err| {
+        StoreError::Config(format!(
+            "DATABASE_URL ({}) is not a usable PostgreSQL URL: {err}",
+            crate::config::mask_url(url)
+        ))
+    })?;
+    let explicit_tls = url.contains("sslmode=") || url.contains("ssl-mode=");
+    let host = options.get_host().to_ascii_lowercase();
+    let local = host == "localhost"
+        || host.starts_with("127.")
+        || host == "::1"
+        || host == "[::1]"
+        || host.starts_with('/');
+    if !explicit_tls && !local {
+        options = options.ssl_mode(PgSslMode::Require);
+    }
+    options = options.application_name("blacksky");
+    if let Some(schema) = schema {
+        options = options.options([("search_path", schema)]);
+    }
+    Ok(options)
+}
+
+impl PgStore {
+    /// Connects to `url` (migrating the schema), rows keyed by `session`.
+    /// `schema` puts the tables in that schema (tests); `None` uses the
+    /// URL's default.
+    pub async fn open(
+        url: &str,
+        session: &str,
+        schema: Option<&str>,
+    ) -> Result<PgStore, StoreError> {
+        let options = pg_options(url, schema)?;
+        let pool = PgPoolOptions::new()
+            .max_connections(PG_CONNECTIONS_MAX)
+            .acquire_timeout(Duration::from_millis(ACQUIRE_TIMEOUT_MS))
+            .connect_with(options)
+            .await
+            .map_err(db("connecting to PostgreSQL"))?;
+        PG_MIGRATIONS.run(&pool).await.map_err(migrate_err)?;
+        Ok(PgStore {
+            pool,
+            session: session.to_owned(),
+        })
+    }
+
+    /// The same database under another session name.
+    pub fn with_session(&self, session: &str) -> PgStore {
+        PgStore {
+            pool: self.pool.clone(),
+            session: session.to_owned(),
+        }
+    }
+
+    /// The pool, for tests that need to reach under the store.
+    pub fn pool(&self) -> &PgPool {
+        &self.pool
+    }
+}
+
+fn corrupt(what: String) -> impl FnOnce(String) -> StoreError {
+    move |detail| StoreError::Corrupt { what, detail }
+}
+
+fn decode_creds(session: &str, record: &[u8]) -> Result<Creds, StoreError> {
+    Creds::decode(record)
+        .map_err(|err| err.to_string())
+        .map_err(corrupt(format!("creds of session {session:?}")))
+}
+
+fn millis(value: i64) -> UnixMillis {
+    UnixMillis(u64::try_from(value).unwrap_or(0))
+}
+
+fn sql_millis(value: UnixMillis) -> i64 {
+    i64::try_from(value.as_millis()).unwrap_or(i64::MAX)
+}
+
+macro_rules! sql_store {
+    ($store:ty, $db:ty) => {
+        impl $store {
+            async fn write_one(
+                tx: &mut sqlx::Transaction<'static, $db>,
+                session: &str,
+                write: &Write,
+            ) -> Result<(), sqlx::Error> {
+                match write {
+                    Write::Creds(creds) => {
+                        sqlx::query(
+                            "INSERT INTO creds (session, record, login_confirmed, updated_at) \
+                             VALUES ($1, $2, 0, $3) \
+                             ON CONFLICT (session) DO UPDATE \
+                             SET record = excluded.record, updated_at = excluded.updated_at",
+                        )
+                        .bind(session)
+                        .bind(creds.encode())
+                        .bind(sql_millis(wall_now()))
+                        .execute(&mut **tx)
+                        .await?;
+                    }
+                    Write::LoginConfirmed => {
+                        sqlx::query("UPDATE creds SET login_confirmed = 1 WHERE session = $1")
+                            .bind(session)
+                            .execute(&mut **tx)
+                            .await?;
+                    }
+                    Write::PreKey(key) => {
+                        sqlx::query(
+                            "INSERT INTO pre_keys (session, key_id, record) VALUES ($1, $2, $3) \
+                             ON CONFLICT (session, key_id) DO UPDATE SET record = excluded.record",
+                        )
+                        .bind(session)
+                        .bind(i64::from(key.id))
+                        .bind(key.encode())
+                        .execute(&mut **tx)
+                        .await?;
+                    }
+                    Write::RemovePreKey(id) => {
+                        sqlx::query("DELETE FROM pre_keys WHERE session = $1 AND key_id = $2")
+                            .bind(session)
+                            .bind(i64::from(*id))
+                            .execute(&mut **tx)
+                            .await?;
+                    }
+                    Write::SignalSession { address, record } => {
+                        sqlx::query(
+                            "INSERT INTO signal_sessions (session, address, record) \
+                             VALUES ($1, $2, $3) ON CONFLICT (session, address) \
+                             DO UPDATE SET record = excluded.record",
+                        )
+                        .bind(session)
+                        .bind(address.as_str())
+                        .bind(record.as_slice())
+                        .execute(&mut **tx)
+                        .await?;
+                    }
+                    Write::RemoveSignalSession { address } => {
+                        sqlx::query(
+                            "DELETE FROM signal_sessions WHERE session = $1 AND address = $2",
+                        )
+                        .bind(session)
+                        .bind(address.as_str())
+                        .execute(&mut **tx)
+                        .await?;
+                    }
+                    Write::SenderKey {
+                        group,
+                        sender,
+                        record,
+                    } => {
+                        sqlx::query(
+                            "INSERT INTO sender_keys (session, group_id, sender, record) \
+                             VALUES ($1, $2, $3, $4) ON CONFLICT (session, group_id, sender) \
+                             DO UPDATE SET record = excluded.record",
+                        )
+                        .bind(session)
+                        .bind(group.as_str())
+                        .bind(sender.as_str())
+                        .bind(record.as_slice())
+                        .execute(&mut **tx)
+                        .await?;
+                    }
+                    Write::RemoveSenderKey { group, sender } => {
+                        sqlx::query(
+                            "DELETE FROM sender_keys \
+                             WHERE session = $1 AND group_id = $2 AND sender = $3",
+                        )
+                        .bind(session)
+                        .bind(group.as_str())
+                        .bind(sender.as_str())
+                        .execute(&mut **tx)
+                        .await?;
+                    }
+                    Write::Identity { address, key } => {
+                        sqlx::query(
+                            "INSERT INTO identities (session, address, identity_key) \
+                             VALUES ($1, $2, $3) ON CONFLICT (session, address) \
+                             DO UPDATE SET identity_key = excluded.identity_key",
+                        )
+                        .bind(session)
+                        .bind(address.as_str())
+                        .bind(key.as_slice())
+                        .execute(&mut **tx)
+                        .await?;
+                    }
+                    Write::AppStateKey { id, data } => {
+                        sqlx::query(
+                            "INSERT INTO app_state_keys (session, key_id, record) \
+                             VALUES ($1, $2, $3) ON CONFLICT (session, key_id) \
+                             DO UPDATE SET record = excluded.record",
+                        )
+                        .bind(session)
+                        .bind(id.as_slice())
+                        .bind(data.as_slice())
+                        .execute(&mut **tx)
+                        .await?;
+                    }
+                    Write::RemoveAppStateKey { id } => {
+                        sqlx::query("DELETE FROM app_state_keys WHERE session = $1 AND key_id = $2")
+                            .bind(session)
+                            .bind(id.as_slice())
+                            .execute(&mut **tx)
+                            .await?;
+                    }
+                    Write::Inbox(InboxEntry {
+                        id,
+                        from,
+                        stanza,
+                        received_at,
+                    }) => {
+                        sqlx::query(
+                            "INSERT INTO inbox (session, msg_id, sender, stanza, received_at) \
+                             VALUES ($1, $2, $3, $4, $5) ON CONFLICT (session, msg_id) DO NOTHING",
+                        )
+                        .bind(session)
+                        .bind(id.as_str())
+                        .bind(from.as_str())
+                        .bind(stanza.as_slice())
+                        .bind(sql_millis(*received_at))
+                        .execute(&mut **tx)
+                        .await?;
+                    }
+                    Write::Handled { id, at, outbox } => {
+                        let marked = sqlx::query(
+                            "UPDATE inbox SET handled_at = $3 \
+                             WHERE session = $1 AND msg_id = $2 AND handled_at IS NULL",
+                        )
+                        .bind(session)
+                        .bind(id.as_str())
+                        .bind(sql_millis(*at))
+                        .execute(&mut **tx)
+                        .await?
+                        .rows_affected();
+                        // Handled already (a retried commit): its replies
+                        // are in the outbox once, not twice.
+                        if marked == 1 {
+                            for reply in outbox {
+                                sqlx::query(
+                                    "INSERT INTO outbox \
+                                     (session, inbox_msg_id, recipient, payload, created_at) \
+                                     VALUES ($1, $2, $3, $4, $5)",
+                                )
+                                .bind(session)
+                                .bind(id.as_str())
+                                .bind(reply.to.as_str())
+                                .bind(reply.payload.as_slice())
+                                .bind(sql_millis(*at))
+                                .execute(&mut **tx)
+                                .await?;
+                            }
+                        }
+                    }
+                }
+                Ok(())
+            }
+
+            async fn delete_keys(
+                tx: &mut sqlx::Transaction<'static, $db>,
+                session: &str,
+                with_live_data: bool,
+            ) -> Result<(), sqlx::Error> {
+                let tables: &[&str] = if with_live_data {
+                    &[
+                        "creds",
+                        "pre_keys",
+                        "signal_sessions",
+                        "sender_keys",
+                        "identities",
+                        "app_state_keys",
+                        "inbox",
+                        "outbox",
+                        "snapshots",
+                    ]
+                } else {
+                    &[
+                        "creds",
+                        "pre_keys",
+                        "signal_sessions",
+                        "sender_keys",
+                        "identities",
+                        "app_state_keys",
+                    ]
+                };
+                for table in tables {
+                    sqlx::query(&format!("DELETE FROM {table} WHERE session = $1"))
+                        .bind(session)
+                        .execute(&mut **tx)
+                        .await?;
+                }
+                Ok(())
+            }
+
+            async fn read_inbox(
+                &self,
+                only_unhandled: bool,
+                limit: u32,
+            ) -> Result<Vec<InboxRecord>, StoreError> {
+                let sql = if only_unhandled {
+                    "SELECT seq, msg_id, sender, stanza, received_at, handled_at FROM inbox \
+                     WHERE session = $1 AND handled_at IS NULL ORDER BY seq LIMIT $2"
+                } else {
+                    "SELECT seq, msg_id, sender, stanza, received_at, handled_at FROM inbox \
+                     WHERE session = $1 ORDER BY seq LIMIT $2"
+                };
+                let rows = sqlx::query(sql)
+                    .bind(&self.session)
+                    .bind(i64::from(limit))
+                    .fetch_all(&self.pool)
+                    .await
+                    .map_err(db("reading the inbox"))?;
+                rows.iter()
+                    .map(|row| {
+                        Ok(InboxRecord {
+                            seq: row.try_get(0)?,
+                            id: row.try_get(1)?,
+                            from: row.try_get(2)?,
+                            stanza: row.try_get(3)?,
+                            received_at: millis(row.try_get(4)?),
+                            handled_at: row.try_get::<Option<i64>, _>(5)?.map(millis),
+                        })
+                    })
+                    .collect::<Result<_, sqlx::Error>>()
+                    .map_err(db("reading the inbox"))
+            }
+
+            async fn count(&self, table: &str, session: &str) -> Result<u64, StoreError> {
+                let n: i64 = sqlx::query(&format!(
+                    "SELECT COUNT(*) FROM {table} WHERE session = $1"
+                ))
+                .bind(session)
+                .fetch_one(&self.pool)
+                .await
+                .and_then(|row| row.try_get(0))
+                .map_err(db("counting rows"))?;
+                Ok(u64::try_from(n).unwrap_or(0))
+            }
+        }
+
+        impl Store for $store {
+            fn session_name(&self) -> &str {
+                &self.session
+            }
+
+            async fn load_creds(&mut self) -> Result<Option<LiveCreds>, StoreError> {
+                let row = sqlx::query(
+                    "SELECT record, login_confirmed FROM creds WHERE session = $1",
+                )
+                .bind(&self.session)
+                .fetch_optional(&self.pool)
+                .await
+                .map_err(db("reading the creds"))?;
+                let Some(row) = row else { return Ok(None) };
+                let record: Vec<u8> = row.try_get(0).map_err(db("reading the creds"))?;
+                let confirmed: i64 = row.try_get(1).map_err(db("reading the creds"))?;
+                Ok(Some(LiveCreds {
+                    creds: decode_creds(&self.session, &record)?,
+                    login_confirmed: confirmed != 0,
+                }))
+            }
+
+            async fn load_session(&mut self) -> Result<Option<Session>, StoreError> {
+                let Some(live) = self.load_creds().await? else {
+                    return Ok(None);
+                };
+                let what = "reading the session";
+                let mut session = Session::new(live.creds);
+                session.login_confirmed = live.login_confirmed;
+                let rows = sqlx::query("SELECT key_id, record FROM pre_keys WHERE session = $1")
+                    .bind(&self.session)
+                    .fetch_all(&self.pool)
+                    .await
+                    .map_err(db(what))?;
+                for row in rows {
+                    let id: i64 = row.try_get(0).map_err(db(what))?;
+                    let record: Vec<u8> = row.try_get(1).map_err(db(what))?;
+                    let key = PreKey::decode(&record)
+                        .map_err(|err| err.to_string())
+                        .map_err(corrupt(format!("pre-key {id} of session {:?}", self.session)))?;
+                    session.pre_keys.insert(key.id, key);
+                }
+                let rows =
+                    sqlx::query("SELECT address, record FROM signal_sessions WHERE session = $1")
+                        .bind(&self.session)
+                        .fetch_all(&self.pool)
+                        .await
+                        .map_err(db(what))?;
+                for row in rows {
+                    session
+                        .sessions
+                        .insert(row.try_get(0).map_err(db(what))?, row.try_get(1).map_err(db(what))?);
+                }
+                let rows = sqlx::query(
+                    "SELECT group_id, sender, record FROM sender_keys WHERE session = $1",
+                )
+                .bind(&self.session)
+                .fetch_all(&self.pool)
+                .await
+                .map_err(db(what))?;
+                for row in rows {
+                    session.sender_keys.insert(
+                        (row.try_get(0).map_err(db(what))?, row.try_get(1).map_err(db(what))?),
+                        row.try_get(2).map_err(db(what))?,
+                    );
+                }
+                let rows =
+                    sqlx::query("SELECT address, identity_key FROM identities WHERE session = $1")
+                        .bind(&self.session)
+                        .fetch_all(&self.pool)
+                        .await
+                        .map_err(db(what))?;
+                for row in rows {
+                    session
+                        .identities
+                        .insert(row.try_get(0).map_err(db(what))?, row.try_get(1).map_err(db(what))?);
+                }
+                let rows =
+                    sqlx::query("SELECT key_id, record FROM app_state_keys WHERE session = $1")
+                        .bind(&self.session)
+                        .fetch_all(&self.pool)
+                        .await
+                        .map_err(db(what))?;
+                for row in rows {
+                    session.app_state_keys.insert(
+                        row.try_get(0).map_err(db(what))?,
+                        row.try_get(1).map_err(db(what))?,
+                    );
+                }
+                Ok(Some(session))
+            }
+
+            async fn commit(&mut self, writes: &[Write]) -> Result<(), StoreError> {
+                let what = "committing writes";
+                let mut tx = self.pool.begin().await.map_err(db(what))?;
+                for write in writes {
+                    Self::write_one(&mut tx, &self.session, write)
+                        .await
+                        .map_err(db(what))?;
+                }
+                tx.commit().await.map_err(db(what))
+            }
+
+            async fn replace_session(&mut self, session: &Session) -> Result<(), StoreError> {
+                let what = "replacing the session";
+                let mut tx = self.pool.begin().await.map_err(db(what))?;
+                Self::delete_keys(&mut tx, &self.session, false)
+                    .await
+                    .map_err(db(what))?;
+                for write in session.to_writes() {
+                    Self::write_one(&mut tx, &self.session, &write)
+                        .await
+                        .map_err(db(what))?;
+                }
+                tx.commit().await.map_err(db(what))
+            }
+
+            async fn put_snapshot(
+                &mut self,
+                created_at: UnixMillis,
+                bytes: &[u8],
+                keep: u32,
+            ) -> Result<u64, StoreError> {
+                let what = "storing a snapshot";
+                let mut tx = self.pool.begin().await.map_err(db(what))?;
+                let newest: i64 = sqlx::query(
+                    "SELECT COALESCE(MAX(generation), 0) FROM snapshots WHERE session = $1",
+                )
+                .bind(&self.session)
+                .fetch_one(&mut *tx)
+                .await
+                .and_then(|row| row.try_get(0))
+                .map_err(db(what))?;
+                let generation = newest + 1;
+                sqlx::query(
+                    "INSERT INTO snapshots (session, generation, created_at, bytes) \
+                     VALUES ($1, $2, $3, $4)",
+                )
+                .bind(&self.session)
+                .bind(generation)
+                .bind(sql_millis(created_at))
+                .bind(bytes)
+                .execute(&mut *tx)
+                .await
+                .map_err(db(what))?;
+                sqlx::query("DELETE FROM snapshots WHERE session = $1 AND generation <= $2")
+                    .bind(&self.session)
+                    .bind(generation - i64::from(keep.max(1)))
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(db(what))?;
+                tx.commit().await.map_err(db(what))?;
+                Ok(u64::try_from(generation).unwrap_or(0))
+            }
+
+            async fn snapshots(&mut self) -> Result<Vec<StoredSnapshot>, StoreError> {
+                let what = "reading snapshots";
+                let rows = sqlx::query(
+                    "SELECT generation, created_at, bytes FROM snapshots \
+                     WHERE session = $1 ORDER BY generation DESC",
+                )
+                .bind(&self.session)
+                .fetch_all(&self.pool)
+                .await
+                .map_err(db(what))?;
+                rows.iter()
+                    .map(|row| {
+                        Ok(StoredSnapshot {
+                            generation: u64::try_from(row.try_get::<i64, _>(0)?).unwrap_or(0),
+                            created_at: millis(row.try_get(1)?),
+                            bytes: row.try_get(2)?,
+                        })
+                    })
+                    .collect::<Result<_, sqlx::Error>>()
+                    .map_err(db(what))
+            }
+
+            async fn unhandled_inbox(&mut self, limit: u32) -> Result<Vec<InboxRecord>, StoreError> {
+                self.read_inbox(true, limit).await
+            }
+
+            async fn inbox(&mut self) -> Result<Vec<InboxRecord>, StoreError> {
+                self.read_inbox(false, u32::MAX).await
+            }
+
+            async fn outbox(&mut self) -> Result<Vec<OutboxRecord>, StoreError> {
+                let what = "reading the outbox";
+                let rows = sqlx::query(
+                    "SELECT seq, inbox_msg_id, recipient, payload FROM outbox \
+                     WHERE session = $1 ORDER BY seq",
+                )
+                .bind(&self.session)
+                .fetch_all(&self.pool)
+                .await
+                .map_err(db(what))?;
+                rows.iter()
+                    .map(|row| {
+                        Ok(OutboxRecord {
+                            seq: row.try_get(0)?,
+                            inbox_id: row.try_get(1)?,
+                            to: row.try_get(2)?,
+                            payload_bytes: row.try_get::<Vec<u8>, _>(3)?.len(),
+                        })
+                    })
+                    .collect::<Result<_, sqlx::Error>>()
+                    .map_err(db(what))
+            }
+
+            async fn wipe(&mut self) -> Result<(), StoreError> {
+                let what = "wiping the session";
+                let mut tx = self.pool.begin().await.map_err(db(what))?;
+                Self::delete_keys(&mut tx, &self.session, true)
+                    .await
+                    .map_err(db(what))?;
+                tx.commit().await.map_err(db(what))
+            }
+
+            async fn sessions(&mut self) -> Result<Vec<SessionSummary>, StoreError> {
+                let what = "listing sessions";
+                let names: Vec<String> = sqlx::query(
+                    "SELECT session FROM creds UNION SELECT session FROM snapshots \
+                     UNION SELECT session FROM inbox ORDER BY 1",
+                )
+                .fetch_all(&self.pool)
+                .await
+                .map_err(db(what))?
+                .iter()
+                .map(|row| row.try_get(0))
+                .collect::<Result<_, _>>()
+                .map_err(db(what))?;
+                let mut out = Vec::with_capacity(names.len());
+                for name in names {
+                    let mut handle = self.with_session(&name);
+                    let device = match handle.load_creds().await {
+                        Ok(creds) => Ok(creds.and_then(|c| c.creds.me.map(|me| me.jid.to_string()))),
+                        Err(StoreError::Corrupt { detail, .. }) => Err(detail),
+                        Err(err) => return Err(err),
+                    };
+                    let newest: Option<i64> = sqlx::query(
+                        "SELECT MAX(created_at) FROM snapshots WHERE session = $1",
+                    )
+                    .bind(&name)
+                    .fetch_one(&self.pool)
+                    .await
+                    .and_then(|row| row.try_get(0))
+                    .map_err(db(what))?;
+                    let unhandled: i64 = sqlx::query(
+                        "SELECT COUNT(*) FROM inbox WHERE session = $1 AND handled_at IS NULL",
+                    )
+                    .bind(&name)
+                    .fetch_one(&self.pool)
+                    .await
+                    .and_then(|row| row.try_get(0))
+                    .map_err(db(what))?;
+                    out.push(SessionSummary {
+                        pre_keys: self.count("pre_keys", &name).await?,
+                        signal_sessions: self.count("signal_sessions", &name).await?,
+                        inbox: self.count("inbox", &name).await?,
+                        inbox_unhandled: u64::try_from(unhandled).unwrap_or(0),
+                        snapshots: self.count("snapshots", &name).await?,
+                        newest_snapshot_at: newest.map(millis),
+                        device,
+                        name,
+                    });
+                }
+                Ok(out)
+            }
+        }
+    };
+}
+
+sql_store!(SqliteStore, sqlx::Sqlite);
+sql_store!(PgStore, sqlx::Postgres);
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn remote_urls_require_tls_and_local_ones_do_not() {
+        let heroku = pg_options(
+            "postgres://u:p@ec2-1-2-3-4.compute-1.amazonaws.com:5432/db",
+            None,
+        )
+        .expect("valid");
+        assert!(matches!(heroku.get_ssl_mode(), PgSslMode::Require));
+        let local = pg_options("postgres://postgres@127.0.0.1:5432/test", None).expect("valid");
+        assert!(!matches!(local.get_ssl_mode(), PgSslMode::Require));
+        let explicit =
+            pg_options("postgres://u:p@db.example/db?sslmode=verify-full", None).expect("valid");
+        assert!(matches!(explicit.get_ssl_mode(), PgSslMode::VerifyFull));
+    }
+
+    #[test]
+    fn a_bad_url_is_named_without_its_password() {
+        let err = pg_options("postgres://u:hunter2@host:notaport/db", None).expect_err("bad port");
+        let text = err.to_string();
+        assert!(text.contains("DATABASE_URL"), "{text}");
+        assert!(!text.contains("hunter2"), "{text}");
+    }
+}

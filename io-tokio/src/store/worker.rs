@@ -1,0 +1,731 @@
+//! The store worker: one task that owns the store and makes writes durable
+//! in the order they were handed in, so the connection never waits on the
+//! database. The driver submits a batch per store op and goes on with the
+//! socket, pings and timers; the worker reports `(op, result)` back over a
+//! channel the driver selects on, and the client acks only then.
+//!
+//! When the store fails, the worker keeps the batch at the head of the
+//! queue and retries it with exponential backoff (nothing behind it
+//! overtakes it); "store down" is logged once and "store recovered" once.
+//! The queue is bounded (`queue_len_max`): a batch that does not fit is
+//! refused at once, which the client treats as a failed write — a message
+//! stays un-acked and the server delivers it again. Nothing acked is ever
+//! only in memory.
+//!
+//! Batches of a connection that has ended still land (they were never
+//! acked; duplicates are dropped by message id), their results are simply
+//! not reported. The worker also takes snapshots (on every credential
+//! change, every backup interval, and on demand) and, when idle, hands
+//! stored inbox entries to the [`InboxHandler`] in order, marking each
+//! handled in the transaction that stores the handler's replies.
+
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::time::Duration;
+
+use blacksky_core::client::OpId;
+use blacksky_core::session::{Creds, OutboxEntry, Write};
+use thiserror::Error;
+use tokio::sync::{mpsc, oneshot};
+use tokio::task::JoinHandle;
+use tokio::time::Instant;
+
+use super::backup::Sealer;
+use super::{InboxRecord, Store, StoreError, wall_now};
+
+/// Limits and timings of the worker, units last.
+#[derive(Debug, Clone)]
+pub struct WorkerConfig {
+    /// Batches waiting at most; more are refused (never an OOM).
+    pub queue_len_max: usize,
+    pub retry_base_ms: u64,
+    pub retry_max_ms: u64,
+    /// One store call longer than this counts as failed (and is retried:
+    /// every write is idempotent).
+    pub attempt_timeout_ms: u64,
+    /// Periodic snapshots; `None` turns them off.
+    pub backup_interval: Option<Duration>,
+    /// Snapshot generations kept.
+    pub backup_keep: u32,
+    /// Inbox entries fetched per handler round.
+    pub inbox_batch_len: u32,
+    /// While the store is down, "still down" is repeated this often.
+    pub down_reminder_ms: u64,
+}
+
+impl Default for WorkerConfig {
+    fn default() -> Self {
+        WorkerConfig {
+            queue_len_max: 4096,
+            retry_base_ms: 100,
+            retry_max_ms: 5_000,
+            attempt_timeout_ms: 30_000,
+            backup_interval: Some(Duration::from_secs(30 * 60)),
+            backup_keep: 5,
+            inbox_batch_len: 64,
+            down_reminder_ms: 60_000,
+        }
+    }
+}
+
+/// The store's health, shared with whoever reports it (/health, /metrics).
+#[derive(Debug)]
+pub struct StoreHealth {
+    up: AtomicBool,
+    queue_len: AtomicUsize,
+    queue_len_max: AtomicUsize,
+    failures_total: AtomicU64,
+    outages_total: AtomicU64,
+    writes_total: AtomicU64,
+    snapshots_total: AtomicU64,
+    last_snapshot_at_ms: AtomicU64,
+    handled_total: AtomicU64,
+}
+
+impl Default for StoreHealth {
+    fn default() -> Self {
+        StoreHealth {
+            up: AtomicBool::new(true),
+            queue_len: AtomicUsize::new(0),
+            queue_len_max: AtomicUsize::new(0),
+            failures_total: AtomicU64::new(0),
+            outages_total: AtomicU64::new(0),
+            writes_total: AtomicU64::new(0),
+            snapshots_total: AtomicU64::new(0),
+            last_snapshot_at_ms: AtomicU64::new(0),
+            handled_total: AtomicU64::new(0),
+        }
+    }
+}
+
+impl StoreHealth {
+    pub fn new() -> Arc<StoreHealth> {
+        Arc::default()
+    }
+
+    /// False from the first failed call until one succeeds again.
+    pub fn is_up(&self) -> bool {
+        self.up.load(Ordering::Relaxed)
+    }
+
+    /// Batches handed in and not yet durable (the /metrics gauge).
+    pub fn queue_len(&self) -> usize {
+        self.queue_len.load(Ordering::Relaxed)
+    }
+
+    pub fn queue_len_max(&self) -> usize {
+        self.queue_len_max.load(Ordering::Relaxed)
+    }
+
+    /// Failed store calls, each retry counted.
+    pub fn failures_total(&self) -> u64 {
+        self.failures_total.load(Ordering::Relaxed)
+    }
+
+    /// Times the store went down.
+    pub fn outages_total(&self) -> u64 {
+        self.outages_total.load(Ordering::Relaxed)
+    }
+
+    /// Batches made durable.
+    pub fn writes_total(&self) -> u64 {
+        self.writes_total.load(Ordering::Relaxed)
+    }
+
+    pub fn snapshots_total(&self) -> u64 {
+        self.snapshots_total.load(Ordering::Relaxed)
+    }
+
+    /// Unix milliseconds of the last snapshot, 0 for none yet.
+    pub fn last_snapshot_at_ms(&self) -> u64 {
+        self.last_snapshot_at_ms.load(Ordering::Relaxed)
+    }
+
+    /// Inbox entries the handler finished.
+    pub fn handled_total(&self) -> u64 {
+        self.handled_total.load(Ordering::Relaxed)
+    }
+}
+
+/// Receives stored inbox entries in arrival order. Its replies are stored
+/// in the outbox in the transaction that marks the entry handled; if that
+/// transaction fails the entry is handed over again (at least once, with
+/// exactly one set of replies stored).
+pub trait InboxHandler: Send + 'static {
+    fn handle(&mut self, entry: &InboxRecord) -> Vec<OutboxEntry>;
+}
+
+/// The handler until the bot layer exists: notes each entry, replies nothing.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct LogHandler;
+
+impl InboxHandler for LogHandler {
+    fn handle(&mut self, entry: &InboxRecord) -> Vec<OutboxEntry> {
+        tracing::debug!(id = %entry.id, seq = entry.seq, "inbox entry handled");
+        Vec::new()
+    }
+}
+
+/// A finished write of the current connection.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Done {
+    pub op: OpId,
+    pub result: Result<(), String>,
+}
+
+/// The queue is full: the write was not taken.
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+#[error("the store write queue is full ({0} writes waiting)")]
+pub struct QueueFull(pub usize);
+
+struct Job {
+    conn: u64,
+    op: Option<OpId>,
+    writes: Vec<Write>,
+}
+
+enum Control {
+    Flush(oneshot::Sender<()>),
+    Snapshot {
+        reason: &'static str,
+        reply: oneshot::Sender<Result<u64, String>>,
+    },
+    Stop,
+}
+
+struct Route {
+    conn: u64,
+    tx: mpsc::UnboundedSender<Done>,
+}
+
+fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+fn try_submit(jobs: &mpsc::Sender<Job>, health: &StoreHealth, job: Job) -> Result<(), QueueFull> {
+    // Counted before the send, so the worker never decrements first.
+    let waiting = health.queue_len.fetch_add(1, Ordering::SeqCst) + 1;
+    match jobs.try_send(job) {
+        Ok(()) => {
+            health.queue_len_max.fetch_max(waiting, Ordering::Relaxed);
+            Ok(())
+        }
+        Err(_) => {
+            health.queue_len.fetch_sub(1, Ordering::SeqCst);
+            Err(QueueFull(waiting - 1))
+        }
+    }
+}
+
+/// The handle the runner keeps: spawn, link connections, flush, snapshot,
+/// close.
+pub struct StoreWorker {
+    jobs: mpsc::Sender<Job>,
+    control: mpsc::UnboundedSender<Control>,
+    route: Arc<Mutex<Option<Route>>>,
+    health: Arc<StoreHealth>,
+    durable: Arc<Mutex<(Creds, bool)>>,
+    next_conn: u64,
+    task: Option<JoinHandle<()>>,
+}
+
+impl std::fmt::Debug for StoreWorker {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("StoreWorker")
+            .field("health", &self.health)
+            .field("next_conn", &self.next_conn)
+            .finish_non_exhaustive()
+    }
+}
+
+/// One connection's end of the worker (what the driver uses).
+#[derive(Debug)]
+pub struct StoreLink {
+    conn: u64,
+    jobs: mpsc::Sender<Job>,
+    health: Arc<StoreHealth>,
+    results: mpsc::UnboundedReceiver<Done>,
+}
+
+impl std::fmt::Debug for Job {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Job")
+            .field("conn", &self.conn)
+            .field("op", &self.op)
+            .field("writes", &self.writes.len())
+            .finish()
+    }
+}
+
+impl StoreLink {
+    /// Hands in the writes of store op `op`; its [`Done`] comes from
+    /// [`StoreLink::next_done`].
+    pub fn submit(&self, op: OpId, writes: Vec<Write>) -> Result<(), QueueFull> {
+        try_submit(
+            &self.jobs,
+            &self.health,
+            Job {
+                conn: self.conn,
+                op: Some(op),
+                writes,
+            },
+        )
+    }
+
+    /// Hands in writes nobody waits for.
+    pub fn submit_untracked(&self, writes: Vec<Write>) -> Result<(), QueueFull> {
+        try_submit(
+            &self.jobs,
+            &self.health,
+            Job {
+                conn: self.conn,
+                op: None,
+                writes,
+            },
+        )
+    }
+
+    /// The next finished write of this connection (`None` once the worker
+    /// is gone).
+    pub async fn next_done(&mut self) -> Option<Done> {
+        self.results.recv().await
+    }
+}
+
+impl StoreWorker {
+    /// Starts the worker on `store`. `durable` are the creds (and whether a
+    /// login with them was confirmed) the store holds now.
+    pub fn spawn<S: Store>(
+        store: S,
+        durable: (Creds, bool),
+        sealer: Sealer,
+        handler: Box<dyn InboxHandler>,
+        config: WorkerConfig,
+        health: Arc<StoreHealth>,
+    ) -> StoreWorker {
+        let (jobs_tx, jobs_rx) = mpsc::channel(config.queue_len_max.max(1));
+        let (control_tx, control_rx) = mpsc::unbounded_channel();
+        let route = Arc::new(Mutex::new(None));
+        let durable = Arc::new(Mutex::new(durable));
+        let next_backup = config.backup_interval.map(|i| Instant::now() + i);
+        let worker = Worker {
+            store,
+            jobs: jobs_rx,
+            control: control_rx,
+            route: route.clone(),
+            health: health.clone(),
+            durable: durable.clone(),
+            sealer,
+            handler,
+            flushes: Vec::new(),
+            down_since: None,
+            last_down_log: Instant::now(),
+            idle_retry_at: None,
+            idle_delay_ms: config.retry_base_ms,
+            // Entries left unhandled by a crash are handed over at start.
+            inbox_dirty: true,
+            snapshot_due: None,
+            next_backup,
+            config,
+        };
+        StoreWorker {
+            jobs: jobs_tx,
+            control: control_tx,
+            route,
+            health,
+            durable,
+            next_conn: 0,
+            task: Some(tokio::spawn(worker.run())),
+        }
+    }
+
+    pub fn health(&self) -> &Arc<StoreHealth> {
+        &self.health
+    }
+
+    /// A link for a new connection; results of earlier links stop being
+    /// reported.
+    pub fn link(&mut self) -> StoreLink {
+        self.next_conn += 1;
+        let (tx, rx) = mpsc::unbounded_channel();
+        *lock(&self.route) = Some(Route {
+            conn: self.next_conn,
+            tx,
+        });
+        StoreLink {
+            conn: self.next_conn,
+            jobs: self.jobs.clone(),
+            health: self.health.clone(),
+            results: rx,
+        }
+    }
+
+    /// The creds the store holds (the last committed), and whether a login
+    /// with them was confirmed.
+    pub fn durable_creds(&self) -> (Creds, bool) {
+        lock(&self.durable).clone()
+    }
+
+    /// Hands in writes nobody waits for (the runner's own).
+    pub fn submit(&self, writes: Vec<Write>) -> Result<(), QueueFull> {
+        try_submit(
+            &self.jobs,
+            &self.health,
+            Job {
+                conn: 0,
+                op: None,
+                writes,
+            },
+        )
+    }
+
+    /// Waits until every write handed in so far is durable; false when
+    /// `timeout` passed first.
+    pub async fn flush(&self, timeout: Duration) -> bool {
+        let (tx, rx) = oneshot::channel();
+        if self.control.send(Control::Flush(tx)).is_err() {
+            return false;
+        }
+        matches!(tokio::time::timeout(timeout, rx).await, Ok(Ok(())))
+    }
+
+    /// Takes a snapshot now (after the writes handed in before it).
+    pub async fn snapshot(&self, reason: &'static str, timeout: Duration) -> Result<u64, String> {
+        let (reply, rx) = oneshot::channel();
+        self.control
+            .send(Control::Snapshot { reason, reply })
+            .map_err(|_| "the store worker has stopped".to_owned())?;
+        match tokio::time::timeout(timeout, rx).await {
+            Ok(Ok(result)) => result,
+            Ok(Err(_)) => Err("the store worker has stopped".into()),
+            Err(_) => Err(format!("no snapshot within {} ms", timeout.as_millis())),
+        }
+    }
+
+    /// Stops the worker; writes still queued are dropped (none was acked).
+    pub async fn stop(mut self) {
+        let _ = self.control.send(Control::Stop);
+        if let Some(task) = self.task.take() {
+            let _ = task.await;
+        }
+    }
+
+    /// The end of a run: waits for queued writes, takes the final snapshot,
+    /// stops, all within `budget`.
+    pub async fn close(self, budget: Duration) {
+        let deadline = Instant::now() + budget;
+        if self.flush(budget).await {
+            let left = deadline.saturating_duration_since(Instant::now());
+            if let Err(err) = self.snapshot("shutdown", left).await {
+                tracing::error!("final snapshot failed: {err}");
+            }
+        } else {
+            tracing::warn!(
+                waiting = self.health.queue_len(),
+                "the store did not take every write before shutdown; the ones left were never \
+                 acked, and the server will deliver them again; no final snapshot"
+            );
+        }
+        self.stop().await;
+    }
+}
+
+impl Drop for StoreWorker {
+    fn drop(&mut self) {
+        let _ = self.control.send(Control::Stop);
+    }
+}
+
+/// Why a snapshot was not taken.
+#[derive(Debug, Error)]
+enum SnapshotFailure {
+    #[error("{0}")]
+    Store(#[from] StoreError),
+    #[error("sealing: {0}")]
+    Seal(#[from] blacksky_core::session::snapshot::SnapshotError),
+}
+
+struct Worker<S: Store> {
+    store: S,
+    jobs: mpsc::Receiver<Job>,
+    control: mpsc::UnboundedReceiver<Control>,
+    route: Arc<Mutex<Option<Route>>>,
+    health: Arc<StoreHealth>,
+    durable: Arc<Mutex<(Creds, bool)>>,
+    sealer: Sealer,
+    handler: Box<dyn InboxHandler>,
+    config: WorkerConfig,
+    flushes: Vec<oneshot::Sender<()>>,
+    down_since: Option<Instant>,
+    last_down_log: Instant,
+    /// Idle work (inbox, snapshots) after a failure waits until then.
+    idle_retry_at: Option<Instant>,
+    idle_delay_ms: u64,
+    inbox_dirty: bool,
+    snapshot_due: Option<&'static str>,
+    next_backup: Option<Instant>,
+}
+
+async fn sleep_until(at: Option<Instant>) {
+    match at {
+        Some(at) => tokio::time::sleep_until(at).await,
+        None => std::future::pending().await,
+    }
+}
+
+impl<S: Store> Worker<S> {
+    async fn run(mut self) {
+        loop {
+            if self.jobs.is_empty() {
+                for flush in self.flushes.drain(..) {
+                    let _ = flush.send(());
+                }
+            }
+            let idle_work = self.inbox_dirty || self.snapshot_due.is_some();
+            let idle_at = self.idle_retry_at.unwrap_or_else(Instant::now);
+            tokio::select! {
+                biased;
+                command = self.control.recv() => match command {
+                    None | Some(Control::Stop) => break,
+                    Some(Control::Flush(tx)) => self.flushes.push(tx),
+                    Some(Control::Snapshot { reason, reply }) => {
+                        let result = self.snapshot(reason).await.map_err(|e| e.to_string());
+                        let _ = reply.send(result);
+                    }
+                },
+                job = self.jobs.recv() => match job {
+                    Some(job) => {
+                        if !self.run_job(job).await {
+                            break;
+                        }
+                    }
+                    None => break,
+                },
+                () = sleep_until(self.next_backup) => {
+                    self.snapshot_due.get_or_insert("interval");
+                    self.next_backup = self.config.backup_interval.map(|i| Instant::now() + i);
+                }
+                () = tokio::time::sleep_until(idle_at), if idle_work => self.idle_work().await,
+            }
+        }
+        let mut dropped = 0;
+        while self.jobs.try_recv().is_ok() {
+            dropped += 1;
+        }
+        self.health.queue_len.store(0, Ordering::SeqCst);
+        if dropped > 0 {
+            tracing::warn!(
+                dropped,
+                "store worker stopped with writes queued (never acked: the server redelivers)"
+            );
+        }
+    }
+
+    /// Commits one batch, retrying until it lands; false if told to stop
+    /// meanwhile.
+    async fn run_job(&mut self, job: Job) -> bool {
+        let mut delay_ms = self.config.retry_base_ms;
+        loop {
+            match self.attempt_commit(&job.writes).await {
+                Ok(()) => {
+                    self.mark_up();
+                    self.after_commit(job);
+                    return true;
+                }
+                Err(err) => {
+                    self.mark_down(&err);
+                    if !self.pause(Duration::from_millis(delay_ms)).await {
+                        return false;
+                    }
+                    delay_ms = (delay_ms * 2).min(self.config.retry_max_ms);
+                }
+            }
+        }
+    }
+
+    async fn attempt_commit(&mut self, writes: &[Write]) -> Result<(), StoreError> {
+        let limit = self.config.attempt_timeout_ms;
+        match tokio::time::timeout(Duration::from_millis(limit), self.store.commit(writes)).await {
+            Ok(result) => result,
+            Err(_) => Err(StoreError::TimedOut(limit)),
+        }
+    }
+
+    /// Waits out a backoff, still answering commands; false on stop.
+    async fn pause(&mut self, delay: Duration) -> bool {
+        let wake = Instant::now() + delay;
+        loop {
+            tokio::select! {
+                biased;
+                command = self.control.recv() => match command {
+                    None | Some(Control::Stop) => return false,
+                    Some(Control::Flush(tx)) => self.flushes.push(tx),
+                    Some(Control::Snapshot { reply, .. }) => {
+                        let _ = reply.send(Err("the store is down".into()));
+                    }
+                },
+                () = tokio::time::sleep_until(wake) => return true,
+            }
+        }
+    }
+
+    fn after_commit(&mut self, job: Job) {
+        self.health.queue_len.fetch_sub(1, Ordering::SeqCst);
+        self.health.writes_total.fetch_add(1, Ordering::Relaxed);
+        let mut creds_changed = false;
+        {
+            let mut durable = lock(&self.durable);
+            for write in &job.writes {
+                match write {
+                    Write::Creds(creds) => {
+                        durable.0 = (**creds).clone();
+                        creds_changed = true;
+                    }
+                    Write::LoginConfirmed if !durable.1 => {
+                        durable.1 = true;
+                        creds_changed = true;
+                    }
+                    Write::Inbox(_) => self.inbox_dirty = true,
+                    _ => {}
+                }
+            }
+        }
+        if creds_changed {
+            self.snapshot_due = Some("credentials changed");
+        }
+        if let Some(op) = job.op
+            && let Some(route) = lock(&self.route).as_ref()
+            && route.conn == job.conn
+        {
+            let _ = route.tx.send(Done { op, result: Ok(()) });
+        }
+    }
+
+    /// The inbox handler and due snapshots, when no write is waiting.
+    async fn idle_work(&mut self) {
+        let result = if self.inbox_dirty {
+            self.pump_inbox().await.map(|more| self.inbox_dirty = more)
+        } else if let Some(reason) = self.snapshot_due {
+            match self.snapshot(reason).await {
+                Ok(_) => {
+                    self.snapshot_due = None;
+                    Ok(())
+                }
+                Err(SnapshotFailure::Store(err)) => Err(err),
+                Err(err @ SnapshotFailure::Seal(_)) => {
+                    // Retrying cannot fix the session record: say so loudly.
+                    tracing::error!("snapshot not taken: {err}");
+                    self.snapshot_due = None;
+                    Ok(())
+                }
+            }
+        } else {
+            Ok(())
+        };
+        match result {
+            Ok(()) => {
+                self.mark_up();
+                self.idle_retry_at = None;
+                self.idle_delay_ms = self.config.retry_base_ms;
+            }
+            Err(err @ StoreError::Corrupt { .. }) => {
+                // A corrupt key row: the snapshot cannot be taken until it is
+                // repaired; the live session still works.
+                tracing::error!("snapshot not taken: {err}");
+                self.snapshot_due = None;
+            }
+            Err(err) => {
+                self.mark_down(&err);
+                self.idle_retry_at =
+                    Some(Instant::now() + Duration::from_millis(self.idle_delay_ms));
+                self.idle_delay_ms = (self.idle_delay_ms * 2).min(self.config.retry_max_ms);
+            }
+        }
+    }
+
+    /// Hands a batch of unhandled entries to the handler; true if more
+    /// may be waiting.
+    async fn pump_inbox(&mut self) -> Result<bool, StoreError> {
+        let batch = self.config.inbox_batch_len.max(1);
+        let entries = self.store.unhandled_inbox(batch).await?;
+        for entry in &entries {
+            let outbox = self.handler.handle(entry);
+            let handled = Write::Handled {
+                id: entry.id.clone(),
+                at: wall_now(),
+                outbox,
+            };
+            self.attempt_commit(std::slice::from_ref(&handled)).await?;
+            self.health.handled_total.fetch_add(1, Ordering::Relaxed);
+            if !self.jobs.is_empty() {
+                // Writes the connection waits on go first.
+                return Ok(true);
+            }
+        }
+        Ok(entries.len() == batch as usize)
+    }
+
+    async fn snapshot(&mut self, reason: &'static str) -> Result<u64, SnapshotFailure> {
+        let Some(session) = self.store.load_session().await? else {
+            return Ok(0);
+        };
+        let created_at = wall_now();
+        let bytes = self.sealer.seal(&session, created_at).await?;
+        let generation = self
+            .store
+            .put_snapshot(created_at, &bytes, self.config.backup_keep)
+            .await?;
+        self.health.snapshots_total.fetch_add(1, Ordering::Relaxed);
+        self.health
+            .last_snapshot_at_ms
+            .store(created_at.as_millis(), Ordering::Relaxed);
+        tracing::info!(
+            generation,
+            bytes = bytes.len(),
+            encrypted = self.sealer.is_encrypted(),
+            reason,
+            "Session backup completed"
+        );
+        Ok(generation)
+    }
+
+    fn mark_down(&mut self, err: &StoreError) {
+        self.health.failures_total.fetch_add(1, Ordering::Relaxed);
+        let now = Instant::now();
+        match self.down_since {
+            None => {
+                self.down_since = Some(now);
+                self.last_down_log = now;
+                self.health.up.store(false, Ordering::Relaxed);
+                self.health.outages_total.fetch_add(1, Ordering::Relaxed);
+                tracing::error!(
+                    waiting = self.health.queue_len(),
+                    "store down: {err}; writes are queued and retried, and messages stay un-acked until they are stored"
+                );
+            }
+            Some(since)
+                if now.duration_since(self.last_down_log)
+                    >= Duration::from_millis(self.config.down_reminder_ms) =>
+            {
+                self.last_down_log = now;
+                tracing::warn!(
+                    waiting = self.health.queue_len(),
+                    down_s = now.duration_since(since).as_secs(),
+                    "store still down: {err}"
+                );
+            }
+            Some(_) => {}
+        }
+    }
+
+    fn mark_up(&mut self) {
+        if let Some(since) = self.down_since.take() {
+            self.health.up.store(true, Ordering::Relaxed);
+            tracing::info!(
+                down_ms = since.elapsed().as_millis() as u64,
+                waiting = self.health.queue_len(),
+                "store recovered"
+            );
+        }
+    }
+}

@@ -1,0 +1,138 @@
+//! The store worker over the in-memory store with injected outages: the
+//! bounded queue, results per connection, shutdown during an outage, and
+//! inbox entries left unhandled by a crash.
+
+mod store_support;
+
+use std::time::Duration;
+
+use blacksky_core::client::OpId;
+use blacksky_core::session::Write;
+use blacksky_core::session::testing::sample_session;
+use blacksky_io::store::backup::Sealer;
+use blacksky_io::store::worker::{LogHandler, QueueFull};
+use blacksky_io::store::{MemoryDb, MemoryStore, Store, StoreHealth, StoreWorker, WorkerConfig};
+
+use store_support::{Recorder, TEST_KDF_ITERATIONS, entry, fast_worker_config};
+
+fn spawn(store: MemoryStore, config: WorkerConfig) -> StoreWorker {
+    let creds = sample_session(1, 0, 0, 0).creds;
+    StoreWorker::spawn(
+        store,
+        (creds, false),
+        Sealer::new("s", None, TEST_KDF_ITERATIONS),
+        Box::new(LogHandler),
+        config,
+        StoreHealth::new(),
+    )
+}
+
+#[tokio::test]
+async fn a_full_queue_refuses_at_once_and_the_gauge_shows_it() {
+    let db = MemoryDb::new();
+    let store = MemoryStore::new(db.clone(), "s");
+    let mut worker = spawn(
+        store.clone(),
+        WorkerConfig {
+            queue_len_max: 3,
+            ..fast_worker_config()
+        },
+    );
+    let mut link = worker.link();
+    db.set_failing(true);
+    // The first is taken off the queue and retried; three more fill it.
+    for n in 1..=4 {
+        link.submit(OpId(n), vec![Write::Inbox(entry(&format!("m{n}"), n))])
+            .expect("fits");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    let refused = link.submit(OpId(5), vec![Write::Inbox(entry("m5", 5))]);
+    assert_eq!(refused, Err(QueueFull(4)));
+    assert_eq!(worker.health().queue_len(), 4);
+    assert!(!worker.health().is_up());
+    db.set_failing(false);
+    for n in 1..=4 {
+        let done = tokio::time::timeout(Duration::from_secs(5), link.next_done())
+            .await
+            .expect("recovered")
+            .expect("done");
+        assert_eq!(done.op, OpId(n));
+    }
+    assert_eq!(worker.health().queue_len(), 0);
+    assert_eq!(worker.health().queue_len_max(), 4);
+    worker.close(Duration::from_secs(2)).await;
+}
+
+#[tokio::test]
+async fn writes_of_an_ended_connection_land_but_report_nowhere() {
+    let db = MemoryDb::new();
+    let mut store = MemoryStore::new(db.clone(), "s");
+    let mut worker = spawn(store.clone(), fast_worker_config());
+    let old = worker.link();
+    db.set_failing(true);
+    old.submit(OpId(1), vec![Write::Inbox(entry("old", 1))])
+        .expect("queued");
+    let mut new = worker.link();
+    new.submit(OpId(1), vec![Write::Inbox(entry("new", 2))])
+        .expect("queued");
+    db.set_failing(false);
+    let done = tokio::time::timeout(Duration::from_secs(5), new.next_done())
+        .await
+        .expect("done")
+        .expect("done");
+    assert_eq!(done.op, OpId(1));
+    let ids: Vec<String> = store
+        .inbox()
+        .await
+        .expect("read")
+        .into_iter()
+        .map(|e| e.id)
+        .collect();
+    assert_eq!(ids, ["old", "new"]);
+    worker.close(Duration::from_secs(2)).await;
+}
+
+#[tokio::test]
+async fn shutdown_during_an_outage_ends_within_its_budget() {
+    let db = MemoryDb::new();
+    let store = MemoryStore::new(db.clone(), "s");
+    let mut worker = spawn(store, fast_worker_config());
+    let link = worker.link();
+    db.set_failing(true);
+    link.submit(OpId(1), vec![Write::Inbox(entry("stuck", 1))])
+        .expect("queued");
+    let started = std::time::Instant::now();
+    worker.close(Duration::from_millis(300)).await;
+    assert!(
+        started.elapsed() < Duration::from_secs(2),
+        "{:?}",
+        started.elapsed()
+    );
+}
+
+#[tokio::test]
+async fn entries_left_unhandled_by_a_crash_are_handed_over_at_start() {
+    let db = MemoryDb::new();
+    let mut store = MemoryStore::new(db.clone(), "s");
+    store
+        .commit(&[Write::Inbox(entry("a", 1)), Write::Inbox(entry("b", 2))])
+        .await
+        .expect("stored before the crash");
+    let recorder = Recorder::default();
+    let worker = StoreWorker::spawn(
+        store.clone(),
+        (sample_session(1, 0, 0, 0).creds, false),
+        Sealer::new("s", None, TEST_KDF_ITERATIONS),
+        Box::new(recorder.clone()),
+        fast_worker_config(),
+        StoreHealth::new(),
+    );
+    let deadline = std::time::Instant::now() + Duration::from_secs(5);
+    while !store.unhandled_inbox(10).await.expect("read").is_empty() {
+        assert!(std::time::Instant::now() < deadline);
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    assert_eq!(*recorder.0.lock().expect("lock"), ["a", "b"]);
+    assert_eq!(worker.health().handled_total(), 2);
+    worker.close(Duration::from_secs(2)).await;
+}
