@@ -81,6 +81,15 @@ fn outdated_client_refreshes_its_version_then_reconnects() {
 }
 
 #[test]
+fn an_outdated_client_with_no_newer_version_backs_off_instead_of_looping() {
+    let (mut keeper, t0) = started(no_backups(), 1);
+    assert_eq!(lose(&mut keeper, t0, 405), vec![Output::RefreshVersion]);
+    keeper.handle_input(t0, Input::VersionRefreshFailed);
+    let out = drain(&mut keeper);
+    assert!(matches!(out[0], Output::ReconnectIn { attempt: 1, after: DisconnectReason::ClientOutdated, .. }), "{out:?}");
+}
+
+#[test]
 fn transient_codes_back_off_then_reconnect() {
     for code in [408, 428, 500, 503] {
         let (mut keeper, t0) = started(no_backups(), 2);

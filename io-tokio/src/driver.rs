@@ -1,6 +1,6 @@
 //! The driver: runs one `Client` over one WebSocket. It selects over the
 //! socket, the store worker's results, the client's next deadline and the
-//! shutdown signal, carries out the client's outputs in order (bytes to
+//! runner's control signal, carries out the client's outputs in order (bytes to
 //! the socket, store ops to the store worker, events to the caller) and
 //! returns when the connection ends.
 //!
@@ -26,8 +26,20 @@ use crate::store::StoreLink;
 pub enum Ended {
     /// The connection closed for this reason.
     Disconnected(DisconnectReason),
-    /// We were asked to shut down and closed the socket ourselves.
-    Shutdown,
+    /// The runner asked us to close, and we closed the socket ourselves.
+    Closed,
+}
+
+/// What the runner wants of a running connection.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Control {
+    Run,
+    /// Stop taking work: read nothing more from the socket, but finish
+    /// what is in flight (store results still arrive, their acks still go
+    /// out), so the server need not deliver those messages again.
+    Drain,
+    /// Close the socket cleanly and return.
+    Close,
 }
 
 /// Runs `client` over `ws` until the connection ends. `on_event` sees every
@@ -37,7 +49,7 @@ pub async fn run_connection<S, C>(
     mut ws: S,
     store: &mut StoreLink,
     clock: &C,
-    shutdown: &mut watch::Receiver<bool>,
+    control: &mut watch::Receiver<Control>,
     mut on_event: impl FnMut(&Event),
 ) -> Ended
 where
@@ -80,13 +92,15 @@ where
                 }
             }
         }
-        if *shutdown.borrow() {
+        let wanted = *control.borrow_and_update();
+        if wanted == Control::Close {
             let _ = ws.close().await;
-            return Ended::Shutdown;
+            return Ended::Closed;
         }
+        let reading = wanted == Control::Run;
         let deadline = client.poll_timeout().map(tokio::time::Instant::from_std);
         tokio::select! {
-            message = ws.next() => match message {
+            message = ws.next(), if reading => match message {
                 Some(Ok(Message::Binary(bytes))) => {
                     feed(client, clock, Input::Received { bytes: &bytes, wall: clock.wall() });
                 }
@@ -105,7 +119,13 @@ where
                 feed(client, clock, Input::StoreDone { op: done.op, result: done.result });
             }
             () = sleep_until(deadline) => client.handle_timeout(clock.now()),
-            _ = shutdown.changed() => {}
+            changed = control.changed() => {
+                if changed.is_err() {
+                    // The runner is gone: close as if asked.
+                    let _ = ws.close().await;
+                    return Ended::Closed;
+                }
+            }
         }
     }
 }

@@ -13,4 +13,5 @@ pub mod qr;
 pub mod runner;
 pub mod status;
 pub mod store;
+pub mod supervise;
 pub mod transport;

@@ -1,26 +1,28 @@
 //! The session loop: open the store and decide what the session resumes
 //! from (live tables, a snapshot, SESSION_DATA, or a new device), start the
-//! store worker, connect, run the connection, and connect again; at the
-//! end, flush the store and take the final snapshot. The policy for *when*
-//! to reconnect is a small placeholder here until the keeper machine takes
-//! it over.
+//! store worker and the HTTP services, then hand over to the keeper's loop
+//! (`supervise`), which connects, reconnects and shuts down.
 
 use std::io::Write;
 use std::sync::Arc;
 use std::time::Duration;
 
-use blacksky_core::client::{Client, ClientConfig, DisconnectReason, Event, PairingMethod};
-use blacksky_core::session::Write as StoreWrite;
+use blacksky_core::client::{ClientConfig, Event, PairingMethod};
 use rand_core::{OsRng, RngCore};
 use tokio::sync::watch;
 
-use crate::clock::SystemClock;
+use crate::clock::{Clock, SystemClock};
 use crate::config::{Config, Pairing};
-use crate::driver::{Ended, run_connection};
+use crate::http::{self, QrPageConfig};
+use crate::memory::ShedHooks;
+use crate::status::StatusBoard;
+use crate::supervise::{Services, supervise};
+use crate::transport::WsDialer;
+use crate::anti_idle;
 use crate::store::backup::{self, PrepareError, Sealer, Source};
 use crate::store::worker::LogHandler;
 use crate::store::{AnyStore, StoreHealth, StoreWorker, WorkerConfig};
-use crate::{qr, transport};
+use crate::qr;
 
 /// Exit code when the phone removed this device (pair again).
 pub const EXIT_LOGGED_OUT: i32 = 3;
@@ -43,7 +45,7 @@ pub fn client_config(config: &Config) -> ClientConfig {
     }
 }
 
-fn os_seed() -> [u8; 32] {
+pub(crate) fn os_seed() -> [u8; 32] {
     let mut seed = [0u8; 32];
     OsRng.fill_bytes(&mut seed);
     seed
@@ -51,7 +53,7 @@ fn os_seed() -> [u8; 32] {
 
 /// Shows what the user must see. QR texts and codes go to stdout as plain
 /// lines (`qr: …`, `pairing code: …`): scripts and tests read them.
-fn present(event: &Event) {
+pub(crate) fn present(event: &Event) {
     match event {
         Event::Qr {
             text,
@@ -180,109 +182,65 @@ pub async fn run_with(
         worker_config(config),
         health,
     );
-    let result = session_loop(config, &mut shutdown, &mut worker).await;
-    worker
-        .close(Duration::from_millis(config.shutdown_grace_ms))
-        .await;
-    if matches!(result, Ok(0)) {
+    let board = StatusBoard::new(SystemClock.now(), SystemClock.wall());
+    board.set_memory_limit(config.memory_limit_mb.map(|mb| mb * 1024 * 1024));
+    if let Some(me) = &worker.durable_creds().0.me {
+        board.set_jid(&me.jid);
+    }
+    let (services_stop, services_stopped) = watch::channel(false);
+    let mut services = start_services(config, &board, services_stopped).await?;
+    let finished = supervise(config, WsDialer::default(), SystemClock, &mut worker, &mut shutdown, &mut services).await;
+    if finished.finalized {
+        worker.stop().await;
+    } else {
+        worker.close(Duration::from_millis(config.shutdown_grace_ms)).await;
+    }
+    let _ = services_stop.send(true);
+    if finished.exit_code == 0 {
         tracing::info!("shut down cleanly");
     }
-    result
+    Ok(finished.exit_code)
 }
 
-async fn session_loop(
+/// The HTTP server (health, status, the pairing page) and the anti-idle
+/// pinger, as configured. They stop when `stop` turns true.
+async fn start_services(
     config: &Config,
-    shutdown: &mut watch::Receiver<bool>,
-    worker: &mut StoreWorker,
-) -> anyhow::Result<i32> {
-    let client_config = client_config(config);
-    let mut backoff = Duration::from_millis(1000);
-    // Creds to use instead of the stored ones, until the store has them.
-    let mut pending_creds = None;
-    let mut login_seen = false;
-    loop {
-        // What is durable is what counts: the store worker's last committed
-        // creds, not the client's memory.
-        let creds = pending_creds
-            .take()
-            .unwrap_or_else(|| worker.durable_creds().0);
-        let mut client = Client::new(client_config.clone(), creds, os_seed());
-        let mut link = worker.link();
-        let reason = match transport::dial(&config.ws_url, Duration::from_secs(20)).await {
-            Ok(ws) => {
-                tracing::info!(url = %config.ws_url, "connected");
-                let mut went_online = false;
-                let ended = run_connection(
-                    &mut client,
-                    ws,
-                    &mut link,
-                    &SystemClock,
-                    shutdown,
-                    |event| {
-                        went_online |= *event == Event::Online;
-                        login_seen |= matches!(event, Event::LoggedIn { .. });
-                        present(event);
-                    },
-                )
-                .await;
-                if went_online {
-                    backoff = Duration::from_millis(1000);
-                }
-                match ended {
-                    Ended::Shutdown => return Ok(0),
-                    Ended::Disconnected(reason) => reason,
-                }
+    board: &StatusBoard,
+    stop: watch::Receiver<bool>,
+) -> anyhow::Result<Services> {
+    let until_stopped = |mut stop: watch::Receiver<bool>| async move {
+        let _ = stop.wait_for(|stopped| *stopped).await;
+    };
+    let mut code_requests = None;
+    let mut pairing_page_on = false;
+    if config.health_check {
+        let listener = http::bind(config.port)
+            .await
+            .map_err(|err| anyhow::anyhow!("PORT {}: cannot listen: {err}", config.port))?;
+        let (tx, rx) = tokio::sync::mpsc::channel(1);
+        let qr = QrPageConfig::from_config(config, Some(tx));
+        pairing_page_on = qr.access_kind() != "off";
+        code_requests = Some(rx);
+        tracing::info!(
+            port = listener.local_addr().map(|a| a.port()).unwrap_or(config.port),
+            pairing_page = qr.access_kind(),
+            "HTTP server listening (/health /ready /status /stats /metrics /qr)"
+        );
+        let board = board.clone();
+        let stopped = until_stopped(stop.clone());
+        tokio::spawn(async move {
+            if let Err(err) = http::serve(listener, board, qr, stopped).await {
+                tracing::error!(%err, "the HTTP server stopped");
             }
-            Err(err) => {
-                tracing::warn!(%err, "could not connect");
-                DisconnectReason::ConnectionClosed
-            }
-        };
-        let delay = match reason {
-            DisconnectReason::RestartRequired => Duration::ZERO,
-            DisconnectReason::LoggedOut | DisconnectReason::Forbidden => {
-                let (stored, confirmed) = worker.durable_creds();
-                if reason == DisconnectReason::LoggedOut
-                    && stored.is_registered()
-                    && !confirmed
-                    && !login_seen
-                {
-                    // Stored at pair-success, but the server never got our
-                    // confirmation (a crash in between): the device does not
-                    // exist there. Link again with the same keys.
-                    tracing::warn!(
-                        "the server does not know this device: its linking never completed; \
-                         linking again with the same keys"
-                    );
-                    let mut unlinked = stored;
-                    unlinked.me = None;
-                    unlinked.account = None;
-                    unlinked.platform = None;
-                    if let Err(err) =
-                        worker.submit(vec![StoreWrite::Creds(Box::new(unlinked.clone()))])
-                    {
-                        tracing::warn!(%err, "could not store the unlinked creds yet");
-                    }
-                    pending_creds = Some(unlinked);
-                    Duration::ZERO
-                } else {
-                    tracing::error!(
-                        %reason,
-                        "this device was logged out: link it again (`blacksky session wipe --yes`, then start)"
-                    );
-                    return Ok(EXIT_LOGGED_OUT);
-                }
-            }
-            _ => {
-                let jittered =
-                    Duration::from_millis(OsRng.next_u64() % (backoff.as_millis() as u64 + 1));
-                backoff = (backoff * 2).min(Duration::from_secs(60));
-                jittered
-            }
-        };
-        tokio::select! {
-            () = tokio::time::sleep(delay) => {}
-            _ = shutdown.changed() => return Ok(0),
+        });
+    }
+    if let Some(url) = &config.heroku_app_url {
+        let interval = Duration::from_secs(config.anti_idle_min * 60);
+        match anti_idle::spawn(url, interval, until_stopped(stop.clone())) {
+            Ok(_) => tracing::info!(every_min = config.anti_idle_min, "anti-idle pings on"),
+            Err(err) => tracing::warn!(%err, "anti-idle pings off"),
         }
     }
+    Ok(Services { board: board.clone(), code_requests, shed: ShedHooks::new(), pairing_page_on })
 }

@@ -53,3 +53,35 @@ pub async fn dial(url: &str, timeout: Duration) -> Result<WsStream, DialError> {
         Ok(Ok((ws, _response))) => Ok(ws),
     }
 }
+
+/// Opens WebSockets: the real network in production, turmoil's in the
+/// simulation.
+pub trait Dialer: Clone + Send + Sync + 'static {
+    type Socket: futures_util::Stream<Item = Result<tokio_tungstenite::tungstenite::Message, tokio_tungstenite::tungstenite::Error>>
+        + futures_util::Sink<tokio_tungstenite::tungstenite::Message, Error = tokio_tungstenite::tungstenite::Error>
+        + Unpin
+        + Send
+        + 'static;
+
+    fn dial(&self, url: &str) -> impl std::future::Future<Output = Result<Self::Socket, DialError>> + Send;
+}
+
+/// The production dialer: TCP (+TLS for wss) with a connect timeout.
+#[derive(Debug, Clone, Copy)]
+pub struct WsDialer {
+    pub timeout: Duration,
+}
+
+impl Default for WsDialer {
+    fn default() -> Self {
+        WsDialer { timeout: Duration::from_secs(20) }
+    }
+}
+
+impl Dialer for WsDialer {
+    type Socket = WsStream;
+
+    async fn dial(&self, url: &str) -> Result<WsStream, DialError> {
+        dial(url, self.timeout).await
+    }
+}

@@ -291,7 +291,9 @@ pub fn start_blacksky(wa: &FakeWa, data_dir: &Path, extra_env: &[(&str, &str)]) 
         .env("WA_WS_URL", &wa.ws_url)
         .env("WA_ROOT_PUBKEY", &wa.root_pubkey)
         .env("DATA_DIR", data_dir.join("data"))
-        .env("RUST_LOG", "info");
+        .env("RUST_LOG", "info")
+        // Any free port: tests run bots side by side.
+        .env("PORT", "0");
     for (key, value) in extra_env {
         command.env(key, value);
     }

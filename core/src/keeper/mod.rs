@@ -128,6 +128,8 @@ pub enum Input {
     /// The socket could not even be opened.
     DialFailed,
     VersionRefreshed,
+    /// No newer version could be had: back off and try again.
+    VersionRefreshFailed,
     StoreHealth {
         up: bool,
     },
@@ -275,6 +277,11 @@ impl Keeper {
             Input::VersionRefreshed => {
                 if self.health.state == ConnState::RefreshingVersion {
                     self.connect(now);
+                }
+            }
+            Input::VersionRefreshFailed => {
+                if self.health.state == ConnState::RefreshingVersion {
+                    self.back_off(now, DisconnectReason::ClientOutdated);
                 }
             }
             Input::StoreHealth { up } => self.health.store_up = up,

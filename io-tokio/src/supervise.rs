@@ -1,0 +1,372 @@
+//! The keeper's shell: runs `blacksky_core::keeper::Keeper` and carries out
+//! what it decides. Connections run as tasks the loop controls (run, drain,
+//! close); their events feed the keeper and the status board; memory
+//! samples, the store's health, shutdown signals and pairing requests from
+//! the web page come in here too. The policy itself lives in the keeper.
+//!
+//! Generic over the dialer and the clock, so the simulation runs this very
+//! loop over turmoil's network and clock.
+
+use std::time::{Duration, Instant};
+
+use blacksky_core::client::{ClientConfig, DisconnectReason, Event, PairingMethod};
+use blacksky_core::keeper::{
+    Input as KeeperInput, Keeper, KeeperConfig, Output as KeeperOutput, ShutdownStep,
+};
+use blacksky_core::session::{Creds, Write as StoreWrite};
+use rand_core::OsRng;
+use tokio::sync::{mpsc, watch};
+use tokio::task::JoinHandle;
+
+use crate::clock::Clock;
+use crate::config::Config;
+use crate::driver::{Control, Ended, run_connection};
+use crate::http::PairingPhone;
+use crate::memory::{ShedHooks, sample_rss_bytes};
+use crate::runner::{client_config, os_seed, present};
+use crate::status::StatusBoard;
+use crate::store::{StoreLink, StoreWorker};
+use crate::transport::Dialer;
+
+/// How often memory and store health are sampled.
+const SAMPLE_INTERVAL: Duration = Duration::from_secs(10);
+
+/// The keeper's settings from the shell's config.
+pub fn keeper_config(config: &Config, pairing_page_on: bool) -> KeeperConfig {
+    KeeperConfig {
+        reconnect_base_ms: config.reconnect_base_ms,
+        reconnect_max_ms: config.reconnect_max_ms,
+        max_reconnect_attempts: config.max_reconnect_attempts,
+        exit_on_logout: !pairing_page_on,
+        memory_limit_bytes: config
+            .memory_optimization
+            .then_some(config.memory_limit_mb)
+            .flatten()
+            .map(|mb| mb * 1024 * 1024),
+        // The store worker takes the periodic snapshots itself.
+        backup_interval_ms: 0,
+        shutdown_grace_ms: config.shutdown_grace_ms,
+        ..KeeperConfig::default()
+    }
+}
+
+/// What the loop shares with the rest of the process.
+#[derive(Debug)]
+pub struct Services {
+    pub board: StatusBoard,
+    /// Phone numbers from the web page's "pair by code" form.
+    pub code_requests: Option<mpsc::Receiver<PairingPhone>>,
+    pub shed: ShedHooks,
+    /// True when a person can link again through the web page, so a logout
+    /// waits for them instead of exiting.
+    pub pairing_page_on: bool,
+}
+
+/// How the loop ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Finished {
+    pub exit_code: i32,
+    /// The shutdown sequence already flushed the store and took the final
+    /// snapshot.
+    pub finalized: bool,
+}
+
+/// A connection task and the switch that steers it.
+struct Connection {
+    control: watch::Sender<Control>,
+    task: JoinHandle<Outcome>,
+}
+
+/// What a connection task ends with.
+enum Outcome {
+    Ended(Ended),
+    DialFailed,
+}
+
+fn start_connection<D: Dialer, C: Clock + Clone + 'static>(
+    dialer: &D,
+    url: &str,
+    client_config: ClientConfig,
+    creds: Creds,
+    mut link: StoreLink,
+    clock: C,
+    events: mpsc::UnboundedSender<Event>,
+) -> Connection {
+    let (control, mut control_rx) = watch::channel(Control::Run);
+    let dialer = dialer.clone();
+    let url = url.to_owned();
+    let task = tokio::spawn(async move {
+        let ws = tokio::select! {
+            dialed = dialer.dial(&url) => match dialed {
+                Ok(ws) => ws,
+                Err(err) => {
+                    tracing::warn!(%err, "could not connect");
+                    return Outcome::DialFailed;
+                }
+            },
+            _ = control_rx.wait_for(|c| *c == Control::Close) => return Outcome::Ended(Ended::Closed),
+        };
+        tracing::info!(%url, "connected");
+        let mut client = blacksky_core::client::Client::new(client_config, creds, os_seed());
+        let ended = run_connection(&mut client, ws, &mut link, &clock, &mut control_rx, |event| {
+            let _ = events.send(event.clone());
+        })
+        .await;
+        Outcome::Ended(ended)
+    });
+    Connection { control, task }
+}
+
+async fn join(connection: &mut Option<Connection>) -> Outcome {
+    match connection {
+        Some(conn) => match (&mut conn.task).await {
+            Ok(outcome) => outcome,
+            Err(err) => {
+                tracing::error!(%err, "the connection task failed");
+                Outcome::Ended(Ended::Disconnected(DisconnectReason::ConnectionClosed))
+            }
+        },
+        None => std::future::pending().await,
+    }
+}
+
+async fn next_code(requests: &mut Option<mpsc::Receiver<PairingPhone>>) -> Option<PairingPhone> {
+    match requests {
+        Some(rx) => rx.recv().await,
+        None => std::future::pending().await,
+    }
+}
+
+async fn sleep_until(deadline: Option<Instant>) {
+    match deadline {
+        Some(at) => tokio::time::sleep_until(tokio::time::Instant::from_std(at)).await,
+        None => std::future::pending().await,
+    }
+}
+
+/// Runs the keeper until it says exit.
+pub async fn supervise<D: Dialer, C: Clock + Clone + 'static>(
+    config: &Config,
+    dialer: D,
+    clock: C,
+    worker: &mut StoreWorker,
+    shutdown: &mut watch::Receiver<bool>,
+    services: &mut Services,
+) -> Finished {
+    let board = services.board.clone();
+    let mut keeper = Keeper::new(keeper_config(config, services.pairing_page_on), clock.now(), os_seed());
+    keeper.handle_input(clock.now(), KeeperInput::Start);
+    let (events_tx, mut events_rx) = mpsc::unbounded_channel::<Event>();
+    let mut connection: Option<Connection> = None;
+    let mut client_config = client_config(config);
+    // Creds to use instead of the stored ones, until the store has them.
+    let mut pending_creds: Option<Creds> = None;
+    let mut login_seen = false;
+    let mut restart_when_closed = false;
+    let mut samples = tokio::time::interval(SAMPLE_INTERVAL);
+    loop {
+        while let Some(output) = keeper.poll_output() {
+            match output {
+                KeeperOutput::Connect => {
+                    let creds = pending_creds.take().unwrap_or_else(|| worker.durable_creds().0);
+                    login_seen = false;
+                    connection = Some(start_connection(
+                        &dialer,
+                        &config.ws_url,
+                        client_config.clone(),
+                        creds,
+                        worker.link(),
+                        clock.clone(),
+                        events_tx.clone(),
+                    ));
+                }
+                KeeperOutput::ReconnectIn { delay_ms, attempt, after } => {
+                    tracing::info!(delay_ms, attempt, reason = %after, "reconnecting after a pause");
+                }
+                KeeperOutput::RefreshVersion => {
+                    // No source of newer versions is wired in yet: say so, and
+                    // let the keeper back off rather than loop on 405.
+                    tracing::error!(
+                        version = %client_config.app_version,
+                        "WhatsApp refused this client version (405); update blacksky"
+                    );
+                    keeper.handle_input(clock.now(), KeeperInput::VersionRefreshFailed);
+                }
+                KeeperOutput::Snapshot => {}
+                KeeperOutput::ShedCaches => {
+                    let report = services.shed.shed_all();
+                    tracing::warn!(freed_bytes = report.total_bytes, "memory over the limit: caches shed");
+                }
+                KeeperOutput::Shutdown(ShutdownStep::Drain) => {
+                    let code = shut_down(&mut keeper, connection.take(), worker, &clock, &board).await;
+                    return Finished { exit_code: code, finalized: true };
+                }
+                KeeperOutput::Shutdown(_) => {}
+                KeeperOutput::Exit(code) => {
+                    if let Some(conn) = connection.take() {
+                        let _ = conn.control.send(Control::Close);
+                        let _ = conn.task.await;
+                    }
+                    return Finished { exit_code: code, finalized: false };
+                }
+                KeeperOutput::Alert(alert) => {
+                    tracing::error!(?alert, "keeper alert");
+                    board.on_alert(&alert, clock.wall());
+                }
+            }
+        }
+        board.on_keeper_health(keeper.health());
+        tokio::select! {
+            outcome = join(&mut connection) => {
+                connection = None;
+                let now = clock.now();
+                match outcome {
+                    Outcome::DialFailed => {
+                        board.record_disconnect(&DisconnectReason::ConnectionClosed, clock.wall());
+                        keeper.handle_input(now, KeeperInput::DialFailed);
+                    }
+                    Outcome::Ended(Ended::Closed) => {
+                        if std::mem::take(&mut restart_when_closed) {
+                            keeper.handle_input(now, KeeperInput::Disconnected(DisconnectReason::RestartRequired));
+                        }
+                    }
+                    Outcome::Ended(Ended::Disconnected(reason)) => {
+                        let reason = match unfinished_link(worker, &reason, login_seen) {
+                            Some(unlinked) => {
+                                pending_creds = Some(unlinked);
+                                DisconnectReason::RestartRequired
+                            }
+                            None => reason,
+                        };
+                        keeper.handle_input(now, KeeperInput::Disconnected(reason));
+                    }
+                }
+            }
+            Some(event) = events_rx.recv() => {
+                present(&event);
+                board.on_event(&event, clock.wall());
+                match event {
+                    Event::LoggedIn { .. } => login_seen = true,
+                    Event::Online => keeper.handle_input(clock.now(), KeeperInput::Online),
+                    _ => {}
+                }
+            }
+            () = sleep_until(keeper.poll_timeout()) => keeper.handle_timeout(clock.now()),
+            _ = shutdown.changed() => keeper.handle_input(clock.now(), KeeperInput::ShutdownRequested),
+            _ = samples.tick() => {
+                let health = worker.health();
+                board.set_store(health.is_up(), health.queue_len() as u64);
+                keeper.handle_input(clock.now(), KeeperInput::StoreHealth { up: health.is_up() });
+                if let Some(rss_bytes) = sample_rss_bytes() {
+                    board.on_memory(rss_bytes, clock.wall());
+                    keeper.handle_input(clock.now(), KeeperInput::MemorySample { rss_bytes });
+                }
+            }
+            Some(phone) = next_code(&mut services.code_requests) => {
+                let (stored, _) = worker.durable_creds();
+                if stored.is_registered() && !keeper_needs_pairing(&keeper) {
+                    tracing::warn!("a pairing code was asked for, but this device is linked already");
+                    continue;
+                }
+                if keeper_needs_pairing(&keeper) {
+                    // The phone removed the old device: link a new one.
+                    pending_creds = Some(Creds::generate(&mut OsRng));
+                }
+                client_config.pairing = PairingMethod::Code { phone: phone.into_digits() };
+                match &connection {
+                    Some(conn) => {
+                        restart_when_closed = true;
+                        let _ = conn.control.send(Control::Close);
+                    }
+                    None => keeper.handle_input(clock.now(), KeeperInput::ConnectRequested),
+                }
+            }
+        }
+    }
+}
+
+fn keeper_needs_pairing(keeper: &Keeper) -> bool {
+    keeper.health().state == blacksky_core::keeper::ConnState::NeedsPairing
+}
+
+/// A 401 for creds stored at pair-success whose login never completed (a
+/// crash between storing and the server getting our confirmation): the
+/// device does not exist there. Returns the same keys without the link,
+/// to link again; never new keys.
+fn unfinished_link(worker: &StoreWorker, reason: &DisconnectReason, login_seen: bool) -> Option<Creds> {
+    let (stored, confirmed) = worker.durable_creds();
+    if *reason != DisconnectReason::LoggedOut || !stored.is_registered() || confirmed || login_seen {
+        return None;
+    }
+    tracing::warn!(
+        "the server does not know this device: its linking never completed; linking again with the same keys"
+    );
+    let mut unlinked = stored;
+    unlinked.me = None;
+    unlinked.account = None;
+    unlinked.platform = None;
+    if let Err(err) = worker.submit(vec![StoreWrite::Creds(Box::new(unlinked.clone()))]) {
+        tracing::warn!(%err, "could not store the unlinked creds yet");
+    }
+    Some(unlinked)
+}
+
+/// The shutdown sequence the keeper orders: drain (read nothing more,
+/// finish the writes in flight so their acks go out), final snapshot,
+/// close the socket; each step cut off at the keeper's grace deadline.
+async fn shut_down<C: Clock>(
+    keeper: &mut Keeper,
+    mut connection: Option<Connection>,
+    worker: &StoreWorker,
+    clock: &C,
+    board: &StatusBoard,
+) -> i32 {
+    let mut step = ShutdownStep::Drain;
+    // The keeper's deadline cuts every step; this only bounds the awaits.
+    let generous = Duration::from_secs(3600);
+    loop {
+        board.on_keeper_health(keeper.health());
+        let work = async {
+            match step {
+                ShutdownStep::Drain => {
+                    if let Some(conn) = &connection {
+                        let _ = conn.control.send(Control::Drain);
+                    }
+                    if !worker.flush(generous).await {
+                        tracing::warn!("the store did not take every write");
+                    }
+                }
+                ShutdownStep::FinalSnapshot => match worker.snapshot("shutdown", generous).await {
+                    Ok(generation) => tracing::info!(generation, "final snapshot written"),
+                    Err(err) => tracing::error!("final snapshot failed: {err}"),
+                },
+                ShutdownStep::Close => {
+                    if let Some(conn) = connection.take() {
+                        let _ = conn.control.send(Control::Close);
+                        let _ = conn.task.await;
+                    }
+                }
+            }
+        };
+        tokio::select! {
+            () = work => keeper.handle_input(clock.now(), KeeperInput::ShutdownStepDone(step)),
+            () = sleep_until(keeper.poll_timeout()) => keeper.handle_timeout(clock.now()),
+        }
+        while let Some(output) = keeper.poll_output() {
+            match output {
+                KeeperOutput::Shutdown(next) => step = next,
+                KeeperOutput::Exit(code) => {
+                    if let Some(conn) = connection.take() {
+                        conn.task.abort();
+                    }
+                    return code;
+                }
+                KeeperOutput::Alert(alert) => {
+                    tracing::error!(?alert, "keeper alert");
+                    board.on_alert(&alert, clock.wall());
+                }
+                _ => {}
+            }
+        }
+    }
+}
