@@ -22,7 +22,10 @@ fn started(config: KeeperConfig, seed: u8) -> (Keeper, Instant) {
 }
 
 fn no_backups() -> KeeperConfig {
-    KeeperConfig { backup_interval_ms: 0, ..KeeperConfig::default() }
+    KeeperConfig {
+        backup_interval_ms: 0,
+        ..KeeperConfig::default()
+    }
 }
 
 /// Disconnects with `code`, returns what the keeper said.
@@ -43,7 +46,10 @@ fn logged_out_stops_keeps_data_and_exits_with_its_own_code() {
     for code in [401, 403] {
         let (mut keeper, t0) = started(no_backups(), 1);
         let out = lose(&mut keeper, t0, code);
-        assert!(matches!(out[0], Output::Alert(Alert::NeedsPairing { .. })), "{out:?}");
+        assert!(
+            matches!(out[0], Output::Alert(Alert::NeedsPairing { .. })),
+            "{out:?}"
+        );
         assert_eq!(out[1], Output::Exit(exit::LOGGED_OUT));
         assert_eq!(keeper.health().state, ConnState::NeedsPairing);
         assert_eq!(keeper.poll_timeout(), None, "no reconnect is scheduled");
@@ -52,7 +58,13 @@ fn logged_out_stops_keeps_data_and_exits_with_its_own_code() {
 
 #[test]
 fn logged_out_with_the_pairing_page_on_waits_for_a_person() {
-    let (mut keeper, t0) = started(KeeperConfig { exit_on_logout: false, ..no_backups() }, 1);
+    let (mut keeper, t0) = started(
+        KeeperConfig {
+            exit_on_logout: false,
+            ..no_backups()
+        },
+        1,
+    );
     let out = lose(&mut keeper, t0, 401);
     assert_eq!(out.len(), 1, "alert only, no exit: {out:?}");
     keeper.handle_timeout(t0 + Duration::from_secs(3600));
@@ -64,7 +76,10 @@ fn logged_out_with_the_pairing_page_on_waits_for_a_person() {
 #[test]
 fn replaced_stands_by_and_never_fights() {
     let (mut keeper, t0) = started(no_backups(), 1);
-    assert_eq!(lose(&mut keeper, t0, 440), vec![Output::Alert(Alert::Replaced)]);
+    assert_eq!(
+        lose(&mut keeper, t0, 440),
+        vec![Output::Alert(Alert::Replaced)]
+    );
     assert_eq!(keeper.health().state, ConnState::StandingBy);
     for hours in 1..48 {
         keeper.handle_timeout(t0 + Duration::from_secs(3600 * hours));
@@ -86,7 +101,17 @@ fn an_outdated_client_with_no_newer_version_backs_off_instead_of_looping() {
     assert_eq!(lose(&mut keeper, t0, 405), vec![Output::RefreshVersion]);
     keeper.handle_input(t0, Input::VersionRefreshFailed);
     let out = drain(&mut keeper);
-    assert!(matches!(out[0], Output::ReconnectIn { attempt: 1, after: DisconnectReason::ClientOutdated, .. }), "{out:?}");
+    assert!(
+        matches!(
+            out[0],
+            Output::ReconnectIn {
+                attempt: 1,
+                after: DisconnectReason::ClientOutdated,
+                ..
+            }
+        ),
+        "{out:?}"
+    );
 }
 
 #[test]
@@ -94,7 +119,14 @@ fn transient_codes_back_off_then_reconnect() {
     for code in [408, 428, 500, 503] {
         let (mut keeper, t0) = started(no_backups(), 2);
         let out = lose(&mut keeper, t0, code);
-        let Output::ReconnectIn { delay_ms, attempt: 1, .. } = out[0] else { panic!("{code}: {out:?}") };
+        let Output::ReconnectIn {
+            delay_ms,
+            attempt: 1,
+            ..
+        } = out[0]
+        else {
+            panic!("{code}: {out:?}")
+        };
         assert!(delay_ms <= 1_000, "first delay within base: {delay_ms}");
         let at = keeper.poll_timeout().expect("a reconnect is scheduled");
         assert_eq!(at, t0 + Duration::from_millis(delay_ms));
@@ -107,21 +139,39 @@ fn transient_codes_back_off_then_reconnect() {
 fn keepalive_death_and_dial_failures_back_off() {
     let (mut keeper, t0) = started(no_backups(), 3);
     keeper.handle_input(t0, Input::Disconnected(DisconnectReason::KeepaliveTimeout));
-    assert!(matches!(drain(&mut keeper)[0], Output::ReconnectIn { attempt: 1, .. }));
+    assert!(matches!(
+        drain(&mut keeper)[0],
+        Output::ReconnectIn { attempt: 1, .. }
+    ));
     keeper.handle_input(t0, Input::DialFailed);
-    assert!(matches!(drain(&mut keeper)[0], Output::ReconnectIn { attempt: 2, .. }));
+    assert!(matches!(
+        drain(&mut keeper)[0],
+        Output::ReconnectIn { attempt: 2, .. }
+    ));
 }
 
 #[test]
 fn attempts_cap_stops_with_an_alert() {
-    let config = KeeperConfig { max_reconnect_attempts: 3, ..no_backups() };
+    let config = KeeperConfig {
+        max_reconnect_attempts: 3,
+        ..no_backups()
+    };
     let (mut keeper, t0) = started(config, 4);
     for attempt in 1..=3 {
         let out = lose(&mut keeper, t0, 503);
-        assert!(matches!(out[0], Output::ReconnectIn { attempt: a, .. } if a == attempt), "{out:?}");
+        assert!(
+            matches!(out[0], Output::ReconnectIn { attempt: a, .. } if a == attempt),
+            "{out:?}"
+        );
     }
     let out = lose(&mut keeper, t0, 503);
-    assert_eq!(out, vec![Output::Alert(Alert::GaveUp { attempts: 3 }), Output::Exit(exit::GAVE_UP)]);
+    assert_eq!(
+        out,
+        vec![
+            Output::Alert(Alert::GaveUp { attempts: 3 }),
+            Output::Exit(exit::GAVE_UP)
+        ]
+    );
     assert_eq!(keeper.health().state, ConnState::GaveUp);
 }
 
@@ -134,13 +184,19 @@ fn a_stable_connection_resets_the_backoff() {
     keeper.handle_input(t0, Input::Online);
     // Dropped before it was stable: the count goes on.
     let out = lose(&mut keeper, t0 + Duration::from_secs(10), 503);
-    assert!(matches!(out[0], Output::ReconnectIn { attempt: 6, .. }), "{out:?}");
+    assert!(
+        matches!(out[0], Output::ReconnectIn { attempt: 6, .. }),
+        "{out:?}"
+    );
     keeper.handle_input(t0, Input::Online);
     let stable = t0 + Duration::from_millis(KeeperConfig::default().stable_after_ms);
     keeper.handle_timeout(stable);
     drain(&mut keeper);
     let out = lose(&mut keeper, stable, 503);
-    assert!(matches!(out[0], Output::ReconnectIn { attempt: 1, .. }), "{out:?}");
+    assert!(
+        matches!(out[0], Output::ReconnectIn { attempt: 1, .. }),
+        "{out:?}"
+    );
 }
 
 proptest! {
@@ -170,18 +226,27 @@ fn shutdown_runs_its_steps_in_order_then_exits_zero() {
     let (mut keeper, t0) = started(no_backups(), 6);
     keeper.handle_input(t0, Input::Online);
     keeper.handle_input(t0, Input::ShutdownRequested);
-    assert_eq!(drain(&mut keeper), vec![Output::Shutdown(ShutdownStep::Drain)]);
+    assert_eq!(
+        drain(&mut keeper),
+        vec![Output::Shutdown(ShutdownStep::Drain)]
+    );
     // Out-of-order or repeated reports do not skip a step.
     keeper.handle_input(t0, Input::ShutdownStepDone(ShutdownStep::Close));
     keeper.handle_input(t0, Input::ShutdownRequested);
     assert!(drain(&mut keeper).is_empty());
     keeper.handle_input(t0, Input::ShutdownStepDone(ShutdownStep::Drain));
-    assert_eq!(drain(&mut keeper), vec![Output::Shutdown(ShutdownStep::FinalSnapshot)]);
+    assert_eq!(
+        drain(&mut keeper),
+        vec![Output::Shutdown(ShutdownStep::FinalSnapshot)]
+    );
     // A disconnect during shutdown does not start a reconnect.
     keeper.handle_input(t0, Input::Disconnected(DisconnectReason::RestartRequired));
     assert!(drain(&mut keeper).is_empty());
     keeper.handle_input(t0, Input::ShutdownStepDone(ShutdownStep::FinalSnapshot));
-    assert_eq!(drain(&mut keeper), vec![Output::Shutdown(ShutdownStep::Close)]);
+    assert_eq!(
+        drain(&mut keeper),
+        vec![Output::Shutdown(ShutdownStep::Close)]
+    );
     keeper.handle_input(t0, Input::ShutdownStepDone(ShutdownStep::Close));
     assert_eq!(drain(&mut keeper), vec![Output::Exit(exit::CLEAN)]);
 }
@@ -200,41 +265,81 @@ fn a_stuck_shutdown_step_is_cut_off_at_the_grace_deadline() {
     keeper.handle_timeout(deadline);
     assert_eq!(
         drain(&mut keeper),
-        vec![Output::Alert(Alert::ShutdownAbandoned { step: ShutdownStep::FinalSnapshot }), Output::Exit(exit::CLEAN)]
+        vec![
+            Output::Alert(Alert::ShutdownAbandoned {
+                step: ShutdownStep::FinalSnapshot
+            }),
+            Output::Exit(exit::CLEAN)
+        ]
     );
 }
 
 #[test]
 fn memory_over_the_limit_sheds_then_restarts_with_a_final_snapshot() {
-    let config = KeeperConfig { memory_limit_bytes: Some(100), memory_grace_ms: 1_000, ..no_backups() };
+    let config = KeeperConfig {
+        memory_limit_bytes: Some(100),
+        memory_grace_ms: 1_000,
+        ..no_backups()
+    };
     let (mut keeper, t0) = started(config, 8);
     keeper.handle_input(t0, Input::MemorySample { rss_bytes: 50 });
     assert!(drain(&mut keeper).is_empty());
     keeper.handle_input(t0, Input::MemorySample { rss_bytes: 150 });
     assert_eq!(
         drain(&mut keeper),
-        vec![Output::Alert(Alert::MemoryOverLimit { rss_bytes: 150, limit_bytes: 100 }), Output::ShedCaches]
+        vec![
+            Output::Alert(Alert::MemoryOverLimit {
+                rss_bytes: 150,
+                limit_bytes: 100
+            }),
+            Output::ShedCaches
+        ]
     );
     // Back under: the grace resets.
-    keeper.handle_input(t0 + Duration::from_millis(500), Input::MemorySample { rss_bytes: 90 });
-    keeper.handle_input(t0 + Duration::from_millis(600), Input::MemorySample { rss_bytes: 150 });
+    keeper.handle_input(
+        t0 + Duration::from_millis(500),
+        Input::MemorySample { rss_bytes: 90 },
+    );
+    keeper.handle_input(
+        t0 + Duration::from_millis(600),
+        Input::MemorySample { rss_bytes: 150 },
+    );
     assert_eq!(drain(&mut keeper).len(), 2, "shed again");
-    keeper.handle_input(t0 + Duration::from_millis(1_000), Input::MemorySample { rss_bytes: 150 });
+    keeper.handle_input(
+        t0 + Duration::from_millis(1_000),
+        Input::MemorySample { rss_bytes: 150 },
+    );
     assert!(drain(&mut keeper).is_empty(), "still within the grace");
-    keeper.handle_input(t0 + Duration::from_millis(1_600), Input::MemorySample { rss_bytes: 150 });
+    keeper.handle_input(
+        t0 + Duration::from_millis(1_600),
+        Input::MemorySample { rss_bytes: 150 },
+    );
     assert_eq!(
         drain(&mut keeper),
-        vec![Output::Alert(Alert::PlannedRestart { rss_bytes: 150 }), Output::Shutdown(ShutdownStep::Drain)]
+        vec![
+            Output::Alert(Alert::PlannedRestart { rss_bytes: 150 }),
+            Output::Shutdown(ShutdownStep::Drain)
+        ]
     );
-    for step in [ShutdownStep::Drain, ShutdownStep::FinalSnapshot, ShutdownStep::Close] {
+    for step in [
+        ShutdownStep::Drain,
+        ShutdownStep::FinalSnapshot,
+        ShutdownStep::Close,
+    ] {
         keeper.handle_input(t0, Input::ShutdownStepDone(step));
     }
-    assert_eq!(drain(&mut keeper).last(), Some(&Output::Exit(exit::PLANNED_RESTART)));
+    assert_eq!(
+        drain(&mut keeper).last(),
+        Some(&Output::Exit(exit::PLANNED_RESTART))
+    );
 }
 
 #[test]
 fn periodic_snapshots_follow_the_interval() {
-    let config = KeeperConfig { backup_interval_ms: 1_000, ..KeeperConfig::default() };
+    let config = KeeperConfig {
+        backup_interval_ms: 1_000,
+        ..KeeperConfig::default()
+    };
     let (mut keeper, t0) = started(config, 9);
     assert_eq!(keeper.poll_timeout(), Some(t0 + Duration::from_secs(1)));
     keeper.handle_timeout(t0 + Duration::from_secs(1));

@@ -11,18 +11,18 @@ use blacksky_core::client::{ClientConfig, Event, PairingMethod};
 use rand_core::{OsRng, RngCore};
 use tokio::sync::watch;
 
+use crate::anti_idle;
 use crate::clock::{Clock, SystemClock};
 use crate::config::{Config, Pairing};
 use crate::http::{self, QrPageConfig};
 use crate::memory::ShedHooks;
+use crate::qr;
 use crate::status::StatusBoard;
-use crate::supervise::{Services, supervise};
-use crate::transport::WsDialer;
-use crate::anti_idle;
 use crate::store::backup::{self, PrepareError, Sealer, Source};
 use crate::store::worker::LogHandler;
 use crate::store::{AnyStore, StoreHealth, StoreWorker, WorkerConfig};
-use crate::qr;
+use crate::supervise::{Services, supervise};
+use crate::transport::WsDialer;
 
 /// Exit code when the phone removed this device (pair again).
 pub const EXIT_LOGGED_OUT: i32 = 3;
@@ -189,11 +189,21 @@ pub async fn run_with(
     }
     let (services_stop, services_stopped) = watch::channel(false);
     let mut services = start_services(config, &board, services_stopped).await?;
-    let finished = supervise(config, WsDialer::default(), SystemClock, &mut worker, &mut shutdown, &mut services).await;
+    let finished = supervise(
+        config,
+        WsDialer::default(),
+        SystemClock,
+        &mut worker,
+        &mut shutdown,
+        &mut services,
+    )
+    .await;
     if finished.finalized {
         worker.stop().await;
     } else {
-        worker.close(Duration::from_millis(config.shutdown_grace_ms)).await;
+        worker
+            .close(Duration::from_millis(config.shutdown_grace_ms))
+            .await;
     }
     let _ = services_stop.send(true);
     if finished.exit_code == 0 {
@@ -223,7 +233,10 @@ async fn start_services(
         pairing_page_on = qr.access_kind() != "off";
         code_requests = Some(rx);
         tracing::info!(
-            port = listener.local_addr().map(|a| a.port()).unwrap_or(config.port),
+            port = listener
+                .local_addr()
+                .map(|a| a.port())
+                .unwrap_or(config.port),
             pairing_page = qr.access_kind(),
             "HTTP server listening (/health /ready /status /stats /metrics /qr)"
         );
@@ -242,5 +255,10 @@ async fn start_services(
             Err(err) => tracing::warn!(%err, "anti-idle pings off"),
         }
     }
-    Ok(Services { board: board.clone(), code_requests, shed: ShedHooks::new(), pairing_page_on })
+    Ok(Services {
+        board: board.clone(),
+        code_requests,
+        shed: ShedHooks::new(),
+        pairing_page_on,
+    })
 }

@@ -108,9 +108,16 @@ fn start_connection<D: Dialer, C: Clock + Clone + 'static>(
         };
         tracing::info!(%url, "connected");
         let mut client = blacksky_core::client::Client::new(client_config, creds, os_seed());
-        let ended = run_connection(&mut client, ws, &mut link, &clock, &mut control_rx, |event| {
-            let _ = events.send(event.clone());
-        })
+        let ended = run_connection(
+            &mut client,
+            ws,
+            &mut link,
+            &clock,
+            &mut control_rx,
+            |event| {
+                let _ = events.send(event.clone());
+            },
+        )
         .await;
         Outcome::Ended(ended)
     });
@@ -154,7 +161,11 @@ pub async fn supervise<D: Dialer, C: Clock + Clone + 'static>(
     services: &mut Services,
 ) -> Finished {
     let board = services.board.clone();
-    let mut keeper = Keeper::new(keeper_config(config, services.pairing_page_on), clock.now(), os_seed());
+    let mut keeper = Keeper::new(
+        keeper_config(config, services.pairing_page_on),
+        clock.now(),
+        os_seed(),
+    );
     keeper.handle_input(clock.now(), KeeperInput::Start);
     let (events_tx, mut events_rx) = mpsc::unbounded_channel::<Event>();
     let mut connection: Option<Connection> = None;
@@ -168,7 +179,9 @@ pub async fn supervise<D: Dialer, C: Clock + Clone + 'static>(
         while let Some(output) = keeper.poll_output() {
             match output {
                 KeeperOutput::Connect => {
-                    let creds = pending_creds.take().unwrap_or_else(|| worker.durable_creds().0);
+                    let creds = pending_creds
+                        .take()
+                        .unwrap_or_else(|| worker.durable_creds().0);
                     login_seen = false;
                     connection = Some(start_connection(
                         &dialer,
@@ -180,7 +193,11 @@ pub async fn supervise<D: Dialer, C: Clock + Clone + 'static>(
                         events_tx.clone(),
                     ));
                 }
-                KeeperOutput::ReconnectIn { delay_ms, attempt, after } => {
+                KeeperOutput::ReconnectIn {
+                    delay_ms,
+                    attempt,
+                    after,
+                } => {
                     tracing::info!(delay_ms, attempt, reason = %after, "reconnecting after a pause");
                 }
                 KeeperOutput::RefreshVersion => {
@@ -195,11 +212,18 @@ pub async fn supervise<D: Dialer, C: Clock + Clone + 'static>(
                 KeeperOutput::Snapshot => {}
                 KeeperOutput::ShedCaches => {
                     let report = services.shed.shed_all();
-                    tracing::warn!(freed_bytes = report.total_bytes, "memory over the limit: caches shed");
+                    tracing::warn!(
+                        freed_bytes = report.total_bytes,
+                        "memory over the limit: caches shed"
+                    );
                 }
                 KeeperOutput::Shutdown(ShutdownStep::Drain) => {
-                    let code = shut_down(&mut keeper, connection.take(), worker, &clock, &board).await;
-                    return Finished { exit_code: code, finalized: true };
+                    let code =
+                        shut_down(&mut keeper, connection.take(), worker, &clock, &board).await;
+                    return Finished {
+                        exit_code: code,
+                        finalized: true,
+                    };
                 }
                 KeeperOutput::Shutdown(_) => {}
                 KeeperOutput::Exit(code) => {
@@ -207,7 +231,10 @@ pub async fn supervise<D: Dialer, C: Clock + Clone + 'static>(
                         let _ = conn.control.send(Control::Close);
                         let _ = conn.task.await;
                     }
-                    return Finished { exit_code: code, finalized: false };
+                    return Finished {
+                        exit_code: code,
+                        finalized: false,
+                    };
                 }
                 KeeperOutput::Alert(alert) => {
                     tracing::error!(?alert, "keeper alert");
@@ -293,9 +320,14 @@ fn keeper_needs_pairing(keeper: &Keeper) -> bool {
 /// crash between storing and the server getting our confirmation): the
 /// device does not exist there. Returns the same keys without the link,
 /// to link again; never new keys.
-fn unfinished_link(worker: &StoreWorker, reason: &DisconnectReason, login_seen: bool) -> Option<Creds> {
+fn unfinished_link(
+    worker: &StoreWorker,
+    reason: &DisconnectReason,
+    login_seen: bool,
+) -> Option<Creds> {
     let (stored, confirmed) = worker.durable_creds();
-    if *reason != DisconnectReason::LoggedOut || !stored.is_registered() || confirmed || login_seen {
+    if *reason != DisconnectReason::LoggedOut || !stored.is_registered() || confirmed || login_seen
+    {
         return None;
     }
     tracing::warn!(

@@ -57,13 +57,22 @@ pub async fn dial(url: &str, timeout: Duration) -> Result<WsStream, DialError> {
 /// Opens WebSockets: the real network in production, turmoil's in the
 /// simulation.
 pub trait Dialer: Clone + Send + Sync + 'static {
-    type Socket: futures_util::Stream<Item = Result<tokio_tungstenite::tungstenite::Message, tokio_tungstenite::tungstenite::Error>>
-        + futures_util::Sink<tokio_tungstenite::tungstenite::Message, Error = tokio_tungstenite::tungstenite::Error>
-        + Unpin
+    type Socket: futures_util::Stream<
+            Item = Result<
+                tokio_tungstenite::tungstenite::Message,
+                tokio_tungstenite::tungstenite::Error,
+            >,
+        > + futures_util::Sink<
+            tokio_tungstenite::tungstenite::Message,
+            Error = tokio_tungstenite::tungstenite::Error,
+        > + Unpin
         + Send
         + 'static;
 
-    fn dial(&self, url: &str) -> impl std::future::Future<Output = Result<Self::Socket, DialError>> + Send;
+    fn dial(
+        &self,
+        url: &str,
+    ) -> impl std::future::Future<Output = Result<Self::Socket, DialError>> + Send;
 }
 
 /// The production dialer: TCP (+TLS for wss) with a connect timeout.
@@ -74,7 +83,9 @@ pub struct WsDialer {
 
 impl Default for WsDialer {
     fn default() -> Self {
-        WsDialer { timeout: Duration::from_secs(20) }
+        WsDialer {
+            timeout: Duration::from_secs(20),
+        }
     }
 }
 

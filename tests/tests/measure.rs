@@ -10,13 +10,18 @@ use blacksky_tests::{FakeWa, Stream, start_blacksky};
 const WAIT: Duration = Duration::from_secs(60);
 
 fn env_number(name: &str, default: u64) -> u64 {
-    std::env::var(name).ok().and_then(|v| v.parse().ok()).unwrap_or(default)
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
 }
 
 fn linked_home(wa: &FakeWa) -> tempfile::TempDir {
     let home = tempfile::tempdir().expect("temp dir");
     let mut bot = start_blacksky(wa, home.path(), &[]);
-    let qr = bot.expect_line(WAIT, "qr: line", |s, l| s == Stream::Stdout && l.starts_with("qr: "));
+    let qr = bot.expect_line(WAIT, "qr: line", |s, l| {
+        s == Stream::Stdout && l.starts_with("qr: ")
+    });
     wa.post("/scan", qr.trim_start_matches("qr: "));
     bot.expect_line(WAIT, "online", |_, l| l.contains("online"));
     bot.signal("TERM");
@@ -31,7 +36,10 @@ fn median_max(mut samples: Vec<Duration>) -> (Duration, Duration) {
 
 fn rss_kib(pid: u32) -> Option<u64> {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
-    status.lines().find_map(|l| l.strip_prefix("VmRSS:")).and_then(|v| v.trim().trim_end_matches(" kB").trim().parse().ok())
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.trim().trim_end_matches(" kB").trim().parse().ok())
 }
 
 #[test]
@@ -77,5 +85,9 @@ fn idle_rss() {
     let max = samples.iter().max().copied().unwrap_or_default();
     let last = samples.last().copied().unwrap_or_default();
     println!("idle RSS after {idle:?} online: {last} KiB now, {max} KiB max");
-    assert!(!bot.saw(|_, l| l.contains("disconnected")), "stayed online:\n{}", bot.transcript());
+    assert!(
+        !bot.saw(|_, l| l.contains("disconnected")),
+        "stayed online:\n{}",
+        bot.transcript()
+    );
 }

@@ -97,13 +97,11 @@ pub fn pair_device_sign(id: &str, key_index: u32, reply_identity: Vec<u8>) -> No
         .with_attr("to", server_jid())
         .with_attr("type", "result")
         .with_attr("id", id.to_owned())
-        .with_children(vec![
-            Node::new("pair-device-sign").with_children(vec![
+        .with_children(vec![Node::new("pair-device-sign").with_children(vec![
                 Node::new("device-identity")
                     .with_attr("key-index", key_index.to_string())
                     .with_bytes(reply_identity),
-            ]),
-        ])
+            ])])
 }
 
 /// Tells the phone (through the server) that we refused its pair-success.

@@ -58,8 +58,15 @@ mod tests {
             (599, Reaction::BackOff),
         ];
         for (code, expected) in cases {
-            assert_eq!(reaction(&DisconnectReason::from_code(code)), expected, "code {code}");
+            assert_eq!(
+                reaction(&DisconnectReason::from_code(code)),
+                expected,
+                "code {code}"
+            );
         }
-        assert_eq!(reaction(&DisconnectReason::KeepaliveTimeout), Reaction::BackOff);
+        assert_eq!(
+            reaction(&DisconnectReason::KeepaliveTimeout),
+            Reaction::BackOff
+        );
     }
 }
