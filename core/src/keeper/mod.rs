@@ -24,7 +24,7 @@ pub mod exit {
     /// The phone removed this device: pair again.
     pub const LOGGED_OUT: i32 = 3;
     /// MAX_RECONNECT_ATTEMPTS reached.
-    pub const GAVE_UP: i32 = 4;
+    pub const GAVE_UP: i32 = 5;
     /// Planned restart (memory over the limit): start me again.
     pub const PLANNED_RESTART: i32 = 75;
 }
