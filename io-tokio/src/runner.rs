@@ -24,8 +24,6 @@ use crate::store::{AnyStore, StoreHealth, StoreWorker, WorkerConfig};
 use crate::supervise::{Services, supervise};
 use crate::transport::WsDialer;
 
-/// Exit code when the phone removed this device (pair again).
-pub const EXIT_LOGGED_OUT: i32 = 3;
 /// Exit code when stored credentials exist but none can be read (the log
 /// says what is corrupt and how to recover).
 pub const EXIT_SESSION_UNREADABLE: i32 = 4;

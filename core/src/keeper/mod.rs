@@ -23,6 +23,7 @@ pub mod exit {
     pub const CLEAN: i32 = 0;
     /// The phone removed this device: pair again.
     pub const LOGGED_OUT: i32 = 3;
+    /// (4 is the shell's: stored credentials that cannot be read.)
     /// MAX_RECONNECT_ATTEMPTS reached.
     pub const GAVE_UP: i32 = 5;
     /// Planned restart (memory over the limit): start me again.
