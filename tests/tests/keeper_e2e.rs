@@ -1,0 +1,407 @@
+//! The keeper's reconnect table, shutdown and the HTTP status routes, end
+//! to end: the real `blacksky` binary against the real `fake-wa`, both as
+//! processes over real sockets.
+
+use std::time::{Duration, Instant};
+
+use blacksky_tests::{FakeWa, Proc, Stream, inbox_ids, start_blacksky};
+
+const WAIT: Duration = Duration::from_secs(15);
+/// Fast backoff so the "comes back after a pause" cases stay quick.
+const FAST_BACKOFF: [(&str, &str); 2] = [("RECONNECT_BASE_MS", "50"), ("RECONNECT_MAX_MS", "200")];
+
+// ---- helpers ----
+
+fn device(state: &serde_json::Value) -> Option<&serde_json::Value> {
+    state["devices"].as_array()?.first()
+}
+
+fn flag(state: &serde_json::Value, key: &str) -> bool {
+    device(state).is_some_and(|d| d[key].as_bool() == Some(true))
+}
+
+fn logins(state: &serde_json::Value) -> u64 {
+    device(state)
+        .and_then(|d| d["logins"].as_u64())
+        .unwrap_or_default()
+}
+
+/// The line without terminal colour escapes.
+fn strip_ansi(line: &str) -> String {
+    let mut out = String::with_capacity(line.len());
+    let mut chars = line.chars();
+    while let Some(c) = chars.next() {
+        if c == '\u{1b}' {
+            // CSI: ESC [ … final byte in @..~
+            if chars.next() == Some('[') {
+                for c in chars.by_ref() {
+                    if ('@'..='~').contains(&c) {
+                        break;
+                    }
+                }
+            }
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
+/// A line seen already, or the next one that matches.
+fn seen_or_wait(bot: &mut Proc, what: &str, pred: impl Fn(Stream, &str) -> bool + Copy) -> String {
+    let earlier = bot
+        .seen
+        .lock()
+        .expect("lines lock")
+        .iter()
+        .find(|(s, l)| pred(*s, l))
+        .map(|(_, l)| l.clone());
+    earlier.unwrap_or_else(|| bot.expect_line(WAIT, what, pred))
+}
+
+/// The port from the "HTTP server listening … port=N" log line.
+fn http_port(bot: &mut Proc) -> u16 {
+    let line = seen_or_wait(bot, "HTTP server listening line", |_, l| {
+        l.contains("HTTP server listening")
+    });
+    let clean = strip_ansi(&line);
+    clean
+        .split_whitespace()
+        .find_map(|word| word.strip_prefix("port="))
+        .and_then(|n| n.trim_matches('"').parse().ok())
+        .unwrap_or_else(|| panic!("no port=N in {clean:?}"))
+}
+
+/// GET on the bot's HTTP server: status and body.
+fn get(port: u16, path: &str) -> (u16, String) {
+    let url = format!("http://127.0.0.1:{port}{path}");
+    let mut response = ureq::get(&url)
+        .config()
+        .http_status_as_error(false)
+        .build()
+        .call()
+        .unwrap_or_else(|err| panic!("GET {url}: {err}"));
+    let status = response.status().as_u16();
+    let body = response.body_mut().read_to_string().unwrap_or_default();
+    (status, body)
+}
+
+fn get_json(port: u16, path: &str) -> serde_json::Value {
+    let (status, body) = get(port, path);
+    assert_eq!(status, 200, "GET {path}: {body}");
+    serde_json::from_str(&body).unwrap_or_else(|err| panic!("GET {path}: {err}: {body}"))
+}
+
+fn state_word(port: u16) -> String {
+    get_json(port, "/status")["state"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned()
+}
+
+/// Polls `probe` until it returns `Some`; fails with `what` and the log.
+fn poll<T>(bot: &mut Proc, what: &str, mut probe: impl FnMut() -> Option<T>) -> T {
+    let deadline = Instant::now() + WAIT;
+    loop {
+        if let Some(value) = probe() {
+            return value;
+        }
+        if Instant::now() >= deadline {
+            bot.drain();
+            panic!("{what} not reached within {WAIT:?}:\n{}", bot.transcript());
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+fn wait_state_word(bot: &mut Proc, port: u16, word: &str) {
+    poll(bot, &format!("/status state {word:?}"), || {
+        (state_word(port) == word).then_some(())
+    });
+}
+
+/// fake-wa, a temp home and a bot linked by QR and online.
+fn linked_bot(extra_env: &[(&str, &str)]) -> (FakeWa, tempfile::TempDir, Proc) {
+    let wa = FakeWa::start();
+    let home = tempfile::tempdir().expect("temp dir");
+    let mut bot = start_blacksky(&wa, home.path(), extra_env);
+    let qr = bot.expect_line(WAIT, "qr: line", |s, l| {
+        s == Stream::Stdout && l.starts_with("qr: ")
+    });
+    wa.post("/scan", qr.trim_start_matches("qr: "));
+    wa.wait_state(WAIT, "paired, logged in and active", |s| {
+        flag(s, "paired") && flag(s, "logged_in") && flag(s, "passive_active")
+    });
+    (wa, home, bot)
+}
+
+fn assert_running(bot: &mut Proc) {
+    assert!(
+        bot.wait_exit(Duration::from_millis(1)).is_none(),
+        "the bot exited:\n{}",
+        bot.transcript()
+    );
+}
+
+/// Disconnects with `route`, then expects a new login within `within`.
+fn kick_and_expect_relogin(route: &str, within: Duration, env: &[(&str, &str)]) {
+    let (wa, _home, mut bot) = linked_bot(env);
+    let before = logins(&wa.state());
+    let kicked_at = Instant::now();
+    let closed = wa.post(route, "");
+    assert_ne!(closed["closed"], serde_json::json!(0), "{route}: {closed}");
+    wa.wait_state(within, "a new login", |s| {
+        logins(s) > before && flag(s, "logged_in") && flag(s, "passive_active")
+    });
+    let took = kicked_at.elapsed();
+    assert!(took < within, "{route}: back after {took:?}");
+    assert_running(&mut bot);
+}
+
+// ---- 1. the reconnect table ----
+
+#[test]
+fn kick_515_logs_in_again_at_once() {
+    // Slow backoff: only an immediate reconnect makes it within 3 s.
+    kick_and_expect_relogin(
+        "/kick?code=515",
+        Duration::from_secs(3),
+        &[
+            ("RECONNECT_BASE_MS", "10000"),
+            ("RECONNECT_MAX_MS", "20000"),
+        ],
+    );
+}
+
+#[test]
+fn kick_503_comes_back_after_a_backoff() {
+    let (wa, _home, mut bot) = linked_bot(&FAST_BACKOFF);
+    let before = logins(&wa.state());
+    wa.post("/kick?code=503", "");
+    bot.expect_line(WAIT, "the backoff log line", |_, l| {
+        l.contains("reconnecting after a pause")
+    });
+    wa.wait_state(WAIT, "a new login", |s| {
+        logins(s) > before && flag(s, "passive_active")
+    });
+    assert_running(&mut bot);
+}
+
+#[test]
+fn a_dropped_connection_428_comes_back_after_a_backoff() {
+    let (wa, _home, mut bot) = linked_bot(&FAST_BACKOFF);
+    let before = logins(&wa.state());
+    wa.post("/drop", "");
+    bot.expect_line(WAIT, "the backoff log line", |_, l| {
+        l.contains("reconnecting after a pause")
+    });
+    wa.wait_state(WAIT, "a new login", |s| {
+        logins(s) > before && flag(s, "passive_active")
+    });
+    assert_running(&mut bot);
+}
+
+#[test]
+fn kick_440_stands_by_and_never_fights() {
+    let (wa, _home, mut bot) = linked_bot(&FAST_BACKOFF);
+    let port = http_port(&mut bot);
+    let before = logins(&wa.state());
+    wa.post("/kick?code=440", "");
+    wait_state_word(&mut bot, port, "standing_by");
+    // Well past many fast backoffs: no new login.
+    std::thread::sleep(Duration::from_secs(2));
+    let state = wa.state();
+    assert_eq!(logins(&state), before, "it reconnected: {state:#}");
+    assert!(!flag(&state, "logged_in"), "{state:#}");
+    assert_running(&mut bot);
+    assert_eq!(state_word(port), "standing_by");
+    let (ready, body) = get(port, "/ready");
+    assert_eq!(ready, 503, "{body}");
+}
+
+#[test]
+fn kick_401_exits_3_without_the_pairing_page() {
+    let env = [
+        FAST_BACKOFF[0],
+        FAST_BACKOFF[1],
+        ("ENABLE_HEALTH_CHECK", "false"),
+    ];
+    let (wa, _home, mut bot) = linked_bot(&env);
+    wa.post("/kick?code=401", "");
+    let status = bot
+        .wait_exit(WAIT)
+        .unwrap_or_else(|| panic!("no exit after 401:\n{}", bot.transcript()));
+    assert_eq!(status.code(), Some(3), "{status:?}:\n{}", bot.transcript());
+}
+
+#[test]
+fn kick_401_waits_for_pairing_with_the_page_on() {
+    let env = [FAST_BACKOFF[0], FAST_BACKOFF[1], ("QR_TOKEN", "secret-abc")];
+    let (wa, _home, mut bot) = linked_bot(&env);
+    let port = http_port(&mut bot);
+    let before = logins(&wa.state());
+    wa.post("/kick?code=401", "");
+    wait_state_word(&mut bot, port, "needs_pairing");
+    std::thread::sleep(Duration::from_secs(1));
+    assert_running(&mut bot);
+    assert_eq!(state_word(port), "needs_pairing");
+    assert_eq!(logins(&wa.state()), before, "it logged in again after 401");
+}
+
+// ---- 2. SIGTERM mid-traffic ----
+
+#[test]
+fn sigterm_mid_traffic_exits_cleanly_and_loses_nothing() {
+    let env = [("SHUTDOWN_GRACE_MS", "5000")];
+    let (wa, home, mut bot) = linked_bot(&env);
+    let ids: Vec<String> = (0..20)
+        .map(|i| {
+            let sent = wa.post(&format!("/send?from=1555000{i:04}"), "hello");
+            sent["id"].as_str().expect("message id").to_owned()
+        })
+        .collect();
+    let signalled = Instant::now();
+    bot.signal("TERM");
+    let status = bot
+        .wait_exit(Duration::from_millis(5000 + 2000))
+        .unwrap_or_else(|| panic!("no exit after SIGTERM:\n{}", bot.transcript()));
+    let took = signalled.elapsed();
+    assert!(
+        status.success(),
+        "exit {status:?} after {took:?}:\n{}",
+        bot.transcript()
+    );
+    assert!(took < Duration::from_millis(5000), "exit took {took:?}");
+    assert!(
+        bot.saw(
+            |_, l| l.contains("final snapshot written") || l.contains("Session backup completed")
+        ),
+        "no final snapshot line:\n{}",
+        bot.transcript()
+    );
+
+    // Every message the server saw acked is in the store.
+    let state = wa.state();
+    let acked: Vec<String> = state["messages"]["list"]
+        .as_array()
+        .expect("message list")
+        .iter()
+        .filter(|m| m["acked"].as_bool() == Some(true))
+        .filter_map(|m| m["id"].as_str().map(str::to_owned))
+        .collect();
+    assert!(
+        state["messages"]["acked"].as_u64() <= state["messages"]["delivered"].as_u64(),
+        "{state:#}"
+    );
+    let stored = inbox_ids(home.path());
+    for id in &acked {
+        assert!(stored.contains(id), "acked {id} is not stored: {stored:?}");
+    }
+
+    // The next start logs in without a QR and ends up with every message.
+    let before = logins(&state);
+    let mut again = start_blacksky(&wa, home.path(), &env);
+    wa.wait_state(WAIT, "a login without a QR, every message acked", |s| {
+        logins(s) > before
+            && flag(s, "passive_active")
+            && s["messages"]["list"].as_array().is_some_and(|list| {
+                list.len() == ids.len() && list.iter().all(|m| m["acked"].as_bool() == Some(true))
+            })
+    });
+    again.drain();
+    assert!(
+        !again.saw(|_, l| l.starts_with("qr: ")),
+        "a restart must not ask for a QR:\n{}",
+        again.transcript()
+    );
+    again.signal("TERM");
+    let status = again
+        .wait_exit(WAIT)
+        .unwrap_or_else(|| panic!("no exit after SIGTERM:\n{}", again.transcript()));
+    assert!(status.success(), "{status:?}:\n{}", again.transcript());
+    let stored = inbox_ids(home.path());
+    for id in &ids {
+        assert!(stored.contains(id), "message {id} was lost: {stored:?}");
+    }
+}
+
+// ---- 3. the status routes follow the connection ----
+
+fn metric(port: u16, name: &str) -> Option<String> {
+    let (status, body) = get(port, "/metrics");
+    assert_eq!(status, 200, "{body}");
+    body.lines()
+        .find_map(|l| l.strip_prefix(name)?.strip_prefix(' ').map(str::to_owned))
+}
+
+fn reconnections(port: u16) -> usize {
+    get_json(port, "/stats")["reconnections"]
+        .as_array()
+        .map_or(0, Vec::len)
+}
+
+#[test]
+fn status_routes_follow_the_connection_down_and_up() {
+    let (wa, _home, mut bot) = linked_bot(&FAST_BACKOFF);
+    let port = http_port(&mut bot);
+    assert_eq!(get(port, "/health").0, 200);
+    poll(&mut bot, "/ready 200", || {
+        let (status, body) = get(port, "/ready");
+        (status == 200 && body.trim() == "online").then_some(())
+    });
+    assert_eq!(state_word(port), "online");
+    assert_eq!(metric(port, "blacksky_online").as_deref(), Some("1"));
+    assert_eq!(get_json(port, "/stats")["connection"]["online"], true);
+    let events_before = reconnections(port);
+
+    wa.post("/refuse-logins?code=503&count=1000", "");
+    wa.post("/kick?code=503", "");
+    wait_state_word(&mut bot, port, "backing_off");
+    let (status, body) = get(port, "/ready");
+    assert_eq!(status, 503, "{body}");
+    assert_ne!(body.trim(), "online");
+    assert_eq!(metric(port, "blacksky_online").as_deref(), Some("0"));
+    assert_eq!(get_json(port, "/stats")["connection"]["online"], false);
+    poll(&mut bot, "/stats reconnections grows", || {
+        (reconnections(port) > events_before).then_some(())
+    });
+
+    // Let logins through again: back online everywhere.
+    wa.post("/refuse-logins?code=503&count=0", "");
+    poll(&mut bot, "/ready 200 again", || {
+        (get(port, "/ready").0 == 200).then_some(())
+    });
+    assert_eq!(state_word(port), "online");
+    assert_eq!(metric(port, "blacksky_online").as_deref(), Some("1"));
+}
+
+// ---- 4. the guarded QR page ----
+
+#[test]
+fn qr_page_refuses_a_wrong_token_and_shows_the_qr_with_the_right_one() {
+    let wa = FakeWa::start();
+    let home = tempfile::tempdir().expect("temp dir");
+    let mut bot = start_blacksky(
+        &wa,
+        home.path(),
+        &[("QR_TOKEN", "secret-abc"), ("CLOUD_MODE", "true")],
+    );
+    let port = http_port(&mut bot);
+    seen_or_wait(&mut bot, "qr: line", |s, l| {
+        s == Stream::Stdout && l.starts_with("qr: ")
+    });
+
+    let (status, body) = get(port, "/qr?token=wrong-token");
+    assert_eq!(status, 403, "{body}");
+    assert!(!body.contains("wa.me"), "a wrong token saw the QR: {body}");
+    let (status, body) = get(port, "/qr");
+    assert_eq!(status, 401, "{body}");
+    assert!(!body.contains("wa.me"), "no token saw the QR: {body}");
+
+    let body = poll(&mut bot, "the QR on /qr", || {
+        let (status, body) = get(port, "/qr?token=secret-abc");
+        assert_eq!(status, 200, "{body}");
+        body.contains("wa.me").then_some(body)
+    });
+    assert!(body.contains("linked_devices"), "{body}");
+}
