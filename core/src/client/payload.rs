@@ -32,7 +32,7 @@ fn user_agent(version: AppVersion) -> UserAgent {
     let [primary, secondary, tertiary] = version.0;
     UserAgent {
         platform: Some(user_agent::Platform::Web as i32),
-        app_version: Some(user_agent::AppVersion {
+        app_version: Some(blacksky_proto::wa::AppVersion {
             primary: Some(primary),
             secondary: Some(secondary),
             tertiary: Some(tertiary),
@@ -79,7 +79,7 @@ pub fn login(me: &Me, version: AppVersion) -> Vec<u8> {
 pub fn registration(creds: &Creds, version: AppVersion, browser: &Browser) -> Vec<u8> {
     let props = DeviceProps {
         os: Some(browser.os.clone()),
-        version: Some(device_props::AppVersion {
+        version: Some(blacksky_proto::wa::AppVersion {
             primary: Some(10),
             secondary: Some(15),
             tertiary: Some(7),

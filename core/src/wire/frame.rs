@@ -181,19 +181,10 @@ impl FrameDecoder {
         if self.intro == IntroState::Expected && !self.read_intro()? {
             return Ok(None);
         }
-        let available = &self.buf[self.read..];
-        let Some(&[a, b, c]) = available.get(..LEN_BYTES) else {
+        let Some(len) = self.length_at(0)? else {
             return Ok(None);
         };
-        let len = u32::from_be_bytes([0, a, b, c]) as usize;
-        if len > self.frame_bytes_max {
-            return Err(self.fail(FrameError::TooLarge {
-                offset: self.stream_offset(),
-                len,
-                max: self.frame_bytes_max,
-            }));
-        }
-        if available.len() < LEN_BYTES + len {
+        if self.buffered_len() < LEN_BYTES + len {
             return Ok(None);
         }
         let start = self.read + LEN_BYTES;
@@ -203,30 +194,21 @@ impl FrameDecoder {
 
     /// Consumes the client intro if it has fully arrived; false = wait.
     fn read_intro(&mut self) -> Result<bool, FrameError> {
-        let available = &self.buf[self.read..];
-        let Some(head) = available.get(..4) else {
+        let Some(head) = self.buf[self.read..].get(..4) else {
             return Ok(false);
         };
         let mut consumed = 0;
         if head == ROUTING_PREFIX {
-            let Some(&[a, b, c]) = available.get(4..7) else {
+            let Some(len) = self.length_at(4)? else {
                 return Ok(false);
             };
-            let len = u32::from_be_bytes([0, a, b, c]) as usize;
-            if len > self.frame_bytes_max {
-                return Err(self.fail(FrameError::TooLarge {
-                    offset: self.stream_offset(),
-                    len,
-                    max: self.frame_bytes_max,
-                }));
-            }
-            let Some(routing) = available.get(7..7 + len) else {
+            let Some(routing) = self.buf[self.read..].get(7..7 + len) else {
                 return Ok(false);
             };
             self.routing_info = Some(routing.to_vec());
             consumed = 7 + len;
         }
-        let Some(header) = available.get(consumed..consumed + 4) else {
+        let Some(header) = self.buf[self.read..].get(consumed..consumed + 4) else {
             return Ok(false);
         };
         if header != INTRO_HEADER {
@@ -238,6 +220,24 @@ impl FrameDecoder {
         self.read += consumed + 4;
         self.intro = IntroState::None;
         Ok(true)
+    }
+
+    /// The 3-byte length `at` bytes past the read position, checked
+    /// against the cap; `None` until all three bytes are here.
+    fn length_at(&mut self, at: usize) -> Result<Option<usize>, FrameError> {
+        let Some(&[a, b, c]) = self.buf[self.read..].get(at..at + LEN_BYTES) else {
+            return Ok(None);
+        };
+        let len = u32::from_be_bytes([0, a, b, c]) as usize;
+        if len > self.frame_bytes_max {
+            let offset = self.stream_offset();
+            return Err(self.fail(FrameError::TooLarge {
+                offset,
+                len,
+                max: self.frame_bytes_max,
+            }));
+        }
+        Ok(Some(len))
     }
 
     fn stream_offset(&self) -> u64 {
