@@ -1,5 +1,6 @@
 //! blacksky-sim: the fake WhatsApp server and the chaos harness.
 //!
+//! - [`chaos`]: the turmoil harness that runs the real driver against it.
 //! - [`server`]: the server as a sans-I/O machine ([`server::FakeServer`]),
 //!   with a mock phone (QR and code pairing) and mock contacts.
 //! - [`net`]: the tokio shell around it (WebSockets + an HTTP control
@@ -7,6 +8,7 @@
 //! - [`pipe`]: a real [`blacksky_core::client::Client`] wired to a server
 //!   in memory, stepped by hand, for tests.
 
+pub mod chaos;
 pub mod net;
 pub mod pipe;
 pub mod server;

@@ -37,11 +37,12 @@ use axum::routing::{get, post};
 use blacksky_core::time::UnixMillis;
 use futures_util::{SinkExt, StreamExt};
 use serde_json::json;
+use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::mpsc;
 use tokio_tungstenite::tungstenite::Message;
 
-use crate::server::{ConnId, ControlError, FakeServer, ServerOutput, Target};
+use crate::server::{ConnId, ControlError, FakeServer, ServerEvent, ServerOutput, Target};
 
 /// The wall clock, as the core counts it.
 #[must_use]
@@ -59,10 +60,26 @@ enum SocketCommand {
     Close,
 }
 
-#[derive(Debug)]
+/// Where the shell reads the wall clock: the OS clock for `fake-wa`, the
+/// simulation's for the chaos harness.
+pub type WallSource = Arc<dyn Fn() -> UnixMillis + Send + Sync>;
+
+/// Sees every [`ServerEvent`] as the shell routes it (traces, invariants).
+pub type EventObserver = Arc<dyn Fn(&ServerEvent) + Send + Sync>;
+
 struct Shared {
     server: FakeServer,
     sockets: HashMap<ConnId, mpsc::UnboundedSender<SocketCommand>>,
+    observer: Option<EventObserver>,
+}
+
+impl std::fmt::Debug for Shared {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Shared")
+            .field("server", &self.server)
+            .field("sockets", &self.sockets.len())
+            .finish_non_exhaustive()
+    }
 }
 
 impl Shared {
@@ -81,6 +98,9 @@ impl Shared {
                     }
                 }
                 ServerOutput::Event(event) => {
+                    if let Some(observer) = &self.observer {
+                        observer(&event);
+                    }
                     let line = serde_json::to_string(&event).unwrap_or_default();
                     tracing::info!(target: "fake_wa", "{line}");
                 }
@@ -89,23 +109,158 @@ impl Shared {
     }
 }
 
-/// A fake-wa bound to its two ports, ready to serve.
-#[derive(Debug, Clone)]
-pub struct FakeWa {
-    shared: Arc<Mutex<Shared>>,
-    /// Where the WebSocket listens.
-    pub ws_addr: SocketAddr,
-    /// Where the control API listens.
-    pub control_addr: SocketAddr,
-    pub root_public_key: [u8; 32],
-}
-
 /// Locks the machine; a poisoned lock (a panic elsewhere) is taken over,
 /// since the machine itself never panics on input.
 fn lock(shared: &Mutex<Shared>) -> MutexGuard<'_, Shared> {
     shared
         .lock()
         .unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+/// The machine behind a mutex with the per-connection socket logic,
+/// generic over the stream: tokio's sockets for `fake-wa`, turmoil's in
+/// the simulation. One shell, many sockets.
+#[derive(Clone)]
+pub struct ServerShell {
+    shared: Arc<Mutex<Shared>>,
+    wall: WallSource,
+}
+
+impl std::fmt::Debug for ServerShell {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ServerShell").finish_non_exhaustive()
+    }
+}
+
+impl ServerShell {
+    /// A shell on the OS wall clock.
+    #[must_use]
+    pub fn new(server: FakeServer) -> ServerShell {
+        ServerShell::with_wall(server, Arc::new(wall_now))
+    }
+
+    /// A shell reading the wall clock from `wall`.
+    #[must_use]
+    pub fn with_wall(server: FakeServer, wall: WallSource) -> ServerShell {
+        ServerShell {
+            shared: Arc::new(Mutex::new(Shared {
+                server,
+                sockets: HashMap::new(),
+                observer: None,
+            })),
+            wall,
+        }
+    }
+
+    /// Every event from now on also goes to `observer`.
+    pub fn set_observer(&self, observer: EventObserver) {
+        lock(&self.shared).observer = Some(observer);
+    }
+
+    /// Runs a closure on the machine, then routes its outputs.
+    pub fn with_server<T>(&self, f: impl FnOnce(&mut FakeServer) -> T) -> T {
+        let mut shared = lock(&self.shared);
+        shared.server.set_wall((self.wall)());
+        let result = f(&mut shared.server);
+        shared.pump();
+        result
+    }
+
+    /// Runs the server's timers, every 250 ms, forever.
+    pub async fn run_timers(self) {
+        let mut tick = tokio::time::interval(Duration::from_millis(250));
+        loop {
+            tick.tick().await;
+            let now = tokio::time::Instant::now().into_std();
+            self.with_server(|server| {
+                if server.poll_timeout().is_some_and(|t| t <= now) {
+                    server.handle_timeout(now);
+                }
+            });
+        }
+    }
+
+    /// Serves one accepted stream as a WebSocket until either side closes.
+    pub async fn serve_socket<S>(self, stream: S, peer: impl std::fmt::Display)
+    where
+        S: AsyncRead + AsyncWrite + Unpin,
+    {
+        let socket = match tokio_tungstenite::accept_async(stream).await {
+            Ok(socket) => socket,
+            Err(err) => {
+                tracing::warn!("{peer}: not a WebSocket: {err}");
+                return;
+            }
+        };
+        let (mut sink, mut source) = socket.split();
+        let (tx, mut rx) = mpsc::unbounded_channel();
+        let conn = {
+            let mut shared = lock(&self.shared);
+            shared.server.set_wall((self.wall)());
+            let conn = shared
+                .server
+                .connect(tokio::time::Instant::now().into_std());
+            shared.sockets.insert(conn, tx);
+            shared.pump();
+            conn
+        };
+        tracing::info!("{peer}: {conn} open");
+        loop {
+            tokio::select! {
+                command = rx.recv() => match command {
+                    Some(SocketCommand::Write(bytes)) => {
+                        if sink.send(Message::Binary(bytes.into())).await.is_err() {
+                            self.closed(conn);
+                            break;
+                        }
+                    }
+                    Some(SocketCommand::Close) | None => {
+                        let _ = sink.close().await;
+                        break;
+                    }
+                },
+                message = source.next() => match message {
+                    Some(Ok(Message::Binary(bytes))) => {
+                        let now = tokio::time::Instant::now().into_std();
+                        let wall = (self.wall)();
+                        self.with_server(|server| server.handle_bytes(conn, now, wall, &bytes));
+                    }
+                    Some(Ok(Message::Text(_))) => {
+                        tracing::warn!("{conn}: text message; WhatsApp speaks binary only");
+                        self.closed(conn);
+                        let _ = sink.close().await;
+                        break;
+                    }
+                    // Pings are answered by tungstenite; pongs and raw frames mean nothing here.
+                    Some(Ok(Message::Ping(_) | Message::Pong(_) | Message::Frame(_))) => {}
+                    Some(Ok(Message::Close(_))) | Some(Err(_)) | None => {
+                        self.closed(conn);
+                        break;
+                    }
+                },
+            }
+        }
+        tracing::info!("{peer}: {conn} closed");
+    }
+
+    /// The client's side of `conn` is gone.
+    fn closed(&self, conn: ConnId) {
+        let mut shared = lock(&self.shared);
+        shared.sockets.remove(&conn);
+        shared.server.handle_closed(conn);
+        shared.pump();
+    }
+}
+
+/// A fake-wa bound to its two ports, ready to serve.
+#[derive(Debug, Clone)]
+pub struct FakeWa {
+    shell: ServerShell,
+    /// Where the WebSocket listens.
+    pub ws_addr: SocketAddr,
+    /// Where the control API listens.
+    pub control_addr: SocketAddr,
+    pub root_public_key: [u8; 32],
 }
 
 impl FakeWa {
@@ -120,10 +275,7 @@ impl FakeWa {
         let control = TcpListener::bind(control_addr).await?;
         let fake = FakeWa {
             root_public_key: server.root_public_key(),
-            shared: Arc::new(Mutex::new(Shared {
-                server,
-                sockets: HashMap::new(),
-            })),
+            shell: ServerShell::new(server),
             ws_addr: ws.local_addr()?,
             control_addr: control.local_addr()?,
         };
@@ -155,28 +307,12 @@ impl FakeWa {
 
     /// Runs a closure on the machine, then routes its outputs.
     pub fn with_server<T>(&self, f: impl FnOnce(&mut FakeServer) -> T) -> T {
-        let mut shared = lock(&self.shared);
-        shared.server.set_wall(wall_now());
-        let result = f(&mut shared.server);
-        shared.pump();
-        result
+        self.shell.with_server(f)
     }
 
     /// Accepts WebSockets and control requests, and runs the timers.
     pub async fn serve(self, ws: TcpListener, control: TcpListener) -> std::io::Result<()> {
-        let ticker = self.clone();
-        tokio::spawn(async move {
-            let mut tick = tokio::time::interval(Duration::from_millis(250));
-            loop {
-                tick.tick().await;
-                let now = tokio::time::Instant::now().into_std();
-                ticker.with_server(|server| {
-                    if server.poll_timeout().is_some_and(|t| t <= now) {
-                        server.handle_timeout(now);
-                    }
-                });
-            }
-        });
+        tokio::spawn(self.shell.clone().run_timers());
         let app = control_router(self.clone());
         tokio::spawn(async move {
             if let Err(err) = axum::serve(control, app).await {
@@ -185,74 +321,8 @@ impl FakeWa {
         });
         loop {
             let (stream, peer) = ws.accept().await?;
-            let fake = self.clone();
-            tokio::spawn(async move { fake.serve_socket(stream, peer).await });
+            tokio::spawn(self.shell.clone().serve_socket::<TcpStream>(stream, peer));
         }
-    }
-
-    async fn serve_socket(self, stream: TcpStream, peer: SocketAddr) {
-        let socket = match tokio_tungstenite::accept_async(stream).await {
-            Ok(socket) => socket,
-            Err(err) => {
-                tracing::warn!("{peer}: not a WebSocket: {err}");
-                return;
-            }
-        };
-        let (mut sink, mut source) = socket.split();
-        let (tx, mut rx) = mpsc::unbounded_channel();
-        let conn = {
-            let mut shared = lock(&self.shared);
-            let conn = shared
-                .server
-                .connect(tokio::time::Instant::now().into_std());
-            shared.sockets.insert(conn, tx);
-            shared.pump();
-            conn
-        };
-        tracing::info!("{peer}: {conn} open");
-        loop {
-            tokio::select! {
-                command = rx.recv() => match command {
-                    Some(SocketCommand::Write(bytes)) => {
-                        if sink.send(Message::Binary(bytes.into())).await.is_err() {
-                            self.closed(conn);
-                            break;
-                        }
-                    }
-                    Some(SocketCommand::Close) | None => {
-                        let _ = sink.close().await;
-                        break;
-                    }
-                },
-                message = source.next() => match message {
-                    Some(Ok(Message::Binary(bytes))) => {
-                        let now = tokio::time::Instant::now().into_std();
-                        self.with_server(|server| server.handle_bytes(conn, now, wall_now(), &bytes));
-                    }
-                    Some(Ok(Message::Text(_))) => {
-                        tracing::warn!("{conn}: text message; WhatsApp speaks binary only");
-                        self.closed(conn);
-                        let _ = sink.close().await;
-                        break;
-                    }
-                    // Pings are answered by tungstenite; pongs and raw frames mean nothing here.
-                    Some(Ok(Message::Ping(_) | Message::Pong(_) | Message::Frame(_))) => {}
-                    Some(Ok(Message::Close(_))) | Some(Err(_)) | None => {
-                        self.closed(conn);
-                        break;
-                    }
-                },
-            }
-        }
-        tracing::info!("{peer}: {conn} closed");
-    }
-
-    /// The client's side of `conn` is gone.
-    fn closed(&self, conn: ConnId) {
-        let mut shared = lock(&self.shared);
-        shared.sockets.remove(&conn);
-        shared.server.handle_closed(conn);
-        shared.pump();
     }
 }
 
