@@ -258,5 +258,6 @@ async fn start_services(
         code_requests,
         shed: ShedHooks::new(),
         pairing_page_on,
+        seed: os_seed(),
     })
 }

@@ -14,7 +14,8 @@ use blacksky_core::keeper::{
     Input as KeeperInput, Keeper, KeeperConfig, Output as KeeperOutput, ShutdownStep,
 };
 use blacksky_core::session::{Creds, Write as StoreWrite};
-use rand_core::OsRng;
+use rand_chacha::ChaCha20Rng;
+use rand_core::{RngCore, SeedableRng};
 use tokio::sync::{mpsc, watch};
 use tokio::task::JoinHandle;
 
@@ -23,7 +24,7 @@ use crate::config::Config;
 use crate::driver::{Control, Ended, run_connection};
 use crate::http::PairingPhone;
 use crate::memory::{ShedHooks, sample_rss_bytes};
-use crate::runner::{client_config, os_seed, present};
+use crate::runner::{client_config, present};
 use crate::status::StatusBoard;
 use crate::store::{StoreLink, StoreWorker};
 use crate::transport::Dialer;
@@ -60,6 +61,10 @@ pub struct Services {
     /// True when a person can link again through the web page, so a logout
     /// waits for them instead of exiting.
     pub pairing_page_on: bool,
+    /// Drives every random choice of the loop (keeper jitter, client keys
+    /// and ids): the OS's in production, the scenario's in the simulation,
+    /// so a seed replays a run.
+    pub seed: [u8; 32],
 }
 
 /// How the loop ended.
@@ -84,6 +89,7 @@ enum Outcome {
 }
 
 fn start_connection<D: Dialer, C: Clock + Clone + 'static>(
+    client_seed: [u8; 32],
     dialer: &D,
     url: &str,
     client_config: ClientConfig,
@@ -107,7 +113,7 @@ fn start_connection<D: Dialer, C: Clock + Clone + 'static>(
             _ = control_rx.wait_for(|c| *c == Control::Close) => return Outcome::Ended(Ended::Closed),
         };
         tracing::info!(%url, "connected");
-        let mut client = blacksky_core::client::Client::new(client_config, creds, os_seed());
+        let mut client = blacksky_core::client::Client::new(client_config, creds, client_seed);
         let ended = run_connection(
             &mut client,
             ws,
@@ -161,10 +167,11 @@ pub async fn supervise<D: Dialer, C: Clock + Clone + 'static>(
     services: &mut Services,
 ) -> Finished {
     let board = services.board.clone();
+    let mut rng = ChaCha20Rng::from_seed(services.seed);
     let mut keeper = Keeper::new(
         keeper_config(config, services.pairing_page_on),
         clock.now(),
-        os_seed(),
+        seed(&mut rng),
     );
     keeper.handle_input(clock.now(), KeeperInput::Start);
     let (events_tx, mut events_rx) = mpsc::unbounded_channel::<Event>();
@@ -184,6 +191,7 @@ pub async fn supervise<D: Dialer, C: Clock + Clone + 'static>(
                         .unwrap_or_else(|| worker.durable_creds().0);
                     login_seen = false;
                     connection = Some(start_connection(
+                        seed(&mut rng),
                         &dialer,
                         &config.ws_url,
                         client_config.clone(),
@@ -297,7 +305,7 @@ pub async fn supervise<D: Dialer, C: Clock + Clone + 'static>(
                 }
                 if keeper_needs_pairing(&keeper) {
                     // The phone removed the old device: link a new one.
-                    pending_creds = Some(Creds::generate(&mut OsRng));
+                    pending_creds = Some(Creds::generate(&mut rng));
                 }
                 client_config.pairing = PairingMethod::Code { phone: phone.into_digits() };
                 match &connection {
@@ -310,6 +318,12 @@ pub async fn supervise<D: Dialer, C: Clock + Clone + 'static>(
             }
         }
     }
+}
+
+fn seed(rng: &mut ChaCha20Rng) -> [u8; 32] {
+    let mut seed = [0u8; 32];
+    rng.fill_bytes(&mut seed);
+    seed
 }
 
 fn keeper_needs_pairing(keeper: &Keeper) -> bool {

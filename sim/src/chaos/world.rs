@@ -117,6 +117,15 @@ impl InboxHandler for RecordingHandler {
     }
 }
 
+/// The bot's random seed for its `start`-th start, from the world's seed.
+fn start_seed(world: u64, start: u32) -> [u8; 32] {
+    let mut seed = [0u8; 32];
+    seed[..8].copy_from_slice(&world.to_le_bytes());
+    seed[8..12].copy_from_slice(&start.to_le_bytes());
+    seed[12..20].copy_from_slice(b"sim-bot\0");
+    seed
+}
+
 /// Everything the bot host needs; cloned into each (re)start.
 #[derive(Clone)]
 struct Bot {
@@ -127,6 +136,7 @@ struct Bot {
     handler: RecordingHandler,
     starts: Arc<AtomicU32>,
     trace: Trace,
+    seed: u64,
 }
 
 impl Bot {
@@ -168,6 +178,8 @@ impl Bot {
             code_requests: None,
             shed: ShedHooks::new(),
             pairing_page_on: false,
+            // Each start draws its own randomness, all from the world's seed.
+            seed: start_seed(self.seed, start),
         };
         let (_stop, mut shutdown) = watch::channel(false);
         let finished = supervise(
@@ -298,6 +310,7 @@ impl World {
                 trace: trace.clone(),
             },
             starts: starts.clone(),
+            seed,
             trace: trace.clone(),
         };
         sim.host("bot", move || {
