@@ -9,7 +9,7 @@
 
 use std::time::{Duration, Instant};
 
-use blacksky_core::client::{ClientConfig, DisconnectReason, Event, PairingMethod};
+use blacksky_core::client::{Client, DisconnectReason, Event, PairingMethod};
 use blacksky_core::keeper::{
     Input as KeeperInput, Keeper, KeeperConfig, Output as KeeperOutput, ShutdownStep,
 };
@@ -88,12 +88,11 @@ enum Outcome {
     DialFailed,
 }
 
+/// Dials and runs `client` in a task of its own.
 fn start_connection<D: Dialer, C: Clock + Clone + 'static>(
-    client_seed: [u8; 32],
+    mut client: Client,
     dialer: &D,
     url: &str,
-    client_config: ClientConfig,
-    creds: Creds,
     mut link: StoreLink,
     clock: C,
     events: mpsc::UnboundedSender<Event>,
@@ -113,7 +112,6 @@ fn start_connection<D: Dialer, C: Clock + Clone + 'static>(
             _ = control_rx.wait_for(|c| *c == Control::Close) => return Outcome::Ended(Ended::Closed),
         };
         tracing::info!(%url, "connected");
-        let mut client = blacksky_core::client::Client::new(client_config, creds, client_seed);
         let ended = run_connection(
             &mut client,
             ws,
@@ -191,11 +189,9 @@ pub async fn supervise<D: Dialer, C: Clock + Clone + 'static>(
                         .unwrap_or_else(|| worker.durable_creds().0);
                     login_seen = false;
                     connection = Some(start_connection(
-                        seed(&mut rng),
+                        Client::new(client_config.clone(), creds, seed(&mut rng)),
                         &dialer,
                         &config.ws_url,
-                        client_config.clone(),
-                        creds,
                         worker.link(),
                         clock.clone(),
                         events_tx.clone(),
