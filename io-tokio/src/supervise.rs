@@ -172,6 +172,12 @@ pub async fn supervise<D: Dialer, C: Clock + Clone + 'static>(
         seed(&mut rng),
     );
     keeper.handle_input(clock.now(), KeeperInput::Start);
+    // The words BLACKSKY-MD's users were told to watch for.
+    tracing::info!(
+        reconnect_base_ms = config.reconnect_base_ms,
+        reconnect_max_ms = config.reconnect_max_ms,
+        "Connection keeper active"
+    );
     let (events_tx, mut events_rx) = mpsc::unbounded_channel::<Event>();
     let mut connection: Option<Connection> = None;
     let mut client_config = client_config(config);

@@ -88,9 +88,6 @@ pub async fn serve(
     qr: QrPageConfig,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    if let Ok(addr) = listener.local_addr() {
-        tracing::info!(%addr, qr_page = qr.access_kind(), "HTTP server listening");
-    }
     let app = router(board, qr);
     // The peer address lets the tokenless pairing page serve this machine only.
     axum::serve(
