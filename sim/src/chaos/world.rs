@@ -135,6 +135,10 @@ struct Bot {
     board: Arc<Mutex<Option<StatusBoard>>>,
     handler: RecordingHandler,
     starts: Arc<AtomicU32>,
+    /// The current start's SIGTERM switch (`None` while no start runs).
+    sigterm: Arc<Mutex<Option<watch::Sender<bool>>>>,
+    /// Each finished start's exit code, with the simulated time it exited.
+    exits: Arc<Mutex<Vec<(Duration, i32)>>>,
     trace: Trace,
     seed: u64,
 }
@@ -181,7 +185,9 @@ impl Bot {
             // Each start draws its own randomness, all from the world's seed.
             seed: start_seed(self.seed, start),
         };
-        let (_stop, mut shutdown) = watch::channel(false);
+        // SIGTERM: the scenario flips this (`World::sigterm_bot`).
+        let (stop, mut shutdown) = watch::channel(false);
+        *lock(&self.sigterm) = Some(stop);
         let finished = supervise(
             &self.config,
             TurmoilDialer::default(),
@@ -194,6 +200,12 @@ impl Bot {
         self.trace
             .record(format!("bot: supervise ended with {}", finished.exit_code));
         worker.stop().await;
+        // The process exits here (`runner::run_with` returns the code).
+        *lock(&self.sigterm) = None;
+        let at = turmoil::sim_elapsed().unwrap_or_default();
+        lock(&self.exits).push((at, finished.exit_code));
+        self.trace
+            .record_at(at, format!("bot: exit {}", finished.exit_code));
     }
 }
 
@@ -231,6 +243,8 @@ pub struct World {
     board: Arc<Mutex<Option<StatusBoard>>>,
     handled: Arc<Mutex<Vec<String>>>,
     starts: Arc<AtomicU32>,
+    sigterm: Arc<Mutex<Option<watch::Sender<bool>>>>,
+    exits: Arc<Mutex<Vec<(Duration, i32)>>>,
     last_state: String,
 }
 
@@ -287,6 +301,8 @@ impl World {
         let board = Arc::new(Mutex::new(None));
         let handled = Arc::new(Mutex::new(Vec::new()));
         let starts = Arc::new(AtomicU32::new(0));
+        let sigterm = Arc::new(Mutex::new(None));
+        let exits = Arc::new(Mutex::new(Vec::new()));
         let mut bot_config = match Config::from_env(&std::collections::HashMap::new()) {
             Ok(c) => c,
             Err(err) => panic!("the default config is valid: {err}"),
@@ -310,6 +326,8 @@ impl World {
                 trace: trace.clone(),
             },
             starts: starts.clone(),
+            sigterm: sigterm.clone(),
+            exits: exits.clone(),
             seed,
             trace: trace.clone(),
         };
@@ -331,6 +349,8 @@ impl World {
             board,
             handled,
             starts,
+            sigterm,
+            exits,
             last_state: String::new(),
         }
     }
@@ -438,6 +458,25 @@ impl World {
             .record_at(self.elapsed(), "chaos: bounce bot".to_owned());
         *lock(&self.board) = None;
         self.sim.bounce("bot");
+    }
+
+    /// Sends the running bot SIGTERM (what a dyno cycle starts with): its
+    /// `supervise` loop drains, flushes, snapshots, closes and returns; the
+    /// host's process then exits, with its code in [`World::bot_exits`].
+    /// Returns false if no start of the bot is running.
+    pub fn sigterm_bot(&mut self) -> bool {
+        self.trace
+            .record_at(self.elapsed(), "chaos: SIGTERM bot".to_owned());
+        lock(&self.sigterm)
+            .as_ref()
+            .is_some_and(|stop| stop.send(true).is_ok())
+    }
+
+    /// The exit code of every start of the bot that has exited, in order,
+    /// with the simulated time of the exit.
+    #[must_use]
+    pub fn bot_exits(&self) -> Vec<(Duration, i32)> {
+        lock(&self.exits).clone()
     }
 
     /// The mock phone links the bot: waits for a QR, scans it, and runs
