@@ -259,5 +259,6 @@ async fn start_services(
         shed: ShedHooks::new(),
         pairing_page_on,
         seed: os_seed(),
+        tune_client: None,
     })
 }

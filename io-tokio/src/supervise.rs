@@ -9,7 +9,7 @@
 
 use std::time::{Duration, Instant};
 
-use blacksky_core::client::{Client, DisconnectReason, Event, PairingMethod};
+use blacksky_core::client::{Client, ClientConfig, DisconnectReason, Event, PairingMethod};
 use blacksky_core::keeper::{
     Input as KeeperInput, Keeper, KeeperConfig, Output as KeeperOutput, ShutdownStep,
 };
@@ -65,6 +65,10 @@ pub struct Services {
     /// and ids): the OS's in production, the scenario's in the simulation,
     /// so a seed replays a run.
     pub seed: [u8; 32],
+    /// TEST ONLY: adjusts the client's settings (the chaos harness uses it
+    /// to plant a deliberately broken policy and show that it is caught).
+    #[doc(hidden)]
+    pub tune_client: Option<fn(&mut ClientConfig)>,
 }
 
 /// How the loop ended.
@@ -181,6 +185,9 @@ pub async fn supervise<D: Dialer, C: Clock + Clone + 'static>(
     let (events_tx, mut events_rx) = mpsc::unbounded_channel::<Event>();
     let mut connection: Option<Connection> = None;
     let mut client_config = client_config(config);
+    if let Some(tune) = services.tune_client {
+        tune(&mut client_config);
+    }
     // Creds to use instead of the stored ones, until the store has them.
     let mut pending_creds: Option<Creds> = None;
     let mut login_seen = false;

@@ -78,6 +78,11 @@ pub struct ClientConfig {
     pub pre_keys_initial: u32,
     /// Upload more when the server's count is at or below this.
     pub pre_keys_low_water: u32,
+    /// TEST ONLY, and wrong on purpose: ack a message before it is stored
+    /// (what Baileys-based bots do). The chaos harness turns it on to show
+    /// it catches the loss this causes; nothing else may.
+    #[doc(hidden)]
+    pub broken_ack_before_store: bool,
 }
 
 impl Default for ClientConfig {
@@ -97,6 +102,7 @@ impl Default for ClientConfig {
             qr_next_ttl_ms: 20_000,
             pre_keys_initial: 812,
             pre_keys_low_water: 5,
+            broken_ack_before_store: false,
         }
     }
 }
@@ -874,6 +880,9 @@ impl Client {
             }
         };
         self.seen_messages.insert(id.clone(), false);
+        if self.config.broken_ack_before_store {
+            self.send(&ack);
+        }
         let op = self.next_op();
         self.after_store.insert(
             op,

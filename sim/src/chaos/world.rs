@@ -7,6 +7,7 @@
 //! server, the store and the bot's status board, to act as the phone and
 //! the contacts and to check invariants between steps.
 
+use blacksky_core::client::ClientConfig;
 use std::collections::{BTreeMap, BTreeSet};
 use std::net::{IpAddr, Ipv4Addr};
 use std::sync::atomic::{AtomicU32, Ordering};
@@ -117,6 +118,10 @@ impl InboxHandler for RecordingHandler {
     }
 }
 
+fn plant_broken_ack(client: &mut ClientConfig) {
+    client.broken_ack_before_store = true;
+}
+
 /// The bot's random seed for its `start`-th start, from the world's seed.
 fn start_seed(world: u64, start: u32) -> [u8; 32] {
     let mut seed = [0u8; 32];
@@ -141,6 +146,7 @@ struct Bot {
     exits: Arc<Mutex<Vec<(Duration, i32)>>>,
     trace: Trace,
     seed: u64,
+    broken_ack_before_store: bool,
 }
 
 impl Bot {
@@ -184,6 +190,9 @@ impl Bot {
             pairing_page_on: false,
             // Each start draws its own randomness, all from the world's seed.
             seed: start_seed(self.seed, start),
+            tune_client: self
+                .broken_ack_before_store
+                .then_some(plant_broken_ack as fn(&mut ClientConfig)),
         };
         // SIGTERM: the scenario flips this (`World::sigterm_bot`).
         let (stop, mut shutdown) = watch::channel(false);
@@ -218,6 +227,9 @@ pub struct WorldConfig {
     /// The bot's reconnect backoff bounds.
     pub reconnect_base_ms: u64,
     pub reconnect_max_ms: u64,
+    /// Plants the deliberately broken policy (ack before store), to show
+    /// the invariants catch it.
+    pub broken_ack_before_store: bool,
 }
 
 impl WorldConfig {
@@ -228,6 +240,7 @@ impl WorldConfig {
             tick: Duration::from_millis(1),
             reconnect_base_ms: 1_000,
             reconnect_max_ms: 30_000,
+            broken_ack_before_store: false,
         }
     }
 }
@@ -329,6 +342,7 @@ impl World {
             sigterm: sigterm.clone(),
             exits: exits.clone(),
             seed,
+            broken_ack_before_store: config.broken_ack_before_store,
             trace: trace.clone(),
         };
         sim.host("bot", move || {
