@@ -45,6 +45,30 @@ pub fn sample_rss_bytes() -> Option<u64> {
     read_rss_bytes().ok()
 }
 
+/// Where the keeper's memory samples come from: this process's RSS by
+/// default; the simulation injects memory pressure through its own.
+#[derive(Clone)]
+pub struct RssSampler(pub Arc<dyn Fn() -> Option<u64> + Send + Sync>);
+
+impl RssSampler {
+    #[must_use]
+    pub fn sample(&self) -> Option<u64> {
+        (self.0)()
+    }
+}
+
+impl Default for RssSampler {
+    fn default() -> Self {
+        RssSampler(Arc::new(sample_rss_bytes))
+    }
+}
+
+impl std::fmt::Debug for RssSampler {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("RssSampler")
+    }
+}
+
 /// The `VmRSS:   12345 kB` line of `/proc/<pid>/status`, in bytes.
 pub fn parse_vm_rss_bytes(status: &str) -> Option<u64> {
     let line = status

@@ -15,7 +15,7 @@ use crate::anti_idle;
 use crate::clock::{Clock, SystemClock};
 use crate::config::{Config, Pairing};
 use crate::http::{self, QrPageConfig};
-use crate::memory::ShedHooks;
+use crate::memory::{RssSampler, ShedHooks};
 use crate::qr;
 use crate::status::StatusBoard;
 use crate::store::backup::{self, PrepareError, Sealer, Source};
@@ -51,13 +51,17 @@ pub(crate) fn os_seed() -> [u8; 32] {
 
 /// Shows what the user must see. QR texts and codes go to stdout as plain
 /// lines (`qr: …`, `pairing code: …`): scripts and tests read them.
-pub(crate) fn present(event: &Event) {
+pub(crate) fn present(event: &Event, console: bool) {
     match event {
         Event::Qr {
             text,
             index,
             valid_ms,
         } => {
+            if !console {
+                tracing::info!(index, "QR code ready (console output off)");
+                return;
+            }
             let mut out = std::io::stdout().lock();
             if let Some(drawing) = qr::render(text) {
                 let _ = writeln!(out, "{drawing}");
@@ -71,6 +75,10 @@ pub(crate) fn present(event: &Event) {
             );
         }
         Event::PairingCode { code } => {
+            if !console {
+                tracing::info!("pairing code ready (console output off)");
+                return;
+            }
             let mut out = std::io::stdout().lock();
             let _ = writeln!(out, "pairing code: {code}");
             let _ = out.flush();
@@ -257,6 +265,8 @@ async fn start_services(
         board: board.clone(),
         code_requests,
         shed: ShedHooks::new(),
+        rss: RssSampler::default(),
+        console: true,
         pairing_page_on,
         seed: os_seed(),
         tune_client: None,

@@ -162,6 +162,15 @@ struct LiveQr {
     expires_at: UnixMillis,
 }
 
+/// One backoff of the keeper's: how long it said, and when the connect
+/// it promised began (`None` while still waiting).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ReconnectRecord {
+    pub delay_ms: u64,
+    pub scheduled_at: Instant,
+    pub connecting_at: Option<Instant>,
+}
+
 #[derive(Debug)]
 struct Board {
     /// The same moment on both clocks: turns the keeper's `Instant`s into
@@ -174,6 +183,8 @@ struct Board {
     online_since: Option<UnixMillis>,
     last_disconnect: Option<DisconnectRecord>,
     reconnects: u64,
+    /// The keeper's last backoff, and when the connect it promised began.
+    reconnect: Option<ReconnectRecord>,
     disconnects_total: u64,
     reconnections: VecDeque<DisconnectRecord>,
     alerts: VecDeque<AlertRecord>,
@@ -270,6 +281,7 @@ impl StatusBoard {
                 online_since: None,
                 last_disconnect: None,
                 reconnects: 0,
+                reconnect: None,
                 disconnects_total: 0,
                 reconnections: VecDeque::new(),
                 alerts: VecDeque::new(),
@@ -393,6 +405,27 @@ impl StatusBoard {
         }
     }
 
+    /// The keeper scheduled a reconnect `delay_ms` from `now`.
+    pub fn on_reconnect_scheduled(&self, delay_ms: u64, now: Instant) {
+        self.lock().reconnect = Some(ReconnectRecord {
+            delay_ms,
+            scheduled_at: now,
+            connecting_at: None,
+        });
+    }
+
+    /// A connection attempt began.
+    pub fn on_connecting(&self, now: Instant) {
+        if let Some(record) = &mut self.lock().reconnect {
+            record.connecting_at.get_or_insert(now);
+        }
+    }
+
+    /// The keeper's last backoff and when the reconnect began.
+    pub fn last_reconnect(&self) -> Option<ReconnectRecord> {
+        self.lock().reconnect
+    }
+
     /// An alert the keeper raised.
     pub fn on_alert(&self, alert: &Alert, wall: UnixMillis) {
         let (kind, detail) = describe_alert(alert);
@@ -475,6 +508,15 @@ impl StatusBoard {
             uptime_s: now.saturating_duration_since(board.started).as_secs(),
             last_disconnect: board.last_disconnect.as_ref().map(DisconnectView::from),
             reconnects: board.reconnects,
+            next_reconnect_at: board
+                .reconnect
+                .filter(|r| r.connecting_at.is_none())
+                .map(|r| {
+                    board
+                        .wall_of(r.scheduled_at)
+                        .saturating_add_millis(r.delay_ms)
+                        .as_millis()
+                }),
             store: StoreView {
                 up: board.store_up,
                 queue: board.store_write_queue_len,
@@ -630,6 +672,8 @@ pub struct StatusView {
     pub uptime_s: u64,
     pub last_disconnect: Option<DisconnectView>,
     pub reconnects: u64,
+    /// While backing off: when the next attempt is due, Unix ms.
+    pub next_reconnect_at: Option<u64>,
     pub store: StoreView,
     pub pairing: PairingStateView,
     pub alerts: Vec<AlertView>,

@@ -23,7 +23,7 @@ use crate::clock::Clock;
 use crate::config::Config;
 use crate::driver::{Control, Ended, run_connection};
 use crate::http::PairingPhone;
-use crate::memory::{ShedHooks, sample_rss_bytes};
+use crate::memory::{RssSampler, ShedHooks};
 use crate::runner::{client_config, present};
 use crate::status::StatusBoard;
 use crate::store::{StoreLink, StoreWorker};
@@ -58,6 +58,11 @@ pub struct Services {
     /// Phone numbers from the web page's "pair by code" form.
     pub code_requests: Option<mpsc::Receiver<PairingPhone>>,
     pub shed: ShedHooks,
+    /// The memory samples the keeper's MEMORY_LIMIT_MB policy reads.
+    pub rss: RssSampler,
+    /// Print QR codes and pairing codes on stdout for a person to read
+    /// (off in the simulation, whose output is for failures).
+    pub console: bool,
     /// True when a person can link again through the web page, so a logout
     /// waits for them instead of exiting.
     pub pairing_page_on: bool,
@@ -201,6 +206,7 @@ pub async fn supervise<D: Dialer, C: Clock + Clone + 'static>(
                         .take()
                         .unwrap_or_else(|| worker.durable_creds().0);
                     login_seen = false;
+                    board.on_connecting(clock.now());
                     connection = Some(start_connection(
                         Client::new(client_config.clone(), creds, seed(&mut rng)),
                         &dialer,
@@ -216,6 +222,7 @@ pub async fn supervise<D: Dialer, C: Clock + Clone + 'static>(
                     after,
                 } => {
                     tracing::info!(delay_ms, attempt, reason = %after, "reconnecting after a pause");
+                    board.on_reconnect_scheduled(delay_ms, clock.now());
                 }
                 KeeperOutput::RefreshVersion => {
                     // No source of newer versions is wired in yet: say so, and
@@ -287,7 +294,7 @@ pub async fn supervise<D: Dialer, C: Clock + Clone + 'static>(
                 }
             }
             Some(event) = events_rx.recv() => {
-                present(&event);
+                present(&event, services.console);
                 board.on_event(&event, clock.wall());
                 match event {
                     Event::LoggedIn { .. } => login_seen = true,
@@ -301,7 +308,7 @@ pub async fn supervise<D: Dialer, C: Clock + Clone + 'static>(
                 let health = worker.health();
                 board.set_store(health.is_up(), health.queue_len() as u64);
                 keeper.handle_input(clock.now(), KeeperInput::StoreHealth { up: health.is_up() });
-                if let Some(rss_bytes) = sample_rss_bytes() {
+                if let Some(rss_bytes) = services.rss.sample() {
                     board.on_memory(rss_bytes, clock.wall());
                     keeper.handle_input(clock.now(), KeeperInput::MemorySample { rss_bytes });
                 }

@@ -64,12 +64,17 @@ enum SocketCommand {
 /// simulation's for the chaos harness.
 pub type WallSource = Arc<dyn Fn() -> UnixMillis + Send + Sync>;
 
-/// Sees every [`ServerEvent`] as the shell routes it (traces, invariants).
-pub type EventObserver = Arc<dyn Fn(&ServerEvent) + Send + Sync>;
+/// Sees every [`ServerEvent`] as the shell routes it (traces, invariants),
+/// with the peer address of every socket still open at the shell.
+pub type EventObserver = Arc<dyn Fn(&ServerEvent, &Peers) + Send + Sync>;
+
+/// Each open connection's client address (`ip:port`).
+pub type Peers = HashMap<ConnId, String>;
 
 struct Shared {
     server: FakeServer,
     sockets: HashMap<ConnId, mpsc::UnboundedSender<SocketCommand>>,
+    peers: Peers,
     observer: Option<EventObserver>,
 }
 
@@ -99,7 +104,7 @@ impl Shared {
                 }
                 ServerOutput::Event(event) => {
                     if let Some(observer) = &self.observer {
-                        observer(&event);
+                        observer(&event, &self.peers);
                     }
                     let line = serde_json::to_string(&event).unwrap_or_default();
                     tracing::info!(target: "fake_wa", "{line}");
@@ -146,6 +151,7 @@ impl ServerShell {
             shared: Arc::new(Mutex::new(Shared {
                 server,
                 sockets: HashMap::new(),
+                peers: HashMap::new(),
                 observer: None,
             })),
             wall,
@@ -201,6 +207,7 @@ impl ServerShell {
                 .server
                 .connect(tokio::time::Instant::now().into_std());
             shared.sockets.insert(conn, tx);
+            shared.peers.insert(conn, peer.to_string());
             shared.pump();
             conn
         };
@@ -240,6 +247,7 @@ impl ServerShell {
                 },
             }
         }
+        lock(&self.shared).peers.remove(&conn);
         tracing::info!("{peer}: {conn} closed");
     }
 

@@ -45,6 +45,29 @@ impl MemoryDb {
         self.failing.store(failing, Ordering::SeqCst);
     }
 
+    pub fn is_failing(&self) -> bool {
+        self.failing.load(Ordering::SeqCst)
+    }
+
+    /// Whether inbox entry `id` is stored, and if so whether it is marked
+    /// handled (cheap checks for the simulator's invariants).
+    pub fn inbox_entry(&self, session: &str, id: &str) -> Option<bool> {
+        let sessions = lock(&self.sessions);
+        let rows = sessions.get(session)?;
+        rows.inbox
+            .iter()
+            .find(|e| e.id == id)
+            .map(|e| e.handled_at.is_some())
+    }
+
+    /// The newest snapshot generation of `session` (0 without snapshots).
+    pub fn newest_generation(&self, session: &str) -> u64 {
+        lock(&self.sessions)
+            .get(session)
+            .and_then(|rows| rows.snapshots.keys().next_back().copied())
+            .unwrap_or(0)
+    }
+
     /// Replaces the stored creds record with raw bytes (corruption tests).
     pub fn corrupt_creds(&self, session: &str, bytes: Vec<u8>) {
         let mut sessions = lock(&self.sessions);

@@ -31,7 +31,8 @@ use tokio::task::JoinHandle;
 use tokio::time::Instant;
 
 use super::backup::Sealer;
-use super::{InboxRecord, Store, StoreError, wall_now};
+use super::{InboxRecord, Store, StoreError};
+use crate::clock::{Clock, SharedClock};
 
 /// Limits and timings of the worker, units last.
 #[derive(Debug, Clone)]
@@ -51,6 +52,8 @@ pub struct WorkerConfig {
     pub inbox_batch_len: u32,
     /// While the store is down, "still down" is repeated this often.
     pub down_reminder_ms: u64,
+    /// Stamps handled entries and snapshots.
+    pub clock: SharedClock,
 }
 
 impl Default for WorkerConfig {
@@ -64,6 +67,7 @@ impl Default for WorkerConfig {
             backup_keep: 5,
             inbox_batch_len: 64,
             down_reminder_ms: 60_000,
+            clock: SharedClock::default(),
         }
     }
 }
@@ -324,6 +328,7 @@ impl StoreWorker {
             idle_delay_ms: config.retry_base_ms,
             // Entries left unhandled by a crash are handed over at start.
             inbox_dirty: true,
+            unsaved_handled: None,
             snapshot_due: None,
             next_backup,
             config,
@@ -462,6 +467,9 @@ struct Worker<S: Store> {
     idle_retry_at: Option<Instant>,
     idle_delay_ms: u64,
     inbox_dirty: bool,
+    /// A handled entry whose commit failed: committed again before the
+    /// handler is given anything, so an outage never hands it over twice.
+    unsaved_handled: Option<Write>,
     snapshot_due: Option<&'static str>,
     next_backup: Option<Instant>,
 }
@@ -646,17 +654,19 @@ impl<S: Store> Worker<S> {
     /// Hands a batch of unhandled entries to the handler; true if more
     /// may be waiting.
     async fn pump_inbox(&mut self) -> Result<bool, StoreError> {
+        if let Some(handled) = self.unsaved_handled.take() {
+            self.commit_handled(handled).await?;
+        }
         let batch = self.config.inbox_batch_len.max(1);
         let entries = self.store.unhandled_inbox(batch).await?;
         for entry in &entries {
             let outbox = self.handler.handle(entry);
             let handled = Write::Handled {
                 id: entry.id.clone(),
-                at: wall_now(),
+                at: self.config.clock.wall(),
                 outbox,
             };
-            self.attempt_commit(std::slice::from_ref(&handled)).await?;
-            self.health.handled_total.fetch_add(1, Ordering::Relaxed);
+            self.commit_handled(handled).await?;
             if !self.jobs.is_empty() {
                 // Writes the connection waits on go first.
                 return Ok(true);
@@ -665,11 +675,25 @@ impl<S: Store> Worker<S> {
         Ok(entries.len() == batch as usize)
     }
 
+    /// Commits the handler's result, or keeps it to commit again.
+    async fn commit_handled(&mut self, handled: Write) -> Result<(), StoreError> {
+        match self.attempt_commit(std::slice::from_ref(&handled)).await {
+            Ok(()) => {
+                self.health.handled_total.fetch_add(1, Ordering::Relaxed);
+                Ok(())
+            }
+            Err(err) => {
+                self.unsaved_handled = Some(handled);
+                Err(err)
+            }
+        }
+    }
+
     async fn snapshot(&mut self, reason: &'static str) -> Result<u64, SnapshotFailure> {
         let Some(session) = self.store.load_session().await? else {
             return Ok(0);
         };
-        let created_at = wall_now();
+        let created_at = self.config.clock.wall();
         let bytes = self.sealer.seal(&session, created_at).await?;
         let generation = self
             .store

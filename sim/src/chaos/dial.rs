@@ -1,5 +1,12 @@
-//! The production WebSocket handshake over turmoil's TCP.
+//! The production WebSocket handshake over turmoil's TCP, with a registry
+//! of the bot's open sockets (what "a live connection" means to the
+//! invariants: the server's view alone cannot tell a crashed process's
+//! socket from a live one).
 
+use std::collections::BTreeSet;
+use std::pin::Pin;
+use std::sync::{Arc, Mutex, PoisonError};
+use std::task::{Context, Poll};
 use std::time::Duration;
 
 use blacksky_io::transport::{DialError, Dialer};
@@ -8,20 +15,94 @@ use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 use tokio_tungstenite::tungstenite::http::HeaderValue;
 
 /// What the bot's driver talks to in the simulation.
-pub type SimSocket = WebSocketStream<turmoil::net::TcpStream>;
+pub type SimSocket = WebSocketStream<TrackedStream>;
+
+/// The client addresses (`ip:port`) of every socket a bot process holds
+/// open. A socket leaves it when dropped, and a crashed host drops all.
+#[derive(Debug, Clone, Default)]
+pub struct OpenSockets(Arc<Mutex<BTreeSet<String>>>);
+
+impl OpenSockets {
+    #[must_use]
+    pub fn contains(&self, addr: &str) -> bool {
+        self.0
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .contains(addr)
+    }
+
+    fn insert(&self, addr: String) {
+        self.0
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .insert(addr);
+    }
+
+    fn remove(&self, addr: &str) {
+        self.0
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .remove(addr);
+    }
+}
+
+/// A turmoil TCP stream that is in [`OpenSockets`] while it lives.
+#[derive(Debug)]
+pub struct TrackedStream {
+    inner: turmoil::net::TcpStream,
+    addr: String,
+    open: OpenSockets,
+}
+
+impl Drop for TrackedStream {
+    fn drop(&mut self) {
+        self.open.remove(&self.addr);
+    }
+}
+
+impl tokio::io::AsyncRead for TrackedStream {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut tokio::io::ReadBuf<'_>,
+    ) -> Poll<std::io::Result<()>> {
+        Pin::new(&mut self.inner).poll_read(cx, buf)
+    }
+}
+
+impl tokio::io::AsyncWrite for TrackedStream {
+    fn poll_write(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<std::io::Result<usize>> {
+        Pin::new(&mut self.inner).poll_write(cx, buf)
+    }
+
+    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        Pin::new(&mut self.inner).poll_flush(cx)
+    }
+
+    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        Pin::new(&mut self.inner).poll_shutdown(cx)
+    }
+}
 
 /// Dials `ws://host:port/...` through the simulated network (host names
 /// are turmoil's), with the same Origin header and timeout handling as
 /// [`blacksky_io::transport::WsDialer`].
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub struct TurmoilDialer {
     pub timeout: Duration,
+    pub open: OpenSockets,
 }
 
-impl Default for TurmoilDialer {
-    fn default() -> Self {
+impl TurmoilDialer {
+    #[must_use]
+    pub fn new(open: OpenSockets) -> TurmoilDialer {
         TurmoilDialer {
             timeout: Duration::from_secs(20),
+            open,
         }
     }
 }
@@ -51,6 +132,19 @@ impl TurmoilDialer {
                 url: url.to_owned(),
                 source: Box::new(err.into()),
             })?;
+        let addr = stream
+            .local_addr()
+            .map_err(|err| DialError::Connect {
+                url: url.to_owned(),
+                source: Box::new(err.into()),
+            })?
+            .to_string();
+        self.open.insert(addr.clone());
+        let stream = TrackedStream {
+            inner: stream,
+            addr,
+            open: self.open.clone(),
+        };
         let (ws, _response) = tokio_tungstenite::client_async(request, stream)
             .await
             .map_err(|err| DialError::Connect {

@@ -3,11 +3,17 @@
 //! clock. See DESIGN.md, "Testing".
 //!
 //! - [`clock`]: [`SimClock`], the bot's clocks in the simulation.
+//! - [`db`]: host `db`, the store over the simulated network.
 //! - [`dial`]: [`TurmoilDialer`], the WebSocket over turmoil's TCP.
+//! - [`invariants`]: the promises every run is held to.
+//! - [`plan`]: random chaos from a seed, and the checks after it.
 //! - [`world`]: [`World`], the hosts built from a seed, and invariants.
 
 pub mod clock;
+pub mod db;
 pub mod dial;
+pub mod invariants;
+pub mod plan;
 pub mod world;
 
 pub use clock::{SIM_EPOCH, SimClock};

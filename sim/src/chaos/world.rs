@@ -1,24 +1,26 @@
 //! A simulated world from a seed: host `wa` (the fake server over
-//! turmoil's TCP), host `bot` (the production `supervise` loop over
-//! [`TurmoilDialer`] and [`SimClock`]), and a durable store that lives
-//! outside every host closure, so it survives `bounce("bot")`.
+//! turmoil's TCP), host `db` (the store, see [`super::db`]) and one or
+//! more bot hosts (`bot`, and `bot-2`… when dynos overlap), each running
+//! the production `supervise` loop over [`TurmoilDialer`], [`NetStore`]
+//! and its own [`SimClock`]. A bot host has no disk: everything it keeps
+//! is in `db`, so a crash or a dyno cycle starts from what `db` holds.
 //!
 //! The scenario steps the simulation itself and holds handles to the
-//! server, the store and the bot's status board, to act as the phone and
-//! the contacts and to check invariants between steps.
+//! server, the store and the bots' status boards, to act as the phone,
+//! the contacts and the host platform, and to check the invariants
+//! ([`super::invariants`]) as it goes.
 
-use blacksky_core::client::ClientConfig;
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeSet;
 use std::net::{IpAddr, Ipv4Addr};
-use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, SystemTime};
 
-use blacksky_core::session::Creds;
-use blacksky_core::session::OutboxEntry;
-use blacksky_io::clock::Clock;
+use blacksky_core::client::ClientConfig;
+use blacksky_core::session::{Creds, OutboxEntry};
+use blacksky_io::clock::{Clock, SharedClock};
 use blacksky_io::config::Config;
-use blacksky_io::memory::ShedHooks;
+use blacksky_io::memory::{RssSampler, ShedHooks};
 use blacksky_io::runner::worker_config;
 use blacksky_io::status::StatusBoard;
 use blacksky_io::store::backup::{self, Sealer};
@@ -29,9 +31,11 @@ use futures_util::FutureExt;
 use tokio::sync::watch;
 
 use super::clock::{SIM_EPOCH, SimClock};
-use super::dial::TurmoilDialer;
-use crate::net::ServerShell;
-use crate::server::{FakeServer, ServerConfig, ServerState};
+use super::db::{DB_HOST, DbLink, NetStore};
+use super::dial::{OpenSockets, TurmoilDialer};
+use super::invariants::{BackoffWatch, SessionWatch, Violations};
+use crate::net::{Peers, ServerShell};
+use crate::server::{FakeServer, ServerConfig, ServerEvent, ServerState, Target};
 
 /// The port `wa` serves WebSockets on.
 pub const WA_PORT: u16 = 443;
@@ -103,17 +107,28 @@ impl Trace {
     }
 }
 
-/// Records every inbox entry handed to the handler, to check "never twice".
-#[derive(Debug, Clone, Default)]
+/// Records every inbox entry handed to the handler, and reports a hand-over
+/// of an entry whose handling was already committed (promise 2).
+#[derive(Debug, Clone)]
 struct RecordingHandler {
     handled: Arc<Mutex<Vec<String>>>,
+    db: Arc<MemoryDb>,
+    violations: Violations,
     trace: Trace,
+    host: String,
 }
 
 impl InboxHandler for RecordingHandler {
     fn handle(&mut self, entry: &InboxRecord) -> Vec<OutboxEntry> {
+        if self.db.inbox_entry(SESSION, &entry.id) == Some(true) {
+            self.violations.report(format!(
+                "message {} handed to the handler on {} after its handling was committed",
+                entry.id, self.host
+            ));
+        }
         lock(&self.handled).push(entry.id.clone());
-        self.trace.record(format!("bot: handled {}", entry.id));
+        self.trace
+            .record(format!("{}: handled {}", self.host, entry.id));
         Vec::new()
     }
 }
@@ -131,19 +146,35 @@ fn start_seed(world: u64, start: u32) -> [u8; 32] {
     seed
 }
 
-/// Everything the bot host needs; cloned into each (re)start.
+/// The RSS the bot reports while no memory pressure is injected.
+pub const CALM_RSS_BYTES: u64 = 12 * 1024 * 1024;
+/// The bot's `MEMORY_LIMIT_MB` in the simulation.
+pub const MEMORY_LIMIT_MB: u64 = 64;
+
+/// One bot host (a dyno): what the scenario sees of it.
 #[derive(Clone)]
-struct Bot {
-    config: Config,
-    db: Arc<MemoryDb>,
-    clock: SimClock,
+struct BotHandles {
+    name: String,
     board: Arc<Mutex<Option<StatusBoard>>>,
-    handler: RecordingHandler,
-    starts: Arc<AtomicU32>,
     /// The current start's SIGTERM switch (`None` while no start runs).
     sigterm: Arc<Mutex<Option<watch::Sender<bool>>>>,
-    /// Each finished start's exit code, with the simulated time it exited.
-    exits: Arc<Mutex<Vec<(Duration, i32)>>>,
+    /// Whether a start of this host is running.
+    running: Arc<Mutex<bool>>,
+}
+
+/// Everything a bot host needs; cloned into each (re)start.
+#[derive(Clone)]
+struct Bot {
+    handles: BotHandles,
+    config: Config,
+    db: Arc<MemoryDb>,
+    link: DbLink,
+    clock: SimClock,
+    rss: Arc<AtomicU64>,
+    open: OpenSockets,
+    handler: RecordingHandler,
+    starts: Arc<AtomicU32>,
+    exits: Arc<Mutex<Vec<(Duration, String, i32)>>>,
     trace: Trace,
     seed: u64,
     broken_ack_before_store: bool,
@@ -153,12 +184,14 @@ impl Bot {
     /// What `runner::run_with` does, on the simulation's store and clocks,
     /// without the HTTP services.
     async fn run(self) {
+        let name = &self.handles.name;
         let start = self.starts.fetch_add(1, Ordering::SeqCst) + 1;
-        self.trace.record(format!("bot: start #{start}"));
+        *lock(&self.handles.running) = true;
+        self.trace.record(format!("{name}: start #{start}"));
         let mut keys = backup::keyring(None);
         let mut delay = Duration::from_millis(500);
         let (store, prepared) = loop {
-            let mut store = MemoryStore::new(self.db.clone(), SESSION);
+            let mut store = NetStore::new(self.db.clone(), SESSION, self.link.clone());
             match backup::prepare(&mut store, None, &mut keys).await {
                 Ok(prepared) => break (store, prepared),
                 Err(err) => {
@@ -170,23 +203,31 @@ impl Bot {
         };
         // One KDF round: snapshot sealing is not what is under test.
         let sealer = Sealer::new(SESSION, None, 1);
+        let mut worker_settings = worker_config(&self.config);
+        worker_settings.clock = SharedClock(Arc::new(self.clock.clone()));
         let mut worker = StoreWorker::spawn(
             store,
             (prepared.creds, prepared.login_confirmed),
             sealer,
-            Box::new(self.handler.clone()),
-            worker_config(&self.config),
+            Box::new(RecordingHandler {
+                host: name.clone(),
+                ..self.handler.clone()
+            }),
+            worker_settings,
             StoreHealth::new(),
         );
         let board = StatusBoard::new(self.clock.now(), self.clock.wall());
         if let Some(me) = &worker.durable_creds().0.me {
             board.set_jid(&me.jid);
         }
-        *lock(&self.board) = Some(board.clone());
+        *lock(&self.handles.board) = Some(board.clone());
+        let rss = self.rss.clone();
         let mut services = Services {
             board,
             code_requests: None,
             shed: ShedHooks::new(),
+            rss: RssSampler(Arc::new(move || Some(rss.load(Ordering::SeqCst)))),
+            console: false,
             pairing_page_on: false,
             // Each start draws its own randomness, all from the world's seed.
             seed: start_seed(self.seed, start),
@@ -196,25 +237,28 @@ impl Bot {
         };
         // SIGTERM: the scenario flips this (`World::sigterm_bot`).
         let (stop, mut shutdown) = watch::channel(false);
-        *lock(&self.sigterm) = Some(stop);
+        *lock(&self.handles.sigterm) = Some(stop);
         let finished = supervise(
             &self.config,
-            TurmoilDialer::default(),
+            TurmoilDialer::new(self.open.clone()),
             self.clock.clone(),
             &mut worker,
             &mut shutdown,
             &mut services,
         )
         .await;
-        self.trace
-            .record(format!("bot: supervise ended with {}", finished.exit_code));
+        self.trace.record(format!(
+            "{name}: supervise ended with {}",
+            finished.exit_code
+        ));
         worker.stop().await;
         // The process exits here (`runner::run_with` returns the code).
-        *lock(&self.sigterm) = None;
+        *lock(&self.handles.sigterm) = None;
+        *lock(&self.handles.running) = false;
         let at = turmoil::sim_elapsed().unwrap_or_default();
-        lock(&self.exits).push((at, finished.exit_code));
+        lock(&self.exits).push((at, name.clone(), finished.exit_code));
         self.trace
-            .record_at(at, format!("bot: exit {}", finished.exit_code));
+            .record_at(at, format!("{name}: exit {}", finished.exit_code));
     }
 }
 
@@ -227,6 +271,8 @@ pub struct WorldConfig {
     /// The bot's reconnect backoff bounds.
     pub reconnect_base_ms: u64,
     pub reconnect_max_ms: u64,
+    /// How long `db` holds a request before committing it.
+    pub db_latency_ms: u64,
     /// Plants the deliberately broken policy (ack before store), to show
     /// the invariants catch it.
     pub broken_ack_before_store: bool,
@@ -240,24 +286,40 @@ impl WorldConfig {
             tick: Duration::from_millis(1),
             reconnect_base_ms: 1_000,
             reconnect_max_ms: 30_000,
+            db_latency_ms: 2,
             broken_ack_before_store: false,
         }
     }
 }
 
+/// How long a dyno gets between SIGTERM and SIGKILL (Heroku's 30 s).
+pub const KILL_AFTER: Duration = Duration::from_secs(30);
+
 /// A simulated world. See the module docs.
 pub struct World {
     pub sim: turmoil::Sim<'static>,
     pub seed: u64,
+    /// The bots' clock (its wall clock can be made to jump).
     pub clock: SimClock,
     pub server: ServerShell,
     pub db: Arc<MemoryDb>,
+    pub db_link: DbLink,
     pub trace: Trace,
-    board: Arc<Mutex<Option<StatusBoard>>>,
+    pub violations: Violations,
+    config: WorldConfig,
+    /// The template every bot host is built from.
+    bot: Bot,
+    /// Every bot host ever started; the last one is the current dyno.
+    hosts: Vec<BotHandles>,
     handled: Arc<Mutex<Vec<String>>>,
     starts: Arc<AtomicU32>,
-    sigterm: Arc<Mutex<Option<watch::Sender<bool>>>>,
-    exits: Arc<Mutex<Vec<(Duration, i32)>>>,
+    exits: Arc<Mutex<Vec<(Duration, String, i32)>>>,
+    rss: Arc<AtomicU64>,
+    /// Overlaps started, each allowing one live hand-over (promise 3).
+    overlaps: Arc<AtomicU32>,
+    session_watch: SessionWatch,
+    backoff_watch: BackoffWatch,
+    next_session_check: Duration,
     last_state: String,
 }
 
@@ -270,6 +332,45 @@ impl std::fmt::Debug for World {
     }
 }
 
+/// Watches the server's events for promises 1 and 3.
+fn observe_server(
+    trace: Trace,
+    violations: Violations,
+    db: Arc<MemoryDb>,
+    open: OpenSockets,
+    overlaps: Arc<AtomicU32>,
+) -> impl Fn(&ServerEvent, &Peers) + Send + Sync + 'static {
+    let live_replacements = AtomicU32::new(0);
+    move |event, peers| {
+        trace.record(format!(
+            "wa: {}",
+            serde_json::to_string(event).unwrap_or_default()
+        ));
+        match event {
+            ServerEvent::MessageAcked { id, .. } if db.inbox_entry(SESSION, id).is_none() => {
+                violations.report(format!(
+                    "message lost: {id} was acked to the server but is not in the durable inbox"
+                ));
+            }
+            ServerEvent::Replaced { old, new } => {
+                let Some(peer) = peers.get(old) else { return };
+                if !open.contains(peer) {
+                    // Its process is gone (a crash) or dropped it: not live.
+                    return;
+                }
+                let live = live_replacements.fetch_add(1, Ordering::SeqCst) + 1;
+                let allowed = overlaps.load(Ordering::SeqCst);
+                if live > allowed {
+                    violations.report(format!(
+                        "two live connections: {new} replaced {old}, whose socket {peer} a bot still holds ({live} live replacements, {allowed} overlaps)"
+                    ));
+                }
+            }
+            _ => {}
+        }
+    }
+}
+
 impl World {
     /// Builds the hosts; nothing runs until the first step.
     #[must_use]
@@ -277,24 +378,29 @@ impl World {
         let seed = config.seed;
         let clock = SimClock::new();
         let trace = Trace::default();
+        let violations = Violations::default();
         let mut sim = turmoil::Builder::new()
             .rng_seed(seed)
             .tick_duration(config.tick)
-            .simulation_duration(Duration::from_secs(7 * 24 * 3600))
+            .simulation_duration(Duration::from_secs(8 * 24 * 3600))
             .epoch(SystemTime::UNIX_EPOCH + Duration::from_millis(SIM_EPOCH.0))
             .build();
 
+        let db = MemoryDb::new();
+        let open = OpenSockets::default();
+        let overlaps = Arc::new(AtomicU32::new(0));
         let server = FakeServer::new(ServerConfig::new(SIM_EPOCH), seed);
         let root = server.root_public_key();
-        let wall_clock = clock.clone();
-        let server = ServerShell::with_wall(server, Arc::new(move || wall_clock.wall()));
-        let observed = trace.clone();
-        server.set_observer(Arc::new(move |event| {
-            observed.record(format!(
-                "wa: {}",
-                serde_json::to_string(event).unwrap_or_default()
-            ));
-        }));
+        // The server's clock never jumps: only the bot host's NTP is off.
+        let server_clock = SimClock::new();
+        let server = ServerShell::with_wall(server, Arc::new(move || server_clock.wall()));
+        server.set_observer(Arc::new(observe_server(
+            trace.clone(),
+            violations.clone(),
+            db.clone(),
+            open.clone(),
+            overlaps.clone(),
+        )));
         let shell = server.clone();
         sim.host("wa", move || {
             let shell = shell.clone();
@@ -310,12 +416,14 @@ impl World {
             }
         });
 
-        let db = MemoryDb::new();
-        let board = Arc::new(Mutex::new(None));
+        let db_link = DbLink::new(config.db_latency_ms);
+        let serving = db_link.clone();
+        sim.host(DB_HOST, move || serving.clone().serve());
+
         let handled = Arc::new(Mutex::new(Vec::new()));
         let starts = Arc::new(AtomicU32::new(0));
-        let sigterm = Arc::new(Mutex::new(None));
         let exits = Arc::new(Mutex::new(Vec::new()));
+        let rss = Arc::new(AtomicU64::new(CALM_RSS_BYTES));
         let mut bot_config = match Config::from_env(&std::collections::HashMap::new()) {
             Ok(c) => c,
             Err(err) => panic!("the default config is valid: {err}"),
@@ -325,48 +433,93 @@ impl World {
         bot_config.session_id = SESSION.to_owned();
         bot_config.health_check = false;
         bot_config.heroku_app_url = None;
-        bot_config.memory_optimization = false;
-        bot_config.memory_limit_mb = None;
+        bot_config.memory_optimization = true;
+        bot_config.memory_limit_mb = Some(MEMORY_LIMIT_MB);
         bot_config.reconnect_base_ms = config.reconnect_base_ms;
         bot_config.reconnect_max_ms = config.reconnect_max_ms;
         let bot = Bot {
+            handles: BotHandles {
+                name: String::new(),
+                board: Arc::default(),
+                sigterm: Arc::default(),
+                running: Arc::default(),
+            },
             config: bot_config,
             db: db.clone(),
+            link: db_link.clone(),
             clock: clock.clone(),
-            board: board.clone(),
+            rss: rss.clone(),
+            open,
             handler: RecordingHandler {
                 handled: handled.clone(),
+                db: db.clone(),
+                violations: violations.clone(),
                 trace: trace.clone(),
+                host: String::new(),
             },
             starts: starts.clone(),
-            sigterm: sigterm.clone(),
             exits: exits.clone(),
             seed,
             broken_ack_before_store: config.broken_ack_before_store,
             trace: trace.clone(),
         };
-        sim.host("bot", move || {
+        let mut world = World {
+            sim,
+            seed,
+            clock,
+            server,
+            db,
+            db_link,
+            trace,
+            violations,
+            config: config.clone(),
+            bot,
+            hosts: Vec::new(),
+            handled,
+            starts,
+            exits,
+            rss,
+            overlaps,
+            session_watch: SessionWatch::default(),
+            backoff_watch: BackoffWatch::default(),
+            next_session_check: Duration::ZERO,
+            last_state: String::new(),
+        };
+        world.add_bot_host("bot");
+        world
+    }
+
+    /// Starts a new bot host (a new dyno) on the shared store; it becomes
+    /// the current one.
+    fn add_bot_host(&mut self, name: &str) {
+        let mut bot = self.bot.clone();
+        bot.handles = BotHandles {
+            name: name.to_owned(),
+            board: Arc::default(),
+            sigterm: Arc::default(),
+            running: Arc::default(),
+        };
+        self.hosts.push(bot.handles.clone());
+        self.sim.host(name, move || {
             let bot = bot.clone();
             async move {
                 bot.run().await;
                 Ok(())
             }
         });
+    }
 
-        World {
-            sim,
-            seed,
-            clock,
-            server,
-            db,
-            trace,
-            board,
-            handled,
-            starts,
-            sigterm,
-            exits,
-            last_state: String::new(),
+    fn current(&self) -> &BotHandles {
+        match self.hosts.last() {
+            Some(host) => host,
+            None => unreachable!("a world always has a bot host"),
         }
+    }
+
+    /// The current bot host's name.
+    #[must_use]
+    pub fn bot_host(&self) -> String {
+        self.current().name.clone()
     }
 
     /// Simulated time since the start.
@@ -375,16 +528,32 @@ impl World {
         self.sim.elapsed()
     }
 
-    /// One turmoil step; notes the bot's state changes in the trace.
+    /// One turmoil step; notes the bot's state changes in the trace and
+    /// checks the promises that are checked by watching.
     pub fn step(&mut self) {
         if let Err(err) = self.sim.step() {
             panic!("seed {}: the simulation failed: {err}", self.seed);
         }
+        let now = self.sim.elapsed();
         let state = self.bot_state().to_owned();
         if state != self.last_state {
-            self.trace
-                .record_at(self.sim.elapsed(), format!("bot: state {state}"));
+            self.trace.record_at(now, format!("bot: state {state}"));
             self.last_state = state;
+        }
+        let record = self.board().and_then(|b| b.last_reconnect());
+        if let Some(broken) =
+            self.backoff_watch
+                .check(record, self.config.reconnect_max_ms, self.config.tick * 2)
+        {
+            self.violations.report_at(now, broken);
+        }
+        if now >= self.next_session_check {
+            self.next_session_check = now + Duration::from_secs(1);
+            let generation = self.db.newest_generation(SESSION);
+            let creds = self.stored_creds();
+            for broken in self.session_watch.check(generation, creds.as_ref()) {
+                self.violations.report_at(now, broken);
+            }
         }
     }
 
@@ -400,11 +569,12 @@ impl World {
         while !done(self) {
             if self.elapsed() - start > limit {
                 panic!(
-                    "seed {}: not {what} within {limit:?} (at {:?}); bot state {:?}; server: {:?}",
+                    "seed {}: not {what} within {limit:?} (at {:?}); bot state {:?}; server: {:?}\nlast trace lines:\n  {}",
                     self.seed,
                     self.elapsed(),
                     self.bot_state(),
-                    self.server_state().connections
+                    self.server_state().connections,
+                    self.trace_tail(30).join("\n  ")
                 );
             }
             self.step();
@@ -420,10 +590,20 @@ impl World {
         }
     }
 
-    /// The bot's current status board (a new one each start).
+    /// The last `count` trace lines, for failure messages.
+    #[must_use]
+    pub fn trace_tail(&self, count: usize) -> Vec<String> {
+        let lines = self.trace.lines();
+        lines[lines.len().saturating_sub(count)..]
+            .iter()
+            .map(|(at, what)| format!("{at:?} {what}"))
+            .collect()
+    }
+
+    /// The current bot's status board (a new one each start).
     #[must_use]
     pub fn board(&self) -> Option<StatusBoard> {
-        lock(&self.board).clone()
+        lock(&self.current().board).clone()
     }
 
     /// The bot's state word (`starting`, `online`, …; `down` before a start).
@@ -437,6 +617,12 @@ impl World {
         self.board().is_some_and(|b| b.is_online())
     }
 
+    /// Whether a start of the current bot host is running.
+    #[must_use]
+    pub fn bot_running(&self) -> bool {
+        *lock(&self.current().running)
+    }
+
     /// The reason of the bot's last disconnect, as /status shows it
     /// (e.g. `428 keepalive timeout`).
     #[must_use]
@@ -447,7 +633,7 @@ impl World {
         board.status(now, wall).last_disconnect.map(|d| d.reason)
     }
 
-    /// How many times the bot host has started.
+    /// How many times any bot host has started.
     #[must_use]
     pub fn bot_starts(&self) -> u32 {
         self.starts.load(Ordering::SeqCst)
@@ -465,33 +651,238 @@ impl World {
         self.server.with_server(|s| s.state())
     }
 
-    /// Crashes the bot and starts it again (a dyno restart without
+    // ---- chaos: the host platform ----
+
+    /// Crashes the current bot and starts it again (a dyno restart without
     /// SIGTERM: whatever was not committed is gone).
     pub fn bounce_bot(&mut self) {
+        let host = self.current().clone();
         self.trace
-            .record_at(self.elapsed(), "chaos: bounce bot".to_owned());
-        *lock(&self.board) = None;
-        self.sim.bounce("bot");
+            .record_at(self.elapsed(), format!("chaos: bounce {}", host.name));
+        *lock(&host.board) = None;
+        *lock(&host.running) = false;
+        *lock(&host.sigterm) = None;
+        self.sim.bounce(host.name.as_str());
     }
 
-    /// Sends the running bot SIGTERM (what a dyno cycle starts with): its
+    /// Sends the current bot SIGTERM (what a dyno cycle starts with): its
     /// `supervise` loop drains, flushes, snapshots, closes and returns; the
     /// host's process then exits, with its code in [`World::bot_exits`].
     /// Returns false if no start of the bot is running.
     pub fn sigterm_bot(&mut self) -> bool {
+        let host = self.current().clone();
+        self.sigterm_host(&host)
+    }
+
+    fn sigterm_host(&mut self, host: &BotHandles) -> bool {
         self.trace
-            .record_at(self.elapsed(), "chaos: SIGTERM bot".to_owned());
-        lock(&self.sigterm)
+            .record_at(self.elapsed(), format!("chaos: SIGTERM {}", host.name));
+        lock(&host.sigterm)
             .as_ref()
             .is_some_and(|stop| stop.send(true).is_ok())
     }
 
-    /// The exit code of every start of the bot that has exited, in order,
-    /// with the simulated time of the exit.
+    /// A dyno cycle as Heroku does it: SIGTERM, SIGKILL if the process is
+    /// still there after 30 s, then a new process on a wiped disk. Returns
+    /// the exit code (`None`: it had to be killed).
+    pub fn dyno_cycle(&mut self) -> Option<i32> {
+        let host = self.current().clone();
+        let exits_before = self.exits_of(&host.name);
+        let code = if self.sigterm_host(&host) {
+            let deadline = self.elapsed() + KILL_AFTER;
+            while self.exits_of(&host.name) == exits_before && self.elapsed() < deadline {
+                self.step();
+            }
+            let exits = lock(&self.exits).clone();
+            exits
+                .iter()
+                .filter(|(_, name, _)| *name == host.name)
+                .nth(exits_before)
+                .map(|(_, _, code)| *code)
+        } else {
+            None
+        };
+        if code.is_none() {
+            self.trace.record_at(
+                self.elapsed(),
+                format!(
+                    "chaos: SIGKILL {} (not gone within {KILL_AFTER:?})",
+                    host.name
+                ),
+            );
+        }
+        self.bounce_bot();
+        code
+    }
+
+    fn exits_of(&self, host: &str) -> usize {
+        lock(&self.exits)
+            .iter()
+            .filter(|(_, h, _)| h == host)
+            .count()
+    }
+
+    /// Restarts the current bot host if its process has exited (what the
+    /// platform does with a dyno whose process ended). True if it did.
+    pub fn restart_if_exited(&mut self) -> bool {
+        if self.bot_running() || self.board().is_none() {
+            return false;
+        }
+        self.bounce_bot();
+        true
+    }
+
+    /// Two dynos at once: a new bot host starts on the same store while
+    /// the old one keeps running. The new one becomes the current one; the
+    /// old one is returned, to be SIGTERMed later with
+    /// [`World::sigterm_host_named`].
+    pub fn start_overlapping_bot(&mut self) -> String {
+        let old = self.bot_host();
+        let name = format!("bot-{}", self.hosts.len() + 1);
+        self.trace.record_at(
+            self.elapsed(),
+            format!("chaos: overlap: {name} starts while {old} runs"),
+        );
+        self.overlaps.fetch_add(1, Ordering::SeqCst);
+        self.add_bot_host(&name);
+        self.last_state = String::new();
+        self.backoff_watch = BackoffWatch::default();
+        old
+    }
+
+    /// SIGTERM to the bot host called `name`; false if it runs no start.
+    pub fn sigterm_host_named(&mut self, name: &str) -> bool {
+        let Some(host) = self.hosts.iter().find(|h| h.name == name).cloned() else {
+            return false;
+        };
+        self.sigterm_host(&host)
+    }
+
+    /// Whether the bot host called `name` runs a start.
+    #[must_use]
+    pub fn host_running(&self, name: &str) -> bool {
+        self.hosts
+            .iter()
+            .find(|h| h.name == name)
+            .is_some_and(|h| *lock(&h.running))
+    }
+
+    /// The exit code of every start of every bot host that has exited, in
+    /// order, with the simulated time of the exit.
     #[must_use]
     pub fn bot_exits(&self) -> Vec<(Duration, i32)> {
-        lock(&self.exits).clone()
+        lock(&self.exits)
+            .iter()
+            .map(|(at, _, code)| (*at, *code))
+            .collect()
     }
+
+    /// From now on the bots' wall clock reads `offset_ms` off.
+    pub fn jump_bot_clock(&mut self, offset_ms: i64) {
+        self.trace.record_at(
+            self.elapsed(),
+            format!("chaos: bot wall clock off by {offset_ms} ms"),
+        );
+        self.clock.set_jump_ms(offset_ms);
+    }
+
+    /// What the bots' memory samples read from now on.
+    pub fn set_bot_rss(&mut self, bytes: u64) {
+        self.trace.record_at(
+            self.elapsed(),
+            format!("chaos: bot RSS {} MiB", bytes / (1024 * 1024)),
+        );
+        self.rss.store(bytes, Ordering::SeqCst);
+    }
+
+    // ---- chaos: the network and the database ----
+
+    /// Cuts the network between the current bot and WhatsApp. The server's
+    /// open connections are marked cut off too (`set_silent`): nothing the
+    /// server says reaches the bot, as on a real partition.
+    pub fn partition_bot(&mut self) {
+        let host = self.bot_host();
+        self.trace
+            .record_at(self.elapsed(), format!("chaos: partition {host}-wa"));
+        self.sim.partition(host.as_str(), "wa");
+        self.server.with_server(|s| {
+            for conn in s.connections() {
+                let _ = s.set_silent(conn, true);
+            }
+        });
+    }
+
+    /// Repairs the network between the current bot and WhatsApp.
+    pub fn repair_bot(&mut self) {
+        let host = self.bot_host();
+        self.trace
+            .record_at(self.elapsed(), format!("chaos: repair {host}-wa"));
+        self.sim.repair(host.as_str(), "wa");
+    }
+
+    /// Cuts the network between the current bot and its database.
+    pub fn partition_db(&mut self) {
+        let host = self.bot_host();
+        self.trace
+            .record_at(self.elapsed(), format!("chaos: partition {host}-db"));
+        self.sim.partition(host.as_str(), DB_HOST);
+    }
+
+    pub fn repair_db(&mut self) {
+        let host = self.bot_host();
+        self.trace
+            .record_at(self.elapsed(), format!("chaos: repair {host}-db"));
+        self.sim.repair(host.as_str(), DB_HOST);
+    }
+
+    /// The database server crashes (requests it holds are lost, committed
+    /// rows stay) and is restarted at once.
+    pub fn crash_db(&mut self) {
+        self.trace
+            .record_at(self.elapsed(), "chaos: crash db".to_owned());
+        self.sim.bounce(DB_HOST);
+    }
+
+    /// While set, every store call fails (the database refuses work).
+    pub fn set_db_failing(&mut self, failing: bool) {
+        self.trace
+            .record_at(self.elapsed(), format!("chaos: db failing {failing}"));
+        self.db.set_failing(failing);
+    }
+
+    pub fn set_db_latency_ms(&mut self, latency_ms: u64) {
+        self.trace
+            .record_at(self.elapsed(), format!("chaos: db latency {latency_ms} ms"));
+        self.db_link.set_latency_ms(latency_ms);
+    }
+
+    // ---- chaos: WhatsApp ----
+
+    /// The server ends every connection with `<stream:error code=…/>`.
+    pub fn stream_error(&mut self, code: u16) {
+        self.trace
+            .record_at(self.elapsed(), format!("chaos: stream error {code}"));
+        self.server.with_server(|s| s.kick(Target::AllLive, code));
+    }
+
+    /// The server drops every connection without a word.
+    pub fn drop_connections(&mut self) {
+        self.trace
+            .record_at(self.elapsed(), "chaos: drop connections".to_owned());
+        self.server
+            .with_server(|s| s.drop_connections(Target::AllLive));
+    }
+
+    /// The next `count` logins are refused with `<failure reason=code>`.
+    pub fn refuse_logins(&mut self, code: u16, count: u32) {
+        self.trace.record_at(
+            self.elapsed(),
+            format!("chaos: refuse the next {count} logins with {code}"),
+        );
+        self.server.with_server(|s| s.refuse_logins(code, count));
+    }
+
+    // ---- the phone and the contacts ----
 
     /// The mock phone links the bot: waits for a QR, scans it, and runs
     /// until the bot is online; returns the time from scan to online.
@@ -523,36 +914,23 @@ impl World {
             .collect()
     }
 
-    /// Cuts the network between the bot and WhatsApp. The server's open
-    /// connections are marked cut off too (`set_silent`): the server cannot
-    /// hear them any more, so when the bot logs in again after the repair
-    /// the old one does not count as a second live connection (the real
-    /// server would have timed it out by then).
-    pub fn partition_bot(&mut self) {
-        self.trace
-            .record_at(self.elapsed(), "chaos: partition bot-wa".to_owned());
-        self.sim.partition("bot", "wa");
-        self.server.with_server(|s| {
-            for conn in s.connections() {
-                let _ = s.set_silent(conn, true);
-            }
-        });
-    }
+    // ---- what is stored ----
 
-    /// Repairs the network between the bot and WhatsApp.
-    pub fn repair_bot(&mut self) {
-        self.trace
-            .record_at(self.elapsed(), "chaos: repair bot-wa".to_owned());
-        self.sim.repair("bot", "wa");
+    /// Reads the durable rows, around an injected outage (this is the
+    /// harness looking, not the bot).
+    fn read_rows<T>(&self, read: impl FnOnce(&mut MemoryStore) -> T) -> T {
+        let mut store = MemoryStore::new(self.db.clone(), SESSION);
+        let failing = self.db.is_failing();
+        self.db.set_failing(false);
+        let result = read(&mut store);
+        self.db.set_failing(failing);
+        result
     }
 
     /// The durable creds, if any.
     #[must_use]
     pub fn stored_creds(&self) -> Option<Creds> {
-        let mut store = MemoryStore::new(self.db.clone(), SESSION);
-        store
-            .load_creds()
-            .now_or_never()
+        self.read_rows(|store| store.load_creds().now_or_never())
             .and_then(Result::ok)
             .flatten()
             .map(|live| live.creds)
@@ -561,8 +939,7 @@ impl World {
     /// The durable inbox, oldest first.
     #[must_use]
     pub fn stored_inbox(&self) -> Vec<InboxRecord> {
-        let mut store = MemoryStore::new(self.db.clone(), SESSION);
-        match store.inbox().now_or_never() {
+        match self.read_rows(|store| store.inbox().now_or_never()) {
             Some(Ok(inbox)) => inbox,
             other => panic!(
                 "seed {}: the memory store did not answer: {other:?}",
@@ -571,16 +948,17 @@ impl World {
         }
     }
 
-    /// Ids the bot's handler was given, in order.
+    /// Ids the bots' handlers were given, in order.
     #[must_use]
     pub fn handled(&self) -> Vec<String> {
         lock(&self.handled).clone()
     }
 
-    /// The invariants that hold at every moment; returns the violations.
+    /// Every promise broken so far, plus the end-of-run check that every
+    /// acked message is stored.
     #[must_use]
     pub fn violations(&self) -> Vec<String> {
-        let mut found = Vec::new();
+        let mut found = self.violations.list();
         let state = self.server_state();
         let stored: BTreeSet<String> = self.stored_inbox().into_iter().map(|e| e.id).collect();
         for message in state.messages.list.iter().filter(|m| m.acked) {
@@ -591,31 +969,19 @@ impl World {
                 ));
             }
         }
-        let mut seen: BTreeMap<String, u32> = BTreeMap::new();
-        for id in self.handled() {
-            *seen.entry(id).or_default() += 1;
-        }
-        for (id, times) in seen.iter().filter(|(_, n)| **n > 1) {
-            found.push(format!("message {id} handed to the handler {times} times"));
-        }
-        if state.max_live_connections_per_device > 1 {
-            found.push(format!(
-                "two live connections for one device at the server (max {}, {} replaced)",
-                state.max_live_connections_per_device, state.replaced_connections
-            ));
-        }
         found
     }
 
-    /// Panics with every violation and the seed, if any.
+    /// Panics with every violation, the seed and the trace's tail, if any.
     pub fn assert_invariants(&self) {
         let found = self.violations();
         assert!(
             found.is_empty(),
-            "seed {}: invariants broken at {:?}:\n  {}",
+            "seed {}: invariants broken at {:?}:\n  {}\nlast trace lines:\n  {}",
             self.seed,
             self.elapsed(),
-            found.join("\n  ")
+            found.join("\n  "),
+            self.trace_tail(40).join("\n  ")
         );
     }
 }

@@ -1,0 +1,250 @@
+//! Host `db`: the bot's database over the simulated network.
+//!
+//! The rows live in a [`MemoryDb`] outside every host closure, so they
+//! survive the `db` host's crash the way a disk survives a database
+//! server's. What does not survive is work in flight: the host takes a
+//! request off the wire, waits its commit latency, and only then applies
+//! it. A crash in that window loses the write, the bot sees its call fail
+//! (or time out) and must retry — the "committed or not?" ambiguity real
+//! databases have. Partitions of bot↔db and latency are turmoil's own.
+//!
+//! The wire carries only request ids (8 bytes each way). The operation
+//! itself travels out of band, through a mailbox both hosts share, since
+//! they run in one process: the network decides *whether and when* it
+//! runs, the closure decides *what* runs.
+
+use std::any::Any;
+use std::collections::HashMap;
+use std::net::{IpAddr, Ipv4Addr};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::time::Duration;
+
+use blacksky_core::session::{Session, Write};
+use blacksky_core::time::UnixMillis;
+use blacksky_io::store::{
+    InboxRecord, LiveCreds, MemoryDb, MemoryStore, OutboxRecord, SessionSummary, Store, StoreError,
+    StoredSnapshot,
+};
+use futures_util::FutureExt;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use turmoil::net::{TcpListener, TcpStream};
+
+/// The port the `db` host listens on.
+pub const DB_PORT: u16 = 5432;
+/// The host's name in the simulation.
+pub const DB_HOST: &str = "db";
+/// A store call that takes longer fails (the worker then retries).
+const CALL_TIMEOUT: Duration = Duration::from_secs(10);
+
+type Outcome = Box<dyn Any + Send>;
+type Operation = Box<dyn FnOnce() -> Outcome + Send>;
+
+fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+/// What the bot's store handles and the `db` host share: the operations
+/// waiting to run, their results, and the host's commit latency.
+#[derive(Clone, Default)]
+pub struct DbLink {
+    mailbox: Arc<Mutex<HashMap<u64, Operation>>>,
+    results: Arc<Mutex<HashMap<u64, Outcome>>>,
+    next_id: Arc<AtomicU64>,
+    latency_ms: Arc<AtomicU64>,
+}
+
+impl std::fmt::Debug for DbLink {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("DbLink")
+            .field("waiting", &lock(&self.mailbox).len())
+            .field("latency_ms", &self.latency_ms())
+            .finish_non_exhaustive()
+    }
+}
+
+impl DbLink {
+    #[must_use]
+    pub fn new(latency_ms: u64) -> DbLink {
+        let link = DbLink::default();
+        link.set_latency_ms(latency_ms);
+        link
+    }
+
+    /// How long the host holds each request before committing it.
+    pub fn set_latency_ms(&self, latency_ms: u64) {
+        self.latency_ms.store(latency_ms, Ordering::SeqCst);
+    }
+
+    #[must_use]
+    pub fn latency_ms(&self) -> u64 {
+        self.latency_ms.load(Ordering::SeqCst)
+    }
+
+    /// The `db` host's software: serves requests until the host dies.
+    pub async fn serve(self) -> turmoil::Result {
+        let listener = TcpListener::bind((IpAddr::from(Ipv4Addr::UNSPECIFIED), DB_PORT)).await?;
+        loop {
+            let (stream, _) = listener.accept().await?;
+            tokio::spawn(self.clone().serve_connection(stream));
+        }
+    }
+
+    async fn serve_connection(self, mut stream: TcpStream) {
+        loop {
+            let Ok(id) = stream.read_u64().await else {
+                return;
+            };
+            // Taken off the wire: from here a crash of this host loses it.
+            let Some(operation) = lock(&self.mailbox).remove(&id) else {
+                continue;
+            };
+            tokio::time::sleep(Duration::from_millis(self.latency_ms())).await;
+            let outcome = operation();
+            lock(&self.results).insert(id, outcome);
+            if stream.write_u64(id).await.is_err() {
+                return;
+            }
+        }
+    }
+}
+
+/// A [`Store`] whose every call is a round trip to the `db` host.
+#[derive(Debug)]
+pub struct NetStore {
+    rows: MemoryStore,
+    link: DbLink,
+    connection: Option<TcpStream>,
+}
+
+impl NetStore {
+    #[must_use]
+    pub fn new(db: Arc<MemoryDb>, session: &str, link: DbLink) -> NetStore {
+        NetStore {
+            rows: MemoryStore::new(db, session),
+            link,
+            connection: None,
+        }
+    }
+
+    /// Runs `operation` on the `db` host; any network fault or timeout is
+    /// a failed call (which may or may not have committed).
+    async fn call<T: Send + 'static>(
+        &mut self,
+        operation: impl FnOnce(MemoryStore) -> Result<T, StoreError> + Send + 'static,
+    ) -> Result<T, StoreError> {
+        let id = self.link.next_id.fetch_add(1, Ordering::SeqCst);
+        let rows = self.rows.clone();
+        lock(&self.link.mailbox).insert(id, Box::new(move || Box::new(operation(rows)) as Outcome));
+        let answered = tokio::time::timeout(CALL_TIMEOUT, self.round_trip(id)).await;
+        let failure = match answered {
+            Ok(Ok(())) => None,
+            Ok(Err(err)) => Some(StoreError::Io {
+                what: format!("{DB_HOST}:{DB_PORT}"),
+                source: err,
+            }),
+            Err(_) => Some(StoreError::TimedOut(
+                u64::try_from(CALL_TIMEOUT.as_millis()).unwrap_or(u64::MAX),
+            )),
+        };
+        if let Some(err) = failure {
+            // The connection may hold a late answer: never reuse it.
+            self.connection = None;
+            lock(&self.link.mailbox).remove(&id);
+            lock(&self.link.results).remove(&id);
+            return Err(err);
+        }
+        match lock(&self.link.results)
+            .remove(&id)
+            .map(|outcome| outcome.downcast::<Result<T, StoreError>>())
+        {
+            Some(Ok(result)) => *result,
+            _ => Err(StoreError::Config(format!(
+                "the {DB_HOST} host answered request {id} without a result"
+            ))),
+        }
+    }
+
+    async fn round_trip(&mut self, id: u64) -> std::io::Result<()> {
+        if self.connection.is_none() {
+            self.connection = Some(TcpStream::connect((DB_HOST, DB_PORT)).await?);
+        }
+        let Some(stream) = self.connection.as_mut() else {
+            unreachable!("connected above")
+        };
+        stream.write_u64(id).await?;
+        loop {
+            if stream.read_u64().await? == id {
+                return Ok(());
+            }
+        }
+    }
+}
+
+/// Runs a [`MemoryStore`] call, whose future is always ready at once.
+fn ready<T>(future: impl Future<Output = Result<T, StoreError>>) -> Result<T, StoreError> {
+    future
+        .now_or_never()
+        .unwrap_or_else(|| Err(StoreError::Config("the memory store blocked".into())))
+}
+
+impl Store for NetStore {
+    fn session_name(&self) -> &str {
+        self.rows.session_name()
+    }
+
+    async fn load_creds(&mut self) -> Result<Option<LiveCreds>, StoreError> {
+        self.call(|mut rows| ready(rows.load_creds())).await
+    }
+
+    async fn load_session(&mut self) -> Result<Option<Session>, StoreError> {
+        self.call(|mut rows| ready(rows.load_session())).await
+    }
+
+    async fn commit(&mut self, writes: &[Write]) -> Result<(), StoreError> {
+        let writes = writes.to_vec();
+        self.call(move |mut rows| ready(rows.commit(&writes))).await
+    }
+
+    async fn replace_session(&mut self, session: &Session) -> Result<(), StoreError> {
+        let session = session.clone();
+        self.call(move |mut rows| ready(rows.replace_session(&session)))
+            .await
+    }
+
+    async fn put_snapshot(
+        &mut self,
+        created_at: UnixMillis,
+        bytes: &[u8],
+        keep: u32,
+    ) -> Result<u64, StoreError> {
+        let bytes = bytes.to_vec();
+        self.call(move |mut rows| ready(rows.put_snapshot(created_at, &bytes, keep)))
+            .await
+    }
+
+    async fn snapshots(&mut self) -> Result<Vec<StoredSnapshot>, StoreError> {
+        self.call(|mut rows| ready(rows.snapshots())).await
+    }
+
+    async fn unhandled_inbox(&mut self, limit: u32) -> Result<Vec<InboxRecord>, StoreError> {
+        self.call(move |mut rows| ready(rows.unhandled_inbox(limit)))
+            .await
+    }
+
+    async fn inbox(&mut self) -> Result<Vec<InboxRecord>, StoreError> {
+        self.call(|mut rows| ready(rows.inbox())).await
+    }
+
+    async fn outbox(&mut self) -> Result<Vec<OutboxRecord>, StoreError> {
+        self.call(|mut rows| ready(rows.outbox())).await
+    }
+
+    async fn wipe(&mut self) -> Result<(), StoreError> {
+        self.call(|mut rows| ready(rows.wipe())).await
+    }
+
+    async fn sessions(&mut self) -> Result<Vec<SessionSummary>, StoreError> {
+        self.call(|mut rows| ready(rows.sessions())).await
+    }
+}

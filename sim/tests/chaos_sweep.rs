@@ -1,0 +1,118 @@
+//! Promise: whatever the hosts do, nothing is lost. Each seed draws a
+//! random plan of faults over a 10-minute window — partitions of bot↔wa
+//! and bot↔db, database outages, slow commits and crashes, bot crashes,
+//! dyno cycles, overlapping dynos, stream errors (515, 503, 500, 440,
+//! 405), dropped sockets, refused logins, wall-clock jumps and memory
+//! pressure — with contacts sending all along. After the chaos the bot is
+//! online within [`ONLINE_BOUND`], every message is acked, stored once
+//! and handled, and no invariant broke (see `blacksky_sim::chaos::invariants`).
+//!
+//! `SIM_SEEDS=<n>` sets how many seeds (200 by default, the CI figure);
+//! `SIM_SEED_BASE=<n>` where they start. A failure prints the seed and
+//! the chaos trace; `SEED=<n> cargo test -p blacksky-sim --test chaos_sweep`
+//! replays exactly that seed.
+
+use std::time::{Duration, Instant};
+
+use blacksky_sim::chaos::plan::{Plan, Runner};
+use blacksky_sim::chaos::{WorldConfig, seed_from_env};
+
+const WINDOW: Duration = Duration::from_secs(600);
+const FAULTS: usize = 10;
+/// Backoff at most 30 s, a dial timeout of 20 s and a silent socket found
+/// within 40 s, with room to spare.
+const ONLINE_BOUND: Duration = Duration::from_secs(120);
+
+/// One seed: `Ok(time to online after the chaos)` or the failure report.
+fn run_seed(seed: u64) -> Result<Duration, String> {
+    let mut config = WorldConfig::new(seed);
+    config.tick = Duration::from_millis(10);
+    let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        let mut runner = Runner::linked(&config);
+        runner.run_plan(&Plan::random(seed, WINDOW, FAULTS));
+        let settled = runner.settle(ONLINE_BOUND);
+        (settled, runner.chaos_trace())
+    }));
+    match outcome {
+        Ok((Ok(online), _)) => Ok(online),
+        Ok((Err(broken), chaos)) => Err(format!(
+            "seed {seed}: {broken}\n  chaos:\n    {}",
+            chaos.join("\n    ")
+        )),
+        Err(panic) => Err(format!(
+            "seed {seed}: panicked: {}",
+            panic
+                .downcast_ref::<String>()
+                .cloned()
+                .or_else(|| panic.downcast_ref::<&str>().map(|s| (*s).to_owned()))
+                .unwrap_or_default()
+        )),
+    }
+}
+
+fn env_u64(name: &str, default: u64) -> u64 {
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.trim().parse().ok())
+        .unwrap_or(default)
+}
+
+#[test]
+fn chaos_sweep() {
+    if std::env::var("SEED").is_ok() {
+        let seed = seed_from_env(0);
+        match run_seed(seed) {
+            Ok(online) => eprintln!("seed {seed}: ok, online {online:?} after the chaos"),
+            Err(report) => panic!(
+                "{report}\nreplay: SEED={seed} cargo test -p blacksky-sim --test chaos_sweep"
+            ),
+        }
+        return;
+    }
+    let seeds = env_u64("SIM_SEEDS", 200);
+    let base = env_u64("SIM_SEED_BASE", 1);
+    let workers = std::thread::available_parallelism().map_or(2, |n| n.get()) as u64;
+    let started = Instant::now();
+    let results: Vec<(u64, Result<Duration, String>)> = std::thread::scope(|scope| {
+        let handles: Vec<_> = (0..workers)
+            .map(|worker| {
+                scope.spawn(move || {
+                    (base + worker..base + seeds)
+                        .step_by(workers as usize)
+                        .map(|seed| (seed, run_seed(seed)))
+                        .collect::<Vec<_>>()
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .flat_map(|h| h.join().unwrap_or_default())
+            .collect()
+    });
+    let mut online: Vec<Duration> = results.iter().filter_map(|(_, r)| r.clone().ok()).collect();
+    online.sort();
+    let failures: Vec<&String> = results
+        .iter()
+        .filter_map(|(_, r)| r.as_ref().err())
+        .collect();
+    eprintln!(
+        "chaos sweep: {} seeds from {base}, {} failed, in {:?}; online after the chaos: median {:?}, max {:?}",
+        results.len(),
+        failures.len(),
+        started.elapsed(),
+        online.get(online.len() / 2),
+        online.last()
+    );
+    assert_eq!(results.len() as u64, seeds, "every seed ran");
+    assert!(
+        failures.is_empty(),
+        "{} of {seeds} seeds failed:\n{}\nreplay one: SEED=<seed> cargo test -p blacksky-sim --test chaos_sweep",
+        failures.len(),
+        failures
+            .iter()
+            .take(5)
+            .map(|f| f.as_str())
+            .collect::<Vec<_>>()
+            .join("\n")
+    );
+}
