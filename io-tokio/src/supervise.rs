@@ -29,6 +29,10 @@ use crate::status::StatusBoard;
 use crate::store::{StoreLink, StoreWorker};
 use crate::transport::Dialer;
 
+/// How long "is a newer process running this session?" may take before
+/// connecting anyway (a store that is down must not keep the bot offline).
+const NEWEST_CHECK_TIMEOUT: Duration = Duration::from_secs(2);
+
 /// How often memory and store health are sampled.
 const SAMPLE_INTERVAL: Duration = Duration::from_secs(10);
 
@@ -202,11 +206,25 @@ pub async fn supervise<D: Dialer, C: Clock + Clone + 'static>(
         while let Some(output) = keeper.poll_output() {
             match output {
                 KeeperOutput::Connect => {
+                    board.on_connecting(clock.now());
+                    if let Ok(false) = worker.is_newest_instance(NEWEST_CHECK_TIMEOUT).await {
+                        // An old dyno whose socket dropped during a hand-over:
+                        // taking the session back would leave the new one
+                        // standing by, and this one is about to be stopped.
+                        tracing::warn!(
+                            "a newer process runs this session: not connecting, standing by"
+                        );
+                        board.record_disconnect(&DisconnectReason::Replaced, clock.wall());
+                        keeper.handle_input(
+                            clock.now(),
+                            KeeperInput::Disconnected(DisconnectReason::Replaced),
+                        );
+                        continue;
+                    }
                     let creds = pending_creds
                         .take()
                         .unwrap_or_else(|| worker.durable_creds().0);
                     login_seen = false;
-                    board.on_connecting(clock.now());
                     connection = Some(start_connection(
                         Client::new(client_config.clone(), creds, seed(&mut rng)),
                         &dialer,

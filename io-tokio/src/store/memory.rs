@@ -13,6 +13,8 @@ use blacksky_core::time::UnixMillis;
 use rand_chacha::ChaCha20Rng;
 use rand_core::SeedableRng;
 
+use crate::clock::{Clock, SharedClock};
+
 use super::{
     InboxRecord, LiveCreds, OutboxRecord, SessionSummary, Store, StoreError, StoredSnapshot,
 };
@@ -25,6 +27,10 @@ struct SessionRows {
     inbox: Vec<InboxRecord>,
     outbox: Vec<OutboxRecord>,
     snapshots: BTreeMap<u64, StoredSnapshot>,
+    /// Inbox id → (owner, claim end on the database's clock).
+    claims: BTreeMap<String, (String, UnixMillis)>,
+    /// Registered instances, oldest first.
+    instances: Vec<String>,
 }
 
 /// The shared database behind [`MemoryStore`] handles.
@@ -33,6 +39,8 @@ pub struct MemoryDb {
     sessions: Mutex<BTreeMap<String, SessionRows>>,
     next_seq: Mutex<i64>,
     failing: AtomicBool,
+    /// The database server's clock (claims expire on it).
+    clock: Mutex<SharedClock>,
 }
 
 impl MemoryDb {
@@ -43,6 +51,11 @@ impl MemoryDb {
     /// While set, every store call fails (a database outage).
     pub fn set_failing(&self, failing: bool) {
         self.failing.store(failing, Ordering::SeqCst);
+    }
+
+    /// The database server's clock from now on (the simulation's).
+    pub fn set_clock(&self, clock: SharedClock) {
+        *lock(&self.clock) = clock;
     }
 
     pub fn is_failing(&self) -> bool {
@@ -275,6 +288,43 @@ impl Store for MemoryStore {
 
     async fn snapshots(&mut self) -> Result<Vec<StoredSnapshot>, StoreError> {
         self.with_rows(|rows| rows.snapshots.values().rev().cloned().collect())
+    }
+
+    async fn claim_inbox(
+        &mut self,
+        owner: &str,
+        lease_ms: u64,
+        limit: u32,
+    ) -> Result<Vec<InboxRecord>, StoreError> {
+        let now = lock(&self.db.clock).wall();
+        self.with_rows(|rows| {
+            let SessionRows { inbox, claims, .. } = rows;
+            let mut claimed = Vec::new();
+            for entry in inbox.iter().filter(|e| e.handled_at.is_none()) {
+                if claimed.len() >= limit as usize {
+                    break;
+                }
+                let free = claims
+                    .get(&entry.id)
+                    .is_none_or(|(holder, until)| holder == owner || *until < now);
+                if free {
+                    claims.insert(
+                        entry.id.clone(),
+                        (owner.to_owned(), now.saturating_add_millis(lease_ms)),
+                    );
+                    claimed.push(entry.clone());
+                }
+            }
+            claimed
+        })
+    }
+
+    async fn register_instance(&mut self, owner: &str) -> Result<(), StoreError> {
+        self.with_rows(|rows| rows.instances.push(owner.to_owned()))
+    }
+
+    async fn newest_instance(&mut self) -> Result<Option<String>, StoreError> {
+        self.with_rows(|rows| rows.instances.last().cloned())
     }
 
     async fn unhandled_inbox(&mut self, limit: u32) -> Result<Vec<InboxRecord>, StoreError> {

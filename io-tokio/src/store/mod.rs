@@ -176,7 +176,31 @@ pub trait Store: Send + 'static {
     fn snapshots(&mut self)
     -> impl Future<Output = Result<Vec<StoredSnapshot>, StoreError>> + Send;
 
-    /// Inbox entries not handled yet, oldest first.
+    /// Claims up to `limit` unhandled entries for `owner` (a running
+    /// instance) for `lease_ms` of the database's clock, and returns them
+    /// oldest first: those no other live instance holds (unclaimed, its
+    /// own, or an expired claim). One transaction, so two instances never
+    /// get the same entry while a claim lasts.
+    fn claim_inbox(
+        &mut self,
+        owner: &str,
+        lease_ms: u64,
+        limit: u32,
+    ) -> impl Future<Output = Result<Vec<InboxRecord>, StoreError>> + Send;
+
+    /// Records that process `owner` runs this session now (it becomes
+    /// the newest instance).
+    fn register_instance(
+        &mut self,
+        owner: &str,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
+
+    /// The newest registered instance's owner, if any.
+    fn newest_instance(
+        &mut self,
+    ) -> impl Future<Output = Result<Option<String>, StoreError>> + Send;
+
+    /// Inbox entries not handled yet, oldest first (tools and tests).
     fn unhandled_inbox(
         &mut self,
         limit: u32,
@@ -283,6 +307,23 @@ impl Store for AnyStore {
 
     async fn snapshots(&mut self) -> Result<Vec<StoredSnapshot>, StoreError> {
         dispatch!(self, s => s.snapshots())
+    }
+
+    async fn claim_inbox(
+        &mut self,
+        owner: &str,
+        lease_ms: u64,
+        limit: u32,
+    ) -> Result<Vec<InboxRecord>, StoreError> {
+        dispatch!(self, s => s.claim_inbox(owner, lease_ms, limit))
+    }
+
+    async fn register_instance(&mut self, owner: &str) -> Result<(), StoreError> {
+        dispatch!(self, s => s.register_instance(owner))
+    }
+
+    async fn newest_instance(&mut self) -> Result<Option<String>, StoreError> {
+        dispatch!(self, s => s.newest_instance())
     }
 
     async fn unhandled_inbox(&mut self, limit: u32) -> Result<Vec<InboxRecord>, StoreError> {

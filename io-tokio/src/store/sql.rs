@@ -193,8 +193,44 @@ fn sql_millis(value: UnixMillis) -> i64 {
     i64::try_from(value.as_millis()).unwrap_or(i64::MAX)
 }
 
+/// An inbox row as `read_inbox` and the claim queries select it.
+fn inbox_record<R: Row>(row: &R) -> Result<InboxRecord, sqlx::Error>
+where
+    usize: sqlx::ColumnIndex<R>,
+    i64: for<'r> sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
+    String: for<'r> sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
+    Vec<u8>: for<'r> sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
+{
+    Ok(InboxRecord {
+        seq: row.try_get(0)?,
+        id: row.try_get(1)?,
+        from: row.try_get(2)?,
+        stanza: row.try_get(3)?,
+        received_at: millis(row.try_get(4)?),
+        handled_at: row.try_get::<Option<i64>, _>(5)?.map(millis),
+    })
+}
+
+/// The claim of `Store::claim_inbox` ($1 session, $2 owner, $3 lease ms,
+/// $4 limit), on the database's own clock.
+const SQLITE_CLAIM: &str = "UPDATE inbox SET claimed_by = $2, \
+     claim_until = $3 + CAST((julianday('now') - 2440587.5) * 86400000 AS INTEGER) \
+     WHERE seq IN (SELECT seq FROM inbox WHERE session = $1 AND handled_at IS NULL \
+     AND (claimed_by IS NULL OR claimed_by = $2 \
+     OR claim_until < CAST((julianday('now') - 2440587.5) * 86400000 AS INTEGER)) \
+     ORDER BY seq LIMIT $4) \
+     RETURNING seq, msg_id, sender, stanza, received_at, handled_at";
+/// The same for PostgreSQL; `SKIP LOCKED` keeps two claimers apart.
+const PG_CLAIM: &str = "UPDATE inbox SET claimed_by = $2, \
+     claim_until = $3 + (extract(epoch from clock_timestamp()) * 1000)::bigint \
+     WHERE seq IN (SELECT seq FROM inbox WHERE session = $1 AND handled_at IS NULL \
+     AND (claimed_by IS NULL OR claimed_by = $2 \
+     OR claim_until < (extract(epoch from clock_timestamp()) * 1000)::bigint) \
+     ORDER BY seq LIMIT $4 FOR UPDATE SKIP LOCKED) \
+     RETURNING seq, msg_id, sender, stanza, received_at, handled_at";
+
 macro_rules! sql_store {
-    ($store:ty, $db:ty) => {
+    ($store:ty, $db:ty, $claim:expr) => {
         impl $store {
             async fn write_one(
                 tx: &mut sqlx::Transaction<'static, $db>,
@@ -387,6 +423,7 @@ macro_rules! sql_store {
                         "inbox",
                         "outbox",
                         "snapshots",
+                        "instances",
                     ]
                 } else {
                     &[
@@ -426,16 +463,7 @@ macro_rules! sql_store {
                     .await
                     .map_err(db("reading the inbox"))?;
                 rows.iter()
-                    .map(|row| {
-                        Ok(InboxRecord {
-                            seq: row.try_get(0)?,
-                            id: row.try_get(1)?,
-                            from: row.try_get(2)?,
-                            stanza: row.try_get(3)?,
-                            received_at: millis(row.try_get(4)?),
-                            handled_at: row.try_get::<Option<i64>, _>(5)?.map(millis),
-                        })
-                    })
+                    .map(inbox_record)
                     .collect::<Result<_, sqlx::Error>>()
                     .map_err(db("reading the inbox"))
             }
@@ -630,6 +658,57 @@ macro_rules! sql_store {
                     .map_err(db(what))
             }
 
+            async fn claim_inbox(
+                &mut self,
+                owner: &str,
+                lease_ms: u64,
+                limit: u32,
+            ) -> Result<Vec<InboxRecord>, StoreError> {
+                let what = "claiming inbox entries";
+                let rows = sqlx::query($claim)
+                    .bind(&self.session)
+                    .bind(owner)
+                    .bind(i64::try_from(lease_ms).unwrap_or(i64::MAX))
+                    .bind(i64::from(limit))
+                    .fetch_all(&self.pool)
+                    .await
+                    .map_err(db(what))?;
+                let mut entries = rows
+                    .iter()
+                    .map(inbox_record)
+                    .collect::<Result<Vec<_>, sqlx::Error>>()
+                    .map_err(db(what))?;
+                // RETURNING promises no order.
+                entries.sort_by_key(|e| e.seq);
+                Ok(entries)
+            }
+
+            async fn register_instance(&mut self, owner: &str) -> Result<(), StoreError> {
+                sqlx::query(
+                    "INSERT INTO instances (session, owner, started_at) VALUES ($1, $2, $3)",
+                )
+                .bind(&self.session)
+                .bind(owner)
+                .bind(sql_millis(wall_now()))
+                .execute(&self.pool)
+                .await
+                .map_err(db("registering this instance"))?;
+                Ok(())
+            }
+
+            async fn newest_instance(&mut self) -> Result<Option<String>, StoreError> {
+                let row = sqlx::query(
+                    "SELECT owner FROM instances WHERE session = $1 ORDER BY epoch DESC LIMIT 1",
+                )
+                .bind(&self.session)
+                .fetch_optional(&self.pool)
+                .await
+                .map_err(db("reading the newest instance"))?;
+                row.map(|row| row.try_get(0))
+                    .transpose()
+                    .map_err(db("reading the newest instance"))
+            }
+
             async fn unhandled_inbox(&mut self, limit: u32) -> Result<Vec<InboxRecord>, StoreError> {
                 self.read_inbox(true, limit).await
             }
@@ -724,8 +803,8 @@ macro_rules! sql_store {
     };
 }
 
-sql_store!(SqliteStore, sqlx::Sqlite);
-sql_store!(PgStore, sqlx::Postgres);
+sql_store!(SqliteStore, sqlx::Sqlite, SQLITE_CLAIM);
+sql_store!(PgStore, sqlx::Postgres, PG_CLAIM);
 
 #[cfg(test)]
 mod tests {

@@ -54,6 +54,12 @@ pub struct WorkerConfig {
     pub down_reminder_ms: u64,
     /// Stamps handled entries and snapshots.
     pub clock: SharedClock,
+    /// This instance's name on the inbox entries it claims (unique per
+    /// process: two overlapping dynos must differ).
+    pub owner: String,
+    /// How long a claim keeps other instances off an entry; a crashed
+    /// instance's entries wait this long for the next one.
+    pub claim_lease_ms: u64,
 }
 
 impl Default for WorkerConfig {
@@ -68,8 +74,16 @@ impl Default for WorkerConfig {
             inbox_batch_len: 64,
             down_reminder_ms: 60_000,
             clock: SharedClock::default(),
+            owner: random_owner(),
+            claim_lease_ms: 30_000,
         }
     }
+}
+
+/// A process-unique claim owner from the OS's randomness.
+fn random_owner() -> String {
+    use rand_core::{OsRng, RngCore};
+    format!("{:016x}", OsRng.next_u64())
 }
 
 /// The store's health, shared with whoever reports it (/health, /metrics).
@@ -194,6 +208,7 @@ enum Control {
         reason: &'static str,
         reply: oneshot::Sender<Result<u64, String>>,
     },
+    IsNewest(oneshot::Sender<Result<bool, String>>),
     Stop,
 }
 
@@ -329,6 +344,7 @@ impl StoreWorker {
             // Entries left unhandled by a crash are handed over at start.
             inbox_dirty: true,
             unsaved_handled: None,
+            registered: false,
             snapshot_due: None,
             next_backup,
             config,
@@ -407,6 +423,21 @@ impl StoreWorker {
         }
     }
 
+    /// Whether this process is the newest to run the session (it
+    /// registers itself the first time it asks). `Err` when the store
+    /// cannot tell within `timeout`.
+    pub async fn is_newest_instance(&self, timeout: Duration) -> Result<bool, String> {
+        let (reply, rx) = oneshot::channel();
+        self.control
+            .send(Control::IsNewest(reply))
+            .map_err(|_| "the store worker has stopped".to_owned())?;
+        match tokio::time::timeout(timeout, rx).await {
+            Ok(Ok(result)) => result,
+            Ok(Err(_)) => Err("the store worker has stopped".into()),
+            Err(_) => Err(format!("no answer within {} ms", timeout.as_millis())),
+        }
+    }
+
     /// Stops the worker; writes still queued are dropped (none was acked).
     pub async fn stop(mut self) {
         let _ = self.control.send(Control::Stop);
@@ -470,6 +501,8 @@ struct Worker<S: Store> {
     /// A handled entry whose commit failed: committed again before the
     /// handler is given anything, so an outage never hands it over twice.
     unsaved_handled: Option<Write>,
+    /// This process is in the store's instance list.
+    registered: bool,
     snapshot_due: Option<&'static str>,
     next_backup: Option<Instant>,
 }
@@ -499,6 +532,9 @@ impl<S: Store> Worker<S> {
                     Some(Control::Snapshot { reason, reply }) => {
                         let result = self.snapshot(reason).await.map_err(|e| e.to_string());
                         let _ = reply.send(result);
+                    }
+                    Some(Control::IsNewest(reply)) => {
+                        let _ = reply.send(self.is_newest().await.map_err(|e| e.to_string()));
                     }
                 },
                 job = self.jobs.recv() => match job {
@@ -559,6 +595,17 @@ impl<S: Store> Worker<S> {
         }
     }
 
+    /// One store call, cut off at the attempt timeout.
+    async fn attempt<T>(
+        limit: u64,
+        call: impl Future<Output = Result<T, StoreError>>,
+    ) -> Result<T, StoreError> {
+        match tokio::time::timeout(Duration::from_millis(limit), call).await {
+            Ok(result) => result,
+            Err(_) => Err(StoreError::TimedOut(limit)),
+        }
+    }
+
     /// Waits out a backoff, still answering commands; false on stop.
     async fn pause(&mut self, delay: Duration) -> bool {
         let wake = Instant::now() + delay;
@@ -569,6 +616,9 @@ impl<S: Store> Worker<S> {
                     None | Some(Control::Stop) => return false,
                     Some(Control::Flush(tx)) => self.flushes.push(tx),
                     Some(Control::Snapshot { reply, .. }) => {
+                        let _ = reply.send(Err("the store is down".into()));
+                    }
+                    Some(Control::IsNewest(reply)) => {
                         let _ = reply.send(Err("the store is down".into()));
                     }
                 },
@@ -658,7 +708,8 @@ impl<S: Store> Worker<S> {
             self.commit_handled(handled).await?;
         }
         let batch = self.config.inbox_batch_len.max(1);
-        let entries = self.store.unhandled_inbox(batch).await?;
+        let (owner, lease) = (self.config.owner.clone(), self.config.claim_lease_ms);
+        let entries = self.store.claim_inbox(&owner, lease, batch).await?;
         for entry in &entries {
             let outbox = self.handler.handle(entry);
             let handled = Write::Handled {
@@ -673,6 +724,17 @@ impl<S: Store> Worker<S> {
             }
         }
         Ok(entries.len() == batch as usize)
+    }
+
+    async fn is_newest(&mut self) -> Result<bool, StoreError> {
+        let limit = self.config.attempt_timeout_ms;
+        if !self.registered {
+            let owner = self.config.owner.clone();
+            Self::attempt(limit, self.store.register_instance(&owner)).await?;
+            self.registered = true;
+        }
+        let newest = Self::attempt(limit, self.store.newest_instance()).await?;
+        Ok(newest.is_none_or(|owner| owner == self.config.owner))
     }
 
     /// Commits the handler's result, or keeps it to commit again.

@@ -227,6 +227,27 @@ impl Store for NetStore {
         self.call(|mut rows| ready(rows.snapshots())).await
     }
 
+    async fn claim_inbox(
+        &mut self,
+        owner: &str,
+        lease_ms: u64,
+        limit: u32,
+    ) -> Result<Vec<InboxRecord>, StoreError> {
+        let owner = owner.to_owned();
+        self.call(move |mut rows| ready(rows.claim_inbox(&owner, lease_ms, limit)))
+            .await
+    }
+
+    async fn register_instance(&mut self, owner: &str) -> Result<(), StoreError> {
+        let owner = owner.to_owned();
+        self.call(move |mut rows| ready(rows.register_instance(&owner)))
+            .await
+    }
+
+    async fn newest_instance(&mut self) -> Result<Option<String>, StoreError> {
+        self.call(|mut rows| ready(rows.newest_instance())).await
+    }
+
     async fn unhandled_inbox(&mut self, limit: u32) -> Result<Vec<InboxRecord>, StoreError> {
         self.call(move |mut rows| ready(rows.unhandled_inbox(limit)))
             .await

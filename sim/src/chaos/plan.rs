@@ -418,9 +418,19 @@ impl Runner {
             })
             .is_none()
         {
+            let state = self.world.server_state();
+            let unacked: Vec<String> = state
+                .messages
+                .list
+                .iter()
+                .filter(|m| !m.acked)
+                .map(|m| format!("{m:?}"))
+                .collect();
             return Err(format!(
-                "{} of {total} messages acked 120 s after the bot came back",
-                self.world.server_state().messages.acked
+                "{} of {total} messages acked 120 s after the bot came back; unacked: {}\n  last trace lines:\n  {}",
+                state.messages.acked,
+                unacked.join(", "),
+                self.world.trace_tail(25).join("\n  ")
             ));
         }
         let handled_all = |w: &World| {

@@ -205,6 +205,7 @@ impl Bot {
         let sealer = Sealer::new(SESSION, None, 1);
         let mut worker_settings = worker_config(&self.config);
         worker_settings.clock = SharedClock(Arc::new(self.clock.clone()));
+        worker_settings.owner = format!("{name}#{start}");
         let mut worker = StoreWorker::spawn(
             store,
             (prepared.creds, prepared.login_confirmed),
@@ -387,6 +388,8 @@ impl World {
             .build();
 
         let db = MemoryDb::new();
+        // The database's clock is its own: a bot's clock jump does not move it.
+        db.set_clock(SharedClock(Arc::new(SimClock::new())));
         let open = OpenSockets::default();
         let overlaps = Arc::new(AtomicU32::new(0));
         let server = FakeServer::new(ServerConfig::new(SIM_EPOCH), seed);
@@ -812,12 +815,20 @@ impl World {
         });
     }
 
-    /// Repairs the network between the current bot and WhatsApp.
+    /// Repairs the network between the current bot and WhatsApp. The
+    /// connections that were cut off are dead (bytes were lost both ways):
+    /// the server drops them, as its own keepalive would.
     pub fn repair_bot(&mut self) {
         let host = self.bot_host();
         self.trace
             .record_at(self.elapsed(), format!("chaos: repair {host}-wa"));
         self.sim.repair(host.as_str(), "wa");
+        self.server.with_server(|s| {
+            let state = s.state();
+            for conn in state.connections.iter().filter(|c| c.silent) {
+                s.drop_connections(Target::Conn(conn.id));
+            }
+        });
     }
 
     /// Cuts the network between the current bot and its database.
