@@ -4,7 +4,7 @@
 //! dyno cycles, overlapping dynos, stream errors (515, 503, 500, 440,
 //! 405), dropped sockets, refused logins, wall-clock jumps and memory
 //! pressure — with contacts sending all along. After the chaos the bot is
-//! online within [`ONLINE_BOUND`], every message is acked, stored once
+//! online within `SWEEP_ONLINE_BOUND` (120 s), every message is acked, stored once
 //! and handled, and no invariant broke (see `blacksky_sim::chaos::invariants`).
 //!
 //! `SIM_SEEDS=<n>` sets how many seeds (200 by default, the CI figure);
@@ -14,41 +14,8 @@
 
 use std::time::{Duration, Instant};
 
-use blacksky_sim::chaos::plan::{Plan, Runner};
-use blacksky_sim::chaos::{WorldConfig, seed_from_env};
-
-const WINDOW: Duration = Duration::from_secs(600);
-const FAULTS: usize = 10;
-/// Backoff at most 30 s, a dial timeout of 20 s and a silent socket found
-/// within 40 s, with room to spare.
-const ONLINE_BOUND: Duration = Duration::from_secs(120);
-
-/// One seed: `Ok(time to online after the chaos)` or the failure report.
-fn run_seed(seed: u64) -> Result<Duration, String> {
-    let mut config = WorldConfig::new(seed);
-    config.tick = Duration::from_millis(10);
-    let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-        let mut runner = Runner::linked(&config);
-        runner.run_plan(&Plan::random(seed, WINDOW, FAULTS));
-        let settled = runner.settle(ONLINE_BOUND);
-        (settled, runner.chaos_trace())
-    }));
-    match outcome {
-        Ok((Ok(online), _)) => Ok(online),
-        Ok((Err(broken), chaos)) => Err(format!(
-            "seed {seed}: {broken}\n  chaos:\n    {}",
-            chaos.join("\n    ")
-        )),
-        Err(panic) => Err(format!(
-            "seed {seed}: panicked: {}",
-            panic
-                .downcast_ref::<String>()
-                .cloned()
-                .or_else(|| panic.downcast_ref::<&str>().map(|s| (*s).to_owned()))
-                .unwrap_or_default()
-        )),
-    }
-}
+use blacksky_sim::chaos::plan::sweep_seed as run_seed;
+use blacksky_sim::chaos::seed_from_env;
 
 fn env_u64(name: &str, default: u64) -> u64 {
     std::env::var(name)

@@ -345,6 +345,7 @@ impl StoreWorker {
             inbox_dirty: true,
             unsaved_handled: None,
             registered: false,
+            next_inbox_sweep: Instant::now() + Duration::from_millis(config.claim_lease_ms.max(1)),
             snapshot_due: None,
             next_backup,
             config,
@@ -503,6 +504,8 @@ struct Worker<S: Store> {
     unsaved_handled: Option<Write>,
     /// This process is in the store's instance list.
     registered: bool,
+    /// When the inbox is looked at again even if nothing new arrived.
+    next_inbox_sweep: Instant,
     snapshot_due: Option<&'static str>,
     next_backup: Option<Instant>,
 }
@@ -550,6 +553,13 @@ impl<S: Store> Worker<S> {
                     self.next_backup = self.config.backup_interval.map(|i| Instant::now() + i);
                 }
                 () = tokio::time::sleep_until(idle_at), if idle_work => self.idle_work().await,
+                () = tokio::time::sleep_until(self.next_inbox_sweep) => {
+                    // Entries another (maybe dead) process had claimed are
+                    // free once its lease ends: look again.
+                    self.inbox_dirty = true;
+                    self.next_inbox_sweep =
+                        Instant::now() + Duration::from_millis(self.config.claim_lease_ms.max(1));
+                }
             }
         }
         let mut dropped = 0;

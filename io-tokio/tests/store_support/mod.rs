@@ -198,6 +198,60 @@ pub async fn the_inbox_drops_duplicates_and_marks_handled_with_the_replies<S: Db
     assert_eq!(outbox[0].payload_bytes, 4);
 }
 
+/// Two processes on one session never get the same inbox entry while a
+/// claim lasts; a handled entry is never claimed again; an expired claim
+/// (a dead process's) frees the entry; the newest registered process is
+/// the last to register.
+pub async fn claims_keep_two_processes_apart<S: Db>(mut store: S) {
+    store
+        .commit(&[Write::Inbox(entry("A", 1)), Write::Inbox(entry("B", 2))])
+        .await
+        .expect("store");
+    let ids = |entries: Vec<InboxRecord>| entries.into_iter().map(|e| e.id).collect::<Vec<_>>();
+    let first = store.claim_inbox("old", 60_000, 1).await.expect("claim");
+    assert_eq!(ids(first), ["A"]);
+    let second = store.claim_inbox("new", 60_000, 10).await.expect("claim");
+    assert_eq!(ids(second), ["B"], "A is the old process's");
+    assert!(
+        store
+            .claim_inbox("new", 60_000, 10)
+            .await
+            .expect("claim")
+            .len()
+            == 1,
+        "its own claim comes back to the same process"
+    );
+    store
+        .commit(&[Write::Handled {
+            id: "B".into(),
+            at: UnixMillis(3),
+            outbox: Vec::new(),
+        }])
+        .await
+        .expect("handled");
+    assert!(
+        store
+            .claim_inbox("new", 60_000, 10)
+            .await
+            .expect("claim")
+            .is_empty()
+    );
+    // A claim that has run out: the entry is free for the next process.
+    let short = store.claim_inbox("old", 0, 10).await.expect("claim");
+    assert_eq!(ids(short), ["A"]);
+    tokio::time::sleep(Duration::from_millis(20)).await;
+    let taken_over = store.claim_inbox("new", 60_000, 10).await.expect("claim");
+    assert_eq!(ids(taken_over), ["A"]);
+
+    assert_eq!(store.newest_instance().await.expect("read"), None);
+    store.register_instance("old").await.expect("register");
+    store.register_instance("new").await.expect("register");
+    assert_eq!(
+        store.newest_instance().await.expect("read").as_deref(),
+        Some("new")
+    );
+}
+
 pub async fn generations_rotate<S: Db>(mut store: S) {
     for n in 1..=8u64 {
         let generation = store

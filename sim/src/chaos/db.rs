@@ -52,6 +52,9 @@ pub struct DbLink {
     results: Arc<Mutex<HashMap<u64, Outcome>>>,
     next_id: Arc<AtomicU64>,
     latency_ms: Arc<AtomicU64>,
+    /// Requests taken off the wire, and those committed.
+    taken: Arc<AtomicU64>,
+    committed: Arc<AtomicU64>,
 }
 
 impl std::fmt::Debug for DbLink {
@@ -81,6 +84,13 @@ impl DbLink {
         self.latency_ms.load(Ordering::SeqCst)
     }
 
+    /// Requests the host took off the wire and never committed (a crash
+    /// caught them), counting any in flight now.
+    #[must_use]
+    pub fn lost_or_in_flight(&self) -> u64 {
+        self.taken.load(Ordering::SeqCst) - self.committed.load(Ordering::SeqCst)
+    }
+
     /// The `db` host's software: serves requests until the host dies.
     pub async fn serve(self) -> turmoil::Result {
         let listener = TcpListener::bind((IpAddr::from(Ipv4Addr::UNSPECIFIED), DB_PORT)).await?;
@@ -99,8 +109,10 @@ impl DbLink {
             let Some(operation) = lock(&self.mailbox).remove(&id) else {
                 continue;
             };
+            self.taken.fetch_add(1, Ordering::SeqCst);
             tokio::time::sleep(Duration::from_millis(self.latency_ms())).await;
             let outcome = operation();
+            self.committed.fetch_add(1, Ordering::SeqCst);
             lock(&self.results).insert(id, outcome);
             if stream.write_u64(id).await.is_err() {
                 return;

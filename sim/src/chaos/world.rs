@@ -188,18 +188,28 @@ impl Bot {
         let start = self.starts.fetch_add(1, Ordering::SeqCst) + 1;
         *lock(&self.handles.running) = true;
         self.trace.record(format!("{name}: start #{start}"));
+        // SIGTERM: the scenario flips this (`World::sigterm_bot`). Set up
+        // first, so a SIGTERM while the store is still awaited is heard
+        // (as `runner::run_with` hears it).
+        let (stop, mut shutdown) = watch::channel(false);
+        *lock(&self.handles.sigterm) = Some(stop);
         let mut keys = backup::keyring(None);
         let mut delay = Duration::from_millis(500);
-        let (store, prepared) = loop {
+        let prepared = loop {
             let mut store = NetStore::new(self.db.clone(), SESSION, self.link.clone());
             match backup::prepare(&mut store, None, &mut keys).await {
-                Ok(prepared) => break (store, prepared),
-                Err(err) => {
-                    tracing::warn!("sim bot: store not ready: {err}");
-                    tokio::time::sleep(delay).await;
-                    delay = (delay * 2).min(Duration::from_secs(30));
-                }
+                Ok(prepared) => break Some((store, prepared)),
+                Err(err) => tracing::warn!("sim bot: store not ready: {err}"),
             }
+            tokio::select! {
+                () = tokio::time::sleep(delay) => {}
+                _ = shutdown.changed() => break None,
+            }
+            delay = (delay * 2).min(Duration::from_secs(30));
+        };
+        let Some((store, prepared)) = prepared else {
+            self.exited(0);
+            return;
         };
         // One KDF round: snapshot sealing is not what is under test.
         let sealer = Sealer::new(SESSION, None, 1);
@@ -236,9 +246,6 @@ impl Bot {
                 .broken_ack_before_store
                 .then_some(plant_broken_ack as fn(&mut ClientConfig)),
         };
-        // SIGTERM: the scenario flips this (`World::sigterm_bot`).
-        let (stop, mut shutdown) = watch::channel(false);
-        *lock(&self.handles.sigterm) = Some(stop);
         let finished = supervise(
             &self.config,
             TurmoilDialer::new(self.open.clone()),
@@ -253,13 +260,17 @@ impl Bot {
             finished.exit_code
         ));
         worker.stop().await;
-        // The process exits here (`runner::run_with` returns the code).
+        self.exited(finished.exit_code);
+    }
+
+    /// The process exits here (`runner::run_with` returns the code).
+    fn exited(&self, code: i32) {
+        let name = &self.handles.name;
         *lock(&self.handles.sigterm) = None;
         *lock(&self.handles.running) = false;
         let at = turmoil::sim_elapsed().unwrap_or_default();
-        lock(&self.exits).push((at, name.clone(), finished.exit_code));
-        self.trace
-            .record_at(at, format!("{name}: exit {}", finished.exit_code));
+        lock(&self.exits).push((at, name.clone(), code));
+        self.trace.record_at(at, format!("{name}: exit {code}"));
     }
 }
 
@@ -820,9 +831,14 @@ impl World {
     /// the server drops them, as its own keepalive would.
     pub fn repair_bot(&mut self) {
         let host = self.bot_host();
+        self.repair_wa_of(&host);
+    }
+
+    /// [`World::repair_bot`] for the bot host called `host`.
+    pub fn repair_wa_of(&mut self, host: &str) {
         self.trace
             .record_at(self.elapsed(), format!("chaos: repair {host}-wa"));
-        self.sim.repair(host.as_str(), "wa");
+        self.sim.repair(host, "wa");
         self.server.with_server(|s| {
             let state = s.state();
             for conn in state.connections.iter().filter(|c| c.silent) {

@@ -1,0 +1,129 @@
+//! Promise: two dynos at once never fight and never lose or repeat a
+//! message. A new dyno starts while the old one runs (Heroku overlaps
+//! them on deploys and restarts): the new one takes the session over with
+//! one hand-over (the old one is told 440 and stands by), contacts keep
+//! sending through it, the old one exits 0 on its SIGTERM, and every
+//! message is stored once and handed to exactly one handler.
+//!
+//! `SEED=<n> cargo test -p blacksky-sim --test overlap` replays a run.
+
+use std::time::Duration;
+
+use blacksky_sim::chaos::world::DEFAULT_SEED;
+use blacksky_sim::chaos::{SeedGuard, World, WorldConfig, seed_from_env};
+
+const CONTACT: &str = "4915550006666";
+
+fn linked(seed: u64) -> World {
+    let mut world = World::new(&WorldConfig::new(seed));
+    world.link_by_qr(Duration::from_secs(60));
+    world
+}
+
+fn settle(world: &mut World, ids: &[String]) {
+    let total = ids.len();
+    world.run_until("every message acked", Duration::from_secs(60), |w| {
+        w.server_state().messages.acked as usize >= total
+    });
+    world.run_until("every message handled", Duration::from_secs(60), |w| {
+        let handled: std::collections::BTreeSet<String> = w.handled().into_iter().collect();
+        handled.len() >= total
+    });
+    world.assert_invariants();
+    let stored: Vec<String> = world.stored_inbox().into_iter().map(|e| e.id).collect();
+    for id in ids {
+        assert_eq!(
+            stored.iter().filter(|s| *s == id).count(),
+            1,
+            "seed {}: {id} stored once",
+            world.seed
+        );
+    }
+}
+
+#[test]
+fn the_new_dyno_takes_over_and_the_old_one_stands_by() {
+    let seed = seed_from_env(DEFAULT_SEED);
+    let _guard = SeedGuard {
+        seed,
+        scenario: "overlap",
+    };
+    let mut world = linked(seed);
+    let mut ids = world.send_messages(CONTACT, 5);
+    let old = world.start_overlapping_bot();
+    ids.extend(world.send_messages(CONTACT, 5));
+    world.run_until(
+        "the new dyno online",
+        Duration::from_secs(30),
+        World::bot_online,
+    );
+    world.run_for(Duration::from_secs(20));
+    assert_eq!(
+        world.server_state().replaced_connections,
+        1,
+        "seed {seed}: one hand-over, no fight"
+    );
+    assert!(
+        world.host_running(&old),
+        "seed {seed}: the old dyno still runs"
+    );
+    ids.extend(world.send_messages(CONTACT, 5));
+    assert!(world.sigterm_host_named(&old), "seed {seed}");
+    world.run_until("the old dyno exited", Duration::from_secs(30), |w| {
+        !w.host_running(&old)
+    });
+    assert_eq!(
+        world.bot_exits().last().map(|e| e.1),
+        Some(0),
+        "seed {seed}"
+    );
+    assert!(world.bot_online(), "seed {seed}: the new dyno stays online");
+    settle(&mut world, &ids);
+    assert_eq!(
+        world.server_state().replaced_connections,
+        1,
+        "seed {seed}: the old dyno never came back"
+    );
+}
+
+/// The old dyno loses its socket right as the new one starts: it must not
+/// reconnect and take the session back (sweep seed 54).
+#[test]
+fn an_old_dyno_whose_socket_dropped_does_not_come_back() {
+    let seed = seed_from_env(DEFAULT_SEED);
+    let _guard = SeedGuard {
+        seed,
+        scenario: "overlap",
+    };
+    let mut world = linked(seed);
+    let mut ids = world.send_messages(CONTACT, 3);
+    world.run_for(Duration::from_secs(5));
+    // The old dyno is cut off from WhatsApp as the new one starts: the
+    // new login's 440 never reaches it.
+    world.partition_bot();
+    let old = world.start_overlapping_bot();
+    world.run_until(
+        "the new dyno online",
+        Duration::from_secs(30),
+        World::bot_online,
+    );
+    // The old dyno's network comes back; its keepalive finds its socket
+    // dead and it wants to reconnect.
+    world.repair_wa_of(&old);
+    world.run_for(Duration::from_secs(120));
+    assert!(world.bot_online(), "seed {seed}: the new dyno is online");
+    assert_eq!(
+        world.server_state().replaced_connections,
+        1,
+        "seed {seed}: the old dyno took the session back"
+    );
+    ids.extend(world.send_messages(CONTACT, 3));
+    world.sigterm_host_named(&old);
+    world.run_for(Duration::from_secs(30));
+    assert!(
+        !world.host_running(&old),
+        "seed {seed}: the old dyno exited"
+    );
+    assert!(world.bot_online(), "seed {seed}: still online");
+    settle(&mut world, &ids);
+}
