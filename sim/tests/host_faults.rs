@@ -13,39 +13,14 @@
 
 use std::time::Duration;
 
-use blacksky_sim::chaos::world::{DEFAULT_SEED, MEMORY_LIMIT_MB};
-use blacksky_sim::chaos::{SeedGuard, World, WorldConfig, seed_from_env};
+use blacksky_sim::chaos::World;
+use blacksky_sim::chaos::world::MEMORY_LIMIT_MB;
 
 const CONTACT: &str = "4915550008888";
 
-fn linked(scenario: &'static str) -> (World, SeedGuard) {
-    let seed = seed_from_env(DEFAULT_SEED);
-    let guard = SeedGuard { seed, scenario };
-    let mut world = World::new(&WorldConfig::new(seed));
-    world.link_by_qr(Duration::from_secs(60));
-    (world, guard)
-}
-
-/// Every id acked, stored once and handled; no invariant broken.
-fn all_kept(world: &mut World, ids: &[String]) {
-    let total = ids.len();
-    world.run_until("every message acked", Duration::from_secs(120), |w| {
-        w.server_state().messages.acked as usize >= total
-    });
-    world.run_until("every message handled", Duration::from_secs(60), |w| {
-        let handled: std::collections::BTreeSet<String> = w.handled().into_iter().collect();
-        handled.len() >= total
-    });
-    let stored: Vec<String> = world.stored_inbox().into_iter().map(|e| e.id).collect();
-    for id in ids {
-        assert_eq!(stored.iter().filter(|s| *s == id).count(), 1, "{id}");
-    }
-    world.assert_invariants();
-}
-
 #[test]
 fn clock_jumps_both_ways() {
-    let (mut world, _guard) = linked("host_faults");
+    let (mut world, _guard) = World::linked("host_faults");
     let mut ids = world.send_messages(CONTACT, 3);
     for offset_ms in [48 * 3_600_000, -48 * 3_600_000, 0] {
         world.jump_bot_clock(offset_ms);
@@ -58,13 +33,13 @@ fn clock_jumps_both_ways() {
     world.drop_connections();
     world.run_until("online again", Duration::from_secs(60), World::bot_online);
     ids.extend(world.send_messages(CONTACT, 3));
-    all_kept(&mut world, &ids);
+    world.assert_all_kept(&ids);
     assert_eq!(world.server_state().devices[0].logins, 2, "one reconnect");
 }
 
 #[test]
 fn memory_over_the_limit_ends_in_a_planned_restart() {
-    let (mut world, _guard) = linked("host_faults");
+    let (mut world, _guard) = World::linked("host_faults");
     let identity = *world.stored_creds().expect("stored").identity_key.public();
     let mut ids = world.send_messages(CONTACT, 3);
     world.set_bot_rss((MEMORY_LIMIT_MB + 50) * 1024 * 1024);
@@ -83,12 +58,12 @@ fn memory_over_the_limit_ends_in_a_planned_restart() {
     );
     let creds = world.stored_creds().expect("stored");
     assert_eq!(*creds.identity_key.public(), identity, "identity");
-    all_kept(&mut world, &ids);
+    world.assert_all_kept(&ids);
 }
 
 #[test]
 fn a_database_crash_loses_only_what_was_never_acked() {
-    let (mut world, _guard) = linked("host_faults");
+    let (mut world, _guard) = World::linked("host_faults");
     // Slow commits: a crash finds writes in flight.
     world.set_db_latency_ms(800);
     let mut ids = Vec::new();
@@ -99,7 +74,7 @@ fn a_database_crash_loses_only_what_was_never_acked() {
         world.run_for(Duration::from_secs(3));
     }
     world.set_db_latency_ms(2);
-    all_kept(&mut world, &ids);
+    world.assert_all_kept(&ids);
     let lost = world.db_link.lost_or_in_flight();
     eprintln!("requests the crashes lost: {lost}");
     assert!(

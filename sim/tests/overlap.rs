@@ -9,46 +9,14 @@
 
 use std::time::Duration;
 
-use blacksky_sim::chaos::world::DEFAULT_SEED;
-use blacksky_sim::chaos::{SeedGuard, World, WorldConfig, seed_from_env};
+use blacksky_sim::chaos::World;
 
 const CONTACT: &str = "4915550006666";
 
-fn linked(seed: u64) -> World {
-    let mut world = World::new(&WorldConfig::new(seed));
-    world.link_by_qr(Duration::from_secs(60));
-    world
-}
-
-fn settle(world: &mut World, ids: &[String]) {
-    let total = ids.len();
-    world.run_until("every message acked", Duration::from_secs(60), |w| {
-        w.server_state().messages.acked as usize >= total
-    });
-    world.run_until("every message handled", Duration::from_secs(60), |w| {
-        let handled: std::collections::BTreeSet<String> = w.handled().into_iter().collect();
-        handled.len() >= total
-    });
-    world.assert_invariants();
-    let stored: Vec<String> = world.stored_inbox().into_iter().map(|e| e.id).collect();
-    for id in ids {
-        assert_eq!(
-            stored.iter().filter(|s| *s == id).count(),
-            1,
-            "seed {}: {id} stored once",
-            world.seed
-        );
-    }
-}
-
 #[test]
 fn the_new_dyno_takes_over_and_the_old_one_stands_by() {
-    let seed = seed_from_env(DEFAULT_SEED);
-    let _guard = SeedGuard {
-        seed,
-        scenario: "overlap",
-    };
-    let mut world = linked(seed);
+    let (mut world, guard) = World::linked("overlap");
+    let seed = guard.seed;
     let mut ids = world.send_messages(CONTACT, 5);
     let old = world.start_overlapping_bot();
     ids.extend(world.send_messages(CONTACT, 5));
@@ -78,7 +46,7 @@ fn the_new_dyno_takes_over_and_the_old_one_stands_by() {
         "seed {seed}"
     );
     assert!(world.bot_online(), "seed {seed}: the new dyno stays online");
-    settle(&mut world, &ids);
+    world.assert_all_kept(&ids);
     assert_eq!(
         world.server_state().replaced_connections,
         1,
@@ -90,12 +58,8 @@ fn the_new_dyno_takes_over_and_the_old_one_stands_by() {
 /// reconnect and take the session back (sweep seed 54).
 #[test]
 fn an_old_dyno_whose_socket_dropped_does_not_come_back() {
-    let seed = seed_from_env(DEFAULT_SEED);
-    let _guard = SeedGuard {
-        seed,
-        scenario: "overlap",
-    };
-    let mut world = linked(seed);
+    let (mut world, guard) = World::linked("overlap");
+    let seed = guard.seed;
     let mut ids = world.send_messages(CONTACT, 3);
     world.run_for(Duration::from_secs(5));
     // The old dyno is cut off from WhatsApp as the new one starts: the
@@ -125,5 +89,5 @@ fn an_old_dyno_whose_socket_dropped_does_not_come_back() {
         "seed {seed}: the old dyno exited"
     );
     assert!(world.bot_online(), "seed {seed}: still online");
-    settle(&mut world, &ids);
+    world.assert_all_kept(&ids);
 }

@@ -14,8 +14,7 @@
 
 use std::time::Duration;
 
-use blacksky_sim::chaos::world::DEFAULT_SEED;
-use blacksky_sim::chaos::{SeedGuard, World, WorldConfig, seed_from_env};
+use blacksky_sim::chaos::{SeedGuard, World};
 
 /// The backoff's first ceiling is 1 s; 405 backs off the same way.
 const BACK_BOUND: Duration = Duration::from_secs(30);
@@ -28,10 +27,7 @@ struct Linked {
 }
 
 fn linked(scenario: &'static str) -> (Linked, SeedGuard) {
-    let seed = seed_from_env(DEFAULT_SEED);
-    let guard = SeedGuard { seed, scenario };
-    let mut world = World::new(&WorldConfig::new(seed));
-    world.link_by_qr(Duration::from_secs(60));
+    let (world, guard) = World::linked(scenario);
     let creds = world.stored_creds().expect("creds are stored");
     let linked = Linked {
         identity: *creds.identity_key.public(),

@@ -7,7 +7,8 @@
 //! and the total time offline.
 //!
 //! `SEED=<n> cargo test --release -p blacksky-sim --test week` replays a
-//! week (about a minute in release mode).
+//! week (about a minute in release mode; a debug build lives one day
+//! unless `SIM_DAYS=7`).
 
 use std::time::{Duration, Instant};
 
@@ -35,7 +36,12 @@ fn a_week_on_a_dyno() {
     config.tick = Duration::from_millis(100);
     let mut runner = Runner::linked(&config);
     let mut cycles = Vec::new();
-    for day in 0..7u64 {
+    // A debug build is ten times slower: it lives one day unless told.
+    let days = std::env::var("SIM_DAYS")
+        .ok()
+        .and_then(|d| d.parse().ok())
+        .unwrap_or(if cfg!(debug_assertions) { 1 } else { 7 });
+    for day in 0..days {
         let day_start = runner.world.elapsed();
         let plan = Plan::random_with_traffic(
             seed.wrapping_add(day),
@@ -74,7 +80,7 @@ fn a_week_on_a_dyno() {
     }
     cycles.sort();
     eprintln!(
-        "seed {seed}: a week ({:?} simulated) in {:?}: {} messages, {} restarts; cycle downtime median {:?}, max {:?}; offline {:?} in total",
+        "seed {seed}: {days} days ({:?} simulated) in {:?}: {} messages, {} restarts; cycle downtime median {:?}, max {:?}; offline {:?} in total",
         runner.world.elapsed(),
         started.elapsed(),
         runner.sent.len(),

@@ -981,6 +981,36 @@ impl World {
         lock(&self.handled).clone()
     }
 
+    /// Waits until every id in `ids` is acked and handled, then checks each
+    /// is stored exactly once and no promise broke; panics otherwise.
+    pub fn assert_all_kept(&mut self, ids: &[String]) {
+        let total = ids.len();
+        self.run_until("every message acked", Duration::from_secs(120), |w| {
+            w.server_state().messages.acked as usize >= total
+        });
+        self.run_until("every message handled", Duration::from_secs(120), |w| {
+            let handled: BTreeSet<String> = w.handled().into_iter().collect();
+            ids.iter().all(|id| handled.contains(id))
+        });
+        let stored: Vec<String> = self.stored_inbox().into_iter().map(|e| e.id).collect();
+        for id in ids {
+            let times = stored.iter().filter(|s| *s == id).count();
+            assert_eq!(times, 1, "seed {}: {id} stored {times} times", self.seed);
+        }
+        self.assert_invariants();
+    }
+
+    /// A world from `SEED` (or the default) with the bot linked and
+    /// online, and the guard that prints the seed if `scenario` fails.
+    #[must_use]
+    pub fn linked(scenario: &'static str) -> (World, SeedGuard) {
+        let seed = seed_from_env(DEFAULT_SEED);
+        let guard = SeedGuard { seed, scenario };
+        let mut world = World::new(&WorldConfig::new(seed));
+        world.link_by_qr(Duration::from_secs(60));
+        (world, guard)
+    }
+
     /// Every promise broken so far, plus the end-of-run check that every
     /// acked message is stored.
     #[must_use]
