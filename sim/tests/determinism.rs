@@ -10,6 +10,11 @@ use std::time::Duration;
 use blacksky_sim::chaos::world::DEFAULT_SEED;
 use blacksky_sim::chaos::{SeedGuard, World, WorldConfig, seed_from_env};
 
+/// Two simulations stepping in parallel threads of one process have been
+/// seen to part by a few milliseconds (not yet explained; see the README):
+/// the two tests here take turns.
+static ONE_AT_A_TIME: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
 /// One scripted run; returns its trace as text.
 fn run(seed: u64) -> Vec<String> {
     let mut world = World::new(&WorldConfig::new(seed));
@@ -43,6 +48,7 @@ fn run(seed: u64) -> Vec<String> {
 
 #[test]
 fn the_same_seed_gives_the_same_trace() {
+    let _turn = ONE_AT_A_TIME.lock();
     let seed = seed_from_env(DEFAULT_SEED);
     let _guard = SeedGuard {
         seed,
@@ -55,9 +61,13 @@ fn the_same_seed_gives_the_same_trace() {
         "seed {seed}: the trace records the run: {first:#?}"
     );
     if let Some(at) = first.iter().zip(&second).position(|(a, b)| a != b) {
+        let from = at.saturating_sub(12);
         panic!(
-            "seed {seed}: traces part at line {at}:\n  {}\n  {}",
-            first[at], second[at]
+            "seed {seed}: traces part at line {at}:\n  {}\n  {}\nfirst:\n  {}\nsecond:\n  {}",
+            first[at],
+            second[at],
+            first[from..(at + 4).min(first.len())].join("\n  "),
+            second[from..(at + 4).min(second.len())].join("\n  ")
         );
     }
     assert_eq!(
@@ -69,5 +79,45 @@ fn the_same_seed_gives_the_same_trace() {
         first,
         run(seed.wrapping_add(1)),
         "another seed, another run"
+    );
+}
+
+/// The same for a random chaos plan (every kind of fault the sweep draws,
+/// the `db` host and overlapping dynos included).
+#[test]
+fn the_same_sweep_seed_gives_the_same_trace() {
+    use blacksky_sim::chaos::plan::{Plan, Runner, SWEEP_FAULTS, SWEEP_WINDOW};
+    let _turn = ONE_AT_A_TIME.lock();
+    let seed = seed_from_env(DEFAULT_SEED);
+    let _guard = SeedGuard {
+        seed,
+        scenario: "determinism",
+    };
+    let run = |seed: u64| {
+        let mut config = WorldConfig::new(seed);
+        config.tick = Duration::from_millis(10);
+        let mut runner = Runner::linked(&config);
+        runner.run_plan(&Plan::random(seed, SWEEP_WINDOW, SWEEP_FAULTS * 2));
+        runner
+            .world
+            .trace
+            .lines()
+            .iter()
+            .map(|line| format!("{line:?}"))
+            .collect::<Vec<_>>()
+    };
+    let first = run(seed);
+    let second = run(seed);
+    assert!(first.len() > 100, "seed {seed}: a short trace: {first:#?}");
+    if let Some(at) = first.iter().zip(&second).position(|(a, b)| a != b) {
+        panic!(
+            "seed {seed}: traces part at line {at}:\n  {}\n  {}",
+            first[at], second[at]
+        );
+    }
+    assert_eq!(
+        first.len(),
+        second.len(),
+        "seed {seed}: one trace is longer"
     );
 }

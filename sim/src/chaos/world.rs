@@ -89,11 +89,14 @@ pub type TraceLine = (Duration, String);
 #[derive(Debug, Clone, Default)]
 pub struct Trace {
     lines: Arc<Mutex<Vec<TraceLine>>>,
+    /// The time of the last step, for lines recorded outside any host
+    /// (the scenario acting on the server between steps).
+    between_steps: Arc<Mutex<Duration>>,
 }
 
 impl Trace {
     pub fn record(&self, what: String) {
-        let at = turmoil::sim_elapsed().unwrap_or_default();
+        let at = turmoil::sim_elapsed().unwrap_or_else(|| *lock(&self.between_steps));
         lock(&self.lines).push((at, what));
     }
 
@@ -549,6 +552,7 @@ impl World {
             panic!("seed {}: the simulation failed: {err}", self.seed);
         }
         let now = self.sim.elapsed();
+        *lock(&self.trace.between_steps) = now;
         let state = self.bot_state().to_owned();
         if state != self.last_state {
             self.trace.record_at(now, format!("bot: state {state}"));
