@@ -99,7 +99,25 @@ where
         }
         let reading = wanted == Control::Run;
         let deadline = client.poll_timeout().map(tokio::time::Instant::from_std);
+        // `biased`, in this order: the runner's orders, then finished
+        // writes (their acks), then the socket (bytes already here must be
+        // read before a silence deadline is judged), then timers. A fixed
+        // order also keeps the simulation replayable.
         tokio::select! {
+            biased;
+            changed = control.changed() => {
+                if changed.is_err() {
+                    // The runner is gone: close as if asked.
+                    let _ = ws.close().await;
+                    return Ended::Closed;
+                }
+            }
+            Some(done) = store.next_done() => {
+                if let Err(err) = &done.result {
+                    tracing::error!(%err, "store write failed");
+                }
+                feed(client, clock, Input::StoreDone { op: done.op, result: done.result });
+            }
             message = ws.next(), if reading => match message {
                 Some(Ok(Message::Binary(bytes))) => {
                     feed(client, clock, Input::Received { bytes: &bytes, wall: clock.wall() });
@@ -112,20 +130,7 @@ where
                 // Pings are answered by tungstenite; text is not part of the protocol.
                 Some(Ok(_)) => {}
             },
-            Some(done) = store.next_done() => {
-                if let Err(err) = &done.result {
-                    tracing::error!(%err, "store write failed");
-                }
-                feed(client, clock, Input::StoreDone { op: done.op, result: done.result });
-            }
             () = sleep_until(deadline) => client.handle_timeout(clock.now()),
-            changed = control.changed() => {
-                if changed.is_err() {
-                    // The runner is gone: close as if asked.
-                    let _ = ws.close().await;
-                    return Ended::Closed;
-                }
-            }
         }
     }
 }

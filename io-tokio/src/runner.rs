@@ -158,8 +158,9 @@ pub async fn run_with(
             }
         }
         tokio::select! {
-            () = tokio::time::sleep(delay) => {}
+            biased;
             _ = shutdown.changed() => return Ok(0),
+            () = tokio::time::sleep(delay) => {}
         }
         delay = (delay * 2).min(Duration::from_secs(30));
     };

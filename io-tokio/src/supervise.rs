@@ -114,7 +114,11 @@ fn start_connection<D: Dialer, C: Clock + Clone + 'static>(
     let dialer = dialer.clone();
     let url = url.to_owned();
     let task = tokio::spawn(async move {
+        // `biased`: a fixed order keeps the simulation replayable (an
+        // unbiased select draws from a process-wide random source).
         let ws = tokio::select! {
+            biased;
+            _ = control_rx.wait_for(|c| *c == Control::Close) => return Outcome::Ended(Ended::Closed),
             dialed = dialer.dial(&url) => match dialed {
                 Ok(ws) => ws,
                 Err(err) => {
@@ -122,7 +126,6 @@ fn start_connection<D: Dialer, C: Clock + Clone + 'static>(
                     return Outcome::DialFailed;
                 }
             },
-            _ = control_rx.wait_for(|c| *c == Control::Close) => return Outcome::Ended(Ended::Closed),
         };
         tracing::info!(%url, "connected");
         let ended = run_connection(
@@ -285,7 +288,21 @@ pub async fn supervise<D: Dialer, C: Clock + Clone + 'static>(
             }
         }
         board.on_keeper_health(keeper.health());
+        // `biased`, in this order: a signal first, then the connection's
+        // events before its end (a login seen decides how a 401 is read),
+        // then timers. A fixed order also keeps the simulation replayable.
         tokio::select! {
+            biased;
+            _ = shutdown.changed() => keeper.handle_input(clock.now(), KeeperInput::ShutdownRequested),
+            Some(event) = events_rx.recv() => {
+                present(&event, services.console);
+                board.on_event(&event, clock.wall());
+                match event {
+                    Event::LoggedIn { .. } => login_seen = true,
+                    Event::Online => keeper.handle_input(clock.now(), KeeperInput::Online),
+                    _ => {}
+                }
+            }
             outcome = join(&mut connection) => {
                 connection = None;
                 let now = clock.now();
@@ -311,17 +328,7 @@ pub async fn supervise<D: Dialer, C: Clock + Clone + 'static>(
                     }
                 }
             }
-            Some(event) = events_rx.recv() => {
-                present(&event, services.console);
-                board.on_event(&event, clock.wall());
-                match event {
-                    Event::LoggedIn { .. } => login_seen = true,
-                    Event::Online => keeper.handle_input(clock.now(), KeeperInput::Online),
-                    _ => {}
-                }
-            }
             () = sleep_until(keeper.poll_timeout()) => keeper.handle_timeout(clock.now()),
-            _ = shutdown.changed() => keeper.handle_input(clock.now(), KeeperInput::ShutdownRequested),
             _ = samples.tick() => {
                 let health = worker.health();
                 board.set_store(health.is_up(), health.queue_len() as u64);
@@ -429,6 +436,7 @@ async fn shut_down<C: Clock>(
             }
         };
         tokio::select! {
+            biased;
             () = work => keeper.handle_input(clock.now(), KeeperInput::ShutdownStepDone(step)),
             () = sleep_until(keeper.poll_timeout()) => keeper.handle_timeout(clock.now()),
         }

@@ -213,7 +213,9 @@ impl ServerShell {
         };
         tracing::info!("{peer}: {conn} open");
         loop {
+            // `biased`: replayable in the simulation.
             tokio::select! {
+                biased;
                 command = rx.recv() => match command {
                     Some(SocketCommand::Write(bytes)) => {
                         if sink.send(Message::Binary(bytes.into())).await.is_err() {

@@ -10,9 +10,12 @@ use std::time::Duration;
 use blacksky_sim::chaos::world::DEFAULT_SEED;
 use blacksky_sim::chaos::{SeedGuard, World, WorldConfig, seed_from_env};
 
-/// Two simulations stepping in parallel threads of one process have been
-/// seen to part by a few milliseconds (not yet explained; see the README):
-/// the two tests here take turns.
+/// Two simulations stepping in parallel threads of one process can part by
+/// a few milliseconds: tokio seeds each runtime's random source from a
+/// process-wide counter unless built with `--cfg tokio_unstable` (then
+/// turmoil seeds it from the simulation). Our own `select!`s are `biased`,
+/// so something in a dependency still draws from it. Until that is found,
+/// the two tests here take turns; a seed replayed alone is exact.
 static ONE_AT_A_TIME: std::sync::Mutex<()> = std::sync::Mutex::new(());
 
 /// One scripted run; returns its trace as text.

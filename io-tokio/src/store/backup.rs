@@ -167,6 +167,17 @@ pub async fn prepare<S: Store>(
     session_data: Option<&Secret>,
     keys: &mut Keyring,
 ) -> Result<Prepared, PrepareError> {
+    prepare_with(store, session_data, keys, &mut OsRng).await
+}
+
+/// [`prepare`], drawing new credentials (an empty store) from `rng`: the
+/// simulation's seed, so a run replays.
+pub async fn prepare_with<S: Store>(
+    store: &mut S,
+    session_data: Option<&Secret>,
+    keys: &mut Keyring,
+    rng: &mut (impl rand_core::CryptoRngCore + Send),
+) -> Result<Prepared, PrepareError> {
     let (live, live_state) = match store.load_creds().await {
         Ok(Some(live)) => (Some(live), Live::Present),
         Ok(None) => (None, Live::Missing),
@@ -235,7 +246,7 @@ pub async fn prepare<S: Store>(
                 import_text(store, text.expose(), keys).await
             }
             None => {
-                let creds = Creds::generate(&mut OsRng);
+                let creds = Creds::generate(rng);
                 store
                     .commit(&[Write::Creds(Box::new(creds.clone()))])
                     .await?;

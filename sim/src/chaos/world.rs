@@ -28,6 +28,8 @@ use blacksky_io::store::worker::InboxHandler;
 use blacksky_io::store::{InboxRecord, MemoryDb, MemoryStore, Store, StoreHealth, StoreWorker};
 use blacksky_io::supervise::{Services, supervise};
 use futures_util::FutureExt;
+use rand_chacha::ChaCha20Rng;
+use rand_core::SeedableRng;
 use tokio::sync::watch;
 
 use super::clock::{SIM_EPOCH, SimClock};
@@ -200,13 +202,15 @@ impl Bot {
         let mut delay = Duration::from_millis(500);
         let prepared = loop {
             let mut store = NetStore::new(self.db.clone(), SESSION, self.link.clone());
-            match backup::prepare(&mut store, None, &mut keys).await {
+            let mut rng = ChaCha20Rng::from_seed(start_seed(self.seed ^ 0x6b65_7973, start));
+            match backup::prepare_with(&mut store, None, &mut keys, &mut rng).await {
                 Ok(prepared) => break Some((store, prepared)),
                 Err(err) => tracing::warn!("sim bot: store not ready: {err}"),
             }
             tokio::select! {
-                () = tokio::time::sleep(delay) => {}
+                biased;
                 _ = shutdown.changed() => break None,
+                () = tokio::time::sleep(delay) => {}
             }
             delay = (delay * 2).min(Duration::from_secs(30));
         };
