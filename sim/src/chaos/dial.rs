@@ -3,7 +3,7 @@
 //! invariants: the server's view alone cannot tell a crashed process's
 //! socket from a live one).
 
-use std::collections::BTreeSet;
+use std::collections::BTreeMap;
 use std::pin::Pin;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::task::{Context, Poll};
@@ -18,24 +18,28 @@ use tokio_tungstenite::tungstenite::http::HeaderValue;
 pub type SimSocket = WebSocketStream<TrackedStream>;
 
 /// The client addresses (`ip:port`) of every socket a bot process holds
-/// open. A socket leaves it when dropped, and a crashed host drops all.
+/// open, with the number of the process's start (starts are numbered
+/// across all bot hosts, so a higher number is a newer process). A socket
+/// leaves it when dropped, and a crashed host drops all.
 #[derive(Debug, Clone, Default)]
-pub struct OpenSockets(Arc<Mutex<BTreeSet<String>>>);
+pub struct OpenSockets(Arc<Mutex<BTreeMap<String, u32>>>);
 
 impl OpenSockets {
+    /// The start that holds the socket at `addr` open, if one does.
     #[must_use]
-    pub fn contains(&self, addr: &str) -> bool {
+    pub fn holder(&self, addr: &str) -> Option<u32> {
         self.0
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
-            .contains(addr)
+            .get(addr)
+            .copied()
     }
 
-    fn insert(&self, addr: String) {
+    fn insert(&self, addr: String, start: u32) {
         self.0
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
-            .insert(addr);
+            .insert(addr, start);
     }
 
     fn remove(&self, addr: &str) {
@@ -95,14 +99,17 @@ impl tokio::io::AsyncWrite for TrackedStream {
 pub struct TurmoilDialer {
     pub timeout: Duration,
     pub open: OpenSockets,
+    /// The dialing process's start number.
+    pub start: u32,
 }
 
 impl TurmoilDialer {
     #[must_use]
-    pub fn new(open: OpenSockets) -> TurmoilDialer {
+    pub fn new(open: OpenSockets, start: u32) -> TurmoilDialer {
         TurmoilDialer {
             timeout: Duration::from_secs(20),
             open,
+            start,
         }
     }
 }
@@ -139,7 +146,7 @@ impl TurmoilDialer {
                 source: Box::new(err.into()),
             })?
             .to_string();
-        self.open.insert(addr.clone());
+        self.open.insert(addr.clone(), self.start);
         let stream = TrackedStream {
             inner: stream,
             addr,

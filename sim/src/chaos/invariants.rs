@@ -8,10 +8,10 @@
 //!    handling was already committed. (A call whose commit never landed,
 //!    cut by a crash, may be repeated: its replies were never stored, so
 //!    nothing reached anyone twice.)
-//! 3. **Never two live connections:** a login never replaces a connection
-//!    whose socket a bot process still holds, except once per overlap of
-//!    two dynos (the hand-over), and a replaced instance never logs in
-//!    again.
+//! 3. **Never two live connections:** a login never takes the session from
+//!    a socket a bot process still holds, unless it is a newer process's
+//!    (the hand-over of overlapping dynos); an older process never takes
+//!    it back.
 //! 4. **The session never goes backwards:** snapshot generations and the
 //!    pre-key counter only grow; once linked, the identity and the device
 //!    stay the same.

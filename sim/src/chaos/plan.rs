@@ -202,6 +202,9 @@ pub struct Runner {
     pub offline: Duration,
 }
 
+/// How long `settle` lets the last fault land before it judges.
+const SETTLE_FIRST: Duration = Duration::from_secs(5);
+
 /// After a process exits, the platform starts a new one this much later.
 const RESTART_DELAY: Duration = Duration::from_secs(1);
 
@@ -430,17 +433,22 @@ impl Runner {
     /// time to online, or what failed.
     pub fn settle(&mut self, online_bound: Duration) -> Result<Duration, String> {
         self.calm();
+        // The last fault takes effect first (a 440 a moment ago has not
+        // reached the bot yet), and is counted in the time to online.
+        let calmed = self.world.elapsed();
+        self.run_for(SETTLE_FIRST);
         // A bot standing by after a 440 waits for a person or the next
         // dyno cycle: give it the cycle.
         if self.world.bot_state() == "standing_by" {
             self.dyno_cycle();
         }
-        let Some(online) = self.run_until(online_bound, World::bot_online) else {
+        let Some(_) = self.run_until(online_bound, World::bot_online) else {
             return Err(format!(
                 "not online within {online_bound:?} after the chaos stopped (state {})",
                 self.world.bot_state()
             ));
         };
+        let online = self.world.elapsed() - calmed;
         let total = self.sent.len();
         if self
             .run_until(Duration::from_secs(120), |w| {

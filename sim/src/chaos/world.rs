@@ -255,7 +255,7 @@ impl Bot {
         };
         let finished = supervise(
             &self.config,
-            TurmoilDialer::new(self.open.clone()),
+            TurmoilDialer::new(self.open.clone(), start),
             self.clock.clone(),
             &mut worker,
             &mut shutdown,
@@ -334,8 +334,6 @@ pub struct World {
     starts: Arc<AtomicU32>,
     exits: Arc<Mutex<Vec<(Duration, String, i32)>>>,
     rss: Arc<AtomicU64>,
-    /// Overlaps started, each allowing one live hand-over (promise 3).
-    overlaps: Arc<AtomicU32>,
     session_watch: SessionWatch,
     backoff_watch: BackoffWatch,
     next_session_check: Duration,
@@ -357,9 +355,7 @@ fn observe_server(
     violations: Violations,
     db: Arc<MemoryDb>,
     open: OpenSockets,
-    overlaps: Arc<AtomicU32>,
 ) -> impl Fn(&ServerEvent, &Peers) + Send + Sync + 'static {
-    let live_replacements = AtomicU32::new(0);
     move |event, peers| {
         trace.record(format!(
             "wa: {}",
@@ -372,16 +368,16 @@ fn observe_server(
                 ));
             }
             ServerEvent::Replaced { old, new } => {
-                let Some(peer) = peers.get(old) else { return };
-                if !open.contains(peer) {
-                    // Its process is gone (a crash) or dropped it: not live.
-                    return;
-                }
-                let live = live_replacements.fetch_add(1, Ordering::SeqCst) + 1;
-                let allowed = overlaps.load(Ordering::SeqCst);
-                if live > allowed {
+                // A socket no process holds is not live (a crash, or one
+                // the bot gave up on). A live one may only be taken over
+                // by a newer process (a dyno hand-over); an older process
+                // taking it back is a fight.
+                let holder = |conn| peers.get(conn).and_then(|peer| open.holder(peer));
+                if let (Some(old_start), Some(new_start)) = (holder(old), holder(new))
+                    && new_start <= old_start
+                {
                     violations.report(format!(
-                        "two live connections: {new} replaced {old}, whose socket {peer} a bot still holds ({live} live replacements, {allowed} overlaps)"
+                        "two live connections: {new} (start #{new_start}) replaced {old}, still held by start #{old_start}"
                     ));
                 }
             }
@@ -409,7 +405,6 @@ impl World {
         // The database's clock is its own: a bot's clock jump does not move it.
         db.set_clock(SharedClock(Arc::new(SimClock::new())));
         let open = OpenSockets::default();
-        let overlaps = Arc::new(AtomicU32::new(0));
         let server = FakeServer::new(ServerConfig::new(SIM_EPOCH), seed);
         let root = server.root_public_key();
         // The server's clock never jumps: only the bot host's NTP is off.
@@ -420,7 +415,6 @@ impl World {
             violations.clone(),
             db.clone(),
             open.clone(),
-            overlaps.clone(),
         )));
         let shell = server.clone();
         sim.host("wa", move || {
@@ -500,7 +494,6 @@ impl World {
             starts,
             exits,
             rss,
-            overlaps,
             session_watch: SessionWatch::default(),
             backoff_watch: BackoffWatch::default(),
             next_session_check: Duration::ZERO,
@@ -765,7 +758,6 @@ impl World {
             self.elapsed(),
             format!("chaos: overlap: {name} starts while {old} runs"),
         );
-        self.overlaps.fetch_add(1, Ordering::SeqCst);
         self.add_bot_host(&name);
         self.last_state = String::new();
         self.backoff_watch = BackoffWatch::default();
