@@ -489,17 +489,7 @@ impl Runner {
             ));
         }
         let mut found = self.world.violations();
-        let mut stored: BTreeMap<String, usize> = BTreeMap::new();
-        for entry in self.world.stored_inbox() {
-            *stored.entry(entry.id).or_default() += 1;
-        }
-        for id in &self.sent {
-            match stored.get(id) {
-                Some(1) => {}
-                Some(n) => found.push(format!("message {id} stored {n} times")),
-                None => found.push(format!("message {id} never stored")),
-            }
-        }
+        found.extend(self.world.not_stored_once(&self.sent));
         if found.is_empty() {
             Ok(online)
         } else {

@@ -992,12 +992,30 @@ impl World {
             let handled: BTreeSet<String> = w.handled().into_iter().collect();
             ids.iter().all(|id| handled.contains(id))
         });
-        let stored: Vec<String> = self.stored_inbox().into_iter().map(|e| e.id).collect();
-        for id in ids {
-            let times = stored.iter().filter(|s| *s == id).count();
-            assert_eq!(times, 1, "seed {}: {id} stored {times} times", self.seed);
-        }
+        let unkept = self.not_stored_once(ids);
+        assert!(
+            unkept.is_empty(),
+            "seed {}: {}",
+            self.seed,
+            unkept.join("; ")
+        );
         self.assert_invariants();
+    }
+
+    /// Each id of `ids` not stored exactly once, as a sentence.
+    #[must_use]
+    pub fn not_stored_once(&self, ids: &[String]) -> Vec<String> {
+        let mut stored: std::collections::BTreeMap<String, usize> = Default::default();
+        for entry in self.stored_inbox() {
+            *stored.entry(entry.id).or_default() += 1;
+        }
+        ids.iter()
+            .filter_map(|id| match stored.get(id) {
+                Some(1) => None,
+                Some(n) => Some(format!("message {id} stored {n} times")),
+                None => Some(format!("message {id} never stored")),
+            })
+            .collect()
     }
 
     /// A world from `SEED` (or the default) with the bot linked and
