@@ -88,6 +88,53 @@ fn replaced_stands_by_and_never_fights() {
 }
 
 #[test]
+fn a_late_login_of_an_older_process_is_answered_by_taking_the_session_back() {
+    let (mut keeper, t0) = started(no_backups(), 1);
+    keeper.handle_input(t0, Input::Online);
+    keeper.handle_input(t0, Input::ReplacedByOlderProcess);
+    assert_eq!(drain(&mut keeper), vec![Output::Connect]);
+    assert_eq!(keeper.health().state, ConnState::Connecting);
+    assert_eq!(
+        keeper.health().last_disconnect,
+        Some(DisconnectReason::Replaced)
+    );
+}
+
+#[test]
+fn taking_the_session_back_is_bounded_per_window() {
+    let config = KeeperConfig {
+        takebacks_max: 2,
+        takeback_window_ms: 600_000,
+        ..no_backups()
+    };
+    let (mut keeper, t0) = started(config, 1);
+    let minute = Duration::from_secs(60);
+    for n in 1..=2 {
+        keeper.handle_input(t0 + minute * n, Input::ReplacedByOlderProcess);
+        assert_eq!(drain(&mut keeper), vec![Output::Connect], "take-back {n}");
+    }
+    // A third within the window: something keeps taking it; stand by.
+    keeper.handle_input(t0 + minute * 3, Input::ReplacedByOlderProcess);
+    assert_eq!(drain(&mut keeper), vec![Output::Alert(Alert::Replaced)]);
+    assert_eq!(keeper.health().state, ConnState::StandingBy);
+    // Once the first has left the window, standing by can end again.
+    keeper.handle_input(t0 + minute * 11, Input::ReplacedByOlderProcess);
+    assert_eq!(drain(&mut keeper), vec![Output::Connect]);
+}
+
+#[test]
+fn a_process_backing_off_or_unpaired_ignores_the_older_process_news() {
+    let (mut keeper, t0) = started(no_backups(), 1);
+    let _ = lose(&mut keeper, t0, 503);
+    keeper.handle_input(t0, Input::ReplacedByOlderProcess);
+    assert!(drain(&mut keeper).is_empty());
+    assert!(matches!(
+        keeper.health().state,
+        ConnState::BackingOff { .. }
+    ));
+}
+
+#[test]
 fn outdated_client_refreshes_its_version_then_reconnects() {
     let (mut keeper, t0) = started(no_backups(), 1);
     assert_eq!(lose(&mut keeper, t0, 405), vec![Output::RefreshVersion]);

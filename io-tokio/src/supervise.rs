@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 
 use blacksky_core::client::{Client, ClientConfig, DisconnectReason, Event, PairingMethod};
 use blacksky_core::keeper::{
-    Input as KeeperInput, Keeper, KeeperConfig, Output as KeeperOutput, ShutdownStep,
+    ConnState, Input as KeeperInput, Keeper, KeeperConfig, Output as KeeperOutput, ShutdownStep,
 };
 use blacksky_core::session::{Creds, Write as StoreWrite};
 use rand_chacha::ChaCha20Rng;
@@ -26,12 +26,14 @@ use crate::http::PairingPhone;
 use crate::memory::{RssSampler, ShedHooks};
 use crate::runner::{client_config, present};
 use crate::status::StatusBoard;
-use crate::store::{StoreLink, StoreWorker};
+use crate::store::{Standing, StoreLink, StoreWorker};
 use crate::transport::Dialer;
 
-/// How long "is a newer process running this session?" may take before
-/// connecting anyway (a store that is down must not keep the bot offline).
-const NEWEST_CHECK_TIMEOUT: Duration = Duration::from_secs(2);
+/// How long "where does this process stand among those running the
+/// session?" may take: before a connect, a store that cannot say must not
+/// keep the bot offline (it connects); after a 440 it stands by, and asks
+/// again while it does.
+const STANDING_CHECK_TIMEOUT: Duration = Duration::from_secs(2);
 
 /// How often memory and store health are sampled.
 const SAMPLE_INTERVAL: Duration = Duration::from_secs(10);
@@ -210,7 +212,9 @@ pub async fn supervise<D: Dialer, C: Clock + Clone + 'static>(
             match output {
                 KeeperOutput::Connect => {
                     board.on_connecting(clock.now());
-                    if let Ok(false) = worker.is_newest_instance(NEWEST_CHECK_TIMEOUT).await {
+                    if let Ok(Standing { newest: false, .. }) =
+                        worker.instance_standing(STANDING_CHECK_TIMEOUT).await
+                    {
                         // An old dyno whose socket dropped during a hand-over:
                         // taking the session back would leave the new one
                         // standing by, and this one is about to be stopped.
@@ -317,6 +321,15 @@ pub async fn supervise<D: Dialer, C: Clock + Clone + 'static>(
                         }
                     }
                     Outcome::Ended(Ended::Disconnected(reason)) => {
+                        if reason == DisconnectReason::Replaced
+                            && replaced_by_older_process(worker).await
+                        {
+                            tracing::warn!(
+                                "an older process of this session logged in late and took it: taking it back"
+                            );
+                            keeper.handle_input(clock.now(), KeeperInput::ReplacedByOlderProcess);
+                            continue;
+                        }
                         let reason = match unfinished_link(worker, &reason, login_seen) {
                             Some(unlinked) => {
                                 pending_creds = Some(unlinked);
@@ -336,6 +349,14 @@ pub async fn supervise<D: Dialer, C: Clock + Clone + 'static>(
                 if let Some(rss_bytes) = services.rss.sample() {
                     board.on_memory(rss_bytes, clock.wall());
                     keeper.handle_input(clock.now(), KeeperInput::MemorySample { rss_bytes });
+                }
+                // Standing by after a 440 the store could not explain then
+                // (it was down): ask again.
+                if keeper.health().state == ConnState::StandingBy
+                    && replaced_by_older_process(worker).await
+                {
+                    tracing::warn!("the session is held by an older process of this session: taking it back");
+                    keeper.handle_input(clock.now(), KeeperInput::ReplacedByOlderProcess);
                 }
             }
             Some(phone) = next_code(&mut services.code_requests) => {
@@ -368,7 +389,22 @@ fn seed(rng: &mut ChaCha20Rng) -> [u8; 32] {
 }
 
 fn keeper_needs_pairing(keeper: &Keeper) -> bool {
-    keeper.health().state == blacksky_core::keeper::ConnState::NeedsPairing
+    keeper.health().state == ConnState::NeedsPairing
+}
+
+/// Whether the session went to an older process of this session that
+/// still runs, while this one is the newest: an old dyno whose login was
+/// under way before this one started (no check before a login can stop
+/// that; the server fences nothing). `false` when the store cannot say:
+/// then it was someone outside this database, as far as we know.
+async fn replaced_by_older_process(worker: &StoreWorker) -> bool {
+    matches!(
+        worker.instance_standing(STANDING_CHECK_TIMEOUT).await,
+        Ok(Standing {
+            newest: true,
+            older_alive: true
+        })
+    )
 }
 
 /// A 401 for creds stored at pair-success whose login never completed (a

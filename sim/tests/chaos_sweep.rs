@@ -11,11 +11,12 @@
 //! figure; 20 in a debug build);
 //! `SIM_SEED_BASE=<n>` where they start. A failure prints the seed and
 //! the chaos trace; `SEED=<n> cargo test -p blacksky-sim --test chaos_sweep`
-//! replays exactly that seed.
+//! replays exactly that seed (add `SIM_TRACE=1 -- --nocapture` for every
+//! line of its trace).
 
 use std::time::{Duration, Instant};
 
-use blacksky_sim::chaos::plan::sweep_seed as run_seed;
+use blacksky_sim::chaos::plan::{sweep_seed as run_seed, sweep_seed_traced};
 use blacksky_sim::chaos::seed_from_env;
 
 fn env_u64(name: &str, default: u64) -> u64 {
@@ -29,7 +30,11 @@ fn env_u64(name: &str, default: u64) -> u64 {
 fn chaos_sweep() {
     if std::env::var("SEED").is_ok() {
         let seed = seed_from_env(0);
-        match run_seed(seed) {
+        let (outcome, trace) = sweep_seed_traced(seed);
+        if std::env::var("SIM_TRACE").is_ok() {
+            eprintln!("{}", trace.join("\n"));
+        }
+        match outcome {
             Ok(online) => eprintln!("seed {seed}: ok, online {online:?} after the chaos"),
             Err(report) => panic!(
                 "{report}\nreplay: SEED={seed} cargo test -p blacksky-sim --test chaos_sweep"

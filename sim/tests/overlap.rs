@@ -91,3 +91,68 @@ fn an_old_dyno_whose_socket_dropped_does_not_come_back() {
     assert!(world.bot_online(), "seed {seed}: still online");
     world.assert_all_kept(&ids);
 }
+
+/// The old dyno's login is under way (it passed its "no newer process"
+/// check) but stalls on the network while the new dyno starts and logs
+/// in; then it arrives and takes the session (sweep seed 2366). No check
+/// before a login can stop that: the new dyno, the newest process with an
+/// older one alive, takes the session back at once, and the old one,
+/// told 440 in turn, stands by.
+#[test]
+fn a_late_login_of_the_old_dyno_is_answered_by_taking_the_session_back() {
+    let (mut world, guard) = World::linked("overlap");
+    let seed = guard.seed;
+    let mut ids = world.send_messages(CONTACT, 3);
+    world.run_for(Duration::from_secs(5));
+    let old = world.bot_host();
+    // The old dyno loses its socket and reconnects; its packets stall.
+    world.drop_connections();
+    world.run_until("the old dyno offline", Duration::from_secs(5), |w| {
+        !w.bot_online()
+    });
+    world.hold_wa_of(&old);
+    world.run_for(Duration::from_secs(3));
+    assert_eq!(
+        world.bot_state(),
+        "connecting",
+        "seed {seed}: the old dyno's reconnect is under way"
+    );
+    world.start_overlapping_bot();
+    world.run_until(
+        "the new dyno online",
+        Duration::from_secs(30),
+        World::bot_online,
+    );
+    let replaced_before = world.server_state().replaced_connections;
+    // The stalled login arrives late and takes the session.
+    world.release_wa_of(&old);
+    world.run_until("the old dyno's late login", Duration::from_secs(30), |w| {
+        w.server_state().replaced_connections > replaced_before
+    });
+    world.run_until(
+        "the new dyno online again",
+        Duration::from_secs(10),
+        World::bot_online,
+    );
+    world.run_for(Duration::from_secs(60));
+    assert!(world.bot_online(), "seed {seed}: the new dyno keeps it");
+    assert_eq!(
+        world.server_state().replaced_connections,
+        replaced_before + 2,
+        "seed {seed}: one late login, one take-back, no fight"
+    );
+    assert_eq!(
+        world.bot_last_disconnect().as_deref(),
+        Some("440 replaced by another client"),
+        "seed {seed}"
+    );
+    ids.extend(world.send_messages(CONTACT, 3));
+    world.sigterm_host_named(&old);
+    world.run_for(Duration::from_secs(30));
+    assert!(
+        !world.host_running(&old),
+        "seed {seed}: the old dyno exited"
+    );
+    assert!(world.bot_online(), "seed {seed}: still online");
+    world.assert_all_kept(&ids);
+}

@@ -47,6 +47,11 @@ pub struct KeeperConfig {
     /// 0 = no periodic snapshots.
     pub backup_interval_ms: u64,
     pub shutdown_grace_ms: u64,
+    /// Take-backs after a late login of an older process allowed within
+    /// `takeback_window_ms`; past that a 440 stands by (something keeps
+    /// taking the session: a person must look).
+    pub takebacks_max: u32,
+    pub takeback_window_ms: u64,
 }
 
 impl Default for KeeperConfig {
@@ -61,6 +66,8 @@ impl Default for KeeperConfig {
             memory_grace_ms: 60_000,
             backup_interval_ms: 30 * 60_000,
             shutdown_grace_ms: 25_000,
+            takebacks_max: 3,
+            takeback_window_ms: 3_600_000,
         }
     }
 }
@@ -126,6 +133,12 @@ pub enum Input {
     Start,
     Online,
     Disconnected(DisconnectReason),
+    /// The session was taken (440) by an older process of this very
+    /// session, still running (the store's instance register says so):
+    /// its login was under way before this process started, so no check
+    /// could stop it. Sent instead of `Disconnected(Replaced)`, or while
+    /// standing by once the store can tell.
+    ReplacedByOlderProcess,
     /// The socket could not even be opened.
     DialFailed,
     VersionRefreshed,
@@ -214,6 +227,8 @@ pub struct Keeper {
     backup_at: Option<Instant>,
     memory_deadline: Option<Instant>,
     shutdown: Option<ShutdownProgress>,
+    /// When the session was taken back, within the take-back window.
+    takebacks: VecDeque<Instant>,
 }
 
 impl Keeper {
@@ -237,6 +252,7 @@ impl Keeper {
             backup_at: None,
             memory_deadline: None,
             shutdown: None,
+            takebacks: VecDeque::new(),
         }
     }
 
@@ -274,6 +290,7 @@ impl Keeper {
                 self.stable_at = Some(now + ms(self.config.stable_after_ms));
             }
             Input::Disconnected(reason) => self.on_disconnected(now, reason),
+            Input::ReplacedByOlderProcess => self.on_replaced_by_older(now),
             Input::DialFailed => self.on_disconnected(now, DisconnectReason::ConnectionClosed),
             Input::VersionRefreshed => {
                 if self.health.state == ConnState::RefreshingVersion {
@@ -344,9 +361,42 @@ impl Keeper {
     }
 
     fn on_disconnected(&mut self, now: Instant, reason: DisconnectReason) {
+        self.react(now, reaction(&reason), reason);
+    }
+
+    /// Online, connecting or standing by, the session went to an older
+    /// process of ours: take it back at once, as often as the window
+    /// allows. (Not while backing off or waiting for a person: those have
+    /// their own way back.)
+    fn on_replaced_by_older(&mut self, now: Instant) {
+        if !matches!(
+            self.health.state,
+            ConnState::Online | ConnState::Connecting | ConnState::StandingBy
+        ) {
+            return;
+        }
+        let window = ms(self.config.takeback_window_ms);
+        while self
+            .takebacks
+            .front()
+            .is_some_and(|t| now.saturating_duration_since(*t) >= window)
+        {
+            self.takebacks.pop_front();
+        }
+        let reaction = policy::reaction_to_older_process(
+            self.takebacks.len() as u32,
+            self.config.takebacks_max,
+        );
+        if reaction == Reaction::ReconnectNow {
+            self.takebacks.push_back(now);
+        }
+        self.react(now, reaction, DisconnectReason::Replaced);
+    }
+
+    fn react(&mut self, now: Instant, reaction: Reaction, reason: DisconnectReason) {
         self.stable_at = None;
         self.health.last_disconnect = Some(reason.clone());
-        match reaction(&reason) {
+        match reaction {
             Reaction::ReconnectNow => self.connect(now),
             Reaction::RefreshVersionThenReconnect => {
                 self.set_state(now, ConnState::RefreshingVersion);

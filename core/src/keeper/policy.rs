@@ -20,6 +20,20 @@ pub enum Reaction {
     NeedsPairing,
 }
 
+/// A 440 caused by an older process of this session (an old dyno whose
+/// login was already under way when this one started; the store's
+/// instance register tells the shell): take the session back at once, at
+/// most `max` times a window, then stand by as for any 440. The older
+/// process, told by the same register that it is not the newest, stands
+/// by when it loses the session in turn, so this ends after one round.
+pub fn reaction_to_older_process(takebacks_in_window: u32, max: u32) -> Reaction {
+    if takebacks_in_window < max {
+        Reaction::ReconnectNow
+    } else {
+        Reaction::StandBy
+    }
+}
+
 /// The policy table.
 pub fn reaction(reason: &DisconnectReason) -> Reaction {
     use DisconnectReason as R;
@@ -68,5 +82,13 @@ mod tests {
             reaction(&DisconnectReason::KeepaliveTimeout),
             Reaction::BackOff
         );
+    }
+
+    #[test]
+    fn an_older_process_is_answered_a_bounded_number_of_times() {
+        assert_eq!(reaction_to_older_process(0, 3), Reaction::ReconnectNow);
+        assert_eq!(reaction_to_older_process(2, 3), Reaction::ReconnectNow);
+        assert_eq!(reaction_to_older_process(3, 3), Reaction::StandBy);
+        assert_eq!(reaction_to_older_process(0, 0), Reaction::StandBy);
     }
 }

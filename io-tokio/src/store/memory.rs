@@ -16,7 +16,8 @@ use rand_core::SeedableRng;
 use crate::clock::{Clock, SharedClock};
 
 use super::{
-    InboxRecord, LiveCreds, OutboxRecord, SessionSummary, Store, StoreError, StoredSnapshot,
+    InboxRecord, LiveCreds, OutboxRecord, SessionSummary, Standing, Store, StoreError,
+    StoredSnapshot,
 };
 
 #[derive(Debug, Default)]
@@ -29,8 +30,9 @@ struct SessionRows {
     snapshots: BTreeMap<u64, StoredSnapshot>,
     /// Inbox id → (owner, claim end on the database's clock).
     claims: BTreeMap<String, (String, UnixMillis)>,
-    /// Registered instances, oldest first.
-    instances: Vec<String>,
+    /// Registered instances, oldest first, with their last heartbeat on
+    /// the database's clock.
+    instances: Vec<(String, UnixMillis)>,
 }
 
 /// The shared database behind [`MemoryStore`] handles.
@@ -320,11 +322,38 @@ impl Store for MemoryStore {
     }
 
     async fn register_instance(&mut self, owner: &str) -> Result<(), StoreError> {
-        self.with_rows(|rows| rows.instances.push(owner.to_owned()))
+        let now = lock(&self.db.clock).wall();
+        self.with_rows(|rows| rows.instances.push((owner.to_owned(), now)))
     }
 
-    async fn newest_instance(&mut self) -> Result<Option<String>, StoreError> {
-        self.with_rows(|rows| rows.instances.last().cloned())
+    async fn heartbeat_instance(&mut self, owner: &str) -> Result<(), StoreError> {
+        let now = lock(&self.db.clock).wall();
+        self.with_rows(|rows| {
+            for (_, seen) in rows.instances.iter_mut().filter(|(o, _)| o == owner) {
+                *seen = now;
+            }
+        })
+    }
+
+    async fn instance_standing(
+        &mut self,
+        owner: &str,
+        alive_ms: u64,
+    ) -> Result<Standing, StoreError> {
+        let now = lock(&self.db.clock).wall();
+        self.with_rows(|rows| {
+            let mine = rows.instances.iter().position(|(o, _)| o == owner);
+            let older = &rows.instances[..mine.unwrap_or(rows.instances.len())];
+            Standing {
+                newest: rows
+                    .instances
+                    .last()
+                    .is_none_or(|(newest, _)| newest == owner),
+                older_alive: older
+                    .iter()
+                    .any(|(_, seen)| seen.saturating_add_millis(alive_ms) >= now),
+            }
+        })
     }
 
     async fn unhandled_inbox(&mut self, limit: u32) -> Result<Vec<InboxRecord>, StoreError> {

@@ -124,6 +124,16 @@ impl std::fmt::Debug for StoredSnapshot {
     }
 }
 
+/// Where one process stands among those that ran its session (the
+/// `instances` table), as [`Store::instance_standing`] reads it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Standing {
+    /// No process registered after this one (true too when none did).
+    pub newest: bool,
+    /// A process registered before this one is still alive.
+    pub older_alive: bool,
+}
+
 /// One session in a database, for `blacksky session list`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SessionSummary {
@@ -189,16 +199,25 @@ pub trait Store: Send + 'static {
     ) -> impl Future<Output = Result<Vec<InboxRecord>, StoreError>> + Send;
 
     /// Records that process `owner` runs this session now (it becomes
-    /// the newest instance).
+    /// the newest instance), alive as of now on the database's clock.
     fn register_instance(
         &mut self,
         owner: &str,
     ) -> impl Future<Output = Result<(), StoreError>> + Send;
 
-    /// The newest registered instance's owner, if any.
-    fn newest_instance(
+    /// Renews `owner`'s "alive" mark (the database's clock).
+    fn heartbeat_instance(
         &mut self,
-    ) -> impl Future<Output = Result<Option<String>, StoreError>> + Send;
+        owner: &str,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
+
+    /// Where `owner` stands among the processes that ran this session;
+    /// an instance is alive if its mark is at most `alive_ms` old.
+    fn instance_standing(
+        &mut self,
+        owner: &str,
+        alive_ms: u64,
+    ) -> impl Future<Output = Result<Standing, StoreError>> + Send;
 
     /// Inbox entries not handled yet, oldest first (tools and tests).
     fn unhandled_inbox(
@@ -322,8 +341,16 @@ impl Store for AnyStore {
         dispatch!(self, s => s.register_instance(owner))
     }
 
-    async fn newest_instance(&mut self) -> Result<Option<String>, StoreError> {
-        dispatch!(self, s => s.newest_instance())
+    async fn heartbeat_instance(&mut self, owner: &str) -> Result<(), StoreError> {
+        dispatch!(self, s => s.heartbeat_instance(owner))
+    }
+
+    async fn instance_standing(
+        &mut self,
+        owner: &str,
+        alive_ms: u64,
+    ) -> Result<Standing, StoreError> {
+        dispatch!(self, s => s.instance_standing(owner, alive_ms))
     }
 
     async fn unhandled_inbox(&mut self, limit: u32) -> Result<Vec<InboxRecord>, StoreError> {

@@ -25,8 +25,8 @@ use sqlx::sqlite::{
 };
 
 use super::{
-    InboxRecord, LiveCreds, OutboxRecord, SessionSummary, Store, StoreError, StoredSnapshot,
-    wall_now,
+    InboxRecord, LiveCreds, OutboxRecord, SessionSummary, Standing, Store, StoreError,
+    StoredSnapshot, wall_now,
 };
 
 /// How long to wait for a pooled connection before calling the store down.
@@ -211,26 +211,62 @@ where
     })
 }
 
-/// The claim of `Store::claim_inbox` ($1 session, $2 owner, $3 lease ms,
-/// $4 limit), on the database's own clock.
-const SQLITE_CLAIM: &str = "UPDATE inbox SET claimed_by = $2, \
-     claim_until = $3 + CAST((julianday('now') - 2440587.5) * 86400000 AS INTEGER) \
-     WHERE seq IN (SELECT seq FROM inbox WHERE session = $1 AND handled_at IS NULL \
-     AND (claimed_by IS NULL OR claimed_by = $2 \
-     OR claim_until < CAST((julianday('now') - 2440587.5) * 86400000 AS INTEGER)) \
-     ORDER BY seq LIMIT $4) \
-     RETURNING seq, msg_id, sender, stanza, received_at, handled_at";
-/// The same for PostgreSQL; `SKIP LOCKED` keeps two claimers apart.
-const PG_CLAIM: &str = "UPDATE inbox SET claimed_by = $2, \
-     claim_until = $3 + (extract(epoch from clock_timestamp()) * 1000)::bigint \
-     WHERE seq IN (SELECT seq FROM inbox WHERE session = $1 AND handled_at IS NULL \
-     AND (claimed_by IS NULL OR claimed_by = $2 \
-     OR claim_until < (extract(epoch from clock_timestamp()) * 1000)::bigint) \
-     ORDER BY seq LIMIT $4 FOR UPDATE SKIP LOCKED) \
-     RETURNING seq, msg_id, sender, stanza, received_at, handled_at";
+/// The statements whose text differs between the two databases: those
+/// that read the database's own clock (claims and heartbeats are judged on
+/// it, never on a host's clock, which may be off).
+struct Dialect {
+    /// `Store::claim_inbox` ($1 session, $2 owner, $3 lease ms, $4 limit).
+    claim: &'static str,
+    /// `Store::register_instance` ($1 session, $2 owner, $3 started at).
+    register: &'static str,
+    /// `Store::heartbeat_instance` ($1 session, $2 owner).
+    heartbeat: &'static str,
+    /// `Store::instance_standing` ($1 session, $2 owner, $3 alive ms):
+    /// the newest owner, and whether an older instance is alive (every
+    /// other one counts as older while `owner` is not registered).
+    standing: &'static str,
+}
+
+macro_rules! dialect {
+    (now: $now:literal, skip_locked: $skip_locked:literal) => {
+        Dialect {
+            claim: concat!(
+                "UPDATE inbox SET claimed_by = $2, claim_until = $3 + ", $now,
+                " WHERE seq IN (SELECT seq FROM inbox WHERE session = $1 AND handled_at IS NULL \
+                 AND (claimed_by IS NULL OR claimed_by = $2 OR claim_until < ", $now, ") \
+                 ORDER BY seq LIMIT $4", $skip_locked, ") \
+                 RETURNING seq, msg_id, sender, stanza, received_at, handled_at"
+            ),
+            register: concat!(
+                "INSERT INTO instances (session, owner, started_at, seen_at) VALUES ($1, $2, $3, ",
+                $now, ")"
+            ),
+            heartbeat: concat!(
+                "UPDATE instances SET seen_at = ", $now, " WHERE session = $1 AND owner = $2"
+            ),
+            standing: concat!(
+                "SELECT (SELECT owner FROM instances WHERE session = $1 ORDER BY epoch DESC LIMIT 1), \
+                 EXISTS (SELECT 1 FROM instances WHERE session = $1 AND owner <> $2 \
+                 AND seen_at >= ", $now, " - $3 \
+                 AND epoch < (SELECT COALESCE(MIN(epoch), 9223372036854775807) FROM instances \
+                 WHERE session = $1 AND owner = $2))"
+            ),
+        }
+    };
+}
+
+const SQLITE: Dialect = dialect!(
+    now: "CAST((julianday('now') - 2440587.5) * 86400000 AS INTEGER)",
+    skip_locked: ""
+);
+/// `SKIP LOCKED` keeps two claimers apart.
+const POSTGRES: Dialect = dialect!(
+    now: "(extract(epoch from clock_timestamp()) * 1000)::bigint",
+    skip_locked: " FOR UPDATE SKIP LOCKED"
+);
 
 macro_rules! sql_store {
-    ($store:ty, $db:ty, $claim:expr) => {
+    ($store:ty, $db:ty, $dialect:expr) => {
         impl $store {
             async fn write_one(
                 tx: &mut sqlx::Transaction<'static, $db>,
@@ -665,7 +701,7 @@ macro_rules! sql_store {
                 limit: u32,
             ) -> Result<Vec<InboxRecord>, StoreError> {
                 let what = "claiming inbox entries";
-                let rows = sqlx::query($claim)
+                let rows = sqlx::query($dialect.claim)
                     .bind(&self.session)
                     .bind(owner)
                     .bind(i64::try_from(lease_ms).unwrap_or(i64::MAX))
@@ -684,29 +720,44 @@ macro_rules! sql_store {
             }
 
             async fn register_instance(&mut self, owner: &str) -> Result<(), StoreError> {
-                sqlx::query(
-                    "INSERT INTO instances (session, owner, started_at) VALUES ($1, $2, $3)",
-                )
-                .bind(&self.session)
-                .bind(owner)
-                .bind(sql_millis(wall_now()))
-                .execute(&self.pool)
-                .await
-                .map_err(db("registering this instance"))?;
+                sqlx::query($dialect.register)
+                    .bind(&self.session)
+                    .bind(owner)
+                    .bind(sql_millis(wall_now()))
+                    .execute(&self.pool)
+                    .await
+                    .map_err(db("registering this instance"))?;
                 Ok(())
             }
 
-            async fn newest_instance(&mut self) -> Result<Option<String>, StoreError> {
-                let row = sqlx::query(
-                    "SELECT owner FROM instances WHERE session = $1 ORDER BY epoch DESC LIMIT 1",
-                )
-                .bind(&self.session)
-                .fetch_optional(&self.pool)
-                .await
-                .map_err(db("reading the newest instance"))?;
-                row.map(|row| row.try_get(0))
-                    .transpose()
-                    .map_err(db("reading the newest instance"))
+            async fn heartbeat_instance(&mut self, owner: &str) -> Result<(), StoreError> {
+                sqlx::query($dialect.heartbeat)
+                    .bind(&self.session)
+                    .bind(owner)
+                    .execute(&self.pool)
+                    .await
+                    .map_err(db("renewing this instance's heartbeat"))?;
+                Ok(())
+            }
+
+            async fn instance_standing(
+                &mut self,
+                owner: &str,
+                alive_ms: u64,
+            ) -> Result<Standing, StoreError> {
+                let what = "reading the instance register";
+                let row = sqlx::query($dialect.standing)
+                    .bind(&self.session)
+                    .bind(owner)
+                    .bind(i64::try_from(alive_ms).unwrap_or(i64::MAX))
+                    .fetch_one(&self.pool)
+                    .await
+                    .map_err(db(what))?;
+                let newest: Option<String> = row.try_get(0).map_err(db(what))?;
+                Ok(Standing {
+                    newest: newest.is_none_or(|newest| newest == owner),
+                    older_alive: row.try_get(1).map_err(db(what))?,
+                })
             }
 
             async fn unhandled_inbox(&mut self, limit: u32) -> Result<Vec<InboxRecord>, StoreError> {
@@ -803,8 +854,8 @@ macro_rules! sql_store {
     };
 }
 
-sql_store!(SqliteStore, sqlx::Sqlite, SQLITE_CLAIM);
-sql_store!(PgStore, sqlx::Postgres, PG_CLAIM);
+sql_store!(SqliteStore, sqlx::Sqlite, SQLITE);
+sql_store!(PgStore, sqlx::Postgres, POSTGRES);
 
 #[cfg(test)]
 mod tests {

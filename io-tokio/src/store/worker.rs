@@ -31,8 +31,14 @@ use tokio::task::JoinHandle;
 use tokio::time::Instant;
 
 use super::backup::Sealer;
-use super::{InboxRecord, Store, StoreError};
+use super::{InboxRecord, Standing, Store, StoreError};
 use crate::clock::{Clock, SharedClock};
+
+/// How often a registered process renews its "alive" mark, and how old a
+/// mark may be for the process to count as alive: a few missed renewals
+/// (a slow or briefly unreachable database) do not make it dead.
+const INSTANCE_HEARTBEAT: Duration = Duration::from_secs(10);
+const INSTANCE_ALIVE_MS: u64 = 45_000;
 
 /// Limits and timings of the worker, units last.
 #[derive(Debug, Clone)]
@@ -208,7 +214,7 @@ enum Control {
         reason: &'static str,
         reply: oneshot::Sender<Result<u64, String>>,
     },
-    IsNewest(oneshot::Sender<Result<bool, String>>),
+    Standing(oneshot::Sender<Result<Standing, String>>),
     Stop,
 }
 
@@ -345,6 +351,7 @@ impl StoreWorker {
             inbox_dirty: true,
             unsaved_handled: None,
             registered: false,
+            next_heartbeat: Instant::now(),
             next_inbox_sweep: Instant::now() + Duration::from_millis(config.claim_lease_ms.max(1)),
             snapshot_due: None,
             next_backup,
@@ -424,13 +431,14 @@ impl StoreWorker {
         }
     }
 
-    /// Whether this process is the newest to run the session (it
-    /// registers itself the first time it asks). `Err` when the store
-    /// cannot tell within `timeout`.
-    pub async fn is_newest_instance(&self, timeout: Duration) -> Result<bool, String> {
+    /// Where this process stands among those that ran the session: is
+    /// it the newest, and is an older one still alive (it registers
+    /// itself the first time it asks, and renews an "alive" mark from then
+    /// on). `Err` when the store cannot tell within `timeout`.
+    pub async fn instance_standing(&self, timeout: Duration) -> Result<Standing, String> {
         let (reply, rx) = oneshot::channel();
         self.control
-            .send(Control::IsNewest(reply))
+            .send(Control::Standing(reply))
             .map_err(|_| "the store worker has stopped".to_owned())?;
         match tokio::time::timeout(timeout, rx).await {
             Ok(Ok(result)) => result,
@@ -504,6 +512,8 @@ struct Worker<S: Store> {
     unsaved_handled: Option<Write>,
     /// This process is in the store's instance list.
     registered: bool,
+    /// When this process next renews its "alive" mark there.
+    next_heartbeat: Instant,
     /// When the inbox is looked at again even if nothing new arrived.
     next_inbox_sweep: Instant,
     snapshot_due: Option<&'static str>,
@@ -536,8 +546,8 @@ impl<S: Store> Worker<S> {
                         let result = self.snapshot(reason).await.map_err(|e| e.to_string());
                         let _ = reply.send(result);
                     }
-                    Some(Control::IsNewest(reply)) => {
-                        let _ = reply.send(self.is_newest().await.map_err(|e| e.to_string()));
+                    Some(Control::Standing(reply)) => {
+                        let _ = reply.send(self.standing().await.map_err(|e| e.to_string()));
                     }
                 },
                 job = self.jobs.recv() => match job {
@@ -553,6 +563,17 @@ impl<S: Store> Worker<S> {
                     self.next_backup = self.config.backup_interval.map(|i| Instant::now() + i);
                 }
                 () = tokio::time::sleep_until(idle_at), if idle_work => self.idle_work().await,
+                () = tokio::time::sleep_until(self.next_heartbeat), if self.registered => {
+                    self.next_heartbeat = Instant::now() + INSTANCE_HEARTBEAT;
+                    let owner = self.config.owner.clone();
+                    let renewed = Self::attempt(
+                        INSTANCE_HEARTBEAT.as_millis() as u64,
+                        self.store.heartbeat_instance(&owner),
+                    );
+                    if let Err(err) = renewed.await {
+                        tracing::debug!("instance heartbeat not renewed: {err}");
+                    }
+                }
                 () = tokio::time::sleep_until(self.next_inbox_sweep) => {
                     // Entries another (maybe dead) process had claimed are
                     // free once its lease ends: look again.
@@ -628,7 +649,7 @@ impl<S: Store> Worker<S> {
                     Some(Control::Snapshot { reply, .. }) => {
                         let _ = reply.send(Err("the store is down".into()));
                     }
-                    Some(Control::IsNewest(reply)) => {
+                    Some(Control::Standing(reply)) => {
                         let _ = reply.send(Err("the store is down".into()));
                     }
                 },
@@ -736,15 +757,19 @@ impl<S: Store> Worker<S> {
         Ok(entries.len() == batch as usize)
     }
 
-    async fn is_newest(&mut self) -> Result<bool, StoreError> {
+    async fn standing(&mut self) -> Result<Standing, StoreError> {
         let limit = self.config.attempt_timeout_ms;
+        let owner = self.config.owner.clone();
         if !self.registered {
-            let owner = self.config.owner.clone();
             Self::attempt(limit, self.store.register_instance(&owner)).await?;
             self.registered = true;
+            self.next_heartbeat = Instant::now() + INSTANCE_HEARTBEAT;
         }
-        let newest = Self::attempt(limit, self.store.newest_instance()).await?;
-        Ok(newest.is_none_or(|owner| owner == self.config.owner))
+        Self::attempt(
+            limit,
+            self.store.instance_standing(&owner, INSTANCE_ALIVE_MS),
+        )
+        .await
     }
 
     /// Commits the handler's result, or keeps it to commit again.

@@ -17,7 +17,7 @@ use blacksky_io::config::Secret;
 use blacksky_io::store::backup::{self, PrepareError, Sealer, Source};
 use blacksky_io::store::worker::{InboxHandler, LogHandler};
 use blacksky_io::store::{
-    InboxRecord, PgStore, SqliteStore, Store, StoreHealth, StoreWorker, WorkerConfig,
+    InboxRecord, PgStore, SqliteStore, Standing, Store, StoreHealth, StoreWorker, WorkerConfig,
 };
 use rand_chacha::ChaCha20Rng;
 use rand_core::SeedableRng;
@@ -243,12 +243,57 @@ pub async fn claims_keep_two_processes_apart<S: Db>(mut store: S) {
     let taken_over = store.claim_inbox("new", 60_000, 10).await.expect("claim");
     assert_eq!(ids(taken_over), ["A"]);
 
-    assert_eq!(store.newest_instance().await.expect("read"), None);
+    let standing = |newest, older_alive| Standing {
+        newest,
+        older_alive,
+    };
+    let alive_ms = 60_000;
+    assert_eq!(
+        store
+            .instance_standing("old", alive_ms)
+            .await
+            .expect("read"),
+        standing(true, false),
+        "nobody registered"
+    );
     store.register_instance("old").await.expect("register");
     store.register_instance("new").await.expect("register");
     assert_eq!(
-        store.newest_instance().await.expect("read").as_deref(),
-        Some("new")
+        store
+            .instance_standing("new", alive_ms)
+            .await
+            .expect("read"),
+        standing(true, true),
+        "the newest, with the old one alive"
+    );
+    assert_eq!(
+        store
+            .instance_standing("old", alive_ms)
+            .await
+            .expect("read"),
+        standing(false, false),
+        "not the newest; nothing older"
+    );
+    assert_eq!(
+        store
+            .instance_standing("stranger", alive_ms)
+            .await
+            .expect("read"),
+        standing(false, true),
+        "an unregistered process counts every other as older"
+    );
+    // Marks go stale on the database's clock; a heartbeat renews one.
+    tokio::time::sleep(Duration::from_millis(30)).await;
+    assert_eq!(
+        store.instance_standing("new", 10).await.expect("read"),
+        standing(true, false),
+        "the old one's mark is stale"
+    );
+    store.heartbeat_instance("old").await.expect("heartbeat");
+    assert_eq!(
+        store.instance_standing("new", 10).await.expect("read"),
+        standing(true, true),
+        "renewed"
     );
 }
 

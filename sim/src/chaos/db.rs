@@ -23,8 +23,8 @@ use std::time::Duration;
 use blacksky_core::session::{Session, Write};
 use blacksky_core::time::UnixMillis;
 use blacksky_io::store::{
-    InboxRecord, LiveCreds, MemoryDb, MemoryStore, OutboxRecord, SessionSummary, Store, StoreError,
-    StoredSnapshot,
+    InboxRecord, LiveCreds, MemoryDb, MemoryStore, OutboxRecord, SessionSummary, Standing, Store,
+    StoreError, StoredSnapshot,
 };
 use futures_util::FutureExt;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -256,8 +256,20 @@ impl Store for NetStore {
             .await
     }
 
-    async fn newest_instance(&mut self) -> Result<Option<String>, StoreError> {
-        self.call(|mut rows| ready(rows.newest_instance())).await
+    async fn heartbeat_instance(&mut self, owner: &str) -> Result<(), StoreError> {
+        let owner = owner.to_owned();
+        self.call(move |mut rows| ready(rows.heartbeat_instance(&owner)))
+            .await
+    }
+
+    async fn instance_standing(
+        &mut self,
+        owner: &str,
+        alive_ms: u64,
+    ) -> Result<Standing, StoreError> {
+        let owner = owner.to_owned();
+        self.call(move |mut rows| ready(rows.instance_standing(&owner, alive_ms)))
+            .await
     }
 
     async fn unhandled_inbox(&mut self, limit: u32) -> Result<Vec<InboxRecord>, StoreError> {

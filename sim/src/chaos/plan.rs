@@ -520,27 +520,39 @@ pub const SWEEP_ONLINE_BOUND: Duration = Duration::from_secs(120);
 /// One seed of the sweep: `Ok(time to online after the chaos)` or the
 /// failure report with the chaos trace.
 pub fn sweep_seed(seed: u64) -> Result<Duration, String> {
+    sweep_seed_traced(seed).0
+}
+
+/// [`sweep_seed`], with every line of the run's trace (for a replay).
+pub fn sweep_seed_traced(seed: u64) -> (Result<Duration, String>, Vec<String>) {
     let mut config = WorldConfig::new(seed);
     config.tick = Duration::from_millis(10);
     let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
         let mut runner = Runner::linked(&config);
         runner.run_plan(&Plan::random(seed, SWEEP_WINDOW, SWEEP_FAULTS));
         let settled = runner.settle(SWEEP_ONLINE_BOUND);
-        (settled, runner.chaos_trace())
+        let trace = runner.world.trace_tail(usize::MAX);
+        (settled, runner.chaos_trace(), trace)
     }));
     match outcome {
-        Ok((Ok(online), _)) => Ok(online),
-        Ok((Err(broken), chaos)) => Err(format!(
-            "seed {seed}: {broken}\n  chaos:\n    {}",
-            chaos.join("\n    ")
-        )),
-        Err(panic) => Err(format!(
-            "seed {seed}: panicked: {}",
-            panic
-                .downcast_ref::<String>()
-                .cloned()
-                .or_else(|| panic.downcast_ref::<&str>().map(|s| (*s).to_owned()))
-                .unwrap_or_default()
-        )),
+        Ok((Ok(online), _, trace)) => (Ok(online), trace),
+        Ok((Err(broken), chaos, trace)) => (
+            Err(format!(
+                "seed {seed}: {broken}\n  chaos:\n    {}",
+                chaos.join("\n    ")
+            )),
+            trace,
+        ),
+        Err(panic) => (
+            Err(format!(
+                "seed {seed}: panicked: {}",
+                panic
+                    .downcast_ref::<String>()
+                    .cloned()
+                    .or_else(|| panic.downcast_ref::<&str>().map(|s| (*s).to_owned()))
+                    .unwrap_or_default()
+            )),
+            Vec::new(),
+        ),
     }
 }

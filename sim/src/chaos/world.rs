@@ -35,7 +35,7 @@ use tokio::sync::watch;
 use super::clock::{SIM_EPOCH, SimClock};
 use super::db::{DB_HOST, DbLink, NetStore};
 use super::dial::{OpenSockets, TurmoilDialer};
-use super::invariants::{BackoffWatch, SessionWatch, Violations};
+use super::invariants::{BackoffWatch, SessionWatch, TakeoverWatch, Violations};
 use crate::net::{Peers, ServerShell};
 use crate::server::{FakeServer, ServerConfig, ServerEvent, ServerState, Target};
 
@@ -179,6 +179,8 @@ struct Bot {
     open: OpenSockets,
     handler: RecordingHandler,
     starts: Arc<AtomicU32>,
+    /// The starts whose process runs now.
+    running_starts: Arc<Mutex<BTreeSet<u32>>>,
     exits: Arc<Mutex<Vec<(Duration, String, i32)>>>,
     trace: Trace,
     seed: u64,
@@ -192,6 +194,11 @@ impl Bot {
         let name = &self.handles.name;
         let start = self.starts.fetch_add(1, Ordering::SeqCst) + 1;
         *lock(&self.handles.running) = true;
+        lock(&self.running_starts).insert(start);
+        let _running = RunningStart {
+            starts: self.running_starts.clone(),
+            start,
+        };
         self.trace.record(format!("{name}: start #{start}"));
         // SIGTERM: the scenario flips this (`World::sigterm_bot`). Set up
         // first, so a SIGTERM while the store is still awaited is heard
@@ -336,6 +343,11 @@ pub struct World {
     rss: Arc<AtomicU64>,
     session_watch: SessionWatch,
     backoff_watch: BackoffWatch,
+    takeovers: TakeoverWatch,
+    running_starts: Arc<Mutex<BTreeSet<u32>>>,
+    /// What keeps the current bot from acting now: `wa` and `db`
+    /// partitions, a failing or slow database.
+    cut_off: BTreeSet<&'static str>,
     next_session_check: Duration,
     last_state: String,
 }
@@ -355,12 +367,16 @@ fn observe_server(
     violations: Violations,
     db: Arc<MemoryDb>,
     open: OpenSockets,
+    takeovers: TakeoverWatch,
 ) -> impl Fn(&ServerEvent, &Peers) + Send + Sync + 'static {
     move |event, peers| {
         trace.record(format!(
             "wa: {}",
             serde_json::to_string(event).unwrap_or_default()
         ));
+        // The start holding a connection's socket; a socket no process
+        // holds (a crash, or one the bot gave up on) is not live.
+        let holder = |conn| peers.get(conn).and_then(|peer| open.holder(peer));
         match event {
             ServerEvent::MessageAcked { id, .. } if db.inbox_entry(SESSION, id).is_none() => {
                 violations.report(format!(
@@ -368,21 +384,33 @@ fn observe_server(
                 ));
             }
             ServerEvent::Replaced { old, new } => {
-                // A socket no process holds is not live (a crash, or one
-                // the bot gave up on). A live one may only be taken over
-                // by a newer process (a dyno hand-over); an older process
-                // taking it back is a fight.
-                let holder = |conn| peers.get(conn).and_then(|peer| open.holder(peer));
-                if let (Some(old_start), Some(new_start)) = (holder(old), holder(new))
-                    && new_start <= old_start
-                {
-                    violations.report(format!(
-                        "two live connections: {new} (start #{new_start}) replaced {old}, still held by start #{old_start}"
-                    ));
+                if let (Some(from), Some(by)) = (holder(old), holder(new)) {
+                    let at = turmoil::sim_elapsed().unwrap_or_default();
+                    if let Some(broken) = takeovers.on_takeover(from, by, at) {
+                        violations.report(broken);
+                    }
+                }
+            }
+            ServerEvent::LoggedIn { conn, .. } => {
+                if let Some(by) = holder(conn) {
+                    takeovers.on_login(by);
                 }
             }
             _ => {}
         }
+    }
+}
+
+/// Removes a start from the running set when its process ends, however it
+/// ends (an exit, or a crash that drops it mid-await).
+struct RunningStart {
+    starts: Arc<Mutex<BTreeSet<u32>>>,
+    start: u32,
+}
+
+impl Drop for RunningStart {
+    fn drop(&mut self) {
+        lock(&self.starts).remove(&self.start);
     }
 }
 
@@ -410,11 +438,13 @@ impl World {
         // The server's clock never jumps: only the bot host's NTP is off.
         let server_clock = SimClock::new();
         let server = ServerShell::with_wall(server, Arc::new(move || server_clock.wall()));
+        let takeovers = TakeoverWatch::default();
         server.set_observer(Arc::new(observe_server(
             trace.clone(),
             violations.clone(),
             db.clone(),
             open.clone(),
+            takeovers.clone(),
         )));
         let shell = server.clone();
         sim.host("wa", move || {
@@ -437,6 +467,7 @@ impl World {
 
         let handled = Arc::new(Mutex::new(Vec::new()));
         let starts = Arc::new(AtomicU32::new(0));
+        let running_starts = Arc::new(Mutex::new(BTreeSet::new()));
         let exits = Arc::new(Mutex::new(Vec::new()));
         let rss = Arc::new(AtomicU64::new(CALM_RSS_BYTES));
         let mut bot_config = match Config::from_env(&std::collections::HashMap::new()) {
@@ -473,6 +504,7 @@ impl World {
                 host: String::new(),
             },
             starts: starts.clone(),
+            running_starts: running_starts.clone(),
             exits: exits.clone(),
             seed,
             broken_ack_before_store: config.broken_ack_before_store,
@@ -496,6 +528,9 @@ impl World {
             rss,
             session_watch: SessionWatch::default(),
             backoff_watch: BackoffWatch::default(),
+            takeovers,
+            running_starts,
+            cut_off: BTreeSet::new(),
             next_session_check: Duration::ZERO,
             last_state: String::new(),
         };
@@ -559,6 +594,15 @@ impl World {
         if let Some(broken) =
             self.backoff_watch
                 .check(record, self.config.reconnect_max_ms, self.config.tick * 2)
+        {
+            self.violations.report_at(now, broken);
+        }
+        let can_act =
+            self.cut_off.is_empty() && !self.db.is_failing() && self.bot_state() != "shutting_down";
+        let running = lock(&self.running_starts).clone();
+        if let Some(broken) = self
+            .takeovers
+            .check(now, |start| running.contains(&start), can_act)
         {
             self.violations.report_at(now, broken);
         }
@@ -759,6 +803,8 @@ impl World {
             format!("chaos: overlap: {name} starts while {old} runs"),
         );
         self.add_bot_host(&name);
+        // A new host: no partition of the old one's applies to it.
+        self.cut_off.clear();
         self.last_state = String::new();
         self.backoff_watch = BackoffWatch::default();
         old
@@ -819,6 +865,7 @@ impl World {
         self.trace
             .record_at(self.elapsed(), format!("chaos: partition {host}-wa"));
         self.sim.partition(host.as_str(), "wa");
+        self.cut_off.insert("wa");
         self.server.with_server(|s| {
             for conn in s.connections() {
                 let _ = s.set_silent(conn, true);
@@ -839,6 +886,9 @@ impl World {
         self.trace
             .record_at(self.elapsed(), format!("chaos: repair {host}-wa"));
         self.sim.repair(host, "wa");
+        if host == self.bot_host() {
+            self.cut_off.remove("wa");
+        }
         self.server.with_server(|s| {
             let state = s.state();
             for conn in state.connections.iter().filter(|c| c.silent) {
@@ -847,12 +897,29 @@ impl World {
         });
     }
 
+    /// Holds back everything between the bot host `host` and WhatsApp
+    /// (a congested or stalled path: nothing is lost, it arrives late, on
+    /// [`World::release_wa_of`]).
+    pub fn hold_wa_of(&mut self, host: &str) {
+        self.trace
+            .record_at(self.elapsed(), format!("chaos: hold {host}-wa"));
+        self.sim.hold(host, "wa");
+    }
+
+    /// Lets what [`World::hold_wa_of`] held back through.
+    pub fn release_wa_of(&mut self, host: &str) {
+        self.trace
+            .record_at(self.elapsed(), format!("chaos: release {host}-wa"));
+        self.sim.release(host, "wa");
+    }
+
     /// Cuts the network between the current bot and its database.
     pub fn partition_db(&mut self) {
         let host = self.bot_host();
         self.trace
             .record_at(self.elapsed(), format!("chaos: partition {host}-db"));
         self.sim.partition(host.as_str(), DB_HOST);
+        self.cut_off.insert("db");
     }
 
     pub fn repair_db(&mut self) {
@@ -860,6 +927,7 @@ impl World {
         self.trace
             .record_at(self.elapsed(), format!("chaos: repair {host}-db"));
         self.sim.repair(host.as_str(), DB_HOST);
+        self.cut_off.remove("db");
     }
 
     /// The database server crashes (requests it holds are lost, committed
@@ -881,6 +949,11 @@ impl World {
         self.trace
             .record_at(self.elapsed(), format!("chaos: db latency {latency_ms} ms"));
         self.db_link.set_latency_ms(latency_ms);
+        if latency_ms > self.config.db_latency_ms {
+            self.cut_off.insert("slow db");
+        } else {
+            self.cut_off.remove("slow db");
+        }
     }
 
     // ---- chaos: WhatsApp ----
