@@ -7,16 +7,9 @@
 
 use std::time::Duration;
 
+use blacksky_sim::chaos::plan::{Fault, Plan, Runner, SWEEP_FAULTS, SWEEP_WINDOW};
 use blacksky_sim::chaos::world::DEFAULT_SEED;
 use blacksky_sim::chaos::{SeedGuard, World, WorldConfig, seed_from_env};
-
-/// Two simulations stepping in parallel threads of one process can part by
-/// a few milliseconds: tokio seeds each runtime's random source from a
-/// process-wide counter unless built with `--cfg tokio_unstable` (then
-/// turmoil seeds it from the simulation). Our own `select!`s are `biased`,
-/// so something in a dependency still draws from it. Until that is found,
-/// the two tests here take turns; a seed replayed alone is exact.
-static ONE_AT_A_TIME: std::sync::Mutex<()> = std::sync::Mutex::new(());
 
 /// One scripted run; returns its trace as text.
 fn run(seed: u64) -> Vec<String> {
@@ -51,7 +44,6 @@ fn run(seed: u64) -> Vec<String> {
 
 #[test]
 fn the_same_seed_gives_the_same_trace() {
-    let _turn = ONE_AT_A_TIME.lock();
     let seed = seed_from_env(DEFAULT_SEED);
     let _guard = SeedGuard {
         seed,
@@ -63,21 +55,7 @@ fn the_same_seed_gives_the_same_trace() {
         first.len() > 10,
         "seed {seed}: the trace records the run: {first:#?}"
     );
-    if let Some(at) = first.iter().zip(&second).position(|(a, b)| a != b) {
-        let from = at.saturating_sub(12);
-        panic!(
-            "seed {seed}: traces part at line {at}:\n  {}\n  {}\nfirst:\n  {}\nsecond:\n  {}",
-            first[at],
-            second[at],
-            first[from..(at + 4).min(first.len())].join("\n  "),
-            second[from..(at + 4).min(second.len())].join("\n  ")
-        );
-    }
-    assert_eq!(
-        first.len(),
-        second.len(),
-        "seed {seed}: one trace is longer"
-    );
+    assert_same(seed, "run twice", &first, &second);
     assert_ne!(
         first,
         run(seed.wrapping_add(1)),
@@ -85,42 +63,78 @@ fn the_same_seed_gives_the_same_trace() {
     );
 }
 
-/// The same for a random chaos plan (every kind of fault the sweep draws,
-/// the `db` host and overlapping dynos included).
-#[test]
-fn the_same_sweep_seed_gives_the_same_trace() {
-    use blacksky_sim::chaos::plan::{Plan, Runner, SWEEP_FAULTS, SWEEP_WINDOW};
-    let _turn = ONE_AT_A_TIME.lock();
-    let seed = seed_from_env(DEFAULT_SEED);
-    let _guard = SeedGuard {
-        seed,
-        scenario: "determinism",
-    };
-    let run = |seed: u64| {
-        let mut config = WorldConfig::new(seed);
-        config.tick = Duration::from_millis(10);
-        let mut runner = Runner::linked(&config);
-        runner.run_plan(&Plan::random(seed, SWEEP_WINDOW, SWEEP_FAULTS * 2));
-        runner
-            .world
-            .trace
-            .lines()
-            .iter()
-            .map(|line| format!("{line:?}"))
-            .collect::<Vec<_>>()
-    };
-    let first = run(seed);
-    let second = run(seed);
-    assert!(first.len() > 100, "seed {seed}: a short trace: {first:#?}");
-    if let Some(at) = first.iter().zip(&second).position(|(a, b)| a != b) {
+/// The trace of a sweep seed's random plan (every kind of fault the
+/// sweep draws, the `db` host and overlapping dynos included).
+fn sweep_trace(seed: u64) -> Vec<String> {
+    let mut config = WorldConfig::new(seed);
+    config.tick = Duration::from_millis(10);
+    let mut runner = Runner::linked(&config);
+    runner.run_plan(&Plan::random(seed, SWEEP_WINDOW, SWEEP_FAULTS * 2));
+    runner
+        .world
+        .trace
+        .lines()
+        .iter()
+        .map(|line| format!("{line:?}"))
+        .collect()
+}
+
+fn assert_same(seed: u64, what: &str, first: &[String], second: &[String]) {
+    if let Some(at) = first.iter().zip(second).position(|(a, b)| a != b) {
+        let from = at.saturating_sub(8);
         panic!(
-            "seed {seed}: traces part at line {at}:\n  {}\n  {}",
-            first[at], second[at]
+            "seed {seed}: {what}: traces part at line {at}:\n  {}\n  {}\nfirst:\n  {}\nsecond:\n  {}",
+            first[at],
+            second[at],
+            first[from..(at + 2).min(first.len())].join("\n  "),
+            second[from..(at + 2).min(second.len())].join("\n  ")
         );
     }
     assert_eq!(
         first.len(),
         second.len(),
-        "seed {seed}: one trace is longer"
+        "seed {seed}: {what}: one trace is longer"
     );
+}
+
+#[test]
+fn the_same_sweep_seed_gives_the_same_trace() {
+    let seed = seed_from_env(DEFAULT_SEED);
+    let _guard = SeedGuard {
+        seed,
+        scenario: "determinism",
+    };
+    let first = sweep_trace(seed);
+    assert!(first.len() > 100, "seed {seed}: a short trace: {first:#?}");
+    assert_same(seed, "run twice", &first, &sweep_trace(seed));
+}
+
+/// A seed replays exactly wherever it runs: alone, or while other
+/// simulations run in other threads of the process (the sweep, the test
+/// harness). Crashes are where this broke: a crashed host's streams were
+/// closed in an order tokio chose from process-wide task ids, each FIN
+/// drawing its latency from the simulation's random source in turn (see
+/// `blacksky_sim::chaos::sockets`). The seeds are the first whose plans
+/// crash both the bot and the database.
+#[test]
+fn a_seed_replays_exactly_beside_other_simulations() {
+    let crashes = |seed: u64| {
+        let faults = Plan::random(seed, SWEEP_WINDOW, SWEEP_FAULTS * 2).faults;
+        faults.iter().any(|(_, f)| *f == Fault::CrashBot)
+            && faults.iter().any(|(_, f)| *f == Fault::CrashDb)
+    };
+    let seeds: Vec<u64> = (1..).filter(|s| crashes(*s)).take(3).collect();
+    for seed in seeds {
+        let alone = sweep_trace(seed);
+        let (beside, other) = std::thread::scope(|scope| {
+            let one = scope.spawn(|| sweep_trace(seed));
+            let two = scope.spawn(|| sweep_trace(seed));
+            (one.join(), two.join())
+        });
+        let (Ok(beside), Ok(other)) = (beside, other) else {
+            panic!("seed {seed}: a simulation thread panicked");
+        };
+        assert_same(seed, "alone and beside another", &alone, &beside);
+        assert_same(seed, "two at once", &beside, &other);
+    }
 }

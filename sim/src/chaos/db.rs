@@ -27,6 +27,8 @@ use blacksky_io::store::{
     StoreError, StoredSnapshot,
 };
 use futures_util::FutureExt;
+
+use super::sockets::{HostSockets, SimStream};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use turmoil::net::{TcpListener, TcpStream};
 
@@ -55,6 +57,8 @@ pub struct DbLink {
     /// Requests taken off the wire, and those committed.
     taken: Arc<AtomicU64>,
     committed: Arc<AtomicU64>,
+    /// Where both ends' streams are registered (see [`HostSockets`]).
+    sockets: HostSockets,
 }
 
 impl std::fmt::Debug for DbLink {
@@ -68,10 +72,19 @@ impl std::fmt::Debug for DbLink {
 
 impl DbLink {
     #[must_use]
-    pub fn new(latency_ms: u64) -> DbLink {
-        let link = DbLink::default();
+    pub fn new(latency_ms: u64, sockets: HostSockets) -> DbLink {
+        let link = DbLink {
+            sockets,
+            ..DbLink::default()
+        };
         link.set_latency_ms(latency_ms);
         link
+    }
+
+    /// The stream registry both ends use (the bots' dialers too).
+    #[must_use]
+    pub fn sockets(&self) -> HostSockets {
+        self.sockets.clone()
     }
 
     /// How long the host holds each request before committing it.
@@ -96,11 +109,12 @@ impl DbLink {
         let listener = TcpListener::bind((IpAddr::from(Ipv4Addr::UNSPECIFIED), DB_PORT)).await?;
         loop {
             let (stream, _) = listener.accept().await?;
+            let stream = self.sockets.track(stream)?;
             tokio::spawn(self.clone().serve_connection(stream));
         }
     }
 
-    async fn serve_connection(self, mut stream: TcpStream) {
+    async fn serve_connection(self, mut stream: SimStream) {
         loop {
             let Ok(id) = stream.read_u64().await else {
                 return;
@@ -126,7 +140,7 @@ impl DbLink {
 pub struct NetStore {
     rows: MemoryStore,
     link: DbLink,
-    connection: Option<TcpStream>,
+    connection: Option<SimStream>,
 }
 
 impl NetStore {
@@ -179,7 +193,8 @@ impl NetStore {
 
     async fn round_trip(&mut self, id: u64) -> std::io::Result<()> {
         if self.connection.is_none() {
-            self.connection = Some(TcpStream::connect((DB_HOST, DB_PORT)).await?);
+            let stream = TcpStream::connect((DB_HOST, DB_PORT)).await?;
+            self.connection = Some(self.link.sockets.track(stream)?);
         }
         let Some(stream) = self.connection.as_mut() else {
             unreachable!("connected above")

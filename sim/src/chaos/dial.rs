@@ -11,6 +11,8 @@ use std::time::Duration;
 
 use blacksky_io::transport::{DialError, Dialer};
 use tokio_tungstenite::WebSocketStream;
+
+use super::sockets::{HostSockets, SimStream};
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 use tokio_tungstenite::tungstenite::http::HeaderValue;
 
@@ -53,7 +55,7 @@ impl OpenSockets {
 /// A turmoil TCP stream that is in [`OpenSockets`] while it lives.
 #[derive(Debug)]
 pub struct TrackedStream {
-    inner: turmoil::net::TcpStream,
+    inner: SimStream,
     addr: String,
     open: OpenSockets,
 }
@@ -99,16 +101,18 @@ impl tokio::io::AsyncWrite for TrackedStream {
 pub struct TurmoilDialer {
     pub timeout: Duration,
     pub open: OpenSockets,
+    pub sockets: HostSockets,
     /// The dialing process's start number.
     pub start: u32,
 }
 
 impl TurmoilDialer {
     #[must_use]
-    pub fn new(open: OpenSockets, start: u32) -> TurmoilDialer {
+    pub fn new(open: OpenSockets, sockets: HostSockets, start: u32) -> TurmoilDialer {
         TurmoilDialer {
             timeout: Duration::from_secs(20),
             open,
+            sockets,
             start,
         }
     }
@@ -139,13 +143,14 @@ impl TurmoilDialer {
                 url: url.to_owned(),
                 source: Box::new(err.into()),
             })?;
-        let addr = stream
-            .local_addr()
+        let stream = self
+            .sockets
+            .track(stream)
             .map_err(|err| DialError::Connect {
                 url: url.to_owned(),
                 source: Box::new(err.into()),
-            })?
-            .to_string();
+            })?;
+        let addr = stream.local_addr().to_string();
         self.open.insert(addr.clone(), self.start);
         let stream = TrackedStream {
             inner: stream,

@@ -7,6 +7,8 @@
 //! - [`dial`]: [`TurmoilDialer`], the WebSocket over turmoil's TCP.
 //! - [`invariants`]: the promises every run is held to.
 //! - [`plan`]: random chaos from a seed, and the checks after it.
+//! - [`sockets`]: the hosts' TCP streams, closed in a fixed order on a
+//!   crash (so a seed replays exactly in any process).
 //! - [`world`]: [`World`], the hosts built from a seed, and invariants.
 
 pub mod clock;
@@ -14,6 +16,7 @@ pub mod db;
 pub mod dial;
 pub mod invariants;
 pub mod plan;
+pub mod sockets;
 pub mod world;
 
 pub use clock::{SIM_EPOCH, SimClock};

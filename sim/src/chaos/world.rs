@@ -36,6 +36,7 @@ use super::clock::{SIM_EPOCH, SimClock};
 use super::db::{DB_HOST, DbLink, NetStore};
 use super::dial::{OpenSockets, TurmoilDialer};
 use super::invariants::{BackoffWatch, SessionWatch, TakeoverWatch, Violations};
+use super::sockets::HostSockets;
 use crate::net::{Peers, ServerShell};
 use crate::server::{FakeServer, ServerConfig, ServerEvent, ServerState, Target};
 
@@ -262,7 +263,7 @@ impl Bot {
         };
         let finished = supervise(
             &self.config,
-            TurmoilDialer::new(self.open.clone(), start),
+            TurmoilDialer::new(self.open.clone(), self.link.sockets(), start),
             self.clock.clone(),
             &mut worker,
             &mut shutdown,
@@ -461,7 +462,7 @@ impl World {
             }
         });
 
-        let db_link = DbLink::new(config.db_latency_ms);
+        let db_link = DbLink::new(config.db_latency_ms, HostSockets::default());
         let serving = db_link.clone();
         sim.host(DB_HOST, move || serving.clone().serve());
 
@@ -721,7 +722,15 @@ impl World {
         *lock(&host.board) = None;
         *lock(&host.running) = false;
         *lock(&host.sigterm) = None;
-        self.sim.bounce(host.name.as_str());
+        self.crash_host(host.name.as_str());
+    }
+
+    /// Drops the software of host `name` and starts it again, its TCP
+    /// streams closing in a fixed order.
+    fn crash_host(&mut self, name: &str) {
+        let ip = self.sim.lookup(name);
+        let sim = &mut self.sim;
+        self.db_link.sockets().crash_host(ip, || sim.bounce(name));
     }
 
     /// Sends the current bot SIGTERM (what a dyno cycle starts with): its
@@ -935,7 +944,7 @@ impl World {
     pub fn crash_db(&mut self) {
         self.trace
             .record_at(self.elapsed(), "chaos: crash db".to_owned());
-        self.sim.bounce(DB_HOST);
+        self.crash_host(DB_HOST);
     }
 
     /// While set, every store call fails (the database refuses work).
