@@ -70,6 +70,11 @@ fn chaos_sweep() {
         .iter()
         .filter_map(|(_, r)| r.as_ref().err())
         .collect();
+    let failed_seeds: Vec<u64> = results
+        .iter()
+        .filter(|(_, r)| r.is_err())
+        .map(|(seed, _)| *seed)
+        .collect();
     eprintln!(
         "chaos sweep: {} seeds from {base}, {} failed, in {:?}; online after the chaos: median {:?}, max {:?}",
         results.len(),
@@ -81,7 +86,7 @@ fn chaos_sweep() {
     assert_eq!(results.len() as u64, seeds, "every seed ran");
     assert!(
         failures.is_empty(),
-        "{} of {seeds} seeds failed:\n{}\nreplay one: SEED=<seed> cargo test -p blacksky-sim --test chaos_sweep",
+        "{} of {seeds} seeds failed (seeds {failed_seeds:?}); the first:\n{}\nreplay one: SEED=<seed> cargo test -p blacksky-sim --test chaos_sweep",
         failures.len(),
         failures
             .iter()

@@ -54,6 +54,14 @@ fn the_new_dyno_takes_over_and_the_old_one_stands_by() {
     );
 }
 
+/// SIGTERM to the old dyno: it exits, and the new one stays online.
+fn stop_the_old_dyno(world: &mut World, old: &str, seed: u64) {
+    world.sigterm_host_named(old);
+    world.run_for(Duration::from_secs(30));
+    assert!(!world.host_running(old), "seed {seed}: the old dyno exited");
+    assert!(world.bot_online(), "seed {seed}: still online");
+}
+
 /// The old dyno loses its socket right as the new one starts: it must not
 /// reconnect and take the session back (sweep seed 54).
 #[test]
@@ -82,13 +90,7 @@ fn an_old_dyno_whose_socket_dropped_does_not_come_back() {
         "seed {seed}: the old dyno took the session back"
     );
     ids.extend(world.send_messages(CONTACT, 3));
-    world.sigterm_host_named(&old);
-    world.run_for(Duration::from_secs(30));
-    assert!(
-        !world.host_running(&old),
-        "seed {seed}: the old dyno exited"
-    );
-    assert!(world.bot_online(), "seed {seed}: still online");
+    stop_the_old_dyno(&mut world, &old, seed);
     world.assert_all_kept(&ids);
 }
 
@@ -147,12 +149,6 @@ fn a_late_login_of_the_old_dyno_is_answered_by_taking_the_session_back() {
         "seed {seed}"
     );
     ids.extend(world.send_messages(CONTACT, 3));
-    world.sigterm_host_named(&old);
-    world.run_for(Duration::from_secs(30));
-    assert!(
-        !world.host_running(&old),
-        "seed {seed}: the old dyno exited"
-    );
-    assert!(world.bot_online(), "seed {seed}: still online");
+    stop_the_old_dyno(&mut world, &old, seed);
     world.assert_all_kept(&ids);
 }
