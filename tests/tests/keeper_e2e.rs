@@ -405,3 +405,40 @@ fn qr_page_refuses_a_wrong_token_and_shows_the_qr_with_the_right_one() {
     });
     assert!(body.contains("linked_devices"), "{body}");
 }
+
+// ---- 5. two processes on one session ----
+
+/// An overlapping dyno on the same store (here one SQLite file, as two
+/// processes on one host would share it): the new process logs in, the
+/// old one is told 440, finds a newer process in the store's register
+/// and stands by; it never takes the session back, and on its SIGTERM it
+/// exits 0 while the new one stays online.
+#[test]
+fn a_second_process_on_the_same_store_takes_over_and_the_first_stands_by() {
+    let (wa, home, mut old) = linked_bot(&FAST_BACKOFF);
+    let old_port = http_port(&mut old);
+    wait_state_word(&mut old, old_port, "online");
+    let before = logins(&wa.state());
+    let mut new = start_blacksky(&wa, home.path(), &FAST_BACKOFF);
+    let new_port = http_port(&mut new);
+    wait_state_word(&mut new, new_port, "online");
+    wait_state_word(&mut old, old_port, "standing_by");
+    // Well past many fast backoffs: one hand-over, no fight.
+    std::thread::sleep(Duration::from_secs(2));
+    assert_eq!(logins(&wa.state()), before + 1, "{:#}", wa.state());
+    assert_eq!(state_word(new_port), "online");
+    assert!(
+        !new.saw(|_, l| l.contains("taking it back")),
+        "the new process saw no late login:\n{}",
+        new.transcript()
+    );
+    old.signal("TERM");
+    let status = old
+        .wait_exit(WAIT)
+        .unwrap_or_else(|| panic!("no exit after SIGTERM:\n{}", old.transcript()));
+    assert!(status.success(), "exit {status:?}:\n{}", old.transcript());
+    std::thread::sleep(Duration::from_millis(500));
+    assert_eq!(state_word(new_port), "online");
+    assert_eq!(logins(&wa.state()), before + 1, "{:#}", wa.state());
+    assert_running(&mut new);
+}
