@@ -117,6 +117,9 @@ fn taking_the_session_back_is_bounded_per_window() {
     keeper.handle_input(t0 + minute * 3, Input::ReplacedByOlderProcess);
     assert_eq!(drain(&mut keeper), vec![Output::Alert(Alert::Replaced)]);
     assert_eq!(keeper.health().state, ConnState::StandingBy);
+    // The shell asks again while standing by: no new alert each time.
+    keeper.handle_input(t0 + minute * 4, Input::ReplacedByOlderProcess);
+    assert!(drain(&mut keeper).is_empty());
     // Once the first has left the window, standing by can end again.
     keeper.handle_input(t0 + minute * 11, Input::ReplacedByOlderProcess);
     assert_eq!(drain(&mut keeper), vec![Output::Connect]);

@@ -387,8 +387,11 @@ impl Keeper {
             self.takebacks.len() as u32,
             self.config.takebacks_max,
         );
-        if reaction == Reaction::ReconnectNow {
-            self.takebacks.push_back(now);
+        match reaction {
+            Reaction::ReconnectNow => self.takebacks.push_back(now),
+            // Asked again while standing by: it was said once.
+            _ if self.health.state == ConnState::StandingBy => return,
+            _ => {}
         }
         self.react(now, reaction, DisconnectReason::Replaced);
     }
