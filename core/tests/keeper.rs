@@ -87,17 +87,50 @@ fn replaced_stands_by_and_never_fights() {
     }
 }
 
+const OLDER_RECENT: Input = Input::Peers {
+    newer_alive: false,
+    newer_ran: false,
+    older_recent: true,
+};
+const NEWER_ALIVE: Input = Input::Peers {
+    newer_alive: true,
+    newer_ran: true,
+    older_recent: false,
+};
+const NEWER_GONE: Input = Input::Peers {
+    newer_alive: false,
+    newer_ran: true,
+    older_recent: false,
+};
+const ALONE: Input = Input::Peers {
+    newer_alive: false,
+    newer_ran: false,
+    older_recent: false,
+};
+
 #[test]
 fn a_late_login_of_an_older_process_is_answered_by_taking_the_session_back() {
     let (mut keeper, t0) = started(no_backups(), 1);
     keeper.handle_input(t0, Input::Online);
-    keeper.handle_input(t0, Input::ReplacedByOlderProcess);
+    let _ = lose(&mut keeper, t0, 440);
+    keeper.handle_input(t0, OLDER_RECENT);
     assert_eq!(drain(&mut keeper), vec![Output::Connect]);
     assert_eq!(keeper.health().state, ConnState::Connecting);
     assert_eq!(
         keeper.health().last_disconnect,
         Some(DisconnectReason::Replaced)
     );
+}
+
+#[test]
+fn a_440_from_outside_the_store_stands_by_whatever_is_asked_later() {
+    let (mut keeper, t0) = started(no_backups(), 1);
+    let _ = lose(&mut keeper, t0, 440);
+    for n in 1..10 {
+        keeper.handle_input(t0 + Duration::from_secs(10 * n), ALONE);
+        assert!(drain(&mut keeper).is_empty());
+    }
+    assert_eq!(keeper.health().state, ConnState::StandingBy);
 }
 
 #[test]
@@ -110,26 +143,73 @@ fn taking_the_session_back_is_bounded_per_window() {
     let (mut keeper, t0) = started(config, 1);
     let minute = Duration::from_secs(60);
     for n in 1..=2 {
-        keeper.handle_input(t0 + minute * n, Input::ReplacedByOlderProcess);
+        let _ = lose(&mut keeper, t0 + minute * n, 440);
+        keeper.handle_input(t0 + minute * n, OLDER_RECENT);
         assert_eq!(drain(&mut keeper), vec![Output::Connect], "take-back {n}");
     }
     // A third within the window: something keeps taking it; stand by.
-    keeper.handle_input(t0 + minute * 3, Input::ReplacedByOlderProcess);
-    assert_eq!(drain(&mut keeper), vec![Output::Alert(Alert::Replaced)]);
-    assert_eq!(keeper.health().state, ConnState::StandingBy);
-    // The shell asks again while standing by: no new alert each time.
-    keeper.handle_input(t0 + minute * 4, Input::ReplacedByOlderProcess);
+    assert_eq!(
+        lose(&mut keeper, t0 + minute * 3, 440),
+        vec![Output::Alert(Alert::Replaced)]
+    );
+    keeper.handle_input(t0 + minute * 3, OLDER_RECENT);
     assert!(drain(&mut keeper).is_empty());
+    assert_eq!(keeper.health().state, ConnState::StandingBy);
     // Once the first has left the window, standing by can end again.
-    keeper.handle_input(t0 + minute * 11, Input::ReplacedByOlderProcess);
+    keeper.handle_input(t0 + minute * 11, OLDER_RECENT);
     assert_eq!(drain(&mut keeper), vec![Output::Connect]);
 }
 
 #[test]
-fn a_process_backing_off_or_unpaired_ignores_the_older_process_news() {
+fn a_newer_process_is_left_the_session_until_it_is_gone() {
     let (mut keeper, t0) = started(no_backups(), 1);
+    // The check before the first connect finds a newer process.
+    keeper.handle_input(t0, NEWER_ALIVE);
+    assert_eq!(drain(&mut keeper), vec![Output::Alert(Alert::Replaced)]);
+    assert_eq!(keeper.health().state, ConnState::StandingBy);
+    let s = |n| t0 + Duration::from_secs(n);
+    keeper.handle_input(s(10), NEWER_ALIVE);
+    // Gone once: maybe only its heartbeat is late (a database just back).
+    keeper.handle_input(s(20), NEWER_GONE);
+    keeper.handle_input(s(30), NEWER_ALIVE);
+    keeper.handle_input(s(40), NEWER_GONE);
+    keeper.handle_input(s(50), NEWER_GONE);
+    assert!(drain(&mut keeper).is_empty(), "10 s is under the grace");
+    keeper.handle_input(s(60), NEWER_GONE);
+    assert_eq!(drain(&mut keeper), vec![Output::Connect], "gone for 20 s");
+}
+
+#[test]
+fn a_440_explained_by_a_newer_process_waits_for_it_too() {
+    let (mut keeper, t0) = started(no_backups(), 1);
+    keeper.handle_input(t0, Input::Online);
+    let _ = lose(&mut keeper, t0, 440);
+    keeper.handle_input(t0, NEWER_ALIVE);
+    keeper.handle_input(t0 + Duration::from_secs(10), NEWER_GONE);
+    keeper.handle_input(t0 + Duration::from_secs(30), NEWER_GONE);
+    assert_eq!(drain(&mut keeper), vec![Output::Connect]);
+}
+
+#[test]
+fn a_440_the_store_explains_late_is_taken_back_if_ours_took_it() {
+    // The store could not answer at the 440; when it does, the newer
+    // process that took the session has stopped already.
+    let (mut keeper, t0) = started(no_backups(), 1);
+    let _ = lose(&mut keeper, t0, 440);
+    keeper.handle_input(t0 + Duration::from_secs(60), NEWER_GONE);
+    assert_eq!(drain(&mut keeper), vec![Output::Connect]);
+}
+
+#[test]
+fn a_process_backing_off_or_online_ignores_the_register() {
+    let (mut keeper, t0) = started(no_backups(), 1);
+    keeper.handle_input(t0, Input::Online);
+    keeper.handle_input(t0, NEWER_ALIVE);
+    keeper.handle_input(t0, OLDER_RECENT);
+    assert!(drain(&mut keeper).is_empty());
     let _ = lose(&mut keeper, t0, 503);
-    keeper.handle_input(t0, Input::ReplacedByOlderProcess);
+    keeper.handle_input(t0, OLDER_RECENT);
+    keeper.handle_input(t0, NEWER_ALIVE);
     assert!(drain(&mut keeper).is_empty());
     assert!(matches!(
         keeper.health().state,

@@ -29,10 +29,9 @@ use crate::status::StatusBoard;
 use crate::store::{Standing, StoreLink, StoreWorker};
 use crate::transport::Dialer;
 
-/// How long "where does this process stand among those running the
-/// session?" may take: before a connect, a store that cannot say must not
-/// keep the bot offline (it connects); after a 440 it stands by, and asks
-/// again while it does.
+/// How long "which other processes run this session?" may take: before a
+/// connect, a store that cannot say must not keep the bot offline (it
+/// connects); after a 440 it stands by, and asks again while it does.
 const STANDING_CHECK_TIMEOUT: Duration = Duration::from_secs(2);
 
 /// How often memory and store health are sampled.
@@ -212,8 +211,8 @@ pub async fn supervise<D: Dialer, C: Clock + Clone + 'static>(
             match output {
                 KeeperOutput::Connect => {
                     board.on_connecting(clock.now());
-                    if let Ok(Standing { newest: false, .. }) =
-                        worker.instance_standing(STANDING_CHECK_TIMEOUT).await
+                    if let Ok(standing) = worker.instance_standing(STANDING_CHECK_TIMEOUT).await
+                        && standing.newer_alive
                     {
                         // An old dyno whose socket dropped during a hand-over:
                         // taking the session back would leave the new one
@@ -222,10 +221,7 @@ pub async fn supervise<D: Dialer, C: Clock + Clone + 'static>(
                             "a newer process runs this session: not connecting, standing by"
                         );
                         board.record_disconnect(&DisconnectReason::Replaced, clock.wall());
-                        keeper.handle_input(
-                            clock.now(),
-                            KeeperInput::Disconnected(DisconnectReason::Replaced),
-                        );
+                        keeper.handle_input(clock.now(), peers(standing));
                         continue;
                     }
                     let creds = pending_creds
@@ -321,15 +317,7 @@ pub async fn supervise<D: Dialer, C: Clock + Clone + 'static>(
                         }
                     }
                     Outcome::Ended(Ended::Disconnected(reason)) => {
-                        if reason == DisconnectReason::Replaced
-                            && replaced_by_older_process(worker).await
-                        {
-                            tracing::warn!(
-                                "an older process of this session logged in late and took it: taking it back"
-                            );
-                            keeper.handle_input(clock.now(), KeeperInput::ReplacedByOlderProcess);
-                            continue;
-                        }
+                        let replaced = reason == DisconnectReason::Replaced;
                         let reason = match unfinished_link(worker, &reason, login_seen) {
                             Some(unlinked) => {
                                 pending_creds = Some(unlinked);
@@ -338,6 +326,11 @@ pub async fn supervise<D: Dialer, C: Clock + Clone + 'static>(
                             None => reason,
                         };
                         keeper.handle_input(now, KeeperInput::Disconnected(reason));
+                        if replaced {
+                            // Who took it: a newer process, an older one's
+                            // late login, or someone outside this store.
+                            ask_the_register(worker, &mut keeper, &clock).await;
+                        }
                     }
                 }
             }
@@ -350,13 +343,10 @@ pub async fn supervise<D: Dialer, C: Clock + Clone + 'static>(
                     board.on_memory(rss_bytes, clock.wall());
                     keeper.handle_input(clock.now(), KeeperInput::MemorySample { rss_bytes });
                 }
-                // Standing by after a 440 the store could not explain then
-                // (it was down): ask again.
-                if keeper.health().state == ConnState::StandingBy
-                    && replaced_by_older_process(worker).await
-                {
-                    tracing::warn!("the session is held by an older process of this session: taking it back");
-                    keeper.handle_input(clock.now(), KeeperInput::ReplacedByOlderProcess);
+                // Standing by: is the newer process gone, or could the store
+                // not say before?
+                if keeper.health().state == ConnState::StandingBy {
+                    ask_the_register(worker, &mut keeper, &clock).await;
                 }
             }
             Some(phone) = next_code(&mut services.code_requests) => {
@@ -392,19 +382,32 @@ fn keeper_needs_pairing(keeper: &Keeper) -> bool {
     keeper.health().state == ConnState::NeedsPairing
 }
 
-/// Whether the session went to an older process of this session that
-/// still runs, while this one is the newest: an old dyno whose login was
-/// under way before this one started (no check before a login can stop
-/// that; the server fences nothing). `false` when the store cannot say:
-/// then it was someone outside this database, as far as we know.
-async fn replaced_by_older_process(worker: &StoreWorker) -> bool {
-    matches!(
-        worker.instance_standing(STANDING_CHECK_TIMEOUT).await,
-        Ok(Standing {
-            newest: true,
-            older_alive: true
-        })
-    )
+/// The keeper's input for what the register says.
+fn peers(standing: Standing) -> KeeperInput {
+    KeeperInput::Peers {
+        newer_alive: standing.newer_alive,
+        newer_ran: standing.newer_ran,
+        older_recent: standing.older_recent,
+    }
+}
+
+/// Tells the keeper what the store's register of this session's processes
+/// says; nothing when the store cannot say (it is asked again while the
+/// bot stands by).
+async fn ask_the_register<C: Clock>(worker: &StoreWorker, keeper: &mut Keeper, clock: &C) {
+    let Ok(standing) = worker.instance_standing(STANDING_CHECK_TIMEOUT).await else {
+        return;
+    };
+    let before = keeper.health().state.clone();
+    keeper.handle_input(clock.now(), peers(standing));
+    if before == ConnState::StandingBy && keeper.health().state == ConnState::Connecting {
+        // The newer process stopped, or an older one's late login took it.
+        tracing::warn!(
+            newer_ran = standing.newer_ran,
+            older_recent = standing.older_recent,
+            "the register says the session is this process's: taking it"
+        );
+    }
 }
 
 /// A 401 for creds stored at pair-success whose login never completed (a

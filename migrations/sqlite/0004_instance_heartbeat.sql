@@ -1,7 +1,8 @@
--- When each process last said it is alive (Unix ms, the database's clock).
--- A process that loses the session (440) while it is the newest asks
--- whether an older one of this session still runs: if so, that one's
--- login was late (begun before this process started) and the session is
--- taken back; if not, someone outside this database took it, and the
--- process stands by.
+-- When each process last said it is alive, and when it stopped (Unix ms,
+-- the database's clock). A process that loses the session (440) asks the
+-- register who took it: a newer process of this session (stand by for it,
+-- take over once it is gone), an older one whose login was already under
+-- way when this one started (take the session back), or someone outside
+-- this database (stand by).
 ALTER TABLE instances ADD COLUMN seen_at INTEGER;
+ALTER TABLE instances ADD COLUMN stopped_at INTEGER;

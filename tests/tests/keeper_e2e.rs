@@ -428,7 +428,7 @@ fn a_second_process_on_the_same_store_takes_over_and_the_first_stands_by() {
     assert_eq!(logins(&wa.state()), before + 1, "{:#}", wa.state());
     assert_eq!(state_word(new_port), "online");
     assert!(
-        !new.saw(|_, l| l.contains("taking it back")),
+        !new.saw(|_, l| l.contains("session is this process")),
         "the new process saw no late login:\n{}",
         new.transcript()
     );

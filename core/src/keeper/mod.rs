@@ -52,6 +52,10 @@ pub struct KeeperConfig {
     /// taking the session: a person must look).
     pub takebacks_max: u32,
     pub takeback_window_ms: u64,
+    /// Standing by for a newer process: how long it must look gone (two
+    /// reports this far apart; a database just back may not have its
+    /// heartbeat yet) before this one takes the session.
+    pub newer_gone_grace_ms: u64,
 }
 
 impl Default for KeeperConfig {
@@ -68,6 +72,7 @@ impl Default for KeeperConfig {
             shutdown_grace_ms: 25_000,
             takebacks_max: 3,
             takeback_window_ms: 3_600_000,
+            newer_gone_grace_ms: 15_000,
         }
     }
 }
@@ -133,12 +138,20 @@ pub enum Input {
     Start,
     Online,
     Disconnected(DisconnectReason),
-    /// The session was taken (440) by an older process of this very
-    /// session, still running (the store's instance register says so):
-    /// its login was under way before this process started, so no check
-    /// could stop it. Sent instead of `Disconnected(Replaced)`, or while
-    /// standing by once the store can tell.
-    ReplacedByOlderProcess,
+    /// What the store's register of this session's processes says about
+    /// the others (by registration order; alive = its heartbeat is fresh).
+    /// Reported before a connect, after a 440, and every few seconds while
+    /// standing by. A newer one alive: it has the session; stand by for it
+    /// (take over once it is gone). After a 440 with none newer alive: if
+    /// an older one was alive lately (its login was under way when this
+    /// one started, which no check can stop) or a newer one ran and is
+    /// gone (the store could not say in time), the session is taken back;
+    /// else someone outside took it.
+    Peers {
+        newer_alive: bool,
+        newer_ran: bool,
+        older_recent: bool,
+    },
     /// The socket could not even be opened.
     DialFailed,
     VersionRefreshed,
@@ -229,6 +242,19 @@ pub struct Keeper {
     shutdown: Option<ShutdownProgress>,
     /// When the session was taken back, within the take-back window.
     takebacks: VecDeque<Instant>,
+    /// Why it stands by, while it does.
+    standby: Option<StandBy>,
+}
+
+/// Why the keeper stands by.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum StandBy {
+    /// A 440 nothing here explains: someone outside this store took the
+    /// session, as far as is known. A person decides.
+    Unexplained,
+    /// A newer process of this session has it; `gone_since`: the first
+    /// report that it no longer runs.
+    ForNewer { gone_since: Option<Instant> },
 }
 
 impl Keeper {
@@ -253,6 +279,7 @@ impl Keeper {
             memory_deadline: None,
             shutdown: None,
             takebacks: VecDeque::new(),
+            standby: None,
         }
     }
 
@@ -290,7 +317,11 @@ impl Keeper {
                 self.stable_at = Some(now + ms(self.config.stable_after_ms));
             }
             Input::Disconnected(reason) => self.on_disconnected(now, reason),
-            Input::ReplacedByOlderProcess => self.on_replaced_by_older(now),
+            Input::Peers {
+                newer_alive,
+                newer_ran,
+                older_recent,
+            } => self.on_peers(now, newer_alive, newer_ran || older_recent),
             Input::DialFailed => self.on_disconnected(now, DisconnectReason::ConnectionClosed),
             Input::VersionRefreshed => {
                 if self.health.state == ConnState::RefreshingVersion {
@@ -352,6 +383,7 @@ impl Keeper {
     }
 
     fn connect(&mut self, now: Instant) {
+        self.standby = None;
         if self.connections > 0 {
             self.health.reconnects += 1;
         }
@@ -364,17 +396,52 @@ impl Keeper {
         self.react(now, reaction(&reason), reason);
     }
 
-    /// Online, connecting or standing by, the session went to an older
-    /// process of ours: take it back at once, as often as the window
-    /// allows. (Not while backing off or waiting for a person: those have
-    /// their own way back.)
-    fn on_replaced_by_older(&mut self, now: Instant) {
-        if !matches!(
-            self.health.state,
-            ConnState::Online | ConnState::Connecting | ConnState::StandingBy
-        ) {
-            return;
+    /// `ours_took_it`: besides a newer process alive, another process of
+    /// this session could have taken the session.
+    fn on_peers(&mut self, now: Instant, newer_alive: bool, ours_took_it: bool) {
+        match (self.health.state.clone(), self.standby) {
+            // The check before a connect: the session is a newer one's.
+            (ConnState::Connecting, _) if newer_alive => {
+                self.react(now, Reaction::StandBy, DisconnectReason::Replaced);
+                self.standby = Some(StandBy::ForNewer { gone_since: None });
+            }
+            (ConnState::StandingBy, Some(StandBy::ForNewer { gone_since })) => {
+                if newer_alive {
+                    self.standby = Some(StandBy::ForNewer { gone_since: None });
+                    return;
+                }
+                match gone_since {
+                    None => {
+                        self.standby = Some(StandBy::ForNewer {
+                            gone_since: Some(now),
+                        })
+                    }
+                    Some(since)
+                        if now.saturating_duration_since(since)
+                            >= ms(self.config.newer_gone_grace_ms) =>
+                    {
+                        // The newer process stopped: the session is ours.
+                        self.attempts = 0;
+                        self.connect(now);
+                    }
+                    Some(_) => {}
+                }
+            }
+            (ConnState::StandingBy, Some(StandBy::Unexplained)) => {
+                if newer_alive {
+                    self.standby = Some(StandBy::ForNewer { gone_since: None });
+                } else if ours_took_it {
+                    self.take_back(now);
+                }
+            }
+            _ => {}
         }
+    }
+
+    /// Another process of ours took the session (an older one's late
+    /// login, or a newer one gone since): take it back at once, as often
+    /// as the window allows.
+    fn take_back(&mut self, now: Instant) {
         let window = ms(self.config.takeback_window_ms);
         while self
             .takebacks
@@ -387,13 +454,11 @@ impl Keeper {
             self.takebacks.len() as u32,
             self.config.takebacks_max,
         );
-        match reaction {
-            Reaction::ReconnectNow => self.takebacks.push_back(now),
-            // Asked again while standing by: it was said once.
-            _ if self.health.state == ConnState::StandingBy => return,
-            _ => {}
+        if reaction == Reaction::ReconnectNow {
+            self.takebacks.push_back(now);
+            self.react(now, reaction, DisconnectReason::Replaced);
         }
-        self.react(now, reaction, DisconnectReason::Replaced);
+        // Else it stands by as it is (the 440 was reported already).
     }
 
     fn react(&mut self, now: Instant, reaction: Reaction, reason: DisconnectReason) {
@@ -407,6 +472,7 @@ impl Keeper {
             }
             Reaction::StandBy => {
                 self.set_state(now, ConnState::StandingBy);
+                self.standby = Some(StandBy::Unexplained);
                 self.emit(Output::Alert(Alert::Replaced));
             }
             Reaction::NeedsPairing => {

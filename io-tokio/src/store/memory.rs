@@ -20,6 +20,14 @@ use super::{
     StoredSnapshot,
 };
 
+/// A row of the instance register (times on the database's clock).
+#[derive(Debug)]
+struct Instance {
+    owner: String,
+    seen_at: UnixMillis,
+    stopped: bool,
+}
+
 #[derive(Debug, Default)]
 struct SessionRows {
     /// The creds record as stored (bytes, so corruption can be injected).
@@ -30,9 +38,8 @@ struct SessionRows {
     snapshots: BTreeMap<u64, StoredSnapshot>,
     /// Inbox id → (owner, claim end on the database's clock).
     claims: BTreeMap<String, (String, UnixMillis)>,
-    /// Registered instances, oldest first, with their last heartbeat on
-    /// the database's clock.
-    instances: Vec<(String, UnixMillis)>,
+    /// Registered instances, oldest first.
+    instances: Vec<Instance>,
 }
 
 /// The shared database behind [`MemoryStore`] handles.
@@ -323,14 +330,28 @@ impl Store for MemoryStore {
 
     async fn register_instance(&mut self, owner: &str) -> Result<(), StoreError> {
         let now = lock(&self.db.clock).wall();
-        self.with_rows(|rows| rows.instances.push((owner.to_owned(), now)))
+        self.with_rows(|rows| {
+            rows.instances.push(Instance {
+                owner: owner.to_owned(),
+                seen_at: now,
+                stopped: false,
+            });
+        })
     }
 
     async fn heartbeat_instance(&mut self, owner: &str) -> Result<(), StoreError> {
         let now = lock(&self.db.clock).wall();
         self.with_rows(|rows| {
-            for (_, seen) in rows.instances.iter_mut().filter(|(o, _)| o == owner) {
-                *seen = now;
+            for row in rows.instances.iter_mut().filter(|i| i.owner == owner) {
+                row.seen_at = now;
+            }
+        })
+    }
+
+    async fn retire_instance(&mut self, owner: &str) -> Result<(), StoreError> {
+        self.with_rows(|rows| {
+            for row in rows.instances.iter_mut().filter(|i| i.owner == owner) {
+                row.stopped = true;
             }
         })
     }
@@ -339,19 +360,31 @@ impl Store for MemoryStore {
         &mut self,
         owner: &str,
         alive_ms: u64,
+        recent_ms: u64,
     ) -> Result<Standing, StoreError> {
         let now = lock(&self.db.clock).wall();
         self.with_rows(|rows| {
-            let mine = rows.instances.iter().position(|(o, _)| o == owner);
-            let older = &rows.instances[..mine.unwrap_or(rows.instances.len())];
-            Standing {
-                newest: rows
-                    .instances
-                    .last()
-                    .is_none_or(|(newest, _)| newest == owner),
-                older_alive: older
+            let mine = rows
+                .instances
+                .iter()
+                .position(|i| i.owner == owner)
+                .unwrap_or(rows.instances.len());
+            let others = |range: &[Instance]| -> Vec<(bool, bool)> {
+                range
                     .iter()
-                    .any(|(_, seen)| seen.saturating_add_millis(alive_ms) >= now),
+                    .filter(|i| i.owner != owner)
+                    .map(|i| {
+                        let seen_within = |ms| i.seen_at.saturating_add_millis(ms) >= now;
+                        (!i.stopped && seen_within(alive_ms), seen_within(recent_ms))
+                    })
+                    .collect()
+            };
+            let newer = others(rows.instances.get(mine + 1..).unwrap_or_default());
+            let older = others(&rows.instances[..mine]);
+            Standing {
+                newer_alive: newer.iter().any(|(alive, _)| *alive),
+                newer_ran: !newer.is_empty(),
+                older_recent: older.iter().any(|(_, recent)| *recent),
             }
         })
     }

@@ -124,14 +124,19 @@ impl std::fmt::Debug for StoredSnapshot {
     }
 }
 
-/// Where one process stands among those that ran its session (the
-/// `instances` table), as [`Store::instance_standing`] reads it.
+/// What the `instances` table says about the other processes of one
+/// process's session, as [`Store::instance_standing`] reads it. "Newer"
+/// and "older" are registration order (a process registers before its
+/// first connect).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Standing {
-    /// No process registered after this one (true too when none did).
-    pub newest: bool,
-    /// A process registered before this one is still alive.
-    pub older_alive: bool,
+    /// A process registered after this one is alive: the session is its.
+    pub newer_alive: bool,
+    /// A process registered after this one ran (alive or not since).
+    pub newer_ran: bool,
+    /// A process registered before this one was seen alive lately (within
+    /// the `recent_ms` asked for, stopped or not since).
+    pub older_recent: bool,
 }
 
 /// One session in a database, for `blacksky session list`.
@@ -211,12 +216,20 @@ pub trait Store: Send + 'static {
         owner: &str,
     ) -> impl Future<Output = Result<(), StoreError>> + Send;
 
+    /// Marks `owner` stopped: it is exiting, no longer alive.
+    fn retire_instance(
+        &mut self,
+        owner: &str,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
+
     /// Where `owner` stands among the processes that ran this session;
-    /// an instance is alive if its mark is at most `alive_ms` old.
+    /// an instance is alive if it has not stopped and its mark is at most
+    /// `alive_ms` old, recent if its mark is at most `recent_ms` old.
     fn instance_standing(
         &mut self,
         owner: &str,
         alive_ms: u64,
+        recent_ms: u64,
     ) -> impl Future<Output = Result<Standing, StoreError>> + Send;
 
     /// Inbox entries not handled yet, oldest first (tools and tests).
@@ -345,12 +358,17 @@ impl Store for AnyStore {
         dispatch!(self, s => s.heartbeat_instance(owner))
     }
 
+    async fn retire_instance(&mut self, owner: &str) -> Result<(), StoreError> {
+        dispatch!(self, s => s.retire_instance(owner))
+    }
+
     async fn instance_standing(
         &mut self,
         owner: &str,
         alive_ms: u64,
+        recent_ms: u64,
     ) -> Result<Standing, StoreError> {
-        dispatch!(self, s => s.instance_standing(owner, alive_ms))
+        dispatch!(self, s => s.instance_standing(owner, alive_ms, recent_ms))
     }
 
     async fn unhandled_inbox(&mut self, limit: u32) -> Result<Vec<InboxRecord>, StoreError> {

@@ -221,9 +221,12 @@ struct Dialect {
     register: &'static str,
     /// `Store::heartbeat_instance` ($1 session, $2 owner).
     heartbeat: &'static str,
-    /// `Store::instance_standing` ($1 session, $2 owner, $3 alive ms):
-    /// the newest owner, and whether an older instance is alive (every
-    /// other one counts as older while `owner` is not registered).
+    /// `Store::retire_instance` ($1 session, $2 owner).
+    retire: &'static str,
+    /// `Store::instance_standing` ($1 session, $2 owner, $3 alive ms, $4
+    /// recent ms): whether a newer instance is alive, ran at all, and
+    /// whether an older one was seen recently (an unregistered `owner`
+    /// counts every other as older).
     standing: &'static str,
 }
 
@@ -231,25 +234,46 @@ macro_rules! dialect {
     (now: $now:literal, skip_locked: $skip_locked:literal) => {
         Dialect {
             claim: concat!(
-                "UPDATE inbox SET claimed_by = $2, claim_until = $3 + ", $now,
+                "UPDATE inbox SET claimed_by = $2, claim_until = $3 + ",
+                $now,
                 " WHERE seq IN (SELECT seq FROM inbox WHERE session = $1 AND handled_at IS NULL \
-                 AND (claimed_by IS NULL OR claimed_by = $2 OR claim_until < ", $now, ") \
-                 ORDER BY seq LIMIT $4", $skip_locked, ") \
+                 AND (claimed_by IS NULL OR claimed_by = $2 OR claim_until < ",
+                $now,
+                ") \
+                 ORDER BY seq LIMIT $4",
+                $skip_locked,
+                ") \
                  RETURNING seq, msg_id, sender, stanza, received_at, handled_at"
             ),
             register: concat!(
                 "INSERT INTO instances (session, owner, started_at, seen_at) VALUES ($1, $2, $3, ",
-                $now, ")"
+                $now,
+                ")"
             ),
             heartbeat: concat!(
-                "UPDATE instances SET seen_at = ", $now, " WHERE session = $1 AND owner = $2"
+                "UPDATE instances SET seen_at = ",
+                $now,
+                " WHERE session = $1 AND owner = $2"
+            ),
+            retire: concat!(
+                "UPDATE instances SET stopped_at = ",
+                $now,
+                " WHERE session = $1 AND owner = $2"
             ),
             standing: concat!(
-                "SELECT (SELECT owner FROM instances WHERE session = $1 ORDER BY epoch DESC LIMIT 1), \
-                 EXISTS (SELECT 1 FROM instances WHERE session = $1 AND owner <> $2 \
-                 AND seen_at >= ", $now, " - $3 \
-                 AND epoch < (SELECT COALESCE(MIN(epoch), 9223372036854775807) FROM instances \
-                 WHERE session = $1 AND owner = $2))"
+                "WITH mine AS (SELECT COALESCE(MIN(epoch), 9223372036854775807) AS epoch \
+                 FROM instances WHERE session = $1 AND owner = $2), \
+                 others AS (SELECT epoch, seen_at, stopped_at FROM instances \
+                 WHERE session = $1 AND owner <> $2) \
+                 SELECT EXISTS (SELECT 1 FROM others, mine WHERE others.epoch > mine.epoch \
+                 AND stopped_at IS NULL AND seen_at >= ",
+                $now,
+                " - $3), \
+                 EXISTS (SELECT 1 FROM others, mine WHERE others.epoch > mine.epoch), \
+                 EXISTS (SELECT 1 FROM others, mine WHERE others.epoch < mine.epoch \
+                 AND seen_at >= ",
+                $now,
+                " - $4)"
             ),
         }
     };
@@ -740,23 +764,35 @@ macro_rules! sql_store {
                 Ok(())
             }
 
+            async fn retire_instance(&mut self, owner: &str) -> Result<(), StoreError> {
+                sqlx::query($dialect.retire)
+                    .bind(&self.session)
+                    .bind(owner)
+                    .execute(&self.pool)
+                    .await
+                    .map_err(db("retiring this instance"))?;
+                Ok(())
+            }
+
             async fn instance_standing(
                 &mut self,
                 owner: &str,
                 alive_ms: u64,
+                recent_ms: u64,
             ) -> Result<Standing, StoreError> {
                 let what = "reading the instance register";
                 let row = sqlx::query($dialect.standing)
                     .bind(&self.session)
                     .bind(owner)
                     .bind(i64::try_from(alive_ms).unwrap_or(i64::MAX))
+                    .bind(i64::try_from(recent_ms).unwrap_or(i64::MAX))
                     .fetch_one(&self.pool)
                     .await
                     .map_err(db(what))?;
-                let newest: Option<String> = row.try_get(0).map_err(db(what))?;
                 Ok(Standing {
-                    newest: newest.is_none_or(|newest| newest == owner),
-                    older_alive: row.try_get(1).map_err(db(what))?,
+                    newer_alive: row.try_get(0).map_err(db(what))?,
+                    newer_ran: row.try_get(1).map_err(db(what))?,
+                    older_recent: row.try_get(2).map_err(db(what))?,
                 })
             }
 

@@ -39,6 +39,11 @@ use crate::clock::{Clock, SharedClock};
 /// (a slow or briefly unreachable database) do not make it dead.
 const INSTANCE_HEARTBEAT: Duration = Duration::from_secs(10);
 const INSTANCE_ALIVE_MS: u64 = 45_000;
+/// How far back an older process counts as a suspect for a 440 (its late
+/// login): longer than a database outage may keep the question open.
+const INSTANCE_RECENT_MS: u64 = 5 * 60_000;
+/// The most an exit waits to clear its mark.
+const RETIRE_TIMEOUT_MS: u64 = 2_000;
 
 /// Limits and timings of the worker, units last.
 #[derive(Debug, Clone)]
@@ -431,10 +436,11 @@ impl StoreWorker {
         }
     }
 
-    /// Where this process stands among those that ran the session: is
-    /// it the newest, and is an older one still alive (it registers
-    /// itself the first time it asks, and renews an "alive" mark from then
-    /// on). `Err` when the store cannot tell within `timeout`.
+    /// Where this process stands among those that ran the session: is a
+    /// newer one alive, did one run, was an older one alive lately (it
+    /// registers itself the first time it asks, renews an "alive" mark
+    /// from then on, and marks itself stopped when it stops). `Err` when
+    /// the store cannot tell within `timeout`.
     pub async fn instance_standing(&self, timeout: Duration) -> Result<Standing, String> {
         let (reply, rx) = oneshot::channel();
         self.control
@@ -581,6 +587,15 @@ impl<S: Store> Worker<S> {
                     self.next_inbox_sweep =
                         Instant::now() + Duration::from_millis(self.config.claim_lease_ms.max(1));
                 }
+            }
+        }
+        if self.registered {
+            // Exiting: a process standing by for this one may take over
+            // at once instead of waiting for the mark to go stale.
+            let owner = self.config.owner.clone();
+            let retired = Self::attempt(RETIRE_TIMEOUT_MS, self.store.retire_instance(&owner));
+            if let Err(err) = retired.await {
+                tracing::debug!("instance not retired: {err}");
             }
         }
         let mut dropped = 0;
@@ -767,7 +782,8 @@ impl<S: Store> Worker<S> {
         }
         Self::attempt(
             limit,
-            self.store.instance_standing(&owner, INSTANCE_ALIVE_MS),
+            self.store
+                .instance_standing(&owner, INSTANCE_ALIVE_MS, INSTANCE_RECENT_MS),
         )
         .await
     }

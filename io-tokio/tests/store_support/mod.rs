@@ -243,57 +243,77 @@ pub async fn claims_keep_two_processes_apart<S: Db>(mut store: S) {
     let taken_over = store.claim_inbox("new", 60_000, 10).await.expect("claim");
     assert_eq!(ids(taken_over), ["A"]);
 
-    let standing = |newest, older_alive| Standing {
-        newest,
-        older_alive,
+    let standing = |newer_alive, newer_ran, older_recent| Standing {
+        newer_alive,
+        newer_ran,
+        older_recent,
     };
-    let alive_ms = 60_000;
+    let (alive_ms, recent_ms) = (60_000, 120_000);
     assert_eq!(
         store
-            .instance_standing("old", alive_ms)
+            .instance_standing("old", alive_ms, recent_ms)
             .await
             .expect("read"),
-        standing(true, false),
+        standing(false, false, false),
         "nobody registered"
     );
     store.register_instance("old").await.expect("register");
     store.register_instance("new").await.expect("register");
     assert_eq!(
         store
-            .instance_standing("new", alive_ms)
+            .instance_standing("new", alive_ms, recent_ms)
             .await
             .expect("read"),
-        standing(true, true),
+        standing(false, false, true),
         "the newest, with the old one alive"
     );
     assert_eq!(
         store
-            .instance_standing("old", alive_ms)
+            .instance_standing("old", alive_ms, recent_ms)
             .await
             .expect("read"),
-        standing(false, false),
-        "not the newest; nothing older"
+        standing(true, true, false),
+        "a newer one alive; nothing older"
     );
     assert_eq!(
         store
-            .instance_standing("stranger", alive_ms)
+            .instance_standing("stranger", alive_ms, recent_ms)
             .await
             .expect("read"),
-        standing(false, true),
+        standing(false, false, true),
         "an unregistered process counts every other as older"
     );
-    // Marks go stale on the database's clock; a heartbeat renews one.
+    // Marks go stale on the database's clock; a heartbeat renews one; a
+    // stopped process is not alive, but was seen lately.
     tokio::time::sleep(Duration::from_millis(30)).await;
     assert_eq!(
-        store.instance_standing("new", 10).await.expect("read"),
-        standing(true, false),
-        "the old one's mark is stale"
+        store.instance_standing("old", 10, 10).await.expect("read"),
+        standing(false, true, false),
+        "the new one's mark is stale"
     );
-    store.heartbeat_instance("old").await.expect("heartbeat");
+    store.heartbeat_instance("new").await.expect("heartbeat");
     assert_eq!(
-        store.instance_standing("new", 10).await.expect("read"),
-        standing(true, true),
+        store.instance_standing("old", 10, 10).await.expect("read"),
+        standing(true, true, false),
         "renewed"
+    );
+    store.retire_instance("new").await.expect("retire");
+    assert_eq!(
+        store
+            .instance_standing("old", alive_ms, recent_ms)
+            .await
+            .expect("read"),
+        standing(false, true, false),
+        "the new one stopped"
+    );
+    store.retire_instance("old").await.expect("retire");
+    assert_eq!(
+        store
+            .instance_standing("new", alive_ms, recent_ms)
+            .await
+            .expect("read"),
+        standing(false, false, true),
+        "the old one stopped, but was seen lately"
     );
 }
 

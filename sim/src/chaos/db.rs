@@ -277,13 +277,20 @@ impl Store for NetStore {
             .await
     }
 
+    async fn retire_instance(&mut self, owner: &str) -> Result<(), StoreError> {
+        let owner = owner.to_owned();
+        self.call(move |mut rows| ready(rows.retire_instance(&owner)))
+            .await
+    }
+
     async fn instance_standing(
         &mut self,
         owner: &str,
         alive_ms: u64,
+        recent_ms: u64,
     ) -> Result<Standing, StoreError> {
         let owner = owner.to_owned();
-        self.call(move |mut rows| ready(rows.instance_standing(&owner, alive_ms)))
+        self.call(move |mut rows| ready(rows.instance_standing(&owner, alive_ms, recent_ms)))
             .await
     }
 

@@ -8,22 +8,23 @@
 //!    handling was already committed. (A call whose commit never landed,
 //!    cut by a crash, may be repeated: its replies were never stored, so
 //!    nothing reached anyone twice.)
-//! 3. **Never two live connections, never a fight:** the server keeps one
-//!    socket per device (a login ends the other), and a process never
-//!    replaces a socket it still holds itself. A newer process takes the
-//!    session from an older one (the hand-over of overlapping dynos). An
-//!    older process may take it from a newer one only by a late login,
-//!    one begun before the newer process started: no check before a login
-//!    can stop that, since the server fences nothing. Then the newer
-//!    process takes it back within [`TAKEBACK_BOUND`] of being able to
-//!    (its network and database working, not shutting down), unless it
-//!    has stopped.
+//! 3. **Never two live connections, never a fight, never unattended:** the
+//!    server keeps one socket per device (a login ends the other); no
+//!    process replaces a socket it still holds itself; running processes
+//!    take the session from each other at most [`FIGHT_MAX`] times in
+//!    [`FIGHT_WINDOW`] (a hand-over of overlapping dynos is one; an old
+//!    dyno's late login and the take-back are two more); and once linked,
+//!    the session is never left without a running process holding it for
+//!    longer than [`UNATTENDED_BOUND`] while the current dyno can act (its
+//!    network and database working, not shutting down), unless someone
+//!    outside took it (an injected 440, 401 or 403: a person's call).
 //! 4. **The session never goes backwards:** snapshot generations and the
 //!    pre-key counter only grow; once linked, the identity and the device
 //!    stay the same.
 //! 5. **Reconnect delays stay within bounds:** each backoff is at most
 //!    `reconnect_max_ms`, and the bot reconnects when it said it would.
 
+use std::collections::VecDeque;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
@@ -151,27 +152,33 @@ impl BackoffWatch {
     }
 }
 
-/// How long the newest process may leave the session to an older one
-/// after a late login, once it can act: the 440 comes at once, the store
-/// answers in milliseconds (or, if it failed then, is asked again within
-/// 10 s), and a refused login backs off a few seconds.
-pub const TAKEBACK_BOUND: Duration = Duration::from_secs(60);
+/// How long the session may go without a holder while the current dyno
+/// can act: a backoff of at most 30 s and a dial of at most 20 s, or a
+/// process standing by for a newer one that stopped (its mark cleared at
+/// exit, or stale after 45 s) and the 15 s it waits to be sure.
+pub const UNATTENDED_BOUND: Duration = Duration::from_secs(90);
+/// At most this many take-overs between running processes in a window.
+pub const FIGHT_MAX: usize = 6;
+pub const FIGHT_WINDOW: Duration = Duration::from_secs(600);
 
-/// A late login of an older process, not yet answered.
-#[derive(Debug, Clone, Copy)]
-struct LateLogin {
-    /// The start that lost the session, and the one that took it.
-    newer: u32,
-    older: u32,
-    /// Since when the newer one could act (the clock restarts while it
-    /// cannot).
-    since: Duration,
+#[derive(Debug, Default)]
+struct Holding {
+    /// The peer address of the socket the server counts as the session's
+    /// (the last login's), until it closes.
+    session_peer: Option<String>,
+    linked: bool,
+    /// Someone outside the bot's store has the session (or the phone
+    /// removed the device), until the next login.
+    outside: bool,
+    takeovers: VecDeque<Duration>,
+    unattended_since: Option<Duration>,
 }
 
-/// Promise 3, fed by the server's events (`on_takeover`, `on_login`) and
-/// checked every step (`check`). Clones share their state.
+/// Promise 3, fed by the server's events (`on_takeover`, `on_login`,
+/// `on_closed`) and the scenario (`taken_from_outside`), and checked every
+/// step (`check`). Clones share their state.
 #[derive(Debug, Clone, Default)]
-pub struct TakeoverWatch(Arc<Mutex<Option<LateLogin>>>);
+pub struct TakeoverWatch(Arc<Mutex<Holding>>);
 
 impl TakeoverWatch {
     /// A login of start `by` took the session from a socket that start
@@ -182,52 +189,65 @@ impl TakeoverWatch {
                 "two live connections: start #{by} logged in again while it still held its other socket"
             ));
         }
-        if by < from {
-            lock(&self.0).get_or_insert(LateLogin {
-                newer: from,
-                older: by,
-                since: at,
-            });
+        let mut holding = lock(&self.0);
+        holding.takeovers.push_back(at);
+        while holding
+            .takeovers
+            .front()
+            .is_some_and(|t| at.saturating_sub(*t) > FIGHT_WINDOW)
+        {
+            holding.takeovers.pop_front();
         }
-        None
+        (holding.takeovers.len() > FIGHT_MAX).then(|| {
+            holding.takeovers.clear();
+            format!(
+                "a fight: more than {FIGHT_MAX} take-overs between running processes within {FIGHT_WINDOW:?} (the last: start #{by} from #{from})"
+            )
+        })
     }
 
-    /// Start `by` logged in: a late login is answered once a process at
-    /// least as new as the one that lost the session holds it again.
-    pub fn on_login(&self, by: u32) {
-        let mut pending = lock(&self.0);
-        if pending.is_some_and(|late| by >= late.newer) {
-            *pending = None;
+    /// The device logged in over the socket from `peer`.
+    pub fn on_login(&self, peer: Option<String>) {
+        let mut holding = lock(&self.0);
+        holding.session_peer = peer;
+        holding.linked = true;
+        holding.outside = false;
+    }
+
+    /// The server's socket from `peer` closed.
+    pub fn on_closed(&self, peer: Option<&str>) {
+        let mut holding = lock(&self.0);
+        if peer.is_some() && holding.session_peer.as_deref() == peer {
+            holding.session_peer = None;
         }
     }
 
-    /// Judges an open late login: fine while the newer start can act for
-    /// less than `TAKEBACK_BOUND`, or once it has stopped.
-    pub fn check(
-        &self,
-        now: Duration,
-        running: impl Fn(u32) -> bool,
-        newer_can_act: bool,
-    ) -> Option<String> {
-        let mut pending = lock(&self.0);
-        let late = pending.as_mut()?;
-        if !running(late.newer) {
-            *pending = None;
+    /// The scenario had someone outside take the session.
+    pub fn taken_from_outside(&self) {
+        lock(&self.0).outside = true;
+    }
+
+    /// The session's socket's peer address, if a socket is the session's.
+    #[must_use]
+    pub fn session_peer(&self) -> Option<String> {
+        lock(&self.0).session_peer.clone()
+    }
+
+    /// Judges the moment: `held`, a running process holds the session's
+    /// socket; `can_act`, the current dyno could take it.
+    pub fn check(&self, now: Duration, held: bool, can_act: bool) -> Option<String> {
+        let mut holding = lock(&self.0);
+        if held || !holding.linked || holding.outside || !can_act {
+            holding.unattended_since = None;
             return None;
         }
-        if !newer_can_act {
-            late.since = now;
-            return None;
-        }
-        if now.saturating_sub(late.since) <= TAKEBACK_BOUND {
-            return None;
-        }
-        let broken = format!(
-            "an older process keeps the session: start #{} took it from start #{} by a late login, and #{} had not taken it back {TAKEBACK_BOUND:?} after it could",
-            late.older, late.newer, late.newer
-        );
-        *pending = None;
-        Some(broken)
+        let since = *holding.unattended_since.get_or_insert(now);
+        (now.saturating_sub(since) > UNATTENDED_BOUND).then(|| {
+            holding.unattended_since = None;
+            format!(
+                "the session went unattended: no running process held it for {UNATTENDED_BOUND:?} while the current dyno could act (since {since:?})"
+            )
+        })
     }
 }
 
@@ -238,10 +258,17 @@ mod tests {
     const S: Duration = Duration::from_secs(1);
 
     #[test]
-    fn a_hand_over_to_a_newer_process_is_fine() {
+    fn a_hand_over_between_processes_is_fine_a_fight_is_not() {
         let watch = TakeoverWatch::default();
-        assert_eq!(watch.on_takeover(1, 2, S), None);
-        assert_eq!(watch.check(S * 300, |_| true, true), None);
+        for n in 0..FIGHT_MAX as u32 {
+            assert_eq!(watch.on_takeover(n + 1, n + 2, S * n), None);
+        }
+        assert!(watch.on_takeover(9, 8, S * 10).is_some());
+        // Spread over more than the window, as many are fine.
+        let watch = TakeoverWatch::default();
+        for n in 0..=FIGHT_MAX as u32 {
+            assert_eq!(watch.on_takeover(1, 2, FIGHT_WINDOW * n), None);
+        }
     }
 
     #[test]
@@ -251,42 +278,33 @@ mod tests {
     }
 
     #[test]
-    fn a_late_login_left_unanswered_is_caught() {
+    fn an_unattended_session_is_caught_after_the_bound() {
         let watch = TakeoverWatch::default();
-        assert_eq!(watch.on_takeover(3, 2, S), None);
-        assert_eq!(watch.check(S + TAKEBACK_BOUND, |_| true, true), None);
-        let broken = watch.check(S * 2 + TAKEBACK_BOUND, |_| true, true);
-        assert!(broken.is_some_and(|b| b.contains("#2 took it from start #3")));
+        assert_eq!(watch.check(S, false, true), None, "not linked yet");
+        watch.on_login(Some("10.0.0.2:49152".into()));
+        assert_eq!(watch.session_peer().as_deref(), Some("10.0.0.2:49152"));
+        assert_eq!(watch.check(S * 2, true, true), None);
+        watch.on_closed(Some("10.0.0.2:49152"));
+        assert_eq!(watch.session_peer(), None);
+        assert_eq!(watch.check(S * 3, false, true), None);
+        assert_eq!(watch.check(S * 3 + UNATTENDED_BOUND, false, true), None);
+        let broken = watch.check(S * 4 + UNATTENDED_BOUND, false, true);
+        assert!(broken.is_some_and(|b| b.contains("unattended")));
     }
 
     #[test]
-    fn a_late_login_answered_or_outlived_is_fine() {
-        let answered = TakeoverWatch::default();
-        let _ = answered.on_takeover(3, 2, S);
-        answered.on_login(2);
-        assert!(
-            answered.check(S * 100, |_| true, true).is_some(),
-            "an older login answers nothing"
-        );
-        let answered = TakeoverWatch::default();
-        let _ = answered.on_takeover(3, 2, S);
-        answered.on_login(3);
-        assert_eq!(answered.check(S * 100, |_| true, true), None);
-        let stopped = TakeoverWatch::default();
-        let _ = stopped.on_takeover(3, 2, S);
-        assert_eq!(stopped.check(S * 100, |start| start != 3, true), None);
-    }
-
-    #[test]
-    fn the_bound_counts_from_when_the_newer_process_can_act() {
+    fn the_bound_counts_while_the_dyno_can_act_and_not_after_an_outside_takeover() {
         let watch = TakeoverWatch::default();
-        let _ = watch.on_takeover(3, 2, S);
-        assert_eq!(watch.check(S * 200, |_| true, false), None, "cut off");
-        assert_eq!(watch.check(S * 200 + TAKEBACK_BOUND, |_| true, true), None);
-        assert!(
-            watch
-                .check(S * 201 + TAKEBACK_BOUND, |_| true, true)
-                .is_some()
+        watch.on_login(None);
+        assert_eq!(watch.check(S, false, true), None);
+        assert_eq!(watch.check(S * 200, false, false), None, "cut off");
+        assert_eq!(watch.check(S * 201, false, true), None);
+        assert_eq!(watch.check(S * 201 + UNATTENDED_BOUND, false, true), None);
+        watch.taken_from_outside();
+        assert_eq!(watch.check(S * 1000, false, true), None);
+        assert_eq!(
+            watch.check(S * 1000 + UNATTENDED_BOUND * 2, false, true),
+            None
         );
     }
 }

@@ -393,9 +393,10 @@ fn observe_server(
                 }
             }
             ServerEvent::LoggedIn { conn, .. } => {
-                if let Some(by) = holder(conn) {
-                    takeovers.on_login(by);
-                }
+                takeovers.on_login(peers.get(conn).map(|peer| peer.to_string()));
+            }
+            ServerEvent::Closed { conn } => {
+                takeovers.on_closed(peers.get(conn).map(|peer| peer.as_str()));
             }
             _ => {}
         }
@@ -598,13 +599,16 @@ impl World {
         {
             self.violations.report_at(now, broken);
         }
-        let can_act =
-            self.cut_off.is_empty() && !self.db.is_failing() && self.bot_state() != "shutting_down";
-        let running = lock(&self.running_starts).clone();
-        if let Some(broken) = self
+        let can_act = self.cut_off.is_empty()
+            && !self.db.is_failing()
+            && self.bot_running()
+            && self.bot_state() != "shutting_down";
+        let held = self
             .takeovers
-            .check(now, |start| running.contains(&start), can_act)
-        {
+            .session_peer()
+            .and_then(|peer| self.bot.open.holder(&peer))
+            .is_some_and(|start| lock(&self.running_starts).contains(&start));
+        if let Some(broken) = self.takeovers.check(now, held, can_act) {
             self.violations.report_at(now, broken);
         }
         if now >= self.next_session_check {
@@ -813,7 +817,8 @@ impl World {
         );
         self.add_bot_host(&name);
         // A new host: no partition of the old one's applies to it.
-        self.cut_off.clear();
+        self.cut_off.remove("wa");
+        self.cut_off.remove("db");
         self.last_state = String::new();
         self.backoff_watch = BackoffWatch::default();
         old
@@ -971,6 +976,11 @@ impl World {
     pub fn stream_error(&mut self, code: u16) {
         self.trace
             .record_at(self.elapsed(), format!("chaos: stream error {code}"));
+        if matches!(code, 401 | 403 | 440) {
+            // Someone outside the store has the session now, or the phone
+            // removed the device: a person's call, not the bot's.
+            self.takeovers.taken_from_outside();
+        }
         self.server.with_server(|s| s.kick(Target::AllLive, code));
     }
 
