@@ -20,12 +20,13 @@ pub enum Reaction {
     NeedsPairing,
 }
 
-/// A 440 caused by an older process of this session (an old dyno whose
-/// login was already under way when this one started; the store's
-/// instance register tells the shell): take the session back at once, at
-/// most `max` times a window, then stand by as for any 440. The older
-/// process, told by the same register that it is not the newest, stands
-/// by when it loses the session in turn, so this ends after one round.
+/// A 440 that another process of this very session caused (the shell
+/// asks the store's register: an older one seen lately, whose login was
+/// already under way when this one started, or a newer one that has
+/// stopped since): take the session back at once, at most `max` times a
+/// window, then stand by as for any 440. A 440 from a newer process that
+/// still runs stands by for it instead, and one from outside the store
+/// stands by for a person.
 pub fn reaction_to_older_process(takebacks_in_window: u32, max: u32) -> Reaction {
     if takebacks_in_window < max {
         Reaction::ReconnectNow

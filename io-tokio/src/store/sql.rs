@@ -217,7 +217,7 @@ where
 struct Dialect {
     /// `Store::claim_inbox` ($1 session, $2 owner, $3 lease ms, $4 limit).
     claim: &'static str,
-    /// `Store::register_instance` ($1 session, $2 owner, $3 started at).
+    /// `Store::register_instance` ($1 session, $2 owner).
     register: &'static str,
     /// `Store::heartbeat_instance` ($1 session, $2 owner).
     heartbeat: &'static str,
@@ -246,7 +246,9 @@ macro_rules! dialect {
                  RETURNING seq, msg_id, sender, stanza, received_at, handled_at"
             ),
             register: concat!(
-                "INSERT INTO instances (session, owner, started_at, seen_at) VALUES ($1, $2, $3, ",
+                "INSERT INTO instances (session, owner, started_at, seen_at) VALUES ($1, $2, ",
+                $now,
+                ", ",
                 $now,
                 ")"
             ),
@@ -292,6 +294,22 @@ const POSTGRES: Dialect = dialect!(
 macro_rules! sql_store {
     ($store:ty, $db:ty, $dialect:expr) => {
         impl $store {
+            /// Runs a statement of the instance register ($1 session, $2 owner).
+            async fn mark_instance(
+                &self,
+                sql: &'static str,
+                owner: &str,
+                what: &'static str,
+            ) -> Result<(), StoreError> {
+                sqlx::query(sql)
+                    .bind(&self.session)
+                    .bind(owner)
+                    .execute(&self.pool)
+                    .await
+                    .map_err(db(what))?;
+                Ok(())
+            }
+
             async fn write_one(
                 tx: &mut sqlx::Transaction<'static, $db>,
                 session: &str,
@@ -744,34 +762,18 @@ macro_rules! sql_store {
             }
 
             async fn register_instance(&mut self, owner: &str) -> Result<(), StoreError> {
-                sqlx::query($dialect.register)
-                    .bind(&self.session)
-                    .bind(owner)
-                    .bind(sql_millis(wall_now()))
-                    .execute(&self.pool)
+                self.mark_instance($dialect.register, owner, "registering this instance")
                     .await
-                    .map_err(db("registering this instance"))?;
-                Ok(())
             }
 
             async fn heartbeat_instance(&mut self, owner: &str) -> Result<(), StoreError> {
-                sqlx::query($dialect.heartbeat)
-                    .bind(&self.session)
-                    .bind(owner)
-                    .execute(&self.pool)
+                self.mark_instance($dialect.heartbeat, owner, "renewing this instance's mark")
                     .await
-                    .map_err(db("renewing this instance's heartbeat"))?;
-                Ok(())
             }
 
             async fn retire_instance(&mut self, owner: &str) -> Result<(), StoreError> {
-                sqlx::query($dialect.retire)
-                    .bind(&self.session)
-                    .bind(owner)
-                    .execute(&self.pool)
+                self.mark_instance($dialect.retire, owner, "marking this instance stopped")
                     .await
-                    .map_err(db("retiring this instance"))?;
-                Ok(())
             }
 
             async fn instance_standing(

@@ -250,36 +250,24 @@ pub async fn claims_keep_two_processes_apart<S: Db>(mut store: S) {
     };
     let (alive_ms, recent_ms) = (60_000, 120_000);
     assert_eq!(
-        store
-            .instance_standing("old", alive_ms, recent_ms)
-            .await
-            .expect("read"),
+        standing_of(&mut store, "old", alive_ms, recent_ms).await,
         standing(false, false, false),
         "nobody registered"
     );
     store.register_instance("old").await.expect("register");
     store.register_instance("new").await.expect("register");
     assert_eq!(
-        store
-            .instance_standing("new", alive_ms, recent_ms)
-            .await
-            .expect("read"),
+        standing_of(&mut store, "new", alive_ms, recent_ms).await,
         standing(false, false, true),
         "the newest, with the old one alive"
     );
     assert_eq!(
-        store
-            .instance_standing("old", alive_ms, recent_ms)
-            .await
-            .expect("read"),
+        standing_of(&mut store, "old", alive_ms, recent_ms).await,
         standing(true, true, false),
         "a newer one alive; nothing older"
     );
     assert_eq!(
-        store
-            .instance_standing("stranger", alive_ms, recent_ms)
-            .await
-            .expect("read"),
+        standing_of(&mut store, "stranger", alive_ms, recent_ms).await,
         standing(false, false, true),
         "an unregistered process counts every other as older"
     );
@@ -287,34 +275,35 @@ pub async fn claims_keep_two_processes_apart<S: Db>(mut store: S) {
     // stopped process is not alive, but was seen lately.
     tokio::time::sleep(Duration::from_millis(30)).await;
     assert_eq!(
-        store.instance_standing("old", 10, 10).await.expect("read"),
+        standing_of(&mut store, "old", 10, 10).await,
         standing(false, true, false),
         "the new one's mark is stale"
     );
     store.heartbeat_instance("new").await.expect("heartbeat");
     assert_eq!(
-        store.instance_standing("old", 10, 10).await.expect("read"),
+        standing_of(&mut store, "old", 10, 10).await,
         standing(true, true, false),
         "renewed"
     );
     store.retire_instance("new").await.expect("retire");
     assert_eq!(
-        store
-            .instance_standing("old", alive_ms, recent_ms)
-            .await
-            .expect("read"),
+        standing_of(&mut store, "old", alive_ms, recent_ms).await,
         standing(false, true, false),
         "the new one stopped"
     );
     store.retire_instance("old").await.expect("retire");
     assert_eq!(
-        store
-            .instance_standing("new", alive_ms, recent_ms)
-            .await
-            .expect("read"),
+        standing_of(&mut store, "new", alive_ms, recent_ms).await,
         standing(false, false, true),
         "the old one stopped, but was seen lately"
     );
+}
+
+async fn standing_of<S: Db>(store: &mut S, owner: &str, alive_ms: u64, recent_ms: u64) -> Standing {
+    store
+        .instance_standing(owner, alive_ms, recent_ms)
+        .await
+        .expect("read the register")
 }
 
 pub async fn generations_rotate<S: Db>(mut store: S) {
