@@ -64,3 +64,12 @@ fn seed_2196_entries_a_dead_process_claimed_are_handled() {
 fn seed_2366_a_late_login_of_an_old_dyno_is_taken_back() {
     replay(2366);
 }
+
+/// Open (found by the second 10,000-seed sweep, not yet fixed): at 83 s
+/// the stored pre-key counter went back from 1625 to 813, so pre-key ids
+/// could be reused. Run it with `--ignored` to work on it.
+#[test]
+#[ignore = "open bug: the pre-key counter goes back (seed 1347)"]
+fn seed_1347_the_pre_key_counter_never_goes_back() {
+    replay(1347);
+}

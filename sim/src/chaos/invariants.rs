@@ -222,6 +222,15 @@ impl TakeoverWatch {
         }
     }
 
+    /// The server refused a login (WhatsApp down for the bot): the bot
+    /// did act, so the unattended clock starts again.
+    pub fn on_login_refused(&self, at: Duration) {
+        let mut holding = lock(&self.0);
+        if holding.unattended_since.is_some() {
+            holding.unattended_since = Some(at);
+        }
+    }
+
     /// The scenario had someone outside take the session.
     pub fn taken_from_outside(&self) {
         lock(&self.0).outside = true;

@@ -395,6 +395,9 @@ fn observe_server(
             ServerEvent::LoggedIn { conn, .. } => {
                 takeovers.on_login(peers.get(conn).map(|peer| peer.to_string()));
             }
+            ServerEvent::LoginRefused { .. } => {
+                takeovers.on_login_refused(turmoil::sim_elapsed().unwrap_or_default());
+            }
             ServerEvent::Closed { conn } => {
                 takeovers.on_closed(peers.get(conn).map(|peer| peer.as_str()));
             }
