@@ -7,7 +7,7 @@
 //!
 //! ```
 //! use std::time::Instant;
-//! use blacksky_core::session::Creds;
+//! use blacksky_core::session::{Committed, Creds};
 //! use blacksky_core::time::UnixMillis;
 //! use blacksky_sim::pipe::Pipe;
 //! use blacksky_sim::server::{FakeServer, ServerConfig};
@@ -31,7 +31,7 @@ use std::time::{Duration, Instant};
 use blacksky_core::client::{
     Client, ClientConfig, DisconnectReason, Event, InboxEntry, Input, OpId, Output, StoreOp,
 };
-use blacksky_core::session::Creds;
+use blacksky_core::session::{Committed, Creds};
 use blacksky_core::time::UnixMillis;
 use rand_chacha::ChaCha20Rng;
 use rand_core::{RngCore, SeedableRng};
@@ -380,7 +380,7 @@ impl Pipe {
             if result.is_ok() {
                 link.inbox.push(entry);
             }
-            let result = result.clone();
+            let result = result.clone().map(|()| Committed::default());
             let _ = link
                 .client
                 .handle_input(now, Input::StoreDone { op, result });
@@ -470,6 +470,8 @@ impl Pipe {
                 break;
             }
             for (op, result) in done {
+                // One client per store here: its pre-keys keep their ids.
+                let result = result.map(|()| Committed::default());
                 let _ = link
                     .client
                     .handle_input(now, Input::StoreDone { op, result });

@@ -65,14 +65,16 @@ fn seed_2366_a_late_login_of_an_old_dyno_is_taken_back() {
     replay(2366);
 }
 
-/// Open (found by the second 10,000-seed sweep, not yet fixed): at 83 s
-/// the stored pre-key counter went back from 1625 to 813, so pre-key ids
-/// could be reused. Right after an overlap, the old dyno's late login and
-/// the new dyno's take-back both uploaded pre-keys and wrote the whole
-/// creds record from memory; the new one's write landed last (a lost
-/// update between two live processes). Run it with `--ignored`.
+/// Found by the second 10,000-seed sweep: at 83 s the stored pre-key
+/// counter went back from 1625 to 813, so pre-key ids could be reused. An
+/// overlap put two live processes on one store. The new one had read the
+/// counter before the old one's delayed upload landed; after the old one's
+/// late login and take-back uploaded keys up to 1624, the new one's own
+/// batch (numbered from its stale counter) and its whole-record creds
+/// write landed last. Fixed: the store claims pre-key ids past its own
+/// counter and a creds write never moves that counter back
+/// (`core::session::pre_key_ids`).
 #[test]
-#[ignore = "open bug: the pre-key counter goes back (seed 1347)"]
 fn seed_1347_the_pre_key_counter_never_goes_back() {
     replay(1347);
 }

@@ -7,7 +7,7 @@ use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use blacksky_core::client::{Client, DisconnectReason, Event, Input, Output, StoreOp};
-use blacksky_core::session::Creds;
+use blacksky_core::session::{Committed, Creds};
 use blacksky_sim::net::{FakeWa, wall_now};
 use blacksky_sim::server::{FakeServer, ServerConfig, ServerState};
 use futures_util::{SinkExt, StreamExt};
@@ -102,7 +102,13 @@ impl Session {
                         }
                         let now = tokio::time::Instant::now().into_std();
                         self.client
-                            .handle_input(now, Input::StoreDone { op, result: Ok(()) })
+                            .handle_input(
+                                now,
+                                Input::StoreDone {
+                                    op,
+                                    result: Ok(Committed::default()),
+                                },
+                            )
                             .expect("known op");
                     }
                     Output::Event(event) => self.events.push(event),

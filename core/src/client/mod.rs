@@ -27,7 +27,7 @@ pub use disconnect::DisconnectReason;
 pub use iq::IqPurpose;
 pub use payload::Browser;
 
-use crate::session::{AppVersion, Creds, Me, PreKey};
+use crate::session::{AppVersion, Committed, Creds, Me, PreKey, pre_key_ids};
 use crate::time::UnixMillis;
 use crate::wire::binary::{self, Jid, Node, Value};
 use crate::wire::frame::{FrameDecoder, FrameEncoder, INTRO_HEADER};
@@ -210,7 +210,7 @@ pub enum Input<'a> {
     /// A store command finished.
     StoreDone {
         op: OpId,
-        result: Result<(), String>,
+        result: Result<Committed, String>,
     },
 }
 
@@ -835,14 +835,15 @@ impl Client {
             self.config.pre_keys_low_water
         };
         let mut creds = self.creds.clone();
-        // Ids are 24-bit and wrap, skipping 0, as libsignal's do.
+        // Provisional ids: the store may move them past ids another
+        // process on it claimed (see `session::pre_key_ids`).
         let keys: Vec<PreKey> = (0..wanted)
             .map(|i| PreKey {
-                id: ((creds.next_pre_key_id.wrapping_add(i) - 1) % 0xFF_FFFF) + 1,
+                id: pre_key_ids::after(creds.next_pre_key_id, i),
                 key_pair: KeyPair::generate(&mut self.rng),
             })
             .collect();
-        creds.next_pre_key_id = ((creds.next_pre_key_id.wrapping_add(wanted) - 1) % 0xFF_FFFF) + 1;
+        creds.next_pre_key_id = pre_key_ids::after(creds.next_pre_key_id, wanted);
         let op = self.next_op();
         self.after_store
             .insert(op, AfterStore::UploadPreKeys { keys: keys.clone() });
@@ -926,26 +927,29 @@ impl Client {
         &mut self,
         now: Instant,
         op: OpId,
-        result: Result<(), String>,
+        result: Result<Committed, String>,
     ) -> Result<(), InputError> {
         let after = self
             .after_store
             .remove(&op)
             .ok_or(InputError::UnknownOp(op))?;
-        if let Err(error) = result {
-            if let AfterStore::Ack { id, .. } = &after {
-                // Not committed: forget it, so a redelivery tries again.
-                self.seen_messages.remove(id);
+        let committed = match result {
+            Ok(committed) => committed,
+            Err(error) => {
+                if let AfterStore::Ack { id, .. } = &after {
+                    // Not committed: forget it, so a redelivery tries again.
+                    self.seen_messages.remove(id);
+                }
+                self.event(Event::StoreFailed { op, error });
+                if matches!(after, AfterStore::PairDeviceSign { .. }) {
+                    // Never confirm a pairing we could not store.
+                    self.close(DisconnectReason::ProtocolViolation(
+                        "could not store the new session".into(),
+                    ));
+                }
+                return Ok(());
             }
-            self.event(Event::StoreFailed { op, error });
-            if matches!(after, AfterStore::PairDeviceSign { .. }) {
-                // Never confirm a pairing we could not store.
-                self.close(DisconnectReason::ProtocolViolation(
-                    "could not store the new session".into(),
-                ));
-            }
-            return Ok(());
-        }
+        };
         match after {
             AfterStore::Nothing => {}
             AfterStore::Ack { ack, id, from } => {
@@ -961,7 +965,12 @@ impl Client {
                 self.send(&reply);
                 self.event(Event::Paired { jid, platform });
             }
-            AfterStore::UploadPreKeys { keys } => {
+            AfterStore::UploadPreKeys { mut keys } => {
+                if let Some((first, next)) = committed.pre_key_ids {
+                    pre_key_ids::renumber(&mut keys, first);
+                    self.creds.next_pre_key_id =
+                        pre_key_ids::later(self.creds.next_pre_key_id, next);
+                }
                 let id = self.iqs.start(
                     IqPurpose::PreKeyUpload {
                         up_to: self.creds.next_pre_key_id,

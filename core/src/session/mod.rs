@@ -6,6 +6,7 @@
 
 mod creds;
 mod model;
+pub mod pre_key_ids;
 pub mod restore;
 pub mod snapshot;
 pub mod testing;
@@ -13,4 +14,7 @@ pub mod testing;
 pub use creds::{
     AppVersion, Creds, CredsError, KEY_TYPE_DJB, Me, PreKey, SignedPreKey, prefixed_public,
 };
-pub use model::{OutboxEntry, RecordError, SenderKeyName, Session, Write, writes_for};
+pub use model::{
+    Committed, OutboxEntry, PlacedPreKeys, RecordError, SenderKeyName, Session, Write, creds_over,
+    place_fresh_pre_keys, writes_for,
+};

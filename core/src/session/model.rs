@@ -9,6 +9,7 @@ use blacksky_proto::Message;
 use blacksky_proto::store as pb;
 
 use super::creds::{Creds, CredsError, PreKey};
+use super::pre_key_ids;
 use crate::client::{InboxEntry, StoreOp};
 use crate::time::UnixMillis;
 
@@ -72,11 +73,18 @@ impl std::fmt::Debug for OutboxEntry {
 /// One change to a stored session. A batch of writes is one transaction.
 #[derive(Clone)]
 pub enum Write {
-    /// Replace the credentials.
+    /// Replace the credentials, except that the pre-key counter never
+    /// goes back ([`pre_key_ids::later`]): another process on the store may
+    /// have moved it on.
     Creds(Box<Creds>),
     /// The server accepted a login with the stored creds.
     LoginConfirmed,
+    /// A stored pre-key, under its own id (a whole session being written).
     PreKey(PreKey),
+    /// Freshly generated pre-keys: stored under ids claimed from the
+    /// stored counter ([`pre_key_ids::claim`]), which moves past them. The
+    /// commit says which ids they got ([`Committed::pre_key_ids`]).
+    FreshPreKeys(Vec<PreKey>),
     RemovePreKey(u32),
     SignalSession {
         address: String,
@@ -122,6 +130,7 @@ impl std::fmt::Debug for Write {
             Write::Creds(creds) => f.debug_tuple("Creds").field(creds).finish(),
             Write::LoginConfirmed => f.write_str("LoginConfirmed"),
             Write::PreKey(key) => write!(f, "PreKey({})", key.id),
+            Write::FreshPreKeys(keys) => write!(f, "FreshPreKeys({} keys)", keys.len()),
             Write::RemovePreKey(id) => write!(f, "RemovePreKey({id})"),
             Write::SignalSession { address, record } => {
                 write!(f, "SignalSession({address}, {} bytes)", record.len())
@@ -158,17 +167,74 @@ impl Write {
     }
 }
 
+/// What a committed batch tells its writer beyond "done".
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Committed {
+    /// The first id the batch's fresh pre-keys got (the rest follow in
+    /// order) and the counter after them; `None` without fresh keys.
+    pub pre_key_ids: Option<(u32, u32)>,
+}
+
+impl Committed {
+    /// What a batch says, given what each of its writes said.
+    pub fn and(self, other: Committed) -> Committed {
+        Committed {
+            pre_key_ids: self.pre_key_ids.or(other.pre_key_ids),
+        }
+    }
+}
+
+/// What a store holds after `written` goes over `stored` creds: `written`,
+/// but with the later of the two pre-key counters.
+pub fn creds_over(stored: Option<&Creds>, written: &Creds) -> Creds {
+    let mut creds = written.clone();
+    if let Some(stored) = stored {
+        creds.next_pre_key_id = pre_key_ids::later(stored.next_pre_key_id, written.next_pre_key_id);
+    }
+    creds
+}
+
+/// What a store writes for [`Write::FreshPreKeys`] over its stored creds.
+#[derive(Debug)]
+pub struct PlacedPreKeys {
+    /// The keys, under the ids they claimed.
+    pub keys: Vec<PreKey>,
+    /// The stored creds with the counter moved past them (`None` when no
+    /// creds are stored: the batch's creds write sets the counter).
+    pub creds: Option<Creds>,
+    /// What the commit answers.
+    pub committed: Committed,
+}
+
+/// Places fresh pre-keys after the `stored` creds' counter (see
+/// [`pre_key_ids::claim`]).
+pub fn place_fresh_pre_keys(stored: Option<Creds>, keys: &[PreKey]) -> PlacedPreKeys {
+    let mut keys = keys.to_vec();
+    let claimed = pre_key_ids::claim(stored.as_ref().map(|c| c.next_pre_key_id), &mut keys);
+    let creds = stored.map(|mut creds| {
+        if let Some((_, next)) = claimed {
+            creds.next_pre_key_id = next;
+        }
+        creds
+    });
+    PlacedPreKeys {
+        keys,
+        creds,
+        committed: Committed {
+            pre_key_ids: claimed,
+        },
+    }
+}
+
 /// The writes that carry out one of the client's store ops (one
 /// transaction). Keys come before the creds that count them.
 pub fn writes_for(op: &StoreOp) -> Vec<Write> {
     match op {
         StoreOp::Creds(creds) => vec![Write::Creds(creds.clone())],
-        StoreOp::PreKeys { creds, keys } => keys
-            .iter()
-            .cloned()
-            .map(Write::PreKey)
-            .chain([Write::Creds(creds.clone())])
-            .collect(),
+        StoreOp::PreKeys { creds, keys } => vec![
+            Write::FreshPreKeys(keys.clone()),
+            Write::Creds(creds.clone()),
+        ],
         StoreOp::Inbox(entry) => vec![Write::Inbox(entry.clone())],
     }
 }
@@ -198,12 +264,21 @@ impl Session {
 
     /// Applies one write as a store would. Inbox writes change no session
     /// state and are ignored here.
-    pub fn apply(&mut self, write: &Write) {
+    pub fn apply(&mut self, write: &Write) -> Committed {
         match write {
-            Write::Creds(creds) => self.creds = (**creds).clone(),
+            Write::Creds(creds) => self.creds = creds_over(Some(&self.creds), creds),
             Write::LoginConfirmed => self.login_confirmed = true,
             Write::PreKey(key) => {
                 self.pre_keys.insert(key.id, key.clone());
+            }
+            Write::FreshPreKeys(keys) => {
+                let placed = place_fresh_pre_keys(Some(self.creds.clone()), keys);
+                self.pre_keys
+                    .extend(placed.keys.into_iter().map(|key| (key.id, key)));
+                if let Some(creds) = placed.creds {
+                    self.creds = creds;
+                }
+                return placed.committed;
             }
             Write::RemovePreKey(id) => {
                 self.pre_keys.remove(id);
@@ -236,6 +311,7 @@ impl Session {
             }
             Write::Inbox(_) | Write::Handled { .. } => {}
         }
+        Committed::default()
     }
 
     /// Every record as writes: what a store runs to hold this session
@@ -429,9 +505,39 @@ mod tests {
             keys: session.pre_keys.values().cloned().collect(),
         };
         let writes = writes_for(&op);
-        assert_eq!(writes.len(), 4);
-        assert!(writes[..3].iter().all(|w| matches!(w, Write::PreKey(_))));
-        assert!(writes[3].creds().is_some());
+        assert_eq!(writes.len(), 2);
+        assert!(matches!(&writes[0], Write::FreshPreKeys(keys) if keys.len() == 3));
+        assert!(writes[1].creds().is_some());
+    }
+
+    #[test]
+    fn the_stored_pre_key_counter_never_goes_back() {
+        let mut stored = sample_session(5, 0, 0, 40);
+        stored.creds.next_pre_key_id = 1625;
+        // A process that read the counter at 813 writes its creds from memory.
+        let mut stale = stored.creds.clone();
+        stale.next_pre_key_id = 813;
+        stale.routing_info = Some(vec![1, 2]);
+        stored.apply(&Write::Creds(Box::new(stale)));
+        assert_eq!(stored.creds.next_pre_key_id, 1625);
+        assert_eq!(stored.creds.routing_info, Some(vec![1, 2]));
+    }
+
+    #[test]
+    fn fresh_pre_keys_get_ids_past_the_stored_counter() {
+        let mut stored = sample_session(6, 0, 0, 40);
+        stored.creds.next_pre_key_id = 1625;
+        let fresh = sample_session(7, 3, 0, 40);
+        let keys: Vec<PreKey> = fresh.pre_keys.values().cloned().collect();
+        let committed = stored.apply(&Write::FreshPreKeys(keys.clone()));
+        assert_eq!(committed.pre_key_ids, Some((1625, 1628)));
+        assert_eq!(stored.creds.next_pre_key_id, 1628);
+        let stored_keys: Vec<u32> = stored.pre_keys.keys().copied().collect();
+        assert_eq!(stored_keys, [1625, 1626, 1627]);
+        assert_eq!(
+            stored.pre_keys[&1625].key_pair.public(),
+            keys[0].key_pair.public()
+        );
     }
 
     #[test]

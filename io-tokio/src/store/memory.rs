@@ -8,7 +8,7 @@ use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
-use blacksky_core::session::{Creds, Session, Write};
+use blacksky_core::session::{Committed, Creds, Session, Write, creds_over, place_fresh_pre_keys};
 use blacksky_core::time::UnixMillis;
 use rand_chacha::ChaCha20Rng;
 use rand_core::SeedableRng;
@@ -154,15 +154,35 @@ impl MemoryStore {
         }))
     }
 
-    fn apply(&self, rows: &mut SessionRows, next_seq: &mut i64, write: &Write) {
+    fn apply(&self, rows: &mut SessionRows, next_seq: &mut i64, write: &Write) -> Committed {
+        // As in the SQL stores: a stored record that cannot be read has no
+        // counter to keep.
+        let stored = || {
+            rows.creds
+                .as_ref()
+                .and_then(|(bytes, _)| Creds::decode(bytes).ok())
+        };
+        let confirmed = rows.creds.as_ref().is_some_and(|c| c.1);
         match write {
             Write::Creds(creds) => {
-                let confirmed = rows.creds.as_ref().is_some_and(|c| c.1);
+                let creds = creds_over(stored().as_ref(), creds);
                 rows.creds = Some((creds.encode(), confirmed));
                 match &mut rows.keys {
-                    Some(keys) => keys.creds = (**creds).clone(),
-                    None => rows.keys = Some(Session::new((**creds).clone())),
+                    Some(keys) => keys.creds = creds,
+                    None => rows.keys = Some(Session::new(creds)),
                 }
+            }
+            Write::FreshPreKeys(keys) => {
+                let placed = place_fresh_pre_keys(stored(), keys);
+                let session = rows.keys.get_or_insert_with(placeholder_session);
+                session
+                    .pre_keys
+                    .extend(placed.keys.into_iter().map(|key| (key.id, key)));
+                if let Some(creds) = placed.creds {
+                    rows.creds = Some((creds.encode(), confirmed));
+                    session.creds = creds;
+                }
+                return placed.committed;
             }
             Write::LoginConfirmed => {
                 if let Some(creds) = &mut rows.creds {
@@ -210,17 +230,20 @@ impl MemoryStore {
                         | Write::RemoveSenderKey { .. }
                         | Write::RemoveAppStateKey { .. }
                 ) {
-                    // Keys before any creds: held under placeholder creds
-                    // until a creds write arrives (the SQL stores keep them
-                    // in their own tables the same way).
-                    let placeholder = Creds::generate(&mut ChaCha20Rng::seed_from_u64(0));
-                    let mut keys = Session::new(placeholder);
+                    let mut keys = placeholder_session();
                     keys.apply(other);
                     rows.keys = Some(keys);
                 }
             }
         }
+        Committed::default()
     }
+}
+
+/// Keys before any creds are held under placeholder creds until a creds
+/// write arrives (the SQL stores keep them in their own tables the same way).
+fn placeholder_session() -> Session {
+    Session::new(Creds::generate(&mut ChaCha20Rng::seed_from_u64(0)))
 }
 
 impl Store for MemoryStore {
@@ -255,15 +278,16 @@ impl Store for MemoryStore {
         Ok(Some(session))
     }
 
-    async fn commit(&mut self, writes: &[Write]) -> Result<(), StoreError> {
+    async fn commit(&mut self, writes: &[Write]) -> Result<Committed, StoreError> {
         self.check()?;
         let mut sessions = lock(&self.db.sessions);
         let mut next_seq = lock(&self.db.next_seq);
         let rows = sessions.entry(self.session.clone()).or_default();
+        let mut committed = Committed::default();
         for write in writes {
-            self.apply(rows, &mut next_seq, write);
+            committed = committed.and(self.apply(rows, &mut next_seq, write));
         }
-        Ok(())
+        Ok(committed)
     }
 
     async fn replace_session(&mut self, session: &Session) -> Result<(), StoreError> {

@@ -18,7 +18,7 @@ pub mod worker;
 use std::future::Future;
 use std::path::Path;
 
-use blacksky_core::session::{Creds, Session, Write};
+use blacksky_core::session::{Committed, Creds, Session, Write};
 use blacksky_core::time::UnixMillis;
 use thiserror::Error;
 
@@ -168,8 +168,14 @@ pub trait Store: Send + 'static {
     /// The whole live session (creds and every key), `None` without creds.
     fn load_session(&mut self) -> impl Future<Output = Result<Option<Session>, StoreError>> + Send;
 
-    /// Makes a batch of writes durable, all or nothing.
-    fn commit(&mut self, writes: &[Write]) -> impl Future<Output = Result<(), StoreError>> + Send;
+    /// Makes a batch of writes durable, all or nothing. Fresh pre-keys get
+    /// ids past the stored counter and a creds write never moves it back
+    /// (`blacksky_core::session::pre_key_ids`): what the store decided is
+    /// in the answer.
+    fn commit(
+        &mut self,
+        writes: &[Write],
+    ) -> impl Future<Output = Result<Committed, StoreError>> + Send;
 
     /// Replaces every key record and the creds with `session`'s (restore,
     /// import), in one transaction. Inbox, outbox and snapshots stay.
@@ -320,7 +326,7 @@ impl Store for AnyStore {
         dispatch!(self, s => s.load_session())
     }
 
-    async fn commit(&mut self, writes: &[Write]) -> Result<(), StoreError> {
+    async fn commit(&mut self, writes: &[Write]) -> Result<Committed, StoreError> {
         dispatch!(self, s => s.commit(writes))
     }
 

@@ -16,7 +16,9 @@ use std::str::FromStr;
 use std::time::Duration;
 
 use blacksky_core::client::InboxEntry;
-use blacksky_core::session::{Creds, PreKey, Session, Write};
+use blacksky_core::session::{
+    Committed, Creds, PreKey, Session, Write, creds_over, place_fresh_pre_keys,
+};
 use blacksky_core::time::UnixMillis;
 use sqlx::Row;
 use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions, PgSslMode};
@@ -310,13 +312,53 @@ macro_rules! sql_store {
                 Ok(())
             }
 
+            /// The stored creds, locked until the transaction ends: a no-op
+            /// UPDATE takes the row lock (PostgreSQL) or the write lock
+            /// (SQLite) before the read, so two processes on one store take
+            /// turns at the pre-key counter.
+            async fn locked_creds(
+                tx: &mut sqlx::Transaction<'static, $db>,
+                session: &str,
+            ) -> Result<Option<Creds>, sqlx::Error> {
+                sqlx::query("UPDATE creds SET updated_at = updated_at WHERE session = $1")
+                    .bind(session)
+                    .execute(&mut **tx)
+                    .await?;
+                let record: Option<Vec<u8>> =
+                    sqlx::query_scalar("SELECT record FROM creds WHERE session = $1")
+                        .bind(session)
+                        .fetch_optional(&mut **tx)
+                        .await?;
+                // A record that cannot be read has no counter to keep: the
+                // creds write replaces it.
+                Ok(record.and_then(|record| Creds::decode(&record).ok()))
+            }
+
+            async fn put_pre_key(
+                tx: &mut sqlx::Transaction<'static, $db>,
+                session: &str,
+                key: &PreKey,
+            ) -> Result<(), sqlx::Error> {
+                sqlx::query(
+                    "INSERT INTO pre_keys (session, key_id, record) VALUES ($1, $2, $3) \
+                     ON CONFLICT (session, key_id) DO UPDATE SET record = excluded.record",
+                )
+                .bind(session)
+                .bind(i64::from(key.id))
+                .bind(key.encode())
+                .execute(&mut **tx)
+                .await?;
+                Ok(())
+            }
+
             async fn write_one(
                 tx: &mut sqlx::Transaction<'static, $db>,
                 session: &str,
                 write: &Write,
-            ) -> Result<(), sqlx::Error> {
+            ) -> Result<Committed, sqlx::Error> {
                 match write {
                     Write::Creds(creds) => {
+                        let stored = Self::locked_creds(tx, session).await?;
                         sqlx::query(
                             "INSERT INTO creds (session, record, login_confirmed, updated_at) \
                              VALUES ($1, $2, 0, $3) \
@@ -324,10 +366,25 @@ macro_rules! sql_store {
                              SET record = excluded.record, updated_at = excluded.updated_at",
                         )
                         .bind(session)
-                        .bind(creds.encode())
+                        .bind(creds_over(stored.as_ref(), creds).encode())
                         .bind(sql_millis(wall_now()))
                         .execute(&mut **tx)
                         .await?;
+                    }
+                    Write::FreshPreKeys(keys) => {
+                        let stored = Self::locked_creds(tx, session).await?;
+                        let placed = place_fresh_pre_keys(stored, keys);
+                        for key in &placed.keys {
+                            Self::put_pre_key(tx, session, key).await?;
+                        }
+                        if let Some(creds) = placed.creds {
+                            sqlx::query("UPDATE creds SET record = $2 WHERE session = $1")
+                                .bind(session)
+                                .bind(creds.encode())
+                                .execute(&mut **tx)
+                                .await?;
+                        }
+                        return Ok(placed.committed);
                     }
                     Write::LoginConfirmed => {
                         sqlx::query("UPDATE creds SET login_confirmed = 1 WHERE session = $1")
@@ -335,17 +392,7 @@ macro_rules! sql_store {
                             .execute(&mut **tx)
                             .await?;
                     }
-                    Write::PreKey(key) => {
-                        sqlx::query(
-                            "INSERT INTO pre_keys (session, key_id, record) VALUES ($1, $2, $3) \
-                             ON CONFLICT (session, key_id) DO UPDATE SET record = excluded.record",
-                        )
-                        .bind(session)
-                        .bind(i64::from(key.id))
-                        .bind(key.encode())
-                        .execute(&mut **tx)
-                        .await?;
-                    }
+                    Write::PreKey(key) => Self::put_pre_key(tx, session, key).await?,
                     Write::RemovePreKey(id) => {
                         sqlx::query("DELETE FROM pre_keys WHERE session = $1 AND key_id = $2")
                             .bind(session)
@@ -482,7 +529,7 @@ macro_rules! sql_store {
                         }
                     }
                 }
-                Ok(())
+                Ok(Committed::default())
             }
 
             async fn delete_keys(
@@ -651,15 +698,18 @@ macro_rules! sql_store {
                 Ok(Some(session))
             }
 
-            async fn commit(&mut self, writes: &[Write]) -> Result<(), StoreError> {
+            async fn commit(&mut self, writes: &[Write]) -> Result<Committed, StoreError> {
                 let what = "committing writes";
                 let mut tx = self.pool.begin().await.map_err(db(what))?;
+                let mut committed = Committed::default();
                 for write in writes {
-                    Self::write_one(&mut tx, &self.session, write)
+                    let said = Self::write_one(&mut tx, &self.session, write)
                         .await
                         .map_err(db(what))?;
+                    committed = committed.and(said);
                 }
-                tx.commit().await.map_err(db(what))
+                tx.commit().await.map_err(db(what))?;
+                Ok(committed)
             }
 
             async fn replace_session(&mut self, session: &Session) -> Result<(), StoreError> {

@@ -24,7 +24,7 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
 use blacksky_core::client::OpId;
-use blacksky_core::session::{Creds, OutboxEntry, Write};
+use blacksky_core::session::{Committed, Creds, OutboxEntry, Write, creds_over, pre_key_ids};
 use thiserror::Error;
 use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinHandle;
@@ -199,7 +199,7 @@ impl InboxHandler for LogHandler {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Done {
     pub op: OpId,
-    pub result: Result<(), String>,
+    pub result: Result<Committed, String>,
 }
 
 /// The queue is full: the write was not taken.
@@ -617,9 +617,9 @@ impl<S: Store> Worker<S> {
         let mut delay_ms = self.config.retry_base_ms;
         loop {
             match self.attempt_commit(&job.writes).await {
-                Ok(()) => {
+                Ok(committed) => {
                     self.mark_up();
-                    self.after_commit(job);
+                    self.after_commit(job, committed);
                     return true;
                 }
                 Err(err) => {
@@ -633,7 +633,7 @@ impl<S: Store> Worker<S> {
         }
     }
 
-    async fn attempt_commit(&mut self, writes: &[Write]) -> Result<(), StoreError> {
+    async fn attempt_commit(&mut self, writes: &[Write]) -> Result<Committed, StoreError> {
         let limit = self.config.attempt_timeout_ms;
         match tokio::time::timeout(Duration::from_millis(limit), self.store.commit(writes)).await {
             Ok(result) => result,
@@ -673,7 +673,7 @@ impl<S: Store> Worker<S> {
         }
     }
 
-    fn after_commit(&mut self, job: Job) {
+    fn after_commit(&mut self, job: Job, committed: Committed) {
         self.health.queue_len.fetch_sub(1, Ordering::SeqCst);
         self.health.writes_total.fetch_add(1, Ordering::Relaxed);
         let mut creds_changed = false;
@@ -682,7 +682,7 @@ impl<S: Store> Worker<S> {
             for write in &job.writes {
                 match write {
                     Write::Creds(creds) => {
-                        durable.0 = (**creds).clone();
+                        durable.0 = creds_over(Some(&durable.0), creds);
                         creds_changed = true;
                     }
                     Write::LoginConfirmed if !durable.1 => {
@@ -693,6 +693,10 @@ impl<S: Store> Worker<S> {
                     _ => {}
                 }
             }
+            if let Some((_, next)) = committed.pre_key_ids {
+                let counter = &mut durable.0.next_pre_key_id;
+                *counter = pre_key_ids::later(*counter, next);
+            }
         }
         if creds_changed {
             self.snapshot_due = Some("credentials changed");
@@ -701,7 +705,10 @@ impl<S: Store> Worker<S> {
             && let Some(route) = lock(&self.route).as_ref()
             && route.conn == job.conn
         {
-            let _ = route.tx.send(Done { op, result: Ok(()) });
+            let _ = route.tx.send(Done {
+                op,
+                result: Ok(committed),
+            });
         }
     }
 
@@ -791,7 +798,7 @@ impl<S: Store> Worker<S> {
     /// Commits the handler's result, or keeps it to commit again.
     async fn commit_handled(&mut self, handled: Write) -> Result<(), StoreError> {
         match self.attempt_commit(std::slice::from_ref(&handled)).await {
-            Ok(()) => {
+            Ok(_) => {
                 self.health.handled_total.fetch_add(1, Ordering::Relaxed);
                 Ok(())
             }

@@ -10,7 +10,7 @@ use std::time::Duration;
 use blacksky_core::client::{InboxEntry, OpId};
 use blacksky_core::session::snapshot::{Keyring, Seal, SnapshotKey, encode_snapshot};
 use blacksky_core::session::testing::sample_session;
-use blacksky_core::session::{OutboxEntry, PreKey, Session, Write};
+use blacksky_core::session::{Committed, OutboxEntry, PreKey, Session, Write};
 use blacksky_core::time::UnixMillis;
 use blacksky_core::wire::noise::KeyPair;
 use blacksky_io::config::Secret;
@@ -297,6 +297,90 @@ pub async fn claims_keep_two_processes_apart<S: Db>(mut store: S) {
         standing(false, false, true),
         "the old one stopped, but was seen lately"
     );
+}
+
+/// `n` fresh pre-keys numbered from `from`, as a process whose counter
+/// reads `from` would make them.
+fn fresh_pre_keys(seed: u64, from: u32, n: u32) -> Vec<PreKey> {
+    let mut rng = ChaCha20Rng::seed_from_u64(seed);
+    (0..n)
+        .map(|i| PreKey {
+            id: from + i,
+            key_pair: KeyPair::generate(&mut rng),
+        })
+        .collect()
+}
+
+/// One process's pre-key upload: the store op's writes.
+async fn upload<S: Db>(
+    store: &mut S,
+    creds: &blacksky_core::session::Creds,
+    keys: Vec<PreKey>,
+) -> (u32, u32) {
+    let mut creds = creds.clone();
+    creds.next_pre_key_id = keys[0].id + keys.len() as u32;
+    let committed = store
+        .commit(&[Write::FreshPreKeys(keys), Write::Creds(Box::new(creds))])
+        .await
+        .expect("upload");
+    committed.pre_key_ids.expect("fresh keys placed")
+}
+
+pub async fn pre_key_ids_are_claimed_in_the_store<S: Db>(mut store: S) {
+    // Two processes on one store (an overlap at a dyno hand-over), both
+    // holding the counter at 813 in memory.
+    let mut creds = sample_session(9, 0, 0, 10).creds;
+    creds.next_pre_key_id = 813;
+    store
+        .commit(&[Write::Creds(Box::new(creds.clone()))])
+        .await
+        .expect("creds");
+    let mut other = store.clone();
+    let first = fresh_pre_keys(1, 813, 3);
+    let second = fresh_pre_keys(2, 813, 3);
+    assert_eq!(upload(&mut store, &creds, first.clone()).await, (813, 816));
+    assert_eq!(
+        upload(&mut other, &creds, second.clone()).await,
+        (816, 819),
+        "the second upload moves past the ids the first claimed"
+    );
+    let stored = store.load_session().await.expect("load").expect("stored");
+    assert_eq!(stored.creds.next_pre_key_id, 819);
+    let ids: Vec<u32> = stored.pre_keys.keys().copied().collect();
+    assert_eq!(ids, (813..819).collect::<Vec<_>>());
+    assert_eq!(
+        stored.pre_keys[&813].key_pair.public(),
+        first[0].key_pair.public()
+    );
+    assert_eq!(
+        stored.pre_keys[&816].key_pair.public(),
+        second[0].key_pair.public()
+    );
+
+    // A creds write from a process still at 813 keeps the counter.
+    let mut stale = creds.clone();
+    stale.routing_info = Some(vec![9]);
+    other
+        .commit(&[Write::Creds(Box::new(stale))])
+        .await
+        .expect("stale creds");
+    let live = store.load_creds().await.expect("load").expect("stored");
+    assert_eq!(live.creds.next_pre_key_id, 819);
+    assert_eq!(
+        live.creds.routing_info,
+        Some(vec![9]),
+        "the rest is written"
+    );
+
+    // At the same moment: the claims take turns and never overlap.
+    let (a, b) = tokio::join!(
+        upload(&mut store, &creds, fresh_pre_keys(3, 813, 50)),
+        upload(&mut other, &creds, fresh_pre_keys(4, 813, 50)),
+    );
+    let (low, high) = if a.0 < b.0 { (a, b) } else { (b, a) };
+    assert_eq!((low, high), ((819, 869), (869, 919)));
+    let live = store.load_creds().await.expect("load").expect("stored");
+    assert_eq!(live.creds.next_pre_key_id, 919);
 }
 
 async fn standing_of<S: Db>(store: &mut S, owner: &str, alive_ms: u64, recent_ms: u64) -> Standing {
@@ -588,7 +672,7 @@ pub async fn a_store_that_fails_for_a_while_recovers_with_nothing_lost<S: Db>(mu
             .expect("recovers")
             .expect("done");
         assert_eq!(done.op, OpId(n), "in order");
-        assert_eq!(done.result, Ok(()));
+        assert_eq!(done.result, Ok(Committed::default()));
     }
     assert!(health.is_up());
     assert_eq!(health.queue_len(), 0);

@@ -20,7 +20,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
-use blacksky_core::session::{Session, Write};
+use blacksky_core::session::{Committed, Session, Write};
 use blacksky_core::time::UnixMillis;
 use blacksky_io::store::{
     InboxRecord, LiveCreds, MemoryDb, MemoryStore, OutboxRecord, SessionSummary, Standing, Store,
@@ -228,7 +228,7 @@ impl Store for NetStore {
         self.call(|mut rows| ready(rows.load_session())).await
     }
 
-    async fn commit(&mut self, writes: &[Write]) -> Result<(), StoreError> {
+    async fn commit(&mut self, writes: &[Write]) -> Result<Committed, StoreError> {
         let writes = writes.to_vec();
         self.call(move |mut rows| ready(rows.commit(&writes))).await
     }
