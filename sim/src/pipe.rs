@@ -7,7 +7,7 @@
 //!
 //! ```
 //! use std::time::Instant;
-//! use blacksky_core::session::{Committed, Creds};
+//! use blacksky_core::session::{Committed, Creds, creds_over, place_fresh_pre_keys};
 //! use blacksky_core::time::UnixMillis;
 //! use blacksky_sim::pipe::Pipe;
 //! use blacksky_sim::server::{FakeServer, ServerConfig};
@@ -31,7 +31,7 @@ use std::time::{Duration, Instant};
 use blacksky_core::client::{
     Client, ClientConfig, DisconnectReason, Event, InboxEntry, Input, OpId, Output, StoreOp,
 };
-use blacksky_core::session::{Committed, Creds};
+use blacksky_core::session::{Committed, Creds, creds_over, place_fresh_pre_keys};
 use blacksky_core::time::UnixMillis;
 use rand_chacha::ChaCha20Rng;
 use rand_core::{RngCore, SeedableRng};
@@ -470,8 +470,6 @@ impl Pipe {
                 break;
             }
             for (op, result) in done {
-                // One client per store here: its pre-keys keep their ids.
-                let result = result.map(|()| Committed::default());
                 let _ = link
                     .client
                     .handle_input(now, Input::StoreDone { op, result });
@@ -500,11 +498,17 @@ impl Pipe {
 }
 
 /// Applies a store command; `None` when it is held.
-fn commit(link: &mut Link, op: OpId, store: StoreOp) -> Option<Result<(), String>> {
+/// Creds and pre-key counters behave as in a real store
+/// (`session::pre_key_ids`).
+fn commit(link: &mut Link, op: OpId, store: StoreOp) -> Option<Result<Committed, String>> {
     link.stores.push(store.clone());
     match store {
-        StoreOp::Creds(creds) => link.stored = Some(*creds),
-        StoreOp::PreKeys { creds, .. } => link.stored = Some(*creds),
+        StoreOp::Creds(creds) => link.stored = Some(creds_over(link.stored.as_ref(), &creds)),
+        StoreOp::PreKeys { creds, keys } => {
+            let placed = place_fresh_pre_keys(link.stored.take(), &keys);
+            link.stored = Some(creds_over(placed.creds.as_ref(), &creds));
+            return Some(Ok(placed.committed));
+        }
         StoreOp::Inbox(entry) => match link.inbox_policy {
             InboxPolicy::Commit => link.inbox.push(entry),
             InboxPolicy::Hold => {
@@ -514,5 +518,5 @@ fn commit(link: &mut Link, op: OpId, store: StoreOp) -> Option<Result<(), String
             InboxPolicy::Fail => return Some(Err("store unavailable".into())),
         },
     }
-    Some(Ok(()))
+    Some(Ok(Committed::default()))
 }

@@ -370,6 +370,80 @@ fn stored_creds_log_in_without_a_qr_then_go_online() {
     assert!(link.is_online());
 }
 
+/// The pre-key uploads the server saw: (first id, count).
+fn uploads_seen(pipe: &Pipe) -> Vec<(u32, u32)> {
+    pipe.server_events
+        .iter()
+        .filter_map(|e| match e {
+            ServerEvent::PreKeysUploaded {
+                first_id, count, ..
+            } => Some((*first_id, *count)),
+            _ => None,
+        })
+        .collect()
+}
+
+#[test]
+fn the_upload_uses_the_ids_the_store_claimed() {
+    let (mut pipe, first) = online(43);
+    pipe.close(first);
+    let second = pipe.reconnect(first);
+    // Meanwhile another process on the store claimed ids up to 4999, and
+    // contacts used up the keys on the server.
+    let mut stored = pipe.link(first).stored.clone().expect("stored");
+    stored.next_pre_key_id = 5000;
+    pipe.link_mut(second).stored = Some(stored);
+    pipe.server.use_pre_keys(0);
+    pipe.run();
+    assert!(pipe.link(second).is_online());
+    assert_eq!(uploads_seen(&pipe), [(1, 812), (5000, 812)]);
+    // The client counts from the claimed ids too.
+    let last_creds = pipe
+        .link(second)
+        .stores
+        .iter()
+        .rev()
+        .find_map(|op| match op {
+            StoreOp::Creds(creds) => Some(creds.clone()),
+            _ => None,
+        })
+        .expect("creds written after the upload");
+    assert_eq!(last_creds.next_pre_key_id, 5812);
+    assert_eq!(last_creds.first_unuploaded_pre_key_id, 5812);
+    assert!(
+        !pipe
+            .server_events
+            .iter()
+            .any(|e| matches!(e, ServerEvent::PreKeyIdsReused { .. }))
+    );
+}
+
+#[test]
+fn the_server_reports_ids_uploaded_again_with_other_keys() {
+    // What the sweep watches for: a store that let the counter go back.
+    let (mut pipe, first) = online(44);
+    pipe.close(first);
+    pipe.link_mut(first)
+        .stored
+        .as_mut()
+        .expect("stored")
+        .next_pre_key_id = 1;
+    let second = pipe.reconnect(first);
+    pipe.server.use_pre_keys(0);
+    pipe.run();
+    assert!(pipe.link(second).is_online());
+    assert_eq!(uploads_seen(&pipe), [(1, 812), (1, 812)]);
+    assert!(pipe.server_events.iter().any(|e| matches!(
+        e,
+        ServerEvent::PreKeyIdsReused {
+            count: 812,
+            first: 1,
+            last: 812,
+            ..
+        }
+    )));
+}
+
 #[test]
 fn pre_keys_are_uploaded_at_the_first_login_only() {
     let uploads = |pipe: &Pipe| {

@@ -60,6 +60,11 @@ pub enum Fault {
     Messages {
         count: usize,
     },
+    /// New contacts used the device's one-time pre-keys until `left`
+    /// remain: the next login uploads more.
+    PreKeysUsed {
+        left: u32,
+    },
 }
 
 /// The stream errors the sweep sends (401 ends the run with a logout; it
@@ -156,6 +161,14 @@ impl Plan {
                 },
             ));
             at += secs(&mut rng, gap_s.0, gap_s.1);
+        }
+        // From a stream of their own, so the faults above stay what each
+        // seed drew before these were added.
+        let mut keys_rng = ChaCha8Rng::seed_from_u64(seed ^ 0x9e37_79b9_7f4a_7c15);
+        for _ in 0..pick(&mut keys_rng, 3) {
+            let at = Duration::from_secs(pick(&mut keys_rng, window_s));
+            let left = pick(&mut keys_rng, 6) as u32;
+            faults.push((at, Fault::PreKeysUsed { left }));
         }
         faults.sort_by_key(|(at, _)| *at);
         Plan { faults }
@@ -373,6 +386,7 @@ impl Runner {
                     .set_bot_rss((MEMORY_LIMIT_MB + over_mb) * 1024 * 1024);
                 self.hold("memory", lasts, Undo::CalmMemory);
             }
+            Fault::PreKeysUsed { left } => self.world.use_pre_keys(left),
             Fault::Messages { count } => {
                 self.contact += 1;
                 let phone = format!("49155500{:05}", self.contact % 100_000);

@@ -395,6 +395,13 @@ fn observe_server(
             ServerEvent::LoggedIn { conn, .. } => {
                 takeovers.on_login(peers.get(conn).map(|peer| peer.to_string()));
             }
+            ServerEvent::PreKeyIdsReused {
+                count, first, last, ..
+            } => {
+                violations.report(format!(
+                    "{count} pre-key ids ({first}..={last}) were uploaded again with other keys"
+                ));
+            }
             ServerEvent::LoginRefused { .. } => {
                 takeovers.on_login_refused(turmoil::sim_elapsed().unwrap_or_default());
             }
@@ -993,6 +1000,13 @@ impl World {
             .record_at(self.elapsed(), "chaos: drop connections".to_owned());
         self.server
             .with_server(|s| s.drop_connections(Target::AllLive));
+    }
+
+    /// New contacts used the device's one-time pre-keys until `left` remain.
+    pub fn use_pre_keys(&mut self, left: u32) {
+        self.trace
+            .record_at(self.elapsed(), format!("chaos: pre-keys used, {left} left"));
+        self.server.with_server(|s| s.use_pre_keys(left));
     }
 
     /// The next `count` logins are refused with `<failure reason=code>`.

@@ -1,6 +1,8 @@
 //! The account the fake server plays: its linked devices, and what a new
 //! device told the server about itself when it registered.
 
+use std::collections::BTreeMap;
+
 use blacksky_core::session::KEY_TYPE_DJB;
 use blacksky_core::time::UnixMillis;
 use blacksky_core::wire::binary::Jid;
@@ -111,6 +113,8 @@ pub(crate) struct Device {
     pub(crate) logins: u32,
     /// One-time pre-keys the server holds for others to use.
     pub(crate) pre_keys: u32,
+    /// Every one-time key ever uploaded, by id (its public key).
+    pub(crate) uploaded_pre_keys: BTreeMap<u32, [u8; 32]>,
     /// The authenticated connection of this device, if one is open.
     pub(crate) live: Option<ConnId>,
     /// The live connection left passive mode.

@@ -12,7 +12,8 @@ use super::{FakeServer, stanzas};
 /// A pre-key upload, read and checked.
 struct Upload {
     identity: [u8; 32],
-    count: u32,
+    /// The one-time keys: id and public key, in order.
+    keys: Vec<(u32, [u8; 32])>,
     signed_pre_key: SignedPreKey,
 }
 
@@ -38,12 +39,15 @@ fn parse_upload(iq: &Node) -> Result<Upload, String> {
     }
     let identity = key32(iq, "identity")?;
     let list = iq.child("list").ok_or("pre-key upload lacks <list>")?;
-    let mut count = 0u32;
-    for key in list.children_named("key") {
-        be_uint("key id", bytes_of(key, "id")?)?;
-        key32(key, "value")?;
-        count += 1;
-    }
+    let keys = list
+        .children_named("key")
+        .map(|key| {
+            Ok((
+                be_uint("key id", bytes_of(key, "id")?)?,
+                key32(key, "value")?,
+            ))
+        })
+        .collect::<Result<Vec<_>, String>>()?;
     let skey = iq.child("skey").ok_or("pre-key upload lacks <skey>")?;
     let signed_pre_key = SignedPreKey {
         id: be_uint("skey id", bytes_of(skey, "id")?)?,
@@ -53,7 +57,7 @@ fn parse_upload(iq: &Node) -> Result<Upload, String> {
     signed_pre_key.verify(&identity)?;
     Ok(Upload {
         identity,
-        count,
+        keys,
         signed_pre_key,
     })
 }
@@ -145,15 +149,36 @@ impl FakeServer {
         });
         match upload {
             Ok(upload) => {
+                let count = upload.keys.len() as u32;
+                let mut reused = Vec::new();
                 if let Some(d) = device.and_then(|d| self.devices.get_mut(&d)) {
-                    d.pre_keys = d.pre_keys.saturating_add(upload.count);
+                    d.pre_keys = d.pre_keys.saturating_add(count);
                     d.companion.signed_pre_key = upload.signed_pre_key;
+                    for (key_id, public) in upload.keys.iter().copied() {
+                        if d.uploaded_pre_keys
+                            .insert(key_id, public)
+                            .is_some_and(|p| p != public)
+                        {
+                            reused.push(key_id);
+                        }
+                    }
                 }
                 self.send(conn, &stanzas::iq_result(id));
                 self.event(ServerEvent::PreKeysUploaded {
                     conn,
-                    count: upload.count,
+                    count,
+                    first_id: upload.keys.first().map_or(0, |k| k.0),
                 });
+                if let (Some(&first), Some(&last)) = (reused.first(), reused.last()) {
+                    // A contact who fetched the earlier key under this id
+                    // would start a session we cannot open.
+                    self.event(ServerEvent::PreKeyIdsReused {
+                        conn,
+                        count: reused.len() as u32,
+                        first,
+                        last,
+                    });
+                }
             }
             Err(what) => self.refuse_iq(conn, id, 400, "bad-request", what),
         }

@@ -281,6 +281,14 @@ impl FakeServer {
         conns.len()
     }
 
+    /// New contacts fetched the linked devices' one-time pre-keys (each
+    /// is handed out once) until at most `left` remain.
+    pub fn use_pre_keys(&mut self, left: u32) {
+        for device in self.devices.values_mut() {
+            device.pre_keys = device.pre_keys.min(left);
+        }
+    }
+
     /// The next `count` logins are refused with `<failure reason=code>`.
     pub fn refuse_logins(&mut self, code: u16, count: u32) {
         self.refused_logins = (count > 0).then_some((code, count));

@@ -123,6 +123,15 @@ pub enum ServerEvent {
     PreKeysUploaded {
         conn: ConnId,
         count: u32,
+        first_id: u32,
+    },
+    /// An upload carried ids already uploaded with other keys: a promise
+    /// broken (`chaos::invariants`).
+    PreKeyIdsReused {
+        conn: ConnId,
+        count: u32,
+        first: u32,
+        last: u32,
     },
     /// The client sent something the server refuses (bad bytes, a failed
     /// handshake, a bad signature, a wrong code, …).

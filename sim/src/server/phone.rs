@@ -10,6 +10,8 @@
 //! Either way the companion answers `<pair-device-sign>`; if it verifies,
 //! the device is linked and the server asks for a restart (515).
 
+use std::collections::BTreeMap;
+
 use blacksky_core::client::link_code::{self, PrimaryCode};
 use blacksky_core::client::pairing::{self, DeviceGrant};
 use blacksky_core::wire::binary::{Jid, Node};
@@ -301,6 +303,7 @@ impl FakeServer {
                 paired_at: self.wall,
                 logins: 0,
                 pre_keys: 0,
+                uploaded_pre_keys: BTreeMap::new(),
                 live: None,
                 active: false,
             },
