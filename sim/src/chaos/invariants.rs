@@ -20,7 +20,8 @@
 //!    outside took it (an injected 440, 401 or 403: a person's call).
 //! 4. **The session never goes backwards:** snapshot generations and the
 //!    pre-key counter only grow; once linked, the identity and the device
-//!    stay the same.
+//!    stay the same; the server never gets a pre-key id again with another
+//!    key (checked on its events in `world.rs`).
 //! 5. **Reconnect delays stay within bounds:** each backoff is at most
 //!    `reconnect_max_ms`, and the bot reconnects when it said it would.
 
