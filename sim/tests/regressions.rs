@@ -67,11 +67,11 @@ fn seed_2366_a_late_login_of_an_old_dyno_is_taken_back() {
 
 /// Found by the second 10,000-seed sweep: at 83 s the stored pre-key
 /// counter went back from 1625 to 813, so pre-key ids could be reused. An
-/// overlap put two live processes on one store. The new one had read the
-/// counter before the old one's delayed upload landed; after the old one's
-/// late login and take-back uploaded keys up to 1624, the new one's own
-/// batch (numbered from its stale counter) and its whole-record creds
-/// write landed last. Fixed: the store claims pre-key ids past its own
+/// overlap put two live processes on one store. As the trace reads, the
+/// new one had read the counter before the old one's delayed upload
+/// landed; after the old one's late login and take-back uploaded keys up
+/// to 1624, the new one's own batch (numbered from its stale counter) and
+/// its whole-record creds write landed last. Fixed: the store claims pre-key ids past its own
 /// counter and a creds write never moves that counter back
 /// (`core::session::pre_key_ids`).
 #[test]
