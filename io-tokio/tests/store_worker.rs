@@ -4,14 +4,20 @@
 
 mod store_support;
 
-use std::time::Duration;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
 
 use blacksky_core::client::OpId;
 use blacksky_core::session::Write;
 use blacksky_core::session::testing::sample_session;
+use blacksky_core::time::UnixMillis;
+use blacksky_io::clock::{Clock, SharedClock};
 use blacksky_io::store::backup::Sealer;
 use blacksky_io::store::worker::{LogHandler, QueueFull};
-use blacksky_io::store::{MemoryDb, MemoryStore, Store, StoreHealth, StoreWorker, WorkerConfig};
+use blacksky_io::store::{
+    INSTANCE_FORGET_MS, MemoryDb, MemoryStore, Store, StoreHealth, StoreWorker, WorkerConfig,
+};
 
 use store_support::{Recorder, TEST_KDF_ITERATIONS, entry, fast_worker_config};
 
@@ -135,4 +141,36 @@ async fn entries_left_unhandled_by_a_crash_are_handed_over_at_start() {
     assert_eq!(*recorder.0.lock().expect("lock"), ["a", "b"]);
     assert_eq!(worker.health().handled_total(), 2);
     worker.close(Duration::from_secs(2)).await;
+}
+
+/// A wall clock the test moves.
+struct SteppedClock(AtomicU64);
+
+impl Clock for SteppedClock {
+    fn now(&self) -> Instant {
+        Instant::now()
+    }
+
+    fn wall(&self) -> UnixMillis {
+        UnixMillis(self.0.load(Ordering::SeqCst))
+    }
+}
+
+#[tokio::test]
+async fn the_memory_store_forgets_processes_gone_for_30_days() {
+    let clock = Arc::new(SteppedClock(1_000.into()));
+    let db = MemoryDb::new();
+    db.set_clock(SharedClock(clock.clone()));
+    let mut store = MemoryStore::new(db, "s");
+    store.register_instance("old").await.expect("register");
+    clock
+        .0
+        .store(1_000 + INSTANCE_FORGET_MS + 1, Ordering::SeqCst);
+    store.register_instance("new").await.expect("register");
+    // Forgotten, "old" counts as unregistered: everyone else is older.
+    let standing = store
+        .instance_standing("old", 45_000, 300_000)
+        .await
+        .expect("standing");
+    assert!(!standing.newer_ran && standing.older_recent, "{standing:?}");
 }

@@ -16,8 +16,8 @@ use rand_core::SeedableRng;
 use crate::clock::{Clock, SharedClock};
 
 use super::{
-    InboxRecord, LiveCreds, OutboxRecord, SessionSummary, Standing, Store, StoreError,
-    StoredSnapshot,
+    INSTANCE_FORGET_MS, InboxRecord, LiveCreds, OutboxRecord, SessionSummary, Standing, Store,
+    StoreError, StoredSnapshot,
 };
 
 /// A row of the instance register (times on the database's clock).
@@ -355,6 +355,9 @@ impl Store for MemoryStore {
     async fn register_instance(&mut self, owner: &str) -> Result<(), StoreError> {
         let now = lock(&self.db.clock).wall();
         self.with_rows(|rows| {
+            rows.instances.retain(|i| {
+                i.owner == owner || i.seen_at.saturating_add_millis(INSTANCE_FORGET_MS) >= now
+            });
             rows.instances.push(Instance {
                 owner: owner.to_owned(),
                 seen_at: now,

@@ -31,6 +31,9 @@ pub use worker::{StoreHealth, StoreLink, StoreWorker, WorkerConfig};
 /// The embedded store's file name under `DATA_DIR`.
 pub const SQLITE_FILE: &str = "blacksky.db";
 
+/// A process not seen for this long leaves the instance register.
+pub const INSTANCE_FORGET_MS: u64 = 30 * 24 * 3600 * 1000;
+
 /// A store fault. The text names what failed; it never holds key material
 /// or a database password.
 #[derive(Debug, Error)]
@@ -210,7 +213,8 @@ pub trait Store: Send + 'static {
     ) -> impl Future<Output = Result<Vec<InboxRecord>, StoreError>> + Send;
 
     /// Records that process `owner` runs this session now (it becomes
-    /// the newest instance), alive as of now on the database's clock.
+    /// the newest instance), alive as of now on the database's clock, and
+    /// forgets the session's processes not seen for 30 days.
     fn register_instance(
         &mut self,
         owner: &str,

@@ -225,6 +225,9 @@ struct Dialect {
     heartbeat: &'static str,
     /// `Store::retire_instance` ($1 session, $2 owner).
     retire: &'static str,
+    /// Forgets this session's processes not seen for 30 days ($1 session,
+    /// $2 owner): the register would otherwise grow by a row a restart.
+    prune: &'static str,
     /// `Store::instance_standing` ($1 session, $2 owner, $3 alive ms, $4
     /// recent ms): whether a newer instance is alive, ran at all, and
     /// whether an older one was seen recently (an unregistered `owner`
@@ -264,6 +267,12 @@ macro_rules! dialect {
                 $now,
                 " WHERE session = $1 AND owner = $2"
             ),
+            prune: concat!(
+                "DELETE FROM instances WHERE session = $1 AND owner <> $2 \
+                 AND COALESCE(stopped_at, seen_at, started_at) < ",
+                $now,
+                " - 2592000000"
+            ),
             standing: concat!(
                 "WITH mine AS (SELECT COALESCE(MIN(epoch), 9223372036854775807) AS epoch \
                  FROM instances WHERE session = $1 AND owner = $2), \
@@ -282,6 +291,9 @@ macro_rules! dialect {
         }
     };
 }
+
+// The prune statement spells out INSTANCE_FORGET_MS (concat! takes literals).
+const _: () = assert!(super::INSTANCE_FORGET_MS == 2_592_000_000);
 
 const SQLITE: Dialect = dialect!(
     now: "CAST((julianday('now') - 2440587.5) * 86400000 AS INTEGER)",
@@ -812,6 +824,8 @@ macro_rules! sql_store {
             }
 
             async fn register_instance(&mut self, owner: &str) -> Result<(), StoreError> {
+                self.mark_instance($dialect.prune, owner, "forgetting long-gone instances")
+                    .await?;
                 self.mark_instance($dialect.register, owner, "registering this instance")
                     .await
             }

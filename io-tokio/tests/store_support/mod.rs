@@ -25,6 +25,8 @@ use rand_core::SeedableRng;
 /// A store whose database the test can also reach with raw SQL.
 pub trait Db: Store + Clone {
     fn exec(&self, sql: &str) -> impl Future<Output = Result<(), String>>;
+    /// The single integer a `SELECT COUNT(*) …` answers.
+    fn count(&self, sql: &str) -> impl Future<Output = Result<i64, String>>;
     fn with_session(&self, session: &str) -> Self;
 }
 
@@ -34,6 +36,13 @@ impl Db for SqliteStore {
             .execute(self.pool())
             .await
             .map(|_| ())
+            .map_err(|e| e.to_string())
+    }
+
+    async fn count(&self, sql: &str) -> Result<i64, String> {
+        sqlx::query_scalar(sql)
+            .fetch_one(self.pool())
+            .await
             .map_err(|e| e.to_string())
     }
 
@@ -48,6 +57,13 @@ impl Db for PgStore {
             .execute(self.pool())
             .await
             .map(|_| ())
+            .map_err(|e| e.to_string())
+    }
+
+    async fn count(&self, sql: &str) -> Result<i64, String> {
+        sqlx::query_scalar(sql)
+            .fetch_one(self.pool())
+            .await
             .map_err(|e| e.to_string())
     }
 
@@ -381,6 +397,31 @@ pub async fn pre_key_ids_are_claimed_in_the_store<S: Db>(mut store: S) {
     assert_eq!((low, high), ((819, 869), (869, 919)));
     let live = store.load_creds().await.expect("load").expect("stored");
     assert_eq!(live.creds.next_pre_key_id, 919);
+}
+
+pub async fn long_gone_instances_are_forgotten<S: Db>(mut store: S) {
+    for owner in ["stopped", "crashed", "recent"] {
+        store.register_instance(owner).await.expect("register");
+    }
+    store.retire_instance("stopped").await.expect("retire");
+    store.retire_instance("recent").await.expect("retire");
+    // Last seen in 1970: far more than 30 days ago. "crashed" never
+    // marked itself stopped.
+    store
+        .exec(
+            "UPDATE instances SET started_at = 1, seen_at = 1, \
+             stopped_at = CASE WHEN stopped_at IS NULL THEN NULL ELSE 1 END \
+             WHERE owner IN ('stopped', 'crashed')",
+        )
+        .await
+        .expect("age two rows");
+    store.register_instance("new").await.expect("register");
+    let rows = |owner: &str| {
+        format!("SELECT COUNT(*) FROM instances WHERE session = 's' AND owner = '{owner}'")
+    };
+    for (owner, left) in [("stopped", 0), ("crashed", 0), ("recent", 1), ("new", 1)] {
+        assert_eq!(store.count(&rows(owner)).await, Ok(left), "{owner}");
+    }
 }
 
 async fn standing_of<S: Db>(store: &mut S, owner: &str, alive_ms: u64, recent_ms: u64) -> Standing {
