@@ -2,8 +2,8 @@
 //! random plan of faults over a 10-minute window — partitions of bot↔wa
 //! and bot↔db, database outages, slow commits and crashes, bot crashes,
 //! dyno cycles, overlapping dynos, stream errors (515, 503, 500, 440,
-//! 405), dropped sockets, refused logins, wall-clock jumps and memory
-//! pressure — with contacts sending all along. After the chaos the bot is
+//! 405), dropped sockets, refused logins, wall-clock jumps, memory
+//! pressure and pre-keys used up — with contacts sending all along. After the chaos the bot is
 //! online within `SWEEP_ONLINE_BOUND` (120 s), every message is acked, stored once
 //! and handled, and no invariant broke (see `blacksky_sim::chaos::invariants`).
 //!
