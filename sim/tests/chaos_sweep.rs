@@ -64,7 +64,10 @@ fn chaos_sweep() {
             .flat_map(|h| h.join().unwrap_or_default())
             .collect()
     });
-    let mut online: Vec<Duration> = results.iter().filter_map(|(_, r)| r.clone().ok()).collect();
+    let mut online: Vec<(Duration, u64)> = results
+        .iter()
+        .filter_map(|(seed, r)| r.clone().ok().map(|d| (d, *seed)))
+        .collect();
     online.sort();
     let failures: Vec<&String> = results
         .iter()
@@ -76,12 +79,13 @@ fn chaos_sweep() {
         .map(|(seed, _)| *seed)
         .collect();
     eprintln!(
-        "chaos sweep: {} seeds from {base}, {} failed, in {:?}; online after the chaos: median {:?}, max {:?}",
+        "chaos sweep: {} seeds from {base}, {} failed, in {:?}; online after the chaos: median {:?}, max {:?} (seed {:?})",
         results.len(),
         failures.len(),
         started.elapsed(),
-        online.get(online.len() / 2),
-        online.last()
+        online.get(online.len() / 2).map(|o| o.0),
+        online.last().map(|o| o.0),
+        online.last().map(|o| o.1),
     );
     assert_eq!(results.len() as u64, seeds, "every seed ran");
     assert!(
