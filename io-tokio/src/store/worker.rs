@@ -634,11 +634,7 @@ impl<S: Store> Worker<S> {
     }
 
     async fn attempt_commit(&mut self, writes: &[Write]) -> Result<Committed, StoreError> {
-        let limit = self.config.attempt_timeout_ms;
-        match tokio::time::timeout(Duration::from_millis(limit), self.store.commit(writes)).await {
-            Ok(result) => result,
-            Err(_) => Err(StoreError::TimedOut(limit)),
-        }
+        Self::attempt(self.config.attempt_timeout_ms, self.store.commit(writes)).await
     }
 
     /// One store call, cut off at the attempt timeout.

@@ -289,15 +289,18 @@ pub async fn claims_keep_two_processes_apart<S: Db>(mut store: S) {
     );
     // Marks go stale on the database's clock; a heartbeat renews one; a
     // stopped process is not alive, but was seen lately.
-    tokio::time::sleep(Duration::from_millis(30)).await;
+    // (Marks 300 ms old against a 100 ms window: a slow database only
+    // makes them older, and a renewed one has 100 ms to be read.)
+    let window_ms = 100;
+    tokio::time::sleep(Duration::from_millis(3 * window_ms)).await;
     assert_eq!(
-        standing_of(&mut store, "old", 10, 10).await,
+        standing_of(&mut store, "old", window_ms, window_ms).await,
         standing(false, true, false),
         "the new one's mark is stale"
     );
     store.heartbeat_instance("new").await.expect("heartbeat");
     assert_eq!(
-        standing_of(&mut store, "old", 10, 10).await,
+        standing_of(&mut store, "old", window_ms, window_ms).await,
         standing(true, true, false),
         "renewed"
     );
