@@ -41,19 +41,6 @@ const CHECKSUM_BYTES: usize = 32;
 
 static KEY: LazyLock<SnapshotKey> = LazyLock::new(|| SnapshotKey::derive(SECRET, SALT, ITERATIONS));
 
-/// The part of `io-tokio`'s `store::backup::snapshot_bytes` before the
-/// database (that crate is not built for fuzzing): a snapshot file as it
-/// is, anything else as a session string.
-fn snapshot_bytes(input: &[u8]) -> Result<(Option<String>, Vec<u8>), SnapshotError> {
-    if input.starts_with(MAGIC) {
-        return Ok((None, input.to_vec()));
-    }
-    let text = std::str::from_utf8(input)
-        .map_err(|_| SnapshotError::BadSessionString("neither text nor a snapshot file"))?;
-    let (name, bytes) = snapshot::parse_session_string(text)?;
-    Ok((Some(name), bytes))
-}
-
 /// A plain snapshot of session "fuzz" whose stored body is `body`.
 fn plain_with_body(body: &[u8]) -> Vec<u8> {
     let mut out = Vec::with_capacity(body.len() + 100);
@@ -151,7 +138,7 @@ fuzz_target!(|data: &[u8]| {
         4 => sealed_and_edited(rest, false),
         _ => sealed_and_edited(rest, true),
     };
-    let Ok((_, bytes)) = snapshot_bytes(&input) else {
+    let Ok((_, bytes)) = snapshot::snapshot_bytes(&input) else {
         return;
     };
     let header = snapshot::inspect(&bytes);

@@ -468,6 +468,19 @@ pub fn parse_session_string(text: &str) -> Result<(String, Vec<u8>), SnapshotErr
     Ok((name.to_owned(), bytes))
 }
 
+/// What `blacksky session import` and `SESSION_DATA` take: a snapshot
+/// file as it is, anything else as a session string (its name, if any,
+/// comes back with the bytes).
+pub fn snapshot_bytes(input: &[u8]) -> Result<(Option<String>, Vec<u8>), SnapshotError> {
+    if input.starts_with(MAGIC) {
+        return Ok((None, input.to_vec()));
+    }
+    let text = std::str::from_utf8(input)
+        .map_err(|_| SnapshotError::BadSessionString("neither text nor a snapshot file"))?;
+    let (name, bytes) = parse_session_string(text)?;
+    Ok((Some(name), bytes))
+}
+
 fn be<const N: usize>(bytes: &[u8]) -> [u8; N] {
     let mut out = [0u8; N];
     out.copy_from_slice(&bytes[..N]);
