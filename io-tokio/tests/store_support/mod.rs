@@ -13,12 +13,11 @@ use blacksky_core::session::testing::sample_session;
 use blacksky_core::session::{Committed, OutboxEntry, PreKey, Session, Write};
 use blacksky_core::time::UnixMillis;
 use blacksky_core::wire::noise::KeyPair;
-use blacksky_io::config::Secret;
+use blacksky_io::host::config::Secret;
+use blacksky_io::session::worker::{InboxHandler, LogHandler};
+use blacksky_io::session::worker::{StoreHealth, StoreWorker, WorkerConfig};
 use blacksky_io::store::backup::{self, PrepareError, Sealer, Source};
-use blacksky_io::store::worker::{InboxHandler, LogHandler};
-use blacksky_io::store::{
-    InboxRecord, PgStore, SqliteStore, Standing, Store, StoreHealth, StoreWorker, WorkerConfig,
-};
+use blacksky_io::store::{InboxRecord, PgStore, SqliteStore, Standing, Store};
 use rand_chacha::ChaCha20Rng;
 use rand_core::SeedableRng;
 
