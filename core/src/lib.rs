@@ -8,5 +8,6 @@
 pub mod client;
 pub mod keeper;
 pub mod session;
+pub mod signal;
 pub mod time;
 pub mod wire;
