@@ -6,22 +6,19 @@
 
 #[path = "support/node_peer.rs"]
 mod node_peer;
-
-use std::collections::BTreeMap;
+#[path = "support/signal_party.rs"]
+mod signal_party;
 
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD as B64;
-use blacksky_core::session::{PreKey, SignedPreKey};
 use blacksky_core::signal::{
-    self, IdentityKey, LocalPreKeys, MessageKind, OneTimePreKeyPublic, PreKeyBundle, PublicKey,
-    SKIPPED_PER_MESSAGE_MAX, SessionRecord, SignalError, SignalMessage, SignedPreKeyPublic,
+    self, IdentityKey, MessageKind, OneTimePreKeyPublic, PreKeyBundle, PublicKey,
+    SKIPPED_PER_MESSAGE_MAX, SignalError, SignalMessage, SignedPreKeyPublic,
 };
-use blacksky_core::wire::noise::KeyPair;
 use blacksky_core::wire::xeddsa;
 use node_peer::{NodePeer, PeerRefused};
-use rand_chacha::ChaCha20Rng;
-use rand_core::SeedableRng;
 use serde_json::{Value, json};
+use signal_party::Party as Us;
 
 /// How the peer knows us, and we it (libsignal addresses: name.device).
 const US: &str = "blacksky.1";
@@ -46,133 +43,49 @@ fn kind_of(value: &Value) -> MessageKind {
     }
 }
 
-/// Our device: its keys and its one session record with the peer.
-struct Us {
-    identity: KeyPair,
-    registration_id: u32,
-    signed: SignedPreKey,
-    one_time: BTreeMap<u32, PreKey>,
-    record: Option<SessionRecord>,
-    rng: ChaCha20Rng,
+/// Our bundle as the server would hand it out (raw 32-byte keys).
+fn bundle_json(us: &Us, one_time_id: Option<u32>) -> Value {
+    let bundle = us.bundle(one_time_id);
+    let mut json = json!({
+        "registration_id": bundle.registration_id,
+        "identity": b64(bundle.identity.raw()),
+        "signed_pre_key": {
+            "id": bundle.signed_pre_key.id,
+            "public": b64(bundle.signed_pre_key.key.raw()),
+            "signature": b64(&bundle.signed_pre_key.signature),
+        },
+    });
+    if let Some(key) = bundle.one_time_pre_key {
+        json["pre_key"] = json!({"id": key.id, "public": b64(key.key.raw())});
+    }
+    json
 }
 
-impl Us {
-    fn new(seed: u64) -> Us {
-        let mut rng = ChaCha20Rng::seed_from_u64(seed);
-        let identity = KeyPair::generate(&mut rng);
-        let signed = SignedPreKey::generate(&identity, 7, &mut rng);
-        let one_time = (31..=33)
-            .map(|id| {
-                let key_pair = KeyPair::generate(&mut rng);
-                (id, PreKey { id, key_pair })
-            })
-            .collect();
-        Us {
-            identity,
-            registration_id: 4242,
-            signed,
-            one_time,
-            record: None,
-            rng,
-        }
-    }
-
-    /// Our bundle as the server would hand it out (raw 32-byte keys).
-    fn bundle(&self, one_time_id: Option<u32>) -> Value {
-        let mut bundle = json!({
-            "registration_id": self.registration_id,
-            "identity": b64(self.identity.public()),
-            "signed_pre_key": {
-                "id": self.signed.id,
-                "public": b64(self.signed.key_pair.public()),
-                "signature": b64(&self.signed.signature),
-            },
-        });
-        if let Some(id) = one_time_id {
-            bundle["pre_key"] =
-                json!({"id": id, "public": b64(self.one_time[&id].key_pair.public())});
-        }
-        bundle
-    }
-
-    fn start_session(&mut self, bundle: &Value) {
-        let signed = &bundle["signed_pre_key"];
-        let signed_id = u32::try_from(signed["id"].as_u64().expect("signed id")).expect("u32");
-        let one_time = (!bundle["pre_key"].is_null()).then(|| OneTimePreKeyPublic {
-            id: u32::try_from(bundle["pre_key"]["id"].as_u64().expect("pre-key id")).expect("u32"),
+/// The peer's bundle, read as we read a server's `<user>` node.
+fn bundle_from_json(bundle: &Value) -> PreKeyBundle {
+    let id = |value: &Value| u32::try_from(value.as_u64().expect("an id")).expect("u32");
+    let signed = &bundle["signed_pre_key"];
+    PreKeyBundle {
+        registration_id: id(&bundle["registration_id"]),
+        identity: IdentityKey::from_raw(&bytes(bundle, "identity"), "identity")
+            .expect("32-byte identity"),
+        signed_pre_key: SignedPreKeyPublic::from_raw(
+            id(&signed["id"]),
+            &bytes(signed, "public"),
+            &bytes(signed, "signature"),
+        )
+        .expect("signed pre-key"),
+        one_time_pre_key: (!bundle["pre_key"].is_null()).then(|| OneTimePreKeyPublic {
+            id: id(&bundle["pre_key"]["id"]),
             key: PublicKey::from_raw(&bytes(&bundle["pre_key"], "public"), "pre_key")
                 .expect("32-byte pre-key"),
-        });
-        let bundle = PreKeyBundle {
-            registration_id: u32::try_from(bundle["registration_id"].as_u64().expect("reg id"))
-                .expect("u32"),
-            identity: IdentityKey::from_raw(&bytes(bundle, "identity"), "identity")
-                .expect("32-byte identity"),
-            signed_pre_key: SignedPreKeyPublic::from_raw(
-                signed_id,
-                &bytes(signed, "public"),
-                &bytes(signed, "signature"),
-            )
-            .expect("signed pre-key"),
-            one_time_pre_key: one_time,
-        };
-        let record = signal::session_from_bundle(
-            self.record.as_ref(),
-            &self.identity,
-            self.registration_id,
-            &bundle,
-            &mut self.rng,
-        )
+        }),
+    }
+}
+
+fn start_session(us: &mut Us, bundle: &Value) {
+    us.start_session(&bundle_from_json(bundle))
         .expect("libsignal's bundle verifies");
-        self.record = Some(record);
-    }
-
-    fn encrypt(&mut self, plaintext: &[u8]) -> (MessageKind, Vec<u8>) {
-        let record = self.record.as_ref().expect("a session");
-        let (encrypted, record) =
-            signal::encrypt(record, &self.identity, plaintext).expect("encrypt");
-        self.record = Some(record);
-        (encrypted.kind, encrypted.bytes)
-    }
-
-    /// Decrypts; on success keeps the new record (and deletes a consumed
-    /// one-time pre-key), on failure keeps the old one.
-    fn decrypt(&mut self, kind: MessageKind, body: &[u8]) -> Result<Vec<u8>, SignalError> {
-        match kind {
-            MessageKind::Msg => {
-                let record = self.record.as_ref().expect("a session for msg");
-                let decrypted = signal::decrypt_msg(record, &self.identity, body, &mut self.rng)?;
-                self.record = Some(decrypted.record);
-                Ok(decrypted.plaintext)
-            }
-            MessageKind::PreKeyMsg => {
-                let signed = [&self.signed];
-                let pre_keys = LocalPreKeys {
-                    signed: &signed,
-                    one_time: &self.one_time,
-                };
-                let decrypted = signal::decrypt_pkmsg(
-                    self.record.as_ref(),
-                    &self.identity,
-                    &pre_keys,
-                    body,
-                    &mut self.rng,
-                )?;
-                if let Some(id) = decrypted.consumed_pre_key {
-                    self.one_time.remove(&id);
-                }
-                self.record = Some(decrypted.record);
-                Ok(decrypted.plaintext)
-            }
-        }
-    }
-
-    fn record_bytes(&self) -> Vec<u8> {
-        self.record
-            .as_ref()
-            .map(SessionRecord::encode)
-            .unwrap_or_default()
-    }
 }
 
 fn start_peer() -> Option<NodePeer> {
@@ -274,7 +187,7 @@ fn libsignal_starts_with_pkmsg_and_both_sides_ratchet() {
         return;
     };
     let mut us = Us::new(1);
-    peer.ok(json!({"op": "process_bundle", "address": US, "bundle": us.bundle(Some(32))}));
+    peer.ok(json!({"op": "process_bundle", "address": US, "bundle": bundle_json(&us, Some(32))}));
 
     // Until we answer, libsignal repeats the pkmsg; each decrypts, and only
     // the first consumes our one-time pre-key.
@@ -293,7 +206,7 @@ fn libsignal_starts_with_pkmsg_and_both_sides_ratchet() {
     // Our answer is a msg; from then on the peer sends msg too. Every turn
     // brings a new ratchet key each way.
     exchange(&mut peer, &mut us, 6, 3);
-    let state = us.record.as_ref().expect("a session").current();
+    let state = us.state();
     assert_eq!(
         state.receiving_chains_len(),
         signal::RECEIVING_CHAINS_LEN_MAX
@@ -308,7 +221,7 @@ fn we_start_with_pkmsg_and_both_sides_ratchet() {
     };
     let mut us = Us::new(2);
     let bundle = peer.ok(json!({"op": "bundle"}));
-    us.start_session(&bundle);
+    start_session(&mut us, &bundle);
 
     for i in 0..2 {
         let text = format!("first {i}");
@@ -336,7 +249,7 @@ fn we_start_with_pkmsg_and_both_sides_ratchet() {
     let mut peer_again = start_peer().expect("node ran a moment ago");
     let mut bundle = peer_again.ok(json!({"op": "bundle"}));
     bundle["pre_key"] = Value::Null;
-    us_again.start_session(&bundle);
+    start_session(&mut us_again, &bundle);
     let (kind, body) = us_again.encrypt(b"no one-time key");
     assert_eq!(
         peer_decrypt(&mut peer_again, kind, &body).as_deref(),
@@ -353,7 +266,7 @@ fn out_of_order_both_ways_and_across_ratchet_steps() {
         return;
     };
     let mut us = Us::new(4);
-    peer.ok(json!({"op": "process_bundle", "address": US, "bundle": us.bundle(Some(31))}));
+    peer.ok(json!({"op": "process_bundle", "address": US, "bundle": bundle_json(&us, Some(31))}));
     let (kind, body) = peer_encrypt(&mut peer, b"start");
     us.decrypt(kind, &body).expect("pkmsg");
     exchange(&mut peer, &mut us, 1, 1);
@@ -425,7 +338,7 @@ fn forward_limit_is_the_same_on_both_sides() {
     };
     let max = usize::try_from(SKIPPED_PER_MESSAGE_MAX).expect("fits");
     let mut us = Us::new(5);
-    peer.ok(json!({"op": "process_bundle", "address": US, "bundle": us.bundle(Some(33))}));
+    peer.ok(json!({"op": "process_bundle", "address": US, "bundle": bundle_json(&us, Some(33))}));
     let (kind, body) = peer_encrypt(&mut peer, b"start");
     us.decrypt(kind, &body).expect("pkmsg");
     exchange(&mut peer, &mut us, 1, 1);
@@ -444,7 +357,7 @@ fn forward_limit_is_the_same_on_both_sides() {
     let (kind, furthest) = &burst[max];
     assert_eq!(us.decrypt(*kind, furthest).as_deref(), Ok(&b"burst"[..]));
     assert_eq!(us.decrypt(*kind, too_far).as_deref(), Ok(&b"burst"[..]));
-    let state = us.record.as_ref().expect("session").current();
+    let state = us.state();
     assert_eq!(state.skipped_keys_len(), max);
     assert_eq!(
         us.decrypt(burst[0].0, &burst[0].1).as_deref(),
@@ -477,7 +390,7 @@ fn tampered_mac_is_refused_and_changes_nothing() {
         return;
     };
     let mut us = Us::new(6);
-    peer.ok(json!({"op": "process_bundle", "address": US, "bundle": us.bundle(Some(31))}));
+    peer.ok(json!({"op": "process_bundle", "address": US, "bundle": bundle_json(&us, Some(31))}));
     let (kind, body) = peer_encrypt(&mut peer, b"start");
     us.decrypt(kind, &body).expect("pkmsg");
     exchange(&mut peer, &mut us, 1, 1);
