@@ -77,7 +77,7 @@ fn rfc7748_iterated_1_and_1000() {
 }
 
 #[test]
-#[ignore = "a million X25519s (about a minute): run with --ignored"]
+#[ignore = "a million X25519s (about two minutes): run with --ignored"]
 fn rfc7748_iterated_1000000() {
     let v = vectors(include_str!("vectors/rfc7748_x25519.json"));
     let it = &v["iterated"];
