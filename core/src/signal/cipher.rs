@@ -156,7 +156,7 @@ pub fn decrypt_msg(
 ) -> Result<Decrypted, SignalError> {
     let message = SignalMessage::decode(bytes)?;
     let our_identity = IdentityKey::of(our_identity);
-    let mut blamed: Option<SignalError> = None;
+    let mut blamed = None;
     for (slot, state) in record.slots() {
         let mut trial = state.clone();
         match trial.decrypt(&message, &our_identity, rng) {
@@ -166,14 +166,16 @@ pub fn decrypt_msg(
                     record: record.with_state(slot, trial),
                 });
             }
-            Err(error) => {
-                if blamed.is_none() || state.has_receiving_chain(&message.ratchet_key) {
-                    blamed = Some(error);
-                }
+            // The open session's error stands unless another session
+            // holds the message's ratchet key (then the message is its).
+            Err(error) if blamed.is_none() || state.has_receiving_chain(&message.ratchet_key) => {
+                blamed = Some(error);
             }
+            Err(_) => {}
         }
     }
-    // The loop ran at least once (there is always an open session).
+    // There is always an open session, so `blamed` is set; the default
+    // only spares an unwrap.
     Err(blamed.unwrap_or(SignalError::BadMac {
         counter: message.counter,
     }))
@@ -199,13 +201,13 @@ pub fn decrypt_pkmsg(
         their_registration_id: message.registration_id,
     };
 
-    if let Some((record, slot)) =
-        record.and_then(|record| Some((record, record.started_by(&message.base_key)?)))
-    {
-        let mut state = match slot {
-            Slot::Current => record.current.clone(),
-            Slot::Previous(index) => record.previous[index].clone(),
-        };
+    let started = record.and_then(|record| {
+        record
+            .started_by(&message.base_key)
+            .map(|slot| (record, slot))
+    });
+    if let Some((record, slot)) = started {
+        let mut state = record.state(slot).clone();
         if state.remote_identity != message.identity {
             return Err(SignalError::IdentityMismatch);
         }

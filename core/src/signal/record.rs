@@ -21,7 +21,7 @@ pub(crate) enum Slot {
 }
 
 /// The Signal sessions with one peer device. `Debug` shows no key material.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct SessionRecord {
     pub(crate) current: SessionState,
     /// Newest first, at most [`PREVIOUS_SESSIONS_LEN_MAX`].
@@ -58,6 +58,13 @@ impl SessionRecord {
         )
     }
 
+    pub(crate) fn state(&self, slot: Slot) -> &SessionState {
+        match slot {
+            Slot::Current => &self.current,
+            Slot::Previous(index) => &self.previous[index],
+        }
+    }
+
     /// The session a peer's pkmsg with `base_key` started, if we have it.
     pub(crate) fn started_by(&self, base_key: &PublicKey) -> Option<Slot> {
         self.slots()
@@ -86,6 +93,15 @@ impl SessionRecord {
     /// archived.
     pub(crate) fn with_new_session(&self, state: SessionState) -> SessionRecord {
         archived(self.previous.clone(), self.current.clone(), state)
+    }
+}
+
+impl std::fmt::Debug for SessionRecord {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SessionRecord")
+            .field("current", &self.current)
+            .field("previous", &self.previous.len())
+            .finish()
     }
 }
 

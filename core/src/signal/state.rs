@@ -64,7 +64,7 @@ pub(crate) struct SendingChain {
 }
 
 /// The chain of one of the peer's ratchet keys.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub(crate) struct ReceivingChain {
     pub(crate) ratchet_key: PublicKey,
     pub(crate) chain: ChainKey,
@@ -352,6 +352,16 @@ impl SessionState {
             chain.skipped.drain(..dropped);
             excess -= dropped;
         }
+    }
+}
+
+impl std::fmt::Debug for ReceivingChain {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ReceivingChain")
+            .field("ratchet_key", &self.ratchet_key)
+            .field("next_index", &self.chain.index)
+            .field("skipped", &self.skipped.len())
+            .finish()
     }
 }
 
