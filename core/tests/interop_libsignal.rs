@@ -146,6 +146,19 @@ fn exchange(peer: &mut NodePeer, us: &mut Us, turns: usize, count: usize) {
     }
 }
 
+/// A peer and us after libsignal's pkmsg and one exchange each way, or
+/// `None` when the test is skipped (no node).
+fn talking(seed: u64, one_time_id: u32) -> Option<(NodePeer, Us)> {
+    let mut peer = start_peer()?;
+    let mut us = Us::new(seed);
+    let bundle = bundle_json(&us, Some(one_time_id));
+    peer.ok(json!({"op": "process_bundle", "address": US, "bundle": bundle}));
+    let (kind, body) = peer_encrypt(&mut peer, b"start");
+    assert_eq!(us.decrypt(kind, &body).as_deref(), Ok(&b"start"[..]));
+    exchange(&mut peer, &mut us, 1, 1);
+    Some((peer, us))
+}
+
 /// One message from us: the peer's next message starts a new chain (a new
 /// ratchet key, counter 0).
 fn make_peer_ratchet(peer: &mut NodePeer, us: &mut Us) {
@@ -262,14 +275,9 @@ fn we_start_with_pkmsg_and_both_sides_ratchet() {
 
 #[test]
 fn out_of_order_both_ways_and_across_ratchet_steps() {
-    let Some(mut peer) = start_peer() else {
+    let Some((mut peer, mut us)) = talking(4, 31) else {
         return;
     };
-    let mut us = Us::new(4);
-    peer.ok(json!({"op": "process_bundle", "address": US, "bundle": bundle_json(&us, Some(31))}));
-    let (kind, body) = peer_encrypt(&mut peer, b"start");
-    us.decrypt(kind, &body).expect("pkmsg");
-    exchange(&mut peer, &mut us, 1, 1);
 
     // Five from the peer, delivered shuffled; a repeat is a duplicate.
     let batch = peer_encrypt_many(&mut peer, b"shuffled", 5);
@@ -333,15 +341,10 @@ fn out_of_order_both_ways_and_across_ratchet_steps() {
 
 #[test]
 fn forward_limit_is_the_same_on_both_sides() {
-    let Some(mut peer) = start_peer() else {
+    let Some((mut peer, mut us)) = talking(5, 33) else {
         return;
     };
     let max = usize::try_from(SKIPPED_PER_MESSAGE_MAX).expect("fits");
-    let mut us = Us::new(5);
-    peer.ok(json!({"op": "process_bundle", "address": US, "bundle": bundle_json(&us, Some(33))}));
-    let (kind, body) = peer_encrypt(&mut peer, b"start");
-    us.decrypt(kind, &body).expect("pkmsg");
-    exchange(&mut peer, &mut us, 1, 1);
     make_peer_ratchet(&mut peer, &mut us);
 
     // The peer's new chain: a message skipping max + 1 is refused, one
@@ -386,14 +389,9 @@ fn forward_limit_is_the_same_on_both_sides() {
 
 #[test]
 fn tampered_mac_is_refused_and_changes_nothing() {
-    let Some(mut peer) = start_peer() else {
+    let Some((mut peer, mut us)) = talking(6, 31) else {
         return;
     };
-    let mut us = Us::new(6);
-    peer.ok(json!({"op": "process_bundle", "address": US, "bundle": bundle_json(&us, Some(31))}));
-    let (kind, body) = peer_encrypt(&mut peer, b"start");
-    us.decrypt(kind, &body).expect("pkmsg");
-    exchange(&mut peer, &mut us, 1, 1);
     make_peer_ratchet(&mut peer, &mut us);
 
     // A msg on a new ratchet key (so decrypting steps our ratchet), its

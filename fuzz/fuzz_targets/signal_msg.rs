@@ -7,17 +7,12 @@ mod signal_fixture;
 
 use blacksky_core::signal::{self, SignalMessage};
 use libfuzzer_sys::fuzz_target;
-use signal_fixture::{fixture, mutated, rng};
+use signal_fixture::{fixture, peer_bytes, rng};
 
 fuzz_target!(|data: &[u8]| {
-    let Some((&mode, rest)) = data.split_first() else {
-        return;
-    };
     let f = fixture();
-    let bytes = if mode & 1 == 0 {
-        rest.to_vec()
-    } else {
-        mutated(&f.msg, rest)
+    let Some((_, bytes)) = peer_bytes(data, &f.msg) else {
+        return;
     };
     let _ = SignalMessage::decode(&bytes);
     let mut rng = rng();

@@ -7,17 +7,12 @@ mod signal_fixture;
 
 use blacksky_core::signal::{self, PreKeySignalMessage};
 use libfuzzer_sys::fuzz_target;
-use signal_fixture::{fixture, mutated, rng};
+use signal_fixture::{fixture, peer_bytes, rng};
 
 fuzz_target!(|data: &[u8]| {
-    let Some((&mode, rest)) = data.split_first() else {
-        return;
-    };
     let f = fixture();
-    let bytes = if mode & 1 == 0 {
-        rest.to_vec()
-    } else {
-        mutated(&f.pkmsg, rest)
+    let Some((mode, bytes)) = peer_bytes(data, &f.pkmsg) else {
+        return;
     };
     let _ = PreKeySignalMessage::decode(&bytes);
     let record = (mode & 2 == 0).then_some(&f.bob_record);

@@ -8,17 +8,12 @@ mod signal_fixture;
 
 use blacksky_core::signal::{self, SessionRecord};
 use libfuzzer_sys::fuzz_target;
-use signal_fixture::{fixture, mutated, rng};
+use signal_fixture::{fixture, peer_bytes, rng};
 
 fuzz_target!(|data: &[u8]| {
-    let Some((&mode, rest)) = data.split_first() else {
-        return;
-    };
     let f = fixture();
-    let bytes = if mode & 1 == 0 {
-        rest.to_vec()
-    } else {
-        mutated(&f.bob_record.encode(), rest)
+    let Some((_, bytes)) = peer_bytes(data, &f.bob_record.encode()) else {
+        return;
     };
     let Ok(record) = SessionRecord::decode(&bytes) else {
         return;

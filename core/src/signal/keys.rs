@@ -13,6 +13,14 @@ use super::error::KeyError;
 use crate::wire::noise::KeyPair;
 use crate::wire::xeddsa::DJB_KEY_TYPE;
 
+fn array32(bytes: &[u8], field: &'static str) -> Result<[u8; 32], KeyError> {
+    bytes.try_into().map_err(|_| KeyError::Length {
+        field,
+        len: bytes.len(),
+        expected: 32,
+    })
+}
+
 /// A Curve25519 public key (ratchet, base or pre-key).
 #[derive(Clone, Copy, PartialEq, Eq, Hash)]
 pub struct PublicKey([u8; 32]);
@@ -20,12 +28,7 @@ pub struct PublicKey([u8; 32]);
 impl PublicKey {
     /// From raw 32 bytes, as an XMPP node carries a key.
     pub fn from_raw(bytes: &[u8], field: &'static str) -> Result<PublicKey, KeyError> {
-        let raw: [u8; 32] = bytes.try_into().map_err(|_| KeyError::Length {
-            field,
-            len: bytes.len(),
-            expected: 32,
-        })?;
-        Ok(PublicKey(raw))
+        array32(bytes, field).map(PublicKey)
     }
 
     /// From 33 bytes starting with the 0x05 type byte, as a Signal message
@@ -138,12 +141,7 @@ pub struct SecretKey([u8; 32]);
 impl SecretKey {
     /// From stored bytes (checked length).
     pub fn from_slice(bytes: &[u8], field: &'static str) -> Result<SecretKey, KeyError> {
-        let raw: [u8; 32] = bytes.try_into().map_err(|_| KeyError::Length {
-            field,
-            len: bytes.len(),
-            expected: 32,
-        })?;
-        Ok(SecretKey(raw))
+        array32(bytes, field).map(SecretKey)
     }
 
     /// The secret bytes, for a KDF, a cipher or the stored record.

@@ -114,9 +114,22 @@ fn build() -> Fixture {
     }
 }
 
+/// The fuzzer's input as a peer's bytes: after a mode byte, the bytes
+/// themselves (mode bit 0 clear) or XORed over `real` (set). Also returns
+/// the mode, whose other bits a target may use.
+pub fn peer_bytes(data: &[u8], real: &[u8]) -> Option<(u8, Vec<u8>)> {
+    let (&mode, rest) = data.split_first()?;
+    let bytes = if mode & 1 == 0 {
+        rest.to_vec()
+    } else {
+        mutated(real, rest)
+    };
+    Some((mode, bytes))
+}
+
 /// `base` with `mask` XORed over its start: mostly well-formed, so the
 /// fuzzer reaches key derivation and the MAC check, not just the decoder.
-pub fn mutated(base: &[u8], mask: &[u8]) -> Vec<u8> {
+fn mutated(base: &[u8], mask: &[u8]) -> Vec<u8> {
     let mut out = base.to_vec();
     for (byte, m) in out.iter_mut().zip(mask) {
         *byte ^= m;
