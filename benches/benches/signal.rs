@@ -230,5 +230,22 @@ fn send(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, receive_msg, receive_pkmsg, send);
+/// The asymmetric primitives under it, as the Node.js bench lists them:
+/// an X25519 agreement and a key-pair generation.
+fn primitives(c: &mut Criterion) {
+    let mut rng = ChaCha20Rng::seed_from_u64(4);
+    let ours = KeyPair::generate(&mut rng);
+    let theirs = *KeyPair::generate(&mut rng).public();
+    let mut group = c.benchmark_group("signal");
+    group.throughput(Throughput::Elements(1));
+    group.bench_function("x25519_agreement", |b| {
+        b.iter(|| black_box(ours.diffie_hellman(black_box(&theirs))))
+    });
+    group.bench_function("key_pair_generation", |b| {
+        b.iter(|| black_box(KeyPair::generate(&mut rng)))
+    });
+    group.finish();
+}
+
+criterion_group!(benches, receive_msg, receive_pkmsg, send, primitives);
 criterion_main!(benches);
