@@ -4,6 +4,7 @@
 //! vectors (RFC 5869, libsignal's ratchet tests) run through them.
 
 use hkdf::Hkdf;
+use hmac::digest::KeyInit;
 use hmac::{Hmac, Mac};
 use sha2::Sha256;
 use zeroize::{Zeroize, ZeroizeOnDrop, Zeroizing};
@@ -24,13 +25,13 @@ pub fn hkdf_sha256<const N: usize>(salt: &[u8], ikm: &[u8], info: &[u8]) -> Zero
     out
 }
 
-/// HMAC-SHA256 keyed with `key` (any length).
-pub(crate) fn hmac_sha256(key: &[u8]) -> Hmac<Sha256> {
-    match <Hmac<Sha256> as Mac>::new_from_slice(key) {
-        Ok(mac) => mac,
-        // HMAC takes keys of every length.
-        Err(_) => unreachable!("HMAC-SHA256 refused a key"),
-    }
+/// HMAC-SHA256 keyed with a 32-byte key. HMAC pads a key shorter than the
+/// 64-byte block with zeros, so padding it here is the same MAC, and needs
+/// no fallible constructor.
+pub(crate) fn hmac_sha256(key: &[u8; 32]) -> Hmac<Sha256> {
+    let mut block = Zeroizing::new([0u8; 64]);
+    block[..32].copy_from_slice(key);
+    <Hmac<Sha256> as KeyInit>::new(&(*block).into())
 }
 
 /// The root key: each Diffie-Hellman ratchet step turns it into a new root
@@ -173,5 +174,23 @@ impl MessageKeys {
 impl std::fmt::Debug for MessageKeys {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str("MessageKeys(<redacted>)")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn padded_key_hmac_is_plain_hmac() {
+        for byte in [0u8, 0x5a, 0xff] {
+            let key = [byte; 32];
+            let mut ours = hmac_sha256(&key);
+            let mut plain =
+                <Hmac<Sha256> as Mac>::new_from_slice(&key).expect("HMAC takes any key");
+            ours.update(b"message");
+            plain.update(b"message");
+            assert_eq!(ours.finalize().into_bytes(), plain.finalize().into_bytes());
+        }
     }
 }
