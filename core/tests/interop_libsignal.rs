@@ -430,3 +430,40 @@ fn tampered_mac_is_refused_and_changes_nothing() {
     );
     exchange(&mut peer, &mut us, 1, 2);
 }
+
+#[test]
+fn either_side_starts_over_and_the_talk_goes_on() {
+    let Some((mut peer, mut us)) = talking(7, 32) else {
+        return;
+    };
+    // We start over from a fresh bundle (as after a retry receipt):
+    // libsignal closes its open session for our pkmsg's new one.
+    let bundle = peer.ok(json!({"op": "bundle"}));
+    start_session(&mut us, &bundle);
+    let (kind, body) = us.encrypt(b"starting over");
+    assert_eq!(kind, MessageKind::PreKeyMsg);
+    assert_eq!(
+        peer_decrypt(&mut peer, kind, &body).as_deref(),
+        Ok(&b"starting over"[..])
+    );
+    let (kind, body) = peer_encrypt(&mut peer, b"on the new session");
+    assert_eq!(
+        us.decrypt(kind, &body).as_deref(),
+        Ok(&b"on the new session"[..])
+    );
+    assert_eq!(us.record.as_ref().map(|r| r.previous().len()), Some(1));
+    exchange(&mut peer, &mut us, 2, 2);
+
+    // libsignal starts over from our bundle: we archive ours for its.
+    let bundle = bundle_json(&us, Some(33));
+    peer.ok(json!({"op": "process_bundle", "address": US, "bundle": bundle}));
+    let (kind, body) = peer_encrypt(&mut peer, b"its turn to start over");
+    assert_eq!(kind, MessageKind::PreKeyMsg);
+    assert_eq!(
+        us.decrypt(kind, &body).as_deref(),
+        Ok(&b"its turn to start over"[..])
+    );
+    assert!(!us.one_time.contains_key(&33));
+    assert_eq!(us.record.as_ref().map(|r| r.previous().len()), Some(2));
+    exchange(&mut peer, &mut us, 2, 2);
+}
