@@ -13,6 +13,7 @@
 //! [`SKIPPED_PER_MESSAGE_MAX`] messages skipped by one message.
 
 pub mod aes_cbc;
+mod chains;
 pub mod cipher;
 mod error;
 pub mod kdf;
@@ -23,6 +24,7 @@ mod state;
 mod stored;
 pub mod x3dh;
 
+pub use chains::SKIPPED_PER_MESSAGE_MAX;
 pub use cipher::{
     Decrypted, DecryptedPreKey, Encrypted, LocalPreKeys, PreKeyLookup, decrypt_msg, decrypt_pkmsg,
     encrypt, session_from_bundle,
@@ -33,6 +35,6 @@ pub use message::{PreKeySignalMessage, SignalMessage};
 pub use record::{PREVIOUS_SESSIONS_LEN_MAX, SessionRecord};
 pub use state::{
     Handshake, Initiator, PendingPreKey, RECEIVING_CHAINS_LEN_MAX, SKIPPED_KEYS_LEN_MAX,
-    SKIPPED_PER_MESSAGE_MAX, SessionState,
+    SessionState,
 };
 pub use x3dh::{OneTimePreKeyPublic, PreKeyBundle, SignedPreKeyPublic};

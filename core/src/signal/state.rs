@@ -1,7 +1,7 @@
 //! One Signal session (libsignal's SessionState): the root key, our
-//! sending chain and ratchet key pair, the peer's receiving chains with the
-//! keys of messages skipped on them, and, until the peer's first reply,
-//! the pre-key facts every pkmsg repeats. Every bound is here.
+//! sending chain, the peer's receiving chains (see [`super::chains`]), and,
+//! until the peer's first reply, the pre-key facts every pkmsg repeats; the
+//! DH ratchet steps between them. The per-session bounds are here.
 //!
 //! Methods change `self`; the record-level functions run them on a copy,
 //! so a refused message leaves the stored session as it was.
@@ -11,8 +11,9 @@ use std::collections::VecDeque;
 use rand_core::CryptoRngCore;
 
 use super::aes_cbc;
+use super::chains::{ReceivingChain, SendingChain};
 use super::error::{MessageKind, SignalError};
-use super::kdf::{ChainKey, MessageKeys, RootKey};
+use super::kdf::{MessageKeys, RootKey};
 use super::keys::{IdentityKey, PublicKey, RatchetKeyPair, SecretKey};
 use super::message::{MessageFields, PreKeyFields, PreKeySignalMessage, SignalMessage};
 use super::x3dh::{self, PreKeyBundle};
@@ -24,11 +25,6 @@ pub const RECEIVING_CHAINS_LEN_MAX: usize = 5;
 /// Keys of skipped messages kept per session, over all its chains; past
 /// it the oldest go first.
 pub const SKIPPED_KEYS_LEN_MAX: usize = 2_000;
-/// Messages one msg may skip on its chain. libsignal-node's forward limit:
-/// it derives at most 2,000 keys for one message (the skipped ones and its
-/// own), so a counter 2,000 or more past the next expected one is refused.
-pub const SKIPPED_PER_MESSAGE_MAX: u32 = 1_999;
-
 /// Who sent the first (pre-key) message, and so whose base key names the
 /// session.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -53,29 +49,6 @@ pub enum Handshake {
     AwaitingReply(PendingPreKey),
     /// The peer initiated, or answered: we send msg.
     Established,
-}
-
-/// Our side of the DH ratchet: our current ratchet key pair and the chain
-/// it started.
-#[derive(Debug, Clone)]
-pub(crate) struct SendingChain {
-    pub(crate) ratchet: RatchetKeyPair,
-    pub(crate) chain: ChainKey,
-}
-
-/// The chain of one of the peer's ratchet keys.
-#[derive(Clone)]
-pub(crate) struct ReceivingChain {
-    pub(crate) ratchet_key: PublicKey,
-    pub(crate) chain: ChainKey,
-    /// Seeds of messages skipped on this chain, by ascending index.
-    pub(crate) skipped: VecDeque<SkippedKey>,
-}
-
-#[derive(Debug, Clone)]
-pub(crate) struct SkippedKey {
-    pub(crate) index: u32,
-    pub(crate) seed: SecretKey,
 }
 
 /// One session with one peer device.
@@ -352,58 +325,5 @@ impl SessionState {
             chain.skipped.drain(..dropped);
             excess -= dropped;
         }
-    }
-}
-
-impl std::fmt::Debug for ReceivingChain {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("ReceivingChain")
-            .field("ratchet_key", &self.ratchet_key)
-            .field("next_index", &self.chain.index)
-            .field("skipped", &self.skipped.len())
-            .finish()
-    }
-}
-
-impl ReceivingChain {
-    pub(crate) fn new(ratchet_key: PublicKey, chain: ChainKey) -> ReceivingChain {
-        ReceivingChain {
-            ratchet_key,
-            chain,
-            skipped: VecDeque::new(),
-        }
-    }
-
-    /// The seed of message `counter`'s keys: a stored skipped one (used
-    /// once), or derived by moving the chain on to it.
-    fn take_seed(&mut self, counter: u32) -> Result<SecretKey, SignalError> {
-        let next = self.chain.index;
-        if counter < next {
-            let stored = self.skipped.iter().position(|k| k.index == counter);
-            return stored
-                .and_then(|position| self.skipped.remove(position))
-                .map(|key| key.seed)
-                .ok_or(SignalError::DuplicateMessage { counter });
-        }
-        let skipped = counter - next;
-        if skipped > SKIPPED_PER_MESSAGE_MAX {
-            return Err(SignalError::TooFarAhead {
-                counter,
-                next,
-                skipped,
-                max: SKIPPED_PER_MESSAGE_MAX,
-            });
-        }
-        let exhausted = SignalError::ChainExhausted { counter };
-        while self.chain.index < counter {
-            self.skipped.push_back(SkippedKey {
-                index: self.chain.index,
-                seed: self.chain.message_seed(),
-            });
-            self.chain = self.chain.next().ok_or(exhausted.clone())?;
-        }
-        let seed = self.chain.message_seed();
-        self.chain = self.chain.next().ok_or(exhausted)?;
-        Ok(seed)
     }
 }

@@ -7,13 +7,14 @@ use std::collections::VecDeque;
 use blacksky_proto::Message as _;
 use blacksky_proto::store as pb;
 
+use super::chains::{ReceivingChain, SendingChain, SkippedKey};
 use super::error::RecordError;
 use super::kdf::{ChainKey, RootKey};
 use super::keys::{IdentityKey, PublicKey, RatchetKeyPair, SecretKey};
 use super::record::{PREVIOUS_SESSIONS_LEN_MAX, SessionRecord};
 use super::state::{
-    Handshake, Initiator, PendingPreKey, RECEIVING_CHAINS_LEN_MAX, ReceivingChain,
-    SKIPPED_KEYS_LEN_MAX, SendingChain, SessionState, SkippedKey,
+    Handshake, Initiator, PendingPreKey, RECEIVING_CHAINS_LEN_MAX, SKIPPED_KEYS_LEN_MAX,
+    SessionState,
 };
 
 impl SessionRecord {
