@@ -11,6 +11,16 @@
 //! [`RECEIVING_CHAINS_LEN_MAX`] receiving chains and
 //! [`SKIPPED_KEYS_LEN_MAX`] skipped-message keys per session, and at most
 //! [`SKIPPED_PER_MESSAGE_MAX`] messages skipped by one message.
+//!
+//! How the client is meant to use it. Receiving: decode the stored record
+//! ([`SessionRecord::decode`]), call [`decrypt_msg`] or [`decrypt_pkmsg`],
+//! and commit in one transaction the new record ([`SessionRecord::encode`]),
+//! the message, the deletion of `consumed_pre_key` and `their_identity`;
+//! on an error, commit nothing (the stored record still decrypts the next
+//! good message). Sending: [`session_from_bundle`] when there is no record,
+//! then [`encrypt`], and commit the new record before the ciphertext
+//! leaves (sent with the old record still stored, a crash would reuse the
+//! message key).
 
 pub mod aes_cbc;
 mod chains;
