@@ -14,12 +14,12 @@ use std::collections::BTreeMap;
 use std::hint::black_box;
 use std::time::{Duration, Instant};
 
+use blacksky_core::crypto::KeyPair;
 use blacksky_core::session::{PreKey, SignedPreKey};
 use blacksky_core::signal::{
     self, IdentityKey, LocalPreKeys, MessageKind, OneTimePreKeyPublic, PreKeyBundle, PublicKey,
     SessionRecord, SignedPreKeyPublic,
 };
-use blacksky_core::wire::noise::KeyPair;
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use rand_chacha::ChaCha20Rng;
 use rand_core::SeedableRng;

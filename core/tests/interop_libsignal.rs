@@ -11,11 +11,11 @@ mod signal_party;
 
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD as B64;
+use blacksky_core::crypto::xeddsa;
 use blacksky_core::signal::{
     self, IdentityKey, MessageKind, OneTimePreKeyPublic, PreKeyBundle, PublicKey,
     SKIPPED_PER_MESSAGE_MAX, SignalError, SignalMessage, SignedPreKeyPublic,
 };
-use blacksky_core::wire::xeddsa;
 use node_peer::{NodePeer, PeerRefused};
 use serde_json::{Value, json};
 use signal_party::Party as Us;

@@ -5,13 +5,13 @@
 #[path = "support/signal_party.rs"]
 mod signal_party;
 
+use blacksky_core::crypto::KeyPair;
 use blacksky_core::session::SignedPreKey;
 use blacksky_core::signal::{
     self, FormatError, Handshake, Initiator, KeyError, MessageKind, PREVIOUS_SESSIONS_LEN_MAX,
     PreKeySignalMessage, RECEIVING_CHAINS_LEN_MAX, RecordError, SKIPPED_KEYS_LEN_MAX,
     SessionRecord, SignalError, SignalMessage,
 };
-use blacksky_core::wire::noise::KeyPair;
 use blacksky_proto::Message as _;
 use blacksky_proto::{store as pb, wa};
 use proptest::prelude::*;

@@ -16,8 +16,8 @@ use super::message::{PreKeySignalMessage, SignalMessage};
 use super::record::{SessionRecord, Slot};
 use super::state::SessionState;
 use super::x3dh::PreKeyBundle;
+use crate::crypto::KeyPair;
 use crate::session::{PreKey, SignedPreKey};
-use crate::wire::noise::KeyPair;
 
 /// An encrypted message: the bytes of an `<enc type=…>` node.
 #[derive(Clone, PartialEq, Eq)]

@@ -1,9 +1,9 @@
-//! The key derivations of Signal v3 (libsignal's `WhisperText`,
-//! `WhisperRatchet` and `WhisperMessageKeys`): HKDF-SHA256 and HMAC-SHA256
-//! over the root, chain and message keys. Public so the known-answer
-//! vectors (RFC 5869, libsignal's ratchet tests) run through them.
+//! The key derivations of Signal v3 (libsignal's `WhisperRatchet` and
+//! `WhisperMessageKeys`; X3DH's `WhisperText` is in [`super::x3dh`]):
+//! HKDF-SHA256 ([`crate::crypto::hkdf_sha256`]) and HMAC-SHA256 over the
+//! root, chain and message keys. Public so libsignal's ratchet vectors run
+//! through them.
 
-use hkdf::Hkdf;
 use hmac::digest::KeyInit;
 use hmac::{Hmac, Mac};
 use sha2::Sha256;
@@ -11,19 +11,7 @@ use zeroize::{Zeroize, ZeroizeOnDrop, Zeroizing};
 
 use super::error::SignalError;
 use super::keys::{PublicKey, RatchetKeyPair, SecretKey};
-
-/// HKDF-SHA256 (RFC 5869) into `N` bytes; an empty `salt` means 32 zero
-/// bytes, as the RFC says.
-#[must_use]
-pub fn hkdf_sha256<const N: usize>(salt: &[u8], ikm: &[u8], info: &[u8]) -> Zeroizing<[u8; N]> {
-    const { assert!(N <= 255 * 32, "HKDF-SHA256 gives at most 8160 bytes") };
-    let mut out = Zeroizing::new([0u8; N]);
-    let salt = (!salt.is_empty()).then_some(salt);
-    // Cannot fail: N is within HKDF's bound (checked at compile time).
-    let expanded = Hkdf::<Sha256>::new(salt, ikm).expand(info, out.as_mut_slice());
-    debug_assert!(expanded.is_ok());
-    out
-}
+use crate::crypto::hkdf_sha256;
 
 /// HMAC-SHA256 keyed with a 32-byte key. HMAC pads a key shorter than the
 /// 64-byte block with zeros, so padding it here is the same MAC, and needs
@@ -62,7 +50,8 @@ impl RootKey {
             .ok_or(SignalError::WeakKey {
                 key: "their ratchet key",
             })?;
-        let derived = hkdf_sha256::<64>(self.0.expose(), shared.as_slice(), b"WhisperRatchet");
+        let derived =
+            hkdf_sha256::<64>(shared.as_slice(), Some(self.0.expose()), b"WhisperRatchet");
         Ok(split_root_and_chain(&derived))
     }
 }
@@ -143,7 +132,7 @@ impl MessageKeys {
     /// key ‖ 16 IV.
     #[must_use]
     pub fn from_seed(seed: &SecretKey) -> MessageKeys {
-        let derived = hkdf_sha256::<80>(&[0u8; 32], seed.expose(), b"WhisperMessageKeys");
+        let derived = hkdf_sha256::<80>(seed.expose(), Some(&[0u8; 32]), b"WhisperMessageKeys");
         let mut keys = MessageKeys {
             cipher_key: [0; 32],
             mac_key: [0; 32],

@@ -10,8 +10,7 @@ use rand_core::CryptoRngCore;
 use zeroize::{Zeroize, ZeroizeOnDrop, Zeroizing};
 
 use super::error::KeyError;
-use crate::wire::noise::KeyPair;
-use crate::wire::xeddsa::DJB_KEY_TYPE;
+use crate::crypto::{KEY_TYPE_DJB, KeyPair, prefixed};
 
 fn array32(bytes: &[u8], field: &'static str) -> Result<[u8; 32], KeyError> {
     bytes.try_into().map_err(|_| KeyError::Length {
@@ -35,7 +34,7 @@ impl PublicKey {
     /// carries a key.
     pub fn from_prefixed(bytes: &[u8], field: &'static str) -> Result<PublicKey, KeyError> {
         match bytes {
-            [DJB_KEY_TYPE, rest @ ..] if rest.len() == 32 => PublicKey::from_raw(rest, field),
+            [KEY_TYPE_DJB, rest @ ..] if rest.len() == 32 => PublicKey::from_raw(rest, field),
             [other, rest @ ..] if rest.len() == 32 => Err(KeyError::Type {
                 field,
                 type_byte: *other,
@@ -62,9 +61,7 @@ impl PublicKey {
     /// 0x05 ‖ key.
     #[must_use]
     pub fn prefixed(&self) -> [u8; 33] {
-        let mut out = [DJB_KEY_TYPE; 33];
-        out[1..].copy_from_slice(&self.0);
-        out
+        prefixed(&self.0)
     }
 }
 

@@ -17,7 +17,7 @@ use super::kdf::{MessageKeys, RootKey};
 use super::keys::{IdentityKey, PublicKey, RatchetKeyPair, SecretKey};
 use super::message::{MessageFields, PreKeyFields, PreKeySignalMessage, SignalMessage};
 use super::x3dh::{self, PreKeyBundle};
-use crate::wire::noise::KeyPair;
+use crate::crypto::KeyPair;
 
 /// Receiving chains kept per session (libsignal's bound): older ones are
 /// dropped, and a late message on them no longer decrypts.

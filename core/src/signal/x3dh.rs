@@ -12,10 +12,9 @@
 use zeroize::Zeroizing;
 
 use super::error::{KeyError, SignalError};
-use super::kdf::{ChainKey, RootKey, hkdf_sha256, split_root_and_chain};
+use super::kdf::{ChainKey, RootKey, split_root_and_chain};
 use super::keys::{IdentityKey, PublicKey};
-use crate::wire::noise::KeyPair;
-use crate::wire::xeddsa;
+use crate::crypto::{KeyPair, hkdf_sha256, xeddsa};
 
 /// What the server hands out for a device (`<user>` in the `encrypt` iq's
 /// `<list>`): enough to start a session with it.
@@ -124,6 +123,6 @@ fn derive(dh1: &Shared, dh2: &Shared, dh3: &Shared, dh4: Option<&Shared>) -> (Ro
     for part in [Some(dh1), Some(dh2), Some(dh3), dh4].into_iter().flatten() {
         input.extend_from_slice(part.as_slice());
     }
-    let derived = hkdf_sha256::<64>(&[0u8; 32], &input, b"WhisperText");
+    let derived = hkdf_sha256::<64>(&input, Some(&[0u8; 32]), b"WhisperText");
     split_root_and_chain(&derived)
 }

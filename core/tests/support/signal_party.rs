@@ -7,12 +7,12 @@
 
 use std::collections::BTreeMap;
 
+use blacksky_core::crypto::KeyPair;
 use blacksky_core::session::{PreKey, SignedPreKey};
 use blacksky_core::signal::{
     self, IdentityKey, LocalPreKeys, MessageKind, OneTimePreKeyPublic, PreKeyBundle, PublicKey,
     SessionRecord, SessionState, SignalError, SignedPreKeyPublic,
 };
-use blacksky_core::wire::noise::KeyPair;
 use rand_chacha::ChaCha20Rng;
 use rand_core::SeedableRng;
 

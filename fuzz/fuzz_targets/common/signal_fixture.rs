@@ -6,12 +6,12 @@
 use std::collections::BTreeMap;
 use std::sync::OnceLock;
 
+use blacksky_core::crypto::KeyPair;
 use blacksky_core::session::{PreKey, SignedPreKey};
 use blacksky_core::signal::{
     self, IdentityKey, LocalPreKeys, OneTimePreKeyPublic, PreKeyBundle, PreKeyLookup, PublicKey,
     SessionRecord, SignedPreKeyPublic,
 };
-use blacksky_core::wire::noise::KeyPair;
 use rand_chacha::ChaCha20Rng;
 use rand_core::SeedableRng;
 
