@@ -32,9 +32,21 @@ const WALL: UnixMillis = UnixMillis::from_secs(1_750_000_000);
 /// A logged-in client and the server's half of its transport.
 struct Session {
     client: Client,
-    server: Transport,
-    framer: FrameEncoder,
+    server: ServerSide,
     now: Instant,
+}
+
+/// What the server sends with: its transport keys and framer.
+struct ServerSide {
+    transport: Transport,
+    framer: FrameEncoder,
+}
+
+impl ServerSide {
+    fn frame(&mut self, plain: &[u8]) -> Vec<u8> {
+        let ciphertext = self.transport.encrypt(plain).expect("encrypt");
+        self.framer.encode(&ciphertext).expect("frame")
+    }
 }
 
 /// Everything the client put out, dropped (the socket and store are not
@@ -121,12 +133,14 @@ fn logged_in() -> Session {
         .expect("client finish");
     let mut session = Session {
         client,
-        server: accepted.transport,
-        framer,
+        server: ServerSide {
+            transport: accepted.transport,
+            framer,
+        },
         now,
     };
     let success = Node::new("success").with_attr("t", "1750000000");
-    let frame = session.frame(&encode(&success).expect("encode"));
+    let frame = session.server.frame(&encode(&success).expect("encode"));
     let _ = session.client.handle_input(
         now,
         Input::Received {
@@ -136,13 +150,6 @@ fn logged_in() -> Session {
     );
     drain(&mut session.client, now);
     session
-}
-
-impl Session {
-    fn frame(&mut self, plain: &[u8]) -> Vec<u8> {
-        let ciphertext = self.server.encrypt(plain).expect("encrypt");
-        self.framer.encode(&ciphertext).expect("frame")
-    }
 }
 
 /// The stanza's bytes with message id number `n` (others unchanged).
@@ -155,7 +162,11 @@ fn with_id(stanza: &Stanza, n: u64) -> Vec<u8> {
 }
 
 fn client_receive(c: &mut Criterion) {
-    let mut session = logged_in();
+    let Session {
+        mut client,
+        mut server,
+        now,
+    } = logged_in();
     let mut next_id = 0u64;
     let mut group = c.benchmark_group("client_receive");
     for stanza in load_stanzas() {
@@ -169,18 +180,17 @@ fn client_receive(c: &mut Criterion) {
             b.iter_batched(
                 || {
                     next_id += 1;
-                    session_frame(&mut session, &stanza, next_id)
+                    server.frame(&with_id(&stanza, next_id))
                 },
-                |frame| {
-                    let now = session.now;
-                    let _ = session.client.handle_input(
+                |frame: Vec<u8>| {
+                    let _ = client.handle_input(
                         now,
                         Input::Received {
                             bytes: &frame,
                             wall: WALL,
                         },
                     );
-                    let stored = drain(&mut session.client, now);
+                    let stored = drain(&mut client, now);
                     debug_assert!(!is_message || stored == 1);
                     stored
                 },
@@ -188,17 +198,12 @@ fn client_receive(c: &mut Criterion) {
             )
         });
         assert!(
-            !session.client.is_closed(),
+            !client.is_closed(),
             "{}: the client closed the connection",
             stanza.name
         );
     }
     group.finish();
-}
-
-fn session_frame(session: &mut Session, stanza: &Stanza, n: u64) -> Vec<u8> {
-    let plain = with_id(stanza, n);
-    session.frame(&plain)
 }
 
 criterion_group!(benches, client_receive);

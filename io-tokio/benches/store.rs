@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 use blacksky_core::session::snapshot::{self, KDF_ITERATIONS_DEFAULT, Keyring};
 use blacksky_core::session::testing::sample_session;
 use blacksky_core::session::{Session, Write};
-use blacksky_io::config::Secret;
+use blacksky_io::host::config::Secret;
 use blacksky_io::store::backup::{self, Sealer};
 use blacksky_io::store::{PgStore, SqliteStore, Store, wall_now};
 

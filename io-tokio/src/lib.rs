@@ -1,17 +1,12 @@
-//! blacksky-io: the tokio shell around blacksky-core's state machines:
-//! configuration, the WebSocket, the stores, the driver loop, and the
-//! `blacksky` binary's pieces.
+//! blacksky-io: the tokio shell around blacksky-core's state machines.
+//!
+//! - [`session`]: what runs ONE WhatsApp session (its start and shutdown,
+//!   the keeper's loop, the connection driver, the WebSocket, the store
+//!   worker).
+//! - [`host`]: what belongs to the process (configuration, HTTP, the status
+//!   registry, the memory watchdog, anti-idle pings, the CLI, clocks).
+//! - [`store`]: the sqlx and memory stores and the session backups.
 
-pub mod anti_idle;
-pub mod cli;
-pub mod clock;
-pub mod config;
-pub mod driver;
-pub mod http;
-pub mod memory;
-pub mod qr;
-pub mod runner;
-pub mod status;
+pub mod host;
+pub mod session;
 pub mod store;
-pub mod supervise;
-pub mod transport;

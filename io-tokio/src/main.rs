@@ -1,8 +1,9 @@
 //! The `blacksky` binary: reads the configuration, starts the session
 //! loop, and shuts down cleanly on SIGTERM/SIGINT.
 
-use blacksky_io::config::{Config, ProcessEnv};
-use blacksky_io::{cli, runner};
+use blacksky_io::host::cli;
+use blacksky_io::host::config::{Config, ProcessEnv};
+use blacksky_io::session::runner;
 use tokio::sync::watch;
 
 fn init_logging(json: bool) {

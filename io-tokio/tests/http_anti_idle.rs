@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use axum::Router;
 use axum::routing::get;
-use blacksky_io::anti_idle;
+use blacksky_io::host::anti_idle;
 use tokio::sync::oneshot;
 
 /// A /health that counts its callers.

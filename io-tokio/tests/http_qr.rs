@@ -8,9 +8,9 @@ use std::collections::HashMap;
 
 use blacksky_core::client::Event;
 use blacksky_core::wire::binary::Jid;
-use blacksky_io::clock::{Clock, SystemClock};
-use blacksky_io::config::{Config, Secret};
-use blacksky_io::http::{
+use blacksky_io::host::clock::{Clock, SystemClock};
+use blacksky_io::host::config::{Config, Secret};
+use blacksky_io::host::http::{
     FAILURES_PER_WINDOW_MAX, PairingPhone, QR_COOKIE_NAME, QrAccess, QrPageConfig,
 };
 use hyper::StatusCode;

@@ -6,8 +6,8 @@ mod http_support;
 use blacksky_core::client::{DisconnectReason, Event};
 use blacksky_core::keeper::{ConnState, Health};
 use blacksky_core::wire::binary::Jid;
-use blacksky_io::clock::{Clock, SystemClock};
-use blacksky_io::http::{METRICS_CONTENT_TYPE, QrAccess, QrPageConfig};
+use blacksky_io::host::clock::{Clock, SystemClock};
+use blacksky_io::host::http::{METRICS_CONTENT_TYPE, QrAccess, QrPageConfig};
 use hyper::StatusCode;
 
 use http_support::{Server, parse_prometheus};

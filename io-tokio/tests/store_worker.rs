@@ -12,12 +12,11 @@ use blacksky_core::client::OpId;
 use blacksky_core::session::Write;
 use blacksky_core::session::testing::sample_session;
 use blacksky_core::time::UnixMillis;
-use blacksky_io::clock::{Clock, SharedClock};
+use blacksky_io::host::clock::{Clock, SharedClock};
+use blacksky_io::session::worker::{LogHandler, QueueFull};
+use blacksky_io::session::worker::{StoreHealth, StoreWorker, WorkerConfig};
 use blacksky_io::store::backup::Sealer;
-use blacksky_io::store::worker::{LogHandler, QueueFull};
-use blacksky_io::store::{
-    INSTANCE_FORGET_MS, MemoryDb, MemoryStore, Store, StoreHealth, StoreWorker, WorkerConfig,
-};
+use blacksky_io::store::{INSTANCE_FORGET_MS, MemoryDb, MemoryStore, Store};
 
 use store_support::{Recorder, TEST_KDF_ITERATIONS, entry, fast_worker_config};
 

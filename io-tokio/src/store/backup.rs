@@ -14,7 +14,7 @@ use thiserror::Error;
 use tokio::task::JoinHandle;
 
 use super::{Store, StoreError, wall_now};
-use crate::config::Secret;
+use crate::host::config::Secret;
 
 /// Says once, plainly, whether snapshots are encrypted.
 pub fn announce_encryption(secret: Option<&Secret>) {

@@ -13,7 +13,7 @@ use blacksky_core::time::UnixMillis;
 use rand_chacha::ChaCha20Rng;
 use rand_core::SeedableRng;
 
-use crate::clock::{Clock, SharedClock};
+use crate::host::clock::{Clock, SharedClock};
 
 use super::{
     INSTANCE_FORGET_MS, InboxRecord, LiveCreds, OutboxRecord, SessionSummary, Standing, Store,

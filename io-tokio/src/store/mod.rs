@@ -6,14 +6,14 @@
 //! generations, every row keyed by the session name so sessions can share
 //! a database.
 //!
-//! The driver does not call a store: it hands writes to the [`worker`],
-//! which owns the store, retries through outages and reports back. The
-//! restore-at-start, import and export logic is in [`backup`].
+//! The driver does not call a store: it hands writes to the session's
+//! store worker (`crate::session::worker`), which owns the store, retries
+//! through outages and reports back. The restore-at-start, import and
+//! export logic is in [`backup`].
 
 pub mod backup;
 mod memory;
 mod sql;
-pub mod worker;
 
 use std::future::Future;
 use std::path::Path;
@@ -22,11 +22,10 @@ use blacksky_core::session::{Committed, Creds, Session, Write};
 use blacksky_core::time::UnixMillis;
 use thiserror::Error;
 
-use crate::config::{Config, mask_url};
+use crate::host::config::{Config, mask_url};
 
 pub use memory::{MemoryDb, MemoryStore};
 pub use sql::{PgStore, SqliteStore};
-pub use worker::{StoreHealth, StoreLink, StoreWorker, WorkerConfig};
 
 /// The embedded store's file name under `DATA_DIR`.
 pub const SQLITE_FILE: &str = "blacksky.db";

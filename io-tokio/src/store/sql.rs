@@ -120,7 +120,7 @@ pub fn pg_options(url: &str, schema: Option<&str>) -> Result<PgConnectOptions, S
     let mut options = PgConnectOptions::from_str(url).map_err(|err| {
         StoreError::Config(format!(
             "DATABASE_URL ({}) is not a usable PostgreSQL URL: {err}",
-            crate::config::mask_url(url)
+            crate::host::config::mask_url(url)
         ))
     })?;
     let explicit_tls = url.contains("sslmode=") || url.contains("ssl-mode=");

@@ -7,9 +7,9 @@ use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::time::Instant;
 
-use blacksky_io::clock::{Clock, SystemClock};
-use blacksky_io::http::{self, QrPageConfig};
-use blacksky_io::status::StatusBoard;
+use blacksky_io::host::clock::{Clock, SystemClock};
+use blacksky_io::host::http::{self, QrPageConfig};
+use blacksky_io::host::status::StatusBoard;
 use http_body_util::{BodyExt, Full};
 use hyper::body::Bytes;
 use hyper::{Method, Request, StatusCode};

@@ -14,12 +14,11 @@ use blacksky_core::session::snapshot::{Keyring, Seal, SnapshotKey, encode_snapsh
 use blacksky_core::session::testing::sample_session;
 use blacksky_core::session::{Committed, OutboxEntry, PreKey, Session, Write};
 use blacksky_core::time::UnixMillis;
-use blacksky_io::config::Secret;
+use blacksky_io::host::config::Secret;
+use blacksky_io::session::worker::{InboxHandler, LogHandler};
+use blacksky_io::session::worker::{StoreHealth, StoreWorker, WorkerConfig};
 use blacksky_io::store::backup::{self, PrepareError, Sealer, Source};
-use blacksky_io::store::worker::{InboxHandler, LogHandler};
-use blacksky_io::store::{
-    InboxRecord, PgStore, SqliteStore, Standing, Store, StoreHealth, StoreWorker, WorkerConfig,
-};
+use blacksky_io::store::{InboxRecord, PgStore, SqliteStore, Standing, Store};
 use rand_chacha::ChaCha20Rng;
 use rand_core::SeedableRng;
 

@@ -8,7 +8,7 @@ use std::sync::atomic::{AtomicI64, Ordering};
 use std::time::{Duration, Instant};
 
 use blacksky_core::time::UnixMillis;
-use blacksky_io::clock::Clock;
+use blacksky_io::host::clock::Clock;
 
 /// The simulated wall clock's zero: 2025-01-01T00:00:00Z. Fixed, so the
 /// same seed gives the same stamps.

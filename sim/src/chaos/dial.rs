@@ -9,7 +9,7 @@ use std::sync::{Arc, Mutex, PoisonError};
 use std::task::{Context, Poll};
 use std::time::Duration;
 
-use blacksky_io::transport::{DialError, Dialer};
+use blacksky_io::session::transport::{DialError, Dialer};
 use tokio_tungstenite::WebSocketStream;
 
 use super::sockets::{HostSockets, SimStream};
@@ -96,7 +96,7 @@ impl tokio::io::AsyncWrite for TrackedStream {
 
 /// Dials `ws://host:port/...` through the simulated network (host names
 /// are turmoil's), with the same Origin header and timeout handling as
-/// [`blacksky_io::transport::WsDialer`].
+/// [`blacksky_io::session::transport::WsDialer`].
 #[derive(Debug, Clone)]
 pub struct TurmoilDialer {
     pub timeout: Duration,

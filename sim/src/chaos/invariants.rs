@@ -29,7 +29,7 @@ use std::collections::VecDeque;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
-use blacksky_io::status::ReconnectRecord;
+use blacksky_io::host::status::ReconnectRecord;
 
 use blacksky_core::session::Creds;
 

@@ -1,4 +1,4 @@
-//! The chaos harness: the production driver (`blacksky_io::supervise`)
+//! The chaos harness: the production driver (`blacksky_io::session::supervise`)
 //! against the fake server, over turmoil's deterministic network and
 //! clock. See DESIGN.md, "Testing".
 //!

@@ -17,8 +17,8 @@ use futures_util::{Sink, SinkExt, Stream, StreamExt};
 use tokio::sync::watch;
 use tokio_tungstenite::tungstenite::{Error as WsError, Message};
 
-use crate::clock::Clock;
-use crate::store::StoreLink;
+use crate::host::clock::Clock;
+use crate::session::worker::StoreLink;
 
 /// How a connection ended.
 #[derive(Debug, Clone, PartialEq, Eq)]

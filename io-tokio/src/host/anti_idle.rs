@@ -16,7 +16,7 @@ use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::TokioExecutor;
 use tokio::task::JoinHandle;
 
-use crate::config::mask_url;
+use crate::host::config::mask_url;
 
 /// One ping may take this long before it counts as failed.
 pub const PING_TIMEOUT: Duration = Duration::from_secs(30);

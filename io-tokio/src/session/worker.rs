@@ -32,9 +32,9 @@ use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinHandle;
 use tokio::time::Instant;
 
-use super::backup::Sealer;
-use super::{InboxRecord, Standing, Store, StoreError};
-use crate::clock::{Clock, SharedClock};
+use crate::host::clock::{Clock, SharedClock};
+use crate::store::backup::Sealer;
+use crate::store::{InboxRecord, Standing, Store, StoreError};
 
 /// How often a registered process renews its "alive" mark, and how old a
 /// mark may be for the process to count as alive: a few missed renewals

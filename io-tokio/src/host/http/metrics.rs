@@ -5,7 +5,7 @@
 
 use std::fmt::Write;
 
-use crate::status::{MetricsView, VERSION};
+use crate::host::status::{MetricsView, VERSION};
 
 /// The content type Prometheus expects for this format.
 pub const CONTENT_TYPE: &str = "text/plain; version=0.0.4; charset=utf-8";

@@ -30,8 +30,8 @@ use tokio::sync::mpsc;
 
 use super::AppState;
 use super::token::{COOKIE_NAME, TokenCheck, cookie};
-use crate::config::{Config, Secret, mask_phone};
-use crate::status::PairingView;
+use crate::host::config::{Config, Secret, mask_phone};
+use crate::host::status::PairingView;
 
 /// Seconds between refreshes while pairing: QR refs rotate every 20 s.
 const REFRESH_WHILE_PAIRING_S: u64 = 5;

@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 
-use crate::config::Secret;
+use crate::host::config::Secret;
 
 /// The cookie that stands for a good token.
 pub const COOKIE_NAME: &str = "blacksky_qr";

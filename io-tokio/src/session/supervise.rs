@@ -19,15 +19,16 @@ use rand_core::{RngCore, SeedableRng};
 use tokio::sync::{mpsc, watch};
 use tokio::task::JoinHandle;
 
-use crate::clock::Clock;
-use crate::config::Config;
-use crate::driver::{Control, Ended, run_connection};
-use crate::http::PairingPhone;
-use crate::memory::{RssSampler, ShedHooks};
-use crate::runner::{client_config, present};
-use crate::status::StatusBoard;
-use crate::store::{Standing, StoreLink, StoreWorker};
-use crate::transport::Dialer;
+use crate::host::clock::Clock;
+use crate::host::config::Config;
+use crate::host::http::PairingPhone;
+use crate::host::memory::{RssSampler, ShedHooks};
+use crate::host::status::StatusBoard;
+use crate::session::driver::{Control, Ended, run_connection};
+use crate::session::runner::{client_config, present};
+use crate::session::transport::Dialer;
+use crate::session::worker::{StoreLink, StoreWorker};
+use crate::store::Standing;
 
 /// How long "which other processes run this session?" may take: before a
 /// connect, a store that cannot say must not keep the bot offline (it

@@ -7,8 +7,8 @@
 //! |--------------|----------------------------------------------------------|
 //! | `GET /health`  | 200 `ok` while the process serves requests             |
 //! | `GET /ready`   | 200 `online` while the session is open, else 503 + state |
-//! | `GET /status`  | JSON [`StatusView`](crate::status::StatusView)         |
-//! | `GET /stats`   | JSON [`StatsView`](crate::status::StatsView)           |
+//! | `GET /status`  | JSON [`StatusView`](crate::host::status::StatusView)         |
+//! | `GET /stats`   | JSON [`StatsView`](crate::host::status::StatsView)           |
 //! | `GET /metrics` | Prometheus text format                                 |
 //! | `GET /qr`, `POST /qr/login`, `POST /qr/code` | the guarded pairing page |
 
@@ -33,8 +33,8 @@ pub use metrics::CONTENT_TYPE as METRICS_CONTENT_TYPE;
 pub use qr_page::{PairingPhone, PhoneError, QrAccess, QrPageConfig};
 pub use token::{COOKIE_NAME as QR_COOKIE_NAME, FAILURES_PER_WINDOW_MAX};
 
-use crate::clock::{Clock, SystemClock};
-use crate::status::{StatusBoard, VERSION};
+use crate::host::clock::{Clock, SystemClock};
+use crate::host::status::{StatusBoard, VERSION};
 
 /// The pairing forms carry a phone number or a token; nothing bigger.
 const FORM_BYTES_MAX: usize = 4 * 1024;

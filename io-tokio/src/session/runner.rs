@@ -11,18 +11,18 @@ use blacksky_core::client::{ClientConfig, Event, PairingMethod};
 use rand_core::{OsRng, RngCore};
 use tokio::sync::watch;
 
-use crate::anti_idle;
-use crate::clock::{Clock, SystemClock};
-use crate::config::{Config, Pairing};
-use crate::http::{self, QrPageConfig};
-use crate::memory::{RssSampler, ShedHooks};
-use crate::qr;
-use crate::status::StatusBoard;
+use crate::host::anti_idle;
+use crate::host::clock::{Clock, SystemClock};
+use crate::host::config::{Config, Pairing};
+use crate::host::http::{self, QrPageConfig};
+use crate::host::memory::{RssSampler, ShedHooks};
+use crate::host::qr;
+use crate::host::status::StatusBoard;
+use crate::session::supervise::{Services, supervise};
+use crate::session::transport::WsDialer;
+use crate::session::worker::{LogHandler, StoreHealth, StoreWorker, WorkerConfig};
+use crate::store::AnyStore;
 use crate::store::backup::{self, PrepareError, Sealer, Source};
-use crate::store::worker::LogHandler;
-use crate::store::{AnyStore, StoreHealth, StoreWorker, WorkerConfig};
-use crate::supervise::{Services, supervise};
-use crate::transport::WsDialer;
 
 /// Exit code when stored credentials exist but none can be read (the log
 /// says what is corrupt and how to recover).

@@ -10,7 +10,7 @@
 
 use std::io::Write as _;
 
-use crate::config::{Config, mask_phone};
+use crate::host::config::{Config, mask_phone};
 use crate::store::backup::{self, PrepareError, Sealer};
 use crate::store::{AnyStore, Store};
 
