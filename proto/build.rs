@@ -8,6 +8,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         "protos/client_payload.proto",
         "protos/adv.proto",
         "protos/session.proto",
+        "protos/whisper.proto",
+        "protos/signal_record.proto",
     ];
     for file in files {
         println!("cargo:rerun-if-changed={file}");
@@ -25,6 +27,11 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             "blacksky.store.SenderKeyRecord",
             "blacksky.store.AppStateKeyRecord",
             "blacksky.store.SessionSnapshot",
+            "blacksky.store.SignalRecord",
+            "blacksky.store.SignalState",
+            "blacksky.store.SignalSendingChain",
+            "blacksky.store.SignalReceivingChain",
+            "blacksky.store.SignalMessageKey",
         ])
         .compile_fds(descriptors)?;
     Ok(())

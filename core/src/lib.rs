@@ -9,5 +9,6 @@ pub mod client;
 pub mod crypto;
 pub mod keeper;
 pub mod session;
+pub mod signal;
 pub mod time;
 pub mod wire;

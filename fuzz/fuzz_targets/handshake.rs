@@ -3,8 +3,8 @@
 //! server hello (client side). Keys are fixed, so every run is the same;
 //! the only requirement is a typed error instead of a panic.
 #![no_main]
-use blacksky_core::time::UnixMillis;
 use blacksky_core::crypto::KeyPair;
+use blacksky_core::time::UnixMillis;
 use blacksky_core::wire::noise::{ClientHandshake, ServerHandshake};
 use libfuzzer_sys::fuzz_target;
 

@@ -46,3 +46,41 @@ fn stored_secrets_never_show_in_debug() {
     );
     assert!(shown.contains("0101"), "public keys stay visible: {shown}");
 }
+
+#[test]
+fn whisper_message_fields_are_libsignals() {
+    use blacksky_proto::wa::WhisperMessage;
+    let msg = WhisperMessage {
+        ratchet_key: Some(vec![0x05]),
+        counter: Some(1),
+        previous_counter: Some(2),
+        ciphertext: Some(vec![0x09]),
+    };
+    // ratchetKey 1 (bytes), counter 2, previousCounter 3, ciphertext 4.
+    assert_eq!(
+        msg.encode_to_vec(),
+        [0x0a, 0x01, 0x05, 0x10, 0x01, 0x18, 0x02, 0x22, 0x01, 0x09]
+    );
+}
+
+#[test]
+fn pre_key_whisper_message_fields_are_libsignals() {
+    use blacksky_proto::wa::PreKeyWhisperMessage;
+    let msg = PreKeyWhisperMessage {
+        pre_key_id: Some(1),
+        base_key: Some(vec![0xB0]),
+        identity_key: Some(vec![0x1D]),
+        message: Some(vec![0x33]),
+        registration_id: Some(5),
+        signed_pre_key_id: Some(6),
+    };
+    // preKeyId 1, baseKey 2, identityKey 3, message 4, registrationId 5,
+    // signedPreKeyId 6: the order libsignal (npm) writes them in too.
+    assert_eq!(
+        msg.encode_to_vec(),
+        [
+            0x08, 0x01, 0x12, 0x01, 0xB0, 0x1a, 0x01, 0x1D, 0x22, 0x01, 0x33, 0x28, 0x05, 0x30,
+            0x06
+        ]
+    );
+}
