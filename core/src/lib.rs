@@ -7,6 +7,8 @@
 
 pub mod client;
 pub mod keeper;
+pub mod message;
 pub mod session;
+pub mod signal;
 pub mod time;
 pub mod wire;

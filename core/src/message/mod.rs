@@ -1,0 +1,4 @@
+//! The end-to-end message: WhatsApp's padding around it and a typed view
+//! of its protobuf.
+
+pub mod padding;

@@ -1,0 +1,418 @@
+//! The sender-key record of one (group, sender): up to
+//! [`STATES_LEN_MAX`] states (a sender makes a new key when members
+//! leave; messages under the old one may still arrive), each a chain at
+//! some iteration, the sender's signing key and the message keys of
+//! iterations skipped on the way (for messages that arrive late), at most
+//! [`SKIPPED_KEYS_LEN_MAX`] in the whole record.
+//!
+//! Stored as protobuf (`blacksky.group.SenderKeyRecordStructure`, the
+//! layout libsignal stores) in `Session::sender_keys`.
+
+use std::collections::{BTreeMap, VecDeque};
+use std::fmt;
+
+use blacksky_proto::Message as _;
+use blacksky_proto::group as pb;
+use blacksky_proto::group::sender_key_state_structure as pb_state;
+use thiserror::Error;
+use zeroize::{Zeroize, Zeroizing};
+
+use super::chain::{ChainKey, MessageKey, SEED_LEN};
+use super::wire::public_key;
+use crate::wire::noise::KeyPair;
+
+/// States kept per record, newest first (libsignal keeps 5).
+pub const STATES_LEN_MAX: usize = 5;
+/// Skipped message keys kept per record, over all its states. A sender
+/// that jumps ahead (or, like Baileys, uses every other iteration) leaves
+/// keys behind; the oldest go first.
+pub const SKIPPED_KEYS_LEN_MAX: usize = 2000;
+
+/// Why stored bytes are not a sender-key record.
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+pub enum RecordError {
+    #[error("sender-key record: the protobuf does not decode: {reason}")]
+    Protobuf { reason: String },
+    #[error("sender-key record: state {state}: field `{field}` is missing")]
+    MissingField { state: usize, field: &'static str },
+    #[error(
+        "sender-key record: state {state}: field `{field}` is {len} bytes, expected {expected}"
+    )]
+    BadLength {
+        state: usize,
+        field: &'static str,
+        len: usize,
+        expected: usize,
+    },
+    #[error(
+        "sender-key record: state {state}: the private signing key does not match the public one"
+    )]
+    SigningKeyMismatch { state: usize },
+    #[error(
+        "sender-key record: state {state}: skipped key {iteration} is not below the chain's iteration {chain_iteration}, or repeats"
+    )]
+    SkippedKeyOutOfOrder {
+        state: usize,
+        iteration: u32,
+        chain_iteration: u32,
+    },
+    #[error("sender-key record: {len} states, more than the {max} kept")]
+    TooManyStates { len: usize, max: usize },
+    #[error("sender-key record: {len} skipped message keys, more than the {max} kept")]
+    TooManySkippedKeys { len: usize, max: usize },
+}
+
+/// Whose sender key a state is: ours (we can sign, so encrypt) or a
+/// peer's (we can only check signatures).
+#[derive(Clone)]
+pub enum SigningKey {
+    Own(KeyPair),
+    Peer([u8; 32]),
+}
+
+impl SigningKey {
+    /// The 32-byte public key (no 0x05 prefix).
+    #[must_use]
+    pub fn public(&self) -> &[u8; 32] {
+        match self {
+            SigningKey::Own(pair) => pair.public(),
+            SigningKey::Peer(public) => public,
+        }
+    }
+}
+
+impl fmt::Debug for SigningKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            SigningKey::Own(pair) => f.debug_tuple("Own").field(pair).finish(),
+            SigningKey::Peer(public) => {
+                f.write_str("Peer(")?;
+                public.iter().try_for_each(|b| write!(f, "{b:02x}"))?;
+                f.write_str(")")
+            }
+        }
+    }
+}
+
+/// One sender key: its id, chain, signing key and skipped message keys.
+#[derive(Clone)]
+pub struct SenderKeyState {
+    pub(super) key_id: u32,
+    pub(super) chain: ChainKey,
+    pub(super) signing_key: SigningKey,
+    /// Message-key seeds of skipped iterations, all below the chain's.
+    pub(super) skipped: BTreeMap<u32, Zeroizing<[u8; SEED_LEN]>>,
+}
+
+impl SenderKeyState {
+    pub(super) fn new(key_id: u32, chain: ChainKey, signing_key: SigningKey) -> Self {
+        SenderKeyState {
+            key_id,
+            chain,
+            signing_key,
+            skipped: BTreeMap::new(),
+        }
+    }
+
+    #[must_use]
+    pub fn key_id(&self) -> u32 {
+        self.key_id
+    }
+
+    /// The iteration of the next message this chain gives.
+    #[must_use]
+    pub fn iteration(&self) -> u32 {
+        self.chain.iteration()
+    }
+
+    #[must_use]
+    pub fn signing_key(&self) -> &SigningKey {
+        &self.signing_key
+    }
+
+    #[must_use]
+    pub fn skipped_keys_len(&self) -> usize {
+        self.skipped.len()
+    }
+
+    pub(super) fn skipped_key(&self, iteration: u32) -> Option<MessageKey> {
+        self.skipped
+            .get(&iteration)
+            .map(|seed| MessageKey::new(iteration, seed.clone()))
+    }
+}
+
+impl fmt::Debug for SenderKeyState {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SenderKeyState")
+            .field("key_id", &self.key_id)
+            .field("chain", &self.chain)
+            .field("signing_key", &self.signing_key)
+            .field("skipped_keys_len", &self.skipped.len())
+            .finish()
+    }
+}
+
+/// All the sender keys of one (group, sender), newest first.
+#[derive(Clone, Default)]
+pub struct SenderKeyRecord {
+    pub(super) states: VecDeque<SenderKeyState>,
+}
+
+impl SenderKeyRecord {
+    #[must_use]
+    pub fn is_empty(&self) -> bool {
+        self.states.is_empty()
+    }
+
+    /// The states, newest first.
+    pub fn states(&self) -> impl Iterator<Item = &SenderKeyState> {
+        self.states.iter()
+    }
+
+    #[must_use]
+    pub fn skipped_keys_len(&self) -> usize {
+        self.states.iter().map(|s| s.skipped.len()).sum()
+    }
+
+    pub(super) fn position(&self, key_id: u32) -> Option<usize> {
+        self.states.iter().position(|s| s.key_id == key_id)
+    }
+
+    /// A record holding only `state` (our own new key replaces all).
+    pub(super) fn only(state: SenderKeyState) -> Self {
+        SenderKeyRecord {
+            states: VecDeque::from([state]),
+        }
+    }
+
+    /// Puts `state` first, unless a state with its key id and signing key
+    /// is already here: that one is kept as it is (moved first), so a
+    /// distribution message sent again never rewinds a chain nor drops
+    /// skipped keys. A state with the same id but another signing key is
+    /// replaced. The oldest states beyond the limit go.
+    pub(super) fn add_state(&mut self, state: SenderKeyState) {
+        let same = self.states.iter().position(|s| {
+            s.key_id == state.key_id && s.signing_key.public() == state.signing_key.public()
+        });
+        let front = match same.and_then(|i| self.states.remove(i)) {
+            Some(existing) => existing,
+            None => state,
+        };
+        self.states.retain(|s| s.key_id != front.key_id);
+        self.states.push_front(front);
+        self.states.truncate(STATES_LEN_MAX);
+    }
+
+    /// Drops skipped keys beyond [`SKIPPED_KEYS_LEN_MAX`]: those of the
+    /// oldest states first, and in a state the lowest iterations.
+    pub(super) fn trim_skipped_keys(&mut self) {
+        let mut excess = self.skipped_keys_len().saturating_sub(SKIPPED_KEYS_LEN_MAX);
+        for state in self.states.iter_mut().rev() {
+            while excess > 0 && state.skipped.pop_first().is_some() {
+                excess -= 1;
+            }
+        }
+    }
+
+    /// The bytes the store keeps. They hold chain keys (and our private
+    /// signing key): treat them as secret.
+    #[must_use]
+    pub fn encode(&self) -> Vec<u8> {
+        let mut proto = pb::SenderKeyRecordStructure {
+            sender_key_states: self.states.iter().map(state_to_proto).collect(),
+        };
+        let bytes = proto.encode_to_vec();
+        proto
+            .sender_key_states
+            .iter_mut()
+            .for_each(wipe_state_proto);
+        bytes
+    }
+
+    pub fn decode(bytes: &[u8]) -> Result<Self, RecordError> {
+        let mut proto =
+            pb::SenderKeyRecordStructure::decode(bytes).map_err(|e| RecordError::Protobuf {
+                reason: e.to_string(),
+            })?;
+        let decoded = record_from_proto(&proto);
+        proto
+            .sender_key_states
+            .iter_mut()
+            .for_each(wipe_state_proto);
+        decoded
+    }
+}
+
+impl fmt::Debug for SenderKeyRecord {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SenderKeyRecord")
+            .field("states", &self.states)
+            .finish()
+    }
+}
+
+fn state_to_proto(state: &SenderKeyState) -> pb::SenderKeyStateStructure {
+    let private = match &state.signing_key {
+        SigningKey::Own(pair) => Some(pair.private_bytes().to_vec()),
+        SigningKey::Peer(_) => None,
+    };
+    pb::SenderKeyStateStructure {
+        sender_key_id: Some(state.key_id),
+        sender_chain_key: Some(pb_state::SenderChainKey {
+            iteration: Some(state.chain.iteration()),
+            seed: Some(state.chain.seed().to_vec()),
+        }),
+        sender_signing_key: Some(pb_state::SenderSigningKey {
+            public: Some(state.signing_key.public().to_vec()),
+            private,
+        }),
+        sender_message_keys: state
+            .skipped
+            .iter()
+            .map(|(iteration, seed)| pb_state::SenderMessageKey {
+                iteration: Some(*iteration),
+                seed: Some(seed.to_vec()),
+            })
+            .collect(),
+    }
+}
+
+/// prost does not zeroize: wipe the secret copies it holds.
+fn wipe_state_proto(state: &mut pb::SenderKeyStateStructure) {
+    if let Some(seed) = state
+        .sender_chain_key
+        .as_mut()
+        .and_then(|c| c.seed.as_mut())
+    {
+        seed.zeroize();
+    }
+    if let Some(private) = state
+        .sender_signing_key
+        .as_mut()
+        .and_then(|k| k.private.as_mut())
+    {
+        private.zeroize();
+    }
+    for key in &mut state.sender_message_keys {
+        if let Some(seed) = key.seed.as_mut() {
+            seed.zeroize();
+        }
+    }
+}
+
+fn record_from_proto(proto: &pb::SenderKeyRecordStructure) -> Result<SenderKeyRecord, RecordError> {
+    let len = proto.sender_key_states.len();
+    if len > STATES_LEN_MAX {
+        return Err(RecordError::TooManyStates {
+            len,
+            max: STATES_LEN_MAX,
+        });
+    }
+    let states = proto
+        .sender_key_states
+        .iter()
+        .enumerate()
+        .map(|(index, state)| state_from_proto(index, state))
+        .collect::<Result<VecDeque<_>, _>>()?;
+    let record = SenderKeyRecord { states };
+    let skipped = record.skipped_keys_len();
+    if skipped > SKIPPED_KEYS_LEN_MAX {
+        return Err(RecordError::TooManySkippedKeys {
+            len: skipped,
+            max: SKIPPED_KEYS_LEN_MAX,
+        });
+    }
+    Ok(record)
+}
+
+fn state_from_proto(
+    index: usize,
+    proto: &pb::SenderKeyStateStructure,
+) -> Result<SenderKeyState, RecordError> {
+    let missing = |field| RecordError::MissingField {
+        state: index,
+        field,
+    };
+    let seed32 = |field, bytes: &[u8]| -> Result<Zeroizing<[u8; SEED_LEN]>, RecordError> {
+        let mut seed = Zeroizing::new([0u8; SEED_LEN]);
+        if bytes.len() != SEED_LEN {
+            return Err(RecordError::BadLength {
+                state: index,
+                field,
+                len: bytes.len(),
+                expected: SEED_LEN,
+            });
+        }
+        seed.copy_from_slice(bytes);
+        Ok(seed)
+    };
+
+    let key_id = proto.sender_key_id.ok_or(missing("sender_key_id"))?;
+    let chain = proto
+        .sender_chain_key
+        .as_ref()
+        .ok_or(missing("sender_chain_key"))?;
+    let chain_iteration = chain
+        .iteration
+        .ok_or(missing("sender_chain_key.iteration"))?;
+    let chain_seed = seed32(
+        "sender_chain_key.seed",
+        chain
+            .seed
+            .as_deref()
+            .ok_or(missing("sender_chain_key.seed"))?,
+    )?;
+    let chain = ChainKey::new(chain_iteration, *chain_seed);
+
+    let signing = proto
+        .sender_signing_key
+        .as_ref()
+        .ok_or(missing("sender_signing_key"))?;
+    let public_bytes = signing
+        .public
+        .as_deref()
+        .ok_or(missing("sender_signing_key.public"))?;
+    let public = public_key(public_bytes).ok_or(RecordError::BadLength {
+        state: index,
+        field: "sender_signing_key.public",
+        len: public_bytes.len(),
+        expected: 32,
+    })?;
+    let signing_key = match signing.private.as_deref() {
+        None => SigningKey::Peer(public),
+        Some(private) => {
+            let pair = KeyPair::from_private_bytes(*seed32("sender_signing_key.private", private)?);
+            if pair.public() != &public {
+                return Err(RecordError::SigningKeyMismatch { state: index });
+            }
+            SigningKey::Own(pair)
+        }
+    };
+
+    let mut skipped = BTreeMap::new();
+    for key in &proto.sender_message_keys {
+        let iteration = key
+            .iteration
+            .ok_or(missing("sender_message_keys.iteration"))?;
+        let seed = seed32(
+            "sender_message_keys.seed",
+            key.seed
+                .as_deref()
+                .ok_or(missing("sender_message_keys.seed"))?,
+        )?;
+        if iteration >= chain_iteration || skipped.insert(iteration, seed).is_some() {
+            return Err(RecordError::SkippedKeyOutOfOrder {
+                state: index,
+                iteration,
+                chain_iteration,
+            });
+        }
+    }
+    Ok(SenderKeyState {
+        key_id,
+        chain,
+        signing_key,
+        skipped,
+    })
+}
