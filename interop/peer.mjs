@@ -3,7 +3,7 @@
 // lines: one request per line on stdin, one answer per line on stdout.
 //
 // Request: {"op": NAME, ...}. Answer: {"ok": {...}} or
-// {"error": {"name": ERROR_CLASS, "message": TEXT}}. Bytes are base64;
+// {"error": {"name": ERROR_CLASS, "message": TEXT, "log": WHAT_IT_LOGGED}}. Bytes are base64;
 // public keys are raw 32 bytes, as WhatsApp's XMPP nodes carry them (the
 // peer adds and strips libsignal's 0x05 type byte itself).
 //
@@ -24,10 +24,18 @@
 import readline from 'node:readline';
 import libsignal from 'libsignal';
 
-// libsignal logs with console.*; stdout is the answer channel.
+// libsignal logs with console.*; stdout is the answer channel. What it
+// logs while serving a request goes into that request's error answer (it
+// names the reason libsignal's SessionError hides), and to stderr with
+// PEER_VERBOSE=1.
 const verbose = process.env.PEER_VERBOSE === '1';
+let requestLog = [];
 for (const level of ['log', 'info', 'warn', 'error', 'debug']) {
-  console[level] = verbose ? (...args) => process.stderr.write(`${args.join(' ')}\n`) : () => {};
+  console[level] = (...args) => {
+    const line = args.map(String).join(' ');
+    requestLog.push(line);
+    if (verbose) process.stderr.write(`${line}\n`);
+  };
 }
 
 const KEY_TYPE_DJB = 5;
@@ -160,13 +168,20 @@ const lines = readline.createInterface({ input: process.stdin, crlfDelay: Infini
 for await (const line of lines) {
   if (!line.trim()) continue;
   let answer;
+  requestLog = [];
   try {
     const request = JSON.parse(line);
     const op = ops[request.op];
     if (!op) throw new TypeError(`unknown op ${request.op}`);
     answer = { ok: await op(request) };
   } catch (e) {
-    answer = { error: { name: e?.constructor?.name ?? 'Error', message: String(e?.message ?? e) } };
+    answer = {
+      error: {
+        name: e?.constructor?.name ?? 'Error',
+        message: String(e?.message ?? e),
+        log: requestLog.join('\n'),
+      },
+    };
   }
   process.stdout.write(`${JSON.stringify(answer)}\n`);
 }

@@ -4,13 +4,18 @@ use std::path::PathBuf;
 
 /// Records that hold private keys and secrets: their Debug is written by
 /// hand in lib.rs and redacts them.
-const SECRET_RECORD_TYPES: [&str; 9] = [
+const SECRET_RECORD_TYPES: [&str; 14] = [
     "blacksky.store.KeyPair",
     "blacksky.store.Creds",
     "blacksky.store.SignalSessionRecord",
     "blacksky.store.SenderKeyRecord",
     "blacksky.store.AppStateKeyRecord",
     "blacksky.store.SessionSnapshot",
+    "blacksky.store.SignalRecord",
+    "blacksky.store.SignalState",
+    "blacksky.store.SignalSendingChain",
+    "blacksky.store.SignalReceivingChain",
+    "blacksky.store.SignalMessageKey",
     // Chain keys and signing keys of group sender keys (the leading dot
     // takes the nested types too).
     "blacksky.group.SenderKeyDistributionMessage",
@@ -48,6 +53,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         "protos/client_payload.proto",
         "protos/adv.proto",
         "protos/session.proto",
+        "protos/whisper.proto",
+        "protos/signal_record.proto",
         "protos/sender_keys.proto",
         "protos/message.proto",
     ];

@@ -28,7 +28,8 @@ pub mod store {
 mod redacted {
     use super::group::{self, sender_key_state_structure as sender_key_state};
     use super::store::{
-        AppStateKeyRecord, Creds, KeyPair, SenderKeyRecord, SessionSnapshot, SignalSessionRecord,
+        AppStateKeyRecord, Creds, KeyPair, SenderKeyRecord, SessionSnapshot, SignalMessageKey,
+        SignalReceivingChain, SignalRecord, SignalSendingChain, SignalSessionRecord, SignalState,
     };
     use super::wa::{self, message};
     use std::fmt;
@@ -99,6 +100,62 @@ mod redacted {
                     &self.first_unuploaded_pre_key_id,
                 )
                 .finish_non_exhaustive()
+        }
+    }
+
+    impl fmt::Debug for SignalRecord {
+        fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            f.debug_struct("SignalRecord")
+                .field("current", &self.current)
+                .field("previous", &self.previous.len())
+                .finish()
+        }
+    }
+
+    impl fmt::Debug for SignalState {
+        fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            f.debug_struct("SignalState")
+                .field("remote_identity", &HexBytes(&self.remote_identity))
+                .field("remote_registration_id", &self.remote_registration_id)
+                .field("base_key", &HexBytes(&self.base_key))
+                .field("initiator", &self.initiator())
+                .field("root_key", &"<redacted>")
+                .field("sending", &self.sending)
+                .field("receiving", &self.receiving)
+                .field("previous_counter", &self.previous_counter)
+                .field("pending_pre_key", &self.pending_pre_key)
+                .finish()
+        }
+    }
+
+    impl fmt::Debug for SignalSendingChain {
+        fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            f.debug_struct("SignalSendingChain")
+                .field("ratchet_private", &"<redacted>")
+                .field("ratchet_public", &HexBytes(&self.ratchet_public))
+                .field("chain_key", &"<redacted>")
+                .field("next_index", &self.next_index)
+                .finish()
+        }
+    }
+
+    impl fmt::Debug for SignalReceivingChain {
+        fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            f.debug_struct("SignalReceivingChain")
+                .field("ratchet_key", &HexBytes(&self.ratchet_key))
+                .field("chain_key", &"<redacted>")
+                .field("next_index", &self.next_index)
+                .field("skipped", &self.skipped.len())
+                .finish()
+        }
+    }
+
+    impl fmt::Debug for SignalMessageKey {
+        fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            f.debug_struct("SignalMessageKey")
+                .field("index", &self.index)
+                .field("seed", &"<redacted>")
+                .finish()
         }
     }
 

@@ -33,6 +33,9 @@ pub struct PeerRefused {
     /// The JavaScript error class, e.g. `SessionError`.
     pub name: String,
     pub message: String,
+    /// What the peer logged while failing (libsignal logs the reason its
+    /// `SessionError` does not name).
+    pub log: String,
 }
 
 impl std::fmt::Display for PeerRefused {
@@ -117,6 +120,7 @@ impl NodePeer {
             op,
             name: error["name"].as_str().unwrap_or("?").to_owned(),
             message: error["message"].as_str().unwrap_or("?").to_owned(),
+            log: error["log"].as_str().unwrap_or_default().to_owned(),
         })
     }
 

@@ -7,10 +7,10 @@ use rand_core::CryptoRngCore;
 use zeroize::Zeroizing;
 
 use super::GroupError;
-use super::aes_cbc;
 use super::chain::{ChainKey, MessageKey, SEED_LEN};
 use super::record::{SenderKeyRecord, SenderKeyState, SigningKey};
 use super::wire::{SenderKeyDistributionMessage, SenderKeyMessage};
+use crate::signal::aes_cbc;
 use crate::wire::noise::KeyPair;
 use crate::wire::xeddsa;
 
@@ -93,7 +93,8 @@ pub fn group_encrypt(
     let next_chain = state.chain.next().ok_or(GroupError::ChainExhausted {
         key_id: state.key_id,
     })?;
-    let ciphertext = aes_cbc::encrypt(&message_key.cipher_keys(), plaintext);
+    let keys = message_key.cipher_keys();
+    let ciphertext = aes_cbc::encrypt(&keys.key, &keys.iv, plaintext);
     let message = SenderKeyMessage::new_signed(
         state.key_id,
         message_key.iteration(),
@@ -142,8 +143,9 @@ pub fn group_decrypt(
     .map_err(|_| GroupError::BadSignature { key_id, iteration })?;
 
     let (message_key, advance) = message_key_for(state, iteration)?;
-    let plaintext = aes_cbc::decrypt(&message_key.cipher_keys(), message.ciphertext())
-        .map_err(|_| GroupError::BadCiphertext { key_id, iteration })?;
+    let keys = message_key.cipher_keys();
+    let plaintext = aes_cbc::decrypt(&keys.key, &keys.iv, message.ciphertext())
+        .ok_or(GroupError::BadCiphertext { key_id, iteration })?;
 
     let mut next = record.clone();
     let state = &mut next.states[index];

@@ -13,7 +13,6 @@
 //! Pure functions over records: see [`cipher`]. Time and randomness come
 //! from the caller.
 
-pub mod aes_cbc;
 pub mod chain;
 pub mod cipher;
 pub mod record;
