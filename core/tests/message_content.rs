@@ -231,8 +231,8 @@ fn a_sender_key_rides_alone() {
     assert_eq!(carried.group_id, GROUP);
     let parsed = SenderKeyDistributionMessage::parse(&carried.distribution).expect("parses");
     assert_eq!((parsed.key_id(), parsed.iteration()), (7, 0));
-    assert_eq!(parsed.chain_key(), &[0x11; 32]);
-    assert_eq!(parsed.signing_key(), &[0x22; 32]);
+    assert_eq!(parsed.chain_key().expose(), &[0x11; 32]);
+    assert_eq!(parsed.signing_key().raw(), &[0x22; 32]);
 }
 
 #[test]

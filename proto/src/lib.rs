@@ -184,7 +184,7 @@ mod redacted {
                 .field("sender_key_id", &self.sender_key_id)
                 .field("sender_chain_key", &self.sender_chain_key)
                 .field("sender_signing_key", &self.sender_signing_key)
-                .field("sender_message_keys", &self.sender_message_keys.len())
+                .field("skipped_iterations", &self.skipped_iterations.len())
                 .finish()
         }
     }
@@ -192,15 +192,6 @@ mod redacted {
     impl fmt::Debug for sender_key_state::SenderChainKey {
         fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
             f.debug_struct("SenderChainKey")
-                .field("iteration", &self.iteration)
-                .field("seed", &"<redacted>")
-                .finish()
-        }
-    }
-
-    impl fmt::Debug for sender_key_state::SenderMessageKey {
-        fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-            f.debug_struct("SenderMessageKey")
                 .field("iteration", &self.iteration)
                 .field("seed", &"<redacted>")
                 .finish()

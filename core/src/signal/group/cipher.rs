@@ -7,10 +7,11 @@ use rand_core::CryptoRngCore;
 use zeroize::Zeroizing;
 
 use super::GroupError;
-use super::chain::{ChainKey, MessageKey, SEED_LEN};
+use super::message_key::SenderMessageKey;
 use super::record::{SenderKeyRecord, SenderKeyState, SigningKey};
 use super::wire::{SenderKeyDistributionMessage, SenderKeyMessage};
-use crate::signal::aes_cbc;
+use crate::signal::kdf::ChainKey;
+use crate::signal::{PublicKey, SecretKey, aes_cbc};
 use crate::wire::noise::KeyPair;
 use crate::wire::xeddsa;
 
@@ -26,13 +27,15 @@ pub fn create_sender_key(
     rng: &mut impl CryptoRngCore,
 ) -> (SenderKeyRecord, SenderKeyDistributionMessage) {
     let key_id = rng.next_u32() >> 1;
-    let mut seed = Zeroizing::new([0u8; SEED_LEN]);
+    let mut seed = Zeroizing::new([0u8; 32]);
     rng.fill_bytes(seed.as_mut_slice());
+    let seed = SecretKey::from(*seed);
     let signing = KeyPair::generate(rng);
-    let distribution = SenderKeyDistributionMessage::new(key_id, 0, *seed, *signing.public());
+    let distribution =
+        SenderKeyDistributionMessage::new(key_id, 0, seed.clone(), PublicKey::of(&signing));
     let record = SenderKeyRecord::only(SenderKeyState::new(
         key_id,
-        ChainKey::new(0, *seed),
+        ChainKey::new(seed, 0),
         SigningKey::Own(signing),
     ));
     (record, distribution)
@@ -53,9 +56,9 @@ fn distribution_of(state: Option<&SenderKeyState>) -> Option<SenderKeyDistributi
     };
     Some(SenderKeyDistributionMessage::new(
         state.key_id,
-        state.chain.iteration(),
-        *state.chain.seed(),
-        *pair.public(),
+        state.chain.index(),
+        state.chain.key().clone(),
+        PublicKey::of(pair),
     ))
 }
 
@@ -70,7 +73,7 @@ pub fn process_distribution(
     let mut next = record.clone();
     next.add_state(SenderKeyState::new(
         message.key_id(),
-        ChainKey::new(message.iteration(), *message.chain_key()),
+        ChainKey::new(message.chain_key().clone(), message.iteration()),
         SigningKey::Peer(*message.signing_key()),
     ));
     Ok(next)
@@ -89,7 +92,7 @@ pub fn group_encrypt(
     let SigningKey::Own(pair) = &state.signing_key else {
         return Err(GroupError::NoOwnKey);
     };
-    let message_key = state.chain.message_key();
+    let message_key = SenderMessageKey::of(&state.chain);
     let next_chain = state.chain.next().ok_or(GroupError::ChainExhausted {
         key_id: state.key_id,
     })?;
@@ -116,7 +119,7 @@ enum Advance {
     /// The chain moves past the message; the keys in between are kept.
     Chain {
         next: ChainKey,
-        skipped: Vec<MessageKey>,
+        skipped: Vec<SenderMessageKey>,
     },
 }
 
@@ -151,17 +154,15 @@ pub fn group_decrypt(
     let state = &mut next.states[index];
     match advance {
         Advance::UseSkipped(iteration) => {
-            state.skipped.remove(&iteration);
+            state.skipped.remove(iteration);
         }
         Advance::Chain {
             next: chain,
             skipped,
         } => {
             state.chain = chain;
-            for key in skipped {
-                state
-                    .skipped
-                    .insert(key.iteration(), Zeroizing::new(*key.seed()));
+            for key in &skipped {
+                state.skipped.push(key);
             }
             next.trim_skipped_keys();
         }
@@ -173,9 +174,9 @@ pub fn group_decrypt(
 fn message_key_for(
     state: &SenderKeyState,
     iteration: u32,
-) -> Result<(MessageKey, Advance), GroupError> {
+) -> Result<(SenderMessageKey, Advance), GroupError> {
     let key_id = state.key_id;
-    let chain_iteration = state.chain.iteration();
+    let chain_iteration = state.chain.index();
     if iteration < chain_iteration {
         let key = state
             .skipped_key(iteration)
@@ -197,11 +198,11 @@ fn message_key_for(
     let exhausted = GroupError::ChainExhausted { key_id };
     let mut chain = state.chain.clone();
     let mut skipped = Vec::with_capacity((iteration - chain_iteration) as usize);
-    while chain.iteration() < iteration {
-        skipped.push(chain.message_key());
+    while chain.index() < iteration {
+        skipped.push(SenderMessageKey::of(&chain));
         chain = chain.next().ok_or(exhausted.clone())?;
     }
-    let key = chain.message_key();
+    let key = SenderMessageKey::of(&chain);
     let next = chain.next().ok_or(exhausted)?;
     Ok((key, Advance::Chain { next, skipped }))
 }

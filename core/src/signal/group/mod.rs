@@ -8,14 +8,16 @@
 //! Facts checked against Baileys' `lib/Signal/Group/` (the code the
 //! Node.js bots run) and its interop test: what the signature covers
 //! (version byte and protobuf), iteration 0 is the chain key as
-//! distributed, the signing key travels with its 0x05 prefix.
+//! distributed, the signing key travels with its 0x05 prefix. The chain
+//! is 1:1 Signal's ([`crate::signal::kdf::ChainKey`]).
 //!
 //! Pure functions over records: see [`cipher`]. Time and randomness come
 //! from the caller.
 
-pub mod chain;
 pub mod cipher;
+pub mod message_key;
 pub mod record;
+pub mod skipped;
 pub mod wire;
 
 use thiserror::Error;

@@ -8,7 +8,7 @@
 //! Stored as protobuf (`blacksky.group.SenderKeyRecordStructure`, the
 //! layout libsignal stores) in `Session::sender_keys`.
 
-use std::collections::{BTreeMap, VecDeque};
+use std::collections::VecDeque;
 use std::fmt;
 
 use blacksky_proto::Message as _;
@@ -17,8 +17,10 @@ use blacksky_proto::group::sender_key_state_structure as pb_state;
 use thiserror::Error;
 use zeroize::{Zeroize, Zeroizing};
 
-use super::chain::{ChainKey, MessageKey, SEED_LEN};
-use super::wire::public_key;
+use super::message_key::SenderMessageKey;
+use super::skipped::{SkippedKeys, SkippedKeysError};
+use crate::signal::kdf::ChainKey;
+use crate::signal::{KeyError, PublicKey, SecretKey};
 use crate::wire::noise::KeyPair;
 
 /// States kept per record, newest first (libsignal keeps 5).
@@ -35,21 +37,22 @@ pub enum RecordError {
     Protobuf { reason: String },
     #[error("sender-key record: state {state}: field `{field}` is missing")]
     MissingField { state: usize, field: &'static str },
-    #[error(
-        "sender-key record: state {state}: field `{field}` is {len} bytes, expected {expected}"
-    )]
-    BadLength {
-        state: usize,
-        field: &'static str,
-        len: usize,
-        expected: usize,
-    },
+    #[error("sender-key record: state {state}: {source}")]
+    Key { state: usize, source: KeyError },
     #[error(
         "sender-key record: state {state}: the private signing key does not match the public one"
     )]
     SigningKeyMismatch { state: usize },
     #[error(
-        "sender-key record: state {state}: skipped key {iteration} is not below the chain's iteration {chain_iteration}, or repeats"
+        "sender-key record: state {state}: {seeds_len} bytes of skipped seeds for {iterations} iterations"
+    )]
+    SkippedSeedsLength {
+        state: usize,
+        iterations: usize,
+        seeds_len: usize,
+    },
+    #[error(
+        "sender-key record: state {state}: skipped iteration {iteration} is not above the one before it, or not below the chain's {chain_iteration}"
     )]
     SkippedKeyOutOfOrder {
         state: usize,
@@ -67,7 +70,7 @@ pub enum RecordError {
 #[derive(Clone)]
 pub enum SigningKey {
     Own(KeyPair),
-    Peer([u8; 32]),
+    Peer(PublicKey),
 }
 
 impl SigningKey {
@@ -76,7 +79,7 @@ impl SigningKey {
     pub fn public(&self) -> &[u8; 32] {
         match self {
             SigningKey::Own(pair) => pair.public(),
-            SigningKey::Peer(public) => public,
+            SigningKey::Peer(public) => public.raw(),
         }
     }
 }
@@ -85,11 +88,7 @@ impl fmt::Debug for SigningKey {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             SigningKey::Own(pair) => f.debug_tuple("Own").field(pair).finish(),
-            SigningKey::Peer(public) => {
-                f.write_str("Peer(")?;
-                public.iter().try_for_each(|b| write!(f, "{b:02x}"))?;
-                f.write_str(")")
-            }
+            SigningKey::Peer(public) => f.debug_tuple("Peer").field(public).finish(),
         }
     }
 }
@@ -100,8 +99,8 @@ pub struct SenderKeyState {
     pub(super) key_id: u32,
     pub(super) chain: ChainKey,
     pub(super) signing_key: SigningKey,
-    /// Message-key seeds of skipped iterations, all below the chain's.
-    pub(super) skipped: BTreeMap<u32, Zeroizing<[u8; SEED_LEN]>>,
+    /// Keys of skipped iterations, all below the chain's.
+    pub(super) skipped: SkippedKeys,
 }
 
 impl SenderKeyState {
@@ -110,7 +109,7 @@ impl SenderKeyState {
             key_id,
             chain,
             signing_key,
-            skipped: BTreeMap::new(),
+            skipped: SkippedKeys::default(),
         }
     }
 
@@ -122,7 +121,7 @@ impl SenderKeyState {
     /// The iteration of the next message this chain gives.
     #[must_use]
     pub fn iteration(&self) -> u32 {
-        self.chain.iteration()
+        self.chain.index()
     }
 
     #[must_use]
@@ -135,10 +134,8 @@ impl SenderKeyState {
         self.skipped.len()
     }
 
-    pub(super) fn skipped_key(&self, iteration: u32) -> Option<MessageKey> {
-        self.skipped
-            .get(&iteration)
-            .map(|seed| MessageKey::new(iteration, seed.clone()))
+    pub(super) fn skipped_key(&self, iteration: u32) -> Option<SenderMessageKey> {
+        self.skipped.get(iteration)
     }
 }
 
@@ -209,9 +206,7 @@ impl SenderKeyRecord {
     pub(super) fn trim_skipped_keys(&mut self) {
         let mut excess = self.skipped_keys_len().saturating_sub(SKIPPED_KEYS_LEN_MAX);
         for state in self.states.iter_mut().rev() {
-            while excess > 0 && state.skipped.pop_first().is_some() {
-                excess -= 1;
-            }
+            excess -= state.skipped.drop_oldest(excess);
         }
     }
 
@@ -260,44 +255,33 @@ fn state_to_proto(state: &SenderKeyState) -> pb::SenderKeyStateStructure {
     pb::SenderKeyStateStructure {
         sender_key_id: Some(state.key_id),
         sender_chain_key: Some(pb_state::SenderChainKey {
-            iteration: Some(state.chain.iteration()),
-            seed: Some(state.chain.seed().to_vec()),
+            iteration: Some(state.chain.index()),
+            seed: Some(state.chain.key().expose().to_vec()),
         }),
         sender_signing_key: Some(pb_state::SenderSigningKey {
             public: Some(state.signing_key.public().to_vec()),
             private,
         }),
-        sender_message_keys: state
-            .skipped
-            .iter()
-            .map(|(iteration, seed)| pb_state::SenderMessageKey {
-                iteration: Some(*iteration),
-                seed: Some(seed.to_vec()),
-            })
-            .collect(),
+        skipped_iterations: state.skipped.iterations().to_vec(),
+        skipped_seeds: (!state.skipped.is_empty()).then(|| state.skipped.seeds().to_vec()),
     }
 }
 
 /// prost does not zeroize: wipe the secret copies it holds.
 fn wipe_state_proto(state: &mut pb::SenderKeyStateStructure) {
-    if let Some(seed) = state
+    let chain_seed = state
         .sender_chain_key
         .as_mut()
-        .and_then(|c| c.seed.as_mut())
-    {
-        seed.zeroize();
-    }
-    if let Some(private) = state
+        .and_then(|c| c.seed.as_mut());
+    let private = state
         .sender_signing_key
         .as_mut()
-        .and_then(|k| k.private.as_mut())
+        .and_then(|k| k.private.as_mut());
+    for secret in [chain_seed, private, state.skipped_seeds.as_mut()]
+        .into_iter()
+        .flatten()
     {
-        private.zeroize();
-    }
-    for key in &mut state.sender_message_keys {
-        if let Some(seed) = key.seed.as_mut() {
-            seed.zeroize();
-        }
+        secret.zeroize();
     }
 }
 
@@ -334,18 +318,9 @@ fn state_from_proto(
         state: index,
         field,
     };
-    let seed32 = |field, bytes: &[u8]| -> Result<Zeroizing<[u8; SEED_LEN]>, RecordError> {
-        let mut seed = Zeroizing::new([0u8; SEED_LEN]);
-        if bytes.len() != SEED_LEN {
-            return Err(RecordError::BadLength {
-                state: index,
-                field,
-                len: bytes.len(),
-                expected: SEED_LEN,
-            });
-        }
-        seed.copy_from_slice(bytes);
-        Ok(seed)
+    let key_error = |source| RecordError::Key {
+        state: index,
+        source,
     };
 
     let key_id = proto.sender_key_id.ok_or(missing("sender_key_id"))?;
@@ -356,59 +331,61 @@ fn state_from_proto(
     let chain_iteration = chain
         .iteration
         .ok_or(missing("sender_chain_key.iteration"))?;
-    let chain_seed = seed32(
-        "sender_chain_key.seed",
+    let chain_seed = SecretKey::from_slice(
         chain
             .seed
             .as_deref()
             .ok_or(missing("sender_chain_key.seed"))?,
-    )?;
-    let chain = ChainKey::new(chain_iteration, *chain_seed);
+        "sender_chain_key.seed",
+    )
+    .map_err(key_error)?;
+    let chain = ChainKey::new(chain_seed, chain_iteration);
 
     let signing = proto
         .sender_signing_key
         .as_ref()
         .ok_or(missing("sender_signing_key"))?;
-    let public_bytes = signing
-        .public
-        .as_deref()
-        .ok_or(missing("sender_signing_key.public"))?;
-    let public = public_key(public_bytes).ok_or(RecordError::BadLength {
-        state: index,
-        field: "sender_signing_key.public",
-        len: public_bytes.len(),
-        expected: 32,
-    })?;
+    let public = PublicKey::from_raw(
+        signing
+            .public
+            .as_deref()
+            .ok_or(missing("sender_signing_key.public"))?,
+        "sender_signing_key.public",
+    )
+    .map_err(key_error)?;
     let signing_key = match signing.private.as_deref() {
         None => SigningKey::Peer(public),
         Some(private) => {
-            let pair = KeyPair::from_private_bytes(*seed32("sender_signing_key.private", private)?);
-            if pair.public() != &public {
+            let private =
+                SecretKey::from_slice(private, "sender_signing_key.private").map_err(key_error)?;
+            let pair = KeyPair::from_private_bytes(*private.expose());
+            if pair.public() != public.raw() {
                 return Err(RecordError::SigningKeyMismatch { state: index });
             }
             SigningKey::Own(pair)
         }
     };
 
-    let mut skipped = BTreeMap::new();
-    for key in &proto.sender_message_keys {
-        let iteration = key
-            .iteration
-            .ok_or(missing("sender_message_keys.iteration"))?;
-        let seed = seed32(
-            "sender_message_keys.seed",
-            key.seed
-                .as_deref()
-                .ok_or(missing("sender_message_keys.seed"))?,
-        )?;
-        if iteration >= chain_iteration || skipped.insert(iteration, seed).is_some() {
-            return Err(RecordError::SkippedKeyOutOfOrder {
-                state: index,
-                iteration,
-                chain_iteration,
-            });
-        }
-    }
+    let skipped = SkippedKeys::from_parts(
+        proto.skipped_iterations.clone(),
+        Zeroizing::new(proto.skipped_seeds.clone().unwrap_or_default()),
+        chain_iteration,
+    )
+    .map_err(|e| match e {
+        SkippedKeysError::SeedsLength {
+            iterations,
+            seeds_len,
+        } => RecordError::SkippedSeedsLength {
+            state: index,
+            iterations,
+            seeds_len,
+        },
+        SkippedKeysError::OutOfOrder { iteration } => RecordError::SkippedKeyOutOfOrder {
+            state: index,
+            iteration,
+            chain_iteration,
+        },
+    })?;
     Ok(SenderKeyState {
         key_id,
         chain,

@@ -6,6 +6,7 @@ use rand_chacha::ChaCha20Rng;
 use rand_core::SeedableRng;
 
 use super::*;
+use crate::signal::{KeyError, PublicKey, SecretKey};
 use crate::wire::xeddsa;
 
 fn rng(seed: u64) -> ChaCha20Rng {
@@ -288,8 +289,8 @@ fn at_most_five_keys_newest_first_and_a_new_signing_key_replaces() {
     let forged = SenderKeyDistributionMessage::new(
         newest,
         0,
-        [1; 32],
-        *crate::wire::noise::KeyPair::generate(&mut rng).public(),
+        SecretKey::from([1; 32]),
+        PublicKey::of(&crate::wire::noise::KeyPair::generate(&mut rng)),
     );
     let replaced = process_distribution(&theirs, &forged.to_bytes()).expect("skdm");
     assert_eq!(replaced.states().count(), STATES_LEN_MAX);
@@ -386,27 +387,37 @@ fn malformed_records_are_typed_errors() {
     }
     assert_eq!(
         SenderKeyRecord::decode(&short_seed.encode_to_vec()).map(|_| ()),
-        Err(RecordError::BadLength {
+        Err(RecordError::Key {
             state: 0,
-            field: "sender_chain_key.seed",
-            len: 31,
-            expected: 32,
+            source: KeyError::Length {
+                field: "sender_chain_key.seed",
+                len: 31,
+                expected: 32,
+            },
         })
     );
 
     let mut ahead = proto.clone();
-    ahead.sender_key_states[0].sender_message_keys.push(
-        pb::sender_key_state_structure::SenderMessageKey {
-            iteration: Some(1),
-            seed: Some(vec![0; 32]),
-        },
-    );
+    ahead.sender_key_states[0].skipped_iterations = vec![1];
+    ahead.sender_key_states[0].skipped_seeds = Some(vec![0; 32]);
     assert_eq!(
         SenderKeyRecord::decode(&ahead.encode_to_vec()).map(|_| ()),
         Err(RecordError::SkippedKeyOutOfOrder {
             state: 0,
             iteration: 1,
             chain_iteration: 1,
+        })
+    );
+
+    let mut short_seeds = proto.clone();
+    short_seeds.sender_key_states[0].skipped_iterations = vec![0];
+    short_seeds.sender_key_states[0].skipped_seeds = Some(vec![0; 31]);
+    assert_eq!(
+        SenderKeyRecord::decode(&short_seeds.encode_to_vec()).map(|_| ()),
+        Err(RecordError::SkippedSeedsLength {
+            state: 0,
+            iterations: 1,
+            seeds_len: 31,
         })
     );
 
@@ -425,7 +436,7 @@ fn debug_shows_no_key_material() {
     let (ours, theirs, _) = sent(12, 1);
     let distribution = distribution_message(&ours).expect("ours");
     let hex = |bytes: &[u8]| bytes.iter().map(|b| format!("{b:02x}")).collect::<String>();
-    let chain_hex = hex(distribution.chain_key());
+    let chain_hex = hex(distribution.chain_key().expose());
     let Some(SigningKey::Own(pair)) = ours.states().next().map(|s| s.signing_key().clone()) else {
         panic!("ours");
     };
@@ -434,7 +445,12 @@ fn debug_shows_no_key_material() {
         format!("{ours:?}"),
         format!("{theirs:?}"),
         format!("{distribution:?}"),
-        format!("{:?}", ours.states().next().map(|s| s.chain.message_key())),
+        format!(
+            "{:?}",
+            ours.states()
+                .next()
+                .map(|s| super::message_key::SenderMessageKey::of(&s.chain))
+        ),
     ] {
         assert!(!shown.contains(&chain_hex), "{shown}");
         assert!(!shown.contains(&private_hex), "{shown}");
@@ -448,9 +464,9 @@ fn distribution_messages_parse_strictly() {
     let bytes = distribution.to_bytes();
     assert_eq!(bytes[0], 0x33);
     let back = SenderKeyDistributionMessage::parse(&bytes).expect("parse");
-    assert_eq!(back, distribution);
+    assert_eq!(back.to_bytes(), bytes);
     assert_eq!(
-        SenderKeyDistributionMessage::parse(&[]),
+        SenderKeyDistributionMessage::parse(&[]).map(|_| ()),
         Err(WireError::TooShort {
             kind: MessageKind::SenderKeyDistributionMessage,
             len: 0,
@@ -458,7 +474,7 @@ fn distribution_messages_parse_strictly() {
         })
     );
     assert_eq!(
-        SenderKeyDistributionMessage::parse(&[0x33]),
+        SenderKeyDistributionMessage::parse(&[0x33]).map(|_| ()),
         Err(WireError::MissingField {
             kind: MessageKind::SenderKeyDistributionMessage,
             field: "chainKey"
@@ -470,6 +486,42 @@ fn distribution_messages_parse_strictly() {
         SenderKeyDistributionMessage::parse(&v4),
         Err(WireError::UnsupportedVersion { version: 4, .. })
     ));
+
+    // The signing key must carry its 0x05 type byte.
+    use blacksky_proto::Message as _;
+    let with_signing_key = |key: Vec<u8>| {
+        let proto = blacksky_proto::group::SenderKeyDistributionMessage {
+            id: Some(1),
+            iteration: Some(0),
+            chain_key: Some(vec![0; 32]),
+            signing_key: Some(key),
+        };
+        let mut bytes = vec![0x33];
+        bytes.extend(proto.encode_to_vec());
+        SenderKeyDistributionMessage::parse(&bytes).map(|_| ())
+    };
+    assert_eq!(with_signing_key([vec![5], vec![9; 32]].concat()), Ok(()));
+    assert_eq!(
+        with_signing_key(vec![9; 32]),
+        Err(WireError::Key {
+            kind: MessageKind::SenderKeyDistributionMessage,
+            source: KeyError::Length {
+                field: "signingKey",
+                len: 32,
+                expected: 33
+            }
+        })
+    );
+    assert_eq!(
+        with_signing_key([vec![6], vec![9; 32]].concat()),
+        Err(WireError::Key {
+            kind: MessageKind::SenderKeyDistributionMessage,
+            source: KeyError::Type {
+                field: "signingKey",
+                type_byte: 6
+            }
+        })
+    );
 }
 
 proptest! {

@@ -14,10 +14,10 @@ use std::fmt;
 use blacksky_proto::Message as _;
 use blacksky_proto::group as pb;
 use thiserror::Error;
-use zeroize::{Zeroize, Zeroizing};
+use zeroize::Zeroize;
 
-use super::chain::SEED_LEN;
-use crate::wire::xeddsa::{DJB_KEY_TYPE, SIGNATURE_LEN};
+use crate::signal::{KeyError, PublicKey, SecretKey};
+use crate::wire::xeddsa::SIGNATURE_LEN;
 
 /// `(3 << 4) | 3`: version 3, current version 3.
 pub const VERSION_BYTE: u8 = 0x33;
@@ -45,13 +45,8 @@ pub enum WireError {
         kind: MessageKind,
         field: &'static str,
     },
-    #[error("{kind}: field `{field}` is {len} bytes, expected {expected}")]
-    BadLength {
-        kind: MessageKind,
-        field: &'static str,
-        len: usize,
-        expected: &'static str,
-    },
+    #[error("{kind}: {source}")]
+    Key { kind: MessageKind, source: KeyError },
 }
 
 /// Which of the two messages a [`WireError`] is about.
@@ -184,32 +179,27 @@ impl fmt::Debug for SenderKeyMessage {
 
 /// A parsed SKDM: a sender's chain key at some iteration and its public
 /// signing key. The chain key is secret: `Debug` hides it.
-#[derive(Clone, PartialEq, Eq)]
+#[derive(Clone)]
 pub struct SenderKeyDistributionMessage {
     key_id: u32,
     iteration: u32,
-    chain_key: Zeroizing<[u8; SEED_LEN]>,
-    signing_key: [u8; 32],
+    chain_key: SecretKey,
+    signing_key: PublicKey,
 }
 
 impl SenderKeyDistributionMessage {
     #[must_use]
-    pub fn new(
-        key_id: u32,
-        iteration: u32,
-        chain_key: [u8; SEED_LEN],
-        signing_key: [u8; 32],
-    ) -> Self {
+    pub fn new(key_id: u32, iteration: u32, chain_key: SecretKey, signing_key: PublicKey) -> Self {
         SenderKeyDistributionMessage {
             key_id,
             iteration,
-            chain_key: Zeroizing::new(chain_key),
+            chain_key,
             signing_key,
         }
     }
 
-    /// Parses `0x33 ‖ proto`. The signing key may come with its 0x05
-    /// prefix (33 bytes, what libsignal and WhatsApp send) or without.
+    /// Parses `0x33 ‖ proto`; the signing key must carry its 0x05 prefix
+    /// (33 bytes), as libsignal, WhatsApp and Baileys send it.
     pub fn parse(bytes: &[u8]) -> Result<Self, WireError> {
         const KIND: MessageKind = MessageKind::SenderKeyDistributionMessage;
         let Some((&version, proto)) = bytes.split_first() else {
@@ -225,39 +215,27 @@ impl SenderKeyDistributionMessage {
                 kind: KIND,
                 reason: e.to_string(),
             })?;
-        let chain_key = Zeroizing::new(required(KIND, "chainKey", proto.chain_key)?);
+        let key_error = |source| WireError::Key { kind: KIND, source };
+        let mut chain_key = required(KIND, "chainKey", proto.chain_key)?;
+        let parsed_chain_key = SecretKey::from_slice(&chain_key, "chainKey");
+        chain_key.zeroize();
         let signing_key = required(KIND, "signingKey", proto.signing_key)?;
         Ok(SenderKeyDistributionMessage {
             key_id: required(KIND, "id", proto.id)?,
             iteration: required(KIND, "iteration", proto.iteration)?,
-            chain_key: Zeroizing::new(chain_key.as_slice().try_into().map_err(|_| {
-                WireError::BadLength {
-                    kind: KIND,
-                    field: "chainKey",
-                    len: chain_key.len(),
-                    expected: "32",
-                }
-            })?),
-            signing_key: public_key(&signing_key).ok_or(WireError::BadLength {
-                kind: KIND,
-                field: "signingKey",
-                len: signing_key.len(),
-                expected: "33 (0x05 ‖ key) or 32",
-            })?,
+            chain_key: parsed_chain_key.map_err(key_error)?,
+            signing_key: PublicKey::from_prefixed(&signing_key, "signingKey").map_err(key_error)?,
         })
     }
 
     /// `0x33 ‖ proto`, the signing key with its 0x05 prefix.
     #[must_use]
     pub fn to_bytes(&self) -> Vec<u8> {
-        let mut signing_key = Vec::with_capacity(33);
-        signing_key.push(DJB_KEY_TYPE);
-        signing_key.extend_from_slice(&self.signing_key);
         let mut proto = pb::SenderKeyDistributionMessage {
             id: Some(self.key_id),
             iteration: Some(self.iteration),
-            chain_key: Some(self.chain_key.to_vec()),
-            signing_key: Some(signing_key),
+            chain_key: Some(self.chain_key.expose().to_vec()),
+            signing_key: Some(self.signing_key.prefixed().to_vec()),
         };
         let mut bytes = Vec::with_capacity(1 + proto.encoded_len());
         bytes.push(VERSION_BYTE);
@@ -280,13 +258,12 @@ impl SenderKeyDistributionMessage {
     }
 
     #[must_use]
-    pub fn chain_key(&self) -> &[u8; SEED_LEN] {
+    pub fn chain_key(&self) -> &SecretKey {
         &self.chain_key
     }
 
-    /// The 32-byte public signing key (no prefix).
     #[must_use]
-    pub fn signing_key(&self) -> &[u8; 32] {
+    pub fn signing_key(&self) -> &PublicKey {
         &self.signing_key
     }
 }
@@ -298,14 +275,6 @@ impl fmt::Debug for SenderKeyDistributionMessage {
             .field("iteration", &self.iteration)
             .field("chain_key", &"<redacted>")
             .finish_non_exhaustive()
-    }
-}
-
-/// A Curve25519 public key as 33 bytes with the 0x05 prefix, or 32 raw.
-pub(crate) fn public_key(bytes: &[u8]) -> Option<[u8; 32]> {
-    match bytes {
-        [DJB_KEY_TYPE, rest @ ..] if rest.len() == 32 => rest.try_into().ok(),
-        _ => bytes.try_into().ok(),
     }
 }
 
