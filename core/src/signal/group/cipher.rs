@@ -46,15 +46,11 @@ pub fn create_sender_key(
 pub fn distribution_message(
     record: &SenderKeyRecord,
 ) -> Result<SenderKeyDistributionMessage, GroupError> {
-    distribution_of(record.states.front()).ok_or(GroupError::NoOwnKey)
-}
-
-fn distribution_of(state: Option<&SenderKeyState>) -> Option<SenderKeyDistributionMessage> {
-    let state = state?;
+    let state = record.states.front().ok_or(GroupError::NoOwnKey)?;
     let SigningKey::Own(pair) = &state.signing_key else {
-        return None;
+        return Err(GroupError::NoOwnKey);
     };
-    Some(SenderKeyDistributionMessage::new(
+    Ok(SenderKeyDistributionMessage::new(
         state.key_id,
         state.chain.index(),
         state.chain.key().clone(),

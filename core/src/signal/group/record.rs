@@ -230,7 +230,7 @@ impl SenderKeyRecord {
             pb::SenderKeyRecordStructure::decode(bytes).map_err(|e| RecordError::Protobuf {
                 reason: e.to_string(),
             })?;
-        let decoded = record_from_proto(&proto);
+        let decoded = record_from_proto(&mut proto);
         proto
             .sender_key_states
             .iter_mut()
@@ -285,7 +285,11 @@ fn wipe_state_proto(state: &mut pb::SenderKeyStateStructure) {
     }
 }
 
-fn record_from_proto(proto: &pb::SenderKeyRecordStructure) -> Result<SenderKeyRecord, RecordError> {
+/// Moves the skipped-key arrays out of `proto` (no copy); the caller wipes
+/// the secrets left in it.
+fn record_from_proto(
+    proto: &mut pb::SenderKeyRecordStructure,
+) -> Result<SenderKeyRecord, RecordError> {
     let len = proto.sender_key_states.len();
     if len > STATES_LEN_MAX {
         return Err(RecordError::TooManyStates {
@@ -295,7 +299,7 @@ fn record_from_proto(proto: &pb::SenderKeyRecordStructure) -> Result<SenderKeyRe
     }
     let states = proto
         .sender_key_states
-        .iter()
+        .iter_mut()
         .enumerate()
         .map(|(index, state)| state_from_proto(index, state))
         .collect::<Result<VecDeque<_>, _>>()?;
@@ -312,7 +316,7 @@ fn record_from_proto(proto: &pb::SenderKeyRecordStructure) -> Result<SenderKeyRe
 
 fn state_from_proto(
     index: usize,
-    proto: &pb::SenderKeyStateStructure,
+    proto: &mut pb::SenderKeyStateStructure,
 ) -> Result<SenderKeyState, RecordError> {
     let missing = |field| RecordError::MissingField {
         state: index,
@@ -367,8 +371,8 @@ fn state_from_proto(
     };
 
     let skipped = SkippedKeys::from_parts(
-        proto.skipped_iterations.clone(),
-        Zeroizing::new(proto.skipped_seeds.clone().unwrap_or_default()),
+        std::mem::take(&mut proto.skipped_iterations),
+        Zeroizing::new(proto.skipped_seeds.take().unwrap_or_default()),
         chain_iteration,
     )
     .map_err(|e| match e {
