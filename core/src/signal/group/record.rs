@@ -5,8 +5,9 @@
 //! iterations skipped on the way (for messages that arrive late), at most
 //! [`SKIPPED_KEYS_LEN_MAX`] in the whole record.
 //!
-//! Stored as protobuf (`blacksky.group.SenderKeyRecordStructure`, the
-//! layout libsignal stores) in `Session::sender_keys`.
+//! Stored as protobuf (`blacksky.group.SenderKeyRecordStructure`:
+//! libsignal's layout, with the skipped keys as two flat arrays) in
+//! `Session::sender_keys`.
 
 use std::collections::VecDeque;
 use std::fmt;
