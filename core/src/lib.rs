@@ -8,6 +8,7 @@
 pub mod client;
 pub mod crypto;
 pub mod keeper;
+pub mod message;
 pub mod session;
 pub mod signal;
 pub mod time;

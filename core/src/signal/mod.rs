@@ -26,6 +26,7 @@ pub mod aes_cbc;
 mod chains;
 pub mod cipher;
 mod error;
+pub mod group;
 pub mod kdf;
 pub mod keys;
 pub mod message;

@@ -1,0 +1,8 @@
+//! The end-to-end message: WhatsApp's padding around it and a typed view
+//! of its protobuf.
+
+pub mod content;
+pub mod fields;
+pub mod padding;
+
+pub use content::{Content, ContentError, Kind};
