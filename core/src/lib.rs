@@ -6,6 +6,7 @@
 #![forbid(unsafe_code)]
 
 pub mod client;
+pub mod crypto;
 pub mod keeper;
 pub mod session;
 pub mod time;

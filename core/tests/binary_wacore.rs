@@ -537,7 +537,8 @@ fn known_differences() {
 
     // 1. Device 0. Baileys' jidDecode("1:0@s.whatsapp.net") has device 0,
     //    so it writes AD_JID with device 0 (and reads it back as
-    //    "1@s.whatsapp.net", losing the ":0"). wacore writes JID_PAIR.
+    //    "1@s.whatsapp.net", losing the ":0", as wacore and we do too:
+    //    binary_forms.rs). wacore writes JID_PAIR.
     let ours = encode(&with(Value::infer("491556:0@s.whatsapp.net"))).unwrap_or_default();
     assert_eq!(ours[5..], [0xf7, 0, 0, 0xff, 0x03, 0x49, 0x15, 0x56]);
     let theirs = wa::marshal(&wa_with(wa::Jid::pn_device("491556", 0))).unwrap_or_default();

@@ -74,6 +74,45 @@ fn logged_out_with_the_pairing_page_on_waits_for_a_person() {
 }
 
 #[test]
+fn a_link_asked_for_after_a_logout_links_a_new_device() {
+    let (mut keeper, t0) = started(
+        KeeperConfig {
+            exit_on_logout: false,
+            ..no_backups()
+        },
+        1,
+    );
+    lose(&mut keeper, t0, 401);
+    keeper.handle_input(t0, Input::LinkRequested);
+    assert_eq!(
+        drain(&mut keeper),
+        vec![Output::NewIdentity, Output::Connect],
+        "fresh keys for the new device, then connect"
+    );
+}
+
+#[test]
+fn a_link_asked_for_while_showing_qr_codes_restarts_the_connection_once_closed() {
+    let (mut keeper, t0) = started(no_backups(), 1);
+    keeper.handle_input(t0, Input::LinkRequested);
+    assert_eq!(drain(&mut keeper), vec![Output::CloseConnection]);
+    assert_eq!(keeper.health().state.as_str(), "connecting");
+    keeper.handle_input(t0, Input::ConnectionClosed);
+    assert_eq!(drain(&mut keeper), vec![Output::Connect]);
+    // A connection closed for another reason (shutdown's own close) is
+    // not a reason to connect.
+    keeper.handle_input(t0, Input::ConnectionClosed);
+    assert!(drain(&mut keeper).is_empty());
+}
+
+#[test]
+fn an_unfinished_link_links_again_at_once() {
+    let (mut keeper, t0) = started(no_backups(), 1);
+    keeper.handle_input(t0, Input::Disconnected(DisconnectReason::LinkUnfinished));
+    assert_eq!(drain(&mut keeper), vec![Output::Connect]);
+}
+
+#[test]
 fn replaced_stands_by_and_never_fights() {
     let (mut keeper, t0) = started(no_backups(), 1);
     assert_eq!(

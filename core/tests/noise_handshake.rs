@@ -2,11 +2,12 @@
 //! public API only: it completes for any seed and payload, the transports
 //! agree, and every way of breaking it fails with its own error.
 
+use blacksky_core::crypto::KeyPair;
 use blacksky_core::time::UnixMillis;
 use blacksky_core::wire::noise::{
     AcceptedClient, CertChainSpec, CertLevel, ClientHandshake, Direction, HandshakeError,
-    HandshakeStep, KeyPair, ServerHandshake, Transport, TransportError, Validity,
-    WA_ROOT_PUBLIC_KEY, build_cert_chain,
+    HandshakeStep, ServerHandshake, Transport, TransportError, Validity, WA_ROOT_PUBLIC_KEY,
+    build_cert_chain,
 };
 use blacksky_proto::Message;
 use blacksky_proto::wa::{CertChain, HandshakeMessage};

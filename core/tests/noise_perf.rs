@@ -4,9 +4,10 @@
 use std::hint::black_box;
 use std::time::{Duration, Instant};
 
+use blacksky_core::crypto::KeyPair;
 use blacksky_core::time::UnixMillis;
 use blacksky_core::wire::noise::{
-    CertChainSpec, ClientHandshake, KeyPair, ServerHandshake, TAG_LEN, Transport, build_cert_chain,
+    CertChainSpec, ClientHandshake, ServerHandshake, TAG_LEN, Transport, build_cert_chain,
 };
 use blacksky_proto::Message;
 use rand_chacha::ChaCha20Rng;

@@ -9,8 +9,9 @@
 //! XX message 2 is `e ‖ enc(s) ‖ enc(payload)` (32 + 48 + n + 16 bytes),
 //! message 3 is `enc(s) ‖ enc(payload)` (48 + n + 16).
 
+use blacksky_core::crypto::KeyPair;
 use blacksky_core::wire::noise::{
-    HandshakeError, HandshakeStep, KeyPair, Transport, XxInitiator, XxOptions, XxResponder,
+    HandshakeError, HandshakeStep, Transport, XxInitiator, XxOptions, XxResponder,
 };
 use proptest::prelude::*;
 use rand_chacha::ChaCha20Rng;

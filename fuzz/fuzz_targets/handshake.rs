@@ -4,7 +4,8 @@
 //! the only requirement is a typed error instead of a panic.
 #![no_main]
 use blacksky_core::time::UnixMillis;
-use blacksky_core::wire::noise::{ClientHandshake, KeyPair, ServerHandshake};
+use blacksky_core::crypto::KeyPair;
+use blacksky_core::wire::noise::{ClientHandshake, ServerHandshake};
 use libfuzzer_sys::fuzz_target;
 
 const PROLOGUE: [u8; 4] = [0x57, 0x41, 0x06, 0x03];

@@ -28,10 +28,10 @@
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
-use blacksky_core::client::{
-    Client, ClientConfig, DisconnectReason, Event, InboxEntry, Input, OpId, Output, StoreOp,
+use blacksky_core::client::{Client, ClientConfig, DisconnectReason, Event, Input, OpId, Output};
+use blacksky_core::session::{
+    Committed, Creds, InboxEntry, StoreFault, Write, creds_over, place_fresh_pre_keys,
 };
-use blacksky_core::session::{Committed, Creds, creds_over, place_fresh_pre_keys};
 use blacksky_core::time::UnixMillis;
 use rand_chacha::ChaCha20Rng;
 use rand_core::{RngCore, SeedableRng};
@@ -62,11 +62,14 @@ pub struct Link {
     pub events: Vec<Event>,
     /// The virtual time of each of `events` (same index).
     pub event_times: Vec<Instant>,
-    /// Every store command the client issued, in order, whatever became
+    /// Every store batch the client issued, in order, whatever became
     /// of it (committed, held or failed).
-    pub stores: Vec<StoreOp>,
-    /// The creds of the last committed store command.
+    pub stores: Vec<Vec<Write>>,
+    /// The creds of the last committed store batch.
     pub stored: Option<Creds>,
+    /// The store notes a login with the stored creds was accepted (creds
+    /// handed to [`Pipe::connect`] count as confirmed when registered).
+    pub login_confirmed: bool,
     /// Committed inbox entries.
     pub inbox: Vec<InboxEntry>,
     pub inbox_policy: InboxPolicy,
@@ -124,13 +127,9 @@ impl Link {
         self.time_of(|e| matches!(e, Event::Disconnected { .. }))
     }
 
-    /// Every set of creds the client asked to store (plain and with
-    /// pre-keys), in order.
+    /// Every set of creds the client asked to store, in order.
     pub fn stored_creds(&self) -> impl Iterator<Item = &Creds> {
-        self.stores.iter().filter_map(|op| match op {
-            StoreOp::Creds(creds) | StoreOp::PreKeys { creds, .. } => Some(&**creds),
-            StoreOp::Inbox(_) => None,
-        })
+        self.stores.iter().flatten().filter_map(Write::creds)
     }
 
     #[must_use]
@@ -186,11 +185,25 @@ impl Pipe {
         }
     }
 
-    /// Opens a connection for a client with `creds`. Call [`Pipe::run`] after.
+    /// Opens a connection for a client with `creds`, as a store would hand
+    /// them over (registered creds count as confirmed by an earlier
+    /// login). Call [`Pipe::run`] after.
     pub fn connect(&mut self, config: ClientConfig, creds: Creds) -> ConnId {
+        let confirmed = creds.is_registered();
+        self.connect_with(config, creds, confirmed)
+    }
+
+    /// [`Pipe::connect`], saying whether a login with `creds` was confirmed.
+    pub fn connect_with(
+        &mut self,
+        config: ClientConfig,
+        creds: Creds,
+        login_confirmed: bool,
+    ) -> ConnId {
         let mut seed = [0u8; 32];
         self.rng.fill_bytes(&mut seed);
-        let mut client = Client::new(config.clone(), creds, seed);
+        let mut client =
+            Client::new(config.clone(), creds, seed).with_login_confirmed(login_confirmed);
         let conn = self.server.connect(self.now);
         // A fresh client accepts Connected once; nothing to report.
         let _ = client.handle_input(self.now, Input::Connected { wall: self.wall });
@@ -203,6 +216,7 @@ impl Pipe {
                 event_times: Vec::new(),
                 stores: Vec::new(),
                 stored: None,
+                login_confirmed,
                 inbox: Vec::new(),
                 inbox_policy: InboxPolicy::Commit,
                 held: Vec::new(),
@@ -213,16 +227,22 @@ impl Pipe {
         conn
     }
 
-    /// A new connection for the client of `conn`, with its stored creds
-    /// (or its current ones) and the same config and inbox policy.
+    /// A new connection for the client of `conn`, as the shell makes it:
+    /// from the creds the client said to resume from, else its stored
+    /// creds (or its current ones), with the same config and inbox policy.
     pub fn reconnect(&mut self, conn: ConnId) -> ConnId {
         let link = self.link(conn);
-        let creds = link
-            .stored
-            .clone()
-            .unwrap_or_else(|| link.client.creds().clone());
+        let (creds, confirmed) = match link.client.resume_creds() {
+            Some(creds) => (creds.clone(), false),
+            None => (
+                link.stored
+                    .clone()
+                    .unwrap_or_else(|| link.client.creds().clone()),
+                link.login_confirmed,
+            ),
+        };
         let (config, policy) = (link.config.clone(), link.inbox_policy);
-        let next = self.connect(config, creds);
+        let next = self.connect_with(config, creds, confirmed);
         self.link_mut(next).inbox_policy = policy;
         next
     }
@@ -371,7 +391,7 @@ impl Pipe {
     /// Completes the inbox writes [`InboxPolicy::Hold`] held for `conn`,
     /// in order: `Ok` commits them to the inbox, `Err` fails them. Returns
     /// how many there were.
-    pub fn complete_held(&mut self, conn: ConnId, result: Result<(), String>) -> usize {
+    pub fn complete_held(&mut self, conn: ConnId, result: Result<(), StoreFault>) -> usize {
         let now = self.now;
         let link = self.link_mut(conn);
         let held = std::mem::take(&mut link.held);
@@ -497,26 +517,44 @@ impl Pipe {
     }
 }
 
-/// Applies a store command; `None` when it is held.
-/// Creds and pre-key counters behave as in a real store
-/// (`session::pre_key_ids`).
-fn commit(link: &mut Link, op: OpId, store: StoreOp) -> Option<Result<Committed, String>> {
-    link.stores.push(store.clone());
-    match store {
-        StoreOp::Creds(creds) => link.stored = Some(creds_over(link.stored.as_ref(), &creds)),
-        StoreOp::PreKeys { creds, keys } => {
-            let placed = place_fresh_pre_keys(link.stored.take(), &keys);
-            link.stored = Some(creds_over(placed.creds.as_ref(), &creds));
-            return Some(Ok(placed.committed));
-        }
-        StoreOp::Inbox(entry) => match link.inbox_policy {
-            InboxPolicy::Commit => link.inbox.push(entry),
+/// Applies a store batch; `None` when it is held. Creds and pre-key
+/// counters behave as in a real store (`session::pre_key_ids`).
+fn commit(link: &mut Link, op: OpId, writes: Vec<Write>) -> Option<Result<Committed, StoreFault>> {
+    link.stores.push(writes.clone());
+    let inbox: Vec<InboxEntry> = writes
+        .iter()
+        .filter_map(|write| match write {
+            Write::Inbox(entry) => Some(entry.clone()),
+            _ => None,
+        })
+        .collect();
+    if !inbox.is_empty() {
+        match link.inbox_policy {
+            InboxPolicy::Commit => {}
             InboxPolicy::Hold => {
-                link.held.push((op, entry));
+                link.held.extend(inbox.into_iter().map(|entry| (op, entry)));
                 return None;
             }
-            InboxPolicy::Fail => return Some(Err("store unavailable".into())),
-        },
+            InboxPolicy::Fail => {
+                return Some(Err(StoreFault::Failed {
+                    detail: "store unavailable".into(),
+                }));
+            }
+        }
     }
-    Some(Ok(Committed::default()))
+    let mut committed = Committed::default();
+    for write in writes {
+        match write {
+            Write::Creds(creds) => link.stored = Some(creds_over(link.stored.as_ref(), &creds)),
+            Write::FreshPreKeys(keys) => {
+                let placed = place_fresh_pre_keys(link.stored.take(), &keys);
+                link.stored = placed.creds;
+                committed = committed.and(placed.committed);
+            }
+            Write::LoginConfirmed => link.login_confirmed = true,
+            Write::Inbox(entry) => link.inbox.push(entry),
+            _ => {}
+        }
+    }
+    Some(Ok(committed))
 }

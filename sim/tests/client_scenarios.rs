@@ -11,10 +11,12 @@ use std::time::{Duration, Instant};
 
 use blacksky_core::client::pairing::{PairError, QR_URL_PREFIX};
 use blacksky_core::client::{
-    ClientConfig, DisconnectReason, Event, IqPurpose, PairingMethod, StoreOp,
+    ClientConfig, DisconnectReason, Event, IqPurpose, PairingMethod, Violation,
 };
-use blacksky_core::session::Creds;
+use blacksky_core::session::{Creds, Write};
 use blacksky_core::time::UnixMillis;
+use blacksky_core::wire::frame::FrameError;
+use blacksky_core::wire::noise::TransportError;
 use blacksky_sim::pipe::{InboxPolicy, Link, Pipe};
 use blacksky_sim::server::{
     ConnId, DEFAULT_PHONE, FakeServer, ServerConfig, ServerEvent, Tamper, Target,
@@ -402,11 +404,9 @@ fn the_upload_uses_the_ids_the_store_claimed() {
         .link(second)
         .stores
         .iter()
+        .flatten()
         .rev()
-        .find_map(|op| match op {
-            StoreOp::Creds(creds) => Some(creds.clone()),
-            _ => None,
-        })
+        .find_map(|write| write.creds().cloned())
         .expect("creds written after the upload");
     assert_eq!(last_creds.next_pre_key_id, 5812);
     assert_eq!(last_creds.first_unuploaded_pre_key_id, 5812);
@@ -477,7 +477,8 @@ fn pre_keys_are_uploaded_at_the_first_login_only() {
         !link
             .stores
             .iter()
-            .any(|op| matches!(op, StoreOp::PreKeys { .. }))
+            .flatten()
+            .any(|write| matches!(write, Write::FreshPreKeys(_)))
     );
     assert_eq!(uploads(&pipe), 1);
     assert_eq!(pipe.server.state().devices[0].pre_keys, 812);
@@ -693,7 +694,9 @@ fn assert_tampered_pair_success_is_refused(seed: u64, tamper: Tamper, fault: &Pa
     let link = pipe.link(conn);
     assert_eq!(
         link.disconnect_reason(),
-        Some(&DisconnectReason::ProtocolViolation(fault.to_string())),
+        Some(&DisconnectReason::ProtocolViolation(Violation::Pairing(
+            fault.clone()
+        ))),
         "{:?}",
         link.events
     );
@@ -769,11 +772,11 @@ fn after_a_refused_pair_success_the_same_device_pairs_cleanly() {
 
 // ---- 9. garbage from the server ----
 
-fn assert_violation(pipe: &Pipe, conn: ConnId, starts_with: &str) {
+fn assert_violation(pipe: &Pipe, conn: ConnId, expected: fn(&Violation) -> bool) {
     let link = pipe.link(conn);
     match link.disconnect_reason() {
         Some(DisconnectReason::ProtocolViolation(what)) => {
-            assert!(what.starts_with(starts_with), "{what}");
+            assert!(expected(what), "{what:?}");
         }
         other => panic!("expected a protocol violation, got {other:?}"),
     }
@@ -787,7 +790,12 @@ fn a_frame_that_fails_to_decrypt_ends_the_session_with_a_protocol_violation() {
     let mut frame = vec![0, 0, 40];
     frame.extend([0xA5; 40]);
     pipe.inject(conn, &frame);
-    assert_violation(&pipe, conn, "frame: ");
+    assert_violation(&pipe, conn, |v| {
+        matches!(
+            v,
+            Violation::Transport(TransportError::DecryptFailed { .. })
+        )
+    });
 }
 
 #[test]
@@ -807,7 +815,12 @@ fn a_replayed_server_frame_ends_the_session_with_a_protocol_violation() {
         .map(|(_, bytes)| bytes)
         .expect("the message went out");
     pipe.inject(conn, &frame);
-    assert_violation(&pipe, conn, "frame: ");
+    assert_violation(&pipe, conn, |v| {
+        matches!(
+            v,
+            Violation::Transport(TransportError::DecryptFailed { .. })
+        )
+    });
     assert_eq!(pipe.link(conn).inbox.len(), 1, "stored once, not twice");
 }
 
@@ -816,14 +829,16 @@ fn an_encrypted_frame_that_is_no_stanza_ends_the_session_with_a_protocol_violati
     let (mut pipe, conn) = online(102);
     assert_eq!(pipe.server.send_garbage(conn, &[0xFF; 7]), Ok(true));
     pipe.run();
-    assert_violation(&pipe, conn, "stanza: ");
+    assert_violation(&pipe, conn, |v| matches!(v, Violation::Stanza(_)));
 }
 
 #[test]
 fn an_oversized_frame_header_ends_the_session_with_a_protocol_violation() {
     let (mut pipe, conn) = online(103);
     pipe.inject(conn, &[0xFF, 0xFF, 0xFF]);
-    assert_violation(&pipe, conn, "frame at stream offset");
+    assert_violation(&pipe, conn, |v| {
+        matches!(v, Violation::Frame(FrameError::TooLarge { .. }))
+    });
 }
 
 #[test]
@@ -1002,4 +1017,82 @@ fn the_same_seeds_give_byte_identical_transcripts_both_ways() {
     let b = full_run(121, t0);
     assert_ne!(a.client_bytes, b.client_bytes);
     assert_ne!(a.server_bytes, b.server_bytes);
+}
+
+// ---- 10. the login confirmed, and a link that never completed ----
+
+fn login_confirmations(link: &Link) -> usize {
+    link.stores
+        .iter()
+        .flatten()
+        .filter(|write| matches!(write, Write::LoginConfirmed))
+        .count()
+}
+
+#[test]
+fn the_first_login_confirms_the_link_in_the_store_and_later_ones_do_not_write_it_again() {
+    let (mut pipe, conn) = online(130);
+    assert_eq!(login_confirmations(pipe.link(conn)), 1);
+    assert!(pipe.link(conn).login_confirmed);
+    pipe.close(conn);
+    let again = pipe.reconnect(conn);
+    pipe.run();
+    assert!(pipe.link(again).is_online());
+    assert_eq!(login_confirmations(pipe.link(again)), 0);
+}
+
+#[test]
+fn a_401_for_a_link_that_never_completed_links_again_with_the_same_keys() {
+    let (pipe, conn) = online(131);
+    // What a crash right after storing the pair-success leaves: linked
+    // creds, never confirmed, for a device the server never knew (a fresh
+    // server here).
+    let linked = pipe.link(conn).stored.clone().expect("stored creds");
+    assert!(linked.is_registered());
+    let mut pipe = pipe_at(132, Instant::now());
+    let first = pipe.connect_with(pipe.client_config(), linked.clone(), false);
+    pipe.run();
+    let link = pipe.link(first);
+    assert_eq!(
+        link.disconnect_reason(),
+        Some(&DisconnectReason::LinkUnfinished)
+    );
+    let resume = link
+        .client
+        .resume_creds()
+        .expect("resumes from its own creds");
+    assert!(!resume.is_registered());
+    assert_eq!(
+        resume.identity_key.public(),
+        linked.identity_key.public(),
+        "the same keys, never a new identity"
+    );
+    assert!(
+        link.stored_creds()
+            .last()
+            .is_some_and(|c| !c.is_registered()),
+        "the unlinked creds were handed to the store"
+    );
+    let again = pipe.reconnect(first);
+    pipe.run();
+    let qr = pipe.link(again).last_qr().expect("links again by QR");
+    pipe.server.scan_qr(&qr).expect("the phone scans");
+    pipe.run();
+    assert!(
+        pipe.link(again)
+            .stored
+            .as_ref()
+            .is_some_and(Creds::is_registered)
+    );
+}
+
+#[test]
+fn a_401_after_a_confirmed_login_is_a_logout_that_keeps_the_creds() {
+    let (mut pipe, conn) = online(133);
+    pipe.server.kick_failure(Target::AllLive, 401);
+    pipe.run();
+    let link = pipe.link(conn);
+    assert_eq!(link.disconnect_reason(), Some(&DisconnectReason::LoggedOut));
+    assert!(link.client.resume_creds().is_none());
+    assert!(link.stored_creds().all(Creds::is_registered));
 }

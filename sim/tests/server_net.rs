@@ -6,8 +6,8 @@ use std::net::{Ipv4Addr, SocketAddr};
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
-use blacksky_core::client::{Client, DisconnectReason, Event, Input, Output, StoreOp};
-use blacksky_core::session::{Committed, Creds};
+use blacksky_core::client::{Client, DisconnectReason, Event, Input, Output};
+use blacksky_core::session::{Committed, Creds, Write as StoreWrite};
 use blacksky_sim::net::{FakeWa, wall_now};
 use blacksky_sim::server::{FakeServer, ServerConfig, ServerState};
 use futures_util::{SinkExt, StreamExt};
@@ -93,12 +93,9 @@ impl Session {
                             .await
                             .expect("send");
                     }
-                    Output::Store(op, store) => {
-                        match store {
-                            StoreOp::Creds(c) | StoreOp::PreKeys { creds: c, .. } => {
-                                self.stored = Some(*c);
-                            }
-                            StoreOp::Inbox(_) => {}
+                    Output::Store(op, writes) => {
+                        if let Some(creds) = writes.iter().rev().find_map(StoreWrite::creds) {
+                            self.stored = Some(creds.clone());
                         }
                         let now = tokio::time::Instant::now().into_std();
                         self.client

@@ -4,9 +4,9 @@
 use std::time::{Duration, Instant};
 
 use blacksky_core::client::{DisconnectReason, Event, IqPurpose};
+use blacksky_core::crypto::KeyPair;
 use blacksky_core::session::Creds;
 use blacksky_core::time::UnixMillis;
-use blacksky_core::wire::noise::KeyPair;
 use blacksky_sim::pipe::{InboxPolicy, Pipe};
 use blacksky_sim::server::{
     ConnId, ControlError, FakeServer, ServerConfig, ServerEvent, ServerOutput, Target,

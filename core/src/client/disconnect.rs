@@ -3,9 +3,11 @@
 
 use std::fmt;
 
+use super::Violation;
+
 /// The reason a connection closed. `code()` gives the number WhatsApp (and
 /// every Baileys-based bot's logs) use for it.
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum DisconnectReason {
     /// 401: the device was removed from the phone; pair again.
     LoggedOut,
@@ -30,8 +32,14 @@ pub enum DisconnectReason {
     /// Keepalive saw nothing from the server for too long (reported as 428
     /// by Baileys; kept apart here so the log says what happened).
     KeepaliveTimeout,
-    /// The server sent bytes we could not accept; the text names the fault.
-    ProtocolViolation(String),
+    /// The server sent bytes we could not accept.
+    ProtocolViolation(Violation),
+    /// A 401 at login for creds stored at pair-success whose login never
+    /// completed (a crash between storing the pairing and the server
+    /// getting our confirmation): the server never knew this device. The
+    /// client unlinked the creds (same keys); reconnect at once to link
+    /// again. Not a logout: nobody removed anything.
+    LinkUnfinished,
     /// Any other code the server sends.
     Other(u16),
 }
@@ -57,7 +65,7 @@ impl DisconnectReason {
     /// The protocol number for this reason.
     pub fn code(&self) -> u16 {
         match self {
-            Self::LoggedOut => 401,
+            Self::LoggedOut | Self::LinkUnfinished => 401,
             Self::Forbidden => 403,
             Self::ClientOutdated => 405,
             Self::TimedOut => 408,
@@ -88,6 +96,7 @@ impl fmt::Display for DisconnectReason {
             Self::Unavailable => write!(f, "{code} service unavailable"),
             Self::RestartRequired => write!(f, "{code} restart required"),
             Self::ProtocolViolation(what) => write!(f, "{code} protocol violation: {what}"),
+            Self::LinkUnfinished => write!(f, "{code} linking never completed: linking again"),
             Self::Other(_) => write!(f, "{code} unknown"),
         }
     }

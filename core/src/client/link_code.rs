@@ -7,14 +7,12 @@
 //! (the fake server's mock phone), so the crypto stands in one place.
 
 use aes::cipher::{KeyIvInit, StreamCipher};
-use hkdf::Hkdf;
 use rand_core::CryptoRngCore;
 use ring::aead::{AES_256_GCM, Aad, LessSafeKey, Nonce, UnboundKey};
-use sha2::Sha256;
 use thiserror::Error;
 use zeroize::Zeroizing;
 
-use crate::wire::noise::KeyPair;
+use crate::crypto::{KeyPair, hkdf_sha256};
 
 type Aes256Ctr = ctr::Ctr128BE<aes::Aes256>;
 
@@ -114,13 +112,6 @@ fn ctr_keystream(key: &[u8; 32], iv: &[u8], data: &mut [u8]) {
     }
 }
 
-fn hkdf32(ikm: &[u8], salt: Option<&[u8]>, info: &[u8]) -> Zeroizing<[u8; 32]> {
-    let mut out = Zeroizing::new([0u8; 32]);
-    // 32 bytes is always a valid HKDF-SHA256 output length.
-    let _ = Hkdf::<Sha256>::new(salt, ikm).expand(info, out.as_mut_slice());
-    out
-}
-
 fn key32(bytes: &[u8], field: &'static str) -> Result<[u8; 32], LinkCodeError> {
     bytes.try_into().map_err(|_| LinkCodeError::BadLength {
         field,
@@ -145,7 +136,7 @@ fn adv_secret(
     ikm.extend_from_slice(ephemeral_shared);
     ikm.extend_from_slice(identity_shared);
     ikm.extend_from_slice(adv_random);
-    *hkdf32(&ikm, None, ADV_INFO)
+    *hkdf_sha256::<32>(&ikm, None, ADV_INFO)
 }
 
 /// The companion's state between "code shown" and "phone answered".
@@ -193,7 +184,7 @@ impl CompanionCode {
         rng.fill_bytes(salt_nonce_random.as_mut_slice());
         let (salt, rest) = salt_nonce_random.split_at(32);
         let (nonce, adv_random) = rest.split_at(12);
-        let bundle_key = hkdf32(ephemeral_shared.as_slice(), Some(salt), BUNDLE_INFO);
+        let bundle_key = hkdf_sha256::<32>(ephemeral_shared.as_slice(), Some(salt), BUNDLE_INFO);
         let mut bundle = Vec::with_capacity(32 + 12 + 96 + 16);
         bundle.extend_from_slice(salt);
         bundle.extend_from_slice(nonce);
@@ -267,7 +258,7 @@ impl PrimaryCode {
             .ok_or(LinkCodeError::WeakKey("companion ephemeral"))?;
         let (salt, rest) = wrapped_bundle.split_at(32);
         let (nonce, sealed) = rest.split_at(12);
-        let bundle_key = hkdf32(ephemeral_shared.as_slice(), Some(salt), BUNDLE_INFO);
+        let bundle_key = hkdf_sha256::<32>(ephemeral_shared.as_slice(), Some(salt), BUNDLE_INFO);
         let nonce = Nonce::try_assume_unique_for_key(nonce)
             .map_err(|_| LinkCodeError::BundleDecryptFailed)?;
         let mut opened = sealed.to_vec();

@@ -18,9 +18,9 @@ use rand_core::CryptoRngCore;
 use sha2::Sha256;
 use thiserror::Error;
 
+use crate::crypto::KeyPair;
+use crate::crypto::xeddsa;
 use crate::session::Creds;
-use crate::wire::noise::KeyPair;
-use crate::wire::xeddsa;
 
 /// Prefix of the message the phone's account key signs.
 pub const ACCOUNT_SIG_PREFIX: [u8; 2] = [6, 0];

@@ -8,7 +8,8 @@ use blacksky_proto::wa::client_payload::{
 use blacksky_proto::wa::{ClientPayload, DeviceProps, device_props};
 use md5::{Digest, Md5};
 
-use crate::session::{AppVersion, Creds, KEY_TYPE_DJB, Me};
+use crate::crypto::KEY_TYPE_DJB;
+use crate::session::{AppVersion, Creds, Me};
 
 /// How this companion shows up under "Linked devices" on the phone.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -1,8 +1,9 @@
 //! The stanzas the client writes, built in one place so their shapes can
 //! be read against the protocol references side by side.
 
-use crate::session::{Creds, KEY_TYPE_DJB, PreKey};
-use crate::wire::binary::{Jid, Node, Value};
+use crate::crypto::KEY_TYPE_DJB;
+use crate::session::{Creds, PreKey};
+use crate::wire::binary::{Jid, Node, NodeRef, Str, Value, ValueRef};
 
 /// The server's JID, `@s.whatsapp.net`.
 pub fn server_jid() -> Jid {
@@ -76,20 +77,28 @@ pub fn pre_key_upload(id: &str, creds: &Creds, keys: &[PreKey]) -> Node {
 
 /// The ack that tells the server a stanza arrived (for a `message`: that
 /// it is committed), so it stops redelivering it.
-pub fn ack_for(stanza: &Node) -> Node {
-    let tag = stanza.tag.as_str();
+pub fn ack_for(stanza: NodeRef<'_>) -> Node {
+    let tag = stanza.tag();
     let mut ack = Node::new("ack").with_attr("class", Value::infer(tag));
     for key in ["id", "from", "participant", "recipient"] {
         if let Some(value) = stanza.attr_value(key) {
-            ack = ack.with_attr(if key == "from" { "to" } else { key }, value.clone());
+            ack = ack.with_attr(if key == "from" { "to" } else { key }, owned(value));
         }
     }
     if tag != "message"
         && let Some(kind) = stanza.attr_value("type")
     {
-        ack = ack.with_attr("type", kind.clone());
+        ack = ack.with_attr("type", owned(kind));
     }
     ack
+}
+
+/// An attribute value read in place, as an owned one for a reply.
+fn owned(value: ValueRef<'_>) -> Value {
+    match value {
+        ValueRef::Str(text) => Value::Str(Str::from(text.to_owned())),
+        ValueRef::Jid(jid) => Value::Jid(jid),
+    }
 }
 
 pub fn pair_device_sign(id: &str, key_index: u32, reply_identity: Vec<u8>) -> Node {

@@ -114,6 +114,11 @@ pub enum Alert {
 pub enum Output {
     /// Open a connection now.
     Connect,
+    /// Close the live connection, then report `ConnectionClosed`.
+    CloseConnection,
+    /// The stored identity was logged out: the next connection links a
+    /// new device, with fresh keys.
+    NewIdentity,
     /// A reconnect is scheduled after this delay (for logs and /stats).
     ReconnectIn {
         delay_ms: u64,
@@ -165,9 +170,14 @@ pub enum Input {
     },
     ShutdownRequested,
     ShutdownStepDone(ShutdownStep),
-    /// A person asked to link again (web pairing page) or to take over
-    /// from another instance.
+    /// A person asked to take over from another instance.
     ConnectRequested,
+    /// A person asked to link this device (a pairing code from the web
+    /// page): the connection showing QR codes restarts to show the code;
+    /// after a logout a new device is linked.
+    LinkRequested,
+    /// The connection closed because the keeper said `CloseConnection`.
+    ConnectionClosed,
 }
 
 /// Where the connection stands, for /status.
@@ -181,6 +191,8 @@ pub enum ConnState {
         attempt: u32,
     },
     RefreshingVersion,
+    /// Closing the connection to open a new one for linking.
+    Relinking,
     /// Another instance has the session.
     StandingBy,
     NeedsPairing,
@@ -193,7 +205,7 @@ impl ConnState {
     pub fn as_str(&self) -> &'static str {
         match self {
             ConnState::Starting => "starting",
-            ConnState::Connecting => "connecting",
+            ConnState::Connecting | ConnState::Relinking => "connecting",
             ConnState::Online => "online",
             ConnState::BackingOff { .. } => "backing_off",
             ConnState::RefreshingVersion => "refreshing_version",
@@ -309,6 +321,29 @@ impl Keeper {
                     ConnState::StandingBy | ConnState::NeedsPairing | ConnState::GaveUp
                 ) {
                     self.attempts = 0;
+                    self.connect(now);
+                }
+            }
+            Input::LinkRequested => match self.health.state {
+                ConnState::NeedsPairing => {
+                    self.emit(Output::NewIdentity);
+                    self.attempts = 0;
+                    self.connect(now);
+                }
+                ConnState::Connecting | ConnState::Online => {
+                    self.set_state(now, ConnState::Relinking);
+                    self.emit(Output::CloseConnection);
+                }
+                ConnState::StandingBy | ConnState::GaveUp => {
+                    self.attempts = 0;
+                    self.connect(now);
+                }
+                // A reconnect is scheduled, or one is being closed: it
+                // links with what the shell now has.
+                _ => {}
+            },
+            Input::ConnectionClosed => {
+                if self.health.state == ConnState::Relinking {
                     self.connect(now);
                 }
             }

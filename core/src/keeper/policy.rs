@@ -39,7 +39,8 @@ pub fn reaction_to_older_process(takebacks_in_window: u32, max: u32) -> Reaction
 pub fn reaction(reason: &DisconnectReason) -> Reaction {
     use DisconnectReason as R;
     match reason {
-        R::RestartRequired => Reaction::ReconnectNow,
+        // After a 515, or to link again after an unfinished link.
+        R::RestartRequired | R::LinkUnfinished => Reaction::ReconnectNow,
         R::LoggedOut | R::Forbidden => Reaction::NeedsPairing,
         R::Replaced => Reaction::StandBy,
         R::ClientOutdated => Reaction::RefreshVersionThenReconnect,
@@ -72,6 +73,11 @@ mod tests {
             (503, Reaction::BackOff),
             (599, Reaction::BackOff),
         ];
+        assert_eq!(
+            reaction(&DisconnectReason::LinkUnfinished),
+            Reaction::ReconnectNow,
+            "an unfinished link links again at once"
+        );
         for (code, expected) in cases {
             assert_eq!(
                 reaction(&DisconnectReason::from_code(code)),

@@ -8,11 +8,8 @@ use blacksky_proto::store as pb;
 use rand_core::CryptoRngCore;
 use thiserror::Error;
 
+use crate::crypto::{KeyPair, prefixed_public};
 use crate::wire::binary::Jid;
-use crate::wire::noise::KeyPair;
-
-/// Signal's key-type byte in front of a Curve25519 public key.
-pub const KEY_TYPE_DJB: u8 = 5;
 
 /// The medium-term pre-key, signed by the identity key.
 #[derive(Debug, Clone)]
@@ -277,13 +274,6 @@ impl PreKey {
     }
 }
 
-/// `0x05 ‖ public`: the form Signal signs and uploads.
-pub fn prefixed_public(key_pair: &KeyPair) -> [u8; 33] {
-    let mut out = [KEY_TYPE_DJB; 33];
-    out[1..].copy_from_slice(key_pair.public());
-    out
-}
-
 fn key_pair_to_pb(key_pair: &KeyPair) -> pb::KeyPair {
     pb::KeyPair {
         private: key_pair.private_bytes().to_vec(),
@@ -347,7 +337,7 @@ mod tests {
         assert!((1..=16380).contains(&a.registration_id));
         let spk = &a.signed_pre_key;
         assert!(
-            crate::wire::xeddsa::verify(
+            crate::crypto::xeddsa::verify(
                 a.identity_key.public(),
                 &prefixed_public(&spk.key_pair),
                 &spk.signature

@@ -11,10 +11,8 @@ pub mod restore;
 pub mod snapshot;
 pub mod testing;
 
-pub use creds::{
-    AppVersion, Creds, CredsError, KEY_TYPE_DJB, Me, PreKey, SignedPreKey, prefixed_public,
-};
+pub use creds::{AppVersion, Creds, CredsError, Me, PreKey, SignedPreKey};
 pub use model::{
-    Committed, OutboxEntry, PlacedPreKeys, RecordError, SenderKeyName, Session, Write, creds_over,
-    place_fresh_pre_keys, writes_for,
+    Committed, InboxEntry, OutboxEntry, PlacedPreKeys, RecordError, SenderKeyName, Session,
+    StoreFault, Write, creds_over, place_fresh_pre_keys,
 };

@@ -10,8 +10,42 @@ use blacksky_proto::store as pb;
 
 use super::creds::{Creds, CredsError, PreKey};
 use super::pre_key_ids;
-use crate::client::{InboxEntry, StoreOp};
 use crate::time::UnixMillis;
+
+/// An incoming stanza committed before it is acked.
+#[derive(Clone, PartialEq, Eq)]
+pub struct InboxEntry {
+    /// The server's message id; the store ignores a second entry with it.
+    pub id: String,
+    /// The sender's JID, as text.
+    pub from: String,
+    /// The stanza as it came off the wire, decrypted from its frame
+    /// (flags byte first): `wire::binary::decode` reads it back.
+    pub stanza: Vec<u8>,
+    pub received_at: UnixMillis,
+}
+
+impl std::fmt::Debug for InboxEntry {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("InboxEntry")
+            .field("id", &self.id)
+            .field("stanza_bytes", &self.stanza.len())
+            .field("received_at", &self.received_at)
+            .finish()
+    }
+}
+
+/// Why a batch was not committed, as the client needs to know it: it
+/// only decides whether to hold back what waited on the batch.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum StoreFault {
+    /// Refused at once: the queue of batches waiting for the store is full.
+    #[error("the store's write queue is full ({queue_len_max} batches)")]
+    QueueFull { queue_len_max: usize },
+    /// The store failed the batch (its error, for the log).
+    #[error("the store failed the batch: {detail}")]
+    Failed { detail: String },
+}
 
 /// A Signal sender key is named by the group and the sending device.
 pub type SenderKeyName = (String, String);
@@ -223,19 +257,6 @@ pub fn place_fresh_pre_keys(stored: Option<Creds>, keys: &[PreKey]) -> PlacedPre
         committed: Committed {
             pre_key_ids: claimed,
         },
-    }
-}
-
-/// The writes that carry out one of the client's store ops (one
-/// transaction). Keys come before the creds that count them.
-pub fn writes_for(op: &StoreOp) -> Vec<Write> {
-    match op {
-        StoreOp::Creds(creds) => vec![Write::Creds(creds.clone())],
-        StoreOp::PreKeys { creds, keys } => vec![
-            Write::FreshPreKeys(keys.clone()),
-            Write::Creds(creds.clone()),
-        ],
-        StoreOp::Inbox(entry) => vec![Write::Inbox(entry.clone())],
     }
 }
 
@@ -495,19 +516,6 @@ mod tests {
         assert_eq!(rebuilt.pre_keys.len(), 4);
         assert_eq!(rebuilt.sessions.len(), 2);
         assert!(rebuilt.sender_keys.is_empty() && rebuilt.app_state_keys.is_empty());
-    }
-
-    #[test]
-    fn pre_key_ops_store_keys_before_creds() {
-        let session = sample_session(3, 3, 0, 40);
-        let op = StoreOp::PreKeys {
-            creds: Box::new(session.creds.clone()),
-            keys: session.pre_keys.values().cloned().collect(),
-        };
-        let writes = writes_for(&op);
-        assert_eq!(writes.len(), 2);
-        assert!(matches!(&writes[0], Write::FreshPreKeys(keys) if keys.len() == 3));
-        assert!(writes[1].creds().is_some());
     }
 
     #[test]

@@ -46,7 +46,7 @@ pub fn claim(stored: Option<u32>, keys: &mut [PreKey]) -> Option<(u32, u32)> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::wire::noise::KeyPair;
+    use crate::crypto::KeyPair;
     use proptest::prelude::*;
     use rand_chacha::ChaCha20Rng;
     use rand_core::SeedableRng;

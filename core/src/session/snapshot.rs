@@ -16,8 +16,8 @@
 //! | 16       | 16    | kdf salt (zeros without a cipher) |
 //! | 32       | 12    | AES-GCM nonce (zeros without a cipher) |
 //! | 44       | 8     | created at, Unix milliseconds |
-//! | 52       | 1     | session name length `n` (at most 64) |
-//! | 53       | n     | session name (ASCII) |
+//! | 52       | 1     | session name length `n` (1 to 64) |
+//! | 53       | n     | session name (`A-Z a-z 0-9 - _ .`, as `SESSION_ID`) |
 //! | 53+n     | 4     | body length `L` |
 //! | 57+n     | L     | body: DEFLATE(`SessionSnapshot` protobuf); encrypted, that is ciphertext ‖ 16-byte tag with bytes 0..57+n as associated data |
 //! | 57+n+L   | 32    | SHA-256 of bytes 0..57+n+L |
@@ -94,7 +94,7 @@ pub enum SnapshotError {
     BadKdfIterations(u32),
     #[error("larger than the {0}-byte limit")]
     TooLarge(usize),
-    #[error("session name is not 1-64 ASCII characters")]
+    #[error("session name is not 1-64 characters of A-Z a-z 0-9 - _ .")]
     BadName,
     #[error("body does not inflate: {0}")]
     Inflate(String),
@@ -252,10 +252,7 @@ pub fn encode_snapshot(
     created_at: UnixMillis,
     seal: Seal<'_>,
 ) -> Result<Vec<u8>, SnapshotError> {
-    if session_name.is_empty()
-        || session_name.len() > SESSION_NAME_BYTES_MAX
-        || !session_name.is_ascii()
-    {
+    if !is_session_name(session_name.as_bytes()) {
         return Err(SnapshotError::BadName);
     }
     let plain = Zeroizing::new(session.encode());
@@ -308,6 +305,16 @@ pub fn encode_snapshot(
     let checksum = Sha256::digest(&out);
     out.extend_from_slice(&checksum);
     Ok(out)
+}
+
+/// The names a snapshot carries: those `SESSION_ID` allows, so that a
+/// session string (`NAME;;;…`, whitespace dropped) always splits back to
+/// the name it was written with.
+fn is_session_name(name: &[u8]) -> bool {
+    (1..=SESSION_NAME_BYTES_MAX).contains(&name.len())
+        && name
+            .iter()
+            .all(|&b| b.is_ascii_alphanumeric() || b"-_.".contains(&b))
 }
 
 /// Reads the header and checks the checksum, with no key.
@@ -373,10 +380,11 @@ pub fn inspect(bytes: &[u8]) -> Result<SnapshotHeader, SnapshotError> {
             value: compression,
         });
     }
-    let name = std::str::from_utf8(&bytes[53..53 + name_len])
-        .ok()
-        .filter(|n| n.is_ascii())
-        .ok_or(SnapshotError::BadName)?;
+    let name = &bytes[53..53 + name_len];
+    if !is_session_name(name) {
+        return Err(SnapshotError::BadName);
+    }
+    let name = String::from_utf8_lossy(name);
     Ok(SnapshotHeader {
         version,
         encrypted,
@@ -384,7 +392,7 @@ pub fn inspect(bytes: &[u8]) -> Result<SnapshotHeader, SnapshotError> {
         salt: be(&bytes[16..32]),
         nonce: be(&bytes[32..44]),
         created_at: UnixMillis(u64::from_be_bytes(be(&bytes[44..52]))),
-        session_name: name.to_owned(),
+        session_name: name.into_owned(),
         body_bytes: body_len,
         total_bytes: total,
     })
@@ -458,6 +466,19 @@ pub fn parse_session_string(text: &str) -> Result<(String, Vec<u8>), SnapshotErr
         .decode(payload)
         .map_err(|_| SnapshotError::BadSessionString("the part after \";;;\" is not base64"))?;
     Ok((name.to_owned(), bytes))
+}
+
+/// What `blacksky session import` and `SESSION_DATA` take: a snapshot
+/// file as it is, anything else as a session string (its name, if any,
+/// comes back with the bytes).
+pub fn snapshot_bytes(input: &[u8]) -> Result<(Option<String>, Vec<u8>), SnapshotError> {
+    if input.starts_with(MAGIC) {
+        return Ok((None, input.to_vec()));
+    }
+    let text = std::str::from_utf8(input)
+        .map_err(|_| SnapshotError::BadSessionString("neither text nor a snapshot file"))?;
+    let (name, bytes) = parse_session_string(text)?;
+    Ok((Some(name), bytes))
 }
 
 fn be<const N: usize>(bytes: &[u8]) -> [u8; N] {
@@ -570,6 +591,36 @@ mod tests {
             decode_snapshot(&sealed, &mut Keyring::new(Some(b"k"))).expect_err("forged"),
             SnapshotError::BadKdfIterations(u32::MAX)
         );
+    }
+
+    /// Found by the session_string fuzz target: a snapshot named "" was
+    /// read, and a name with a space or ";;;" gave a session string that
+    /// did not split back to it.
+    #[test]
+    fn only_session_id_names_are_written_or_read() {
+        let session = sample_session(7, 1, 0, 10);
+        let at = UnixMillis(1);
+        for bad in ["", "a b", "a;;;b", "é", &"x".repeat(65)] {
+            assert_eq!(
+                encode_snapshot(&session, bad, at, Seal::Plain).err(),
+                Some(SnapshotError::BadName),
+                "{bad:?}"
+            );
+        }
+        let good = encode_snapshot(&session, "BOT_1.a-b", at, Seal::Plain).expect("seal");
+        assert!(decode_snapshot(&good, &mut Keyring::new(None)).is_ok());
+        // The same bytes with the name made "" or "a;c" (same body, the
+        // length and checksum made to hold) are refused.
+        for name in [&b""[..], b"a;c"] {
+            let body_len_at = 53 + "BOT_1.a-b".len();
+            let mut forged = good[..52].to_vec();
+            forged.push(name.len() as u8);
+            forged.extend_from_slice(name);
+            forged.extend_from_slice(&good[body_len_at..good.len() - 32]);
+            let sum = Sha256::digest(&forged);
+            forged.extend_from_slice(&sum);
+            assert_eq!(inspect(&forged).err(), Some(SnapshotError::BadName));
+        }
     }
 
     #[test]

@@ -4,8 +4,8 @@ use rand_chacha::ChaCha20Rng;
 use rand_core::{RngCore, SeedableRng};
 
 use super::{Creds, PreKey, Session, Write};
+use crate::crypto::KeyPair;
 use crate::wire::binary::Jid;
-use crate::wire::noise::KeyPair;
 
 /// A linked session with `pre_keys` one-time pre-keys, `signal_sessions`
 /// Signal sessions of `record_bytes` random bytes each, and one record of

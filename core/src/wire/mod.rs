@@ -6,4 +6,3 @@
 pub mod binary;
 pub mod frame;
 pub mod noise;
-pub mod xeddsa;

@@ -191,6 +191,7 @@ struct Board {
     store_up: bool,
     store_write_queue_len: u64,
     store_failures_total: u64,
+    limits_reached_total: u64,
     received: Counter,
     sent: Counter,
     rss_bytes: Option<u64>,
@@ -288,6 +289,7 @@ impl StatusBoard {
                 store_up: true,
                 store_write_queue_len: 0,
                 store_failures_total: 0,
+                limits_reached_total: 0,
                 received: Counter::default(),
                 sent: Counter::default(),
                 rss_bytes: None,
@@ -341,6 +343,10 @@ impl StatusBoard {
             Event::StoreFailed { .. } => {
                 let mut board = self.lock();
                 board.store_failures_total = board.store_failures_total.saturating_add(1);
+            }
+            Event::LimitReached { .. } => {
+                let mut board = self.lock();
+                board.limits_reached_total = board.limits_reached_total.saturating_add(1);
             }
             Event::Disconnected { reason } => self.record_disconnect(reason, wall),
             Event::OfflineDelivered { .. }
@@ -590,6 +596,7 @@ impl StatusBoard {
             store_up: board.store_up,
             store_write_queue_len: board.store_write_queue_len,
             store_failures_total: board.store_failures_total,
+            limits_reached_total: board.limits_reached_total,
             resident_memory_bytes: board.rss_bytes,
             uptime_s: now.saturating_duration_since(board.started).as_secs_f64(),
         }
@@ -797,6 +804,8 @@ pub struct MetricsView {
     pub store_up: bool,
     pub store_write_queue_len: u64,
     pub store_failures_total: u64,
+    /// Times a client bound was hit (`LimitReached` events).
+    pub limits_reached_total: u64,
     pub resident_memory_bytes: Option<u64>,
     pub uptime_s: f64,
 }

@@ -13,7 +13,6 @@
 //! code over turmoil's network with tokio's paused clock.
 
 use blacksky_core::client::{Client, DisconnectReason, Event, Input, Output};
-use blacksky_core::session::{Write, writes_for};
 use futures_util::{Sink, SinkExt, Stream, StreamExt};
 use tokio::sync::watch;
 use tokio_tungstenite::tungstenite::{Error as WsError, Message};
@@ -66,24 +65,16 @@ where
                         feed(client, clock, Input::Closed);
                     }
                 }
-                Output::Store(op, store_op) => {
-                    if let Err(full) = store.submit(op, writes_for(&store_op)) {
+                Output::Store(op, writes) => {
+                    if let Err(full) = store.submit(op, writes) {
                         // Refused at once: the client treats it as a failed
                         // write (a message stays un-acked, to come again).
                         tracing::warn!(%full, "store write refused");
-                        let result = Err(full.to_string());
+                        let result = Err(full.into());
                         feed(client, clock, Input::StoreDone { op, result });
                     }
                 }
                 Output::Event(event) => {
-                    if matches!(event, Event::LoggedIn { .. }) {
-                        // The server accepted these creds: from now on a 401
-                        // means the phone removed the device, not a pairing
-                        // that never completed.
-                        if let Err(full) = store.submit_untracked(vec![Write::LoginConfirmed]) {
-                            tracing::warn!(%full, "could not note the confirmed login");
-                        }
-                    }
                     on_event(&event);
                     if let Event::Disconnected { reason } = event {
                         let _ = ws.close().await;

@@ -53,6 +53,10 @@ pub fn present(event: &Event, console: bool) {
         Event::PreKeysUploaded { count } => tracing::info!(count, "pre-keys uploaded"),
         Event::IqTimedOut { purpose } => tracing::warn!(?purpose, "request timed out"),
         Event::StoreFailed { op, error } => tracing::error!(?op, %error, "store write failed"),
+        Event::LimitReached { limit } => tracing::warn!(
+            limit = limit.as_str(),
+            "a limit was reached: the connection holds back instead of growing"
+        ),
         Event::Disconnected { reason } => tracing::warn!(%reason, "disconnected"),
     }
 }

@@ -13,7 +13,7 @@ use blacksky_core::client::{Client, ClientConfig, DisconnectReason, Event, Pairi
 use blacksky_core::keeper::{
     ConnState, Input as KeeperInput, Keeper, Output as KeeperOutput, ShutdownStep,
 };
-use blacksky_core::session::{Creds, Write as StoreWrite};
+use blacksky_core::session::Creds;
 use rand_chacha::ChaCha20Rng;
 use rand_core::{RngCore, SeedableRng};
 use tokio::sync::{mpsc, watch};
@@ -81,7 +81,12 @@ struct Connection {
 
 /// What a connection task ends with.
 enum Outcome {
-    Ended(Ended),
+    /// `resume` is what the client said the next connection must start
+    /// from instead of the stored creds (`Client::resume_creds`).
+    Ended {
+        ended: Ended,
+        resume: Option<Box<Creds>>,
+    },
     DialFailed,
 }
 
@@ -102,7 +107,7 @@ fn start_connection<D: Dialer, C: Clock + Clone + 'static>(
         // unbiased select draws from a process-wide random source).
         let ws = tokio::select! {
             biased;
-            _ = control_rx.wait_for(|c| *c == Control::Close) => return Outcome::Ended(Ended::Closed),
+            _ = control_rx.wait_for(|c| *c == Control::Close) => return Outcome::Ended { ended: Ended::Closed, resume: None },
             dialed = dialer.dial(&url) => match dialed {
                 Ok(ws) => ws,
                 Err(err) => {
@@ -123,7 +128,8 @@ fn start_connection<D: Dialer, C: Clock + Clone + 'static>(
             },
         )
         .await;
-        Outcome::Ended(ended)
+        let resume = client.resume_creds().cloned().map(Box::new);
+        Outcome::Ended { ended, resume }
     });
     Connection { control, task }
 }
@@ -134,7 +140,10 @@ async fn join(connection: &mut Option<Connection>) -> Outcome {
             Ok(outcome) => outcome,
             Err(err) => {
                 tracing::error!(%err, "the connection task failed");
-                Outcome::Ended(Ended::Disconnected(DisconnectReason::ConnectionClosed))
+                Outcome::Ended {
+                    ended: Ended::Disconnected(DisconnectReason::ConnectionClosed),
+                    resume: None,
+                }
             }
         },
         None => std::future::pending().await,
@@ -184,10 +193,9 @@ pub async fn supervise<D: Dialer, C: Clock + Clone + 'static>(
     if let Some(tune) = services.tune_client {
         tune(&mut client_config);
     }
-    // Creds to use instead of the stored ones, until the store has them.
+    // Creds to use instead of the stored ones, until the store has them
+    // (a relink with a new identity, or what a client said to resume from).
     let mut pending_creds: Option<Creds> = None;
-    let mut login_seen = false;
-    let mut restart_when_closed = false;
     let mut samples = tokio::time::interval(SAMPLE_INTERVAL);
     loop {
         while let Some(output) = keeper.poll_output() {
@@ -207,18 +215,30 @@ pub async fn supervise<D: Dialer, C: Clock + Clone + 'static>(
                         keeper.handle_input(clock.now(), peers(standing));
                         continue;
                     }
-                    let creds = pending_creds
-                        .take()
-                        .unwrap_or_else(|| worker.durable_creds().0);
-                    login_seen = false;
+                    let (stored, confirmed) = worker.durable_creds();
+                    let (creds, confirmed) = match pending_creds.take() {
+                        Some(creds) => (creds, false),
+                        None => (stored, confirmed),
+                    };
                     connection = Some(start_connection(
-                        Client::new(client_config.clone(), creds, seed(&mut rng)),
+                        Client::new(client_config.clone(), creds, seed(&mut rng))
+                            .with_login_confirmed(confirmed),
                         &dialer,
                         &config.ws_url,
                         worker.link(),
                         clock.clone(),
                         events_tx.clone(),
                     ));
+                }
+                KeeperOutput::CloseConnection => match &connection {
+                    Some(conn) => {
+                        let _ = conn.control.send(Control::Close);
+                    }
+                    None => keeper.handle_input(clock.now(), KeeperInput::ConnectionClosed),
+                },
+                KeeperOutput::NewIdentity => {
+                    tracing::info!("linking a new device: the stored one was logged out");
+                    pending_creds = Some(Creds::generate(&mut rng));
                 }
                 KeeperOutput::ReconnectIn {
                     delay_ms,
@@ -280,10 +300,8 @@ pub async fn supervise<D: Dialer, C: Clock + Clone + 'static>(
             Some(event) = events_rx.recv() => {
                 present(&event, services.console);
                 board.on_event(&event, clock.wall());
-                match event {
-                    Event::LoggedIn { .. } => login_seen = true,
-                    Event::Online => keeper.handle_input(clock.now(), KeeperInput::Online),
-                    _ => {}
+                if event == Event::Online {
+                    keeper.handle_input(clock.now(), KeeperInput::Online);
                 }
             }
             outcome = join(&mut connection) => {
@@ -294,20 +312,14 @@ pub async fn supervise<D: Dialer, C: Clock + Clone + 'static>(
                         board.record_disconnect(&DisconnectReason::ConnectionClosed, clock.wall());
                         keeper.handle_input(now, KeeperInput::DialFailed);
                     }
-                    Outcome::Ended(Ended::Closed) => {
-                        if std::mem::take(&mut restart_when_closed) {
-                            keeper.handle_input(now, KeeperInput::Disconnected(DisconnectReason::RestartRequired));
-                        }
+                    Outcome::Ended { ended: Ended::Closed, .. } => {
+                        keeper.handle_input(now, KeeperInput::ConnectionClosed);
                     }
-                    Outcome::Ended(Ended::Disconnected(reason)) => {
+                    Outcome::Ended { ended: Ended::Disconnected(reason), resume } => {
                         let replaced = reason == DisconnectReason::Replaced;
-                        let reason = match unfinished_link(worker, &reason, login_seen) {
-                            Some(unlinked) => {
-                                pending_creds = Some(unlinked);
-                                DisconnectReason::RestartRequired
-                            }
-                            None => reason,
-                        };
+                        if let Some(creds) = resume {
+                            pending_creds = Some(*creds);
+                        }
                         keeper.handle_input(now, KeeperInput::Disconnected(reason));
                         if replaced {
                             // Who took it: a newer process, an older one's
@@ -338,18 +350,8 @@ pub async fn supervise<D: Dialer, C: Clock + Clone + 'static>(
                     tracing::warn!("a pairing code was asked for, but this device is linked already");
                     continue;
                 }
-                if keeper_needs_pairing(&keeper) {
-                    // The phone removed the old device: link a new one.
-                    pending_creds = Some(Creds::generate(&mut rng));
-                }
                 client_config.pairing = PairingMethod::Code { phone: phone.into_digits() };
-                match &connection {
-                    Some(conn) => {
-                        restart_when_closed = true;
-                        let _ = conn.control.send(Control::Close);
-                    }
-                    None => keeper.handle_input(clock.now(), KeeperInput::ConnectRequested),
-                }
+                keeper.handle_input(clock.now(), KeeperInput::LinkRequested);
             }
         }
     }
@@ -391,33 +393,6 @@ async fn ask_the_register<C: Clock>(worker: &StoreWorker, keeper: &mut Keeper, c
             "the register says the session is this process's: taking it"
         );
     }
-}
-
-/// A 401 for creds stored at pair-success whose login never completed (a
-/// crash between storing and the server getting our confirmation): the
-/// device does not exist there. Returns the same keys without the link,
-/// to link again; never new keys.
-fn unfinished_link(
-    worker: &StoreWorker,
-    reason: &DisconnectReason,
-    login_seen: bool,
-) -> Option<Creds> {
-    let (stored, confirmed) = worker.durable_creds();
-    if *reason != DisconnectReason::LoggedOut || !stored.is_registered() || confirmed || login_seen
-    {
-        return None;
-    }
-    tracing::warn!(
-        "the server does not know this device: its linking never completed; linking again with the same keys"
-    );
-    let mut unlinked = stored;
-    unlinked.me = None;
-    unlinked.account = None;
-    unlinked.platform = None;
-    if let Err(err) = worker.submit(vec![StoreWrite::Creds(Box::new(unlinked.clone()))]) {
-        tracing::warn!(%err, "could not store the unlinked creds yet");
-    }
-    Some(unlinked)
 }
 
 /// The shutdown sequence the keeper orders: drain (read nothing more,

@@ -24,7 +24,9 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
 use blacksky_core::client::OpId;
-use blacksky_core::session::{Committed, Creds, OutboxEntry, Write, creds_over, pre_key_ids};
+use blacksky_core::session::{
+    Committed, Creds, OutboxEntry, StoreFault, Write, creds_over, pre_key_ids,
+};
 use thiserror::Error;
 use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinHandle;
@@ -199,13 +201,21 @@ impl InboxHandler for LogHandler {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Done {
     pub op: OpId,
-    pub result: Result<Committed, String>,
+    pub result: Result<Committed, StoreFault>,
 }
 
 /// The queue is full: the write was not taken.
 #[derive(Debug, Clone, PartialEq, Eq, Error)]
 #[error("the store write queue is full ({0} writes waiting)")]
 pub struct QueueFull(pub usize);
+
+impl From<QueueFull> for StoreFault {
+    fn from(full: QueueFull) -> StoreFault {
+        StoreFault::QueueFull {
+            queue_len_max: full.0,
+        }
+    }
+}
 
 struct Job {
     conn: u64,

@@ -5,7 +5,7 @@
 
 use blacksky_core::session::restore::{self, Decision, Generation, Live, Refusal, Skipped};
 use blacksky_core::session::snapshot::{
-    self, KDF_ITERATIONS_DEFAULT, Keyring, MAGIC, Seal, SnapshotError, SnapshotHeader, SnapshotKey,
+    self, KDF_ITERATIONS_DEFAULT, Keyring, Seal, SnapshotError, SnapshotHeader, SnapshotKey,
 };
 use blacksky_core::session::{Creds, Session, Write};
 use blacksky_core::time::UnixMillis;
@@ -281,17 +281,6 @@ async fn import_text<S: Store>(
     })
 }
 
-/// Reads a session string (or a raw snapshot file) into snapshot bytes.
-pub fn snapshot_bytes(input: &[u8]) -> Result<(Option<String>, Vec<u8>), SnapshotError> {
-    if input.starts_with(MAGIC) {
-        return Ok((None, input.to_vec()));
-    }
-    let text = std::str::from_utf8(input)
-        .map_err(|_| SnapshotError::BadSessionString("neither text nor a snapshot file"))?;
-    let (name, bytes) = snapshot::parse_session_string(text)?;
-    Ok((Some(name), bytes))
-}
-
 /// Imports a session string (or raw snapshot) into the store: the live
 /// tables are replaced by its session and it becomes the newest snapshot
 /// generation. Without `force`, a store that holds a different linked
@@ -302,7 +291,7 @@ pub async fn import<S: Store>(
     keys: &mut Keyring,
     force: bool,
 ) -> Result<Session, PrepareError> {
-    let (name, bytes) = snapshot_bytes(input)
+    let (name, bytes) = snapshot::snapshot_bytes(input)
         .map_err(|err| PrepareError::Import(format!("the session string: {err}")))?;
     let (_, session) = snapshot::decode_snapshot(&bytes, keys)
         .map_err(|err| PrepareError::Import(format!("the session string: {err}")))?;

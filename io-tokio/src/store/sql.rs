@@ -15,7 +15,7 @@ use std::path::Path;
 use std::str::FromStr;
 use std::time::Duration;
 
-use blacksky_core::client::InboxEntry;
+use blacksky_core::session::InboxEntry;
 use blacksky_core::session::{
     Committed, Creds, PreKey, Session, Write, creds_over, place_fresh_pre_keys,
 };

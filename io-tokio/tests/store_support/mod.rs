@@ -7,12 +7,13 @@ use std::future::Future;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use blacksky_core::client::{InboxEntry, OpId};
+use blacksky_core::client::OpId;
+use blacksky_core::crypto::KeyPair;
+use blacksky_core::session::InboxEntry;
 use blacksky_core::session::snapshot::{Keyring, Seal, SnapshotKey, encode_snapshot};
 use blacksky_core::session::testing::sample_session;
 use blacksky_core::session::{Committed, OutboxEntry, PreKey, Session, Write};
 use blacksky_core::time::UnixMillis;
-use blacksky_core::wire::noise::KeyPair;
 use blacksky_io::host::config::Secret;
 use blacksky_io::session::worker::{InboxHandler, LogHandler};
 use blacksky_io::session::worker::{StoreHealth, StoreWorker, WorkerConfig};

@@ -3,10 +3,10 @@
 
 use std::collections::BTreeMap;
 
-use blacksky_core::session::KEY_TYPE_DJB;
+use blacksky_core::crypto::KEY_TYPE_DJB;
+use blacksky_core::crypto::xeddsa;
 use blacksky_core::time::UnixMillis;
 use blacksky_core::wire::binary::Jid;
-use blacksky_core::wire::xeddsa;
 use blacksky_proto::wa::client_payload::DevicePairingRegistrationData;
 
 use super::output::ConnId;

@@ -1,9 +1,10 @@
 //! What a fake server is configured with: its root of trust, the account
 //! it plays, and how it behaves.
 
+use blacksky_core::crypto::KeyPair;
 use blacksky_core::time::UnixMillis;
 use blacksky_core::wire::frame::FRAME_BYTES_MAX_DEFAULT;
-use blacksky_core::wire::noise::{KeyPair, Validity};
+use blacksky_core::wire::noise::Validity;
 
 /// The private key of the test root every fake server uses by default.
 /// Not a secret: a client trusts it only when told to (`WA_ROOT_PUBKEY`).

@@ -2,7 +2,7 @@
 //! pre-keys, passive mode, code pairing), their answers to ours, and
 //! their acks.
 
-use blacksky_core::session::KEY_TYPE_DJB;
+use blacksky_core::crypto::KEY_TYPE_DJB;
 use blacksky_core::wire::binary::Node;
 
 use super::account::{SignedPreKey, be_uint};

@@ -33,10 +33,11 @@ mod state;
 use std::collections::{BTreeMap, VecDeque};
 use std::time::{Duration, Instant};
 
+use blacksky_core::crypto::KeyPair;
 use blacksky_core::time::UnixMillis;
 use blacksky_core::wire::binary::Node;
 use blacksky_core::wire::frame::INTRO_HEADER;
-use blacksky_core::wire::noise::{CertChainSpec, KeyPair, ServerHandshake, build_cert_chain};
+use blacksky_core::wire::noise::{CertChainSpec, ServerHandshake, build_cert_chain};
 use blacksky_proto::Message;
 use rand_chacha::ChaCha20Rng;
 use rand_core::SeedableRng;

@@ -14,8 +14,8 @@ use std::collections::BTreeMap;
 
 use blacksky_core::client::link_code::{self, PrimaryCode};
 use blacksky_core::client::pairing::{self, DeviceGrant};
+use blacksky_core::crypto::KeyPair;
 use blacksky_core::wire::binary::{Jid, Node};
-use blacksky_core::wire::noise::KeyPair;
 use blacksky_proto::Message;
 use blacksky_proto::wa::{AdvSignedDeviceIdentity, AdvSignedDeviceIdentityHmac};
 use rand_core::RngCore;

@@ -16,7 +16,11 @@ use std::fmt;
 use flate2::{Decompress, FlushDecompress, Status};
 use thiserror::Error;
 
-use super::decoded::{DATA_LEN_MAX, Decoded, Flat, FlatContent, FlatJid, FlatNode, JidForm};
+use super::decoded::{
+    DATA_LEN_MAX, Decoded, Flat, FlatContent, FlatJid, FlatNode, JidForm, flat_bytes,
+};
+use super::jid::{self, INTEROP_SERVER};
+use super::jid_text;
 use super::node::Node;
 use super::packed::{self, Packing};
 use super::tag;
@@ -27,13 +31,15 @@ use super::tokens;
 pub struct DecodeLimits {
     /// The most bytes a compressed payload may inflate to.
     pub inflated_bytes_max: usize,
-    /// The deepest nesting of nodes (the root is depth 1). Decoding
-    /// recurses once per level, so this also bounds the stack it uses:
-    /// keep it in the hundreds, not the millions.
+    /// The deepest nesting of nodes (the root is depth 1), a JID written
+    /// where a string goes counting as one level more. Decoding recurses
+    /// once per level, so this also bounds the stack it uses: keep it in
+    /// the hundreds, not the millions.
     pub depth_max: usize,
-    /// The most nodes plus attributes in one payload. Each costs 16–40
-    /// bytes in a [`Decoded`] (about 100 in an owned [`Node`]) while the
-    /// input spends 2–3 bytes on it.
+    /// The most nodes, attributes and JIDs written where a string goes in
+    /// one payload. Each costs 16–40 bytes in a [`Decoded`] (about 100 in
+    /// an owned [`Node`]; a JID's text up to about 130) while the input
+    /// spends 2–3 bytes on it.
     pub items_max: usize,
 }
 
@@ -105,10 +111,6 @@ pub enum DecodeError {
     EmptyTag { offset: usize },
     #[error("byte {offset}: a JID server is empty")]
     EmptyJidServer { offset: usize },
-    #[error("byte {offset}: a packed string with no characters")]
-    EmptyPacked { offset: usize },
-    #[error("byte {offset}: a packed string of {chars} characters (every encoder stops at 127)")]
-    PackedTooLong { offset: usize, chars: usize },
     #[error("byte {offset}: nibble {nibble} is no character of a nibble-packed string")]
     InvalidNibble { offset: usize, nibble: u8 },
     #[error("byte {offset}: {field} is not UTF-8")]
@@ -127,6 +129,8 @@ pub enum DecodeError {
     InflatedTooLarge { limit: usize },
     #[error("a payload of {len} bytes is over the 1 GiB the decoder indexes")]
     TooLarge { len: usize },
+    #[error("byte {offset}: the strings read so far come to over the 4 GiB the decoder indexes")]
+    TextTooLarge { offset: usize },
 }
 
 /// Decodes a frame payload (flags byte first) with the default limits
@@ -372,8 +376,10 @@ impl Parser<'_, '_> {
         Ok(())
     }
 
-    fn node(&mut self, depth: usize) -> Read<()> {
-        let start = self.pos;
+    /// Refuses to go `depth` levels down (nodes, or JIDs written where a
+    /// string goes): decoding recurses once per level.
+    #[inline]
+    fn check_depth(&mut self, start: usize, depth: usize) -> Read<()> {
         if depth >= self.limits.depth_max {
             let error = DecodeError::TooDeep {
                 offset: self.offset(start),
@@ -381,6 +387,12 @@ impl Parser<'_, '_> {
             };
             return Err(self.fail(error));
         }
+        Ok(())
+    }
+
+    fn node(&mut self, depth: usize) -> Read<()> {
+        let start = self.pos;
+        self.check_depth(start, depth)?;
         self.count_item(start)?;
         let size = match self.byte()? {
             tag::LIST_EMPTY => 0,
@@ -393,7 +405,7 @@ impl Parser<'_, '_> {
             return Err(self.fail(DecodeError::EmptyNode { offset }));
         }
         let tag_start = self.pos;
-        let tag = self.plain(Field::Tag)?;
+        let tag = self.plain(Field::Tag, depth)?;
         if tag.is_empty() {
             let offset = self.offset(tag_start);
             return Err(self.fail(DecodeError::EmptyTag { offset }));
@@ -412,8 +424,8 @@ impl Parser<'_, '_> {
         self.attrs.reserve(attr_count.min(self.remaining() / 2));
         for _ in 0..attr_count {
             self.count_item(self.pos)?;
-            let key = self.plain(Field::AttrKey)?;
-            let value = self.value()?;
+            let key = self.plain(Field::AttrKey, depth)?;
+            let value = self.value(depth)?;
             self.attrs.push((key, value));
         }
         let content = if size % 2 == 0 {
@@ -430,12 +442,13 @@ impl Parser<'_, '_> {
     }
 
     #[inline]
-    fn value(&mut self) -> Read<Flat> {
+    fn value(&mut self, depth: usize) -> Read<Flat> {
         let start = self.pos;
         let t = self.byte()?;
-        match t {
-            tag::JID_PAIR | tag::AD_JID | tag::FB_JID | tag::INTEROP_JID => self.jid(t),
-            _ => self.plain_from(start, t, Field::AttrValue),
+        if is_jid(t) {
+            self.jid_value(t, depth)
+        } else {
+            self.plain_from(start, t, Field::AttrValue, depth)
         }
     }
 
@@ -462,19 +475,34 @@ impl Parser<'_, '_> {
                 let at = self.skip(len, start)?;
                 Ok(FlatContent::Value(Flat::data(at, len)))
             }
-            tag::JID_PAIR | tag::AD_JID | tag::FB_JID | tag::INTEROP_JID => {
-                Ok(FlatContent::Value(self.jid(t)?))
+            _ if is_jid(t) => Ok(FlatContent::Value(self.jid_value(t, depth)?)),
+            _ => {
+                let text = self.plain_from(start, t, Field::Content, depth)?;
+                // Packed text our encoder would write raw is kept as the
+                // bytes it re-encodes to (see `FlatContent::TextAsBytes`).
+                let raw = !text.is_token()
+                    && packed::classify(flat_bytes(text, self.buf, self.text)).is_none();
+                Ok(if raw {
+                    FlatContent::TextAsBytes(text)
+                } else {
+                    FlatContent::Value(text)
+                })
             }
-            _ => Ok(FlatContent::Value(self.plain_from(
-                start,
-                t,
-                Field::Content,
-            )?)),
         }
     }
 
-    /// A JID whose tag `t` was just read, stored out of line.
-    fn jid(&mut self, t: u8) -> Read<Flat> {
+    /// A JID value (an attribute value or content) whose tag `t` was just
+    /// read, stored out of line.
+    fn jid_value(&mut self, t: u8, depth: usize) -> Read<Flat> {
+        let j = self.jid(t, depth)?;
+        self.jids.push(j);
+        Ok(Flat::jid(self.jids.len() - 1))
+    }
+
+    /// The parts of a JID whose tag `t` was just read. Its user may be a
+    /// JID itself (read as text, one level down); what a part needs in
+    /// the text buffer is appended in wire order, user first.
+    fn jid(&mut self, t: u8, depth: usize) -> Read<FlatJid> {
         let mut j = FlatJid {
             form: JidForm::Pair,
             domain: 0,
@@ -485,38 +513,50 @@ impl Parser<'_, '_> {
         };
         match t {
             tag::JID_PAIR => {
-                j.user = self.plain(Field::JidUser)?;
+                j.user = self.plain(Field::JidUser, depth)?;
                 j.server = self.server()?;
             }
             tag::AD_JID => {
                 let [domain, device] = self.array::<2>()?;
-                j.form = JidForm::Device;
-                j.domain = domain;
-                j.device = u16::from(device);
-                j.user = self.plain(Field::JidUser)?;
+                j.user = self.plain(Field::JidUser, depth)?;
+                match jid::domain_name(domain) {
+                    // Device 0 is the phone itself: every reference reads
+                    // it as the bare user JID, and so must we, or one
+                    // device would go by two names.
+                    Some(server) if device == 0 => j.server = self.static_str(server)?,
+                    _ => {
+                        j.form = JidForm::Device;
+                        j.domain = domain;
+                        j.device = u16::from(device);
+                    }
+                }
             }
             tag::FB_JID => {
                 j.form = JidForm::Fb;
-                j.user = self.plain(Field::JidUser)?;
+                j.user = self.plain(Field::JidUser, depth)?;
                 j.device = u16::from_be_bytes(self.array::<2>()?);
                 j.server = self.server()?;
             }
             _ => {
                 j.form = JidForm::Interop;
-                j.user = self.plain(Field::JidUser)?;
+                j.user = self.plain(Field::JidUser, depth)?;
                 j.device = u16::from_be_bytes(self.array::<2>()?);
                 j.integrator = u16::from_be_bytes(self.array::<2>()?);
-                j.server = self.server()?;
+                j.server = self.interop_server()?;
             }
         }
-        self.jids.push(j);
-        Ok(Flat::jid(self.jids.len() - 1))
+        Ok(j)
     }
 
+    /// A JID server: a string, never empty, never a JID.
     #[inline]
     fn server(&mut self) -> Read<Flat> {
         let start = self.pos;
-        let server = self.plain(Field::JidServer)?;
+        let t = self.byte()?;
+        if is_jid(t) {
+            return Err(self.bad_tag(start, t, Field::JidServer));
+        }
+        let server = self.plain_from(start, t, Field::JidServer, 0)?;
         if server.is_empty() {
             let offset = self.offset(start);
             return Err(self.fail(DecodeError::EmptyJidServer { offset }));
@@ -524,17 +564,59 @@ impl Parser<'_, '_> {
         Ok(server)
     }
 
-    /// A string that is not a JID: a token, packed, raw UTF-8, or
-    /// `LIST_EMPTY` for "".
+    /// The server of an interop JID, which WA Web's writer leaves out.
+    /// Baileys reads one when what follows reads as a string and goes
+    /// back when it does not; so do we (and also when that string is
+    /// empty: an empty child list, most likely).
+    fn interop_server(&mut self) -> Read<Flat> {
+        let (pos, text_len) = (self.pos, self.text.len());
+        if let Ok(server) = self.server() {
+            return Ok(server);
+        }
+        self.pos = pos;
+        self.text.truncate(text_len);
+        self.error = None;
+        self.static_str(INTEROP_SERVER)
+    }
+
+    /// A string the decoder supplies itself (a server the wire implies):
+    /// its token, else its text appended to the text buffer.
+    fn static_str(&mut self, s: &'static str) -> Read<Flat> {
+        match tokens::lookup(s) {
+            Some(code) => Ok(Flat::token(code)),
+            None => {
+                let at = self.text.len();
+                self.text.extend_from_slice(s.as_bytes());
+                self.text_flat(at)
+            }
+        }
+    }
+
+    /// The text appended since the text buffer held `at` bytes, if a
+    /// `Flat` can index it. Packed strings unpack to twice their bytes at
+    /// most, but a JID's text may cost more than its bytes, so this is
+    /// checked rather than proved.
     #[inline]
-    fn plain(&mut self, field: Field) -> Read<Flat> {
+    fn text_flat(&mut self, at: usize) -> Read<Flat> {
+        let len = self.text.len().saturating_sub(at);
+        if at > u32::MAX as usize || len > DATA_LEN_MAX {
+            let offset = self.offset(self.pos);
+            return Err(self.fail(DecodeError::TextTooLarge { offset }));
+        }
+        Ok(Flat::text(at, len))
+    }
+
+    /// A string: a token, packed, raw UTF-8, `LIST_EMPTY` for "", or a
+    /// JID as its text (every reference reads one wherever a string goes).
+    #[inline]
+    fn plain(&mut self, field: Field, depth: usize) -> Read<Flat> {
         let start = self.pos;
         let t = self.byte()?;
-        self.plain_from(start, t, field)
+        self.plain_from(start, t, field, depth)
     }
 
     #[inline]
-    fn plain_from(&mut self, start: usize, t: u8, field: Field) -> Read<Flat> {
+    fn plain_from(&mut self, start: usize, t: u8, field: Field, depth: usize) -> Read<Flat> {
         // Tokens first: most strings are. Every byte 1..=235 and every
         // index of the four dictionaries names a token (build.rs checks).
         if (1..tag::DICTIONARY_0).contains(&t) {
@@ -552,8 +634,23 @@ impl Parser<'_, '_> {
             tag::HEX_8 => self.packed(start, Packing::Hex),
             tag::BINARY_8 | tag::BINARY_20 | tag::BINARY_32 => self.raw(start, t, field),
             tag::LIST_EMPTY => Ok(Flat::EMPTY),
+            _ if is_jid(t) => self.jid_text(start, t, depth + 1),
             _ => Err(self.bad_tag(start, t, field)),
         }
+    }
+
+    /// A JID whose tag `t` (at `start`) was just read, where a string
+    /// goes: its text form, appended to the text buffer.
+    #[cold]
+    fn jid_text(&mut self, start: usize, t: u8, depth: usize) -> Read<Flat> {
+        self.check_depth(start, depth)?;
+        // Its text costs more than its bytes (the server, separators):
+        // counted like a node, so that the total stays bounded.
+        self.count_item(start)?;
+        let at = self.text.len();
+        let j = self.jid(t, depth)?;
+        jid_text::render(&j, at, self.buf, self.text);
+        self.text_flat(at)
     }
 
     /// A raw string whose `BINARY_*` tag `t` (at `start`) was just read.
@@ -571,28 +668,17 @@ impl Parser<'_, '_> {
         }
     }
 
+    /// A packed string (any length the length byte can give, "" too, as
+    /// every reference reads them).
     fn packed(&mut self, start: usize, kind: Packing) -> Read<Flat> {
         let head = self.byte()?;
         let len = usize::from(head & 0x7f);
         let odd = head & 0x80 != 0;
-        let chars = (2 * len).saturating_sub(usize::from(odd));
-        // Both would decode to text our encoder cannot write back packed
-        // ("" and > 127 characters go raw, and raw content is bytes), and
-        // no encoder writes them.
-        if chars == 0 || chars > tag::PACKED_MAX {
-            let offset = self.offset(start);
-            let error = if chars == 0 {
-                DecodeError::EmptyPacked { offset }
-            } else {
-                DecodeError::PackedTooLong { offset, chars }
-            };
-            return Err(self.fail(error));
-        }
         let at = self.skip(len, start)?;
         let data = self.buf.get(at..self.pos).unwrap_or_default();
         let text_start = self.text.len();
         match packed::unpack(kind, data, odd, self.text) {
-            Ok(()) => Ok(Flat::text(text_start, chars)),
+            Ok(()) => self.text_flat(text_start),
             Err((i, nibble)) => {
                 let offset = self.offset(at + i);
                 Err(self.fail(DecodeError::InvalidNibble { offset, nibble }))
@@ -614,6 +700,15 @@ impl Parser<'_, '_> {
         };
         self.fail(error)
     }
+}
+
+/// Whether tag `t` starts a JID.
+#[inline]
+fn is_jid(t: u8) -> bool {
+    matches!(
+        t,
+        tag::JID_PAIR | tag::AD_JID | tag::FB_JID | tag::INTEROP_JID
+    )
 }
 
 #[cfg(test)]

@@ -9,7 +9,7 @@
 use std::fmt;
 
 use super::decode::{self, DecodeError, DecodeLimits};
-use super::jid::Jid;
+use super::jid::{Jid, Shape};
 use super::node::{Content, Node, Value};
 use super::str::Str;
 use super::tokens;
@@ -70,17 +70,29 @@ impl Flat {
     }
 
     #[inline]
+    pub(super) fn is_token(self) -> bool {
+        self.0 & 3 == Flat::TOKEN
+    }
+
+    #[inline]
+    pub(super) fn is_text(self) -> bool {
+        self.0 & 3 == Flat::TEXT
+    }
+
+    #[inline]
     pub(super) fn is_empty(self) -> bool {
         matches!(self.0 & 3, Flat::DATA | Flat::TEXT) && self.len() == 0
     }
 
+    /// The length of a data or text range.
     #[inline]
-    fn len(self) -> usize {
+    pub(super) fn len(self) -> usize {
         ((self.0 as u32) >> 2) as usize
     }
 
+    /// The start of a data or text range.
     #[inline]
-    fn start(self) -> usize {
+    pub(super) fn start(self) -> usize {
         (self.0 >> 32) as usize
     }
 
@@ -116,6 +128,11 @@ pub(super) enum FlatContent {
     Nodes(u32),
     /// Text (token or unpacked), a JID, or (a data range) bytes.
     Value(Flat),
+    /// Packed text our encoder would write raw (empty, over 127
+    /// characters, or with a NUL): read as the bytes it re-encodes to, so
+    /// that a decoded node survives `encode` unchanged. Its text is the
+    /// same either way ([`NodeRef::text`]).
+    TextAsBytes(Flat),
 }
 
 #[derive(Clone, Copy, Debug)]
@@ -126,6 +143,37 @@ pub(super) struct FlatNode {
     pub(super) content: FlatContent,
     /// One past the last node of this node's subtree: its next sibling.
     pub(super) end: u32,
+}
+
+impl FlatJid {
+    pub(super) fn shape(&self) -> Shape {
+        match self.form {
+            JidForm::Pair => Shape::Pair,
+            JidForm::Device => Shape::Device {
+                domain: self.domain,
+                device: self.device as u8,
+            },
+            JidForm::Fb => Shape::Fb {
+                device: self.device,
+            },
+            JidForm::Interop => Shape::Interop {
+                device: self.device,
+                integrator: self.integrator,
+            },
+        }
+    }
+}
+
+/// The bytes of a string or byte range of a payload whose node bytes are
+/// `data` and unpacked strings `text` (nothing for a JID).
+pub(super) fn flat_bytes<'x>(f: Flat, data: &'x [u8], text: &'x [u8]) -> &'x [u8] {
+    let buf = match f.0 & 3 {
+        Flat::TOKEN => return tokens::text((f.0 >> 2) as tokens::Code).as_bytes(),
+        Flat::DATA => data,
+        Flat::TEXT => text,
+        _ => return &[],
+    };
+    buf.get(f.start()..f.start() + f.len()).unwrap_or_default()
 }
 
 impl Decoded {
@@ -186,13 +234,7 @@ impl Decoded {
 
     /// The bytes of a string or byte range (nothing for a JID).
     fn bytes_of(&self, f: Flat) -> &[u8] {
-        let buf = match f.0 & 3 {
-            Flat::TOKEN => return tokens::text((f.0 >> 2) as tokens::Code).as_bytes(),
-            Flat::DATA => &self.data,
-            Flat::TEXT => &self.text,
-            _ => return &[],
-        };
-        buf.get(f.start()..f.start() + f.len()).unwrap_or_default()
+        flat_bytes(f, &self.data, &self.text)
     }
 
     fn str(&self, f: Flat) -> &str {
@@ -370,6 +412,7 @@ impl<'a> NodeRef<'a> {
         Some(match self.flat().content {
             FlatContent::None => return None,
             FlatContent::Nodes(_) => ContentRef::Nodes(self.children()),
+            FlatContent::TextAsBytes(f) => ContentRef::Bytes(d.bytes_of(f)),
             FlatContent::Value(f) => match (f.0 & 3, d.jid(f)) {
                 (_, Some(j)) => ContentRef::Jid(j),
                 (Flat::DATA, None) => ContentRef::Bytes(d.bytes_of(f)),
@@ -415,6 +458,7 @@ impl<'a> NodeRef<'a> {
     pub fn bytes(&self) -> Option<&'a [u8]> {
         match self.flat().content {
             FlatContent::Value(f) if f.0 & 3 == Flat::DATA => Some(self.decoded.bytes_of(f)),
+            FlatContent::TextAsBytes(f) => Some(self.decoded.bytes_of(f)),
             _ => None,
         }
     }
@@ -444,6 +488,7 @@ impl<'a> NodeRef<'a> {
             FlatContent::Nodes(_) => Some(Content::Nodes(
                 self.children().map(|c| c.to_node()).collect(),
             )),
+            FlatContent::TextAsBytes(f) => Some(Content::Bytes(d.bytes_of(f).to_vec())),
             FlatContent::Value(f) => Some(match (f.0 & 3, d.jid(f)) {
                 (_, Some(j)) => Content::Jid(j),
                 (Flat::DATA, None) => Content::Bytes(d.bytes_of(f).to_vec()),

@@ -147,8 +147,11 @@ impl Jid {
     }
 }
 
+/// The server an interop JID implies when the wire leaves it out.
+pub(super) const INTEROP_SERVER: &str = "interop";
+
 /// The server a known domain byte names.
-fn domain_name(domain: u8) -> Option<&'static str> {
+pub(super) fn domain_name(domain: u8) -> Option<&'static str> {
     match domain {
         Jid::DOMAIN_WHATSAPP => Some("s.whatsapp.net"),
         Jid::DOMAIN_LID => Some("lid"),
@@ -159,7 +162,7 @@ fn domain_name(domain: u8) -> Option<&'static str> {
 }
 
 /// The server of a domain byte; unnamed ones are phone-number agents.
-fn domain_server(domain: u8) -> &'static str {
+pub(super) fn domain_server(domain: u8) -> &'static str {
     domain_name(domain).unwrap_or("s.whatsapp.net")
 }
 
@@ -173,30 +176,64 @@ fn decimal(s: &str) -> Option<u32> {
     if canonical { s.parse().ok() } else { None }
 }
 
+/// What a JID's text form writes around its user and server,
+/// `{prefix}{user}{infix}{server}`: shared by [`Jid`]'s `Display` and the
+/// decoder, which writes the text of a JID that arrives where a string
+/// goes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) enum Shape {
+    Pair,
+    Device { domain: u8, device: u8 },
+    Fb { device: u16 },
+    Interop { device: u16, integrator: u16 },
+}
+
+impl Shape {
+    pub(super) fn write_prefix(self, w: &mut impl fmt::Write) -> fmt::Result {
+        match self {
+            Shape::Interop { integrator, .. } => write!(w, "{integrator}-"),
+            _ => Ok(()),
+        }
+    }
+
+    pub(super) fn write_infix(self, w: &mut impl fmt::Write) -> fmt::Result {
+        match self {
+            Shape::Pair => w.write_str("@"),
+            Shape::Device { domain, device } => match domain_name(domain) {
+                Some(_) => write!(w, ":{device}@"),
+                None => write!(w, "_{domain}:{device}@"),
+            },
+            Shape::Fb { device } | Shape::Interop { device, .. } => write!(w, ":{device}@"),
+        }
+    }
+}
+
+impl Jid {
+    fn shape(&self) -> Shape {
+        match self {
+            Jid::Pair { .. } => Shape::Pair,
+            Jid::Device { domain, device, .. } => Shape::Device {
+                domain: *domain,
+                device: *device,
+            },
+            Jid::Fb { device, .. } => Shape::Fb { device: *device },
+            Jid::Interop {
+                device, integrator, ..
+            } => Shape::Interop {
+                device: *device,
+                integrator: *integrator,
+            },
+        }
+    }
+}
+
 impl fmt::Display for Jid {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Jid::Pair { user, server } => write!(f, "{user}@{server}"),
-            Jid::Device {
-                user,
-                domain,
-                device,
-            } => match domain_name(*domain) {
-                Some(server) => write!(f, "{user}:{device}@{server}"),
-                None => write!(f, "{user}_{domain}:{device}@s.whatsapp.net"),
-            },
-            Jid::Fb {
-                user,
-                device,
-                server,
-            } => write!(f, "{user}:{device}@{server}"),
-            Jid::Interop {
-                user,
-                device,
-                integrator,
-                server,
-            } => write!(f, "{integrator}-{user}:{device}@{server}"),
-        }
+        let shape = self.shape();
+        shape.write_prefix(f)?;
+        f.write_str(self.user())?;
+        shape.write_infix(f)?;
+        f.write_str(self.server())
     }
 }
 

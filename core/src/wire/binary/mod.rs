@@ -15,6 +15,12 @@
 //! that is also a token, a `LIST_16` of three children): we always write
 //! the canonical form, the one Baileys and WhatsApp Web write.
 //!
+//! The decoder reads what the reference decoders read, also forms no
+//! encoder of ours writes: empty and over-long (up to 254 characters)
+//! packed strings, nibble 15 inside one (NUL), a JID where a string goes
+//! (its text), an interop JID without its server, and an `AD_JID` of
+//! device 0 (the bare JID: the phone has one name).
+//!
 //! Two ways to read:
 //! - [`Decoded`] + [`NodeRef`]: the receive path. One buffer reused for
 //!   every stanza, views into it, no allocation per stanza.
@@ -45,6 +51,7 @@ mod decode;
 mod decoded;
 mod encode;
 mod jid;
+mod jid_text;
 mod node;
 mod packed;
 mod str;

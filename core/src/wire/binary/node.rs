@@ -28,7 +28,9 @@ pub enum Value {
 ///
 /// The wire has no "raw text" form of its own: text that is neither a
 /// token nor packable is written as raw bytes, so it decodes as
-/// [`Content::Bytes`]. [`Node::text`] reads either.
+/// [`Content::Bytes`]; so does packed text that we would write raw (empty,
+/// over 127 characters, with a NUL), which keeps a decoded node what it
+/// re-encodes to. [`Node::text`] reads either.
 #[derive(Clone, PartialEq, Eq, Hash)]
 pub enum Content {
     /// A token or packed string.

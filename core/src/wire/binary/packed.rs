@@ -43,9 +43,12 @@ static CLASS: [u8; 256] = {
 /// The padding nibble of an odd-length string.
 pub(crate) const PAD: u8 = 15;
 
-/// Characters of nibble values; `0` marks values with no character
-/// (15 is the padding).
-const NIBBLE_CHARS: [u8; 16] = *b"0123456789-.\0\0\0\0";
+/// Characters of nibble values; [`NONE`] marks values with none. 15, the
+/// padding, reads as NUL where it is not dropped, as every reference
+/// reads it.
+const NIBBLE_CHARS: [u8; 16] = *b"0123456789-.\xff\xff\xff\0";
+/// No character: not ASCII, so never one of the tables' characters.
+const NONE: u8 = 0xff;
 const HEX_CHARS: [u8; 16] = *b"0123456789ABCDEF";
 
 /// Which packed form carries `s`, if any: nibble wins over hex, as in
@@ -99,11 +102,11 @@ pub(crate) fn write(kind: Packing, s: &[u8], out: &mut Vec<u8>) {
     }
 }
 
-/// Appends the characters of `packed` (at most 64 bytes, as the caller
-/// checks) to `out`; an odd string drops its padding nibble. Errors give
-/// the index in `packed` and a nibble with no character (for nibble
-/// strings: 12..=14 anywhere, 15 anywhere but the padding); `out` is then
-/// left as it was.
+/// Appends the characters of `packed` (at most 127 bytes, as the length
+/// byte allows) to `out`; an odd string drops its last character, whatever
+/// it is. Errors give the index in `packed` and a nibble with no character
+/// (for nibble strings 12..=14; every reference refuses those, even in the
+/// dropped half); `out` is then left as it was.
 #[inline]
 pub(crate) fn unpack(
     kind: Packing,
@@ -111,58 +114,50 @@ pub(crate) fn unpack(
     odd: bool,
     out: &mut Vec<u8>,
 ) -> Result<(), (usize, u8)> {
-    let Some((&last, body)) = packed.split_last() else {
-        return Ok(());
-    };
     let (pairs, bad) = match kind {
         Packing::Nibble => (&NIBBLE_PAIRS, &NIBBLE_BAD),
         Packing::Hex => (&HEX_PAIRS, &HEX_BAD),
     };
     let pair = |b: u8| u64::from(pairs[usize::from(b)]);
-    let flags = |b: u8| bad[usize::from(b)];
     // Eight characters per 8-byte write, straight into `out` (the slack
     // past the end is cut off after), and any nibble without a character
     // noted on the way.
     let start = out.len();
     out.reserve(2 * packed.len() + 8);
-    let mut invalid = 0u8;
-    let mut quads = body.chunks_exact(4);
+    let mut invalid = false;
+    let mut quads = packed.chunks_exact(4);
     for &[a, b, c, d] in quads.by_ref().filter_map(|q| q.first_chunk::<4>()) {
-        invalid |= flags(a) | flags(b) | flags(c) | flags(d);
+        invalid |=
+            bad[usize::from(a)] | bad[usize::from(b)] | bad[usize::from(c)] | bad[usize::from(d)];
         let word = pair(a) | pair(b) << 16 | pair(c) << 32 | pair(d) << 48;
         out.extend_from_slice(&word.to_le_bytes());
     }
-    // The rest of the body, then the last byte, whose low nibble may be
-    // the padding (15) of an odd string.
     let mut word = 0u64;
-    let mut shift = 0;
-    for &b in quads.remainder() {
-        invalid |= flags(b);
+    for (shift, &b) in (0..).step_by(16).zip(quads.remainder()) {
+        invalid |= bad[usize::from(b)];
         word |= pair(b) << shift;
-        shift += 16;
     }
-    let pad_ok = odd && last & 0x0f == PAD;
-    invalid |= flags(last) & if pad_ok { HI_BAD } else { HI_BAD | LO_BAD };
-    word |= pair(last) << shift;
     out.extend_from_slice(&word.to_le_bytes());
-    if invalid != 0 {
+    if invalid {
         out.truncate(start);
-        return Err(first_invalid(bad, packed, odd));
+        return Err(first_invalid(kind, packed));
     }
-    out.truncate(start + 2 * packed.len() - usize::from(odd));
+    let chars = (2 * packed.len()).saturating_sub(usize::from(odd));
+    out.truncate(start + chars);
     Ok(())
 }
 
 #[cold]
-fn first_invalid(bad: &[u8; 256], packed: &[u8], odd: bool) -> (usize, u8) {
+fn first_invalid(kind: Packing, packed: &[u8]) -> (usize, u8) {
+    let chars = match kind {
+        Packing::Nibble => &NIBBLE_CHARS,
+        Packing::Hex => &HEX_CHARS,
+    };
     for (i, &b) in packed.iter().enumerate() {
-        let flags = bad[usize::from(b)];
-        if flags & HI_BAD != 0 {
-            return (i, b >> 4);
-        }
-        let is_pad = odd && i + 1 == packed.len() && b & 0x0f == PAD;
-        if flags & LO_BAD != 0 && !is_pad {
-            return (i, b & 0x0f);
+        for nibble in [b >> 4, b & 0x0f] {
+            if chars[usize::from(nibble)] == NONE {
+                return (i, nibble);
+            }
         }
     }
     (0, 0)
@@ -172,11 +167,9 @@ fn first_invalid(bad: &[u8; 256], packed: &[u8], odd: bool) -> (usize, u8) {
 /// (first character in the low byte).
 static NIBBLE_PAIRS: [u16; 256] = pairs(&NIBBLE_CHARS);
 static HEX_PAIRS: [u16; 256] = pairs(&HEX_CHARS);
-/// Per packed byte: which of its nibbles has no character.
-static NIBBLE_BAD: [u8; 256] = bad(&NIBBLE_CHARS);
-static HEX_BAD: [u8; 256] = bad(&HEX_CHARS);
-const HI_BAD: u8 = 1;
-const LO_BAD: u8 = 2;
+/// Per packed byte: whether a nibble of it has no character.
+static NIBBLE_BAD: [bool; 256] = bad(&NIBBLE_CHARS);
+static HEX_BAD: [bool; 256] = bad(&HEX_CHARS);
 
 const fn pairs(chars: &[u8; 16]) -> [u16; 256] {
     let mut t = [0u16; 256];
@@ -188,16 +181,11 @@ const fn pairs(chars: &[u8; 16]) -> [u16; 256] {
     t
 }
 
-const fn bad(chars: &[u8; 16]) -> [u8; 256] {
-    let mut t = [0u8; 256];
+const fn bad(chars: &[u8; 16]) -> [bool; 256] {
+    let mut t = [false; 256];
     let mut i = 0;
     while i < 256 {
-        if chars[i >> 4] == 0 {
-            t[i] |= HI_BAD;
-        }
-        if chars[i & 0x0f] == 0 {
-            t[i] |= LO_BAD;
-        }
+        t[i] = chars[i >> 4] == NONE || chars[i & 0x0f] == NONE;
         i += 1;
     }
     t
@@ -243,47 +231,57 @@ mod tests {
 
     #[test]
     fn unpack_inverts_and_rejects() {
-        let mut out = Vec::new();
+        let unpacked = |kind, packed: &[u8], odd| {
+            let mut out = Vec::new();
+            unpack(kind, packed, odd, &mut out).map(|()| out)
+        };
         assert_eq!(
-            unpack(Packing::Nibble, &[0x1a, 0x2b, 0x3f], true, &mut out),
-            Ok(())
-        );
-        assert_eq!(out, b"1-2.3");
-        out.clear();
-        assert_eq!(unpack(Packing::Hex, &[0xab, 0xcf], true, &mut out), Ok(()));
-        assert_eq!(out, b"ABC");
-        out.clear();
-        assert_eq!(unpack(Packing::Hex, &[0xab, 0xcf], false, &mut out), Ok(()));
-        assert_eq!(out, b"ABCF");
-        out.clear();
-        // The padding may be any character, as every reference reads it.
-        assert_eq!(unpack(Packing::Nibble, &[0x13], true, &mut out), Ok(()));
-        assert_eq!(out, b"1");
-        out.clear();
-        assert_eq!(
-            unpack(Packing::Nibble, &[0x1c], false, &mut out),
-            Err((0, 12))
+            unpacked(Packing::Nibble, &[0x1a, 0x2b, 0x3f], true),
+            Ok(b"1-2.3".to_vec())
         );
         assert_eq!(
-            unpack(Packing::Nibble, &[0x11, 0xd1], false, &mut out),
+            unpacked(Packing::Hex, &[0xab, 0xcf], true),
+            Ok(b"ABC".to_vec())
+        );
+        assert_eq!(
+            unpacked(Packing::Hex, &[0xab, 0xcf], false),
+            Ok(b"ABCF".to_vec())
+        );
+        // The dropped character of an odd string may be any one.
+        assert_eq!(unpacked(Packing::Nibble, &[0x13], true), Ok(b"1".to_vec()));
+        // Nibble 15 where it is not dropped reads as NUL; nothing is "".
+        assert_eq!(
+            unpacked(Packing::Nibble, &[0xf1], false),
+            Ok(b"\x001".to_vec())
+        );
+        assert_eq!(
+            unpacked(Packing::Nibble, &[0x1f], false),
+            Ok(b"1\0".to_vec())
+        );
+        assert_eq!(
+            unpacked(Packing::Nibble, &[0x1f, 0x11], true),
+            Ok(b"1\x001".to_vec())
+        );
+        assert_eq!(unpacked(Packing::Nibble, &[], true), Ok(Vec::new()));
+        assert_eq!(unpacked(Packing::Hex, &[], false), Ok(Vec::new()));
+        // 12..=14 are no characters, even in the dropped half.
+        assert_eq!(unpacked(Packing::Nibble, &[0x1c], false), Err((0, 12)));
+        assert_eq!(
+            unpacked(Packing::Nibble, &[0x11, 0xd1], false),
             Err((1, 13))
         );
+        assert_eq!(unpacked(Packing::Nibble, &[0x11, 0x1e], true), Err((1, 14)));
+        let mut long = vec![0x12; 9];
+        long.push(0x1c);
+        assert_eq!(unpacked(Packing::Nibble, &long, false), Err((9, 12)));
+        // Up to the 127 bytes the length byte counts.
         assert_eq!(
-            unpack(Packing::Nibble, &[0xf1], false, &mut out),
-            Err((0, 15))
+            unpacked(Packing::Hex, &[0xab; 127], true).map(|v| v.len()),
+            Ok(253)
         );
-        assert_eq!(
-            unpack(Packing::Nibble, &[0x1f], false, &mut out),
-            Err((0, 15))
-        );
-        assert_eq!(
-            unpack(Packing::Nibble, &[0x1f, 0x11], true, &mut out),
-            Err((0, 15))
-        );
-        assert_eq!(
-            unpack(Packing::Nibble, &[0x11, 0x1e], true, &mut out),
-            Err((1, 14))
-        );
-        assert!(out.is_empty());
+        // A failed unpack leaves the buffer as it was.
+        let mut out = b"kept".to_vec();
+        assert!(unpack(Packing::Nibble, &long, false, &mut out).is_err());
+        assert_eq!(out, b"kept");
     }
 }

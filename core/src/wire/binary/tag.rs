@@ -34,6 +34,7 @@ pub const BINARY_32: u8 = 254;
 /// Nibble-packed string: `0-9 - .`, two characters a byte.
 pub const NIBBLE_8: u8 = 255;
 
-/// The longest string the packed forms carry (the length byte's low 7
-/// bits count packed bytes, but every encoder stops at 127 characters).
+/// The longest string encoders pack (the length byte's low 7 bits count
+/// packed bytes, so decoders read up to 254 characters, but every encoder
+/// stops at 127).
 pub const PACKED_MAX: usize = 127;

@@ -19,9 +19,9 @@ use blacksky_proto::wa::cert_chain::noise_certificate::Details;
 use rand_core::CryptoRngCore;
 
 use super::HandshakeError;
-use super::keys::{Hex, KeyPair};
+use crate::crypto::xeddsa;
+use crate::crypto::{Hex, KeyPair};
 use crate::time::UnixMillis;
-use crate::wire::xeddsa;
 
 /// WhatsApp's root certificate key (Curve25519, XEdDSA). Tests and the
 /// fake server use their own root; the client takes the root as input.

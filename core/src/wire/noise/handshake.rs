@@ -18,9 +18,9 @@ use zeroize::Zeroizing;
 
 use super::HandshakeError;
 use super::cert::{VerifiedCertChain, verify_cert_chain};
-use super::keys::{Hex, KeyPair};
 use super::symmetric::{CipherError, SymmetricState};
 use super::transport::Transport;
+use crate::crypto::{Hex, KeyPair};
 use crate::time::UnixMillis;
 
 /// Which encrypted handshake field failed to decrypt ("server" is the

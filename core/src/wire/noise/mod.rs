@@ -18,7 +18,6 @@
 
 mod cert;
 mod handshake;
-mod keys;
 mod symmetric;
 mod transport;
 
@@ -36,7 +35,6 @@ pub use handshake::{
 };
 #[doc(hidden)]
 pub use handshake::{XxInitiator, XxMessage2, XxOptions, XxResponder};
-pub use keys::KeyPair;
 pub use symmetric::{NOISE_PROTOCOL_NAME, TAG_LEN};
 pub use transport::{Direction, Transport, TransportError, TransportReader, TransportWriter};
 

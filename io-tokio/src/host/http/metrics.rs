@@ -122,6 +122,12 @@ pub fn render(view: &MetricsView) -> String {
         "Store commands that failed.",
         view.store_failures_total,
     );
+    e.one(
+        "blacksky_limits_reached_total",
+        Counter,
+        "Times a connection hit one of its bounds and held back instead of growing.",
+        view.limits_reached_total,
+    );
     e.family(
         "blacksky_resident_memory_bytes",
         Gauge,
@@ -166,12 +172,14 @@ mod tests {
             store_up: true,
             store_write_queue_len: 6,
             store_failures_total: 0,
+            limits_reached_total: 7,
             resident_memory_bytes: None,
             uptime_s: 1.5,
         });
         assert!(body.contains("# TYPE blacksky_resident_memory_bytes gauge\n"));
         assert!(!body.contains("\nblacksky_resident_memory_bytes "));
         assert!(body.contains("\nblacksky_online 1\n"));
+        assert!(body.contains("\nblacksky_limits_reached_total 7\n"));
         assert!(body.contains("\nblacksky_uptime_seconds 1.500\n"));
         assert!(body.ends_with('\n'));
     }

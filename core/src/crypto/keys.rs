@@ -9,7 +9,7 @@ use rand_core::CryptoRngCore;
 use x25519_dalek::{PublicKey, StaticSecret};
 use zeroize::Zeroizing;
 
-use crate::wire::xeddsa;
+use super::xeddsa;
 
 /// An X25519 private key and its public key. `Debug` shows only the
 /// public half. The private half is zeroized on drop.
@@ -59,7 +59,7 @@ impl KeyPair {
             .then(|| Zeroizing::new(shared.to_bytes()))
     }
 
-    /// XEdDSA signature over `message` (see [`crate::wire::xeddsa`]).
+    /// XEdDSA signature over `message` (see [`crate::crypto::xeddsa`]).
     #[must_use]
     pub fn sign(
         &self,

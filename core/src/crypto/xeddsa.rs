@@ -21,10 +21,10 @@ use sha2::{Digest, Sha512};
 use thiserror::Error;
 use zeroize::Zeroizing;
 
+use super::KEY_TYPE_DJB;
+
 /// Length of a signature: R (32) ‖ s (32), with the sign bit in byte 63.
 pub const SIGNATURE_LEN: usize = 64;
-/// The type byte Signal puts in front of 32-byte Curve25519 public keys.
-pub const DJB_KEY_TYPE: u8 = 0x05;
 
 /// Why a signature was refused.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Error)]
@@ -107,7 +107,7 @@ pub fn verify_parts(
     signature: &[u8],
 ) -> Result<(), XeddsaError> {
     let u: [u8; 32] = match public_key {
-        [DJB_KEY_TYPE, rest @ ..] if rest.len() == 32 => rest.try_into(),
+        [KEY_TYPE_DJB, rest @ ..] if rest.len() == 32 => rest.try_into(),
         _ => public_key.try_into(),
     }
     .map_err(|_| XeddsaError::BadPublicKey {
@@ -203,7 +203,7 @@ mod tests {
             verify(&ALICE_PUBLIC, &ALICE_MESSAGE, &ALICE_SIGNATURE),
             Ok(())
         );
-        let mut prefixed = vec![DJB_KEY_TYPE];
+        let mut prefixed = vec![KEY_TYPE_DJB];
         prefixed.extend_from_slice(&ALICE_PUBLIC);
         assert_eq!(verify(&prefixed, &ALICE_MESSAGE, &ALICE_SIGNATURE), Ok(()));
         for bit in 0..SIGNATURE_LEN * 8 {
@@ -371,7 +371,7 @@ mod tests {
             let signature = sign_with_rng(&private, &message, &mut rng);
             prop_assert_eq!(verify(&public, &message, &signature), Ok(()));
 
-            let mut prefixed = vec![DJB_KEY_TYPE];
+            let mut prefixed = vec![KEY_TYPE_DJB];
             prefixed.extend_from_slice(&public);
             prop_assert_eq!(verify(&prefixed, &message, &signature), Ok(()));
 

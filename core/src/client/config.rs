@@ -1,0 +1,93 @@
+//! What a client is told before it starts: how to link, and its limits
+//! and timings (units last in every name).
+
+use crate::session::AppVersion;
+use crate::wire::noise::WA_ROOT_PUBLIC_KEY;
+
+use super::Browser;
+
+/// How a device with no stored session links.
+#[derive(Clone, PartialEq, Eq)]
+pub enum PairingMethod {
+    /// Show QR codes.
+    Qr,
+    /// Show an 8-character code for this phone number (digits only).
+    Code { phone: String },
+}
+
+impl std::fmt::Debug for PairingMethod {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Qr => f.write_str("Qr"),
+            Self::Code { .. } => f.write_str("Code { phone: <redacted> }"),
+        }
+    }
+}
+
+/// Limits and timings, units last. Defaults follow WhatsApp Web.
+#[derive(Debug, Clone)]
+pub struct ClientConfig {
+    /// The key the server's certificate chain must chain to.
+    pub root_public_key: [u8; 32],
+    /// Sent in the ClientPayload unless the creds carry a newer one.
+    pub app_version: AppVersion,
+    pub browser: Browser,
+    /// CompanionWebClientType in QR texts and code pairing (Chrome = 1).
+    pub platform_id: u8,
+    pub pairing: PairingMethod,
+    pub frame_bytes_max: usize,
+    /// From socket open to `<success>` (or to the first QR).
+    pub connect_timeout_ms: u64,
+    pub keepalive_interval_ms: u64,
+    /// Silence tolerated beyond one keepalive interval before the socket
+    /// counts as dead (a partition never resets a TCP connection).
+    pub keepalive_grace_ms: u64,
+    pub iq_timeout_ms: u64,
+    pub qr_first_ttl_ms: u64,
+    pub qr_next_ttl_ms: u64,
+    /// Pre-keys uploaded when the server has none.
+    pub pre_keys_initial: u32,
+    /// Upload more when the server's count is at or below this.
+    pub pre_keys_low_water: u32,
+    /// Message ids remembered per connection to answer a redelivery
+    /// without a second write; the oldest are forgotten past this (the
+    /// store still drops a duplicate by id).
+    pub seen_messages_len_max: usize,
+    /// Store batches in flight at once; a message arriving past this is
+    /// not stored nor acked (the server delivers it again).
+    pub store_ops_in_flight_max: usize,
+    /// Outputs queued by one input; past this the client stops reading
+    /// frames until the shell drains them (the rest wait in the frame
+    /// buffer, and `poll_timeout` asks to be called again at once).
+    pub outputs_len_max: usize,
+    /// TEST ONLY, and wrong on purpose: ack a message before it is stored
+    /// (what Baileys-based bots do). The chaos harness turns it on to show
+    /// it catches the loss this causes; nothing else may.
+    #[doc(hidden)]
+    pub broken_ack_before_store: bool,
+}
+
+impl Default for ClientConfig {
+    fn default() -> Self {
+        ClientConfig {
+            root_public_key: WA_ROOT_PUBLIC_KEY,
+            app_version: AppVersion::BUILT_IN,
+            browser: Browser::default(),
+            platform_id: 1,
+            pairing: PairingMethod::Qr,
+            frame_bytes_max: crate::wire::frame::FRAME_BYTES_MAX_DEFAULT,
+            connect_timeout_ms: 20_000,
+            keepalive_interval_ms: 25_000,
+            keepalive_grace_ms: 10_000,
+            iq_timeout_ms: 20_000,
+            qr_first_ttl_ms: 60_000,
+            qr_next_ttl_ms: 20_000,
+            pre_keys_initial: 812,
+            pre_keys_low_water: 5,
+            seen_messages_len_max: 4_096,
+            store_ops_in_flight_max: 1_024,
+            outputs_len_max: 1_024,
+            broken_ack_before_store: false,
+        }
+    }
+}

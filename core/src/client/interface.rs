@@ -1,0 +1,125 @@
+//! The client's vocabulary with its shell: what goes in ([`Input`]), what
+//! comes out ([`Output`]: bytes, store batches, events) and the events.
+
+use crate::session::{Committed, StoreFault, Write};
+use crate::time::UnixMillis;
+use crate::wire::binary::Jid;
+
+use super::{DisconnectReason, IqPurpose};
+
+/// Identifies a store batch so its completion can be matched.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct OpId(pub u64);
+
+/// A bound the client ran into (each is a setting of `ClientConfig`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Limit {
+    /// `seen_messages_len_max`: the oldest ids were forgotten.
+    SeenMessages,
+    /// `store_ops_in_flight_max`: a message was left for redelivery.
+    StoreOpsInFlight,
+    /// `outputs_len_max`: frames wait until the outputs are drained.
+    Outputs,
+}
+
+impl Limit {
+    /// The name /metrics and the log use.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Limit::SeenMessages => "seen_messages_len_max",
+            Limit::StoreOpsInFlight => "store_ops_in_flight_max",
+            Limit::Outputs => "outputs_len_max",
+        }
+    }
+}
+
+/// Things that happened, for the shell to show or act on.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Event {
+    /// Show this QR text; it is valid for `valid_ms`.
+    Qr {
+        text: String,
+        index: usize,
+        valid_ms: u64,
+    },
+    /// Type this code (`XXXX-XXXX`) on the phone.
+    PairingCode {
+        code: String,
+    },
+    /// The phone linked us; the server will now ask for a restart (515).
+    Paired {
+        jid: Jid,
+        platform: Option<String>,
+    },
+    /// `<success>`: logged in as this device.
+    LoggedIn {
+        jid: Jid,
+    },
+    /// Passive mode is off: the session is open and messages flow.
+    Online,
+    /// The server finished delivering what queued while we were away.
+    OfflineDelivered {
+        count: u32,
+    },
+    /// A message was committed to the inbox and acked.
+    MessageStored {
+        id: String,
+        from: String,
+    },
+    PreKeysUploaded {
+        count: u32,
+    },
+    IqTimedOut {
+        purpose: IqPurpose,
+    },
+    /// A store batch failed: what was waiting on it did not happen.
+    StoreFailed {
+        op: OpId,
+        error: StoreFault,
+    },
+    /// A bound was hit (once per connection and limit).
+    LimitReached {
+        limit: Limit,
+    },
+    /// The connection is over; close the socket. Terminal.
+    Disconnected {
+        reason: DisconnectReason,
+    },
+}
+
+/// Effects for the shell, drained with [`super::Client::poll_output`].
+#[derive(Debug, Clone)]
+pub enum Output {
+    /// Bytes to write to the socket, in order.
+    Transmit(Vec<u8>),
+    /// Writes to commit in ONE transaction, then answer with
+    /// [`Input::StoreDone`] for this op.
+    Store(OpId, Vec<Write>),
+    Event(Event),
+}
+
+/// What the shell tells the client.
+#[derive(Debug)]
+pub enum Input<'a> {
+    /// The socket is open: the client sends its intro and hello. `wall` is
+    /// the wall clock, against which certificates are checked.
+    Connected { wall: UnixMillis },
+    /// Bytes read from the socket, in any chunking.
+    Received { bytes: &'a [u8], wall: UnixMillis },
+    /// The socket closed under us.
+    Closed,
+    /// A store batch finished.
+    StoreDone {
+        op: OpId,
+        result: Result<Committed, StoreFault>,
+    },
+}
+
+/// Misuse of the client by its caller (not a fault of the server).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum InputError {
+    #[error("Connected given twice")]
+    AlreadyConnected,
+    #[error("StoreDone for unknown op {0:?}")]
+    UnknownOp(OpId),
+}

@@ -1,0 +1,144 @@
+//! From `<success>` to online: the login is confirmed in the store, the
+//! server's pre-key count is checked and topped up, passive mode is
+//! turned off; and what the answers to those requests mean.
+
+use std::time::Instant;
+
+use super::state::{Stage, State};
+use super::{AfterStore, Client, Event, IqPurpose, Violation, link_code, ms, stanzas};
+use crate::crypto::KeyPair;
+use crate::session::{PreKey, Write, pre_key_ids};
+use crate::wire::binary::NodeRef;
+
+impl Client {
+    pub(super) fn on_success(&mut self, now: Instant, node: NodeRef<'_>) {
+        let Some(me) = self.creds.me.clone() else {
+            return self.violation(Violation::SuccessUnregistered);
+        };
+        if let State::Open { stage, .. } = &mut self.state {
+            *stage = Stage::LoggedIn;
+        }
+        self.connect_deadline = None;
+        let mut writes = Vec::new();
+        if let Some(lid) = node.attr_jid("lid")
+            && me.lid.is_none()
+        {
+            let mut creds = self.creds.clone();
+            if let Some(me) = &mut creds.me {
+                me.lid = Some(lid);
+            }
+            self.creds = creds.clone();
+            writes.push(Write::Creds(Box::new(creds)));
+        }
+        if !self.login_confirmed {
+            // From now on a 401 means the phone removed the device, not a
+            // pairing that never completed.
+            self.login_confirmed = true;
+            writes.push(Write::LoginConfirmed);
+        }
+        if !writes.is_empty() {
+            self.store(writes, AfterStore::Nothing);
+        }
+        self.event(Event::LoggedIn { jid: me.jid });
+        let count = self
+            .iqs
+            .start(IqPurpose::PreKeyCount, now, ms(self.config.iq_timeout_ms));
+        self.send(&stanzas::pre_key_count(&count));
+        let active = self
+            .iqs
+            .start(IqPurpose::SetActive, now, ms(self.config.iq_timeout_ms));
+        self.send(&stanzas::set_active(&active));
+    }
+
+    pub(super) fn on_iq_answer(&mut self, purpose: IqPurpose, node: NodeRef<'_>) {
+        if node.attr("type") == Some("error") && purpose != IqPurpose::Ping {
+            let code = node
+                .child("error")
+                .and_then(|e| e.attr("code"))
+                .unwrap_or("?")
+                .to_owned();
+            return self.violation(Violation::Refused { purpose, code });
+        }
+        match purpose {
+            IqPurpose::Ping => {}
+            IqPurpose::PreKeyCount => {
+                let count = node
+                    .child("count")
+                    .and_then(|c| c.attr("value"))
+                    .and_then(|v| v.parse::<u32>().ok());
+                match count {
+                    Some(count) => self.maybe_upload_pre_keys(count),
+                    None => self.violation(Violation::Missing {
+                        stanza: "pre-key count",
+                        what: "a value",
+                    }),
+                }
+            }
+            IqPurpose::PreKeyUpload { up_to, count } => {
+                let mut creds = self.creds.clone();
+                creds.first_unuploaded_pre_key_id = up_to;
+                self.store_creds(creds, AfterStore::Nothing);
+                self.event(Event::PreKeysUploaded { count });
+            }
+            IqPurpose::SetActive => {
+                if let State::Open { stage, .. } = &mut self.state {
+                    *stage = Stage::Online;
+                }
+                self.event(Event::Online);
+            }
+            IqPurpose::LinkCodeHello => {
+                let reference = node
+                    .child("link_code_companion_reg")
+                    .and_then(|r| r.child("link_code_pairing_ref"));
+                let code = match &self.state {
+                    State::Open {
+                        stage: Stage::Pairing(flow),
+                        ..
+                    } => flow
+                        .link_code
+                        .as_ref()
+                        .map(|c| link_code::display_code(&c.code)),
+                    _ => None,
+                };
+                match (reference, code) {
+                    (Some(_), Some(code)) => self.event(Event::PairingCode { code }),
+                    _ => self.violation(Violation::Missing {
+                        stanza: "pairing code answer",
+                        what: "link_code_pairing_ref",
+                    }),
+                }
+            }
+            IqPurpose::LinkCodeFinish => {}
+        }
+    }
+
+    fn maybe_upload_pre_keys(&mut self, server_count: u32) {
+        if server_count > self.config.pre_keys_low_water {
+            return;
+        }
+        let wanted = if server_count == 0 {
+            self.config.pre_keys_initial
+        } else {
+            self.config.pre_keys_low_water
+        };
+        let mut creds = self.creds.clone();
+        // Provisional ids: the store may move them past ids another
+        // process on it claimed (see `session::pre_key_ids`).
+        let keys: Vec<PreKey> = (0..wanted)
+            .map(|i| PreKey {
+                id: pre_key_ids::after(creds.next_pre_key_id, i),
+                key_pair: KeyPair::generate(&mut self.rng),
+            })
+            .collect();
+        creds.next_pre_key_id = pre_key_ids::after(creds.next_pre_key_id, wanted);
+        self.creds = creds.clone();
+        // Keys before the creds that count them, in one transaction.
+        self.store(
+            vec![
+                Write::FreshPreKeys(keys.clone()),
+                Write::Creds(Box::new(creds)),
+            ],
+            AfterStore::UploadPreKeys { keys },
+        );
+    }
+}
