@@ -1,6 +1,7 @@
 //! What belongs to the process, shared by every session it runs:
 //! configuration, the HTTP server and anti-idle pings ([`services`]), the
-//! status registry, the memory watchdog, the `blacksky session` CLI and the clocks.
+//! status registry, the memory watchdog, the `blacksky session` CLI and
+//! the clocks.
 
 pub mod anti_idle;
 pub mod cli;

@@ -1,9 +1,10 @@
 //! A simulated world from a seed: host `wa` (the fake server over
 //! turmoil's TCP), host `db` (the store, see [`super::db`]) and one or
 //! more bot hosts (`bot`, and `bot-2`… when dynos overlap), each running
-//! the production start, loop and shutdown (`runner::run_with`) over [`TurmoilDialer`], [`NetStore`]
-//! and its own [`SimClock`]. A bot host has no disk: everything it keeps
-//! is in `db`, so a crash or a dyno cycle starts from what `db` holds.
+//! the production start, loop and shutdown (`runner::run_with`) over
+//! [`TurmoilDialer`], [`NetStore`] and its own [`SimClock`]. A bot host has
+//! no disk: everything it keeps is in `db`, so a crash or a dyno cycle
+//! starts from what `db` holds.
 //!
 //! The scenario steps the simulation itself and holds handles to the
 //! server, the store and the bots' status boards, to act as the phone,
