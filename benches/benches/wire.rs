@@ -1,6 +1,7 @@
-//! The encrypt/decode path on the shared stanza set, stanza by stanza:
-//! node encode, node decode, frame encrypt, frame decrypt, and the whole
-//! receive path (frame → AES-256-GCM → node) as Baileys' socket does it.
+//! The encrypt/decode path on the stanza set
+//! (`benches/fixtures/stanzas.json`), stanza by stanza: node encode, node
+//! decode, frame encrypt, frame decrypt, and the whole receive path
+//! (frame → AES-256-GCM → node) as Baileys' socket does it.
 //! Plus the physical reference: raw AES-256-GCM decrypt of 64 KiB frames.
 //!
 //! Frames are processed in batches of `BATCH` with a fresh receiver per

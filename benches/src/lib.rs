@@ -1,16 +1,15 @@
-//! The shared stanza set (`../shared/bench/stanzas.json`): five stanzas as
-//! WhatsApp delivers them, with the bytes Baileys' encoder makes of each.
+//! The stanza set (`benches/fixtures/stanzas.json`, a copy of the project's
+//! shared benchmark set): five stanzas as WhatsApp delivers them, with the
+//! bytes Baileys' encoder makes of each.
 //! The benches measure on exactly these, so our figures compare with
 //! Baileys' baseline; core's vector tests check our bytes against Baileys'.
-
-use std::path::PathBuf;
 
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as B64;
 use blacksky_core::wire::binary::{Content, Node, Str, Value};
 use serde_json::Value as Json;
 
-/// One stanza of the shared set.
+/// One stanza of the set.
 #[derive(Debug, Clone)]
 pub struct Stanza {
     pub name: String,
@@ -60,30 +59,18 @@ fn string(j: &Json, key: &str, what: &str) -> String {
         .to_owned()
 }
 
-/// `$BLACKSKY_SHARED/bench/stanzas.json`, else the `shared/` folder
+/// The stanza set, compiled in: the repository's copy
+/// (`benches/fixtures/stanzas.json`), so tests and benches need nothing
 /// beside the repository.
-pub fn stanzas_path() -> PathBuf {
-    match std::env::var_os("BLACKSKY_SHARED") {
-        Some(dir) => PathBuf::from(dir).join("bench/stanzas.json"),
-        None => PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../shared/bench/stanzas.json"),
-    }
-}
+const STANZAS_JSON: &str = include_str!("../fixtures/stanzas.json");
 
-/// Loads the shared stanza set; panics with a clear message when the file
-/// is missing or not in the format these tests were written for.
+/// Loads the stanza set; panics with a clear message when it is not in
+/// the format these tests were written for.
 pub fn load_stanzas() -> Vec<Stanza> {
-    let path = stanzas_path();
-    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| {
-        panic!(
-            "cannot read the shared stanza set at {} ({e}). It lives in the shared \
-             folder beside the repo (/work/shared/bench/stanzas.json next to /work/main); \
-             CI provides it.",
-            path.display()
-        )
-    });
     // Attribute order is wire order: the workspace turns on serde_json's
     // `preserve_order`, so objects keep their key order.
-    let json: Json = serde_json::from_str(&text).expect("stanzas.json is JSON");
+    let json: Json = serde_json::from_str(STANZAS_JSON)
+        .unwrap_or_else(|e| panic!("stanzas.json is not JSON: {e}"));
     let node_format = string(&json, "node_format", "stanzas.json");
     assert!(
         node_format.starts_with("node = {tag, attrs (object, key order = wire order), content?"),

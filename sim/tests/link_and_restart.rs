@@ -4,7 +4,7 @@
 //! pairing, every message it acked is in its durable store, and the server
 //! never sees two live connections for it.
 //!
-//! The production driver (`blacksky_io::session::supervise`) over turmoil.
+//! The production start and loop (`blacksky_io::session::runner::run_with`) over turmoil.
 //! `SEED=<n> cargo test -p blacksky-sim --test link_and_restart` replays a run.
 
 use std::time::Duration;

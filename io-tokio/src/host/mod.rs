@@ -1,6 +1,7 @@
 //! What belongs to the process, shared by every session it runs:
-//! configuration, the HTTP server, the status registry, the memory
-//! watchdog, anti-idle pings, the `blacksky session` CLI and the clocks.
+//! configuration, the HTTP server and anti-idle pings ([`services`]), the
+//! status registry, the memory watchdog, the `blacksky session` CLI and
+//! the clocks.
 
 pub mod anti_idle;
 pub mod cli;
@@ -9,4 +10,5 @@ pub mod config;
 pub mod http;
 pub mod memory;
 pub mod qr;
+pub mod services;
 pub mod status;

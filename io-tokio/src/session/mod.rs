@@ -1,9 +1,14 @@
-//! What runs one WhatsApp session: [`runner`] starts it and shuts it down,
-//! [`supervise`] is the keeper's loop, [`driver`] runs one connection over
-//! the [`transport`], and the store [`worker`] owns the session's store.
+//! What runs one WhatsApp session: [`runner`] starts it and shuts it down
+//! with what [`setup`] gives it, [`supervise`] is the keeper's loop,
+//! [`driver`] runs one connection over the [`transport`], the store
+//! [`worker`] owns the session's store; [`settings`] and [`present`] are
+//! shared by the runner and the loop.
 
 pub mod driver;
+pub mod present;
 pub mod runner;
+pub mod settings;
+pub mod setup;
 pub mod supervise;
 pub mod transport;
 pub mod worker;

@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 
 use blacksky_core::client::{Client, ClientConfig, DisconnectReason, Event, PairingMethod};
 use blacksky_core::keeper::{
-    ConnState, Input as KeeperInput, Keeper, KeeperConfig, Output as KeeperOutput, ShutdownStep,
+    ConnState, Input as KeeperInput, Keeper, Output as KeeperOutput, ShutdownStep,
 };
 use blacksky_core::session::Creds;
 use rand_chacha::ChaCha20Rng;
@@ -25,7 +25,8 @@ use crate::host::http::PairingPhone;
 use crate::host::memory::{RssSampler, ShedHooks};
 use crate::host::status::StatusBoard;
 use crate::session::driver::{Control, Ended, run_connection};
-use crate::session::runner::{client_config, present};
+use crate::session::present::present;
+use crate::session::settings::{client_config, keeper_config};
 use crate::session::transport::Dialer;
 use crate::session::worker::{StoreLink, StoreWorker};
 use crate::store::Standing;
@@ -37,25 +38,6 @@ const STANDING_CHECK_TIMEOUT: Duration = Duration::from_secs(2);
 
 /// How often memory and store health are sampled.
 const SAMPLE_INTERVAL: Duration = Duration::from_secs(10);
-
-/// The keeper's settings from the shell's config.
-pub fn keeper_config(config: &Config, pairing_page_on: bool) -> KeeperConfig {
-    KeeperConfig {
-        reconnect_base_ms: config.reconnect_base_ms,
-        reconnect_max_ms: config.reconnect_max_ms,
-        max_reconnect_attempts: config.max_reconnect_attempts,
-        exit_on_logout: !pairing_page_on,
-        memory_limit_bytes: config
-            .memory_optimization
-            .then_some(config.memory_limit_mb)
-            .flatten()
-            .map(|mb| mb * 1024 * 1024),
-        // The store worker takes the periodic snapshots itself.
-        backup_interval_ms: 0,
-        shutdown_grace_ms: config.shutdown_grace_ms,
-        ..KeeperConfig::default()
-    }
-}
 
 /// What the loop shares with the rest of the process.
 #[derive(Debug)]

@@ -1,6 +1,6 @@
-//! The chaos harness: the production driver (`blacksky_io::session::supervise`)
-//! against the fake server, over turmoil's deterministic network and
-//! clock. See DESIGN.md, "Testing".
+//! The chaos harness: the production session run
+//! (`blacksky_io::session::runner::run_with`) against the fake server, over
+//! turmoil's deterministic network and clock. See DESIGN.md, "Testing".
 //!
 //! - [`clock`]: [`SimClock`], the bot's clocks in the simulation.
 //! - [`db`]: host `db`, the store over the simulated network.

@@ -1,9 +1,10 @@
 //! A simulated world from a seed: host `wa` (the fake server over
 //! turmoil's TCP), host `db` (the store, see [`super::db`]) and one or
 //! more bot hosts (`bot`, and `bot-2`… when dynos overlap), each running
-//! the production `supervise` loop over [`TurmoilDialer`], [`NetStore`]
-//! and its own [`SimClock`]. A bot host has no disk: everything it keeps
-//! is in `db`, so a crash or a dyno cycle starts from what `db` holds.
+//! the production start, loop and shutdown (`runner::run_with`) over
+//! [`TurmoilDialer`], [`NetStore`] and its own [`SimClock`]. A bot host has
+//! no disk: everything it keeps is in `db`, so a crash or a dyno cycle
+//! starts from what `db` holds.
 //!
 //! The scenario steps the simulation itself and holds handles to the
 //! server, the store and the bots' status boards, to act as the phone,
@@ -20,17 +21,15 @@ use blacksky_core::client::ClientConfig;
 use blacksky_core::session::{Creds, OutboxEntry};
 use blacksky_io::host::clock::{Clock, SharedClock};
 use blacksky_io::host::config::Config;
-use blacksky_io::host::memory::{RssSampler, ShedHooks};
+use blacksky_io::host::memory::RssSampler;
 use blacksky_io::host::status::StatusBoard;
-use blacksky_io::session::runner::worker_config;
-use blacksky_io::session::supervise::{Services, supervise};
-use blacksky_io::session::worker::InboxHandler;
-use blacksky_io::session::worker::{StoreHealth, StoreWorker};
-use blacksky_io::store::backup::{self, Sealer};
-use blacksky_io::store::{InboxRecord, MemoryDb, MemoryStore, Store};
+use blacksky_io::session::runner::run_with;
+use blacksky_io::session::settings::worker_config;
+use blacksky_io::session::setup::{RunHooks, RunSetup};
+use blacksky_io::session::supervise::Finished;
+use blacksky_io::session::worker::{InboxHandler, StoreHealth};
+use blacksky_io::store::{InboxRecord, MemoryDb, MemoryStore, Store, StoreError};
 use futures_util::FutureExt;
-use rand_chacha::ChaCha20Rng;
-use rand_core::SeedableRng;
 use tokio::sync::watch;
 
 use super::clock::{SIM_EPOCH, SimClock};
@@ -140,6 +139,27 @@ impl InboxHandler for RecordingHandler {
     }
 }
 
+/// What the scenario sees of a start: its status board, and the end of
+/// its keeper's loop in the trace.
+struct BotHooks {
+    name: String,
+    board: Arc<Mutex<Option<StatusBoard>>>,
+    trace: Trace,
+}
+
+impl RunHooks for BotHooks {
+    fn board_ready(&mut self, board: &StatusBoard) {
+        *lock(&self.board) = Some(board.clone());
+    }
+
+    fn loop_ended(&mut self, finished: &Finished) {
+        self.trace.record(format!(
+            "{}: supervise ended with {}",
+            self.name, finished.exit_code
+        ));
+    }
+}
+
 fn plant_broken_ack(client: &mut ClientConfig) {
     client.broken_ack_before_store = true;
 }
@@ -190,8 +210,8 @@ struct Bot {
 }
 
 impl Bot {
-    /// What `runner::run_with` does, on the simulation's store and clocks,
-    /// without the HTTP services.
+    /// One start of the process: the production `runner::run_with` on the
+    /// simulation's store, network, clocks and seeds.
     async fn run(self) {
         let name = &self.handles.name;
         let start = self.starts.fetch_add(1, Ordering::SeqCst) + 1;
@@ -203,80 +223,50 @@ impl Bot {
         };
         self.trace.record(format!("{name}: start #{start}"));
         // SIGTERM: the scenario flips this (`World::sigterm_bot`). Set up
-        // first, so a SIGTERM while the store is still awaited is heard
-        // (as `runner::run_with` hears it).
-        let (stop, mut shutdown) = watch::channel(false);
+        // first, so a SIGTERM while the store is still awaited is heard.
+        let (stop, shutdown) = watch::channel(false);
         *lock(&self.handles.sigterm) = Some(stop);
-        let mut keys = backup::keyring(None);
-        let mut delay = Duration::from_millis(500);
-        let prepared = loop {
-            let mut store = NetStore::new(self.db.clone(), SESSION, self.link.clone());
-            let mut rng = ChaCha20Rng::from_seed(start_seed(self.seed ^ 0x6b65_7973, start));
-            match backup::prepare_with(&mut store, None, &mut keys, &mut rng).await {
-                Ok(prepared) => break Some((store, prepared)),
-                Err(err) => tracing::warn!("sim bot: store not ready: {err}"),
-            }
-            tokio::select! {
-                biased;
-                _ = shutdown.changed() => break None,
-                () = tokio::time::sleep(delay) => {}
-            }
-            delay = (delay * 2).min(Duration::from_secs(30));
-        };
-        let Some((store, prepared)) = prepared else {
-            self.exited(0);
-            return;
-        };
-        // One KDF round: snapshot sealing is not what is under test.
-        let sealer = Sealer::new(SESSION, None, 1);
-        let mut worker_settings = worker_config(&self.config);
-        worker_settings.clock = SharedClock(Arc::new(self.clock.clone()));
-        worker_settings.owner = format!("{name}#{start}");
-        let mut worker = StoreWorker::spawn(
-            store,
-            (prepared.creds, prepared.login_confirmed),
-            sealer,
-            Box::new(RecordingHandler {
+        let (db, link) = (self.db.clone(), self.link.clone());
+        let mut worker = worker_config(&self.config);
+        worker.owner = format!("{name}#{start}");
+        let rss = self.rss.clone();
+        let setup = RunSetup {
+            open_store: move |_: &Config| {
+                let store = NetStore::new(db.clone(), SESSION, link.clone());
+                async move { Ok::<_, StoreError>(store) }
+            },
+            dialer: TurmoilDialer::new(self.open.clone(), self.link.sockets(), start),
+            clock: self.clock.clone(),
+            inbox_handler: RecordingHandler {
                 host: name.clone(),
                 ..self.handler.clone()
-            }),
-            worker_settings,
-            StoreHealth::new(),
-        );
-        let board = StatusBoard::new(self.clock.now(), self.clock.wall());
-        if let Some(me) = &worker.durable_creds().0.me {
-            board.set_jid(&me.jid);
-        }
-        *lock(&self.handles.board) = Some(board.clone());
-        let rss = self.rss.clone();
-        let mut services = Services {
-            board,
-            code_requests: None,
-            shed: ShedHooks::new(),
+            },
+            store_health: StoreHealth::new(),
+            worker,
+            // One KDF round: snapshot sealing is not what is under test.
+            sealer_kdf_iterations: 1,
+            // Each start draws its own randomness, all from the world's seed.
+            prepare_seed: start_seed(self.seed ^ 0x6b65_7973, start),
+            loop_seed: start_seed(self.seed, start),
             rss: RssSampler(Arc::new(move || Some(rss.load(Ordering::SeqCst)))),
             console: false,
-            pairing_page_on: false,
-            // Each start draws its own randomness, all from the world's seed.
-            seed: start_seed(self.seed, start),
             tune_client: self
                 .broken_ack_before_store
                 .then_some(plant_broken_ack as fn(&mut ClientConfig)),
+            hooks: Box::new(BotHooks {
+                name: name.clone(),
+                board: self.handles.board.clone(),
+                trace: self.trace.clone(),
+            }),
         };
-        let finished = supervise(
-            &self.config,
-            TurmoilDialer::new(self.open.clone(), self.link.sockets(), start),
-            self.clock.clone(),
-            &mut worker,
-            &mut shutdown,
-            &mut services,
-        )
-        .await;
-        self.trace.record(format!(
-            "{name}: supervise ended with {}",
-            finished.exit_code
-        ));
-        worker.stop().await;
-        self.exited(finished.exit_code);
+        let code = match run_with(&self.config, shutdown, setup).await {
+            Ok(code) => code,
+            Err(err) => {
+                self.trace.record(format!("{name}: run failed: {err:#}"));
+                1
+            }
+        };
+        self.exited(code);
     }
 
     /// The process exits here (`runner::run_with` returns the code).

@@ -7,8 +7,8 @@
 //! |--------------|----------------------------------------------------------|
 //! | `GET /health`  | 200 `ok` while the process serves requests             |
 //! | `GET /ready`   | 200 `online` while the session is open, else 503 + state |
-//! | `GET /status`  | JSON [`StatusView`](crate::host::status::StatusView)         |
-//! | `GET /stats`   | JSON [`StatsView`](crate::host::status::StatsView)           |
+//! | `GET /status`  | JSON [`StatusView`](crate::host::status::StatusView)   |
+//! | `GET /stats`   | JSON [`StatsView`](crate::host::status::StatsView)     |
 //! | `GET /metrics` | Prometheus text format                                 |
 //! | `GET /qr`, `POST /qr/login`, `POST /qr/code` | the guarded pairing page |
 

@@ -1,0 +1,55 @@
+//! The core's and the worker's settings for one session, read from the
+//! process's configuration.
+
+use std::time::Duration;
+
+use blacksky_core::client::{ClientConfig, PairingMethod};
+use blacksky_core::keeper::KeeperConfig;
+
+use crate::host::config::{Config, Pairing};
+use crate::session::worker::WorkerConfig;
+
+/// The core's client settings from the shell's config.
+pub fn client_config(config: &Config) -> ClientConfig {
+    ClientConfig {
+        root_public_key: config.root_pubkey,
+        frame_bytes_max: config.frame_bytes_max,
+        pairing: match &config.pairing {
+            Pairing::Qr => PairingMethod::Qr,
+            Pairing::Code { phone } => PairingMethod::Code {
+                phone: phone.clone(),
+            },
+        },
+        ..ClientConfig::default()
+    }
+}
+
+/// The keeper's settings from the shell's config.
+pub fn keeper_config(config: &Config, pairing_page_on: bool) -> KeeperConfig {
+    KeeperConfig {
+        reconnect_base_ms: config.reconnect_base_ms,
+        reconnect_max_ms: config.reconnect_max_ms,
+        max_reconnect_attempts: config.max_reconnect_attempts,
+        exit_on_logout: !pairing_page_on,
+        memory_limit_bytes: config
+            .memory_optimization
+            .then_some(config.memory_limit_mb)
+            .flatten()
+            .map(|mb| mb * 1024 * 1024),
+        // The store worker takes the periodic snapshots itself.
+        backup_interval_ms: 0,
+        shutdown_grace_ms: config.shutdown_grace_ms,
+        ..KeeperConfig::default()
+    }
+}
+
+/// The worker's settings from the shell's config.
+pub fn worker_config(config: &Config) -> WorkerConfig {
+    WorkerConfig {
+        backup_interval: config
+            .session_backup
+            .then(|| Duration::from_secs(config.backup_interval_min * 60)),
+        backup_keep: config.backup_keep,
+        ..WorkerConfig::default()
+    }
+}
