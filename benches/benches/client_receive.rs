@@ -188,13 +188,7 @@ fn client_receive(c: &mut Criterion) {
                 },
                 |frame: Vec<u8>| {
                     let mut client = client.borrow_mut();
-                    let _ = client.handle_input(
-                        now,
-                        Input::Received {
-                            bytes: &frame,
-                            wall: WALL,
-                        },
-                    );
+                    receive(&mut client, &frame, now);
                     let mut pending = pending.borrow_mut();
                     while let Some(output) = client.poll_output() {
                         match output {
@@ -227,13 +221,7 @@ fn client_receive(c: &mut Criterion) {
                 },
                 |frame: Vec<u8>| {
                     let mut client = client.borrow_mut();
-                    let _ = client.handle_input(
-                        now,
-                        Input::Received {
-                            bytes: &frame,
-                            wall: WALL,
-                        },
-                    );
+                    receive(&mut client, &frame, now);
                     let stored = drain(&mut client, now);
                     debug_assert!(!is_message || stored == 1);
                     stored
@@ -251,6 +239,17 @@ fn throughput(stanza: &Stanza) -> Throughput {
         elements: 1,
         bytes: with_id(stanza, 0).len() as u64,
     }
+}
+
+/// Hands the client one frame from the socket.
+fn receive(client: &mut Client, frame: &[u8], now: Instant) {
+    let _ = client.handle_input(
+        now,
+        Input::Received {
+            bytes: frame,
+            wall: WALL,
+        },
+    );
 }
 
 /// Answers the batches the routine collected as committed, untimed.

@@ -16,7 +16,7 @@ use blacksky_core::signal::{
     self, IdentityKey, MessageKind, OneTimePreKeyPublic, PreKeyBundle, PublicKey,
     SKIPPED_PER_MESSAGE_MAX, SignalError, SignalMessage, SignedPreKeyPublic,
 };
-use node_peer::{NodePeer, PeerRefused};
+use node_peer::{NodePeer, PeerRefused, bytes};
 use serde_json::{Value, json};
 use signal_party::Party as Us;
 
@@ -25,14 +25,6 @@ const US: &str = "blacksky.1";
 
 fn b64(bytes: &[u8]) -> String {
     B64.encode(bytes)
-}
-
-fn bytes(value: &Value, field: &str) -> Vec<u8> {
-    let text = value[field]
-        .as_str()
-        .unwrap_or_else(|| panic!("{field} missing in {value}"));
-    B64.decode(text)
-        .unwrap_or_else(|e| panic!("{field} is not base64: {e}"))
 }
 
 fn kind_of(value: &Value) -> MessageKind {

@@ -12,20 +12,12 @@ use blacksky_core::signal::group::{
     GroupError, SenderKeyMessage, SenderKeyRecord, create_sender_key, group_decrypt, group_encrypt,
     process_distribution,
 };
-use node_peer::NodePeer;
+use node_peer::{NodePeer, bytes};
 use rand_chacha::ChaCha20Rng;
 use rand_core::SeedableRng;
 use serde_json::{Value, json};
 
 const GROUP: &str = "120363000000000001@g.us";
-
-fn bytes(value: &Value, field: &str) -> Vec<u8> {
-    let text = value[field]
-        .as_str()
-        .unwrap_or_else(|| panic!("{field} missing in {value}"));
-    B64.decode(text)
-        .unwrap_or_else(|e| panic!("{field} is not base64: {e}"))
-}
 
 /// A member record of `sender`'s Baileys-made key, from its SKDM.
 fn baileys_sender(peer: &mut NodePeer, sender: &str) -> SenderKeyRecord {

@@ -18,6 +18,8 @@ use std::sync::mpsc::{Receiver, RecvTimeoutError, channel};
 use std::thread;
 use std::time::Duration;
 
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD as B64;
 use serde_json::Value;
 
 /// How long one answer may take before the peer is declared stuck.
@@ -183,4 +185,13 @@ fn install_packages() {
         status.success(),
         "npm ci in interop/ failed ({status}): the interop tests need the packages of interop/package-lock.json"
     );
+}
+
+/// The base64 field `field` of a peer's answer, as bytes.
+pub fn bytes(value: &Value, field: &str) -> Vec<u8> {
+    let text = value[field]
+        .as_str()
+        .unwrap_or_else(|| panic!("{field} missing in {value}"));
+    B64.decode(text)
+        .unwrap_or_else(|e| panic!("{field} is not base64: {e}"))
 }
