@@ -53,10 +53,7 @@ impl KeyPair {
     /// low-order peer key), which we refuse like Go's `curve25519.X25519`.
     #[must_use]
     pub fn diffie_hellman(&self, their_public: &[u8; 32]) -> Option<Zeroizing<[u8; 32]>> {
-        let shared = self.private.diffie_hellman(&PublicKey::from(*their_public));
-        shared
-            .was_contributory()
-            .then(|| Zeroizing::new(shared.to_bytes()))
+        super::x25519::x25519(&self.private_bytes(), their_public)
     }
 
     /// XEdDSA signature over `message` (see [`crate::crypto::xeddsa`]).

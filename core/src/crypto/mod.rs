@@ -3,6 +3,7 @@
 //! convention, Signal's `0x05` public-key prefix, and HKDF-SHA256.
 
 mod keys;
+pub mod x25519;
 pub mod xeddsa;
 
 use hkdf::Hkdf;

@@ -10,6 +10,7 @@ use rand_core::CryptoRngCore;
 use zeroize::{Zeroize, ZeroizeOnDrop, Zeroizing};
 
 use super::error::KeyError;
+use crate::crypto::x25519::x25519;
 use crate::crypto::{KEY_TYPE_DJB, KeyPair, prefixed};
 
 fn array32(bytes: &[u8], field: &'static str) -> Result<[u8; 32], KeyError> {
@@ -195,11 +196,7 @@ impl RatchetKeyPair {
 
     /// X25519 with `theirs`; `None` for a low-order key (all-zero result).
     pub(crate) fn agree(&self, theirs: &PublicKey) -> Option<Zeroizing<[u8; 32]>> {
-        let private = x25519_dalek::StaticSecret::from(*self.private.expose());
-        let shared = private.diffie_hellman(&x25519_dalek::PublicKey::from(*theirs.raw()));
-        shared
-            .was_contributory()
-            .then(|| Zeroizing::new(shared.to_bytes()))
+        x25519(self.private.expose(), theirs.raw())
     }
 }
 
