@@ -1,11 +1,12 @@
 //! What belongs to the process, shared by every session it runs:
-//! configuration, the HTTP server, the status registry, the memory
+//! configuration (and the `.env` file), the HTTP server, the status registry, the memory
 //! watchdog, anti-idle pings, the `blacksky session` CLI and the clocks.
 
 pub mod anti_idle;
 pub mod cli;
 pub mod clock;
 pub mod config;
+pub mod dotenv;
 pub mod http;
 pub mod memory;
 pub mod qr;
