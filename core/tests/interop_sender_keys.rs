@@ -15,7 +15,7 @@ use blacksky_core::signal::group::{
 use node_peer::{NodePeer, bytes};
 use rand_chacha::ChaCha20Rng;
 use rand_core::SeedableRng;
-use serde_json::{Value, json};
+use serde_json::json;
 
 const GROUP: &str = "120363000000000001@g.us";
 

@@ -3,16 +3,18 @@
 
 use blacksky_io::host::cli;
 use blacksky_io::host::config::{Config, ProcessEnv};
+use blacksky_io::host::dotenv;
 use blacksky_io::session::runner;
 use tokio::sync::watch;
 
-fn init_logging(json: bool) {
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+/// Logs to stderr through the filter the configuration checked (RUST_LOG),
+/// as JSON lines on a public host or in production.
+fn init_logging(config: &Config) {
+    let filter = tracing_subscriber::EnvFilter::builder().parse_lossy(&config.log_filter);
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr);
-    if json {
+    if config.json_logs {
         builder.json().init();
     } else {
         builder.init();
@@ -46,11 +48,11 @@ fn spawn_signal_handler(shutdown: watch::Sender<bool>) {
 }
 
 fn main() {
-    // A missing .env is normal; a malformed one is worth a word.
-    if let Err(err) = dotenvy::dotenv()
-        && !err.not_found()
-    {
-        eprintln!("blacksky: ignoring .env: {err}");
+    // A missing .env is normal; a malformed one stops the start, as a bad
+    // variable does.
+    if let Err(err) = dotenv::load(std::path::Path::new(dotenv::DOTENV_FILE)) {
+        eprintln!("blacksky: configuration error: {err}");
+        std::process::exit(2);
     }
     let config = match Config::from_env(&ProcessEnv) {
         Ok(config) => config,
@@ -69,7 +71,7 @@ fn main() {
             return;
         }
         Some("session") => {
-            init_logging(config.json_logs);
+            init_logging(&config);
             let _ = rustls::crypto::ring::default_provider().install_default();
             std::process::exit(cli::session::main(&config, &args[1..]));
         }
@@ -84,7 +86,7 @@ fn main() {
             std::process::exit(2);
         }
     }
-    init_logging(config.json_logs);
+    init_logging(&config);
     let _ = rustls::crypto::ring::default_provider().install_default();
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)

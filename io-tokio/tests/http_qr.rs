@@ -163,6 +163,74 @@ async fn guessing_is_cut_off_after_a_few_wrong_tokens() {
 }
 
 #[tokio::test]
+async fn on_heroku_a_guesser_locks_out_only_itself() {
+    let server = Server::start(
+        QrPageConfig::new(QrAccess::Token(Secret::new(TOKEN)), None).behind_heroku_router(true),
+    )
+    .await;
+    show_qr(&server);
+    // The router appends the address it saw; a guesser varying the first
+    // hop it writes itself stays the same client.
+    for i in 0..FAILURES_PER_WINDOW_MAX {
+        let forwarded = format!("10.9.9.{i}, 203.0.113.9");
+        let reply = server
+            .get_with(
+                &format!("/qr?token=guess{i}"),
+                &[("x-forwarded-for", &forwarded)],
+            )
+            .await;
+        assert_eq!(reply.status, StatusCode::FORBIDDEN);
+    }
+    let guesser = server
+        .get_with(
+            &format!("/qr?token={TOKEN}"),
+            &[("x-forwarded-for", "10.9.9.200, 203.0.113.9")],
+        )
+        .await;
+    assert_eq!(guesser.status, StatusCode::TOO_MANY_REQUESTS);
+    assert_no_secrets(&guesser);
+    let owner = server
+        .get_with(
+            &format!("/qr?token={TOKEN}"),
+            &[("x-forwarded-for", "198.51.100.7")],
+        )
+        .await;
+    assert_eq!(
+        owner.status,
+        StatusCode::OK,
+        "another client is not locked out"
+    );
+    assert!(owner.body.contains(QR_TEXT));
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn off_heroku_a_forwarded_header_does_not_escape_the_lockout() {
+    let server = token_server(None).await;
+    for i in 0..FAILURES_PER_WINDOW_MAX {
+        let forwarded = format!("192.0.2.{i}");
+        server
+            .get_with(
+                &format!("/qr?token=guess{i}"),
+                &[("x-forwarded-for", &forwarded)],
+            )
+            .await;
+    }
+    let locked = server
+        .get_with(
+            &format!("/qr?token={TOKEN}"),
+            &[("x-forwarded-for", "192.0.2.250")],
+        )
+        .await;
+    assert_eq!(
+        locked.status,
+        StatusCode::TOO_MANY_REQUESTS,
+        "the peer is the client here, whatever the header says"
+    );
+    server.stop().await;
+}
+
+#[tokio::test]
 async fn guessing_does_not_lock_out_who_already_holds_the_page() {
     let server = token_server(None).await;
     let cookie = session_cookie(&server.get(&format!("/qr?token={TOKEN}")).await);

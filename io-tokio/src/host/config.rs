@@ -145,8 +145,12 @@ pub struct Config {
     pub heroku: bool,
     /// `CLOUD_MODE`: a public host without a terminal (same rules as Heroku).
     pub cloud_mode: bool,
-    /// `NODE_ENV` / `BLACKSKY_ENV` = production, or Heroku → JSON logs.
+    /// `NODE_ENV` / `BLACKSKY_ENV` = production, `HEROKU` or `CLOUD_MODE`
+    /// → JSON logs.
     pub json_logs: bool,
+    /// `RUST_LOG`: the log filter (checked at start: a filter that does not
+    /// parse stops the start instead of logging at some other level).
+    pub log_filter: String,
     /// `OWNER_NUMBER`: the bot owner's phone (digits).
     pub owner_number: Option<String>,
     /// `USE_CDN_MEDIA`: fetch media through WhatsApp's CDN hosts.
@@ -291,6 +295,15 @@ impl Config {
                 })
             }
         });
+        let log_filter = r.string(&["RUST_LOG"], "info");
+        if let Err(err) = tracing_subscriber::EnvFilter::builder().parse(&log_filter) {
+            return Err(ConfigError {
+                var: "RUST_LOG",
+                problem: format!("{log_filter:?} is not a log filter: {err}"),
+                expected: "a level (error, warn, info, debug, trace) or target=level pairs, e.g. info,blacksky_io=debug",
+            });
+        }
+        let cloud_mode = r.bool(&["CLOUD_MODE"], false)?;
         let owner_number = match r.raw(&["OWNER_NUMBER"]) {
             None => None,
             Some((var, raw)) => Some(parse_phone(var, &raw)?),
@@ -369,8 +382,9 @@ impl Config {
                 "minutes from 1 to 1440",
             )?,
             heroku,
-            cloud_mode: r.bool(&["CLOUD_MODE"], false)?,
-            json_logs: production || heroku,
+            cloud_mode,
+            json_logs: production || heroku || cloud_mode,
+            log_filter,
             owner_number,
             use_cdn_media: r.bool(&["USE_CDN_MEDIA"], false)?,
         })
@@ -456,6 +470,7 @@ impl Config {
             ("HEROKU", self.heroku.to_string()),
             ("CLOUD_MODE", self.cloud_mode.to_string()),
             ("JSON_LOGS", self.json_logs.to_string()),
+            ("RUST_LOG", self.log_filter.clone()),
             (
                 "OWNER_NUMBER",
                 self.owner_number
@@ -575,6 +590,8 @@ mod tests {
             ("ANTI_IDLE_MINUTES", "0"),
             ("OWNER_NUMBER", "12"),
             ("HEROKU", "sure"),
+            ("CLOUD_MODE", "sometimes"),
+            ("RUST_LOG", "blacksky=loud"),
         ] {
             let err = Config::from_env(&env(&[(var, value)])).expect_err(var);
             assert_eq!(err.var, var);
@@ -656,6 +673,19 @@ mod tests {
         );
         let heroku = Config::from_env(&env(&[("HEROKU", "true")])).expect("valid");
         assert!(heroku.json_logs && heroku.is_public_host());
+        let cloud = Config::from_env(&env(&[("CLOUD_MODE", "true")])).expect("valid");
+        assert!(cloud.json_logs && cloud.is_public_host());
+    }
+
+    #[test]
+    fn the_log_filter_is_checked_and_kept() {
+        let config =
+            Config::from_env(&env(&[("RUST_LOG", "warn,blacksky_io=debug")])).expect("valid");
+        assert_eq!(config.log_filter, "warn,blacksky_io=debug");
+        assert_eq!(
+            Config::from_env(&env(&[])).expect("valid").log_filter,
+            "info"
+        );
     }
 
     #[test]

@@ -1,12 +1,13 @@
 //! What belongs to the process, shared by every session it runs:
-//! configuration, the HTTP server and anti-idle pings ([`services`]), the
-//! status registry, the memory watchdog, the `blacksky session` CLI and
-//! the clocks.
+//! configuration (and the `.env` file), the HTTP server and anti-idle
+//! pings ([`services`]), the status registry, the memory watchdog, the
+//! `blacksky session` CLI and the clocks.
 
 pub mod anti_idle;
 pub mod cli;
 pub mod clock;
 pub mod config;
+pub mod dotenv;
 pub mod http;
 pub mod memory;
 pub mod qr;

@@ -12,6 +12,7 @@
 //! | `GET /metrics` | Prometheus text format                                 |
 //! | `GET /qr`, `POST /qr/login`, `POST /qr/code` | the guarded pairing page |
 
+mod lockout;
 mod metrics;
 mod qr_page;
 mod token;
@@ -29,9 +30,10 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use tokio::net::TcpListener;
 
+pub use lockout::{CLIENTS_TRACKED_MAX, FAILURES_PER_WINDOW_MAX, forwarded_client};
 pub use metrics::CONTENT_TYPE as METRICS_CONTENT_TYPE;
 pub use qr_page::{PairingPhone, PhoneError, QrAccess, QrPageConfig};
-pub use token::{COOKIE_NAME as QR_COOKIE_NAME, FAILURES_PER_WINDOW_MAX};
+pub use token::{COOKIE_NAME as QR_COOKIE_NAME, cookie};
 
 use crate::host::clock::{Clock, SystemClock};
 use crate::host::status::{StatusBoard, VERSION};

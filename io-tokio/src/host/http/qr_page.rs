@@ -4,6 +4,8 @@
 //! - QR_TOKEN set: `/qr?token=…` (or the login form) must carry it; a good
 //!   token leaves a cookie, and the page refreshes itself on `/qr` with no
 //!   token in the URL (Heroku's router logs every path with its query).
+//!   Ten wrong tokens in a minute lock out that client, not everyone
+//!   ([`super::lockout`]).
 //! - no QR_TOKEN on a public host (HEROKU, CLOUD_MODE, HEROKU_APP_URL): no
 //!   page at all (404 that says why).
 //! - no QR_TOKEN on a local machine: open, but to this machine only (the
@@ -11,7 +13,7 @@
 //!
 //! Neither the token nor the QR text nor the code is ever logged.
 
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::time::Instant;
 
 use axum::Extension;
@@ -29,6 +31,7 @@ use serde::Deserialize;
 use tokio::sync::mpsc;
 
 use super::AppState;
+use super::lockout::{Lockout, forwarded_client};
 use super::token::{COOKIE_NAME, TokenCheck, cookie};
 use crate::host::config::{Config, Secret, mask_phone};
 use crate::host::status::PairingView;
@@ -95,11 +98,14 @@ pub struct QrPageConfig {
     /// Code pairing: the runner receives the number and starts it; `None`
     /// hides the form.
     request_code: Option<mpsc::Sender<PairingPhone>>,
+    /// Heroku's router is the peer of every request: the client is the
+    /// hop it appends to `X-Forwarded-For`.
+    behind_heroku_router: bool,
 }
 
 #[derive(Debug)]
 enum Access {
-    Token(TokenCheck),
+    Token(TokenCheck, Lockout),
     LocalOnly,
     Off,
 }
@@ -107,14 +113,22 @@ enum Access {
 impl QrPageConfig {
     pub fn new(access: QrAccess, request_code: Option<mpsc::Sender<PairingPhone>>) -> QrPageConfig {
         let access = match access {
-            QrAccess::Token(token) => Access::Token(TokenCheck::new(&token)),
+            QrAccess::Token(token) => Access::Token(TokenCheck::new(&token), Lockout::default()),
             QrAccess::LocalOnly => Access::LocalOnly,
             QrAccess::Off => Access::Off,
         };
         QrPageConfig {
             access,
             request_code,
+            behind_heroku_router: false,
         }
+    }
+
+    /// Reads the client's address from the hop Heroku's router appends to
+    /// `X-Forwarded-For` (on Heroku, the TCP peer is always the router).
+    pub fn behind_heroku_router(mut self, yes: bool) -> QrPageConfig {
+        self.behind_heroku_router = yes;
+        self
     }
 
     /// The rule: QR_TOKEN guards the page; without it, the page is off on
@@ -135,13 +149,13 @@ impl QrPageConfig {
             (None, true) => QrAccess::Off,
             (None, false) => QrAccess::LocalOnly,
         };
-        QrPageConfig::new(access, request_code)
+        QrPageConfig::new(access, request_code).behind_heroku_router(config.heroku)
     }
 
     /// For the start-up log line: `token`, `local_only` or `off`.
     pub fn access_kind(&self) -> &'static str {
         match self.access {
-            Access::Token(_) => "token",
+            Access::Token(..) => "token",
             Access::LocalOnly => "local_only",
             Access::Off => "off",
         }
@@ -210,6 +224,29 @@ enum Verdict {
         set_cookie: bool,
     },
     Denied(Response),
+}
+
+/// Whom a wrong token is counted against: the TCP peer, or behind
+/// Heroku's router the hop it appended.
+fn client_address(
+    qr: &QrPageConfig,
+    headers: &HeaderMap,
+    peer: Option<&Extension<ConnectInfo<SocketAddr>>>,
+) -> IpAddr {
+    let forwarded = qr
+        .behind_heroku_router
+        .then(|| {
+            forwarded_client(
+                headers
+                    .get_all("x-forwarded-for")
+                    .iter()
+                    .filter_map(|v| v.to_str().ok()),
+            )
+        })
+        .flatten();
+    forwarded
+        .or_else(|| peer.map(|Extension(ConnectInfo(addr))| addr.ip()))
+        .unwrap_or(IpAddr::V4(std::net::Ipv4Addr::UNSPECIFIED))
 }
 
 fn is_loopback(peer: Option<&Extension<ConnectInfo<SocketAddr>>>) -> bool {
@@ -282,7 +319,7 @@ fn authorize(
                 false,
             ),
         )),
-        Access::Token(check) => {
+        Access::Token(check, lockout) => {
             // A good cookie first: someone guessing tokens must not lock
             // out the person who already holds the page.
             let cookie_ok = headers
@@ -294,12 +331,13 @@ fn authorize(
             if cookie_ok {
                 return Verdict::Granted { set_cookie: false };
             }
-            if check.locked_out(now) {
+            let client = client_address(qr, headers, peer);
+            if lockout.locked_out(client, now) {
                 return Verdict::Denied(guarded(
                     StatusCode::TOO_MANY_REQUESTS,
                     message_page(
                         "Too many wrong tokens",
-                        "Too many wrong tokens in the last minute. Wait a minute and try again.",
+                        "Too many wrong tokens from here in the last minute. Wait a minute and try again.",
                         false,
                     ),
                 ));
@@ -308,7 +346,7 @@ fn authorize(
                 if check.matches_token(token) {
                     return Verdict::Granted { set_cookie: true };
                 }
-                check.record_failure(now);
+                lockout.record_failure(client, now);
                 tracing::warn!("pairing page: wrong token");
                 return Verdict::Denied(guarded(
                     StatusCode::FORBIDDEN,
@@ -332,7 +370,7 @@ fn authorize(
 /// scripts, never sent with another site's form post (Lax: a link from a
 /// chat app to /qr still carries it), HTTPS-only behind TLS.
 fn set_cookie_header(qr: &QrPageConfig, headers: &HeaderMap) -> Option<String> {
-    let Access::Token(check) = &qr.access else {
+    let Access::Token(check, _) = &qr.access else {
         return None;
     };
     let behind_tls = headers

@@ -3,10 +3,7 @@
 //! leak through timing. After the first good token the browser holds a
 //! cookie derived from the token (never the token itself), so the page can
 //! refresh without the token in its URL: Heroku's router logs every path
-//! with its query string.
-
-use std::sync::Mutex;
-use std::time::{Duration, Instant};
+//! with its query string. Guessing is slowed per client by [`super::lockout`].
 
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
@@ -15,12 +12,6 @@ use crate::host::config::Secret;
 
 /// The cookie that stands for a good token.
 pub const COOKIE_NAME: &str = "blacksky_qr";
-
-/// Wrong tokens tolerated per window before every try is refused until
-/// the window ends: a guess rate low enough that a token of a dozen random
-/// characters cannot be found.
-pub const FAILURES_PER_WINDOW_MAX: u32 = 10;
-pub const FAILURE_WINDOW: Duration = Duration::from_secs(60);
 
 fn digest(parts: &[&[u8]]) -> [u8; 32] {
     let mut hasher = Sha256::new();
@@ -37,19 +28,12 @@ pub struct TokenCheck {
     /// own label, so the cookie cannot be replayed as the token.
     cookie_value: String,
     cookie_digest: [u8; 32],
-    failures: Mutex<FailureWindow>,
 }
 
 impl std::fmt::Debug for TokenCheck {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str("TokenCheck(<redacted>)")
     }
-}
-
-#[derive(Debug, Clone, Copy)]
-struct FailureWindow {
-    started: Option<Instant>,
-    failures: u32,
 }
 
 impl TokenCheck {
@@ -62,10 +46,6 @@ impl TokenCheck {
             token_digest: digest(&[token.expose().as_bytes()]),
             cookie_digest: digest(&[cookie_value.as_bytes()]),
             cookie_value,
-            failures: Mutex::new(FailureWindow {
-                started: None,
-                failures: 0,
-            }),
         }
     }
 
@@ -79,34 +59,6 @@ impl TokenCheck {
 
     pub fn cookie_value(&self) -> &str {
         &self.cookie_value
-    }
-
-    /// True while too many wrong tokens came in this window.
-    pub fn locked_out(&self, now: Instant) -> bool {
-        let window = self.window(now);
-        window.failures >= FAILURES_PER_WINDOW_MAX
-    }
-
-    pub fn record_failure(&self, now: Instant) {
-        let mut window = self.failures.lock().unwrap_or_else(|e| e.into_inner());
-        Self::roll(&mut window, now);
-        window.failures = window.failures.saturating_add(1);
-    }
-
-    fn window(&self, now: Instant) -> FailureWindow {
-        let mut window = self.failures.lock().unwrap_or_else(|e| e.into_inner());
-        Self::roll(&mut window, now);
-        *window
-    }
-
-    fn roll(window: &mut FailureWindow, now: Instant) {
-        let expired = window
-            .started
-            .is_none_or(|started| now.saturating_duration_since(started) >= FAILURE_WINDOW);
-        if expired {
-            window.started = Some(now);
-            window.failures = 0;
-        }
     }
 }
 
@@ -139,18 +91,6 @@ mod tests {
         assert!(!check.matches_cookie("tok-123456"));
         assert!(!check.matches_token(check.cookie_value()));
         assert_eq!(format!("{check:?}"), "TokenCheck(<redacted>)");
-    }
-
-    #[test]
-    fn too_many_failures_lock_out_until_the_window_ends() {
-        let check = TokenCheck::new(&Secret::new("t"));
-        let start = Instant::now();
-        for _ in 0..FAILURES_PER_WINDOW_MAX {
-            assert!(!check.locked_out(start));
-            check.record_failure(start);
-        }
-        assert!(check.locked_out(start + Duration::from_secs(59)));
-        assert!(!check.locked_out(start + FAILURE_WINDOW));
     }
 
     #[test]
