@@ -1,5 +1,5 @@
 //! Group messages (sender keys, skmsg), per message on one core, shaped
-//! like the Node.js figures in `../shared/bench/node/baileys-signal-results.md`:
+//! like the Node.js figures quoted in the README:
 //!
 //! - `skmsg_decrypt` / `skmsg_encrypt`: the Signal step alone, on a
 //!   record in memory;

@@ -1,5 +1,5 @@
 //! The Signal layer for 1:1 chats, as the Node.js bots' bench measures it
-//! (`../shared/bench/node/baileys-signal-results.md`): receive msg with 1
+//! (the Node.js figures quoted in the README): receive msg with 1
 //! in 10 messages carrying a new ratchet key (the peer sends 10, the bot
 //! answers 1), receive pkmsg (a session built for a new contact each time),
 //! and send (1 in 10 sends starting a new chain). Only the bot's call is
