@@ -117,14 +117,29 @@ async fn dropped_connections_are_replaced() {
     use blacksky_io::store::Store;
     let session = blacksky_core::session::testing::sample_session(3, 2, 1, 10);
     store.replace_session(&session).await.expect("write");
+    // Only this store's connections: other tests run beside this one on
+    // the same server (terminating every `blacksky` connection broke them).
+    let pool = store.pool().clone();
+    let mut held = Vec::new();
+    for _ in 0..pool.size() {
+        held.push(pool.acquire().await.expect("acquire"));
+    }
+    let mut pids: Vec<i32> = Vec::new();
+    for conn in &mut held {
+        let pid: i32 = sqlx::query_scalar("SELECT pg_backend_pid()")
+            .fetch_one(&mut **conn)
+            .await
+            .expect("pid");
+        pids.push(pid);
+    }
+    drop(held);
+    assert!(!pids.is_empty(), "the store holds connections");
     let admin = sqlx::PgPool::connect(&schema.url).await.expect("connect");
-    sqlx::query(
-        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity \
-         WHERE application_name = 'blacksky' AND pid <> pg_backend_pid()",
-    )
-    .execute(&admin)
-    .await
-    .expect("terminate");
+    sqlx::query("SELECT pg_terminate_backend(pid) FROM unnest($1::int[]) AS pid")
+        .bind(&pids)
+        .execute(&admin)
+        .await
+        .expect("terminate");
     // The first call may see the dead connection; a retry (what the worker
     // does) gets a fresh one.
     let mut ok = false;
