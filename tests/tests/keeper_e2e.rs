@@ -65,11 +65,19 @@ fn http_port(bot: &mut Proc) -> u16 {
         l.contains("HTTP server listening")
     });
     let clean = strip_ansi(&line);
-    clean
-        .split_whitespace()
-        .find_map(|word| word.strip_prefix("port="))
-        .and_then(|n| n.trim_matches('"').parse().ok())
-        .unwrap_or_else(|| panic!("no port=N in {clean:?}"))
+    // JSON logs (a public host: HEROKU, CLOUD_MODE) or pretty ones.
+    let from_json = serde_json::from_str::<serde_json::Value>(&clean)
+        .ok()
+        .and_then(|json| json["fields"]["port"].as_u64())
+        .and_then(|port| u16::try_from(port).ok());
+    from_json
+        .or_else(|| {
+            clean
+                .split_whitespace()
+                .find_map(|word| word.strip_prefix("port="))
+                .and_then(|n| n.trim_matches('"').parse().ok())
+        })
+        .unwrap_or_else(|| panic!("no port in {clean:?}"))
 }
 
 /// GET on the bot's HTTP server: status and body.
