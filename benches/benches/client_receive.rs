@@ -16,7 +16,7 @@ use std::time::Instant;
 use blacksky_benches::{Stanza, load_stanzas};
 use blacksky_core::client::{Client, ClientConfig, Input, OpId, Output};
 use blacksky_core::crypto::KeyPair;
-use blacksky_core::session::{Committed, Creds, Me};
+use blacksky_core::session::{self, Committed, Creds, Me};
 use blacksky_core::time::UnixMillis;
 use blacksky_core::wire::binary::{Jid, Node, Str, Value, encode};
 use blacksky_core::wire::frame::{FrameDecoder, FrameEncoder, INTRO_HEADER};
@@ -112,7 +112,9 @@ fn logged_in() -> Session {
         ..ClientConfig::default()
     };
     let now = Instant::now();
-    let mut client = Client::new(config, creds, [3; 32]).with_login_confirmed(true);
+    let mut session = session::Session::new(creds);
+    session.login_confirmed = true;
+    let mut client = Client::new(config, session, [3; 32]);
     let _ = client.handle_input(now, Input::Connected { wall: WALL });
     let mut from_client = FrameDecoder::server(usize::MAX);
     let hello = client_frames(&mut client, &mut from_client);

@@ -9,8 +9,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use blacksky_core::client::OpId;
-use blacksky_core::session::Write;
 use blacksky_core::session::testing::sample_session;
+use blacksky_core::session::{Session, Write};
 use blacksky_core::time::UnixMillis;
 use blacksky_io::host::clock::{Clock, SharedClock};
 use blacksky_io::session::worker::{LogHandler, QueueFull};
@@ -24,7 +24,7 @@ fn spawn(store: MemoryStore, config: WorkerConfig) -> StoreWorker {
     let creds = sample_session(1, 0, 0, 0).creds;
     StoreWorker::spawn(
         store,
-        (creds, false),
+        Session::new(creds),
         Sealer::new("s", None, TEST_KDF_ITERATIONS),
         Box::new(LogHandler),
         config,
@@ -126,7 +126,7 @@ async fn entries_left_unhandled_by_a_crash_are_handed_over_at_start() {
     let recorder = Recorder::default();
     let worker = StoreWorker::spawn(
         store.clone(),
-        (sample_session(1, 0, 0, 0).creds, false),
+        Session::new(sample_session(1, 0, 0, 0).creds),
         Sealer::new("s", None, TEST_KDF_ITERATIONS),
         Box::new(recorder.clone()),
         fast_worker_config(),

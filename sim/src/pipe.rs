@@ -30,7 +30,7 @@ use std::time::{Duration, Instant};
 
 use blacksky_core::client::{Client, ClientConfig, DisconnectReason, Event, Input, OpId, Output};
 use blacksky_core::session::{
-    Committed, Creds, InboxEntry, StoreFault, Write, creds_over, place_fresh_pre_keys,
+    Committed, Creds, InboxEntry, Session, StoreFault, Write, creds_over, place_fresh_pre_keys,
 };
 use blacksky_core::time::UnixMillis;
 use rand_chacha::ChaCha20Rng;
@@ -67,6 +67,8 @@ pub struct Link {
     pub stores: Vec<Vec<Write>>,
     /// The creds of the last committed store batch.
     pub stored: Option<Creds>,
+    /// Everything committed, keys too (from the first creds write on).
+    pub stored_session: Option<Session>,
     /// The store notes a login with the stored creds was accepted (creds
     /// handed to [`Pipe::connect`] count as confirmed when registered).
     pub login_confirmed: bool,
@@ -200,10 +202,17 @@ impl Pipe {
         creds: Creds,
         login_confirmed: bool,
     ) -> ConnId {
+        let mut session = Session::new(creds);
+        session.login_confirmed = login_confirmed;
+        self.connect_session(config, session)
+    }
+
+    /// [`Pipe::connect`] with a whole stored session (keys too).
+    pub fn connect_session(&mut self, config: ClientConfig, session: Session) -> ConnId {
+        let login_confirmed = session.login_confirmed;
         let mut seed = [0u8; 32];
         self.rng.fill_bytes(&mut seed);
-        let mut client =
-            Client::new(config.clone(), creds, seed).with_login_confirmed(login_confirmed);
+        let mut client = Client::new(config.clone(), session, seed);
         let conn = self.server.connect(self.now);
         // A fresh client accepts Connected once; nothing to report.
         let _ = client.handle_input(self.now, Input::Connected { wall: self.wall });
@@ -216,6 +225,7 @@ impl Pipe {
                 event_times: Vec::new(),
                 stores: Vec::new(),
                 stored: None,
+                stored_session: None,
                 login_confirmed,
                 inbox: Vec::new(),
                 inbox_policy: InboxPolicy::Commit,
@@ -232,17 +242,25 @@ impl Pipe {
     /// creds (or its current ones), with the same config and inbox policy.
     pub fn reconnect(&mut self, conn: ConnId) -> ConnId {
         let link = self.link(conn);
-        let (creds, confirmed) = match link.client.resume_creds() {
-            Some(creds) => (creds.clone(), false),
-            None => (
-                link.stored
-                    .clone()
-                    .unwrap_or_else(|| link.client.creds().clone()),
-                link.login_confirmed,
-            ),
+        let session = match (link.client.resume_creds(), &link.stored_session) {
+            (Some(creds), _) => Session::new(creds.clone()),
+            (None, Some(stored)) => {
+                let mut session = stored.clone();
+                // A test may have put other creds in the store.
+                if let Some(creds) = &link.stored {
+                    session.creds = creds.clone();
+                }
+                session.login_confirmed = link.login_confirmed;
+                session
+            }
+            (None, None) => {
+                let mut session = Session::new(link.client.creds().clone());
+                session.login_confirmed = link.login_confirmed;
+                session
+            }
         };
         let (config, policy) = (link.config.clone(), link.inbox_policy);
-        let next = self.connect_with(config, creds, confirmed);
+        let next = self.connect_session(config, session);
         self.link_mut(next).inbox_policy = policy;
         next
     }
@@ -543,6 +561,17 @@ fn commit(link: &mut Link, op: OpId, writes: Vec<Write>) -> Option<Result<Commit
         }
     }
     let mut committed = Committed::default();
+    for write in &writes {
+        match (&mut link.stored_session, write) {
+            (Some(session), write) => {
+                session.apply(write);
+            }
+            (None, Write::Creds(creds)) => {
+                link.stored_session = Some(Session::new((**creds).clone()))
+            }
+            (None, _) => {}
+        }
+    }
     for write in writes {
         match write {
             Write::Creds(creds) => link.stored = Some(creds_over(link.stored.as_ref(), &creds)),

@@ -67,7 +67,11 @@ impl Session {
             root_public_key: fake.root_public_key,
             ..Default::default()
         };
-        let mut client = Client::new(config, creds, [seed; 32]);
+        let mut client = Client::new(
+            config,
+            blacksky_core::session::Session::new(creds),
+            [seed; 32],
+        );
         client
             .handle_input(
                 tokio::time::Instant::now().into_std(),

@@ -60,6 +60,12 @@ pub struct ClientConfig {
     /// frames until the shell drains them (the rest wait in the frame
     /// buffer, and `poll_timeout` asks to be called again at once).
     pub outputs_len_max: usize,
+    /// Retry receipts sent for one message before it is recorded as
+    /// unreadable (WhatsApp's limit is 5).
+    pub retry_receipts_max: u8,
+    /// Messages whose retry count is kept at once; past this the oldest
+    /// count is forgotten (it only restarts that message's count).
+    pub retries_len_max: usize,
     /// TEST ONLY, and wrong on purpose: ack a message before it is stored
     /// (what Baileys-based bots do). The chaos harness turns it on to show
     /// it catches the loss this causes; nothing else may.
@@ -87,6 +93,8 @@ impl Default for ClientConfig {
             seen_messages_len_max: 4_096,
             store_ops_in_flight_max: 1_024,
             outputs_len_max: 1_024,
+            retry_receipts_max: 5,
+            retries_len_max: 256,
             broken_ack_before_store: false,
         }
     }

@@ -21,8 +21,9 @@ impl Client {
         }
         let frame_bytes_max = self.config.frame_bytes_max;
         // Routing info too long to frame: connect without it.
-        let encoder = FrameEncoder::client(self.creds.routing_info.as_deref(), frame_bytes_max)
-            .or_else(|_| FrameEncoder::client(None, frame_bytes_max));
+        let encoder =
+            FrameEncoder::client(self.session.creds.routing_info.as_deref(), frame_bytes_max)
+                .or_else(|_| FrameEncoder::client(None, frame_bytes_max));
         let mut encoder = match encoder {
             Ok(encoder) => encoder,
             Err(err) => {
@@ -31,7 +32,7 @@ impl Client {
             }
         };
         let (handshake, hello) =
-            ClientHandshake::start(&INTRO_HEADER, &self.creds.noise_key, &mut self.rng);
+            ClientHandshake::start(&INTRO_HEADER, &self.session.creds.noise_key, &mut self.rng);
         match encoder.encode(&hello) {
             Ok(bytes) => self.outputs.push_back(super::Output::Transmit(bytes)),
             Err(err) => {
@@ -123,10 +124,14 @@ impl Client {
             Ok(verified) => verified,
             Err(err) => return self.violation(Violation::Handshake(err)),
         };
-        let version = self.creds.app_version.unwrap_or(self.config.app_version);
-        let payload = match &self.creds.me {
+        let version = self
+            .session
+            .creds
+            .app_version
+            .unwrap_or(self.config.app_version);
+        let payload = match &self.session.creds.me {
             Some(me) => payload::login(me, version),
-            None => payload::registration(&self.creds, version, &self.config.browser),
+            None => payload::registration(&self.session.creds, version, &self.config.browser),
         };
         match verified.finish(&payload) {
             Ok((finish, transport)) => {
@@ -213,17 +218,17 @@ impl Client {
     /// pair-success whose first login never succeeded (a crash between
     /// storing the pairing and the phone getting our confirmation).
     fn link_unfinished(&self) -> bool {
-        self.creds.is_registered() && !self.login_confirmed
+        self.session.creds.is_registered() && !self.session.login_confirmed
     }
 
     /// The same keys without the link, stored, to link again: never new
     /// keys over a stored identity.
     fn unlink(&mut self) {
-        let mut unlinked = self.creds.clone();
+        let mut unlinked = self.session.creds.clone();
         unlinked.me = None;
         unlinked.account = None;
         unlinked.platform = None;
-        self.creds = unlinked.clone();
+        self.session.creds = unlinked.clone();
         let op = self.next_op();
         // Nobody waits on it: the next connection starts from these creds
         // (`resume_creds`) whether or not the store has them yet.

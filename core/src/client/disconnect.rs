@@ -40,6 +40,10 @@ pub enum DisconnectReason {
     /// client unlinked the creds (same keys); reconnect at once to link
     /// again. Not a logout: nobody removed anything.
     LinkUnfinished,
+    /// The store refused a batch that moved end-to-end state on (its queue
+    /// was full): this connection's keys are ahead of what the store will
+    /// hold, so it ends, and the next one starts from the store's.
+    StoreRefused,
     /// Any other code the server sends.
     Other(u16),
 }
@@ -73,7 +77,7 @@ impl DisconnectReason {
             Self::ConnectionClosed | Self::KeepaliveTimeout => 428,
             Self::Replaced => 440,
             Self::BadSession | Self::ProtocolViolation(_) => 500,
-            Self::Unavailable => 503,
+            Self::Unavailable | Self::StoreRefused => 503,
             Self::RestartRequired => 515,
             Self::Other(code) => *code,
         }
@@ -97,6 +101,7 @@ impl fmt::Display for DisconnectReason {
             Self::RestartRequired => write!(f, "{code} restart required"),
             Self::ProtocolViolation(what) => write!(f, "{code} protocol violation: {what}"),
             Self::LinkUnfinished => write!(f, "{code} linking never completed: linking again"),
+            Self::StoreRefused => write!(f, "{code} the store refused a key write: reconnecting"),
             Self::Other(_) => write!(f, "{code} unknown"),
         }
     }

@@ -20,6 +20,8 @@ pub enum Limit {
     StoreOpsInFlight,
     /// `outputs_len_max`: frames wait until the outputs are drained.
     Outputs,
+    /// `retries_len_max`: the oldest retry count was forgotten.
+    Retries,
 }
 
 impl Limit {
@@ -29,6 +31,7 @@ impl Limit {
             Limit::SeenMessages => "seen_messages_len_max",
             Limit::StoreOpsInFlight => "store_ops_in_flight_max",
             Limit::Outputs => "outputs_len_max",
+            Limit::Retries => "retries_len_max",
         }
     }
 }
@@ -61,10 +64,28 @@ pub enum Event {
     OfflineDelivered {
         count: u32,
     },
-    /// A message was committed to the inbox and acked.
+    /// A message was decrypted, committed to the inbox and acked.
     MessageStored {
         id: String,
         from: String,
+    },
+    /// A message did not decrypt; a retry receipt asks its sender to
+    /// encrypt it again (the `count`th time). `reason` names no secret.
+    DecryptFailed {
+        id: String,
+        count: u8,
+        reason: String,
+    },
+    /// A message can never be read (poison, or out of retries): it is
+    /// recorded as such and acked, so the server stops sending it.
+    MessageUnreadable {
+        id: String,
+        reason: String,
+    },
+    /// A contact's device came with a new identity key (a reinstall or a
+    /// new phone); accepted, as WhatsApp does, and recorded.
+    IdentityChanged {
+        address: String,
     },
     PreKeysUploaded {
         count: u32,

@@ -54,6 +54,11 @@ impl IqTracker {
         self.pending.remove(id).map(|(purpose, _)| purpose)
     }
 
+    /// True while a request matching `which` awaits its answer.
+    pub(crate) fn awaits(&self, which: impl Fn(&IqPurpose) -> bool) -> bool {
+        self.pending.values().any(|(purpose, _)| which(purpose))
+    }
+
     pub(crate) fn next_deadline(&self) -> Option<Instant> {
         self.pending.values().map(|(_, deadline)| *deadline).min()
     }

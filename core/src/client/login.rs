@@ -12,7 +12,7 @@ use crate::wire::binary::NodeRef;
 
 impl Client {
     pub(super) fn on_success(&mut self, now: Instant, node: NodeRef<'_>) {
-        let Some(me) = self.creds.me.clone() else {
+        let Some(me) = self.session.creds.me.clone() else {
             return self.violation(Violation::SuccessUnregistered);
         };
         if let State::Open { stage, .. } = &mut self.state {
@@ -23,17 +23,17 @@ impl Client {
         if let Some(lid) = node.attr_jid("lid")
             && me.lid.is_none()
         {
-            let mut creds = self.creds.clone();
+            let mut creds = self.session.creds.clone();
             if let Some(me) = &mut creds.me {
                 me.lid = Some(lid);
             }
-            self.creds = creds.clone();
+            self.session.creds = creds.clone();
             writes.push(Write::Creds(Box::new(creds)));
         }
-        if !self.login_confirmed {
+        if !self.session.login_confirmed {
             // From now on a 401 means the phone removed the device, not a
             // pairing that never completed.
-            self.login_confirmed = true;
+            self.session.login_confirmed = true;
             writes.push(Write::LoginConfirmed);
         }
         if !writes.is_empty() {
@@ -75,7 +75,7 @@ impl Client {
                 }
             }
             IqPurpose::PreKeyUpload { up_to, count } => {
-                let mut creds = self.creds.clone();
+                let mut creds = self.session.creds.clone();
                 creds.first_unuploaded_pre_key_id = up_to;
                 self.store_creds(creds, AfterStore::Nothing);
                 self.event(Event::PreKeysUploaded { count });
@@ -112,8 +112,17 @@ impl Client {
         }
     }
 
-    fn maybe_upload_pre_keys(&mut self, server_count: u32) {
-        if server_count > self.config.pre_keys_low_water {
+    /// Tops the server's one-time pre-keys up when `server_count` is low,
+    /// unless an upload is already under way.
+    pub(super) fn maybe_upload_pre_keys(&mut self, server_count: u32) {
+        let uploading = self
+            .after_store
+            .values()
+            .any(|after| matches!(after, AfterStore::UploadPreKeys { .. }))
+            || self
+                .iqs
+                .awaits(|purpose| matches!(purpose, IqPurpose::PreKeyUpload { .. }));
+        if server_count > self.config.pre_keys_low_water || uploading {
             return;
         }
         let wanted = if server_count == 0 {
@@ -121,7 +130,7 @@ impl Client {
         } else {
             self.config.pre_keys_low_water
         };
-        let mut creds = self.creds.clone();
+        let mut creds = self.session.creds.clone();
         // Provisional ids: the store may move them past ids another
         // process on it claimed (see `session::pre_key_ids`).
         let keys: Vec<PreKey> = (0..wanted)
@@ -131,7 +140,7 @@ impl Client {
             })
             .collect();
         creds.next_pre_key_id = pre_key_ids::after(creds.next_pre_key_id, wanted);
-        self.creds = creds.clone();
+        self.session.creds = creds.clone();
         // Keys before the creds that count them, in one transaction.
         self.store(
             vec![

@@ -18,6 +18,7 @@
 
 mod config;
 mod connection;
+mod decrypt;
 mod disconnect;
 mod interface;
 mod iq;
@@ -45,8 +46,9 @@ pub use iq::IqPurpose;
 pub use payload::Browser;
 pub use violation::Violation;
 
-use crate::session::{Creds, PreKey, Write};
+use crate::session::{Creds, PreKey, Session, Write};
 use crate::time::UnixMillis;
+use crate::wire;
 use crate::wire::binary::{Decoded, Jid, Node};
 use crate::wire::frame::FrameDecoder;
 use iq::IqTracker;
@@ -57,10 +59,19 @@ use state::{Resume, State};
 #[derive(Debug)]
 enum AfterStore {
     Nothing,
+    /// A message is stored: answer the server and its sender.
     Ack {
-        ack: Node,
+        answer: Answer,
         id: String,
         from: String,
+    },
+    /// A message that did not decrypt has its retry count stored: ack it
+    /// and ask its sender for it again (with `fresh_key`, once committed).
+    AskAgain {
+        ack: Node,
+        receipt: Node,
+        fresh_key: Option<PreKey>,
+        id: String,
     },
     PairDeviceSign {
         reply: Node,
@@ -72,14 +83,33 @@ enum AfterStore {
     },
 }
 
+/// What a stored message is answered with: the ack to the server (or a
+/// nack saying it is unusable) and, for a message that opened, the
+/// delivery receipt to its sender.
+#[derive(Debug)]
+struct Answer {
+    ack: Node,
+    receipt: Option<Node>,
+}
+
+impl Answer {
+    fn delivered(message: wire::binary::NodeRef<'_>) -> Answer {
+        Answer {
+            ack: stanzas::ack_for(message),
+            receipt: Some(stanzas::delivery_receipt(message)),
+        }
+    }
+}
+
 /// The protocol connection. See the module docs for the contract.
 #[derive(Debug)]
 pub struct Client {
     config: ClientConfig,
-    creds: Creds,
-    /// The server accepted a login with these creds (now or before): a
-    /// 401 is then a logout, not an unfinished link.
-    login_confirmed: bool,
+    /// The session as this connection's writes leave it (its creds, its
+    /// keys): what the store holds once they are committed.
+    /// `login_confirmed` says the server accepted a login with these creds
+    /// (now or before): a 401 is then a logout, not an unfinished link.
+    session: Session,
     rng: ChaCha20Rng,
     state: State,
     decoder: FrameDecoder,
@@ -99,17 +129,17 @@ pub struct Client {
 }
 
 impl Client {
-    /// A client for one connection. `creds` are the stored ones (or fresh
-    /// from [`Creds::generate`]); `seed` drives every random choice.
-    pub fn new(config: ClientConfig, creds: Creds, seed: [u8; 32]) -> Client {
+    /// A client for one connection. `session` is the stored one, with
+    /// every write handed to the store so far (or a fresh one, from
+    /// [`Creds::generate`]); `seed` drives every random choice.
+    pub fn new(config: ClientConfig, session: Session, seed: [u8; 32]) -> Client {
         let mut rng = ChaCha20Rng::from_seed(seed);
         let prefix = format!("{:04x}", rng.next_u32() & 0xFFFF);
         Client {
             decoder: FrameDecoder::client(config.frame_bytes_max),
             seen_messages: SeenMessages::new(config.seen_messages_len_max),
             config,
-            creds,
-            login_confirmed: false,
+            session,
             rng,
             state: State::Idle,
             decoded: Decoded::new(),
@@ -124,21 +154,17 @@ impl Client {
         }
     }
 
-    /// Says whether the store notes that a login with these creds was
-    /// accepted before (`Session::login_confirmed`). Unconfirmed creds are
-    /// confirmed by the first `<success>`, in the store too.
-    #[must_use]
-    pub fn with_login_confirmed(mut self, confirmed: bool) -> Client {
-        self.login_confirmed = confirmed;
-        self
-    }
-
     // ---- getters ----
+
+    /// The session as this connection's writes leave it.
+    pub fn session(&self) -> &Session {
+        &self.session
+    }
 
     /// The credentials as the client currently holds them (what the last
     /// `Store` carried, or what it was built with).
     pub fn creds(&self) -> &Creds {
-        &self.creds
+        &self.session.creds
     }
 
     /// After the connection ended: the creds the next connection must
@@ -151,7 +177,7 @@ impl Client {
                 resume: Resume::Own
             }
         )
-        .then_some(&self.creds)
+        .then_some(&self.session.creds)
     }
 
     /// True once the session is open.
@@ -263,8 +289,15 @@ impl Client {
     }
 
     /// Asks the shell to commit `writes` in one transaction; `after` runs
-    /// once it is durable.
+    /// once it is durable. The client's session takes the writes now
+    /// (fresh pre-keys once the store has given them their ids), so the
+    /// next message opens with the state this one left.
     fn store(&mut self, writes: Vec<Write>, after: AfterStore) {
+        for write in &writes {
+            if !matches!(write, Write::FreshPreKeys(_)) {
+                self.session.apply(write);
+            }
+        }
         let op = self.next_op();
         self.after_store.insert(op, after);
         self.outputs.push_back(Output::Store(op, writes));
@@ -272,7 +305,7 @@ impl Client {
 
     /// Adopts `creds` and asks the shell to store them.
     fn store_creds(&mut self, creds: Creds, after: AfterStore) {
-        self.creds = creds.clone();
+        self.session.creds = creds.clone();
         self.store(vec![Write::Creds(Box::new(creds))], after);
     }
 

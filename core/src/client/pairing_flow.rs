@@ -15,7 +15,7 @@ use link_code::CompanionCode;
 
 impl Client {
     pub(super) fn on_pair_device(&mut self, now: Instant, refs: Vec<String>) {
-        if self.creds.is_registered() || refs.is_empty() {
+        if self.session.creds.is_registered() || refs.is_empty() {
             return;
         }
         let State::Open { stage, .. } = &mut self.state else {
@@ -60,7 +60,7 @@ impl Client {
                 &id,
                 &phone,
                 &wrapped,
-                self.creds.noise_key.public(),
+                self.session.creds.noise_key.public(),
                 self.config.platform_id,
             );
             self.send(&hello);
@@ -111,7 +111,7 @@ impl Client {
         else {
             return;
         };
-        let text = pairing::qr_text(&reference, &self.creds, platform_id);
+        let text = pairing::qr_text(&reference, &self.session.creds, platform_id);
         self.event(Event::Qr {
             text,
             index,
@@ -138,7 +138,7 @@ impl Client {
                 what: "a ref, the wrapped key or the primary identity",
             });
         };
-        let identity_key = self.creds.identity_key.clone();
+        let identity_key = self.session.creds.identity_key.clone();
         let Some(code) = self.pairing_flow().and_then(|flow| flow.link_code.take()) else {
             return;
         };
@@ -150,13 +150,13 @@ impl Client {
             Ok((adv_secret, bundle)) => {
                 // Kept in memory only: the creds are stored at pair-success,
                 // which this secret authenticates.
-                self.creds.adv_secret = adv_secret;
+                self.session.creds.adv_secret = adv_secret;
                 let id = self.iqs.start(
                     IqPurpose::LinkCodeFinish,
                     now,
                     ms(self.config.iq_timeout_ms),
                 );
-                let identity = *self.creds.identity_key.public();
+                let identity = *self.session.creds.identity_key.public();
                 self.send(&stanzas::link_code_finish(
                     &id, &phone, bundle, &identity, reference,
                 ));
@@ -166,7 +166,7 @@ impl Client {
     }
 
     pub(super) fn on_pair_success(&mut self, id: &str, success: NodeRef<'_>) {
-        if self.creds.is_registered() {
+        if self.session.creds.is_registered() {
             return;
         }
         let Some(identity) = success.child("device-identity").and_then(|d| d.bytes()) else {
@@ -184,18 +184,19 @@ impl Client {
                 what: "device jid",
             });
         };
-        let accepted = match pairing::accept_pair_success(&self.creds, identity, &mut self.rng) {
-            Ok(accepted) => accepted,
-            Err(err) => {
-                self.send(&stanzas::pair_error(id, 401, "not-authorized"));
-                return self.violation(Violation::Pairing(err));
-            }
-        };
+        let accepted =
+            match pairing::accept_pair_success(&self.session.creds, identity, &mut self.rng) {
+                Ok(accepted) => accepted,
+                Err(err) => {
+                    self.send(&stanzas::pair_error(id, 401, "not-authorized"));
+                    return self.violation(Violation::Pairing(err));
+                }
+            };
         let platform = success
             .child("platform")
             .and_then(|p| p.attr("name"))
             .map(str::to_owned);
-        let mut creds = self.creds.clone();
+        let mut creds = self.session.creds.clone();
         creds.me = Some(Me {
             jid: jid.clone(),
             lid: device.and_then(|d| d.attr_jid("lid")),

@@ -5,11 +5,16 @@
 
 use std::time::Instant;
 
+use super::decrypt::{self, Failure};
 use super::seen::Seen;
 use super::{
-    AfterStore, Client, DisconnectReason, Event, InputError, IqPurpose, Limit, OpId, ms, stanzas,
+    AfterStore, Answer, Client, DisconnectReason, Event, InputError, IqPurpose, Limit, OpId, ms,
+    stanzas,
 };
-use crate::session::{Committed, InboxEntry, StoreFault, Write, pre_key_ids};
+use crate::crypto::KeyPair;
+use crate::session::{
+    Committed, InboxContent, InboxEntry, PreKey, Retry, RetryKey, StoreFault, Write, pre_key_ids,
+};
 use crate::time::UnixMillis;
 use crate::wire::binary::{NodeRef, ValueRef};
 
@@ -36,8 +41,19 @@ impl Client {
             "xmlstreamend" => self.close(DisconnectReason::ConnectionClosed),
             "message" => self.on_message(node, raw, wall),
             "notification" => {
-                if node.attr("type") == Some("link_code_companion_reg") {
-                    self.on_link_code_notification(now, node);
+                match node.attr("type") {
+                    Some("link_code_companion_reg") => self.on_link_code_notification(now, node),
+                    // The server's count of our one-time pre-keys fell.
+                    Some("encrypt") => {
+                        if let Some(count) = node
+                            .child("count")
+                            .and_then(|c| c.attr("value"))
+                            .and_then(|v| v.parse().ok())
+                        {
+                            self.maybe_upload_pre_keys(count);
+                        }
+                    }
+                    _ => {}
                 }
                 self.send(&stanzas::ack_for(node));
             }
@@ -84,11 +100,13 @@ impl Client {
                 what: "id",
             });
         };
-        let ack = stanzas::ack_for(node);
         match self.seen_messages.get(id) {
-            // Committed already: the server missed our ack; ack again.
-            Some(Seen::Stored) => return self.send(&ack),
-            // Commit in flight: its completion acks.
+            // Committed already: the server missed our ack; answer again.
+            Some(Seen::Stored) => {
+                self.send(&stanzas::delivery_receipt(node));
+                return self.send(&stanzas::ack_for(node));
+            }
+            // Commit in flight: its completion answers.
             Some(Seen::Storing) => return,
             None => {}
         }
@@ -100,17 +118,151 @@ impl Client {
             self.limit_reached(Limit::SeenMessages);
         }
         if self.config.broken_ack_before_store {
-            self.send(&ack);
+            self.send(&stanzas::ack_for(node));
         }
-        let id = id.to_owned();
-        let from = attr_text(node, "from").unwrap_or_default();
-        let entry = InboxEntry {
-            id: id.clone(),
-            from: from.clone(),
-            stanza: raw.to_vec(),
-            received_at: wall,
+        let arrived = Arrived {
+            id: id.to_owned(),
+            from: attr_text(node, "from").unwrap_or_default(),
+            raw,
+            wall,
         };
-        self.store(vec![Write::Inbox(entry)], AfterStore::Ack { ack, id, from });
+        match decrypt::open(&self.session, node, &mut self.rng) {
+            Ok(opened) => {
+                if opened.identity_changed {
+                    self.event(Event::IdentityChanged {
+                        address: opened.sender.clone(),
+                    });
+                }
+                let mut writes = opened.writes;
+                let retry = (arrived.id.clone(), opened.sender);
+                if self.session.retries.contains_key(&retry) {
+                    writes.push(Write::ForgetRetry {
+                        id: retry.0,
+                        sender: retry.1,
+                    });
+                }
+                writes.push(arrived.entry(InboxContent::Message(opened.message)));
+                let answer = Answer::delivered(node);
+                self.store(writes, arrived.after(answer));
+            }
+            Err(Failure::AlreadyOpened) => {
+                // Its keys were used, so it was stored with them, maybe in
+                // a batch still on its way: an empty batch behind that one
+                // is durable only once it is.
+                let answer = Answer::delivered(node);
+                self.store(Vec::new(), arrived.after(answer));
+            }
+            Err(Failure::Unreadable { reason, nack_code }) => {
+                self.unreadable(node, arrived, Vec::new(), reason, nack_code);
+            }
+            Err(Failure::Retry { sender, reason }) => {
+                self.ask_again(node, arrived, sender, reason);
+            }
+        }
+    }
+
+    /// Records a message that can never be read, and nacks it once that is
+    /// durable, so the server stops sending it (never a reconnect loop).
+    fn unreadable(
+        &mut self,
+        node: NodeRef<'_>,
+        arrived: Arrived<'_>,
+        mut writes: Vec<Write>,
+        reason: String,
+        nack_code: u16,
+    ) {
+        self.event(Event::MessageUnreadable {
+            id: arrived.id.clone(),
+            reason: reason.clone(),
+        });
+        writes.push(arrived.entry(InboxContent::Unreadable(reason)));
+        let answer = Answer {
+            ack: stanzas::nack_for(node, nack_code),
+            receipt: None,
+        };
+        self.store(writes, arrived.after(answer));
+    }
+
+    /// A message that did not decrypt: its retry count is stored (with a
+    /// fresh one-time pre-key from the second time on), then a retry
+    /// receipt asks the sender to encrypt it again. Past the limit it is
+    /// recorded as unreadable.
+    fn ask_again(
+        &mut self,
+        node: NodeRef<'_>,
+        arrived: Arrived<'_>,
+        sender: String,
+        reason: String,
+    ) {
+        let key = (arrived.id.clone(), sender);
+        let count = self
+            .session
+            .retries
+            .get(&key)
+            .map_or(0, |retry| retry.count)
+            .saturating_add(1);
+        if count > self.config.retry_receipts_max {
+            let reason = format!(
+                "still undecryptable after {} retry receipts: {reason}",
+                count - 1
+            );
+            let forget = vec![Write::ForgetRetry {
+                id: key.0,
+                sender: key.1,
+            }];
+            return self.unreadable(node, arrived, forget, reason, decrypt::NACK_PARSING_ERROR);
+        }
+        self.event(Event::DecryptFailed {
+            id: arrived.id.clone(),
+            count,
+            reason,
+        });
+        let mut writes = self.make_room_for_a_retry(&key);
+        writes.push(Write::Retry {
+            id: key.0,
+            sender: key.1,
+            retry: Retry {
+                count,
+                at: arrived.wall,
+            },
+        });
+        let fresh_key = (count >= 2).then(|| {
+            let mut creds = self.session.creds.clone();
+            let key = PreKey {
+                id: pre_key_ids::after(creds.next_pre_key_id, 0),
+                key_pair: KeyPair::generate(&mut self.rng),
+            };
+            creds.next_pre_key_id = pre_key_ids::after(creds.next_pre_key_id, 1);
+            writes.push(Write::FreshPreKeys(vec![key.clone()]));
+            writes.push(Write::Creds(Box::new(creds)));
+            key
+        });
+        let after = AfterStore::AskAgain {
+            ack: stanzas::ack_for(node),
+            receipt: stanzas::retry_receipt(node, count, &self.session.creds),
+            fresh_key,
+            id: arrived.id,
+        };
+        self.store(writes, after);
+    }
+
+    /// The oldest retry count is forgotten when the bound is reached.
+    fn make_room_for_a_retry(&mut self, key: &RetryKey) -> Vec<Write> {
+        let retries = &self.session.retries;
+        if retries.len() < self.config.retries_len_max || retries.contains_key(key) {
+            return Vec::new();
+        }
+        let oldest = retries
+            .iter()
+            .min_by_key(|(_, retry)| retry.at)
+            .map(|((id, sender), _)| Write::ForgetRetry {
+                id: id.clone(),
+                sender: sender.clone(),
+            })
+            .into_iter()
+            .collect();
+        self.limit_reached(Limit::Retries);
+        oldest
     }
 
     fn on_ib(&mut self, node: NodeRef<'_>) {
@@ -125,9 +277,9 @@ impl Client {
             .child("edge_routing")
             .and_then(|e| e.child("routing_info"))
             .and_then(|r| r.bytes())
-            && self.creds.routing_info.as_deref() != Some(routing)
+            && self.session.creds.routing_info.as_deref() != Some(routing)
         {
-            let mut creds = self.creds.clone();
+            let mut creds = self.session.creds.clone();
             creds.routing_info = Some(routing.to_vec());
             self.store_creds(creds, AfterStore::Nothing);
         }
@@ -146,24 +298,51 @@ impl Client {
         let committed = match result {
             Ok(committed) => committed,
             Err(error) => {
-                if let AfterStore::Ack { id, .. } = &after {
+                if let AfterStore::Ack { id, .. } | AfterStore::AskAgain { id, .. } = &after {
                     // Not committed: forget it, so a redelivery tries again.
                     self.seen_messages.forget(id);
                 }
                 self.event(Event::StoreFailed { op, error });
-                if matches!(after, AfterStore::PairDeviceSign { .. }) {
+                match after {
                     // Never confirm a pairing we could not store.
-                    self.violation(super::Violation::PairingNotStored);
+                    AfterStore::PairDeviceSign { .. } => {
+                        self.violation(super::Violation::PairingNotStored)
+                    }
+                    // This session's keys moved on past what the store will
+                    // hold: end, and start again from the store's.
+                    AfterStore::Ack { .. } | AfterStore::AskAgain { .. } => {
+                        self.close(DisconnectReason::StoreRefused)
+                    }
+                    _ => {}
                 }
                 return Ok(());
             }
         };
         match after {
             AfterStore::Nothing => {}
-            AfterStore::Ack { ack, id, from } => {
+            AfterStore::Ack { answer, id, from } => {
                 self.seen_messages.set(&id, Seen::Stored);
-                self.send(&ack);
+                if let Some(receipt) = &answer.receipt {
+                    self.send(receipt);
+                }
+                self.send(&answer.ack);
                 self.event(Event::MessageStored { id, from });
+            }
+            AfterStore::AskAgain {
+                ack,
+                mut receipt,
+                fresh_key,
+                id,
+            } => {
+                // The sender's new copy comes under the same id.
+                self.seen_messages.forget(&id);
+                if let Some(mut key) = fresh_key {
+                    self.adopt_fresh_keys(std::slice::from_mut(&mut key), committed);
+                    receipt = receipt.with_child(stanzas::retry_keys(&self.session.creds, &key));
+                }
+                // The ack first: the server then takes the new copy as new.
+                self.send(&ack);
+                self.send(&receipt);
             }
             AfterStore::PairDeviceSign {
                 reply,
@@ -174,23 +353,62 @@ impl Client {
                 self.event(Event::Paired { jid, platform });
             }
             AfterStore::UploadPreKeys { mut keys } => {
-                if let Some((first, next)) = committed.pre_key_ids {
-                    pre_key_ids::renumber(&mut keys, first);
-                    self.creds.next_pre_key_id =
-                        pre_key_ids::later(self.creds.next_pre_key_id, next);
-                }
+                self.adopt_fresh_keys(&mut keys, committed);
                 let id = self.iqs.start(
                     IqPurpose::PreKeyUpload {
-                        up_to: self.creds.next_pre_key_id,
+                        up_to: self.session.creds.next_pre_key_id,
                         count: keys.len() as u32,
                     },
                     now,
                     ms(self.config.iq_timeout_ms),
                 );
-                self.send(&stanzas::pre_key_upload(&id, &self.creds, &keys));
+                self.send(&stanzas::pre_key_upload(&id, &self.session.creds, &keys));
             }
         }
         Ok(())
+    }
+}
+
+impl Client {
+    /// Fresh pre-keys the store committed: renumbered to the ids it gave
+    /// them, and kept, so a pkmsg using them opens.
+    fn adopt_fresh_keys(&mut self, keys: &mut [PreKey], committed: Committed) {
+        if let Some((first, next)) = committed.pre_key_ids {
+            pre_key_ids::renumber(keys, first);
+            self.session.creds.next_pre_key_id =
+                pre_key_ids::later(self.session.creds.next_pre_key_id, next);
+        }
+        for key in keys.iter() {
+            self.session.pre_keys.insert(key.id, key.clone());
+        }
+    }
+}
+
+/// A `<message>` as it came: what its inbox row and answer are made of.
+struct Arrived<'a> {
+    id: String,
+    from: String,
+    raw: &'a [u8],
+    wall: UnixMillis,
+}
+
+impl Arrived<'_> {
+    fn entry(&self, content: InboxContent) -> Write {
+        Write::Inbox(InboxEntry {
+            id: self.id.clone(),
+            from: self.from.clone(),
+            stanza: self.raw.to_vec(),
+            received_at: self.wall,
+            content,
+        })
+    }
+
+    fn after(self, answer: Answer) -> AfterStore {
+        AfterStore::Ack {
+            answer,
+            id: self.id,
+            from: self.from,
+        }
     }
 }
 

@@ -45,32 +45,44 @@ fn id3(id: u32) -> Vec<u8> {
     id.to_be_bytes()[1..].to_vec()
 }
 
+/// `<id>` and `<value>` of a public key, as key lists carry them.
+fn key_fields(key_id: u32, public: &[u8; 32]) -> Vec<Node> {
+    vec![
+        Node::new("id").with_bytes(id3(key_id)),
+        Node::new("value").with_bytes(public.to_vec()),
+    ]
+}
+
+/// `<key>`: a one-time pre-key's public half.
+fn one_time_key(key: &PreKey) -> Node {
+    Node::new("key").with_children(key_fields(key.id, key.key_pair.public()))
+}
+
+/// `<skey>`: the signed pre-key with its signature.
+fn signed_key(creds: &Creds) -> Node {
+    let spk = &creds.signed_pre_key;
+    let mut skey = key_fields(spk.id, spk.key_pair.public());
+    skey.push(Node::new("signature").with_bytes(spk.signature.to_vec()));
+    Node::new("skey").with_children(skey)
+}
+
+/// `<registration>`: our registration id, 4 bytes big-endian.
+fn registration(creds: &Creds) -> Node {
+    Node::new("registration").with_bytes(u32::from(creds.registration_id).to_be_bytes().to_vec())
+}
+
 /// Uploads one-time pre-keys with the signed pre-key and our identity.
 pub fn pre_key_upload(id: &str, creds: &Creds, keys: &[PreKey]) -> Node {
-    let key = |key_id: u32, public: &[u8; 32]| {
-        vec![
-            Node::new("id").with_bytes(id3(key_id)),
-            Node::new("value").with_bytes(public.to_vec()),
-        ]
-    };
-    let spk = &creds.signed_pre_key;
-    let mut skey = key(spk.id, spk.key_pair.public());
-    skey.push(Node::new("signature").with_bytes(spk.signature.to_vec()));
     iq(
         id,
         "set",
         "encrypt",
         vec![
-            Node::new("registration")
-                .with_bytes(u32::from(creds.registration_id).to_be_bytes().to_vec()),
+            registration(creds),
             Node::new("type").with_bytes(vec![KEY_TYPE_DJB]),
             Node::new("identity").with_bytes(creds.identity_key.public().to_vec()),
-            Node::new("list").with_children(
-                keys.iter()
-                    .map(|k| Node::new("key").with_children(key(k.id, k.key_pair.public())))
-                    .collect(),
-            ),
-            Node::new("skey").with_children(skey),
+            Node::new("list").with_children(keys.iter().map(one_time_key).collect()),
+            signed_key(creds),
         ],
     )
 }
@@ -79,18 +91,70 @@ pub fn pre_key_upload(id: &str, creds: &Creds, keys: &[PreKey]) -> Node {
 /// it is committed), so it stops redelivering it.
 pub fn ack_for(stanza: NodeRef<'_>) -> Node {
     let tag = stanza.tag();
-    let mut ack = Node::new("ack").with_attr("class", Value::infer(tag));
-    for key in ["id", "from", "participant", "recipient"] {
-        if let Some(value) = stanza.attr_value(key) {
-            ack = ack.with_attr(if key == "from" { "to" } else { key }, owned(value));
-        }
-    }
+    let mut ack = reply_to(
+        stanza,
+        Node::new("ack").with_attr("class", Value::infer(tag)),
+    );
     if tag != "message"
         && let Some(kind) = stanza.attr_value("type")
     {
         ack = ack.with_attr("type", owned(kind));
     }
     ack
+}
+
+/// The same ack, saying the stanza cannot be used (`code` names why), so
+/// the server stops sending it.
+pub fn nack_for(stanza: NodeRef<'_>, code: u16) -> Node {
+    ack_for(stanza).with_attr("error", code.to_string())
+}
+
+/// The delivery receipt for a stored `<message>`: its sender learns it
+/// reached this device.
+pub fn delivery_receipt(message: NodeRef<'_>) -> Node {
+    reply_to(message, Node::new("receipt"))
+}
+
+/// The retry receipt for a `<message>` that did not decrypt: asks its
+/// sender to encrypt it again, the `count`th time. From the second time
+/// on it carries [`retry_keys`], with which the sender starts a new
+/// session.
+pub fn retry_receipt(message: NodeRef<'_>, count: u8, creds: &Creds) -> Node {
+    let mut retry = Node::new("retry")
+        .with_attr("count", count.to_string())
+        .with_attr("v", "1");
+    for key in ["id", "t"] {
+        if let Some(value) = message.attr_value(key) {
+            retry = retry.with_attr(key, owned(value));
+        }
+    }
+    reply_to(message, Node::new("receipt").with_attr("type", "retry"))
+        .with_children(vec![retry, registration(creds)])
+}
+
+/// `<keys>` of a retry receipt: our identity, a fresh one-time pre-key,
+/// the signed pre-key and our signed device identity.
+pub fn retry_keys(creds: &Creds, key: &PreKey) -> Node {
+    let mut bundle = vec![
+        Node::new("type").with_bytes(vec![KEY_TYPE_DJB]),
+        Node::new("identity").with_bytes(creds.identity_key.public().to_vec()),
+        one_time_key(key),
+        signed_key(creds),
+    ];
+    if let Some(account) = &creds.account {
+        bundle.push(Node::new("device-identity").with_bytes(account.clone()));
+    }
+    Node::new("keys").with_children(bundle)
+}
+
+/// `node` addressed back to the sender of `message`, about it.
+fn reply_to(message: NodeRef<'_>, mut node: Node) -> Node {
+    for key in ["id", "from", "participant", "recipient"] {
+        if let Some(value) = message.attr_value(key) {
+            node = node.with_attr(if key == "from" { "to" } else { key }, owned(value));
+        }
+    }
+    node
 }
 
 /// An attribute value read in place, as an owned one for a reply.

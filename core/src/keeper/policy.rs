@@ -49,6 +49,7 @@ pub fn reaction(reason: &DisconnectReason) -> Reaction {
         | R::KeepaliveTimeout
         | R::BadSession
         | R::Unavailable
+        | R::StoreRefused
         | R::MultideviceMismatch
         | R::ProtocolViolation(_)
         | R::Other(_) => Reaction::BackOff,

@@ -292,6 +292,19 @@ impl Content {
         }
     }
 
+    /// What kind of message it is, in a word (for logs and counts).
+    #[must_use]
+    pub fn kind_name(&self) -> &'static str {
+        match &self.kind {
+            Kind::Text(_) => "text",
+            Kind::Media(_) => "media",
+            Kind::Reaction(_) => "reaction",
+            Kind::Protocol(_) => "protocol",
+            Kind::DeviceSent { .. } => "device-sent",
+            Kind::Empty => "empty",
+        }
+    }
+
     /// Quote, mentions and forwarding, for text and media.
     #[must_use]
     pub fn context(&self) -> Option<&Context> {

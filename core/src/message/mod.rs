@@ -3,6 +3,8 @@
 
 pub mod content;
 pub mod fields;
+pub mod incoming;
 pub mod padding;
 
 pub use content::{Content, ContentError, Kind};
+pub use incoming::{Incoming, IncomingError, Sender};

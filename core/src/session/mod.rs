@@ -13,6 +13,6 @@ pub mod testing;
 
 pub use creds::{AppVersion, Creds, CredsError, Me, PreKey, SignedPreKey};
 pub use model::{
-    Committed, InboxEntry, OutboxEntry, PlacedPreKeys, RecordError, SenderKeyName, Session,
-    StoreFault, Write, creds_over, place_fresh_pre_keys,
+    Committed, InboxContent, InboxEntry, OutboxEntry, PlacedPreKeys, RecordError, Retry, RetryKey,
+    SenderKeyName, Session, StoreFault, Write, creds_over, place_fresh_pre_keys,
 };

@@ -20,9 +20,12 @@ pub struct InboxEntry {
     /// The sender's JID, as text.
     pub from: String,
     /// The stanza as it came off the wire, decrypted from its frame
-    /// (flags byte first): `wire::binary::decode` reads it back.
+    /// (flags byte first): `wire::binary::decode` reads it back (its
+    /// attributes say who sent it, when, and under which name).
     pub stanza: Vec<u8>,
     pub received_at: UnixMillis,
+    /// What end-to-end decryption made of it.
+    pub content: InboxContent,
 }
 
 impl std::fmt::Debug for InboxEntry {
@@ -31,9 +34,46 @@ impl std::fmt::Debug for InboxEntry {
             .field("id", &self.id)
             .field("stanza_bytes", &self.stanza.len())
             .field("received_at", &self.received_at)
+            .field("content", &self.content)
             .finish()
     }
 }
+
+/// What a stored incoming message holds beyond its stanza.
+#[derive(Clone, PartialEq, Eq)]
+pub enum InboxContent {
+    /// The decrypted `Message` protobuf, padding removed.
+    Message(Vec<u8>),
+    /// It cannot be read (why, without secrets): stored and acked, so the
+    /// server stops sending it, and an operator can see it.
+    Unreadable(String),
+}
+
+impl InboxContent {
+    /// A row written before messages were decrypted holds ciphertext only.
+    pub const LEGACY_REASON: &'static str = "stored as ciphertext by an older version";
+}
+
+impl std::fmt::Debug for InboxContent {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            InboxContent::Message(bytes) => write!(f, "Message({} bytes)", bytes.len()),
+            InboxContent::Unreadable(reason) => write!(f, "Unreadable({reason})"),
+        }
+    }
+}
+
+/// A message whose sender we asked, with a retry receipt, to send it
+/// again: how often so far, and when last. Kept until the message is
+/// stored, so the count survives restarts (WhatsApp allows five).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Retry {
+    pub count: u8,
+    pub at: UnixMillis,
+}
+
+/// A retry is named by the message id and the sending device's address.
+pub type RetryKey = (String, String);
 
 /// Why a batch was not committed, as the client needs to know it: it
 /// only decides whether to hold back what waited on the batch.
@@ -69,6 +109,9 @@ pub struct Session {
     pub identities: BTreeMap<String, Vec<u8>>,
     /// App-state sync keys by key id.
     pub app_state_keys: BTreeMap<Vec<u8>, Vec<u8>>,
+    /// Retry receipts sent for messages not yet stored. Not part of a
+    /// snapshot: losing them only restarts a count.
+    pub retries: BTreeMap<RetryKey, Retry>,
 }
 
 impl std::fmt::Debug for Session {
@@ -81,6 +124,7 @@ impl std::fmt::Debug for Session {
             .field("sender_keys", &self.sender_keys.len())
             .field("identities", &self.identities.len())
             .field("app_state_keys", &self.app_state_keys.len())
+            .field("retries", &self.retries.len())
             .finish()
     }
 }
@@ -149,6 +193,17 @@ pub enum Write {
     },
     /// An incoming message; an id already stored is ignored (a redelivery).
     Inbox(InboxEntry),
+    /// A retry receipt went (or goes) out for message `id` from `sender`.
+    Retry {
+        id: String,
+        sender: String,
+        retry: Retry,
+    },
+    /// The retry count of message `id` from `sender` is no longer needed.
+    ForgetRetry {
+        id: String,
+        sender: String,
+    },
     /// The handler is done with inbox entry `id`; its replies join the
     /// outbox in the same transaction.
     Handled {
@@ -184,6 +239,8 @@ impl std::fmt::Debug for Write {
                 write!(f, "RemoveAppStateKey({} byte id)", id.len())
             }
             Write::Inbox(entry) => write!(f, "Inbox({})", entry.id),
+            Write::Retry { id, retry, .. } => write!(f, "Retry({id}, {})", retry.count),
+            Write::ForgetRetry { id, .. } => write!(f, "ForgetRetry({id})"),
             Write::Handled { id, outbox, .. } => {
                 write!(f, "Handled({id}, {} replies)", outbox.len())
             }
@@ -280,6 +337,7 @@ impl Session {
             sender_keys: BTreeMap::new(),
             identities: BTreeMap::new(),
             app_state_keys: BTreeMap::new(),
+            retries: BTreeMap::new(),
         }
     }
 
@@ -329,6 +387,12 @@ impl Session {
             }
             Write::RemoveAppStateKey { id } => {
                 self.app_state_keys.remove(id);
+            }
+            Write::Retry { id, sender, retry } => {
+                self.retries.insert((id.clone(), sender.clone()), *retry);
+            }
+            Write::ForgetRetry { id, sender } => {
+                self.retries.remove(&(id.clone(), sender.clone()));
             }
             Write::Inbox(_) | Write::Handled { .. } => {}
         }

@@ -22,6 +22,7 @@
 //! leaves (sent with the old record still stored, a crash would reuse the
 //! message key).
 
+pub mod address;
 pub mod aes_cbc;
 mod chains;
 pub mod cipher;

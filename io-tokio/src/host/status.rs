@@ -192,6 +192,7 @@ struct Board {
     store_write_queue_len: u64,
     store_failures_total: u64,
     limits_reached_total: u64,
+    e2e: E2eCounts,
     received: Counter,
     sent: Counter,
     rss_bytes: Option<u64>,
@@ -290,6 +291,7 @@ impl StatusBoard {
                 store_write_queue_len: 0,
                 store_failures_total: 0,
                 limits_reached_total: 0,
+                e2e: E2eCounts::default(),
                 received: Counter::default(),
                 sent: Counter::default(),
                 rss_bytes: None,
@@ -348,6 +350,9 @@ impl StatusBoard {
                 let mut board = self.lock();
                 board.limits_reached_total = board.limits_reached_total.saturating_add(1);
             }
+            Event::DecryptFailed { .. } => self.lock().e2e.retry_receipts_total += 1,
+            Event::MessageUnreadable { .. } => self.lock().e2e.unreadable_total += 1,
+            Event::IdentityChanged { .. } => self.lock().e2e.identity_changes_total += 1,
             Event::Disconnected { reason } => self.record_disconnect(reason, wall),
             Event::OfflineDelivered { .. }
             | Event::PreKeysUploaded { .. }
@@ -597,6 +602,7 @@ impl StatusBoard {
             store_write_queue_len: board.store_write_queue_len,
             store_failures_total: board.store_failures_total,
             limits_reached_total: board.limits_reached_total,
+            e2e: board.e2e,
             resident_memory_bytes: board.rss_bytes,
             uptime_s: now.saturating_duration_since(board.started).as_secs_f64(),
         }
@@ -793,6 +799,17 @@ pub struct MemorySampleView {
     pub rss_bytes: u64,
 }
 
+/// End-to-end decryption trouble, counted for /metrics.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct E2eCounts {
+    /// Messages that did not decrypt, each retry receipt counted.
+    pub retry_receipts_total: u64,
+    /// Messages recorded as unreadable (poison, or out of retries).
+    pub unreadable_total: u64,
+    /// Contacts' devices seen with a new identity key.
+    pub identity_changes_total: u64,
+}
+
 /// The numbers behind /metrics.
 #[derive(Debug, Clone, PartialEq)]
 pub struct MetricsView {
@@ -806,6 +823,7 @@ pub struct MetricsView {
     pub store_failures_total: u64,
     /// Times a client bound was hit (`LimitReached` events).
     pub limits_reached_total: u64,
+    pub e2e: E2eCounts,
     pub resident_memory_bytes: Option<u64>,
     pub uptime_s: f64,
 }

@@ -2,6 +2,8 @@
 //! pairing codes on stdout, everything else in the log.
 
 use std::io::Write;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
 
 use blacksky_core::client::Event;
 
@@ -50,6 +52,19 @@ pub fn present(event: &Event, console: bool) {
         Event::Online => tracing::info!("online"),
         Event::OfflineDelivered { count } => tracing::info!(count, "offline messages delivered"),
         Event::MessageStored { id, from } => tracing::info!(%id, %from, "message stored"),
+        Event::DecryptFailed { id, count, reason } => {
+            if let Some(suppressed) = E2E_FAILURE_LOGS.admit() {
+                tracing::warn!(%id, count, suppressed, "message did not decrypt ({reason}): retry receipt sent");
+            }
+        }
+        Event::MessageUnreadable { id, reason } => {
+            if let Some(suppressed) = E2E_FAILURE_LOGS.admit() {
+                tracing::warn!(%id, suppressed, "message unreadable ({reason}): recorded and acked");
+            }
+        }
+        Event::IdentityChanged { address } => {
+            tracing::info!(%address, "a contact's device has a new identity key (accepted)")
+        }
         Event::PreKeysUploaded { count } => tracing::info!(count, "pre-keys uploaded"),
         Event::IqTimedOut { purpose } => tracing::warn!(?purpose, "request timed out"),
         Event::StoreFailed { op, error } => tracing::error!(?op, %error, "store write failed"),
@@ -58,5 +73,66 @@ pub fn present(event: &Event, console: bool) {
             "a limit was reached: the connection holds back instead of growing"
         ),
         Event::Disconnected { reason } => tracing::warn!(%reason, "disconnected"),
+    }
+}
+
+/// Decryption failures come in storms (a contact's broken session, a
+/// flood of poison): at most this many lines a minute, then a count.
+const E2E_FAILURE_LOGS_PER_MINUTE: u32 = 20;
+
+static E2E_FAILURE_LOGS: LogBudget = LogBudget::new(E2E_FAILURE_LOGS_PER_MINUTE);
+
+/// A per-minute allowance of log lines for one kind of event.
+struct LogBudget {
+    per_minute: u32,
+    /// The minute's start, lines logged in it, lines held back since the
+    /// last one logged.
+    window: Mutex<Option<(Instant, u32, u64)>>,
+}
+
+impl LogBudget {
+    const fn new(per_minute: u32) -> LogBudget {
+        LogBudget {
+            per_minute,
+            window: Mutex::new(None),
+        }
+    }
+
+    /// `Some(lines held back before this one)` when this line may be
+    /// logged, `None` when it is held back.
+    fn admit(&self) -> Option<u64> {
+        let now = Instant::now();
+        let mut window = self
+            .window
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let (start, logged, held) = window.get_or_insert((now, 0, 0));
+        if now.duration_since(*start) >= Duration::from_secs(60) {
+            *start = now;
+            *logged = 0;
+        }
+        if *logged >= self.per_minute {
+            *held += 1;
+            return None;
+        }
+        *logged += 1;
+        Some(std::mem::take(held))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_storm_is_cut_to_the_allowance_and_the_rest_is_counted() {
+        let budget = LogBudget::new(3);
+        let admitted: Vec<Option<u64>> = (0..5).map(|_| budget.admit()).collect();
+        assert_eq!(admitted, [Some(0), Some(0), Some(0), None, None]);
+        // A new minute: the next line says how many were held back.
+        if let Some((start, _, _)) = budget.window.lock().unwrap().as_mut() {
+            *start -= Duration::from_secs(61);
+        }
+        assert_eq!(budget.admit(), Some(2));
     }
 }

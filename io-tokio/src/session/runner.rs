@@ -88,7 +88,7 @@ where
     worker.clock = SharedClock(Arc::new(clock.clone()));
     let mut worker = StoreWorker::spawn(
         store,
-        (prepared.creds, prepared.login_confirmed),
+        prepared.session.clone(),
         sealer,
         Box::new(inbox_handler),
         worker,
@@ -205,7 +205,7 @@ async fn wait_for_store<O: OpenStore>(
 
 /// Says in the log what the session resumes from.
 fn announce_source(prepared: &Prepared) {
-    let registered = prepared.creds.is_registered();
+    let registered = prepared.session.creds.is_registered();
     match &prepared.source {
         Source::Live => tracing::info!(registered, "loaded the stored session"),
         Source::Restored { generation } => {

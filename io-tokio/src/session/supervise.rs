@@ -13,7 +13,7 @@ use blacksky_core::client::{Client, ClientConfig, DisconnectReason, Event, Pairi
 use blacksky_core::keeper::{
     ConnState, Input as KeeperInput, Keeper, Output as KeeperOutput, ShutdownStep,
 };
-use blacksky_core::session::Creds;
+use blacksky_core::session::{Creds, Session};
 use rand_chacha::ChaCha20Rng;
 use rand_core::{RngCore, SeedableRng};
 use tokio::sync::{mpsc, watch};
@@ -215,14 +215,14 @@ pub async fn supervise<D: Dialer, C: Clock + Clone + 'static>(
                         keeper.handle_input(clock.now(), peers(standing));
                         continue;
                     }
-                    let (stored, confirmed) = worker.durable_creds();
-                    let (creds, confirmed) = match pending_creds.take() {
-                        Some(creds) => (creds, false),
-                        None => (stored, confirmed),
+                    // New or unlinked creds start with no keys; else the
+                    // store's session, with the writes still on their way.
+                    let session = match pending_creds.take() {
+                        Some(creds) => Session::new(creds),
+                        None => worker.session(),
                     };
                     connection = Some(start_connection(
-                        Client::new(client_config.clone(), creds, seed(&mut rng))
-                            .with_login_confirmed(confirmed),
+                        Client::new(client_config.clone(), session, seed(&mut rng)),
                         &dialer,
                         &config.ws_url,
                         worker.link(),

@@ -24,8 +24,9 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
 use blacksky_core::client::OpId;
+use blacksky_core::message::Incoming;
 use blacksky_core::session::{
-    Committed, Creds, OutboxEntry, StoreFault, Write, creds_over, pre_key_ids,
+    Committed, Creds, InboxContent, OutboxEntry, Session, StoreFault, Write, pre_key_ids,
 };
 use thiserror::Error;
 use tokio::sync::{mpsc, oneshot};
@@ -186,13 +187,55 @@ pub trait InboxHandler: Send + 'static {
     fn handle(&mut self, entry: &InboxRecord) -> Vec<OutboxEntry>;
 }
 
-/// The handler until the bot layer exists: notes each entry, replies nothing.
+/// A bot's view of the inbox: the decrypted messages meant for it, typed.
+/// Its replies are stored as [`InboxHandler`]'s are.
+pub trait MessageHandler: Send + 'static {
+    fn on_message(&mut self, message: &Incoming) -> Vec<OutboxEntry>;
+}
+
+/// Hands a [`MessageHandler`] the inbox entries that are messages for a
+/// bot (text, media, reactions, edits, deletions); unreadable entries and
+/// the protocol's own (sender keys, key shares) are marked handled without
+/// it.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct Typed<H>(pub H);
+
+impl<H: MessageHandler> InboxHandler for Typed<H> {
+    fn handle(&mut self, entry: &InboxRecord) -> Vec<OutboxEntry> {
+        let InboxContent::Message(message) = &entry.content else {
+            return Vec::new();
+        };
+        match Incoming::read(&entry.stanza, message) {
+            Ok(incoming) if incoming.is_for_the_bot() => self.0.on_message(&incoming),
+            Ok(_) => Vec::new(),
+            Err(err) => {
+                tracing::warn!(id = %entry.id, %err, "a stored message does not read back");
+                Vec::new()
+            }
+        }
+    }
+}
+
+/// The handler until the bot layer exists: logs what each message is,
+/// replies nothing.
 #[derive(Debug, Default, Clone, Copy)]
 pub struct LogHandler;
 
 impl InboxHandler for LogHandler {
     fn handle(&mut self, entry: &InboxRecord) -> Vec<OutboxEntry> {
-        tracing::debug!(id = %entry.id, seq = entry.seq, "inbox entry handled");
+        Typed(*self).handle(entry)
+    }
+}
+
+impl MessageHandler for LogHandler {
+    fn on_message(&mut self, message: &Incoming) -> Vec<OutboxEntry> {
+        tracing::info!(
+            id = %message.id,
+            kind = message.content.kind_name(),
+            text_chars = message.content.text().map_or(0, |t| t.chars().count()),
+            offline = message.from_offline_queue,
+            "message received"
+        );
         Vec::new()
     }
 }
@@ -242,19 +285,30 @@ fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
     mutex.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
-fn try_submit(jobs: &mpsc::Sender<Job>, health: &StoreHealth, job: Job) -> Result<(), QueueFull> {
-    // Counted before the send, so the worker never decrements first.
-    let waiting = health.queue_len.fetch_add(1, Ordering::SeqCst) + 1;
-    match jobs.try_send(job) {
-        Ok(()) => {
-            health.queue_len_max.fetch_max(waiting, Ordering::Relaxed);
-            Ok(())
-        }
-        Err(_) => {
-            health.queue_len.fetch_sub(1, Ordering::SeqCst);
-            Err(QueueFull(waiting - 1))
+/// Queues `job` and applies its writes to `view`, both or neither: the
+/// view always equals the store plus the writes queued for it.
+fn try_submit(
+    jobs: &mpsc::Sender<Job>,
+    health: &StoreHealth,
+    view: &Mutex<Session>,
+    job: Job,
+) -> Result<(), QueueFull> {
+    // One submitter at a time between the reservation and the view.
+    let mut view = lock(view);
+    let Ok(permit) = jobs.try_reserve() else {
+        return Err(QueueFull(health.queue_len()));
+    };
+    for write in &job.writes {
+        // Fresh pre-keys get their ids at commit; they join the view then.
+        if !matches!(write, Write::FreshPreKeys(_)) {
+            view.apply(write);
         }
     }
+    // Counted before the send, so the worker never decrements first.
+    let waiting = health.queue_len.fetch_add(1, Ordering::SeqCst) + 1;
+    health.queue_len_max.fetch_max(waiting, Ordering::Relaxed);
+    permit.send(job);
+    Ok(())
 }
 
 /// The handle the runner keeps: spawn, link connections, flush, snapshot,
@@ -264,7 +318,7 @@ pub struct StoreWorker {
     control: mpsc::UnboundedSender<Control>,
     route: Arc<Mutex<Option<Route>>>,
     health: Arc<StoreHealth>,
-    durable: Arc<Mutex<(Creds, bool)>>,
+    view: Arc<Mutex<Session>>,
     next_conn: u64,
     task: Option<JoinHandle<()>>,
 }
@@ -284,6 +338,7 @@ pub struct StoreLink {
     conn: u64,
     jobs: mpsc::Sender<Job>,
     health: Arc<StoreHealth>,
+    view: Arc<Mutex<Session>>,
     results: mpsc::UnboundedReceiver<Done>,
 }
 
@@ -304,6 +359,7 @@ impl StoreLink {
         try_submit(
             &self.jobs,
             &self.health,
+            &self.view,
             Job {
                 conn: self.conn,
                 op: Some(op),
@@ -317,6 +373,7 @@ impl StoreLink {
         try_submit(
             &self.jobs,
             &self.health,
+            &self.view,
             Job {
                 conn: self.conn,
                 op: None,
@@ -333,11 +390,10 @@ impl StoreLink {
 }
 
 impl StoreWorker {
-    /// Starts the worker on `store`. `durable` are the creds (and whether a
-    /// login with them was confirmed) the store holds now.
+    /// Starts the worker on `store`, which holds `session` now.
     pub fn spawn<S: Store>(
         store: S,
-        durable: (Creds, bool),
+        session: Session,
         sealer: Sealer,
         handler: Box<dyn InboxHandler>,
         config: WorkerConfig,
@@ -346,7 +402,7 @@ impl StoreWorker {
         let (jobs_tx, jobs_rx) = mpsc::channel(config.queue_len_max.max(1));
         let (control_tx, control_rx) = mpsc::unbounded_channel();
         let route = Arc::new(Mutex::new(None));
-        let durable = Arc::new(Mutex::new(durable));
+        let view = Arc::new(Mutex::new(session));
         let next_backup = config.backup_interval.map(|i| Instant::now() + i);
         let worker = Worker {
             store,
@@ -354,7 +410,7 @@ impl StoreWorker {
             control: control_rx,
             route: route.clone(),
             health: health.clone(),
-            durable: durable.clone(),
+            view: view.clone(),
             sealer,
             handler,
             flushes: Vec::new(),
@@ -377,7 +433,7 @@ impl StoreWorker {
             control: control_tx,
             route,
             health,
-            durable,
+            view,
             next_conn: 0,
             task: Some(tokio::spawn(worker.run())),
         }
@@ -400,14 +456,24 @@ impl StoreWorker {
             conn: self.next_conn,
             jobs: self.jobs.clone(),
             health: self.health.clone(),
+            view: self.view.clone(),
             results: rx,
         }
     }
 
-    /// The creds the store holds (the last committed), and whether a login
-    /// with them was confirmed.
+    /// The creds the store holds once the writes handed in so far are
+    /// committed, and whether a login with them was confirmed.
     pub fn durable_creds(&self) -> (Creds, bool) {
-        lock(&self.durable).clone()
+        let view = lock(&self.view);
+        (view.creds.clone(), view.login_confirmed)
+    }
+
+    /// The whole session as the store holds it once the writes handed in
+    /// so far are committed: what a new connection starts from (the worker
+    /// commits them in order and never drops one, so a connection never
+    /// opens a message with keys older than those a queued write holds).
+    pub fn session(&self) -> Session {
+        lock(&self.view).clone()
     }
 
     /// Hands in writes nobody waits for (the runner's own).
@@ -415,6 +481,7 @@ impl StoreWorker {
         try_submit(
             &self.jobs,
             &self.health,
+            &self.view,
             Job {
                 conn: 0,
                 op: None,
@@ -512,7 +579,7 @@ struct Worker<S: Store> {
     control: mpsc::UnboundedReceiver<Control>,
     route: Arc<Mutex<Option<Route>>>,
     health: Arc<StoreHealth>,
-    durable: Arc<Mutex<(Creds, bool)>>,
+    view: Arc<Mutex<Session>>,
     sealer: Sealer,
     handler: Box<dyn InboxHandler>,
     config: WorkerConfig,
@@ -683,25 +750,23 @@ impl<S: Store> Worker<S> {
         self.health.queue_len.fetch_sub(1, Ordering::SeqCst);
         self.health.writes_total.fetch_add(1, Ordering::Relaxed);
         let mut creds_changed = false;
-        {
-            let mut durable = lock(&self.durable);
-            for write in &job.writes {
-                match write {
-                    Write::Creds(creds) => {
-                        durable.0 = creds_over(Some(&durable.0), creds);
-                        creds_changed = true;
+        for write in &job.writes {
+            match write {
+                Write::Creds(_) | Write::LoginConfirmed => creds_changed = true,
+                Write::Inbox(_) => self.inbox_dirty = true,
+                Write::FreshPreKeys(keys) => {
+                    // Their ids are known now (see `try_submit`).
+                    let mut keys = keys.clone();
+                    let mut view = lock(&self.view);
+                    if let Some((first, next)) = committed.pre_key_ids {
+                        pre_key_ids::renumber(&mut keys, first);
+                        let counter = &mut view.creds.next_pre_key_id;
+                        *counter = pre_key_ids::later(*counter, next);
                     }
-                    Write::LoginConfirmed if !durable.1 => {
-                        durable.1 = true;
-                        creds_changed = true;
-                    }
-                    Write::Inbox(_) => self.inbox_dirty = true,
-                    _ => {}
+                    view.pre_keys
+                        .extend(keys.into_iter().map(|key| (key.id, key)));
                 }
-            }
-            if let Some((_, next)) = committed.pre_key_ids {
-                let counter = &mut durable.0.next_pre_key_id;
-                *counter = pre_key_ids::later(*counter, next);
+                _ => {}
             }
         }
         if creds_changed {

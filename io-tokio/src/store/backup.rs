@@ -13,7 +13,7 @@ use rand_core::{OsRng, RngCore};
 use thiserror::Error;
 use tokio::task::JoinHandle;
 
-use super::{Store, StoreError, wall_now};
+use super::{LiveCreds, Store, StoreError, wall_now};
 use crate::host::config::Secret;
 
 /// Says once, plainly, whether snapshots are encrypted.
@@ -130,8 +130,9 @@ pub enum Source {
 /// What the session starts with.
 #[derive(Debug, Clone)]
 pub struct Prepared {
-    pub creds: Creds,
-    pub login_confirmed: bool,
+    /// The whole session: creds, keys, and whether a login with these
+    /// creds was confirmed.
+    pub session: Session,
     pub source: Source,
 }
 
@@ -210,17 +211,9 @@ pub async fn prepare_with<S: Store>(
                     tracing::info!(
                         "SESSION_DATA ignored: the store already holds a linked session"
                     );
-                    Ok(Prepared {
-                        creds: live.creds,
-                        login_confirmed: live.login_confirmed,
-                        source: Source::Live,
-                    })
+                    live_session(store, live).await
                 }
-                None => Ok(Prepared {
-                    creds: live.creds,
-                    login_confirmed: live.login_confirmed,
-                    source: Source::Live,
-                }),
+                None => live_session(store, live).await,
             }
         }
         Decision::Restore {
@@ -235,8 +228,7 @@ pub async fn prepare_with<S: Store>(
             );
             store.replace_session(&session).await?;
             Ok(Prepared {
-                creds: session.creds,
-                login_confirmed: session.login_confirmed,
+                session: *session,
                 source: Source::Restored { generation },
             })
         }
@@ -251,8 +243,7 @@ pub async fn prepare_with<S: Store>(
                     .commit(&[Write::Creds(Box::new(creds.clone()))])
                     .await?;
                 Ok(Prepared {
-                    creds,
-                    login_confirmed: false,
+                    session: Session::new(creds),
                     source: Source::New,
                 })
             }
@@ -275,9 +266,35 @@ async fn import_text<S: Store>(
 ) -> Result<Prepared, PrepareError> {
     let session = import(store, text.as_bytes(), keys, true).await?;
     Ok(Prepared {
-        creds: session.creds,
-        login_confirmed: session.login_confirmed,
+        session,
         source: Source::Imported,
+    })
+}
+
+/// The live session with its keys. A key row that does not read back
+/// costs its keys, not the start: the session runs on its creds, and a
+/// contact whose session is lost gets a retry receipt and starts a new one.
+async fn live_session<S: Store>(store: &mut S, live: LiveCreds) -> Result<Prepared, PrepareError> {
+    let creds_only = |live: LiveCreds| {
+        let mut session = Session::new(live.creds);
+        session.login_confirmed = live.login_confirmed;
+        session
+    };
+    let session = match store.load_session().await {
+        Ok(Some(session)) => session,
+        // Gone since the creds were read (another process wiped it).
+        Ok(None) => creds_only(live),
+        Err(StoreError::Corrupt { what, detail }) => {
+            tracing::error!(
+                "{what} does not read back ({detail}): starting without the stored keys"
+            );
+            creds_only(live)
+        }
+        Err(err) => return Err(err.into()),
+    };
+    Ok(Prepared {
+        session,
+        source: Source::Live,
     })
 }
 

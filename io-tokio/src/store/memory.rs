@@ -199,6 +199,7 @@ impl MemoryStore {
                         stanza: entry.stanza.clone(),
                         received_at: entry.received_at,
                         handled_at: None,
+                        content: entry.content.clone(),
                     });
                 }
             }

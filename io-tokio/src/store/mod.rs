@@ -18,7 +18,7 @@ mod sql;
 use std::future::Future;
 use std::path::Path;
 
-use blacksky_core::session::{Committed, Creds, Session, Write};
+use blacksky_core::session::{Committed, Creds, InboxContent, Session, Write};
 use blacksky_core::time::UnixMillis;
 use thiserror::Error;
 
@@ -85,6 +85,8 @@ pub struct InboxRecord {
     pub stanza: Vec<u8>,
     pub received_at: UnixMillis,
     pub handled_at: Option<UnixMillis>,
+    /// The decrypted message, or why it cannot be read.
+    pub content: InboxContent,
 }
 
 impl std::fmt::Debug for InboxRecord {
@@ -95,6 +97,7 @@ impl std::fmt::Debug for InboxRecord {
             .field("from", &self.from)
             .field("stanza_bytes", &self.stanza.len())
             .field("handled_at", &self.handled_at)
+            .field("content", &self.content)
             .finish()
     }
 }

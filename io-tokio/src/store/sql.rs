@@ -15,10 +15,10 @@ use std::path::Path;
 use std::str::FromStr;
 use std::time::Duration;
 
-use blacksky_core::session::InboxEntry;
 use blacksky_core::session::{
     Committed, Creds, PreKey, Session, Write, creds_over, place_fresh_pre_keys,
 };
+use blacksky_core::session::{InboxContent, InboxEntry, Retry};
 use blacksky_core::time::UnixMillis;
 use sqlx::Row;
 use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions, PgSslMode};
@@ -203,6 +203,13 @@ where
     String: for<'r> sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
     Vec<u8>: for<'r> sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
 {
+    let message: Option<Vec<u8>> = row.try_get(6)?;
+    let unreadable: Option<String> = row.try_get(7)?;
+    let content = match (message, unreadable) {
+        (Some(message), _) => InboxContent::Message(message),
+        (None, Some(reason)) => InboxContent::Unreadable(reason),
+        (None, None) => InboxContent::Unreadable(InboxContent::LEGACY_REASON.to_owned()),
+    };
     Ok(InboxRecord {
         seq: row.try_get(0)?,
         id: row.try_get(1)?,
@@ -210,6 +217,7 @@ where
         stanza: row.try_get(3)?,
         received_at: millis(row.try_get(4)?),
         handled_at: row.try_get::<Option<i64>, _>(5)?.map(millis),
+        content,
     })
 }
 
@@ -248,7 +256,7 @@ macro_rules! dialect {
                  ORDER BY seq LIMIT $4",
                 $skip_locked,
                 ") \
-                 RETURNING seq, msg_id, sender, stanza, received_at, handled_at"
+                 RETURNING seq, msg_id, sender, stanza, received_at, handled_at, message, unreadable"
             ),
             register: concat!(
                 "INSERT INTO instances (session, owner, started_at, seen_at) VALUES ($1, $2, ",
@@ -497,16 +505,50 @@ macro_rules! sql_store {
                         from,
                         stanza,
                         received_at,
+                        content,
                     }) => {
+                        let (message, unreadable) = match content {
+                            InboxContent::Message(message) => (Some(message.as_slice()), None),
+                            InboxContent::Unreadable(reason) => (None, Some(reason.as_str())),
+                        };
                         sqlx::query(
-                            "INSERT INTO inbox (session, msg_id, sender, stanza, received_at) \
-                             VALUES ($1, $2, $3, $4, $5) ON CONFLICT (session, msg_id) DO NOTHING",
+                            "INSERT INTO inbox \
+                             (session, msg_id, sender, stanza, received_at, message, unreadable) \
+                             VALUES ($1, $2, $3, $4, $5, $6, $7) \
+                             ON CONFLICT (session, msg_id) DO NOTHING",
                         )
                         .bind(session)
                         .bind(id.as_str())
                         .bind(from.as_str())
                         .bind(stanza.as_slice())
                         .bind(sql_millis(*received_at))
+                        .bind(message)
+                        .bind(unreadable)
+                        .execute(&mut **tx)
+                        .await?;
+                    }
+                    Write::Retry { id, sender, retry } => {
+                        sqlx::query(
+                            "INSERT INTO message_retries (session, msg_id, sender, count, at) \
+                             VALUES ($1, $2, $3, $4, $5) ON CONFLICT (session, msg_id, sender) \
+                             DO UPDATE SET count = excluded.count, at = excluded.at",
+                        )
+                        .bind(session)
+                        .bind(id.as_str())
+                        .bind(sender.as_str())
+                        .bind(i64::from(retry.count))
+                        .bind(sql_millis(retry.at))
+                        .execute(&mut **tx)
+                        .await?;
+                    }
+                    Write::ForgetRetry { id, sender } => {
+                        sqlx::query(
+                            "DELETE FROM message_retries \
+                             WHERE session = $1 AND msg_id = $2 AND sender = $3",
+                        )
+                        .bind(session)
+                        .bind(id.as_str())
+                        .bind(sender.as_str())
                         .execute(&mut **tx)
                         .await?;
                     }
@@ -557,6 +599,7 @@ macro_rules! sql_store {
                         "sender_keys",
                         "identities",
                         "app_state_keys",
+                        "message_retries",
                         "inbox",
                         "outbox",
                         "snapshots",
@@ -570,6 +613,7 @@ macro_rules! sql_store {
                         "sender_keys",
                         "identities",
                         "app_state_keys",
+                        "message_retries",
                     ]
                 };
                 for table in tables {
@@ -587,10 +631,10 @@ macro_rules! sql_store {
                 limit: u32,
             ) -> Result<Vec<InboxRecord>, StoreError> {
                 let sql = if only_unhandled {
-                    "SELECT seq, msg_id, sender, stanza, received_at, handled_at FROM inbox \
+                    "SELECT seq, msg_id, sender, stanza, received_at, handled_at, message, unreadable FROM inbox \
                      WHERE session = $1 AND handled_at IS NULL ORDER BY seq LIMIT $2"
                 } else {
-                    "SELECT seq, msg_id, sender, stanza, received_at, handled_at FROM inbox \
+                    "SELECT seq, msg_id, sender, stanza, received_at, handled_at, message, unreadable FROM inbox \
                      WHERE session = $1 ORDER BY seq LIMIT $2"
                 };
                 let rows = sqlx::query(sql)
@@ -705,6 +749,23 @@ macro_rules! sql_store {
                     session.app_state_keys.insert(
                         row.try_get(0).map_err(db(what))?,
                         row.try_get(1).map_err(db(what))?,
+                    );
+                }
+                let rows = sqlx::query(
+                    "SELECT msg_id, sender, count, at FROM message_retries WHERE session = $1",
+                )
+                .bind(&self.session)
+                .fetch_all(&self.pool)
+                .await
+                .map_err(db(what))?;
+                for row in rows {
+                    let count: i64 = row.try_get(2).map_err(db(what))?;
+                    session.retries.insert(
+                        (row.try_get(0).map_err(db(what))?, row.try_get(1).map_err(db(what))?),
+                        Retry {
+                            count: u8::try_from(count).unwrap_or(u8::MAX),
+                            at: millis(row.try_get(3).map_err(db(what))?),
+                        },
                     );
                 }
                 Ok(Some(session))

@@ -9,10 +9,10 @@ use std::time::Duration;
 
 use blacksky_core::client::OpId;
 use blacksky_core::crypto::KeyPair;
-use blacksky_core::session::InboxEntry;
 use blacksky_core::session::snapshot::{Keyring, Seal, SnapshotKey, encode_snapshot};
 use blacksky_core::session::testing::sample_session;
 use blacksky_core::session::{Committed, OutboxEntry, PreKey, Session, Write};
+use blacksky_core::session::{InboxContent, InboxEntry};
 use blacksky_core::time::UnixMillis;
 use blacksky_io::host::config::Secret;
 use blacksky_io::session::worker::{InboxHandler, LogHandler};
@@ -82,6 +82,12 @@ pub fn entry(id: &str, n: u64) -> InboxEntry {
         from: "15550001111@s.whatsapp.net".into(),
         stanza: vec![n as u8; 12],
         received_at: UnixMillis(1_700_000_000_000 + n),
+        // Odd entries unreadable: both forms must round-trip.
+        content: if n % 2 == 0 {
+            InboxContent::Message(vec![0x0a, 1, b'a' + (n % 26) as u8])
+        } else {
+            InboxContent::Unreadable(format!("poison {n}"))
+        },
     }
 }
 
@@ -480,7 +486,7 @@ pub async fn restore_skips_the_corrupt_newest_generations<S: Db>(mut store: S) {
         .await
         .expect("restores");
     assert_eq!(prepared.source, Source::Restored { generation: 2 });
-    assert_eq!(prepared.creds.next_pre_key_id, 102);
+    assert_eq!(prepared.session.creds.next_pre_key_id, 102);
     let live = store.load_session().await.expect("read").expect("restored");
     assert!(live.same_as(&sessions[1]));
     // The next start uses the live tables.
@@ -678,7 +684,7 @@ pub async fn a_store_that_fails_for_a_while_recovers_with_nothing_lost<S: Db>(mu
     let recorder = Recorder::default();
     let mut worker = StoreWorker::spawn(
         store.clone(),
-        (session.creds.clone(), false),
+        Session::new(session.creds.clone()),
         Sealer::new("s", None, TEST_KDF_ITERATIONS),
         Box::new(recorder.clone()),
         fast_worker_config(),
@@ -754,7 +760,7 @@ pub async fn the_worker_snapshots_on_creds_changes_and_at_close<S: Db>(mut store
     let secret = Secret::new("s3cret");
     let mut worker = StoreWorker::spawn(
         store.clone(),
-        (session.creds.clone(), false),
+        Session::new(session.creds.clone()),
         Sealer::new("s", Some(&secret), TEST_KDF_ITERATIONS),
         Box::new(LogHandler),
         fast_worker_config(),

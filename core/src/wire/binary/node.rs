@@ -178,6 +178,17 @@ impl Node {
         self
     }
 
+    /// Adds a child node after the ones there (the content becomes child
+    /// nodes if it was something else).
+    #[must_use]
+    pub fn with_child(mut self, child: Node) -> Node {
+        match &mut self.content {
+            Some(Content::Nodes(children)) => children.push(child),
+            _ => self.content = Some(Content::Nodes(vec![child])),
+        }
+        self
+    }
+
     /// Sets raw bytes as the content.
     #[must_use]
     pub fn with_bytes(mut self, bytes: impl Into<Vec<u8>>) -> Node {

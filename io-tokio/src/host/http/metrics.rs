@@ -128,6 +128,24 @@ pub fn render(view: &MetricsView) -> String {
         "Times a connection hit one of its bounds and held back instead of growing.",
         view.limits_reached_total,
     );
+    e.one(
+        "blacksky_retry_receipts_total",
+        Counter,
+        "Messages that did not decrypt: retry receipts sent to their senders.",
+        view.e2e.retry_receipts_total,
+    );
+    e.one(
+        "blacksky_unreadable_messages_total",
+        Counter,
+        "Messages recorded as unreadable (bad padding or protobuf, or out of retries) and acked.",
+        view.e2e.unreadable_total,
+    );
+    e.one(
+        "blacksky_identity_changes_total",
+        Counter,
+        "Contacts' devices that came with a new identity key (accepted, as WhatsApp does).",
+        view.e2e.identity_changes_total,
+    );
     e.family(
         "blacksky_resident_memory_bytes",
         Gauge,
@@ -154,6 +172,7 @@ pub fn render(view: &MetricsView) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::host::status::E2eCounts;
 
     #[test]
     fn labels_are_escaped() {
@@ -173,6 +192,11 @@ mod tests {
             store_write_queue_len: 6,
             store_failures_total: 0,
             limits_reached_total: 7,
+            e2e: E2eCounts {
+                retry_receipts_total: 8,
+                unreadable_total: 0,
+                identity_changes_total: 0,
+            },
             resident_memory_bytes: None,
             uptime_s: 1.5,
         });
@@ -180,6 +204,7 @@ mod tests {
         assert!(!body.contains("\nblacksky_resident_memory_bytes "));
         assert!(body.contains("\nblacksky_online 1\n"));
         assert!(body.contains("\nblacksky_limits_reached_total 7\n"));
+        assert!(body.contains("\nblacksky_retry_receipts_total 8\n"));
         assert!(body.contains("\nblacksky_uptime_seconds 1.500\n"));
         assert!(body.ends_with('\n'));
     }
