@@ -14,7 +14,7 @@ use crate::signal::group::{self, GroupError, SenderKeyRecord};
 use crate::signal::{LocalPreKeys, SessionRecord, SignalError, decrypt_msg, decrypt_pkmsg};
 use crate::wire::binary::{Jid, NodeRef};
 
-/// What opening a message gave.
+/// What opening a message gave. `Debug` shows no plaintext.
 pub(super) struct Opened {
     /// The `Message` protobuf the bot reads, padding removed.
     pub(super) message: Vec<u8>,
@@ -24,6 +24,16 @@ pub(super) struct Opened {
     pub(super) sender: String,
     /// The sender's identity key differs from the one we had.
     pub(super) identity_changed: bool,
+}
+
+impl std::fmt::Debug for Opened {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Opened")
+            .field("message_bytes", &self.message.len())
+            .field("writes", &self.writes)
+            .field("identity_changed", &self.identity_changed)
+            .finish_non_exhaustive()
+    }
 }
 
 /// Why a message did not open, by what the client does about it.
@@ -303,5 +313,288 @@ fn unreadable(reason: &str) -> Failure {
     Failure::Unreadable {
         reason: reason.to_owned(),
         nack_code: NACK_PARSING_ERROR,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use blacksky_proto::wa;
+    use prost::Message as _;
+    use rand_chacha::ChaCha20Rng;
+    use rand_core::SeedableRng;
+
+    use super::*;
+    use crate::crypto::KeyPair;
+    use crate::message::padding::pad_with;
+    use crate::session::testing::sample_session;
+    use crate::signal::{
+        IdentityKey, OneTimePreKeyPublic, PreKeyBundle, PublicKey, SignedPreKeyPublic, encrypt,
+        session_from_bundle,
+    };
+    use crate::wire::binary::{Decoded, Node, encode};
+
+    const PHONE: &str = "15550001111";
+    const GROUP: &str = "120363000000000001@g.us";
+
+    /// A contact's phone, as libsignal runs it: pairwise sessions with the
+    /// bot and its own sender key per group.
+    struct Contact {
+        identity: KeyPair,
+        record: Option<SessionRecord>,
+        sender_key: Option<SenderKeyRecord>,
+        rng: ChaCha20Rng,
+    }
+
+    impl Contact {
+        fn new(seed: u64) -> Contact {
+            let mut rng = ChaCha20Rng::seed_from_u64(seed);
+            Contact {
+                identity: KeyPair::generate(&mut rng),
+                record: None,
+                sender_key: None,
+                rng,
+            }
+        }
+
+        /// A pkmsg or msg carrying `message` (a pkmsg until the bot
+        /// answers, which it does not here).
+        fn pairwise(&mut self, bot: &Session, message: &wa::Message) -> (&'static str, Vec<u8>) {
+            if self.record.is_none() {
+                let (id, key) = bot.pre_keys.iter().next().expect("a one-time key");
+                let spk = &bot.creds.signed_pre_key;
+                let bundle = PreKeyBundle {
+                    registration_id: u32::from(bot.creds.registration_id),
+                    identity: IdentityKey::of(&bot.creds.identity_key),
+                    signed_pre_key: SignedPreKeyPublic {
+                        id: spk.id,
+                        key: PublicKey::of(&spk.key_pair),
+                        signature: spk.signature,
+                    },
+                    one_time_pre_key: Some(OneTimePreKeyPublic {
+                        id: *id,
+                        key: PublicKey::of(&key.key_pair),
+                    }),
+                };
+                let record = session_from_bundle(None, &self.identity, 7, &bundle, &mut self.rng)
+                    .expect("bundle");
+                self.record = Some(record);
+            }
+            let record = self.record.as_ref().expect("a session");
+            let padded = pad_with(&message.encode_to_vec(), 3);
+            let (encrypted, next) = encrypt(record, &self.identity, &padded).expect("encrypts");
+            self.record = Some(next);
+            (encrypted.kind.enc_type(), encrypted.bytes)
+        }
+
+        /// The SKDM for `GROUP` (created the first time).
+        fn distribution(&mut self) -> wa::Message {
+            let record = self.sender_key.get_or_insert_with(|| {
+                group::create_sender_key(&mut self.rng).0
+            });
+            let skdm = group::distribution_message(record).expect("own key");
+            wa::Message {
+                sender_key_distribution_message: Some(
+                    wa::message::SenderKeyDistributionMessage {
+                        group_id: Some(GROUP.into()),
+                        axolotl_sender_key_distribution_message: Some(skdm.to_bytes()),
+                    },
+                ),
+                ..Default::default()
+            }
+        }
+
+        fn group(&mut self, body: &str) -> Vec<u8> {
+            let record = self.sender_key.as_ref().expect("distributed first");
+            let padded = pad_with(&text(body).encode_to_vec(), 2);
+            let (bytes, next) = group::group_encrypt(record, &padded, &mut self.rng).expect("enc");
+            self.sender_key = Some(next);
+            bytes
+        }
+    }
+
+    fn text(body: &str) -> wa::Message {
+        wa::Message {
+            conversation: Some(body.into()),
+            ..Default::default()
+        }
+    }
+
+    fn stanza(attrs: &[(&'static str, Jid)], encs: Vec<(&'static str, Vec<u8>)>) -> Vec<u8> {
+        let mut node = Node::new("message").with_attr("id", "3EB0001");
+        for (key, jid) in attrs {
+            node = node.with_attr(*key, jid.clone());
+        }
+        let encs = encs
+            .into_iter()
+            .map(|(kind, bytes)| {
+                Node::new("enc")
+                    .with_attr("v", "2")
+                    .with_attr("type", kind)
+                    .with_bytes(bytes)
+            })
+            .collect();
+        encode(&node.with_children(encs)).expect("encodes")
+    }
+
+    fn from_contact() -> Vec<(&'static str, Jid)> {
+        vec![("from", Jid::new(PHONE, "s.whatsapp.net"))]
+    }
+
+    fn open_bytes(session: &Session, bytes: &[u8]) -> Result<Opened, Failure> {
+        let mut decoded = Decoded::new();
+        let node = decoded.decode(bytes).expect("decodes");
+        open(session, node, &mut ChaCha20Rng::seed_from_u64(5))
+    }
+
+    fn body(opened: &Opened) -> String {
+        Content::decode(&opened.message)
+            .expect("a message")
+            .text()
+            .expect("text")
+            .to_owned()
+    }
+
+    fn commit(session: &mut Session, opened: &Opened) {
+        for write in &opened.writes {
+            session.apply(write);
+        }
+    }
+
+    #[test]
+    fn a_contacts_first_messages_open_and_use_up_one_pre_key() {
+        let mut bot = sample_session(1, 3, 0, 0);
+        let mut contact = Contact::new(2);
+        let first = contact.pairwise(&bot, &text("hello"));
+        assert_eq!(first.0, "pkmsg");
+        let opened = open_bytes(&bot, &stanza(&from_contact(), vec![first])).expect("opens");
+        assert_eq!(body(&opened), "hello");
+        assert_eq!(opened.sender, format!("{PHONE}.0"));
+        assert!(!opened.identity_changed, "a first identity is not a change");
+        let used = bot.pre_keys.keys().next().copied();
+        let used = used.expect("a key");
+        assert!(opened.writes.iter().any(|w| matches!(w, Write::RemovePreKey(id) if *id == used)));
+        assert!(opened.writes.iter().any(|w| matches!(w, Write::Identity { .. })));
+        commit(&mut bot, &opened);
+        assert_eq!(bot.pre_keys.len(), 2);
+
+        // The next pkmsg repeats the session's base key: no pre-key used.
+        let second = contact.pairwise(&bot, &text("again"));
+        let opened = open_bytes(&bot, &stanza(&from_contact(), vec![second])).expect("opens");
+        assert_eq!(body(&opened), "again");
+        assert!(!opened.writes.iter().any(|w| matches!(w, Write::RemovePreKey(_))));
+    }
+
+    #[test]
+    fn a_message_opened_before_is_known_by_its_used_keys() {
+        let mut bot = sample_session(3, 1, 0, 0);
+        let mut contact = Contact::new(4);
+        let bytes = stanza(&from_contact(), vec![contact.pairwise(&bot, &text("once"))]);
+        let opened = open_bytes(&bot, &bytes).expect("opens");
+        commit(&mut bot, &opened);
+        assert!(matches!(open_bytes(&bot, &bytes), Err(Failure::AlreadyOpened)));
+    }
+
+    #[test]
+    fn a_failure_changes_nothing_and_asks_for_a_retry() {
+        let bot = sample_session(5, 1, 0, 0);
+        let mut contact = Contact::new(6);
+        let (kind, mut bytes) = contact.pairwise(&bot, &text("tampered"));
+        let last = bytes.len() - 1;
+        bytes[last] ^= 1;
+        let before = bot.encode();
+        let failure = open_bytes(&bot, &stanza(&from_contact(), vec![(kind, bytes)]));
+        assert!(
+            matches!(&failure, Err(Failure::Retry { sender, .. }) if sender == &format!("{PHONE}.0")),
+            "{failure:?}"
+        );
+        assert_eq!(bot.encode(), before, "open works on copies");
+    }
+
+    #[test]
+    fn a_msg_without_a_session_asks_for_a_retry() {
+        let bot = sample_session(7, 1, 0, 0);
+        let failure = open_bytes(&bot, &stanza(&from_contact(), vec![("msg", vec![0x33; 60])]));
+        assert!(matches!(failure, Err(Failure::Retry { .. })), "{failure:?}");
+    }
+
+    #[test]
+    fn poison_is_unreadable_with_its_nack_code() {
+        let bot = sample_session(8, 1, 0, 0);
+        let mut contact = Contact::new(9);
+        // Decrypts, but the padding is not WhatsApp's.
+        let record = {
+            let _ = contact.pairwise(&bot, &text("warm up"));
+            contact.record.clone().expect("session")
+        };
+        let (encrypted, _) = encrypt(&record, &contact.identity, b"no padding\x00").expect("enc");
+        let bytes = stanza(&from_contact(), vec![("pkmsg", encrypted.bytes)]);
+        let failure = open_bytes(&bot, &bytes);
+        assert!(
+            matches!(failure, Err(Failure::Unreadable { nack_code: NACK_INVALID_PROTOBUF, .. })),
+            "{failure:?}"
+        );
+        let no_enc = stanza(&from_contact(), Vec::new());
+        assert!(matches!(
+            open_bytes(&bot, &no_enc),
+            Err(Failure::Unreadable { nack_code: NACK_PARSING_ERROR, .. })
+        ));
+    }
+
+    #[test]
+    fn a_group_message_opens_with_the_sender_key_it_carries_and_the_next_with_the_stored_one() {
+        let mut bot = sample_session(10, 2, 0, 0);
+        let mut contact = Contact::new(11);
+        let group_attrs = vec![
+            ("from", Jid::parse(GROUP).expect("jid")),
+            ("participant", Jid::new(PHONE, "s.whatsapp.net")),
+        ];
+        let skdm = contact.distribution();
+        let first = vec![contact.pairwise(&bot, &skdm), ("skmsg", contact.group("hi all"))];
+        let opened = open_bytes(&bot, &stanza(&group_attrs, first)).expect("opens");
+        assert_eq!(body(&opened), "hi all");
+        let sender_keys: Vec<_> = opened
+            .writes
+            .iter()
+            .filter(|w| matches!(w, Write::SenderKey { .. }))
+            .collect();
+        assert_eq!(sender_keys.len(), 1, "one record, as the skmsg left it");
+        commit(&mut bot, &opened);
+
+        let second = vec![("skmsg", contact.group("second"))];
+        let bytes = stanza(&group_attrs, second);
+        let opened = open_bytes(&bot, &bytes).expect("opens");
+        assert_eq!(body(&opened), "second");
+        commit(&mut bot, &opened);
+        assert!(matches!(open_bytes(&bot, &bytes), Err(Failure::AlreadyOpened)));
+
+        // Without the SKDM, another member's skmsg asks for a retry.
+        let mut stranger = Contact::new(12);
+        let _ = stranger.distribution();
+        let attrs = vec![
+            ("from", Jid::parse(GROUP).expect("jid")),
+            ("participant", Jid::new("15550002222", "s.whatsapp.net")),
+        ];
+        let lone = stanza(&attrs, vec![("skmsg", stranger.group("who?"))]);
+        assert!(matches!(open_bytes(&bot, &lone), Err(Failure::Retry { .. })));
+    }
+
+    #[test]
+    fn a_session_moves_from_the_phone_number_to_the_lid_without_loss() {
+        let mut bot = sample_session(13, 1, 0, 0);
+        let mut contact = Contact::new(14);
+        let first = contact.pairwise(&bot, &text("by number"));
+        let opened = open_bytes(&bot, &stanza(&from_contact(), vec![first])).expect("opens");
+        commit(&mut bot, &opened);
+        assert!(bot.sessions.contains_key(&format!("{PHONE}.0")));
+
+        let mut attrs = from_contact();
+        attrs.push(("sender_lid", Jid::new("777000111", "lid")));
+        let second = contact.pairwise(&bot, &text("by lid"));
+        let opened = open_bytes(&bot, &stanza(&attrs, vec![second])).expect("opens");
+        assert_eq!(body(&opened), "by lid");
+        assert_eq!(opened.sender, "777000111_1.0");
+        commit(&mut bot, &opened);
+        assert!(bot.sessions.contains_key("777000111_1.0"));
+        assert!(!bot.sessions.contains_key(&format!("{PHONE}.0")));
     }
 }
