@@ -13,6 +13,8 @@ use std::sync::mpsc::{Receiver, RecvTimeoutError, channel};
 use std::sync::{Arc, Mutex};
 use std::thread;
 use std::time::{Duration, Instant};
+use blacksky_core::message::Content;
+use blacksky_core::session::InboxContent;
 
 /// A binary from this build's target directory (`target/<profile>/NAME`).
 pub fn target_bin(name: &str) -> PathBuf {
@@ -349,6 +351,28 @@ pub fn inbox_ids(home: &Path) -> Vec<String> {
             .expect("read the inbox")
             .into_iter()
             .map(|entry| entry.id)
+            .collect()
+    })
+}
+
+/// The inbox as (id, text): the text of each decrypted message, or
+/// `unreadable: <why>` for one that could not be read.
+pub fn inbox_texts(home: &Path) -> Vec<(String, String)> {
+    with_store(home, async |mut store| {
+        blacksky_io::store::Store::inbox(&mut store)
+            .await
+            .expect("read the inbox")
+            .into_iter()
+            .map(|entry| {
+                let text = match &entry.content {
+                    InboxContent::Message(message) => Content::decode(message)
+                        .ok()
+                        .and_then(|content| content.text().map(str::to_owned))
+                        .unwrap_or_else(|| "<no text>".into()),
+                    InboxContent::Unreadable(why) => format!("unreadable: {why}"),
+                };
+                (entry.id, text)
+            })
             .collect()
     })
 }

@@ -49,6 +49,10 @@ pub struct ClientConfig {
     pub pre_keys_initial: u32,
     /// Upload more when the server's count is at or below this.
     pub pre_keys_low_water: u32,
+    /// One-time pre-keys kept in the store at most; an upload past this
+    /// deletes the oldest (the server handed them out long ago, or lost
+    /// them).
+    pub pre_keys_stored_max: usize,
     /// Message ids remembered per connection to answer a redelivery
     /// without a second write; the oldest are forgotten past this (the
     /// store still drops a duplicate by id).
@@ -90,6 +94,7 @@ impl Default for ClientConfig {
             qr_next_ttl_ms: 20_000,
             pre_keys_initial: 812,
             pre_keys_low_water: 5,
+            pre_keys_stored_max: 2_000,
             seen_messages_len_max: 4_096,
             store_ops_in_flight_max: 1_024,
             outputs_len_max: 1_024,

@@ -141,13 +141,19 @@ impl Client {
             .collect();
         creds.next_pre_key_id = pre_key_ids::after(creds.next_pre_key_id, wanted);
         self.session.creds = creds.clone();
+        // The oldest go when the new ones would pass the bound.
+        let excess = (self.session.pre_keys.len() + keys.len())
+            .saturating_sub(self.config.pre_keys_stored_max);
+        let mut writes: Vec<Write> = self
+            .session
+            .pre_keys
+            .keys()
+            .take(excess)
+            .map(|id| Write::RemovePreKey(*id))
+            .collect();
         // Keys before the creds that count them, in one transaction.
-        self.store(
-            vec![
-                Write::FreshPreKeys(keys.clone()),
-                Write::Creds(Box::new(creds)),
-            ],
-            AfterStore::UploadPreKeys { keys },
-        );
+        writes.push(Write::FreshPreKeys(keys.clone()));
+        writes.push(Write::Creds(Box::new(creds)));
+        self.store(writes, AfterStore::UploadPreKeys { keys });
     }
 }
