@@ -424,9 +424,12 @@ impl Contacts {
         let bytes = bot.sessions.get(&pair.address).expect("the bot's record");
         let record = SessionRecord::decode(bytes).expect("reads");
         let (reply, _) = encrypt(&record, &bot.creds.identity_key, &body_of_len(40)).expect("enc");
-        let opened = decrypt_msg(&pair.record, &pair.identity, &reply.bytes, &mut self.rng)
-            .expect("the contact opens the reply");
-        pair.record = opened.record;
+        // Criterion makes a batch of frames before the bot reads any: when
+        // the bot has not yet taken the contact's last step, this reply is
+        // its previous one again, and the contact (rightly) refuses it.
+        if let Ok(opened) = decrypt_msg(&pair.record, &pair.identity, &reply.bytes, &mut self.rng) {
+            pair.record = opened.record;
+        }
         pair.since_reply = 0;
     }
 
