@@ -18,6 +18,8 @@ use crate::wire::binary::{Jid, NodeRef};
 pub(super) struct Opened {
     /// The `Message` protobuf the bot reads, padding removed.
     pub(super) message: Vec<u8>,
+    /// The same, as read.
+    pub(super) content: Content,
     /// The state changes to commit with it, in one transaction.
     pub(super) writes: Vec<Write>,
     /// The sending device's session name.
@@ -61,6 +63,7 @@ pub(super) fn open(
     let sender = Sender::of(node).ok_or_else(|| unreadable("no sender device"))?;
     let mut opened = Opened {
         message: Vec::new(),
+        content: Content::empty(),
         writes: Vec::new(),
         sender: sender.address.clone(),
         identity_changed: false,
@@ -102,6 +105,7 @@ pub(super) fn open(
         }
         any = true;
         opened.message = plaintext;
+        opened.content = content;
     }
     if !any {
         let why = match node.children().next().map(|child| child.tag()) {

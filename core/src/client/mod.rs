@@ -89,14 +89,15 @@ enum AfterStore {
 #[derive(Debug)]
 struct Answer {
     ack: Node,
-    receipt: Option<Node>,
+    /// Receipts to send before the ack.
+    receipts: Vec<Node>,
 }
 
 impl Answer {
     fn delivered(message: wire::binary::NodeRef<'_>) -> Answer {
         Answer {
             ack: stanzas::ack_for(message),
-            receipt: Some(stanzas::delivery_receipt(message)),
+            receipts: vec![stanzas::delivery_receipt(message)],
         }
     }
 }

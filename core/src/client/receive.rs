@@ -12,6 +12,7 @@ use super::{
     stanzas,
 };
 use crate::crypto::KeyPair;
+use crate::message::content::{Content, Kind, Protocol};
 use crate::session::{
     Committed, InboxContent, InboxEntry, PreKey, Retry, RetryKey, StoreFault, Write, pre_key_ids,
 };
@@ -134,6 +135,10 @@ impl Client {
                     });
                 }
                 let mut writes = opened.writes;
+                let mut answer = Answer::delivered(node);
+                if self.is_own_account(&opened.sender) {
+                    self.from_own_phone(node, &opened.content, &mut writes, &mut answer);
+                }
                 let retry = (arrived.id.clone(), opened.sender);
                 if self.session.retries.contains_key(&retry) {
                     writes.push(Write::ForgetRetry {
@@ -142,7 +147,6 @@ impl Client {
                     });
                 }
                 writes.push(arrived.entry(InboxContent::Message(opened.message)));
-                let answer = Answer::delivered(node);
                 self.store(writes, arrived.after(answer));
             }
             Err(Failure::AlreadyOpened) => {
@@ -158,6 +162,41 @@ impl Client {
             Err(Failure::Retry { sender, reason }) => {
                 self.ask_again(node, arrived, sender, reason);
             }
+        }
+    }
+
+    /// True when `address` (a session name) is a device of our own
+    /// account: only our phone may share app-state keys with us.
+    fn is_own_account(&self, address: &str) -> bool {
+        let user = address.split('.').next().unwrap_or_default();
+        let Some(me) = &self.session.creds.me else {
+            return false;
+        };
+        let lid_user = me.lid.as_ref().map(|lid| format!("{}_1", lid.user()));
+        user == me.jid.user() || lid_user.as_deref() == Some(user)
+    }
+
+    /// What our own phone sends us besides messages: app-state keys are
+    /// kept with the message, and a history-sync notice is receipted (the
+    /// history itself is not downloaded).
+    fn from_own_phone(
+        &mut self,
+        node: NodeRef<'_>,
+        content: &Content,
+        writes: &mut Vec<Write>,
+        answer: &mut Answer,
+    ) {
+        match &content.kind {
+            Kind::Protocol(Protocol::AppStateSyncKeyShare(keys)) => {
+                writes.extend(keys.iter().map(|key| Write::AppStateKey {
+                    id: key.id.clone(),
+                    data: key.data.as_bytes().to_vec(),
+                }));
+            }
+            Kind::Protocol(Protocol::HistorySyncNotification(_)) => {
+                answer.receipts.push(stanzas::history_sync_receipt(node));
+            }
+            _ => {}
         }
     }
 
@@ -178,7 +217,7 @@ impl Client {
         writes.push(arrived.entry(InboxContent::Unreadable(reason)));
         let answer = Answer {
             ack: stanzas::nack_for(node, nack_code),
-            receipt: None,
+            receipts: Vec::new(),
         };
         self.store(writes, arrived.after(answer));
     }
@@ -322,7 +361,7 @@ impl Client {
             AfterStore::Nothing => {}
             AfterStore::Ack { answer, id, from } => {
                 self.seen_messages.set(&id, Seen::Stored);
-                if let Some(receipt) = &answer.receipt {
+                for receipt in &answer.receipts {
                     self.send(receipt);
                 }
                 self.send(&answer.ack);

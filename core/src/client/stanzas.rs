@@ -115,6 +115,11 @@ pub fn delivery_receipt(message: NodeRef<'_>) -> Node {
     reply_to(message, Node::new("receipt"))
 }
 
+/// The receipt our phone waits for after a history-sync notice.
+pub fn history_sync_receipt(message: NodeRef<'_>) -> Node {
+    reply_to(message, Node::new("receipt").with_attr("type", "hist_sync"))
+}
+
 /// The retry receipt for a `<message>` that did not decrypt: asks its
 /// sender to encrypt it again, the `count`th time. From the second time
 /// on it carries [`retry_keys`], with which the sender starts a new

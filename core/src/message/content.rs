@@ -235,6 +235,17 @@ const WRAPPER_FIELDS: [u32; 6] = [37, 40, 53, 55, 58, 59];
 const DEVICE_SENT_FIELD: u32 = 31;
 
 impl Content {
+    /// A message that says nothing.
+    #[must_use]
+    pub fn empty() -> Content {
+        Content {
+            kind: Kind::Empty,
+            sender_key_distribution: None,
+            view_once: false,
+            unmodelled_fields: Vec::new(),
+        }
+    }
+
     /// Decodes the (unpadded) plaintext of an end-to-end message.
     pub fn decode(bytes: &[u8]) -> Result<Content, ContentError> {
         let message = wa::Message::decode(bytes).map_err(|e| ContentError {
