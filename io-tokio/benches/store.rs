@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 
 use blacksky_core::session::snapshot::{self, KDF_ITERATIONS_DEFAULT, Keyring};
 use blacksky_core::session::testing::sample_session;
-use blacksky_core::session::{Session, Write};
+use blacksky_core::session::{InboxContent, InboxEntry, Session, Write};
 use blacksky_io::host::config::Secret;
 use blacksky_io::store::backup::{self, Sealer};
 use blacksky_io::store::{PgStore, SqliteStore, Store, wall_now};
@@ -58,6 +58,29 @@ async fn measure<S: Store>(label: &str, mut store: S, session: &Session, quick: 
     }
     let update = timing(samples);
 
+    // What one received message commits: its session's new record and the
+    // inbox row with the stanza and the decrypted message, in one batch.
+    let mut samples = Vec::with_capacity(updates);
+    for i in 0..updates {
+        let writes = [
+            Write::SignalSession {
+                address: format!("1555000{:04}.0:1", i % SIGNAL_SESSIONS as usize),
+                record: vec![i as u8; SESSION_RECORD_BYTES],
+            },
+            Write::Inbox(InboxEntry {
+                id: format!("3EB0{label}{i:012}"),
+                from: "15550001111@s.whatsapp.net".into(),
+                stanza: vec![7; 250],
+                received_at: wall_now(),
+                content: InboxContent::Message(vec![0x0a; 100]),
+            }),
+        ];
+        let started = Instant::now();
+        store.commit(&writes).await.expect("commit");
+        samples.push(started.elapsed());
+    }
+    let message = timing(samples);
+
     let secret = Secret::new("bench secret");
     let mut sealer = Sealer::standard(store.session_name(), Some(&secret));
     let live = store.load_session().await.expect("read").expect("present");
@@ -93,10 +116,14 @@ async fn measure<S: Store>(label: &str, mut store: S, session: &Session, quick: 
         timing(restore)
     };
     println!(
-        "{label:<10} one key update: median {} p99 {} | load live session: median {} | \
-         restore from snapshot: median {} (first, with PBKDF2: {})",
+        "{label:<10} one key update: median {} p99 {} | one received message (record + \
+         inbox row): median {} p99 {} ({:.0} messages/s one at a time) | load live session: \
+         median {} | restore from snapshot: median {} (first, with PBKDF2: {})",
         ms(update.median),
         ms(update.p99),
+        ms(message.median),
+        ms(message.p99),
+        1.0 / message.median.as_secs_f64(),
         ms(timing(load).median),
         ms(restore.median),
         ms(restore_kdf[0]),
