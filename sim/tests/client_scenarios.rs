@@ -803,7 +803,7 @@ fn a_replayed_server_frame_ends_the_session_with_a_protocol_violation() {
     let (mut pipe, conn) = online(101);
     pipe.transcript = Some(Vec::new());
     pipe.server
-        .send_message(CONTACT, b"once")
+        .send_text(CONTACT, "once")
         .expect("a device");
     pipe.run();
     let frame = pipe
@@ -887,7 +887,7 @@ fn a_message_whose_inbox_write_fails_is_not_acked_and_is_redelivered_at_the_next
     pipe.link_mut(conn).inbox_policy = InboxPolicy::Fail;
     let id = pipe
         .server
-        .send_message(CONTACT, b"fragile")
+        .send_text(CONTACT, "fragile")
         .expect("a device");
     pipe.run();
     pipe.run_until(secs(60), |_| false);
@@ -923,7 +923,7 @@ fn a_message_whose_inbox_write_is_held_is_acked_only_when_the_write_completes() 
     pipe.link_mut(conn).inbox_policy = InboxPolicy::Hold;
     let id = pipe
         .server
-        .send_message(CONTACT, b"slow")
+        .send_text(CONTACT, "slow")
         .expect("a device");
     pipe.run();
     // A minute of a slow disk, keepalive running: still no ack.
@@ -977,7 +977,7 @@ fn full_run(seed: u64, t0: Instant) -> Run {
         .pair_and_login(pipe.client_config(), fresh_creds(seed))
         .expect("online");
     pipe.server
-        .send_message(CONTACT, b"hello")
+        .send_text(CONTACT, "hello")
         .expect("a device");
     pipe.run();
     pipe.run_until(secs(30), |_| false);
