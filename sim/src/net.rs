@@ -506,7 +506,9 @@ async fn send(
             )));
         }
         // ASCII letters, so any length is whole characters.
-        Some(len) => (0..len).map(|i| char::from(b'a' + (i % 26) as u8)).collect(),
+        Some(len) => (0..len)
+            .map(|i| char::from(b'a' + (i % 26) as u8))
+            .collect(),
         None if body.is_empty() => "fake-wa message".to_owned(),
         None => String::from_utf8(body.to_vec())
             .map_err(|_| ApiError::bad_request("the body is not UTF-8 text".to_owned()))?,

@@ -5,7 +5,9 @@ use std::collections::BTreeMap;
 
 use blacksky_core::crypto::KEY_TYPE_DJB;
 use blacksky_core::crypto::xeddsa;
-use blacksky_core::signal::{IdentityKey, KeyError, OneTimePreKeyPublic, PreKeyBundle, SignedPreKeyPublic};
+use blacksky_core::signal::{
+    IdentityKey, KeyError, OneTimePreKeyPublic, PreKeyBundle, SignedPreKeyPublic,
+};
 use blacksky_core::time::UnixMillis;
 use blacksky_core::wire::binary::Jid;
 use blacksky_proto::wa::client_payload::DevicePairingRegistrationData;

@@ -152,13 +152,8 @@ impl Contact {
         rng: &mut impl CryptoRngCore,
     ) -> Result<(), ControlError> {
         let old = self.sessions.get(&device).map(|s| &s.record);
-        let record = signal::session_from_bundle(
-            old,
-            &self.identity,
-            self.registration_id,
-            bundle,
-            rng,
-        )?;
+        let record =
+            signal::session_from_bundle(old, &self.identity, self.registration_id, bundle, rng)?;
         self.sessions.insert(
             device,
             PeerSession {

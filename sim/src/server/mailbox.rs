@@ -42,7 +42,7 @@ impl Chat {
     }
 
     /// The stanza's `from`: the contact, or the group.
-    pub(crate) fn from_jid(&self) -> Jid {
+    pub(crate) fn stanza_from(&self) -> Jid {
         match self {
             Chat::Direct { phone } => Jid::new(phone.clone(), "s.whatsapp.net"),
             Chat::Group { group, .. } => Jid::new(group.clone(), "g.us"),
@@ -64,10 +64,12 @@ impl Chat {
             (None, None) => true,
             _ => false,
         };
-        same(to, Some(self.from_jid()))
+        same(to, Some(self.stanza_from()))
             && match self {
                 // A 1:1 receipt may name the sender again; no harm.
-                Chat::Direct { .. } => participant.is_none() || same(participant, self.participant()),
+                Chat::Direct { .. } => {
+                    participant.is_none() || same(participant, self.participant())
+                }
                 Chat::Group { .. } => same(participant, self.participant()),
             }
     }
@@ -219,7 +221,7 @@ impl FakeServer {
 fn message_node(entry: &Entry, sent: &Sent, notify: &str, offline: bool) -> Node {
     stanzas::message(&IncomingMessage {
         id: &entry.id,
-        from: sent.chat.from_jid(),
+        from: sent.chat.stanza_from(),
         participant: sent.chat.participant(),
         t: sent.t,
         notify,

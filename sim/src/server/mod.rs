@@ -55,8 +55,8 @@ pub use output::{
 };
 pub use pre_keys::{ONE_TIME_PRE_KEYS_PER_DEVICE_MAX, PRE_KEYS_LOW_WATER};
 pub use receipts::RETRIES_PER_MESSAGE_MAX;
-pub use texts::TEXT_BYTES_MAX;
 pub use state::{ConnState, DeviceState, MessageCounts, MessageState, PairingState, ServerState};
+pub use texts::TEXT_BYTES_MAX;
 
 use account::Device;
 use conn::{Conn, Handshake, Incoming, Role};

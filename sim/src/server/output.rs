@@ -177,7 +177,9 @@ pub enum ReceiptKind {
     /// The device could not decrypt the message.
     Retry,
     /// Another `type` (`read-self`, `played`, …), recorded as is.
-    Other { kind: String },
+    Other {
+        kind: String,
+    },
 }
 
 /// What became of a retry receipt.

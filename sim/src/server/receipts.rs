@@ -125,12 +125,18 @@ impl FakeServer {
         if retries >= RETRIES_PER_MESSAGE_MAX {
             return RetryOutcome::TooManyRetries { retries };
         }
-        let bundle = match receipt.child("keys").map(|keys| parse_retry_keys(receipt, keys)) {
+        let bundle = match receipt
+            .child("keys")
+            .map(|keys| parse_retry_keys(receipt, keys))
+        {
             Some(Ok(bundle)) => Some(bundle),
             Some(Err(what)) => return RetryOutcome::BadKeys { what },
             None => None,
         };
-        let registered = self.devices.get(&device).map(|d| d.companion.identity_public);
+        let registered = self
+            .devices
+            .get(&device)
+            .map(|d| d.companion.identity_public);
         if let Some(bundle) = &bundle
             && registered != Some(*bundle.identity.raw())
         {

@@ -219,7 +219,12 @@ pub fn pre_key_count_notification(id: &str, wall: UnixMillis, count: u32) -> Nod
 /// The server got a receipt: `<ack class="receipt" id from [participant] [type]>`.
 pub fn receipt_ack(receipt: &Node) -> Node {
     let mut ack = Node::new("ack").with_attr("class", "receipt");
-    for (key, as_key) in [("id", "id"), ("to", "from"), ("participant", "participant"), ("type", "type")] {
+    for (key, as_key) in [
+        ("id", "id"),
+        ("to", "from"),
+        ("participant", "participant"),
+        ("type", "type"),
+    ] {
         if let Some(value) = receipt.attr_value(key) {
             ack = ack.with_attr(as_key, value.clone());
         }

@@ -156,7 +156,9 @@ impl FakeServer {
                     let chat = self.mailbox.sent.get(&e.id).map(|s| &s.chat);
                     MessageState {
                         id: e.id.clone(),
-                        from: chat.map(|c| c.sender_phone().to_owned()).unwrap_or_default(),
+                        from: chat
+                            .map(|c| c.sender_phone().to_owned())
+                            .unwrap_or_default(),
                         group: chat.and_then(|c| c.group()).map(str::to_owned),
                         device: e.device,
                         delivered: e.delivered,

@@ -8,9 +8,7 @@ use blacksky_core::message::padding::pad;
 use blacksky_proto::Message;
 
 use super::FakeServer;
-use super::contacts::{
-    EncPart, check_group, check_phone, distribution_content, text_message,
-};
+use super::contacts::{EncPart, check_group, check_phone, distribution_content, text_message};
 use super::mailbox::{Chat, Sent};
 use super::output::{ControlError, ServerEvent};
 use super::pre_keys::PRE_KEYS_LOW_WATER;
@@ -77,8 +75,11 @@ impl FakeServer {
         let content = text_message(Some(text), None).encode_to_vec();
         let padded = pad(&content, rng);
         let skmsg = sender_key.encrypt(&padded, rng)?;
-        let skdm = text_message(None, Some(distribution_content(group_jid_user, &distribution)))
-            .encode_to_vec();
+        let skdm = text_message(
+            None,
+            Some(distribution_content(group_jid_user, &distribution)),
+        )
+        .encode_to_vec();
         let mut per_device = Vec::with_capacity(devices.len());
         for device in devices {
             let mut encs = Vec::with_capacity(2);
@@ -143,7 +144,9 @@ impl FakeServer {
             rng,
             ..
         } = self;
-        let contact = contacts.get_mut(phone).ok_or(ControlError::NoSession { device })?;
+        let contact = contacts
+            .get_mut(phone)
+            .ok_or(ControlError::NoSession { device })?;
         let record = devices
             .get_mut(&device)
             .ok_or(ControlError::NoPairedDevice)?;
