@@ -19,7 +19,7 @@
 //! | `POST /failure?code=N[&conn=I]` | `<failure reason=N>` and close |
 //! | `POST /drop[?conn=I]` | close without a word |
 //! | `POST /refuse-logins?code=N&count=K` | refuse the next K logins |
-//! | `POST /send?from=PHONE[&len=N]` (body: payload) | a contact's message; `{"id": …}` |
+//! | `POST /send?from=PHONE[&group=G][&len=N]` (body: UTF-8 text) | a contact's text, Signal-encrypted for each linked device (in group `G@g.us` if given); `{"id": …}` |
 //! | `POST /silent?conn=I&on=true\|false` | cut a connection off (or restore it) |
 //! | `POST /ignore-iqs?xmlns=X` (no xmlns: answer all) | stop answering iqs of X |
 //! | `GET /state` | the [`crate::server::ServerState`] |
@@ -42,7 +42,9 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::mpsc;
 use tokio_tungstenite::tungstenite::Message;
 
-use crate::server::{ConnId, ControlError, FakeServer, ServerEvent, ServerOutput, Target};
+use crate::server::{
+    ConnId, ControlError, FakeServer, ServerEvent, ServerOutput, TEXT_BYTES_MAX, Target,
+};
 
 /// The wall clock, as the core counts it.
 #[must_use]
@@ -359,7 +361,11 @@ impl ApiError {
 impl From<ControlError> for ApiError {
     fn from(err: ControlError) -> Self {
         let status = match &err {
-            ControlError::BadQr | ControlError::BadCode { .. } => StatusCode::BAD_REQUEST,
+            ControlError::BadQr
+            | ControlError::BadCode { .. }
+            | ControlError::BadPhone
+            | ControlError::BadGroup
+            | ControlError::TextTooLong { .. } => StatusCode::BAD_REQUEST,
             ControlError::UnknownRef { .. }
             | ControlError::UnknownConn { .. }
             | ControlError::NoCodeRequest => StatusCode::NOT_FOUND,
@@ -368,7 +374,14 @@ impl From<ControlError> for ApiError {
             }
             ControlError::AlreadyGranted { .. }
             | ControlError::NoPairedDevice
-            | ControlError::NoFreeDeviceId => StatusCode::CONFLICT,
+            | ControlError::NoFreeDeviceId
+            | ControlError::NoSession { .. } => StatusCode::CONFLICT,
+            ControlError::TooManyContacts { .. }
+            | ControlError::TooManyGroups { .. }
+            | ControlError::MailboxFull { .. } => StatusCode::INSUFFICIENT_STORAGE,
+            ControlError::DeviceKeys(_) | ControlError::Signal(_) | ControlError::SenderKey(_) => {
+                StatusCode::INTERNAL_SERVER_ERROR
+            }
         };
         ApiError {
             status,
@@ -481,19 +494,29 @@ async fn send(
 ) -> ApiResult {
     let from: String = required(&params, "from")?;
     if from.is_empty() || !from.bytes().all(|b| b.is_ascii_digit()) {
-        return Err(ApiError::bad_request(format!(
-            "from={from:?} is not a phone number (digits)"
-        )));
+        return Err(ApiError::bad_request(
+            "from is not a phone number (digits)".to_owned(),
+        ));
     }
-    let payload = match param::<usize>(&params, "len")? {
-        Some(len) if len > 1 << 20 => {
-            return Err(ApiError::bad_request(format!("len={len} is over 1 MiB")));
+    let group = params.get("group").cloned();
+    let text = match param::<usize>(&params, "len")? {
+        Some(len) if len > TEXT_BYTES_MAX => {
+            return Err(ApiError::bad_request(format!(
+                "len={len} is over {TEXT_BYTES_MAX} bytes"
+            )));
         }
-        Some(len) => (0..len).map(|i| (i % 251) as u8).collect(),
-        None if body.is_empty() => b"fake-wa message".to_vec(),
-        None => body.to_vec(),
+        // ASCII letters, so any length is whole characters.
+        Some(len) => (0..len)
+            .map(|i| char::from(b'a' + (i % 26) as u8))
+            .collect(),
+        None if body.is_empty() => "fake-wa message".to_owned(),
+        None => String::from_utf8(body.to_vec())
+            .map_err(|_| ApiError::bad_request("the body is not UTF-8 text".to_owned()))?,
     };
-    let id = fake.with_server(|s| s.send_message(&from, &payload))?;
+    let id = fake.with_server(|s| match &group {
+        Some(group) => s.send_group_text(group, &from, &text),
+        None => s.send_text(&from, &text),
+    })?;
     Ok(axum::Json(json!({ "id": id })))
 }
 

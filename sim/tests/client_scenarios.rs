@@ -802,9 +802,7 @@ fn a_frame_that_fails_to_decrypt_ends_the_session_with_a_protocol_violation() {
 fn a_replayed_server_frame_ends_the_session_with_a_protocol_violation() {
     let (mut pipe, conn) = online(101);
     pipe.transcript = Some(Vec::new());
-    pipe.server
-        .send_message(CONTACT, b"once")
-        .expect("a device");
+    pipe.server.send_text(CONTACT, "once").expect("a device");
     pipe.run();
     let frame = pipe
         .transcript
@@ -885,10 +883,7 @@ fn random_bytes_from_the_server_never_panic_and_end_only_in_a_protocol_violation
 fn a_message_whose_inbox_write_fails_is_not_acked_and_is_redelivered_at_the_next_login() {
     let (mut pipe, conn) = online(110);
     pipe.link_mut(conn).inbox_policy = InboxPolicy::Fail;
-    let id = pipe
-        .server
-        .send_message(CONTACT, b"fragile")
-        .expect("a device");
+    let id = pipe.server.send_text(CONTACT, "fragile").expect("a device");
     pipe.run();
     pipe.run_until(secs(60), |_| false);
     let link = pipe.link(conn);
@@ -921,10 +916,7 @@ fn a_message_whose_inbox_write_fails_is_not_acked_and_is_redelivered_at_the_next
 fn a_message_whose_inbox_write_is_held_is_acked_only_when_the_write_completes() {
     let (mut pipe, conn) = online(111);
     pipe.link_mut(conn).inbox_policy = InboxPolicy::Hold;
-    let id = pipe
-        .server
-        .send_message(CONTACT, b"slow")
-        .expect("a device");
+    let id = pipe.server.send_text(CONTACT, "slow").expect("a device");
     pipe.run();
     // A minute of a slow disk, keepalive running: still no ack.
     pipe.run_until(secs(60), |_| false);
@@ -976,9 +968,7 @@ fn full_run(seed: u64, t0: Instant) -> Run {
     let conn = pipe
         .pair_and_login(pipe.client_config(), fresh_creds(seed))
         .expect("online");
-    pipe.server
-        .send_message(CONTACT, b"hello")
-        .expect("a device");
+    pipe.server.send_text(CONTACT, "hello").expect("a device");
     pipe.run();
     pipe.run_until(secs(30), |_| false);
     // The pairing connection is the first one; `conn` is the login.

@@ -48,7 +48,7 @@ fn link_and_restart() {
         .map(|i| {
             world
                 .server
-                .with_server(|s| s.send_message(CONTACT, format!("hello {i}").as_bytes()))
+                .with_server(|s| s.send_text(CONTACT, &format!("hello {i}")))
                 .expect("the contact can send")
         })
         .collect();

@@ -343,7 +343,7 @@ proptest! {
             }
         }
         let _ = server.enter_code("ABCD-EFGH");
-        let _ = server.send_message("1", b"x");
+        let _ = server.send_text("1", "x");
         server.kick(blacksky_sim::server::Target::AllLive, 515);
         drain(&mut server);
         prop_assert!(server.connections().is_empty());

@@ -89,7 +89,7 @@ fn a_message_to_an_online_device_is_delivered_and_acked() {
     let (mut pipe, conn) = online(3);
     let id = pipe
         .server
-        .send_message(CONTACT, b"ciphertext")
+        .send_text(CONTACT, "ciphertext")
         .expect("a device");
     assert_eq!(id.len(), 22);
     assert!(id.starts_with("3EB0"));
@@ -113,7 +113,7 @@ fn a_message_to_an_online_device_is_delivered_and_acked() {
 fn an_unacked_message_is_redelivered_after_reconnect() {
     let (mut pipe, conn) = online(4);
     pipe.link_mut(conn).inbox_policy = InboxPolicy::Hold;
-    let id = pipe.server.send_message(CONTACT, b"x").expect("a device");
+    let id = pipe.server.send_text(CONTACT, "x").expect("a device");
     pipe.run();
     let messages = pipe.server.state().messages;
     assert_eq!(
@@ -138,7 +138,7 @@ fn an_unacked_message_is_redelivered_after_reconnect() {
 #[test]
 fn an_acked_message_is_not_redelivered() {
     let (mut pipe, conn) = online(5);
-    pipe.server.send_message(CONTACT, b"x").expect("a device");
+    pipe.server.send_text(CONTACT, "x").expect("a device");
     pipe.run();
     pipe.close(conn);
     let again = pipe.reconnect(conn);
@@ -153,10 +153,10 @@ fn an_acked_message_is_not_redelivered() {
 fn messages_sent_while_offline_arrive_at_the_next_login_in_order() {
     let (mut pipe, conn) = online(6);
     pipe.close(conn);
-    let first = pipe.server.send_message(CONTACT, b"1").expect("a device");
+    let first = pipe.server.send_text(CONTACT, "1").expect("a device");
     let second = pipe
         .server
-        .send_message("4915199999999", b"2")
+        .send_text("4915199999999", "2")
         .expect("a device");
     pipe.run();
     assert_eq!(pipe.server.state().messages.delivered, 0);
@@ -357,7 +357,7 @@ fn an_outdated_client_gets_405() {
 fn a_message_needs_a_linked_device() {
     let mut server = FakeServer::new(ServerConfig::new(WALL), 28);
     assert_eq!(
-        server.send_message(CONTACT, b"x"),
+        server.send_text(CONTACT, "x"),
         Err(ControlError::NoPairedDevice)
     );
 }
@@ -392,7 +392,7 @@ fn transcript(seed: u64, t0: Instant) -> Vec<(ConnId, Vec<u8>)> {
     let conn = pipe
         .pair_and_login(pipe.client_config(), creds)
         .expect("online");
-    pipe.server.send_message(CONTACT, b"hello").expect("device");
+    pipe.server.send_text(CONTACT, "hello").expect("device");
     pipe.run();
     pipe.advance(Duration::from_secs(30));
     pipe.server.kick(Target::Conn(conn), 515);

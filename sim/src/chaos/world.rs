@@ -1026,13 +1026,14 @@ impl World {
         self.run_until("online after linking", bound, World::bot_online)
     }
 
-    /// A mock contact sends `count` messages; returns their ids.
+    /// A mock contact sends `count` texts ("hello 0", "hello 1", …),
+    /// Signal-encrypted for the linked device; returns their ids.
     pub fn send_messages(&mut self, from_phone: &str, count: usize) -> Vec<String> {
         (0..count)
             .map(|i| {
                 match self
                     .server
-                    .with_server(|s| s.send_message(from_phone, format!("hello {i}").as_bytes()))
+                    .with_server(|s| s.send_text(from_phone, &format!("hello {i}")))
                 {
                     Ok(id) => id,
                     Err(err) => panic!("seed {}: the contact cannot send: {err}", self.seed),

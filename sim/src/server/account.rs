@@ -5,11 +5,15 @@ use std::collections::BTreeMap;
 
 use blacksky_core::crypto::KEY_TYPE_DJB;
 use blacksky_core::crypto::xeddsa;
+use blacksky_core::signal::{
+    IdentityKey, KeyError, OneTimePreKeyPublic, PreKeyBundle, SignedPreKeyPublic,
+};
 use blacksky_core::time::UnixMillis;
 use blacksky_core::wire::binary::Jid;
 use blacksky_proto::wa::client_payload::DevicePairingRegistrationData;
 
 use super::output::ConnId;
+use super::pre_keys::OneTimePreKeys;
 
 /// A signed pre-key as the client registered or uploaded it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -111,12 +115,35 @@ pub(crate) struct Device {
     pub(crate) paired: bool,
     pub(crate) paired_at: UnixMillis,
     pub(crate) logins: u32,
-    /// One-time pre-keys the server holds for others to use.
-    pub(crate) pre_keys: u32,
+    /// One-time pre-keys the server holds for contacts to use.
+    pub(crate) one_time_pre_keys: OneTimePreKeys,
     /// Every one-time key ever uploaded, by id (its public key).
     pub(crate) uploaded_pre_keys: BTreeMap<u32, [u8; 32]>,
     /// The authenticated connection of this device, if one is open.
     pub(crate) live: Option<ConnId>,
     /// The live connection left passive mode.
     pub(crate) active: bool,
+}
+
+impl Device {
+    /// What a contact fetches to start a session with this device: its
+    /// keys and, while the server has one, a one-time pre-key, which is
+    /// then gone (each is handed out once).
+    pub(crate) fn take_bundle(&mut self) -> Result<PreKeyBundle, KeyError> {
+        let companion = &self.companion;
+        let spk = &companion.signed_pre_key;
+        let signed_pre_key = SignedPreKeyPublic::from_raw(spk.id, &spk.public, &spk.signature)?;
+        Ok(PreKeyBundle {
+            registration_id: companion.registration_id,
+            identity: IdentityKey::from(companion.identity_public),
+            signed_pre_key,
+            one_time_pre_key: self
+                .one_time_pre_keys
+                .take()
+                .map(|(id, key)| OneTimePreKeyPublic {
+                    id,
+                    key: key.into(),
+                }),
+        })
+    }
 }

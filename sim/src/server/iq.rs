@@ -7,23 +7,25 @@ use blacksky_core::wire::binary::Node;
 
 use super::account::{SignedPreKey, be_uint};
 use super::output::{ConnId, ServerEvent};
+use super::pre_keys::ONE_TIME_PRE_KEYS_PER_DEVICE_MAX;
 use super::{FakeServer, stanzas};
 
 /// A pre-key upload, read and checked.
 struct Upload {
+    registration_id: u32,
     identity: [u8; 32],
     /// The one-time keys: id and public key, in order.
     keys: Vec<(u32, [u8; 32])>,
     signed_pre_key: SignedPreKey,
 }
 
-fn bytes_of<'a>(node: &'a Node, tag: &'static str) -> Result<&'a [u8], String> {
+pub(crate) fn bytes_of<'a>(node: &'a Node, tag: &'static str) -> Result<&'a [u8], String> {
     node.child(tag)
         .and_then(Node::bytes)
         .ok_or_else(|| format!("<{}> lacks <{tag}> bytes", node.tag))
 }
 
-fn key32(node: &Node, tag: &'static str) -> Result<[u8; 32], String> {
+pub(crate) fn key32(node: &Node, tag: &'static str) -> Result<[u8; 32], String> {
     let bytes = bytes_of(node, tag)?;
     bytes
         .try_into()
@@ -32,7 +34,7 @@ fn key32(node: &Node, tag: &'static str) -> Result<[u8; 32], String> {
 
 /// Reads `<registration><type><identity><list><key>…</list><skey>`.
 fn parse_upload(iq: &Node) -> Result<Upload, String> {
-    be_uint("registration", bytes_of(iq, "registration")?)?;
+    let registration_id = be_uint("registration", bytes_of(iq, "registration")?)?;
     let key_type = bytes_of(iq, "type")?;
     if key_type != [KEY_TYPE_DJB] {
         return Err(format!("pre-key type is {key_type:02x?}, expected [05]"));
@@ -56,6 +58,7 @@ fn parse_upload(iq: &Node) -> Result<Upload, String> {
     };
     signed_pre_key.verify(&identity)?;
     Ok(Upload {
+        registration_id,
         identity,
         keys,
         signed_pre_key,
@@ -67,6 +70,7 @@ impl FakeServer {
         match node.tag.as_str() {
             "iq" => self.on_client_iq(conn, &node),
             "ack" if node.attr("class") == Some("message") => self.on_message_ack(conn, &node),
+            "receipt" => self.on_receipt(conn, &node),
             // Acks of notifications, receipts, presence: nothing to keep.
             _ => {}
         }
@@ -107,7 +111,7 @@ impl FakeServer {
             ("get", "encrypt") if iq.child("count").is_some() => {
                 let count = device
                     .and_then(|d| self.devices.get(&d))
-                    .map_or(0, |d| d.pre_keys);
+                    .map_or(0, |d| d.one_time_pre_keys.count());
                 let reply = stanzas::iq_result_with(
                     &id,
                     vec![Node::new("count").with_attr("value", count.to_string())],
@@ -147,13 +151,24 @@ impl FakeServer {
                 Err("pre-key upload names another identity key".into())
             }
         });
+        let upload = upload.and_then(|u| {
+            let after = record.one_time_pre_keys.count_after(&u.keys);
+            if after > ONE_TIME_PRE_KEYS_PER_DEVICE_MAX {
+                Err(format!(
+                    "pre-key upload would leave {after} one-time keys on the server, at most {ONE_TIME_PRE_KEYS_PER_DEVICE_MAX}"
+                ))
+            } else {
+                Ok(u)
+            }
+        });
         match upload {
             Ok(upload) => {
                 let count = upload.keys.len() as u32;
                 let mut reused = Vec::new();
                 if let Some(d) = device.and_then(|d| self.devices.get_mut(&d)) {
-                    d.pre_keys = d.pre_keys.saturating_add(count);
+                    d.one_time_pre_keys.add(&upload.keys);
                     d.companion.signed_pre_key = upload.signed_pre_key;
+                    d.companion.registration_id = upload.registration_id;
                     for (key_id, public) in upload.keys.iter().copied() {
                         if d.uploaded_pre_keys
                             .insert(key_id, public)

@@ -1,81 +1,161 @@
 //! Mock contacts' messages: queued per linked device until that device
 //! acks them, delivered at once when it is online and again on every login
-//! until then (as the real server redelivers unacked messages).
+//! until then (as the real server redelivers unacked messages). The
+//! ciphertext of each entry is made once, when the contact sends (or
+//! re-encrypts after a retry receipt), and goes out byte-identical every
+//! time.
 
+use std::collections::BTreeMap;
+
+use blacksky_core::time::UnixMillis;
 use blacksky_core::wire::binary::{Jid, Node};
 
 use super::FakeServer;
-use super::output::{ConnId, ControlError, ServerEvent};
+use super::contacts::EncPart;
+use super::output::{ConnId, ServerEvent};
 use super::stanzas::{self, IncomingMessage};
-use blacksky_core::time::UnixMillis;
+
+/// Messages the mailbox keeps (acked ones included, for the state).
+pub const MESSAGES_LEN_MAX: usize = 100_000;
+
+/// Where a message was written and by whom (phone numbers are digits).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Chat {
+    /// A 1:1 chat with a contact.
+    Direct { phone: String },
+    /// A group (its JID's user part), written by a contact.
+    Group { group: String, phone: String },
+}
+
+impl Chat {
+    pub(crate) fn sender_phone(&self) -> &str {
+        match self {
+            Chat::Direct { phone } | Chat::Group { phone, .. } => phone,
+        }
+    }
+
+    pub(crate) fn group(&self) -> Option<&str> {
+        match self {
+            Chat::Direct { .. } => None,
+            Chat::Group { group, .. } => Some(group),
+        }
+    }
+
+    /// The stanza's `from`: the contact, or the group.
+    pub(crate) fn stanza_from(&self) -> Jid {
+        match self {
+            Chat::Direct { phone } => Jid::new(phone.clone(), "s.whatsapp.net"),
+            Chat::Group { group, .. } => Jid::new(group.clone(), "g.us"),
+        }
+    }
+
+    /// The stanza's `participant`: the writer, in a group.
+    pub(crate) fn participant(&self) -> Option<Jid> {
+        match self {
+            Chat::Direct { .. } => None,
+            Chat::Group { phone, .. } => Some(Jid::new(phone.clone(), "s.whatsapp.net")),
+        }
+    }
+
+    /// True when `to` and `participant` (of a receipt) name this chat.
+    pub(crate) fn is_named_by(&self, to: Option<&Jid>, participant: Option<&Jid>) -> bool {
+        let same = |a: Option<&Jid>, b: Option<Jid>| match (a, b) {
+            (Some(a), Some(b)) => a.user() == b.user() && a.server() == b.server(),
+            (None, None) => true,
+            _ => false,
+        };
+        same(to, Some(self.stanza_from()))
+            && match self {
+                // A 1:1 receipt may name the sender again; no harm.
+                Chat::Direct { .. } => {
+                    participant.is_none() || same(participant, self.participant())
+                }
+                Chat::Group { .. } => same(participant, self.participant()),
+            }
+    }
+}
+
+/// What a message says, for every device it went to.
+#[derive(Debug, Clone)]
+pub(crate) struct Sent {
+    pub(crate) chat: Chat,
+    pub(crate) text: String,
+    pub(crate) t: UnixMillis,
+}
 
 /// One message for one device.
 #[derive(Debug, Clone)]
 pub(crate) struct Entry {
     pub(crate) id: String,
-    pub(crate) from: String,
     pub(crate) device: u8,
-    pub(crate) t: UnixMillis,
-    pub(crate) ciphertext: Vec<u8>,
+    /// The `<enc>` children, in order.
+    pub(crate) encs: Vec<EncPart>,
     /// Times it went out on a connection.
     pub(crate) delivered: u32,
     pub(crate) acked: bool,
+    /// Retry receipts answered with a new encryption.
+    pub(crate) retries: u32,
 }
 
 #[derive(Debug, Default)]
 pub(crate) struct Mailbox {
+    /// By message id, at most [`MESSAGES_LEN_MAX`].
+    pub(crate) sent: BTreeMap<String, Sent>,
     /// In the order they were sent.
     pub(crate) entries: Vec<Entry>,
 }
 
+impl Mailbox {
+    pub(crate) fn is_full(&self) -> bool {
+        self.sent.len() >= MESSAGES_LEN_MAX
+    }
+}
+
 impl FakeServer {
-    /// A contact (`from_phone`, digits) sends a message carrying
-    /// `ciphertext` (opaque bytes). It is queued for every linked device,
-    /// and goes out at once to those online. Returns the message id.
-    pub fn send_message(
-        &mut self,
-        from_phone: &str,
-        ciphertext: &[u8],
-    ) -> Result<String, ControlError> {
-        let devices: Vec<u8> = self
-            .devices
-            .values()
-            .filter(|d| d.paired)
-            .map(|d| d.id)
-            .collect();
-        if devices.is_empty() {
-            return Err(ControlError::NoPairedDevice);
-        }
-        let id = self.new_message_id();
-        for device in devices {
+    /// The text a message (by id) carries: what each device it went to
+    /// should store. `None` for an id the server never sent.
+    #[must_use]
+    pub fn sent_text(&self, id: &str) -> Option<&str> {
+        self.mailbox.sent.get(id).map(|s| s.text.as_str())
+    }
+
+    /// The connection `device` is online on, if any.
+    pub(crate) fn online_conn(&self, device: u8) -> Option<ConnId> {
+        self.devices
+            .get(&device)
+            .and_then(|d| d.live)
+            .filter(|conn| self.conns.get(conn).is_some_and(|c| c.online))
+    }
+
+    /// Queues a message for the devices (each with its own `<enc>`s) and
+    /// delivers it at once to those online.
+    pub(crate) fn queue(&mut self, id: &str, sent: Sent, per_device: Vec<(u8, Vec<EncPart>)>) {
+        self.mailbox.sent.insert(id.to_owned(), sent);
+        for (device, encs) in per_device {
             self.mailbox.entries.push(Entry {
-                id: id.clone(),
-                from: from_phone.to_owned(),
+                id: id.to_owned(),
                 device,
-                t: self.wall,
-                ciphertext: ciphertext.to_vec(),
+                encs,
                 delivered: 0,
                 acked: false,
+                retries: 0,
             });
-            let online = self
-                .devices
-                .get(&device)
-                .and_then(|d| d.live)
-                .filter(|conn| self.conns.get(conn).is_some_and(|c| c.online));
-            if let Some(conn) = online {
+            if let Some(conn) = self.online_conn(device) {
                 let index = self.mailbox.entries.len() - 1;
                 self.deliver(conn, index, false);
             }
         }
-        Ok(id)
     }
 
     /// Sends entry `index` on `conn`; counts it if it went out.
-    fn deliver(&mut self, conn: ConnId, index: usize, offline: bool) -> bool {
+    pub(crate) fn deliver(&mut self, conn: ConnId, index: usize, offline: bool) -> bool {
         let Some(entry) = self.mailbox.entries.get(index) else {
             return false;
         };
-        let node = message_node(entry, &self.config.contact_name, offline);
+        let Some(sent) = self.mailbox.sent.get(&entry.id) else {
+            return false;
+        };
+        let node = message_node(entry, sent, &self.config.contact_name, offline);
         let id = entry.id.clone();
         if !self.send(conn, &node) {
             return false;
@@ -138,13 +218,14 @@ impl FakeServer {
     }
 }
 
-fn message_node(entry: &Entry, notify: &str, offline: bool) -> Node {
+fn message_node(entry: &Entry, sent: &Sent, notify: &str, offline: bool) -> Node {
     stanzas::message(&IncomingMessage {
         id: &entry.id,
-        from: Jid::new(entry.from.clone(), "s.whatsapp.net"),
-        t: entry.t,
+        from: sent.chat.stanza_from(),
+        participant: sent.chat.participant(),
+        t: sent.t,
         notify,
-        ciphertext: &entry.ciphertext,
+        encs: &entry.encs,
         offline,
     })
 }

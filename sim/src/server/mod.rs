@@ -21,14 +21,18 @@
 mod account;
 mod config;
 mod conn;
+mod contacts;
 mod ids;
 mod iq;
 mod login;
 mod mailbox;
 mod output;
 mod phone;
+mod pre_keys;
+mod receipts;
 mod stanzas;
 mod state;
+mod texts;
 
 use std::collections::{BTreeMap, VecDeque};
 use std::time::{Duration, Instant};
@@ -43,11 +47,20 @@ use rand_chacha::ChaCha20Rng;
 use rand_core::SeedableRng;
 
 pub use config::{DEFAULT_PHONE, ServerConfig, TEST_ROOT_PRIVATE};
-pub use output::{ConnId, ControlError, HandshakeKind, ServerEvent, ServerOutput, Tamper, Target};
+pub use contacts::{CONTACTS_LEN_MAX, GROUPS_PER_CONTACT_MAX};
+pub use mailbox::MESSAGES_LEN_MAX;
+pub use output::{
+    ConnId, ControlError, HandshakeKind, ReceiptKind, RetryOutcome, ServerEvent, ServerOutput,
+    Tamper, Target,
+};
+pub use pre_keys::{ONE_TIME_PRE_KEYS_PER_DEVICE_MAX, PRE_KEYS_LOW_WATER};
+pub use receipts::RETRIES_PER_MESSAGE_MAX;
 pub use state::{ConnState, DeviceState, MessageCounts, MessageState, PairingState, ServerState};
+pub use texts::TEXT_BYTES_MAX;
 
 use account::Device;
 use conn::{Conn, Handshake, Incoming, Role};
+use contacts::Contacts;
 use mailbox::Mailbox;
 
 /// The fake server. See the module docs for the contract.
@@ -66,6 +79,8 @@ pub struct FakeServer {
     next_device_id: u16,
     next_key_index: u32,
     mailbox: Mailbox,
+    /// The mock contacts' Signal keys and sessions.
+    contacts: Contacts,
     outputs: VecDeque<ServerOutput>,
     /// The latest wall clock given; controls stamp with it.
     wall: UnixMillis,
@@ -112,6 +127,7 @@ impl FakeServer {
             devices: BTreeMap::new(),
             next_key_index: 1,
             mailbox: Mailbox::default(),
+            contacts: Contacts::default(),
             outputs: VecDeque::new(),
             wall: UnixMillis::from_secs(middle),
             refused_logins: None,
@@ -283,10 +299,15 @@ impl FakeServer {
     }
 
     /// New contacts fetched the linked devices' one-time pre-keys (each
-    /// is handed out once) until at most `left` remain.
+    /// is handed out once, lowest id first) until at most `left` remain;
+    /// a device that drops below the low water is told, as after any fetch.
     pub fn use_pre_keys(&mut self, left: u32) {
-        for device in self.devices.values_mut() {
-            device.pre_keys = device.pre_keys.min(left);
+        let ids: Vec<u8> = self.devices.keys().copied().collect();
+        for id in ids {
+            if let Some(device) = self.devices.get_mut(&id) {
+                device.one_time_pre_keys.keep_at_most(left);
+            }
+            self.after_bundle_fetch(id);
         }
     }
 

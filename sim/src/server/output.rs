@@ -3,6 +3,8 @@
 
 use std::fmt;
 
+use blacksky_core::signal::group::GroupError;
+use blacksky_core::signal::{KeyError, SignalError};
 use serde::{Deserialize, Serialize};
 
 /// One client connection (one WebSocket), numbered from 1 in connect order.
@@ -133,6 +135,26 @@ pub enum ServerEvent {
         first: u32,
         last: u32,
     },
+    /// The device's one-time pre-keys fell below the low water after a
+    /// contact fetched one; it was told (`<notification type=encrypt>`).
+    PreKeysLow {
+        conn: ConnId,
+        count: u32,
+    },
+    /// A receipt from a device.
+    Receipt {
+        conn: ConnId,
+        id: String,
+        kind: ReceiptKind,
+    },
+    /// A retry receipt, and what the server did about it.
+    Retry {
+        conn: ConnId,
+        id: String,
+        /// The device's `<retry count>`.
+        count: u32,
+        outcome: RetryOutcome,
+    },
     /// The client sent something the server refuses (bad bytes, a failed
     /// handshake, a bad signature, a wrong code, …).
     ClientError {
@@ -143,6 +165,38 @@ pub enum ServerEvent {
     Closed {
         conn: ConnId,
     },
+}
+
+/// What a `<receipt>` said.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ReceiptKind {
+    /// No `type`: the message reached the device.
+    Delivery,
+    Read,
+    /// The device could not decrypt the message.
+    Retry,
+    /// Another `type` (`read-self`, `played`, …), recorded as is.
+    Other {
+        kind: String,
+    },
+}
+
+/// What became of a retry receipt.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RetryOutcome {
+    /// Encrypted again and redelivered under the same id: on a new
+    /// session from the receipt's keys, or on the existing one.
+    Resent { fresh_session: bool },
+    /// No message of that id (and chat) went to this device.
+    UnknownMessage,
+    /// The message was resent this often already; no more.
+    TooManyRetries { retries: u32 },
+    /// The receipt's `<keys>` do not parse, or do not verify.
+    BadKeys { what: String },
+    /// The contact could not encrypt (a Signal limit).
+    Failed { what: String },
 }
 
 /// A control (the mock phone, an operator) that cannot be carried out.
@@ -168,6 +222,26 @@ pub enum ControlError {
     NoPairedDevice,
     #[error("all 255 device ids are used")]
     NoFreeDeviceId,
+    #[error("not a phone number (1 to 20 digits)")]
+    BadPhone,
+    #[error("not a group JID user part (digits and dashes, 1 to 64)")]
+    BadGroup,
+    #[error("the text is {len} bytes, at most {max}")]
+    TextTooLong { len: usize, max: usize },
+    #[error("the server keeps at most {max} contacts")]
+    TooManyContacts { max: usize },
+    #[error("a contact keeps sender keys for at most {max} groups")]
+    TooManyGroups { max: usize },
+    #[error("the mailbox holds {max} messages already")]
+    MailboxFull { max: usize },
+    #[error("the contact has no session with device {device}")]
+    NoSession { device: u8 },
+    #[error("the device's keys on the server do not parse: {0}")]
+    DeviceKeys(#[from] KeyError),
+    #[error("Signal: {0}")]
+    Signal(#[from] SignalError),
+    #[error("sender key: {0}")]
+    SenderKey(#[from] GroupError),
 }
 
 impl ControlError {
@@ -185,6 +259,16 @@ impl ControlError {
             Self::UnknownConn { .. } => "unknown_conn",
             Self::NoPairedDevice => "no_paired_device",
             Self::NoFreeDeviceId => "no_free_device_id",
+            Self::BadPhone => "bad_phone",
+            Self::BadGroup => "bad_group",
+            Self::TextTooLong { .. } => "text_too_long",
+            Self::TooManyContacts { .. } => "too_many_contacts",
+            Self::TooManyGroups { .. } => "too_many_groups",
+            Self::MailboxFull { .. } => "mailbox_full",
+            Self::NoSession { .. } => "no_session",
+            Self::DeviceKeys(_) => "device_keys",
+            Self::Signal(_) => "signal",
+            Self::SenderKey(_) => "sender_key",
         }
     }
 }

@@ -23,6 +23,7 @@ use rand_core::RngCore;
 use super::account::{Companion, Device};
 use super::conn::Role;
 use super::output::{ConnId, ControlError, ServerEvent, Tamper};
+use super::pre_keys::OneTimePreKeys;
 use super::{FakeServer, stanzas};
 
 /// A registering connection's pairing progress.
@@ -302,7 +303,7 @@ impl FakeServer {
                 paired: false,
                 paired_at: self.wall,
                 logins: 0,
-                pre_keys: 0,
+                one_time_pre_keys: OneTimePreKeys::default(),
                 uploaded_pre_keys: BTreeMap::new(),
                 live: None,
                 active: false,

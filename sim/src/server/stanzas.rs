@@ -5,6 +5,8 @@
 use blacksky_core::time::UnixMillis;
 use blacksky_core::wire::binary::{Jid, Node};
 
+use super::contacts::EncPart;
+
 /// `@s.whatsapp.net`, the `from` of everything the server itself says.
 pub fn server_jid() -> Jid {
     Jid::at("s.whatsapp.net")
@@ -159,14 +161,19 @@ pub fn stream_error(code: u16) -> Node {
     }
 }
 
-/// An end-to-end message from a contact, as the server relays it. The
-/// ciphertext is opaque to the server (and here, to everyone).
+/// An end-to-end message from a contact (or from a contact in a group),
+/// as the server relays it.
 pub struct IncomingMessage<'a> {
     pub id: &'a str,
+    /// The contact, or the group.
     pub from: Jid,
+    /// The writer, in a group.
+    pub participant: Option<Jid>,
     pub t: UnixMillis,
     pub notify: &'a str,
-    pub ciphertext: &'a [u8],
+    /// `<enc v=2 type=…>` children, in order (a group's first message to
+    /// a device: the sender key 1:1, then the skmsg).
+    pub encs: &'a [EncPart],
     /// Delivered from the offline queue (WhatsApp marks those).
     pub offline: bool,
 }
@@ -178,13 +185,49 @@ pub fn message(m: &IncomingMessage<'_>) -> Node {
         .with_attr("id", m.id.to_owned())
         .with_attr("t", m.t.as_secs().to_string())
         .with_attr("notify", m.notify.to_owned());
+    if let Some(participant) = &m.participant {
+        node = node.with_attr("participant", participant.clone());
+    }
     if m.offline {
         node = node.with_attr("offline", "1");
     }
-    node.with_children(vec![
-        Node::new("enc")
-            .with_attr("v", "2")
-            .with_attr("type", "msg")
-            .with_bytes(m.ciphertext.to_vec()),
-    ])
+    node.with_children(
+        m.encs
+            .iter()
+            .map(|enc| {
+                Node::new("enc")
+                    .with_attr("v", "2")
+                    .with_attr("type", enc.kind.enc_type())
+                    .with_bytes(enc.bytes.clone())
+            })
+            .collect(),
+    )
+}
+
+/// The device's one-time pre-keys on the server ran low: `count` left.
+pub fn pre_key_count_notification(id: &str, wall: UnixMillis, count: u32) -> Node {
+    Node::new("notification")
+        .with_attr("from", server_jid())
+        .with_attr("type", "encrypt")
+        .with_attr("id", id.to_owned())
+        .with_attr("t", wall.as_secs().to_string())
+        .with_children(vec![
+            Node::new("count").with_attr("value", count.to_string()),
+        ])
+}
+
+/// The server got a receipt: `<ack class="receipt" id from [participant] [type]>`.
+pub fn receipt_ack(receipt: &Node) -> Node {
+    let mut ack = Node::new("ack").with_attr("class", "receipt");
+    for (key, as_key) in [
+        ("id", "id"),
+        ("to", "from"),
+        ("participant", "participant"),
+        ("type", "type"),
+    ] {
+        if let Some(value) = receipt.attr_value(key) {
+            ack = ack.with_attr(as_key, value.clone());
+        }
+    }
+    ack
 }

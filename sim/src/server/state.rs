@@ -90,10 +90,15 @@ pub struct MessageCounts {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct MessageState {
     pub id: String,
+    /// The contact who wrote it (digits).
     pub from: String,
+    /// The group's JID user part, for a group message.
+    pub group: Option<String>,
     pub device: u8,
     pub delivered: u32,
     pub acked: bool,
+    /// Retry receipts answered with a new encryption.
+    pub retries: u32,
 }
 
 impl FakeServer {
@@ -112,7 +117,7 @@ impl FakeServer {
                 conn: d.live,
                 passive_active: d.active,
                 logins: d.logins,
-                pre_keys: d.pre_keys,
+                pre_keys: d.one_time_pre_keys.count(),
                 noise_public: hex::encode(d.companion.noise_public),
             })
             .collect();
@@ -147,12 +152,19 @@ impl FakeServer {
             acked: count(|e| u32::from(e.acked)),
             list: entries
                 .iter()
-                .map(|e| MessageState {
-                    id: e.id.clone(),
-                    from: e.from.clone(),
-                    device: e.device,
-                    delivered: e.delivered,
-                    acked: e.acked,
+                .map(|e| {
+                    let chat = self.mailbox.sent.get(&e.id).map(|s| &s.chat);
+                    MessageState {
+                        id: e.id.clone(),
+                        from: chat
+                            .map(|c| c.sender_phone().to_owned())
+                            .unwrap_or_default(),
+                        group: chat.and_then(|c| c.group()).map(str::to_owned),
+                        device: e.device,
+                        delivered: e.delivered,
+                        acked: e.acked,
+                        retries: e.retries,
+                    }
                 })
                 .collect(),
         };
