@@ -30,7 +30,8 @@ use std::time::{Duration, Instant};
 
 use blacksky_core::client::{Client, ClientConfig, DisconnectReason, Event, Input, OpId, Output};
 use blacksky_core::session::{
-    Committed, Creds, InboxEntry, Session, StoreFault, Write, creds_over, place_fresh_pre_keys,
+    Committed, Creds, InboxContent, InboxEntry, Session, StoreFault, Write, creds_over,
+    place_fresh_pre_keys,
 };
 use blacksky_core::time::UnixMillis;
 use rand_chacha::ChaCha20Rng;
@@ -67,8 +68,9 @@ pub struct Link {
     pub stores: Vec<Vec<Write>>,
     /// The creds of the last committed store batch.
     pub stored: Option<Creds>,
-    /// Everything committed, keys too (from the first creds write on).
-    pub stored_session: Option<Session>,
+    /// Everything the store holds, keys too: the session the connection
+    /// started from, with the committed batches applied.
+    pub stored_session: Session,
     /// The store notes a login with the stored creds was accepted (creds
     /// handed to [`Pipe::connect`] count as confirmed when registered).
     pub login_confirmed: bool,
@@ -212,6 +214,8 @@ impl Pipe {
         let login_confirmed = session.login_confirmed;
         let mut seed = [0u8; 32];
         self.rng.fill_bytes(&mut seed);
+        // The session handed over is what the store holds.
+        let stored_session = session.clone();
         let mut client = Client::new(config.clone(), session, seed);
         let conn = self.server.connect(self.now);
         // A fresh client accepts Connected once; nothing to report.
@@ -225,7 +229,7 @@ impl Pipe {
                 event_times: Vec::new(),
                 stores: Vec::new(),
                 stored: None,
-                stored_session: None,
+                stored_session,
                 login_confirmed,
                 inbox: Vec::new(),
                 inbox_policy: InboxPolicy::Commit,
@@ -242,19 +246,14 @@ impl Pipe {
     /// creds (or its current ones), with the same config and inbox policy.
     pub fn reconnect(&mut self, conn: ConnId) -> ConnId {
         let link = self.link(conn);
-        let session = match (link.client.resume_creds(), &link.stored_session) {
-            (Some(creds), _) => Session::new(creds.clone()),
-            (None, Some(stored)) => {
-                let mut session = stored.clone();
+        let session = match link.client.resume_creds() {
+            Some(creds) => Session::new(creds.clone()),
+            None => {
+                let mut session = link.stored_session.clone();
                 // A test may have put other creds in the store.
                 if let Some(creds) = &link.stored {
                     session.creds = creds.clone();
                 }
-                session.login_confirmed = link.login_confirmed;
-                session
-            }
-            (None, None) => {
-                let mut session = Session::new(link.client.creds().clone());
                 session.login_confirmed = link.login_confirmed;
                 session
             }
@@ -562,15 +561,7 @@ fn commit(link: &mut Link, op: OpId, writes: Vec<Write>) -> Option<Result<Commit
     }
     let mut committed = Committed::default();
     for write in &writes {
-        match (&mut link.stored_session, write) {
-            (Some(session), write) => {
-                session.apply(write);
-            }
-            (None, Write::Creds(creds)) => {
-                link.stored_session = Some(Session::new((**creds).clone()))
-            }
-            (None, _) => {}
-        }
+        link.stored_session.apply(write);
     }
     for write in writes {
         match write {
@@ -586,4 +577,17 @@ fn commit(link: &mut Link, op: OpId, writes: Vec<Write>) -> Option<Result<Commit
         }
     }
     Some(Ok(committed))
+}
+
+/// The text of a stored message; `None` for one stored unreadable or
+/// without text.
+#[must_use]
+pub fn stored_text(entry: &InboxEntry) -> Option<String> {
+    match &entry.content {
+        InboxContent::Message(bytes) => blacksky_core::message::Content::decode(bytes)
+            .ok()?
+            .text()
+            .map(str::to_owned),
+        InboxContent::Unreadable(_) => None,
+    }
 }
