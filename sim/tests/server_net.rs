@@ -203,6 +203,37 @@ async fn a_real_client_pairs_logs_in_and_gets_a_message_over_sockets() {
     let snapshot = snapshot.expect("acked within 5 s");
     assert_eq!(snapshot.messages.list[0].id, id);
     assert!(snapshot.messages.list[0].acked);
+    assert_eq!(
+        fake.with_server(|s| s.sent_text(&id).map(str::to_owned)),
+        Some("ciphertext".to_owned())
+    );
+
+    // A group text: the same route with `group`.
+    let (status, body) = tokio::task::spawn_blocking(move || {
+        http(
+            control,
+            "POST",
+            "/send?from=4915112345678&group=120363000000000001",
+            "to the group",
+        )
+    })
+    .await
+    .expect("joined");
+    assert_eq!(status, 200, "{body}");
+    let group_id = serde_json::from_str::<serde_json::Value>(&body).expect("json")["id"]
+        .as_str()
+        .expect("an id")
+        .to_owned();
+    second
+        .until(|e| {
+            e.iter()
+                .any(|e| matches!(e, Event::MessageStored { id, .. } if *id == group_id))
+        })
+        .await;
+    assert_eq!(
+        fake.with_server(|s| s.sent_text(&group_id).map(str::to_owned)),
+        Some("to the group".to_owned())
+    );
     assert!(snapshot.devices[0].logged_in && snapshot.devices[0].passive_active);
 
     let (status, _) =
@@ -227,6 +258,8 @@ async fn control_errors_are_json_4xx() {
             http(control, "POST", "/kick", ""),
             http(control, "POST", "/send?from=49x", ""),
             http(control, "POST", "/send?from=491", ""),
+            http(control, "POST", "/send?from=491&group=not+a+group", ""),
+            http(control, "POST", "/send?from=491&len=70000", ""),
             http(control, "POST", "/silent?conn=9", ""),
             http(control, "GET", "/nowhere", ""),
         ]
@@ -239,6 +272,8 @@ async fn control_errors_are_json_4xx() {
         (400, "bad_request"),
         (400, "bad_request"),
         (409, "no_paired_device"),
+        (400, "bad_group"),
+        (400, "bad_request"),
         (404, "unknown_conn"),
         (404, "no_such_route"),
     ];

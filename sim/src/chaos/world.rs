@@ -1042,6 +1042,27 @@ impl World {
             .collect()
     }
 
+    /// A mock contact sends `count` texts ("group hello 0", …) in the
+    /// group `<group>@g.us` (its sender key goes 1:1 with the first);
+    /// returns their ids.
+    pub fn send_group_messages(
+        &mut self,
+        group: &str,
+        from_phone: &str,
+        count: usize,
+    ) -> Vec<String> {
+        (0..count)
+            .map(|i| {
+                match self.server.with_server(|s| {
+                    s.send_group_text(group, from_phone, &format!("group hello {i}"))
+                }) {
+                    Ok(id) => id,
+                    Err(err) => panic!("seed {}: the contact cannot send: {err}", self.seed),
+                }
+            })
+            .collect()
+    }
+
     // ---- what is stored ----
 
     /// Reads the durable rows, around an injected outage (this is the

@@ -6,6 +6,7 @@
 //! time.
 
 use std::collections::BTreeMap;
+use std::fmt;
 
 use blacksky_core::time::UnixMillis;
 use blacksky_core::wire::binary::{Jid, Node};
@@ -19,7 +20,7 @@ use super::stanzas::{self, IncomingMessage};
 pub const MESSAGES_LEN_MAX: usize = 100_000;
 
 /// Where a message was written and by whom (phone numbers are digits).
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Clone, PartialEq, Eq)]
 pub(crate) enum Chat {
     /// A 1:1 chat with a contact.
     Direct { phone: String },
@@ -75,12 +76,32 @@ impl Chat {
     }
 }
 
+impl fmt::Debug for Chat {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // Phone numbers stay out of logs.
+        f.write_str(match self {
+            Chat::Direct { .. } => "Direct",
+            Chat::Group { .. } => "Group",
+        })
+    }
+}
+
 /// What a message says, for every device it went to.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub(crate) struct Sent {
     pub(crate) chat: Chat,
     pub(crate) text: String,
     pub(crate) t: UnixMillis,
+}
+
+impl fmt::Debug for Sent {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Sent")
+            .field("chat", &self.chat)
+            .field("text_len", &self.text.len())
+            .field("t", &self.t)
+            .finish()
+    }
 }
 
 /// One message for one device.

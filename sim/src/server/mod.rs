@@ -16,7 +16,11 @@
 //!
 //! The pieces: `login` (what a ClientPayload leads to), `phone` (the mock
 //! phone: QR and code pairing), `iq` (requests from linked devices),
-//! `mailbox` (mock contacts' messages until acked), `state` (the snapshot).
+//! `pre_keys` (the one-time pre-keys a device uploaded, each handed out
+//! once), `contacts` (mock contacts as Signal peers: identity keys,
+//! sessions, sender keys), `texts` (a contact writes: encrypted per
+//! device), `mailbox` (those messages until acked), `receipts` (delivery,
+//! read and retry receipts), `state` (the snapshot).
 
 mod account;
 mod config;
