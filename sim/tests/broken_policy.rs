@@ -4,12 +4,18 @@
 //! catch it for every seed of a small sweep, printing the seed. The same
 //! chaos with the real policy loses nothing.
 //!
+//! Likewise, a store that forgets the bot's Signal sessions makes the next
+//! message undecryptable, and the end-to-end promise catches it.
+//!
 //! `SEED=<n> cargo test -p blacksky-sim --test broken_policy` starts the
 //! sweep at that seed.
 
 use std::time::Duration;
 
-use blacksky_sim::chaos::world::DEFAULT_SEED;
+use blacksky_core::session::Write;
+use blacksky_io::store::{MemoryStore, Store};
+use blacksky_sim::chaos::world::{DEFAULT_SEED, SESSION};
+use futures_util::FutureExt;
 use blacksky_sim::chaos::{World, WorldConfig, seed_from_env};
 
 const SEEDS: u64 = 5;
@@ -58,4 +64,52 @@ fn the_real_policy_survives_the_same_chaos() {
         let violations = outage_then_crash(seed, false);
         assert!(violations.is_empty(), "seed {seed}: {violations:?}");
     }
+}
+
+/// Link, let a contact write twice (stored and acked), then make the store
+/// forget the bot's Signal sessions, as a store that lost writes would,
+/// restart the bot and let the contact write again.
+fn signal_state_lost(seed: u64) -> Vec<String> {
+    let mut world = World::new(&WorldConfig::new(seed));
+    world.link_by_qr(Duration::from_secs(60));
+    // Once the one-time pre-keys are up, the contact's session uses one:
+    // without the bot's record it cannot be built again.
+    world.run_for(Duration::from_secs(5));
+    world.send_messages("4915550005555", 2);
+    world.run_for(Duration::from_secs(10));
+    let mut store = MemoryStore::new(world.db.clone(), SESSION);
+    let session = store
+        .load_session()
+        .now_or_never()
+        .expect("the memory store answers at once")
+        .expect("readable")
+        .expect("linked");
+    assert!(!session.sessions.is_empty(), "seed {seed}: a session was stored");
+    let forget: Vec<Write> = session
+        .sessions
+        .keys()
+        .map(|address| Write::RemoveSignalSession {
+            address: address.clone(),
+        })
+        .collect();
+    store
+        .commit(&forget)
+        .now_or_never()
+        .expect("at once")
+        .expect("commits");
+    world.bounce_bot();
+    world.run_until("online again", Duration::from_secs(60), World::bot_online);
+    world.send_messages("4915550005555", 1);
+    world.run_for(Duration::from_secs(20));
+    world.violations()
+}
+
+#[test]
+fn lost_signal_state_is_caught() {
+    let seed = seed_from_env(DEFAULT_SEED);
+    let violations = signal_state_lost(seed);
+    assert!(
+        violations.iter().any(|v| v.contains("decryption failed")),
+        "seed {seed}: the lost sessions went unnoticed; violations: {violations:?}"
+    );
 }

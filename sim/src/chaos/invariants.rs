@@ -24,6 +24,12 @@
 //!    key (checked on its events in `world.rs`).
 //! 5. **Reconnect delays stay within bounds:** each backoff is at most
 //!    `reconnect_max_ms`, and the bot reconnects when it said it would.
+//! 6. **End to end, nothing lost to our own state:** every acked message is
+//!    stored decrypted, with the very text its contact sent (1:1 and group);
+//!    and the bot never sends a retry receipt: no fault here alters a
+//!    message, so a message it cannot open means its own Signal state was
+//!    lost or went backwards across a crash, an outage or a hand-over
+//!    (checked in `world.rs`, on the server's events and at the end).
 
 use std::collections::VecDeque;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};

@@ -390,7 +390,14 @@ impl Runner {
             Fault::Messages { count } => {
                 self.contact += 1;
                 let phone = format!("49155500{:05}", self.contact % 100_000);
-                let ids = self.world.send_messages(&phone, count);
+                // Every other burst is group traffic: a sender key handed
+                // over 1:1 with the first message, then skmsgs.
+                let ids = if self.contact % 2 == 0 {
+                    let group = format!("1203630000000{:05}", self.contact % 7);
+                    self.world.send_group_messages(&group, &phone, count)
+                } else {
+                    self.world.send_messages(&phone, count)
+                };
                 self.sent.extend(ids);
             }
         }

@@ -11,14 +11,15 @@
 //! the contacts and the host platform, and to check the invariants
 //! ([`super::invariants`]) as it goes.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::net::{IpAddr, Ipv4Addr};
 use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, SystemTime};
 
 use blacksky_core::client::ClientConfig;
-use blacksky_core::session::{Creds, OutboxEntry};
+use blacksky_core::message::Content;
+use blacksky_core::session::{Creds, InboxContent, OutboxEntry};
 use blacksky_io::host::clock::{Clock, SharedClock};
 use blacksky_io::host::config::Config;
 use blacksky_io::host::memory::RssSampler;
@@ -38,7 +39,7 @@ use super::dial::{OpenSockets, TurmoilDialer};
 use super::invariants::{BackoffWatch, SessionWatch, TakeoverWatch, Violations};
 use super::sockets::HostSockets;
 use crate::net::{Peers, ServerShell};
-use crate::server::{FakeServer, ServerConfig, ServerEvent, ServerState, Target};
+use crate::server::{FakeServer, ReceiptKind, ServerConfig, ServerEvent, ServerState, Target};
 
 /// The port `wa` serves WebSockets on.
 pub const WA_PORT: u16 = 443;
@@ -385,6 +386,18 @@ fn observe_server(
             }
             ServerEvent::LoggedIn { conn, .. } => {
                 takeovers.on_login(peers.get(conn).map(|peer| peer.to_string()));
+            }
+            // Promise 6: nothing here tampers with a message, so a message
+            // the bot cannot open means its own keys went missing or back.
+            ServerEvent::Receipt {
+                id,
+                kind: ReceiptKind::Retry,
+                ..
+            } => {
+                violations.report(format!(
+                    "decryption failed: the bot asked for {id} again (a retry receipt); its \
+                     Signal state was lost or went backwards"
+                ));
             }
             ServerEvent::PreKeyIdsReused {
                 count, first, last, ..
@@ -1152,16 +1165,37 @@ impl World {
     }
 
     /// Every promise broken so far, plus the end-of-run check that every
-    /// acked message is stored.
+    /// acked message is stored, decrypted, with the text its contact sent.
     #[must_use]
     pub fn violations(&self) -> Vec<String> {
         let mut found = self.violations.list();
         let state = self.server_state();
-        let stored: BTreeSet<String> = self.stored_inbox().into_iter().map(|e| e.id).collect();
+        let stored: BTreeMap<String, InboxContent> = self
+            .stored_inbox()
+            .into_iter()
+            .map(|e| (e.id, e.content))
+            .collect();
         for message in state.messages.list.iter().filter(|m| m.acked) {
-            if !stored.contains(&message.id) {
+            let Some(content) = stored.get(&message.id) else {
                 found.push(format!(
                     "message lost: {} was acked to the server but is not in the durable inbox",
+                    message.id
+                ));
+                continue;
+            };
+            let sent = self
+                .server
+                .with_server(|s| s.sent_text(&message.id).map(str::to_owned));
+            let text = match content {
+                InboxContent::Message(bytes) => Content::decode(bytes)
+                    .ok()
+                    .and_then(|c| c.text().map(str::to_owned)),
+                InboxContent::Unreadable(_) => None,
+            };
+            if text != sent {
+                found.push(format!(
+                    "message garbled: {} is stored as {content:?}, not as the text its contact \
+                     sent",
                     message.id
                 ));
             }
