@@ -24,26 +24,26 @@ use std::time::Instant;
 use blacksky_benches::{Stanza, load_stanzas};
 use blacksky_core::client::{Client, ClientConfig, Input, OpId, Output};
 use blacksky_core::crypto::KeyPair;
-use blacksky_core::session::{self, Committed, Creds, Me};
-use blacksky_core::time::UnixMillis;
 use blacksky_core::message::padding::pad_with;
+use blacksky_core::session::{self, Committed, Creds, Me};
 use blacksky_core::signal::address::device_address;
 use blacksky_core::signal::group::{self, SenderKeyRecord};
 use blacksky_core::signal::{
     IdentityKey, LocalPreKeys, PreKeyBundle, PublicKey, SessionRecord, SignedPreKeyPublic,
     decrypt_msg, decrypt_pkmsg, encrypt, session_from_bundle,
 };
+use blacksky_core::time::UnixMillis;
 use blacksky_core::wire::binary::{Content, Jid, Node, Str, Value, encode};
-use blacksky_proto::wa;
-use std::collections::HashMap;
 use blacksky_core::wire::frame::{FrameDecoder, FrameEncoder, INTRO_HEADER};
 use blacksky_core::wire::noise::{
     CertChainSpec, ServerHandshake, Transport, Validity, build_cert_chain,
 };
 use blacksky_proto::Message as _;
+use blacksky_proto::wa;
 use criterion::{BatchSize, Criterion, Throughput, criterion_group, criterion_main};
 use rand_chacha::ChaCha20Rng;
 use rand_core::{RngCore, SeedableRng};
+use std::collections::HashMap;
 
 const WALL: UnixMillis = UnixMillis::from_secs(1_750_000_000);
 
@@ -381,10 +381,14 @@ impl Contacts {
                     let participant = node.attr_jid("participant").expect("a group author");
                     let (record, skdm) = group::create_sender_key(rng);
                     let address = device_address(&participant).expect("a user");
-                    let held = group::process_distribution(&SenderKeyRecord::default(), &skdm.to_bytes())
-                        .expect("processes");
-                    bot.sender_keys.insert((from.to_string(), address), held.encode());
-                    contacts.members.insert(from.to_string(), Member { sender_key: record });
+                    let held =
+                        group::process_distribution(&SenderKeyRecord::default(), &skdm.to_bytes())
+                            .expect("processes");
+                    bot.sender_keys
+                        .insert((from.to_string(), address), held.encode());
+                    contacts
+                        .members
+                        .insert(from.to_string(), Member { sender_key: record });
                 }
                 _ => {}
             }
@@ -465,8 +469,9 @@ impl Contacts {
                 // A new contact each time (its own number): a session built
                 // per message.
                 let identity = KeyPair::generate(&mut self.rng);
-                let record = session_from_bundle(None, &identity, 7, &bundle_of(bot), &mut self.rng)
-                    .expect("bundle");
+                let record =
+                    session_from_bundle(None, &identity, 7, &bundle_of(bot), &mut self.rng)
+                        .expect("bundle");
                 let n = self.rng.next_u64() % 1_000_000_000;
                 let jid = Jid::new(format!("1{n:09}"), "s.whatsapp.net");
                 for (key, value) in &mut node.attrs {
@@ -474,7 +479,10 @@ impl Contacts {
                         *value = Value::Jid(jid.clone());
                     }
                 }
-                encrypt(&record, &identity, &body_of_len(len)).expect("encrypts").0.bytes
+                encrypt(&record, &identity, &body_of_len(len))
+                    .expect("encrypts")
+                    .0
+                    .bytes
             }
             "skmsg" => {
                 let member = self.members.get_mut(&from).expect("met");

@@ -15,8 +15,8 @@ use std::time::Duration;
 use blacksky_core::session::Write;
 use blacksky_io::store::{MemoryStore, Store};
 use blacksky_sim::chaos::world::{DEFAULT_SEED, SESSION};
-use futures_util::FutureExt;
 use blacksky_sim::chaos::{World, WorldConfig, seed_from_env};
+use futures_util::FutureExt;
 
 const SEEDS: u64 = 5;
 const MESSAGES: usize = 4;
@@ -84,7 +84,10 @@ fn signal_state_lost(seed: u64) -> Vec<String> {
         .expect("the memory store answers at once")
         .expect("readable")
         .expect("linked");
-    assert!(!session.sessions.is_empty(), "seed {seed}: a session was stored");
+    assert!(
+        !session.sessions.is_empty(),
+        "seed {seed}: a session was stored"
+    );
     let forget: Vec<Write> = session
         .sessions
         .keys()

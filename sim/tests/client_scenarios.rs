@@ -893,7 +893,10 @@ fn a_message_whose_inbox_write_fails_is_not_acked_and_is_redelivered_at_the_next
     // The message's keys moved on in this connection but not in the store:
     // reading on would store later messages with keys that no longer open
     // this one, so the connection ends and the next starts from the store.
-    assert_eq!(link.disconnect_reason(), Some(&DisconnectReason::StoreRefused));
+    assert_eq!(
+        link.disconnect_reason(),
+        Some(&DisconnectReason::StoreRefused)
+    );
     let messages = pipe.server.state().messages;
     assert_eq!((messages.delivered, messages.acked), (1, 0));
 

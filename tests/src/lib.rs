@@ -6,6 +6,8 @@
 //! package's binaries whenever that package has integration tests, and
 //! `cargo test --workspace` selects them all.
 
+use blacksky_core::message::Content;
+use blacksky_core::session::InboxContent;
 use std::io::{BufRead, BufReader, Read};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Stdio};
@@ -13,8 +15,6 @@ use std::sync::mpsc::{Receiver, RecvTimeoutError, channel};
 use std::sync::{Arc, Mutex};
 use std::thread;
 use std::time::{Duration, Instant};
-use blacksky_core::message::Content;
-use blacksky_core::session::InboxContent;
 
 /// A binary from this build's target directory (`target/<profile>/NAME`).
 pub fn target_bin(name: &str) -> PathBuf {

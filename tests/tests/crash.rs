@@ -10,11 +10,11 @@
 //!
 //! The moments come from a seed, printed; `SEED=n` replays a run.
 
-use std::collections::BTreeSet;
+use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
 use blacksky_tests::{
-    FakeWa, Proc, Stream, blacksky_command, inbox_ids, qr_noise_key, start_blacksky,
+    FakeWa, Proc, Stream, blacksky_command, inbox_texts, qr_noise_key, start_blacksky,
 };
 
 const WAIT: Duration = Duration::from_secs(30);
@@ -171,15 +171,24 @@ fn kill_9_at_random_moments_never_costs_the_identity() {
 
     // Messages arriving while it starts, logs in and stores them, killed
     // at random moments.
-    let mut sent = BTreeSet::new();
+    let mut sent = BTreeMap::new();
     for round in 0..MESSAGE_ROUNDS {
         let bot = start_blacksky(&wa, home.path(), &[]);
         for n in 0..3 {
-            let reply = wa.post(
-                "/send?from=15550001111",
-                &format!("round {round} message {n}"),
-            );
-            sent.insert(reply["id"].as_str().expect("id").to_owned());
+            // 1:1 and group texts, end-to-end encrypted by the contact.
+            let (path, text) = if n == 2 {
+                (
+                    "/send?from=15550001111&group=120363000000000001",
+                    format!("round {round} group {n}"),
+                )
+            } else {
+                (
+                    "/send?from=15550001111",
+                    format!("round {round} message {n}"),
+                )
+            };
+            let reply = wa.post(path, &text);
+            sent.insert(reply["id"].as_str().expect("id").to_owned(), text);
         }
         let bot_done = kill(bot, Duration::from_millis(moments.next_ms(400)));
         assert!(
@@ -217,14 +226,27 @@ fn kill_9_at_random_moments_never_costs_the_identity() {
         noise,
         "SEED={seed}"
     );
-    let stored = inbox_ids(home.path());
-    let unique: BTreeSet<String> = stored.iter().cloned().collect();
+    let stored = inbox_texts(home.path());
+    let unique: BTreeMap<String, String> = stored.iter().cloned().collect();
     assert_eq!(
         unique.len(),
         stored.len(),
         "SEED={seed}: no message stored twice"
     );
-    assert_eq!(unique, sent, "SEED={seed}: every message sent is stored");
+    assert_eq!(
+        unique, sent,
+        "SEED={seed}: every message sent is stored, decrypted, with its text"
+    );
+    assert_eq!(
+        wa.state()["messages"]["list"]
+            .as_array()
+            .map_or(0, |list| list
+                .iter()
+                .map(|m| m["retries"].as_u64().unwrap_or(0))
+                .sum::<u64>()),
+        0,
+        "SEED={seed}: no message was asked for again (a retry receipt means lost keys)"
+    );
     let verify = blacksky_command(home.path(), &["session", "verify"], &[]);
     assert!(
         verify.status.success(),

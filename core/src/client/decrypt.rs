@@ -392,17 +392,15 @@ mod tests {
 
         /// The SKDM for `GROUP` (created the first time).
         fn distribution(&mut self) -> wa::Message {
-            let record = self.sender_key.get_or_insert_with(|| {
-                group::create_sender_key(&mut self.rng).0
-            });
+            let record = self
+                .sender_key
+                .get_or_insert_with(|| group::create_sender_key(&mut self.rng).0);
             let skdm = group::distribution_message(record).expect("own key");
             wa::Message {
-                sender_key_distribution_message: Some(
-                    wa::message::SenderKeyDistributionMessage {
-                        group_id: Some(GROUP.into()),
-                        axolotl_sender_key_distribution_message: Some(skdm.to_bytes()),
-                    },
-                ),
+                sender_key_distribution_message: Some(wa::message::SenderKeyDistributionMessage {
+                    group_id: Some(GROUP.into()),
+                    axolotl_sender_key_distribution_message: Some(skdm.to_bytes()),
+                }),
                 ..Default::default()
             }
         }
@@ -476,8 +474,18 @@ mod tests {
         assert!(!opened.identity_changed, "a first identity is not a change");
         let used = bot.pre_keys.keys().next().copied();
         let used = used.expect("a key");
-        assert!(opened.writes.iter().any(|w| matches!(w, Write::RemovePreKey(id) if *id == used)));
-        assert!(opened.writes.iter().any(|w| matches!(w, Write::Identity { .. })));
+        assert!(
+            opened
+                .writes
+                .iter()
+                .any(|w| matches!(w, Write::RemovePreKey(id) if *id == used))
+        );
+        assert!(
+            opened
+                .writes
+                .iter()
+                .any(|w| matches!(w, Write::Identity { .. }))
+        );
         commit(&mut bot, &opened);
         assert_eq!(bot.pre_keys.len(), 2);
 
@@ -485,7 +493,12 @@ mod tests {
         let second = contact.pairwise(&bot, &text("again"));
         let opened = open_bytes(&bot, &stanza(&from_contact(), vec![second])).expect("opens");
         assert_eq!(body(&opened), "again");
-        assert!(!opened.writes.iter().any(|w| matches!(w, Write::RemovePreKey(_))));
+        assert!(
+            !opened
+                .writes
+                .iter()
+                .any(|w| matches!(w, Write::RemovePreKey(_)))
+        );
     }
 
     #[test]
@@ -495,7 +508,10 @@ mod tests {
         let bytes = stanza(&from_contact(), vec![contact.pairwise(&bot, &text("once"))]);
         let opened = open_bytes(&bot, &bytes).expect("opens");
         commit(&mut bot, &opened);
-        assert!(matches!(open_bytes(&bot, &bytes), Err(Failure::AlreadyOpened)));
+        assert!(matches!(
+            open_bytes(&bot, &bytes),
+            Err(Failure::AlreadyOpened)
+        ));
     }
 
     #[test]
@@ -517,7 +533,10 @@ mod tests {
     #[test]
     fn a_msg_without_a_session_asks_for_a_retry() {
         let bot = sample_session(7, 1, 0, 0);
-        let failure = open_bytes(&bot, &stanza(&from_contact(), vec![("msg", vec![0x33; 60])]));
+        let failure = open_bytes(
+            &bot,
+            &stanza(&from_contact(), vec![("msg", vec![0x33; 60])]),
+        );
         assert!(matches!(failure, Err(Failure::Retry { .. })), "{failure:?}");
     }
 
@@ -534,13 +553,22 @@ mod tests {
         let bytes = stanza(&from_contact(), vec![("pkmsg", encrypted.bytes)]);
         let failure = open_bytes(&bot, &bytes);
         assert!(
-            matches!(failure, Err(Failure::Unreadable { nack_code: NACK_INVALID_PROTOBUF, .. })),
+            matches!(
+                failure,
+                Err(Failure::Unreadable {
+                    nack_code: NACK_INVALID_PROTOBUF,
+                    ..
+                })
+            ),
             "{failure:?}"
         );
         let no_enc = stanza(&from_contact(), Vec::new());
         assert!(matches!(
             open_bytes(&bot, &no_enc),
-            Err(Failure::Unreadable { nack_code: NACK_PARSING_ERROR, .. })
+            Err(Failure::Unreadable {
+                nack_code: NACK_PARSING_ERROR,
+                ..
+            })
         ));
     }
 
@@ -553,7 +581,10 @@ mod tests {
             ("participant", Jid::new(PHONE, "s.whatsapp.net")),
         ];
         let skdm = contact.distribution();
-        let first = vec![contact.pairwise(&bot, &skdm), ("skmsg", contact.group("hi all"))];
+        let first = vec![
+            contact.pairwise(&bot, &skdm),
+            ("skmsg", contact.group("hi all")),
+        ];
         let opened = open_bytes(&bot, &stanza(&group_attrs, first)).expect("opens");
         assert_eq!(body(&opened), "hi all");
         let sender_keys: Vec<_> = opened
@@ -569,7 +600,10 @@ mod tests {
         let opened = open_bytes(&bot, &bytes).expect("opens");
         assert_eq!(body(&opened), "second");
         commit(&mut bot, &opened);
-        assert!(matches!(open_bytes(&bot, &bytes), Err(Failure::AlreadyOpened)));
+        assert!(matches!(
+            open_bytes(&bot, &bytes),
+            Err(Failure::AlreadyOpened)
+        ));
 
         // Without the SKDM, another member's skmsg asks for a retry.
         let mut stranger = Contact::new(12);
@@ -579,7 +613,10 @@ mod tests {
             ("participant", Jid::new("15550002222", "s.whatsapp.net")),
         ];
         let lone = stanza(&attrs, vec![("skmsg", stranger.group("who?"))]);
-        assert!(matches!(open_bytes(&bot, &lone), Err(Failure::Retry { .. })));
+        assert!(matches!(
+            open_bytes(&bot, &lone),
+            Err(Failure::Retry { .. })
+        ));
     }
 
     #[test]
