@@ -1,10 +1,10 @@
 //! A store outage with the real binary: the inbox table goes away under a
 //! running bot; the connection stays up, messages are not acked; the table
-//! comes back; every message is stored and acked, none lost.
+//! comes back; every message is stored decrypted and acked, none lost.
 
 use std::time::Duration;
 
-use blacksky_tests::{FakeWa, Stream, inbox_ids, sqlite_exec, start_blacksky};
+use blacksky_tests::{FakeWa, Stream, inbox_texts, sqlite_exec, start_blacksky};
 
 const WAIT: Duration = Duration::from_secs(30);
 
@@ -20,12 +20,18 @@ fn messages_wait_out_a_store_outage_unacked_and_land_after_it() {
     bot.expect_line(WAIT, "online", |_, l| l.contains("online"));
 
     sqlite_exec(home.path(), "ALTER TABLE inbox RENAME TO inbox_away");
-    let ids: Vec<String> = (0..3)
+    // A 1:1 text, a second one, and a group text: each moves the bot's
+    // Signal state on in memory while the store cannot take it.
+    let sent: Vec<(String, String)> = (0..3)
         .map(|n| {
-            wa.post("/send?from=15550001111", &format!("during the outage {n}"))["id"]
-                .as_str()
-                .expect("id")
-                .to_owned()
+            let text = format!("during the outage {n}");
+            let path = if n == 2 {
+                "/send?from=15550001111&group=120363000000000001"
+            } else {
+                "/send?from=15550001111"
+            };
+            let id = wa.post(path, &text)["id"].as_str().expect("id").to_owned();
+            (id, text)
         })
         .collect();
     bot.expect_line(WAIT, "store down", |_, l| l.contains("store down"));
@@ -48,9 +54,9 @@ fn messages_wait_out_a_store_outage_unacked_and_land_after_it() {
     wa.wait_state(WAIT, "every message acked", |s| {
         s["messages"]["acked"].as_u64() == Some(3)
     });
-    let stored = inbox_ids(home.path());
-    for id in &ids {
-        assert!(stored.contains(id), "{id} stored: {stored:?}");
+    let stored = inbox_texts(home.path());
+    for message in &sent {
+        assert!(stored.contains(message), "{message:?} stored decrypted: {stored:?}");
     }
     assert_eq!(stored.len(), 3, "{stored:?}");
     assert_eq!(
