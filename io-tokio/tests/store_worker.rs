@@ -173,3 +173,49 @@ async fn the_memory_store_forgets_processes_gone_for_30_days() {
         .expect("standing");
     assert!(!standing.newer_ran && standing.older_recent, "{standing:?}");
 }
+
+#[tokio::test]
+async fn a_backlog_lands_in_few_transactions_in_order_and_fresh_keys_commit_alone() {
+    let db = MemoryDb::new();
+    let mut store = MemoryStore::new(db.clone(), "s");
+    let mut worker = spawn(store.clone(), fast_worker_config());
+    let mut link = worker.link();
+    db.set_failing(true);
+    let fresh = sample_session(2, 3, 0, 0)
+        .pre_keys
+        .into_values()
+        .collect::<Vec<_>>();
+    for n in 1..=12u64 {
+        let writes = if n == 7 {
+            vec![Write::FreshPreKeys(fresh.clone())]
+        } else {
+            vec![Write::Inbox(entry(&format!("m{n:02}"), n))]
+        };
+        link.submit(OpId(n), writes).expect("fits");
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    let before = db.commits_total();
+    db.set_failing(false);
+    for n in 1..=12u64 {
+        let done = tokio::time::timeout(Duration::from_secs(5), link.next_done())
+            .await
+            .expect("recovered")
+            .expect("done");
+        assert_eq!(done.op, OpId(n), "in the order handed in");
+        let ids = done.result.expect("committed").pre_key_ids;
+        assert_eq!(ids.is_some(), n == 7, "op {n}: only the fresh keys get ids");
+    }
+    // The one being retried, the five behind it, the fresh keys alone, the
+    // five after them: four transactions, not twelve.
+    assert_eq!(db.commits_total() - before, 4);
+    let ids: Vec<String> = store
+        .inbox()
+        .await
+        .expect("read")
+        .into_iter()
+        .map(|e| e.id)
+        .collect();
+    assert_eq!(ids.len(), 11);
+    assert!(ids.windows(2).all(|w| w[0] < w[1]), "in order: {ids:?}");
+    worker.close(Duration::from_secs(2)).await;
+}

@@ -56,7 +56,10 @@ fn messages_wait_out_a_store_outage_unacked_and_land_after_it() {
     });
     let stored = inbox_texts(home.path());
     for message in &sent {
-        assert!(stored.contains(message), "{message:?} stored decrypted: {stored:?}");
+        assert!(
+            stored.contains(message),
+            "{message:?} stored decrypted: {stored:?}"
+        );
     }
     assert_eq!(stored.len(), 3, "{stored:?}");
     assert_eq!(

@@ -37,6 +37,15 @@ use crate::host::clock::{Clock, SharedClock};
 use crate::store::backup::Sealer;
 use crate::store::{InboxRecord, Standing, Store, StoreError};
 
+/// Batches committed in one transaction at most (see `Worker::group_with`).
+const GROUP_COMMIT_JOBS_MAX: usize = 64;
+
+fn has_fresh_pre_keys(job: &Job) -> bool {
+    job.writes
+        .iter()
+        .any(|write| matches!(write, Write::FreshPreKeys(_)))
+}
+
 /// How often a registered process renews its "alive" mark, and how old a
 /// mark may be for the process to count as alive: a few missed renewals
 /// (a slow or briefly unreachable database) do not make it dead.
@@ -420,6 +429,7 @@ impl StoreWorker {
             idle_delay_ms: config.retry_base_ms,
             // Entries left unhandled by a crash are handed over at start.
             inbox_dirty: true,
+            held_job: None,
             unsaved_handled: None,
             registered: false,
             next_heartbeat: Instant::now(),
@@ -590,6 +600,9 @@ struct Worker<S: Store> {
     idle_retry_at: Option<Instant>,
     idle_delay_ms: u64,
     inbox_dirty: bool,
+    /// A batch taken off the queue while grouping that must commit alone:
+    /// it goes right after the group, before anything behind it.
+    held_job: Option<Job>,
     /// A handled entry whose commit failed: committed again before the
     /// handler is given anything, so an outage never hands it over twice.
     unsaved_handled: Option<Write>,
@@ -635,7 +648,8 @@ impl<S: Store> Worker<S> {
                 },
                 job = self.jobs.recv() => match job {
                     Some(job) => {
-                        if !self.run_job(job).await {
+                        let group = self.group_with(job);
+                        if !self.run_group(group).await {
                             break;
                         }
                     }
@@ -688,15 +702,62 @@ impl<S: Store> Worker<S> {
         }
     }
 
-    /// Commits one batch, retrying until it lands; false if told to stop
-    /// meanwhile.
-    async fn run_job(&mut self, job: Job) -> bool {
+    /// `first` and the batches queued behind it, up to
+    /// [`GROUP_COMMIT_JOBS_MAX`], to commit in one transaction: a burst of
+    /// messages (or the backlog of an outage) costs a few commits, not one
+    /// each. A batch with fresh pre-keys goes alone (its commit says which
+    /// ids they got), so it ends the group and waits for the next turn.
+    fn group_with(&mut self, first: Job) -> Vec<Job> {
+        let mut group = vec![first];
+        if has_fresh_pre_keys(&group[0]) {
+            return group;
+        }
+        while group.len() < GROUP_COMMIT_JOBS_MAX {
+            match self.jobs.try_recv() {
+                Ok(job) if has_fresh_pre_keys(&job) => {
+                    self.held_job = Some(job);
+                    break;
+                }
+                Ok(job) => group.push(job),
+                Err(_) => break,
+            }
+        }
+        group
+    }
+
+    /// Commits a group of batches in one transaction, retrying until it
+    /// lands (every write is idempotent); false if told to stop meanwhile.
+    /// Then the batch held back by [`Worker::group_with`], if any.
+    async fn run_group(&mut self, group: Vec<Job>) -> bool {
+        if !self.run_jobs(group).await {
+            return false;
+        }
+        match self.held_job.take() {
+            Some(held) => self.run_jobs(vec![held]).await,
+            None => true,
+        }
+    }
+
+    async fn run_jobs(&mut self, group: Vec<Job>) -> bool {
+        let joined: Vec<Write>;
+        let writes = match group.as_slice() {
+            [one] => one.writes.as_slice(),
+            many => {
+                joined = many
+                    .iter()
+                    .flat_map(|job| job.writes.iter().cloned())
+                    .collect();
+                joined.as_slice()
+            }
+        };
         let mut delay_ms = self.config.retry_base_ms;
         loop {
-            match self.attempt_commit(&job.writes).await {
+            match self.attempt_commit(writes).await {
                 Ok(committed) => {
                     self.mark_up();
-                    self.after_commit(job, committed);
+                    for job in group {
+                        self.after_commit(job, committed);
+                    }
                     return true;
                 }
                 Err(err) => {

@@ -5,7 +5,7 @@
 //! faults: while `failing` is set every call fails and changes nothing.
 
 use std::collections::BTreeMap;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
 use blacksky_core::session::{Committed, Creds, Session, Write, creds_over, place_fresh_pre_keys};
@@ -48,6 +48,8 @@ pub struct MemoryDb {
     sessions: Mutex<BTreeMap<String, SessionRows>>,
     next_seq: Mutex<i64>,
     failing: AtomicBool,
+    /// Transactions committed (how writes were grouped).
+    commits_total: AtomicU64,
     /// The database server's clock (claims expire on it).
     clock: Mutex<SharedClock>,
 }
@@ -65,6 +67,11 @@ impl MemoryDb {
     /// The database server's clock from now on (the simulation's).
     pub fn set_clock(&self, clock: SharedClock) {
         *lock(&self.clock) = clock;
+    }
+
+    /// Transactions committed so far.
+    pub fn commits_total(&self) -> u64 {
+        self.commits_total.load(Ordering::SeqCst)
     }
 
     pub fn is_failing(&self) -> bool {
@@ -288,6 +295,7 @@ impl Store for MemoryStore {
         for write in writes {
             committed = committed.and(self.apply(rows, &mut next_seq, write));
         }
+        self.db.commits_total.fetch_add(1, Ordering::SeqCst);
         Ok(committed)
     }
 
