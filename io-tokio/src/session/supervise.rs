@@ -14,6 +14,10 @@ use blacksky_core::keeper::{
     ConnState, Input as KeeperInput, Keeper, Output as KeeperOutput, ShutdownStep,
 };
 use blacksky_core::session::{Creds, Session};
+
+/// How long a new connection waits for the session to be read back from
+/// the store before it starts from the one in memory.
+const RELOAD_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(5);
 use rand_chacha::ChaCha20Rng;
 use rand_core::{RngCore, SeedableRng};
 use tokio::sync::{mpsc, watch};
@@ -219,7 +223,16 @@ pub async fn supervise<D: Dialer, C: Clock + Clone + 'static>(
                     // store's session, with the writes still on their way.
                     let session = match pending_creds.take() {
                         Some(creds) => Session::new(creds),
-                        None => worker.session(),
+                        None => {
+                            // Another process of this session may have
+                            // written keys since this one read them.
+                            if !worker.reload(RELOAD_TIMEOUT).await {
+                                tracing::debug!(
+                                    "starting from the session in memory: the store did not answer"
+                                );
+                            }
+                            worker.session()
+                        }
                     };
                     connection = Some(start_connection(
                         Client::new(client_config.clone(), session, seed(&mut rng)),

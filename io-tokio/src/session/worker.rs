@@ -277,6 +277,9 @@ struct Job {
 
 enum Control {
     Flush(oneshot::Sender<()>),
+    /// Read the session back from the store once every queued write is in
+    /// (another process may have written since this one read it).
+    Reload(oneshot::Sender<()>),
     Snapshot {
         reason: &'static str,
         reply: oneshot::Sender<Result<u64, String>>,
@@ -423,6 +426,7 @@ impl StoreWorker {
             sealer,
             handler,
             flushes: Vec::new(),
+            reloads: Vec::new(),
             down_since: None,
             last_down_log: Instant::now(),
             idle_retry_at: None,
@@ -505,6 +509,20 @@ impl StoreWorker {
     pub async fn flush(&self, timeout: Duration) -> bool {
         let (tx, rx) = oneshot::channel();
         if self.control.send(Control::Flush(tx)).is_err() {
+            return false;
+        }
+        matches!(tokio::time::timeout(timeout, rx).await, Ok(Ok(())))
+    }
+
+    /// Reads the session back from the store into the view new
+    /// connections start from, once every write handed in so far is
+    /// committed: another process of this session (an overlapping dyno)
+    /// may have moved keys on meanwhile: uploaded pre-keys, advanced
+    /// sessions. False when that did not happen within `timeout` (the
+    /// store is down): the view stays as it was.
+    pub async fn reload(&self, timeout: Duration) -> bool {
+        let (tx, rx) = oneshot::channel();
+        if self.control.send(Control::Reload(tx)).is_err() {
             return false;
         }
         matches!(tokio::time::timeout(timeout, rx).await, Ok(Ok(())))
@@ -594,6 +612,8 @@ struct Worker<S: Store> {
     handler: Box<dyn InboxHandler>,
     config: WorkerConfig,
     flushes: Vec<oneshot::Sender<()>>,
+    /// Reloads asked for, answered once done (or given up on: dropped).
+    reloads: Vec<oneshot::Sender<()>>,
     down_since: Option<Instant>,
     last_down_log: Instant,
     /// Idle work (inbox, snapshots) after a failure waits until then.
@@ -630,6 +650,9 @@ impl<S: Store> Worker<S> {
                 for flush in self.flushes.drain(..) {
                     let _ = flush.send(());
                 }
+                if !self.reloads.is_empty() {
+                    self.reload().await;
+                }
             }
             let idle_work = self.inbox_dirty || self.snapshot_due.is_some();
             let idle_at = self.idle_retry_at.unwrap_or_else(Instant::now);
@@ -638,6 +661,7 @@ impl<S: Store> Worker<S> {
                 command = self.control.recv() => match command {
                     None | Some(Control::Stop) => break,
                     Some(Control::Flush(tx)) => self.flushes.push(tx),
+                    Some(Control::Reload(tx)) => self.reloads.push(tx),
                     Some(Control::Snapshot { reason, reply }) => {
                         let result = self.snapshot(reason).await.map_err(|e| e.to_string());
                         let _ = reply.send(result);
@@ -795,6 +819,7 @@ impl<S: Store> Worker<S> {
                 command = self.control.recv() => match command {
                     None | Some(Control::Stop) => return false,
                     Some(Control::Flush(tx)) => self.flushes.push(tx),
+                    Some(Control::Reload(tx)) => self.reloads.push(tx),
                     Some(Control::Snapshot { reply, .. }) => {
                         let _ = reply.send(Err("the store is down".into()));
                     }
@@ -841,6 +866,33 @@ impl<S: Store> Worker<S> {
                 op,
                 result: Ok(committed),
             });
+        }
+    }
+
+    /// Replaces the view with the store's session, if nothing was handed
+    /// in meanwhile (then the next idle moment tries again).
+    async fn reload(&mut self) {
+        let loaded = Self::attempt(self.config.attempt_timeout_ms, self.store.load_session()).await;
+        match loaded {
+            Ok(Some(session)) => {
+                let mut view = lock(&self.view);
+                if !self.jobs.is_empty() {
+                    // A write arrived while reading: the view holds it and
+                    // the read may not; read again once it is in.
+                    return;
+                }
+                *view = session;
+            }
+            Ok(None) => {}
+            Err(err) => {
+                // Keep the view; the caller times out and goes on with it.
+                tracing::debug!("session not reloaded: {err}");
+                self.reloads.clear();
+                return;
+            }
+        }
+        for reload in self.reloads.drain(..) {
+            let _ = reload.send(());
         }
     }
 
