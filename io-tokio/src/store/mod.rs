@@ -22,7 +22,8 @@ use blacksky_core::session::{Committed, Creds, Session, Write};
 use blacksky_core::time::UnixMillis;
 use thiserror::Error;
 
-use crate::host::config::{Config, mask_url};
+use crate::host::config::Config;
+use crate::host::redact::mask_url;
 
 pub use memory::{MemoryDb, MemoryStore};
 pub use sql::{PgStore, SqliteStore};

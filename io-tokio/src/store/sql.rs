@@ -120,7 +120,7 @@ pub fn pg_options(url: &str, schema: Option<&str>) -> Result<PgConnectOptions, S
     let mut options = PgConnectOptions::from_str(url).map_err(|err| {
         StoreError::Config(format!(
             "DATABASE_URL ({}) is not a usable PostgreSQL URL: {err}",
-            crate::host::config::mask_url(url)
+            crate::host::redact::mask_url(url)
         ))
     })?;
     let explicit_tls = url.contains("sslmode=") || url.contains("ssl-mode=");
@@ -980,9 +980,15 @@ mod tests {
 
     #[test]
     fn a_bad_url_is_named_without_its_password() {
-        let err = pg_options("postgres://u:hunter2@host:notaport/db", None).expect_err("bad port");
-        let text = err.to_string();
-        assert!(text.contains("DATABASE_URL"), "{text}");
-        assert!(!text.contains("hunter2"), "{text}");
+        for url in [
+            "postgres://u:hunter2@host:notaport/db",
+            "postgres://u@host:notaport/db?password=hunter2",
+            "postgres://u@host/db?password=hunter2&sslmode=sometimes",
+        ] {
+            let err = pg_options(url, None).expect_err("bad URL");
+            let text = err.to_string();
+            assert!(text.contains("DATABASE_URL"), "{text}");
+            assert!(!text.contains("hunter2"), "{text}");
+        }
     }
 }

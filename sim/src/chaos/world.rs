@@ -20,7 +20,7 @@ use std::time::{Duration, SystemTime};
 use blacksky_core::client::ClientConfig;
 use blacksky_core::session::{Creds, OutboxEntry};
 use blacksky_io::host::clock::{Clock, SharedClock};
-use blacksky_io::host::config::Config;
+use blacksky_io::host::config::{CodeDisplay, Config, UrlSetting};
 use blacksky_io::host::memory::RssSampler;
 use blacksky_io::host::status::StatusBoard;
 use blacksky_io::session::runner::run_with;
@@ -249,7 +249,7 @@ impl Bot {
             prepare_seed: start_seed(self.seed ^ 0x6b65_7973, start),
             loop_seed: start_seed(self.seed, start),
             rss: RssSampler(Arc::new(move || Some(rss.load(Ordering::SeqCst)))),
-            console: false,
+            console: CodeDisplay::PageOnly,
             tune_client: self
                 .broken_ack_before_store
                 .then_some(plant_broken_ack as fn(&mut ClientConfig)),
@@ -477,7 +477,7 @@ impl World {
             Ok(c) => c,
             Err(err) => panic!("the default config is valid: {err}"),
         };
-        bot_config.ws_url = format!("ws://wa:{WA_PORT}/ws/chat");
+        bot_config.ws_url = UrlSetting::new(format!("ws://wa:{WA_PORT}/ws/chat"));
         bot_config.root_pubkey = root;
         bot_config.session_id = SESSION.to_owned();
         bot_config.health_check = false;
