@@ -53,7 +53,12 @@ fn pairing_codes_and_their_keys_stay_out_of_debug() {
         &[],
     );
     let (primary, _) = PrimaryCode::start(&code, &wrapped, &mut rng).expect("the right code");
-    assert_hidden("PrimaryCode", &both(&primary), &[&code[..4], &code[4..]], &[]);
+    assert_hidden(
+        "PrimaryCode",
+        &both(&primary),
+        &[&code[..4], &code[4..]],
+        &[],
+    );
 }
 
 #[test]

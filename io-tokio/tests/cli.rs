@@ -152,7 +152,10 @@ fn config_masks_every_credential_in_urls_and_every_phone() {
             "DATABASE_URL",
             "postgres://app:hunter2@db.example:5432/bot?sslmode=require&password=query-pass",
         )
-        .env("HEROKU_APP_URL", "https://basic:app-pass@my-bot.herokuapp.com")
+        .env(
+            "HEROKU_APP_URL",
+            "https://basic:app-pass@my-bot.herokuapp.com",
+        )
         .env("WA_WS_URL", "wss://ws-token@web.example/ws/chat")
         .env("OWNER_NUMBER", "+1 555 987 6543")
         .env("PAIRING_NUMBER", "+49 155 612-3456")

@@ -534,7 +534,10 @@ impl Config {
             ("ENABLE_SESSION_BACKUP", self.session_backup.to_string()),
             ("BACKUP_INTERVAL", self.backup_interval_min.to_string()),
             ("SESSION_BACKUP_KEEP", self.backup_keep.to_string()),
-            ("INBOX_RETENTION_DAYS", self.inbox_retention_days.to_string()),
+            (
+                "INBOX_RETENTION_DAYS",
+                self.inbox_retention_days.to_string(),
+            ),
             ("RECONNECT_BASE_MS", self.reconnect_base_ms.to_string()),
             ("RECONNECT_MAX_MS", self.reconnect_max_ms.to_string()),
             (
@@ -713,7 +716,10 @@ mod tests {
             ("QR_TOKEN", "tok-123456"),
             ("PAIRING_NUMBER", "+49 155 612-3456"),
             ("OWNER_NUMBER", "+1 555 987 6543"),
-            ("HEROKU_APP_URL", "https://basic:app-pass@my-bot.herokuapp.com"),
+            (
+                "HEROKU_APP_URL",
+                "https://basic:app-pass@my-bot.herokuapp.com",
+            ),
             ("WA_WS_URL", "wss://ws-user:ws-pass@web.example/ws/chat"),
         ]))
         .expect("valid");
@@ -731,7 +737,9 @@ mod tests {
         ] {
             assert!(!shown.contains(secret), "{secret} leaked: {shown}");
         }
-        assert!(shown.contains("postgres://app:***@db.example:5432/bot?sslmode=require&password=***"));
+        assert!(
+            shown.contains("postgres://app:***@db.example:5432/bot?sslmode=require&password=***")
+        );
         assert!(shown.contains("https://basic:***@my-bot.herokuapp.com"));
         for (var, value) in [
             ("DATABASE_URL", "mysql://app:hunter2@x/y"),
@@ -745,11 +753,8 @@ mod tests {
 
     #[test]
     fn codes_print_on_a_terminal_and_stay_on_the_page_on_a_public_host() {
-        let display = |pairs: &[(&str, &str)]| {
-            Config::from_env(&env(pairs))
-                .expect("valid")
-                .code_display
-        };
+        let display =
+            |pairs: &[(&str, &str)]| Config::from_env(&env(pairs)).expect("valid").code_display;
         assert_eq!(display(&[]), CodeDisplay::Terminal);
         for public in [
             ("HEROKU", "true"),
@@ -775,8 +780,8 @@ mod tests {
     fn dyno_means_heroku_unless_heroku_says_otherwise() {
         let dyno = Config::from_env(&env(&[("DYNO", "web.1")])).expect("valid");
         assert!(dyno.heroku && dyno.json_logs && dyno.is_public_host());
-        let told = Config::from_env(&env(&[("DYNO", "web.1"), ("HEROKU", "false")]))
-            .expect("valid");
+        let told =
+            Config::from_env(&env(&[("DYNO", "web.1"), ("HEROKU", "false")])).expect("valid");
         assert!(!told.heroku);
     }
 

@@ -197,10 +197,7 @@ mod tests {
             ),
             ("app:hunter2@db.example", "app:***@db.example"),
             ("db.example?hunter2", "db.example?***"),
-            (
-                "postgres://h/d?sslmode=a:hunter2@x",
-                "postgres://***@x",
-            ),
+            ("postgres://h/d?sslmode=a:hunter2@x", "postgres://***@x"),
         ] {
             assert_eq!(mask_url(url), shown, "{url}");
             assert!(!mask_url(url).contains("hunter2"), "{url}");
@@ -214,7 +211,10 @@ mod tests {
             mask_jid("491556123456:7@s.whatsapp.net"),
             "…456:7@s.whatsapp.net"
         );
-        assert_eq!(mask_jid("491556123456@s.whatsapp.net"), "…456@s.whatsapp.net");
+        assert_eq!(
+            mask_jid("491556123456@s.whatsapp.net"),
+            "…456@s.whatsapp.net"
+        );
         assert_eq!(mask_jid("12@lid"), "…12@lid");
         assert_eq!(mask_jid("15551234567-1600000000@g.us"), "…000@g.us");
         assert_eq!(mask_jid("491556123456"), "…456");
@@ -238,7 +238,10 @@ mod tests {
         // Off by default.
         assert_eq!(LogId(jid).to_string(), "…456@s.whatsapp.net");
         assert_eq!(format!("{:?}", LogId(jid)), "…456@s.whatsapp.net");
-        assert_eq!(Rendered(&LogId(jid), false).to_string(), "…456@s.whatsapp.net");
+        assert_eq!(
+            Rendered(&LogId(jid), false).to_string(),
+            "…456@s.whatsapp.net"
+        );
         assert_eq!(Rendered(&LogId(jid), true).to_string(), jid);
     }
 }

@@ -27,7 +27,7 @@ use sqlx::sqlite::{
 };
 
 use super::{
-    InboxRecord, LiveCreds, OutboxRecord, SessionSummary, Standing, Store, StoreError,
+    InboxRecord, LiveCreds, OutboxRecord, PruneCount, SessionSummary, Standing, Store, StoreError,
     StoredSnapshot, wall_now,
 };
 
@@ -873,7 +873,7 @@ macro_rules! sql_store {
             async fn outbox(&mut self) -> Result<Vec<OutboxRecord>, StoreError> {
                 let what = "reading the outbox";
                 let rows = sqlx::query(
-                    "SELECT seq, inbox_msg_id, recipient, payload FROM outbox \
+                    "SELECT seq, inbox_msg_id, recipient, payload, sent_at FROM outbox \
                      WHERE session = $1 ORDER BY seq",
                 )
                 .bind(&self.session)
@@ -887,10 +887,46 @@ macro_rules! sql_store {
                             inbox_id: row.try_get(1)?,
                             to: row.try_get(2)?,
                             payload_bytes: row.try_get::<Vec<u8>, _>(3)?.len(),
+                            sent_at: row.try_get::<Option<i64>, _>(4)?.map(millis),
                         })
                     })
                     .collect::<Result<_, sqlx::Error>>()
                     .map_err(db(what))
+            }
+
+            async fn prune(
+                &mut self,
+                before: UnixMillis,
+                rows_max: u32,
+            ) -> Result<PruneCount, StoreError> {
+                let what = "pruning old inbox and outbox rows";
+                let mut tx = self.pool.begin().await.map_err(db(what))?;
+                let inbox = sqlx::query(
+                    "DELETE FROM inbox WHERE seq IN (SELECT seq FROM inbox \
+                     WHERE session = $1 AND handled_at IS NOT NULL AND handled_at < $2 \
+                     ORDER BY seq LIMIT $3)",
+                )
+                .bind(&self.session)
+                .bind(sql_millis(before))
+                .bind(i64::from(rows_max))
+                .execute(&mut *tx)
+                .await
+                .map_err(db(what))?
+                .rows_affected();
+                let outbox = sqlx::query(
+                    "DELETE FROM outbox WHERE seq IN (SELECT seq FROM outbox \
+                     WHERE session = $1 AND sent_at IS NOT NULL AND sent_at < $2 \
+                     ORDER BY seq LIMIT $3)",
+                )
+                .bind(&self.session)
+                .bind(sql_millis(before))
+                .bind(i64::from(rows_max))
+                .execute(&mut *tx)
+                .await
+                .map_err(db(what))?
+                .rows_affected();
+                tx.commit().await.map_err(db(what))?;
+                Ok(PruneCount { inbox, outbox })
             }
 
             async fn wipe(&mut self) -> Result<(), StoreError> {
