@@ -10,6 +10,9 @@ use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
     if let Some((_, reply)) = read_route(data, "/health", Probe::Other) {
-        assert_eq!((reply.status, reply.body.as_str()), (StatusCode::OK, "ok\n"));
+        assert_eq!(
+            (reply.status, reply.body.as_str()),
+            (StatusCode::OK, "ok\n")
+        );
     }
 });

@@ -39,6 +39,10 @@ fuzz_target!(|data: &[u8]| {
             online = Some(value.to_owned());
         }
     }
-    let expected = if input.board == BoardState::Online { "1" } else { "0" };
+    let expected = if input.board == BoardState::Online {
+        "1"
+    } else {
+        "0"
+    };
     assert_eq!(online.as_deref(), Some(expected), "{}", reply.body);
 });

@@ -12,7 +12,10 @@ use libfuzzer_sys::fuzz_target;
 fuzz_target!(|data: &[u8]| {
     if let Some((input, reply)) = read_route(data, "/ready", Probe::Readiness) {
         if input.board == BoardState::Online {
-            assert_eq!((reply.status, reply.body.as_str()), (StatusCode::OK, "online\n"));
+            assert_eq!(
+                (reply.status, reply.body.as_str()),
+                (StatusCode::OK, "online\n")
+            );
         } else {
             assert_eq!(reply.status, StatusCode::SERVICE_UNAVAILABLE, "{reply:?}");
             assert_ne!(reply.body, "online\n");

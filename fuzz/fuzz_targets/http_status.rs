@@ -16,7 +16,10 @@ fuzz_target!(|data: &[u8]| {
     };
     assert_eq!(reply.status, StatusCode::OK, "{reply:?}");
     for secret in ["FUZZADVSECRET", "fuzzref", PAIRING_CODE] {
-        assert!(!reply.body.contains(secret), "{secret} on /status: {reply:?}");
+        assert!(
+            !reply.body.contains(secret),
+            "{secret} on /status: {reply:?}"
+        );
     }
     let status: serde_json::Value = serde_json::from_str(&reply.body).expect("JSON");
     match input.board {

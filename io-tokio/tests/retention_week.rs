@@ -14,7 +14,7 @@ mod store_support;
 use blacksky_core::session::{InboxEntry, OutboxEntry, Write};
 use blacksky_core::time::UnixMillis;
 use blacksky_io::session::retention::{INBOX_RETENTION_DEFAULT, PRUNE_ROWS_MAX};
-use blacksky_io::store::{PgStore, SqliteStore, Store};
+use blacksky_io::store::{PgStore, SqliteStore};
 use store_support::Db;
 
 const DAYS: u64 = 14;

@@ -206,7 +206,7 @@ async fn the_worker_prunes_rows_past_their_retention_on_its_own() {
             .expect("handled");
         let seq = store.outbox().await.expect("outbox")[0].seq;
         assert!(db.mark_outbox_sent("s", seq, long_ago));
-        let mut worker = spawn(
+        let worker = spawn(
             store.clone(),
             WorkerConfig {
                 inbox_retention: retention,

@@ -73,7 +73,13 @@ static RIGHT_COOKIE: LazyLock<String> = LazyLock::new(|| {
     };
     let mut server = Server::for_input(&input);
     let reply = server
-        .send(Method::GET, &format!("/qr?token={TOKEN}"), &[], Vec::new(), remote())
+        .send(
+            Method::GET,
+            &format!("/qr?token={TOKEN}"),
+            &[],
+            Vec::new(),
+            remote(),
+        )
         .expect("a plain request");
     let set = reply
         .header(SET_COOKIE.as_str())
@@ -173,9 +179,7 @@ impl<'a> Input<'a> {
     pub fn may_see(&self, offered: &str, cookie: &str) -> bool {
         match self.access {
             Rule::Off => false,
-            Rule::LocalOnly => {
-                self.peer.ip().is_loopback() && names_this_machine(self.bytes(2))
-            }
+            Rule::LocalOnly => self.peer.ip().is_loopback() && names_this_machine(self.bytes(2)),
             Rule::Token => {
                 let right_cookie = cookie.split(';').any(|pair| {
                     pair.trim().split_once('=').is_some_and(|(name, value)| {
@@ -336,7 +340,13 @@ pub fn check(reply: &Reply, allowed: bool) {
     check_common(reply, Probe::Other);
     if !allowed {
         let all = reply.everything();
-        for secret in ["FUZZADVSECRET", "FUZZIDENTITYKEY", "fuzzref", PAIRING_CODE, "<svg"] {
+        for secret in [
+            "FUZZADVSECRET",
+            "FUZZIDENTITYKEY",
+            "fuzzref",
+            PAIRING_CODE,
+            "<svg",
+        ] {
             assert!(
                 !all.contains(secret),
                 "{secret} shown to a visitor the rules keep out: {reply:?}"
