@@ -4,12 +4,15 @@
 use blacksky_io::host::cli;
 use blacksky_io::host::config::{Config, ProcessEnv};
 use blacksky_io::host::dotenv;
+use blacksky_io::host::redact;
 use blacksky_io::session::runner;
 use tokio::sync::watch;
 
 /// Logs to stderr through the filter the configuration checked (RUST_LOG),
-/// as JSON lines on a public host or in production.
+/// as JSON lines on a public host or in production; JIDs and phone
+/// numbers masked unless LOG_FULL_JIDS.
 fn init_logging(config: &Config) {
+    redact::show_full_ids(config.log_full_jids);
     let filter = tracing_subscriber::EnvFilter::builder().parse_lossy(&config.log_filter);
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)

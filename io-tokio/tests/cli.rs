@@ -137,3 +137,51 @@ fn cloud_mode_logs_json_lines() {
         "not a JSON log line: {first:?}"
     );
 }
+
+/// `blacksky config` shows where each URL points and none of the
+/// credentials in it: a password in the userinfo or in `?password=`, a
+/// token as the whole userinfo; phone numbers cut to three digits.
+#[test]
+fn config_masks_every_credential_in_urls_and_every_phone() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let output = Command::new(env!("CARGO_BIN_EXE_blacksky"))
+        .arg("config")
+        .current_dir(dir.path())
+        .env_clear()
+        .env(
+            "DATABASE_URL",
+            "postgres://app:hunter2@db.example:5432/bot?sslmode=require&password=query-pass",
+        )
+        .env(
+            "HEROKU_APP_URL",
+            "https://basic:app-pass@my-bot.herokuapp.com",
+        )
+        .env("WA_WS_URL", "wss://ws-token@web.example/ws/chat")
+        .env("OWNER_NUMBER", "+1 555 987 6543")
+        .env("PAIRING_NUMBER", "+49 155 612-3456")
+        .output()
+        .expect("run blacksky config");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert_eq!(output.status.code(), Some(0), "{stdout}");
+    for secret in [
+        "hunter2",
+        "query-pass",
+        "app-pass",
+        "ws-token",
+        "5559876",
+        "1556123",
+    ] {
+        assert!(!stdout.contains(secret), "{secret} shown: {stdout}");
+    }
+    for shown in [
+        "DATABASE_URL=postgres://app:***@db.example:5432/bot?sslmode=require&password=***\n",
+        "HEROKU_APP_URL=https://basic:***@my-bot.herokuapp.com\n",
+        "WA_WS_URL=wss://***@web.example/ws/chat\n",
+        "OWNER_NUMBER=…543\n",
+        "PRINT_QR=false\n",
+        "LOG_FULL_JIDS=false\n",
+        "INBOX_RETENTION_DAYS=7\n",
+    ] {
+        assert!(stdout.contains(shown), "{shown:?} missing: {stdout}");
+    }
+}

@@ -10,7 +10,7 @@ use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Duration;
 
 use blacksky_io::host::clock::SystemClock;
-use blacksky_io::host::config::Config;
+use blacksky_io::host::config::{CodeDisplay, Config};
 use blacksky_io::host::status::StatusBoard;
 use blacksky_io::session::runner::{EXIT_SESSION_UNREADABLE, run_with};
 use blacksky_io::session::setup::{OpenStore, RunHooks, RunSetup};
@@ -77,7 +77,7 @@ fn setup(
         prepare_seed: [7; 32],
         loop_seed: [8; 32],
         rss: production.rss,
-        console: false,
+        console: CodeDisplay::PageOnly,
         tune_client: None,
         hooks: Box::new(BoardCount(boards.clone())),
     }

@@ -37,6 +37,7 @@ promise!(a_session_string_moves_a_session_to_an_empty_store);
 promise!(sessions_share_a_database_by_name);
 promise!(a_store_that_fails_for_a_while_recovers_with_nothing_lost);
 promise!(the_worker_snapshots_on_creds_changes_and_at_close);
+promise!(prune_drops_old_handled_rows_and_keeps_the_rest);
 
 #[tokio::test]
 async fn reopening_runs_no_migration_twice_and_keeps_the_data() {

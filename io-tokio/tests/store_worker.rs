@@ -219,3 +219,61 @@ async fn a_backlog_lands_in_few_transactions_in_order_and_fresh_keys_commit_alon
     assert!(ids.windows(2).all(|w| w[0] < w[1]), "in order: {ids:?}");
     worker.close(Duration::from_secs(2)).await;
 }
+
+/// Retention runs by itself: a minute after the start (virtual time), the
+/// row handled long ago is gone with its sent reply; the entry left
+/// unhandled is handled now and stays. With retention off nothing goes.
+#[tokio::test(start_paused = true)]
+async fn the_worker_prunes_rows_past_their_retention_on_its_own() {
+    use blacksky_core::session::OutboxEntry;
+    use blacksky_io::session::retention::PRUNE_FIRST_AFTER;
+
+    for retention in [Some(Duration::from_secs(7 * 24 * 3600)), None] {
+        let db = MemoryDb::new();
+        let mut store = MemoryStore::new(db.clone(), "s");
+        let long_ago = UnixMillis(1_000_000_000_000);
+        store
+            .commit(&[
+                Write::Inbox(entry("old", 1)),
+                Write::Inbox(entry("waiting", 2)),
+            ])
+            .await
+            .expect("inbox");
+        store
+            .commit(&[Write::Handled {
+                id: "old".into(),
+                at: long_ago,
+                outbox: vec![OutboxEntry {
+                    to: "15550001111@s.whatsapp.net".into(),
+                    payload: b"pong".to_vec(),
+                }],
+            }])
+            .await
+            .expect("handled");
+        let seq = store.outbox().await.expect("outbox")[0].seq;
+        assert!(db.mark_outbox_sent("s", seq, long_ago));
+        let worker = spawn(
+            store.clone(),
+            WorkerConfig {
+                inbox_retention: retention,
+                ..fast_worker_config()
+            },
+        );
+        tokio::time::sleep(PRUNE_FIRST_AFTER + Duration::from_secs(1)).await;
+        let inbox = store.inbox().await.expect("inbox");
+        let ids: Vec<&str> = inbox.iter().map(|e| e.id.as_str()).collect();
+        let outbox = store.outbox().await.expect("outbox");
+        match retention {
+            Some(_) => {
+                assert_eq!(ids, ["waiting"], "{inbox:?}");
+                assert!(inbox[0].handled_at.is_some(), "handled at start");
+                assert!(outbox.is_empty(), "{outbox:?}");
+            }
+            None => {
+                assert_eq!(ids, ["old", "waiting"], "{inbox:?}");
+                assert_eq!(outbox.len(), 1);
+            }
+        }
+        worker.close(Duration::from_secs(2)).await;
+    }
+}

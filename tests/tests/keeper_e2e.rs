@@ -385,6 +385,8 @@ fn status_routes_follow_the_connection_down_and_up() {
 
 // ---- 4. the guarded QR page ----
 
+/// On a public host the QR is shown on the guarded page only: not on
+/// stdout, not in the log (its text carries the ADV secret).
 #[test]
 fn qr_page_refuses_a_wrong_token_and_shows_the_qr_with_the_right_one() {
     let wa = FakeWa::start();
@@ -395,8 +397,8 @@ fn qr_page_refuses_a_wrong_token_and_shows_the_qr_with_the_right_one() {
         &[("QR_TOKEN", "secret-abc"), ("CLOUD_MODE", "true")],
     );
     let port = http_port(&mut bot);
-    seen_or_wait(&mut bot, "qr: line", |s, l| {
-        s == Stream::Stdout && l.starts_with("qr: ")
+    seen_or_wait(&mut bot, "QR ready line", |_, l| {
+        l.contains("QR code ready: scan it on the /qr page")
     });
 
     let (status, body) = get(port, "/qr?token=wrong-token");
@@ -412,6 +414,34 @@ fn qr_page_refuses_a_wrong_token_and_shows_the_qr_with_the_right_one() {
         body.contains("wa.me").then_some(body)
     });
     assert!(body.contains("linked_devices"), "{body}");
+    // The page's QR text, as its <details> shows it.
+    let text = body
+        .split("<code>")
+        .nth(1)
+        .and_then(|rest| rest.split("</code>").next())
+        .unwrap_or_else(|| panic!("no QR text on the page: {body}"))
+        .replace("&amp;", "&");
+    // ref, noise key, identity key, ADV secret, platform.
+    let parts: Vec<&str> = text.split(',').filter(|part| part.len() > 8).collect();
+    assert!(parts.len() >= 4, "{text}");
+    bot.drain();
+    assert!(
+        !bot.saw(|_, l| l.starts_with("qr: ") || parts.iter().any(|part| l.contains(part))),
+        "a QR on stdout or in the log of a public host:\n{}",
+        bot.transcript()
+    );
+}
+
+/// PRINT_QR=true brings the terminal QR back on a public host (here
+/// Heroku, known by the DYNO variable it sets).
+#[test]
+fn print_qr_puts_the_qr_on_stdout_even_on_a_public_host() {
+    let wa = FakeWa::start();
+    let home = tempfile::tempdir().expect("temp dir");
+    let mut bot = start_blacksky(&wa, home.path(), &[("DYNO", "web.1"), ("PRINT_QR", "true")]);
+    seen_or_wait(&mut bot, "qr: line", |s, l| {
+        s == Stream::Stdout && l.starts_with("qr: ")
+    });
 }
 
 // ---- 5. two processes on one session ----

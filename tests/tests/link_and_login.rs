@@ -120,3 +120,48 @@ fn a_message_is_stored_before_it_is_acked() {
         "acked message {id} is in the inbox: {stored:?}"
     );
 }
+
+/// Phone numbers and JIDs in the log are cut to their last three digits
+/// unless LOG_FULL_JIDS is on: the bot's own number (linked as
+/// 491556123456) and a sender's (15550001111).
+#[test]
+fn phones_and_jids_are_masked_in_logs_unless_log_full_jids() {
+    for full in [false, true] {
+        let wa = FakeWa::start();
+        let home = tempfile::tempdir().expect("temp dir");
+        let env: &[(&str, &str)] = if full {
+            &[("LOG_FULL_JIDS", "true")]
+        } else {
+            &[]
+        };
+        let mut bot = start_blacksky(&wa, home.path(), env);
+        let qr = bot.expect_line(WAIT, "qr: line", |s, l| {
+            s == Stream::Stdout && l.starts_with("qr: ")
+        });
+        wa.post("/scan", qr.trim_start_matches("qr: "));
+        wa.wait_state(WAIT, "active", |s| flag(s, "passive_active"));
+        wa.post("/send?from=15550001111", "hello");
+        bot.expect_line(WAIT, "message stored line", |_, l| {
+            l.contains("message stored")
+        });
+        bot.drain();
+        let transcript = bot.transcript();
+        assert!(
+            bot.saw(|_, l| l.contains("logged in")),
+            "the login (with the bot's JID) is logged:\n{transcript}"
+        );
+        for number in ["15550001111", "491556123456"] {
+            assert_eq!(
+                transcript.contains(number),
+                full,
+                "{number} in the log with LOG_FULL_JIDS={full}:\n{transcript}"
+            );
+        }
+        if !full {
+            assert!(
+                transcript.contains("…111@s.whatsapp.net"),
+                "the masked sender is still there to tell senders apart:\n{transcript}"
+            );
+        }
+    }
+}

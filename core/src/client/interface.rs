@@ -36,8 +36,9 @@ impl Limit {
     }
 }
 
-/// Things that happened, for the shell to show or act on.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// Things that happened, for the shell to show or act on. `Debug` leaves
+/// out the QR text (it carries the ADV secret) and the pairing code.
+#[derive(Clone, PartialEq, Eq)]
 pub enum Event {
     /// Show this QR text; it is valid for `valid_ms`.
     Qr {
@@ -106,6 +107,77 @@ pub enum Event {
     Disconnected {
         reason: DisconnectReason,
     },
+}
+
+impl std::fmt::Debug for Event {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Event::Qr {
+                index, valid_ms, ..
+            } => f
+                .debug_struct("Qr")
+                .field("text", &"<redacted>")
+                .field("index", index)
+                .field("valid_ms", valid_ms)
+                .finish(),
+            Event::PairingCode { .. } => f
+                .debug_struct("PairingCode")
+                .field("code", &"<redacted>")
+                .finish(),
+            Event::Paired { jid, platform } => f
+                .debug_struct("Paired")
+                .field("jid", jid)
+                .field("platform", platform)
+                .finish(),
+            Event::LoggedIn { jid } => f.debug_struct("LoggedIn").field("jid", jid).finish(),
+            Event::Online => f.write_str("Online"),
+            Event::OfflineDelivered { count } => f
+                .debug_struct("OfflineDelivered")
+                .field("count", count)
+                .finish(),
+            Event::MessageStored { id, from } => f
+                .debug_struct("MessageStored")
+                .field("id", id)
+                .field("from", from)
+                .finish(),
+            Event::DecryptFailed { id, count, reason } => f
+                .debug_struct("DecryptFailed")
+                .field("id", id)
+                .field("count", count)
+                .field("reason", reason)
+                .finish(),
+            Event::MessageUnreadable { id, reason } => f
+                .debug_struct("MessageUnreadable")
+                .field("id", id)
+                .field("reason", reason)
+                .finish(),
+            // The session name starts with the contact's phone number.
+            Event::IdentityChanged { .. } => {
+                f.debug_struct("IdentityChanged").finish_non_exhaustive()
+            }
+            Event::PreKeysUploaded { count } => f
+                .debug_struct("PreKeysUploaded")
+                .field("count", count)
+                .finish(),
+            Event::IqTimedOut { purpose } => f
+                .debug_struct("IqTimedOut")
+                .field("purpose", purpose)
+                .finish(),
+            Event::StoreFailed { op, error } => f
+                .debug_struct("StoreFailed")
+                .field("op", op)
+                .field("error", error)
+                .finish(),
+            Event::LimitReached { limit } => f
+                .debug_struct("LimitReached")
+                .field("limit", limit)
+                .finish(),
+            Event::Disconnected { reason } => f
+                .debug_struct("Disconnected")
+                .field("reason", reason)
+                .finish(),
+        }
+    }
 }
 
 /// Effects for the shell, drained with [`super::Client::poll_output`].

@@ -140,11 +140,21 @@ fn adv_secret(
 }
 
 /// The companion's state between "code shown" and "phone answered".
-#[derive(Debug, Clone)]
+/// `Debug` shows neither the code nor the private key.
+#[derive(Clone)]
 pub struct CompanionCode {
     /// The 8 characters, without the dash.
     pub code: String,
     ephemeral: KeyPair,
+}
+
+impl std::fmt::Debug for CompanionCode {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CompanionCode")
+            .field("code", &"<redacted>")
+            .field("ephemeral", &self.ephemeral)
+            .finish()
+    }
 }
 
 impl CompanionCode {
@@ -202,12 +212,22 @@ impl CompanionCode {
     }
 }
 
-/// The phone's half: after the user typed the code.
-#[derive(Debug, Clone)]
+/// The phone's half: after the user typed the code. `Debug` shows neither
+/// the code nor the private key.
+#[derive(Clone)]
 pub struct PrimaryCode {
     code: String,
     ephemeral: KeyPair,
     companion_ephemeral: [u8; 32],
+}
+
+impl std::fmt::Debug for PrimaryCode {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PrimaryCode")
+            .field("code", &"<redacted>")
+            .field("ephemeral", &self.ephemeral)
+            .finish_non_exhaustive()
+    }
 }
 
 impl PrimaryCode {

@@ -204,7 +204,8 @@ fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
 }
 
 /// The phone's half: sign a companion's identity for pair-success.
-#[derive(Debug, Clone, Copy)]
+/// `Debug` leaves out the ADV secret.
+#[derive(Clone, Copy)]
 pub struct DeviceGrant<'a> {
     pub account_key: &'a KeyPair,
     pub companion_identity_public: &'a [u8; 32],
@@ -212,6 +213,18 @@ pub struct DeviceGrant<'a> {
     pub raw_id: u32,
     pub key_index: u32,
     pub timestamp_secs: u64,
+}
+
+impl std::fmt::Debug for DeviceGrant<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("DeviceGrant")
+            .field("account_key", self.account_key)
+            .field("adv_secret", &"<redacted>")
+            .field("raw_id", &self.raw_id)
+            .field("key_index", &self.key_index)
+            .field("timestamp_secs", &self.timestamp_secs)
+            .finish_non_exhaustive()
+    }
 }
 
 impl DeviceGrant<'_> {

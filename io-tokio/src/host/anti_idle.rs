@@ -16,7 +16,7 @@ use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::TokioExecutor;
 use tokio::task::JoinHandle;
 
-use crate::host::config::mask_url;
+use crate::host::redact::mask_url;
 
 /// One ping may take this long before it counts as failed.
 pub const PING_TIMEOUT: Duration = Duration::from_secs(30);
@@ -50,7 +50,7 @@ type PingClient = Client<HttpsConnector<HttpConnector>, Empty<Bytes>>;
 /// `<app_url>/health` as a URI (the app URL may or may not end in `/`).
 pub fn health_url(app_url: &str) -> Result<Uri, AntiIdleError> {
     let bad = || AntiIdleError::BadUrl {
-        url: shown_url(app_url),
+        url: mask_url(app_url),
     };
     let base = app_url.trim().trim_end_matches('/');
     if !(base.starts_with("http://") || base.starts_with("https://")) {
@@ -61,19 +61,6 @@ pub fn health_url(app_url: &str) -> Result<Uri, AntiIdleError> {
         return Err(bad());
     }
     Ok(uri)
-}
-
-/// The URL as logs may show it: config, not a secret, but a userinfo
-/// part would be one (with or without a scheme).
-fn shown_url(url: &str) -> String {
-    if url.contains("://") {
-        mask_url(url)
-    } else {
-        match url.rsplit_once('@') {
-            Some((_, host)) => format!("***@{host}"),
-            None => url.to_owned(),
-        }
-    }
 }
 
 /// An HTTP(S) client on rustls with ring and the webpki roots: the same
@@ -136,7 +123,7 @@ pub fn spawn(
     let uri = health_url(app_url)?;
     let client = client()?;
     // The URL is config, not a secret, but a userinfo part would be one.
-    let shown = shown_url(&uri.to_string());
+    let shown = mask_url(&uri.to_string());
     tracing::info!(url = %shown, every_s = interval.as_secs(), "anti-idle ping active");
     Ok(tokio::spawn(async move {
         // A zero period would panic in tokio; config never gives one.

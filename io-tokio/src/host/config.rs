@@ -12,6 +12,8 @@ use std::str::FromStr;
 
 use thiserror::Error;
 
+use crate::host::redact::{mask_phone, mask_url};
+
 /// WhatsApp's WebSocket endpoint.
 pub const WHATSAPP_WS_URL: &str = "wss://web.whatsapp.com/ws/chat";
 
@@ -69,6 +71,65 @@ impl fmt::Debug for Secret {
     }
 }
 
+/// A URL from the configuration. It may carry credentials (a userinfo, a
+/// `?password=`), so `Debug` and `Display` show it masked
+/// ([`mask_url`]).
+#[derive(Clone, PartialEq, Eq)]
+pub struct UrlSetting(String);
+
+impl UrlSetting {
+    pub fn new(url: impl Into<String>) -> UrlSetting {
+        UrlSetting(url.into())
+    }
+
+    /// The URL itself, for the one place that connects to it.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for UrlSetting {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&mask_url(&self.0))
+    }
+}
+
+impl fmt::Display for UrlSetting {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&mask_url(&self.0))
+    }
+}
+
+/// A phone number in international form, digits only. Personal data:
+/// `Debug` shows the last three digits.
+#[derive(Clone, PartialEq, Eq)]
+pub struct PhoneNumber(String);
+
+impl PhoneNumber {
+    pub fn digits(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for PhoneNumber {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "PhoneNumber({})", mask_phone(&self.0))
+    }
+}
+
+/// Where QR texts and pairing codes are shown besides the /qr page. Both
+/// let whoever reads them link a phone to the bot: a public host's stdout
+/// ends up in log drains and add-ons, so there they stay on the page.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CodeDisplay {
+    /// On stdout too: a person watches this terminal (a local machine, or
+    /// `PRINT_QR=true`).
+    Terminal,
+    /// Only on the /qr page: a public host (`HEROKU`, `DYNO`, `CLOUD_MODE`,
+    /// production, `HEROKU_APP_URL`), or `PRINT_QR=false`.
+    PageOnly,
+}
+
 /// How a new device links when it has no stored session.
 #[derive(Clone, PartialEq, Eq)]
 pub enum Pairing {
@@ -92,7 +153,7 @@ impl fmt::Debug for Pairing {
 pub struct Config {
     // --- connection ---
     /// `WA_WS_URL`: the WhatsApp WebSocket (a local fake-wa in tests).
-    pub ws_url: String,
+    pub ws_url: UrlSetting,
     /// `WA_ROOT_PUBKEY`: the key the server's certificate chain must chain to.
     pub root_pubkey: [u8; 32],
     /// `PAIRING_NUMBER` set → pairing by code, else by QR.
@@ -118,6 +179,9 @@ pub struct Config {
     pub backup_interval_min: u64,
     /// `SESSION_BACKUP_KEEP`: snapshot generations kept.
     pub backup_keep: u32,
+    /// `INBOX_RETENTION_DAYS`: handled inbox rows and sent outbox rows
+    /// older than this are deleted; 0 keeps them forever.
+    pub inbox_retention_days: u32,
     // --- keeper ---
     /// `RECONNECT_BASE_MS`, `RECONNECT_MAX_MS`: backoff bounds.
     pub reconnect_base_ms: u64,
@@ -138,13 +202,21 @@ pub struct Config {
     /// `QR_TOKEN`: protects the /qr pairing page.
     pub qr_token: Option<Secret>,
     /// `HEROKU_APP_URL`: pinged every `ANTI_IDLE_MINUTES` when set.
-    pub heroku_app_url: Option<String>,
+    pub heroku_app_url: Option<UrlSetting>,
     pub anti_idle_min: u64,
     // --- environment ---
-    /// `HEROKU`: running on Heroku (JSON logs, public-host rules).
+    /// `HEROKU`, or `DYNO` (which Heroku sets on every dyno) when `HEROKU`
+    /// is unset: running on Heroku (JSON logs, public-host rules).
     pub heroku: bool,
     /// `CLOUD_MODE`: a public host without a terminal (same rules as Heroku).
     pub cloud_mode: bool,
+    /// `NODE_ENV` / `BLACKSKY_ENV` = production.
+    pub production: bool,
+    /// `PRINT_QR` and the host: where QR texts and pairing codes show.
+    pub code_display: CodeDisplay,
+    /// `LOG_FULL_JIDS`: logs show JIDs and phone numbers whole (masked to
+    /// the last three digits by default).
+    pub log_full_jids: bool,
     /// `NODE_ENV` / `BLACKSKY_ENV` = production, `HEROKU` or `CLOUD_MODE`
     /// → JSON logs.
     pub json_logs: bool,
@@ -152,7 +224,7 @@ pub struct Config {
     /// parse stops the start instead of logging at some other level).
     pub log_filter: String,
     /// `OWNER_NUMBER`: the bot owner's phone (digits).
-    pub owner_number: Option<String>,
+    pub owner_number: Option<PhoneNumber>,
     /// `USE_CDN_MEDIA`: fetch media through WhatsApp's CDN hosts.
     pub use_cdn_media: bool,
 }
@@ -238,10 +310,11 @@ impl Config {
         if !(ws_url.starts_with("ws://") || ws_url.starts_with("wss://")) || ws_url.len() < 8 {
             return Err(ConfigError {
                 var: "WA_WS_URL",
-                problem: format!("{ws_url:?} is not a WebSocket URL"),
+                problem: format!("{:?} is not a WebSocket URL", mask_url(&ws_url)),
                 expected: "ws://host:port/path or wss://host/path",
             });
         }
+        let ws_url = UrlSetting(ws_url);
         let root_pubkey = match r.raw(&["WA_ROOT_PUBKEY"]) {
             None => blacksky_core::wire::noise::WA_ROOT_PUBLIC_KEY,
             Some((var, text)) => parse_hex32(&text).ok_or_else(|| ConfigError {
@@ -279,18 +352,19 @@ impl Config {
                 expected: "postgres://user:password@host:port/database",
             });
         }
-        let heroku = r.bool(&["HEROKU"], false)?;
+        // Heroku sets DYNO on every dyno; an explicit HEROKU wins.
+        let heroku = r.bool(&["HEROKU"], r.raw(&["DYNO"]).is_some())?;
         let production = ["NODE_ENV", "BLACKSKY_ENV"].iter().any(|var| {
             env.get(var)
                 .is_some_and(|v| v.trim().eq_ignore_ascii_case("production"))
         });
         let heroku_app_url = r.raw(&["HEROKU_APP_URL"]).map(|(var, url)| {
             if url.starts_with("http://") || url.starts_with("https://") {
-                Ok(url.trim_end_matches('/').to_owned())
+                Ok(UrlSetting(url.trim_end_matches('/').to_owned()))
             } else {
                 Err(ConfigError {
                     var,
-                    problem: format!("{url:?} is not an http(s) URL"),
+                    problem: format!("{:?} is not an http(s) URL", mask_url(&url)),
                     expected: "https://your-app.herokuapp.com",
                 })
             }
@@ -306,7 +380,13 @@ impl Config {
         let cloud_mode = r.bool(&["CLOUD_MODE"], false)?;
         let owner_number = match r.raw(&["OWNER_NUMBER"]) {
             None => None,
-            Some((var, raw)) => Some(parse_phone(var, &raw)?),
+            Some((var, raw)) => Some(PhoneNumber(parse_phone(var, &raw)?)),
+        };
+        let heroku_app_url = heroku_app_url.transpose()?;
+        let public_host = heroku || cloud_mode || production || heroku_app_url.is_some();
+        let code_display = match r.bool(&["PRINT_QR"], !public_host)? {
+            true => CodeDisplay::Terminal,
+            false => CodeDisplay::PageOnly,
         };
         Ok(Config {
             ws_url,
@@ -335,6 +415,12 @@ impl Config {
                 5,
                 (1, 100),
                 "a count from 1 to 100",
+            )?,
+            inbox_retention_days: r.number(
+                &["INBOX_RETENTION_DAYS"],
+                7,
+                (0, 36_500),
+                "days from 1 to 36500, or 0 to keep handled messages forever",
             )?,
             reconnect_base_ms: r.number(
                 &["RECONNECT_BASE_MS"],
@@ -374,7 +460,7 @@ impl Config {
                 "a TCP port from 0 to 65535",
             )?,
             qr_token: r.secret(&["QR_TOKEN"]),
-            heroku_app_url: heroku_app_url.transpose()?,
+            heroku_app_url,
             anti_idle_min: r.number(
                 &["ANTI_IDLE_MINUTES"],
                 20,
@@ -383,6 +469,9 @@ impl Config {
             )?,
             heroku,
             cloud_mode,
+            production,
+            code_display,
+            log_full_jids: r.bool(&["LOG_FULL_JIDS"], false)?,
             json_logs: production || heroku || cloud_mode,
             log_filter,
             owner_number,
@@ -420,9 +509,8 @@ impl Config {
                 "<unset>".to_owned()
             }
         };
-        let opt = |v: &Option<String>| v.clone().unwrap_or_else(|| "<unset>".to_owned());
         vec![
-            ("WA_WS_URL", self.ws_url.clone()),
+            ("WA_WS_URL", self.ws_url.to_string()),
             ("WA_ROOT_PUBKEY", hex::encode(self.root_pubkey)),
             (
                 "PAIRING_NUMBER",
@@ -446,6 +534,10 @@ impl Config {
             ("ENABLE_SESSION_BACKUP", self.session_backup.to_string()),
             ("BACKUP_INTERVAL", self.backup_interval_min.to_string()),
             ("SESSION_BACKUP_KEEP", self.backup_keep.to_string()),
+            (
+                "INBOX_RETENTION_DAYS",
+                self.inbox_retention_days.to_string(),
+            ),
             ("RECONNECT_BASE_MS", self.reconnect_base_ms.to_string()),
             ("RECONNECT_MAX_MS", self.reconnect_max_ms.to_string()),
             (
@@ -465,17 +557,27 @@ impl Config {
             ("ENABLE_HEALTH_CHECK", self.health_check.to_string()),
             ("PORT", self.port.to_string()),
             ("QR_TOKEN", secret(&self.qr_token)),
-            ("HEROKU_APP_URL", opt(&self.heroku_app_url)),
+            (
+                "HEROKU_APP_URL",
+                self.heroku_app_url
+                    .as_ref()
+                    .map_or_else(|| "<unset>".to_owned(), UrlSetting::to_string),
+            ),
             ("ANTI_IDLE_MINUTES", self.anti_idle_min.to_string()),
             ("HEROKU", self.heroku.to_string()),
             ("CLOUD_MODE", self.cloud_mode.to_string()),
+            (
+                "PRINT_QR",
+                (self.code_display == CodeDisplay::Terminal).to_string(),
+            ),
+            ("LOG_FULL_JIDS", self.log_full_jids.to_string()),
             ("JSON_LOGS", self.json_logs.to_string()),
             ("RUST_LOG", self.log_filter.clone()),
             (
                 "OWNER_NUMBER",
                 self.owner_number
-                    .as_deref()
-                    .map_or_else(|| "<unset>".to_owned(), mask_phone),
+                    .as_ref()
+                    .map_or_else(|| "<unset>".to_owned(), |p| mask_phone(p.digits())),
             ),
             ("USE_CDN_MEDIA", self.use_cdn_media.to_string()),
         ]
@@ -512,27 +614,6 @@ fn parse_phone(var: &'static str, raw: &str) -> Result<String, ConfigError> {
     Ok(digits)
 }
 
-/// Phone numbers are personal data: logs show only the last three digits.
-pub fn mask_phone(phone: &str) -> String {
-    let digits: Vec<char> = phone.chars().filter(char::is_ascii_digit).collect();
-    let tail: String = digits.iter().skip(digits.len().saturating_sub(3)).collect();
-    format!("…{tail}")
-}
-
-/// `postgres://user:pass@host/db` → `postgres://user:***@host/db`.
-pub fn mask_url(url: &str) -> String {
-    let Some((scheme, rest)) = url.split_once("://") else {
-        return "<unparseable URL>".to_owned();
-    };
-    match rest.rsplit_once('@') {
-        Some((userinfo, host)) => {
-            let user = userinfo.split_once(':').map_or(userinfo, |(user, _)| user);
-            format!("{scheme}://{user}:***@{host}")
-        }
-        None => format!("{scheme}://{rest}"),
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -547,7 +628,7 @@ mod tests {
     #[test]
     fn defaults_point_at_whatsapp_with_qr_pairing_and_sqlite() {
         let config = Config::from_env(&env(&[])).expect("defaults are valid");
-        assert_eq!(config.ws_url, WHATSAPP_WS_URL);
+        assert_eq!(config.ws_url.expose(), WHATSAPP_WS_URL);
         assert_eq!(
             config.root_pubkey,
             blacksky_core::wire::noise::WA_ROOT_PUBLIC_KEY
@@ -626,27 +707,100 @@ mod tests {
     #[test]
     fn secrets_never_show() {
         let config = Config::from_env(&env(&[
-            ("DATABASE_URL", "postgres://app:hunter2@db.example:5432/bot"),
+            (
+                "DATABASE_URL",
+                "postgres://app:hunter2@db.example:5432/bot?sslmode=require&password=pw-in-query",
+            ),
             ("SESSION_SECRET", "s3cr3t-value"),
             ("SESSION_DATA", "BLACKSKY-MD;;;payload-xyz"),
             ("QR_TOKEN", "tok-123456"),
             ("PAIRING_NUMBER", "+49 155 612-3456"),
+            ("OWNER_NUMBER", "+1 555 987 6543"),
+            (
+                "HEROKU_APP_URL",
+                "https://basic:app-pass@my-bot.herokuapp.com",
+            ),
+            ("WA_WS_URL", "wss://ws-user:ws-pass@web.example/ws/chat"),
         ]))
         .expect("valid");
         let shown = format!("{config:?}{:?}", config.describe());
         for secret in [
             "hunter2",
+            "pw-in-query",
             "s3cr3t-value",
             "payload-xyz",
             "tok-123456",
             "1556123",
+            "5559876",
+            "app-pass",
+            "ws-pass",
         ] {
             assert!(!shown.contains(secret), "{secret} leaked: {shown}");
         }
-        assert!(shown.contains("postgres://app:***@db.example:5432/bot"));
-        let err = Config::from_env(&env(&[("DATABASE_URL", "mysql://app:hunter2@x/y")]))
-            .expect_err("bad scheme");
-        assert!(!err.to_string().contains("hunter2"), "{err}");
+        assert!(
+            shown.contains("postgres://app:***@db.example:5432/bot?sslmode=require&password=***")
+        );
+        assert!(shown.contains("https://basic:***@my-bot.herokuapp.com"));
+        for (var, value) in [
+            ("DATABASE_URL", "mysql://app:hunter2@x/y"),
+            ("HEROKU_APP_URL", "ftp://app:hunter2@x"),
+            ("WA_WS_URL", "http://app:hunter2@x"),
+        ] {
+            let err = Config::from_env(&env(&[(var, value)])).expect_err("bad scheme");
+            assert!(!err.to_string().contains("hunter2"), "{err}");
+        }
+    }
+
+    #[test]
+    fn codes_print_on_a_terminal_and_stay_on_the_page_on_a_public_host() {
+        let display =
+            |pairs: &[(&str, &str)]| Config::from_env(&env(pairs)).expect("valid").code_display;
+        assert_eq!(display(&[]), CodeDisplay::Terminal);
+        for public in [
+            ("HEROKU", "true"),
+            ("DYNO", "web.1"),
+            ("CLOUD_MODE", "true"),
+            ("NODE_ENV", "production"),
+            ("BLACKSKY_ENV", "production"),
+            ("HEROKU_APP_URL", "https://my-bot.herokuapp.com"),
+        ] {
+            assert_eq!(display(&[public]), CodeDisplay::PageOnly, "{public:?}");
+            assert_eq!(
+                display(&[public, ("PRINT_QR", "true")]),
+                CodeDisplay::Terminal,
+                "{public:?} with PRINT_QR"
+            );
+        }
+        assert_eq!(display(&[("PRINT_QR", "false")]), CodeDisplay::PageOnly);
+        let err = Config::from_env(&env(&[("PRINT_QR", "maybe")])).expect_err("bad");
+        assert_eq!(err.var, "PRINT_QR");
+    }
+
+    #[test]
+    fn dyno_means_heroku_unless_heroku_says_otherwise() {
+        let dyno = Config::from_env(&env(&[("DYNO", "web.1")])).expect("valid");
+        assert!(dyno.heroku && dyno.json_logs && dyno.is_public_host());
+        let told =
+            Config::from_env(&env(&[("DYNO", "web.1"), ("HEROKU", "false")])).expect("valid");
+        assert!(!told.heroku);
+    }
+
+    #[test]
+    fn retention_and_full_jids_are_read() {
+        let defaults = Config::from_env(&env(&[])).expect("valid");
+        assert_eq!(defaults.inbox_retention_days, 7);
+        assert!(!defaults.log_full_jids);
+        let set = Config::from_env(&env(&[
+            ("INBOX_RETENTION_DAYS", "30"),
+            ("LOG_FULL_JIDS", "true"),
+        ]))
+        .expect("valid");
+        assert_eq!(set.inbox_retention_days, 30);
+        assert!(set.log_full_jids);
+        for bad in ["-1", "week", "36501"] {
+            let err = Config::from_env(&env(&[("INBOX_RETENTION_DAYS", bad)])).expect_err(bad);
+            assert_eq!(err.var, "INBOX_RETENTION_DAYS");
+        }
     }
 
     #[test]

@@ -1,5 +1,6 @@
 //! What belongs to the process, shared by every session it runs:
-//! configuration (and the `.env` file), the HTTP server and anti-idle
+//! configuration (and the `.env` file), what logs may show of a secret
+//! ([`redact`]), the HTTP server and anti-idle
 //! pings ([`services`]), the status registry, the memory watchdog, the
 //! `blacksky session` CLI and the clocks.
 
@@ -11,5 +12,6 @@ pub mod dotenv;
 pub mod http;
 pub mod memory;
 pub mod qr;
+pub mod redact;
 pub mod services;
 pub mod status;

@@ -61,7 +61,7 @@ pub async fn start(
     }
     if let Some(url) = &config.heroku_app_url {
         let interval = Duration::from_secs(config.anti_idle_min * 60);
-        match anti_idle::spawn(url, interval, until_stopped(stop.clone())) {
+        match anti_idle::spawn(url.expose(), interval, until_stopped(stop.clone())) {
             Ok(_) => tracing::info!(every_min = config.anti_idle_min, "anti-idle pings on"),
             Err(err) => tracing::warn!(%err, "anti-idle pings off"),
         }

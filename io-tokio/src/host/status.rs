@@ -17,6 +17,8 @@ use blacksky_core::time::UnixMillis;
 use blacksky_core::wire::binary::Jid;
 use serde::Serialize;
 
+use crate::host::redact::mask_jid;
+
 /// The version of this binary, as /status and /metrics show it.
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");
 
@@ -659,19 +661,6 @@ fn describe_alert(alert: &Alert) -> (&'static str, String) {
     }
 }
 
-/// A JID with its phone number cut to the last three digits: phone
-/// numbers are personal data, and /status is readable by anyone who can
-/// reach the port. `491556123456:7@s.whatsapp.net` → `…456:7@s.whatsapp.net`.
-pub fn mask_jid(jid: &str) -> String {
-    let user_end = jid.find([':', '@', '_']).unwrap_or(jid.len());
-    let (user, rest) = jid.split_at(user_end);
-    let shown = user.len().saturating_sub(3);
-    match user.get(shown..) {
-        Some(tail) if shown > 0 => format!("…{tail}{rest}"),
-        _ => format!("{user}{rest}"),
-    }
-}
-
 // ---- views: plain data, serialised as the routes' JSON ----
 
 /// `/status`.
@@ -680,7 +669,8 @@ pub struct StatusView {
     pub state: &'static str,
     /// When `state` began, Unix ms.
     pub since: u64,
-    /// Masked (see [`mask_jid`]).
+    /// Masked: phone numbers are personal data, and /status is readable
+    /// by anyone who can reach the port (see [`mask_jid`]).
     pub jid: Option<String>,
     pub uptime_s: u64,
     pub last_disconnect: Option<DisconnectView>,
@@ -1064,18 +1054,5 @@ mod tests {
         assert_eq!(stats.reconnections[0].at, at_min(5, 0).as_millis());
         assert!(stats.memory.trend.len() <= MEMORY_SAMPLES_KEPT_MAX);
         assert_eq!(board.status(started, T0).alerts.len(), ALERTS_KEPT_MAX);
-    }
-
-    #[test]
-    fn jids_are_masked_to_the_last_three_digits() {
-        assert_eq!(
-            mask_jid("491556123456:7@s.whatsapp.net"),
-            "…456:7@s.whatsapp.net"
-        );
-        assert_eq!(
-            mask_jid("491556123456@s.whatsapp.net"),
-            "…456@s.whatsapp.net"
-        );
-        assert_eq!(mask_jid("12@lid"), "12@lid");
     }
 }

@@ -1,11 +1,12 @@
 //! What runs one WhatsApp session: [`runner`] starts it and shuts it down
 //! with what [`setup`] gives it, [`supervise`] is the keeper's loop,
 //! [`driver`] runs one connection over the [`transport`], the store
-//! [`worker`] owns the session's store; [`settings`] and [`present`] are
-//! shared by the runner and the loop.
+//! [`worker`] owns the session's store (and prunes it, [`retention`]);
+//! [`settings`] and [`present`] are shared by the runner and the loop.
 
 pub mod driver;
 pub mod present;
+pub mod retention;
 pub mod runner;
 pub mod settings;
 pub mod setup;

@@ -50,6 +50,8 @@ pub fn worker_config(config: &Config) -> WorkerConfig {
             .session_backup
             .then(|| Duration::from_secs(config.backup_interval_min * 60)),
         backup_keep: config.backup_keep,
+        inbox_retention: (config.inbox_retention_days > 0)
+            .then(|| Duration::from_secs(u64::from(config.inbox_retention_days) * 24 * 3600)),
         ..WorkerConfig::default()
     }
 }

@@ -13,7 +13,7 @@ use blacksky_core::session::snapshot::KDF_ITERATIONS_DEFAULT;
 use rand_core::{OsRng, RngCore};
 
 use crate::host::clock::SystemClock;
-use crate::host::config::Config;
+use crate::host::config::{CodeDisplay, Config};
 use crate::host::memory::RssSampler;
 use crate::host::status::StatusBoard;
 use crate::session::settings::worker_config;
@@ -93,8 +93,8 @@ pub struct RunSetup<O, D, C, H> {
     pub loop_seed: [u8; 32],
     /// The memory samples the keeper's MEMORY_LIMIT_MB policy reads.
     pub rss: RssSampler,
-    /// Print QR codes and pairing codes on stdout for a person to read.
-    pub console: bool,
+    /// Where QR codes and pairing codes show besides the /qr page.
+    pub console: CodeDisplay,
     /// TEST ONLY: adjusts the client's settings (the chaos harness plants
     /// a deliberately broken policy with it, to show it is caught).
     #[doc(hidden)]
@@ -115,7 +115,8 @@ impl<O, D, C, H> std::fmt::Debug for RunSetup<O, D, C, H> {
 
 impl RunSetup<ConfiguredStore, WsDialer, SystemClock, LogHandler> {
     /// The process's: the configured store, the real network and clocks,
-    /// the OS's randomness, this process's RSS, the console on.
+    /// the OS's randomness, this process's RSS, codes on stdout where the
+    /// configuration says a person watches it.
     pub fn production(config: &Config, store_health: Arc<StoreHealth>) -> Self {
         RunSetup {
             open_store: ConfiguredStore,
@@ -128,7 +129,7 @@ impl RunSetup<ConfiguredStore, WsDialer, SystemClock, LogHandler> {
             prepare_seed: os_seed(),
             loop_seed: os_seed(),
             rss: RssSampler::default(),
-            console: true,
+            console: config.code_display,
             tune_client: None,
             hooks: Box::new(()),
         }

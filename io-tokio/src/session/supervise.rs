@@ -24,9 +24,10 @@ use tokio::sync::{mpsc, watch};
 use tokio::task::JoinHandle;
 
 use crate::host::clock::Clock;
-use crate::host::config::Config;
+use crate::host::config::{CodeDisplay, Config};
 use crate::host::http::PairingPhone;
 use crate::host::memory::{RssSampler, ShedHooks};
+use crate::host::redact::mask_url;
 use crate::host::status::StatusBoard;
 use crate::session::driver::{Control, Ended, run_connection};
 use crate::session::present::present;
@@ -52,9 +53,10 @@ pub struct Services {
     pub shed: ShedHooks,
     /// The memory samples the keeper's MEMORY_LIMIT_MB policy reads.
     pub rss: RssSampler,
-    /// Print QR codes and pairing codes on stdout for a person to read
-    /// (off in the simulation, whose output is for failures).
-    pub console: bool,
+    /// Where QR codes and pairing codes show besides the /qr page (stdout
+    /// where a person watches a terminal; never in the simulation, whose
+    /// output is for failures).
+    pub console: CodeDisplay,
     /// True when a person can link again through the web page, so a logout
     /// waits for them instead of exiting.
     pub pairing_page_on: bool,
@@ -120,7 +122,7 @@ fn start_connection<D: Dialer, C: Clock + Clone + 'static>(
                 }
             },
         };
-        tracing::info!(%url, "connected");
+        tracing::info!(url = %mask_url(&url), "connected");
         let ended = run_connection(
             &mut client,
             ws,
@@ -237,7 +239,7 @@ pub async fn supervise<D: Dialer, C: Clock + Clone + 'static>(
                     connection = Some(start_connection(
                         Client::new(client_config.clone(), session, seed(&mut rng)),
                         &dialer,
-                        &config.ws_url,
+                        config.ws_url.expose(),
                         worker.link(),
                         clock.clone(),
                         events_tx.clone(),
@@ -311,7 +313,7 @@ pub async fn supervise<D: Dialer, C: Clock + Clone + 'static>(
             biased;
             _ = shutdown.changed() => keeper.handle_input(clock.now(), KeeperInput::ShutdownRequested),
             Some(event) = events_rx.recv() => {
-                present(&event, services.console);
+                present(&event, services.console, services.pairing_page_on);
                 board.on_event(&event, clock.wall());
                 if event == Event::Online {
                     keeper.handle_input(clock.now(), KeeperInput::Online);

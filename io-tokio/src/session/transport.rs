@@ -8,10 +8,13 @@ use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 use tokio_tungstenite::tungstenite::http::HeaderValue;
 use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
 
+use crate::host::redact::mask_url;
+
 /// The socket type the production dialer returns.
 pub type WsStream = WebSocketStream<MaybeTlsStream<TcpStream>>;
 
-/// Why a dial failed (the URL is config, not a secret, so it is shown).
+/// Why a dial failed. The URL is config, but a userinfo or query in it may
+/// be a credential: it is kept masked ([`mask_url`]).
 #[derive(Debug, thiserror::Error)]
 pub enum DialError {
     #[error("{url}: not a usable WebSocket URL: {detail}")]
@@ -28,7 +31,7 @@ pub enum DialError {
 /// Opens the WebSocket, giving up after `timeout`.
 pub async fn dial(url: &str, timeout: Duration) -> Result<WsStream, DialError> {
     let mut request = url.into_client_request().map_err(|err| DialError::BadUrl {
-        url: url.to_owned(),
+        url: mask_url(url),
         detail: err.to_string(),
     })?;
     request.headers_mut().insert(
@@ -43,11 +46,11 @@ pub async fn dial(url: &str, timeout: Duration) -> Result<WsStream, DialError> {
     .await
     {
         Err(_) => Err(DialError::Timeout {
-            url: url.to_owned(),
+            url: mask_url(url),
             timeout_ms: timeout.as_millis() as u64,
         }),
         Ok(Err(source)) => Err(DialError::Connect {
-            url: url.to_owned(),
+            url: mask_url(url),
             source: Box::new(source),
         }),
         Ok(Ok((ws, _response))) => Ok(ws),

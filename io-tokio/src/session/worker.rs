@@ -34,6 +34,7 @@ use tokio::task::JoinHandle;
 use tokio::time::Instant;
 
 use crate::host::clock::{Clock, SharedClock};
+use crate::session::retention::{self, Retention};
 use crate::store::backup::Sealer;
 use crate::store::{InboxRecord, Standing, Store, StoreError};
 
@@ -83,6 +84,9 @@ pub struct WorkerConfig {
     /// How long a claim keeps other instances off an entry; a crashed
     /// instance's entries wait this long for the next one.
     pub claim_lease_ms: u64,
+    /// Handled inbox and sent outbox rows older than this are deleted
+    /// ([`retention`](crate::session::retention)); `None` keeps them.
+    pub inbox_retention: Option<Duration>,
 }
 
 impl Default for WorkerConfig {
@@ -99,6 +103,7 @@ impl Default for WorkerConfig {
             clock: SharedClock::default(),
             owner: random_owner(),
             claim_lease_ms: 30_000,
+            inbox_retention: Some(retention::INBOX_RETENTION_DEFAULT),
         }
     }
 }
@@ -440,6 +445,7 @@ impl StoreWorker {
             next_inbox_sweep: Instant::now() + Duration::from_millis(config.claim_lease_ms.max(1)),
             snapshot_due: None,
             next_backup,
+            retention: Retention::new(config.inbox_retention),
             config,
         };
         StoreWorker {
@@ -634,6 +640,7 @@ struct Worker<S: Store> {
     next_inbox_sweep: Instant,
     snapshot_due: Option<&'static str>,
     next_backup: Option<Instant>,
+    retention: Retention,
 }
 
 async fn sleep_until(at: Option<Instant>) {
@@ -694,6 +701,10 @@ impl<S: Store> Worker<S> {
                     if let Err(err) = renewed.await {
                         tracing::debug!("instance heartbeat not renewed: {err}");
                     }
+                }
+                () = sleep_until(self.retention.next_round()) => {
+                    let (wall, limit) = (self.config.clock.wall(), self.config.attempt_timeout_ms);
+                    self.retention.run(&mut self.store, wall, limit).await;
                 }
                 () = tokio::time::sleep_until(self.next_inbox_sweep) => {
                     // Entries another (maybe dead) process had claimed are

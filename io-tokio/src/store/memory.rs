@@ -16,8 +16,8 @@ use rand_core::SeedableRng;
 use crate::host::clock::{Clock, SharedClock};
 
 use super::{
-    INSTANCE_FORGET_MS, InboxRecord, LiveCreds, OutboxRecord, SessionSummary, Standing, Store,
-    StoreError, StoredSnapshot,
+    INSTANCE_FORGET_MS, InboxRecord, LiveCreds, OutboxRecord, PruneCount, SessionSummary, Standing,
+    Store, StoreError, StoredSnapshot,
 };
 
 /// A row of the instance register (times on the database's clock).
@@ -95,6 +95,22 @@ impl MemoryDb {
             .get(session)
             .and_then(|rows| rows.snapshots.keys().next_back().copied())
             .unwrap_or(0)
+    }
+
+    /// Marks outbox row `seq` of `session` sent at `at` (tests: nothing
+    /// sends the outbox yet). False if there is no such row.
+    pub fn mark_outbox_sent(&self, session: &str, seq: i64, at: UnixMillis) -> bool {
+        let mut sessions = lock(&self.sessions);
+        let row = sessions
+            .get_mut(session)
+            .and_then(|rows| rows.outbox.iter_mut().find(|row| row.seq == seq));
+        match row {
+            Some(row) => {
+                row.sent_at = Some(at);
+                true
+            }
+            None => false,
+        }
     }
 
     /// Replaces the stored creds record with raw bytes (corruption tests).
@@ -224,6 +240,7 @@ impl MemoryStore {
                             inbox_id: id.clone(),
                             to: reply.to.clone(),
                             payload_bytes: reply.payload.len(),
+                            sent_at: None,
                         });
                     }
                 }
@@ -442,6 +459,35 @@ impl Store for MemoryStore {
 
     async fn outbox(&mut self) -> Result<Vec<OutboxRecord>, StoreError> {
         self.with_rows(|rows| rows.outbox.clone())
+    }
+
+    async fn prune(&mut self, before: UnixMillis, rows_max: u32) -> Result<PruneCount, StoreError> {
+        self.with_rows(|rows| {
+            let rows_max = rows_max as usize;
+            let old = |at: Option<UnixMillis>| at.is_some_and(|at| at < before);
+            let mut pruned_ids = Vec::new();
+            rows.inbox.retain(|entry| {
+                let prune = pruned_ids.len() < rows_max && old(entry.handled_at);
+                if prune {
+                    pruned_ids.push(entry.id.clone());
+                }
+                !prune
+            });
+            // A claim on an entry that is gone would be kept forever.
+            for id in &pruned_ids {
+                rows.claims.remove(id);
+            }
+            let mut outbox = 0;
+            rows.outbox.retain(|reply| {
+                let prune = outbox < rows_max && old(reply.sent_at);
+                outbox += usize::from(prune);
+                !prune
+            });
+            PruneCount {
+                inbox: pruned_ids.len() as u64,
+                outbox: outbox as u64,
+            }
+        })
     }
 
     async fn wipe(&mut self) -> Result<(), StoreError> {

@@ -22,7 +22,8 @@ use blacksky_core::session::{Committed, Creds, InboxContent, Session, Write};
 use blacksky_core::time::UnixMillis;
 use thiserror::Error;
 
-use crate::host::config::{Config, mask_url};
+use crate::host::config::Config;
+use crate::host::redact::mask_url;
 
 pub use memory::{MemoryDb, MemoryStore};
 pub use sql::{PgStore, SqliteStore};
@@ -109,6 +110,25 @@ pub struct OutboxRecord {
     pub inbox_id: String,
     pub to: String,
     pub payload_bytes: usize,
+    /// When the reply went out (`None` until then; nothing sends the
+    /// outbox yet).
+    pub sent_at: Option<UnixMillis>,
+}
+
+/// What one [`Store::prune`] call deleted.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct PruneCount {
+    /// Handled inbox rows.
+    pub inbox: u64,
+    /// Sent outbox rows.
+    pub outbox: u64,
+}
+
+impl PruneCount {
+    /// True when either table had `rows_max` rows to go: more may be left.
+    pub fn hit(&self, rows_max: u32) -> bool {
+        self.inbox >= u64::from(rows_max) || self.outbox >= u64::from(rows_max)
+    }
 }
 
 /// One snapshot generation as stored.
@@ -256,6 +276,17 @@ pub trait Store: Send + 'static {
     /// The whole outbox, oldest first (tools and tests).
     fn outbox(&mut self) -> impl Future<Output = Result<Vec<OutboxRecord>, StoreError>> + Send;
 
+    /// Deletes this session's inbox rows handled before `before` and its
+    /// outbox rows sent before it, oldest first, at most `rows_max` of each
+    /// (one short transaction, however large the backlog). Unhandled and
+    /// unsent rows always stay. Times are the ones the handler and the
+    /// sender stamped (the host's wall clock).
+    fn prune(
+        &mut self,
+        before: UnixMillis,
+        rows_max: u32,
+    ) -> impl Future<Output = Result<PruneCount, StoreError>> + Send;
+
     /// Deletes every row of this session, snapshots included.
     fn wipe(&mut self) -> impl Future<Output = Result<(), StoreError>> + Send;
 
@@ -393,6 +424,10 @@ impl Store for AnyStore {
 
     async fn outbox(&mut self) -> Result<Vec<OutboxRecord>, StoreError> {
         dispatch!(self, s => s.outbox())
+    }
+
+    async fn prune(&mut self, before: UnixMillis, rows_max: u32) -> Result<PruneCount, StoreError> {
+        dispatch!(self, s => s.prune(before, rows_max))
     }
 
     async fn wipe(&mut self) -> Result<(), StoreError> {

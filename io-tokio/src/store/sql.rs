@@ -27,7 +27,7 @@ use sqlx::sqlite::{
 };
 
 use super::{
-    InboxRecord, LiveCreds, OutboxRecord, SessionSummary, Standing, Store, StoreError,
+    InboxRecord, LiveCreds, OutboxRecord, PruneCount, SessionSummary, Standing, Store, StoreError,
     StoredSnapshot, wall_now,
 };
 
@@ -120,7 +120,7 @@ pub fn pg_options(url: &str, schema: Option<&str>) -> Result<PgConnectOptions, S
     let mut options = PgConnectOptions::from_str(url).map_err(|err| {
         StoreError::Config(format!(
             "DATABASE_URL ({}) is not a usable PostgreSQL URL: {err}",
-            crate::host::config::mask_url(url)
+            crate::host::redact::mask_url(url)
         ))
     })?;
     let explicit_tls = url.contains("sslmode=") || url.contains("ssl-mode=");
@@ -934,7 +934,7 @@ macro_rules! sql_store {
             async fn outbox(&mut self) -> Result<Vec<OutboxRecord>, StoreError> {
                 let what = "reading the outbox";
                 let rows = sqlx::query(
-                    "SELECT seq, inbox_msg_id, recipient, payload FROM outbox \
+                    "SELECT seq, inbox_msg_id, recipient, payload, sent_at FROM outbox \
                      WHERE session = $1 ORDER BY seq",
                 )
                 .bind(&self.session)
@@ -948,10 +948,46 @@ macro_rules! sql_store {
                             inbox_id: row.try_get(1)?,
                             to: row.try_get(2)?,
                             payload_bytes: row.try_get::<Vec<u8>, _>(3)?.len(),
+                            sent_at: row.try_get::<Option<i64>, _>(4)?.map(millis),
                         })
                     })
                     .collect::<Result<_, sqlx::Error>>()
                     .map_err(db(what))
+            }
+
+            async fn prune(
+                &mut self,
+                before: UnixMillis,
+                rows_max: u32,
+            ) -> Result<PruneCount, StoreError> {
+                let what = "pruning old inbox and outbox rows";
+                let mut tx = self.pool.begin().await.map_err(db(what))?;
+                let inbox = sqlx::query(
+                    "DELETE FROM inbox WHERE seq IN (SELECT seq FROM inbox \
+                     WHERE session = $1 AND handled_at IS NOT NULL AND handled_at < $2 \
+                     ORDER BY seq LIMIT $3)",
+                )
+                .bind(&self.session)
+                .bind(sql_millis(before))
+                .bind(i64::from(rows_max))
+                .execute(&mut *tx)
+                .await
+                .map_err(db(what))?
+                .rows_affected();
+                let outbox = sqlx::query(
+                    "DELETE FROM outbox WHERE seq IN (SELECT seq FROM outbox \
+                     WHERE session = $1 AND sent_at IS NOT NULL AND sent_at < $2 \
+                     ORDER BY seq LIMIT $3)",
+                )
+                .bind(&self.session)
+                .bind(sql_millis(before))
+                .bind(i64::from(rows_max))
+                .execute(&mut *tx)
+                .await
+                .map_err(db(what))?
+                .rows_affected();
+                tx.commit().await.map_err(db(what))?;
+                Ok(PruneCount { inbox, outbox })
             }
 
             async fn wipe(&mut self) -> Result<(), StoreError> {
@@ -1041,9 +1077,15 @@ mod tests {
 
     #[test]
     fn a_bad_url_is_named_without_its_password() {
-        let err = pg_options("postgres://u:hunter2@host:notaport/db", None).expect_err("bad port");
-        let text = err.to_string();
-        assert!(text.contains("DATABASE_URL"), "{text}");
-        assert!(!text.contains("hunter2"), "{text}");
+        for url in [
+            "postgres://u:hunter2@host:notaport/db",
+            "postgres://u@host:notaport/db?password=hunter2",
+            "postgres://u@host/db?password=hunter2&sslmode=sometimes",
+        ] {
+            let err = pg_options(url, None).expect_err("bad URL");
+            let text = err.to_string();
+            assert!(text.contains("DATABASE_URL"), "{text}");
+            assert!(!text.contains("hunter2"), "{text}");
+        }
     }
 }

@@ -18,7 +18,7 @@ use blacksky_io::host::config::Secret;
 use blacksky_io::session::worker::{InboxHandler, LogHandler};
 use blacksky_io::session::worker::{StoreHealth, StoreWorker, WorkerConfig};
 use blacksky_io::store::backup::{self, PrepareError, Sealer, Source};
-use blacksky_io::store::{InboxRecord, PgStore, SqliteStore, Standing, Store};
+use blacksky_io::store::{InboxRecord, PgStore, PruneCount, SqliteStore, Standing, Store};
 use rand_chacha::ChaCha20Rng;
 use rand_core::SeedableRng;
 
@@ -790,4 +790,136 @@ pub async fn the_worker_snapshots_on_creds_changes_and_at_close<S: Db>(mut store
     assert!(header.encrypted);
     assert_eq!(restored.creds.routing_info, Some(vec![7; 8]));
     assert_eq!(restored.pre_keys.len(), 4);
+}
+
+/// An inbox entry received and handled `days_ago` days before `now`
+/// (`None`: received then, not handled), with one reply.
+async fn aged_entry<S: Db>(store: &mut S, id: &str, now: UnixMillis, days_ago: u64, handled: bool) {
+    let at = UnixMillis(now.as_millis() - days_ago * DAY_MS);
+    let mut received = entry(id, 0);
+    received.received_at = at;
+    store
+        .commit(&[Write::Inbox(received)])
+        .await
+        .expect("inbox");
+    if handled {
+        let reply = OutboxEntry {
+            to: "15550001111@s.whatsapp.net".into(),
+            payload: format!("re: {id}").into_bytes(),
+        };
+        store
+            .commit(&[Write::Handled {
+                id: id.into(),
+                at,
+                outbox: vec![reply],
+            }])
+            .await
+            .expect("handled");
+    }
+}
+
+const DAY_MS: u64 = 24 * 3600 * 1000;
+
+/// Marks the reply to inbox entry `id` sent `days_ago` days before `now`.
+async fn mark_sent<S: Db>(store: &S, id: &str, now: UnixMillis, days_ago: u64) {
+    let at = now.as_millis() - days_ago * DAY_MS;
+    store
+        .exec(&format!(
+            "UPDATE outbox SET sent_at = {at} WHERE session = '{}' AND inbox_msg_id = '{id}'",
+            store.session_name()
+        ))
+        .await
+        .expect("mark sent");
+}
+
+/// Retention: inbox rows handled and outbox rows sent before the cut-off
+/// go; unhandled, unsent and recent rows stay, and so does another
+/// session's; one call deletes at most `rows_max` of each table.
+pub async fn prune_drops_old_handled_rows_and_keeps_the_rest<S: Db>(mut store: S) {
+    let now = UnixMillis(1_800_000_000_000);
+    let week_ago = UnixMillis(now.as_millis() - 7 * DAY_MS);
+    aged_entry(&mut store, "old-handled", now, 10, true).await;
+    aged_entry(&mut store, "old-handled-unsent", now, 9, true).await;
+    aged_entry(&mut store, "old-unhandled", now, 10, false).await;
+    aged_entry(&mut store, "recent-handled", now, 1, true).await;
+    mark_sent(&store, "old-handled", now, 10).await;
+    mark_sent(&store, "recent-handled", now, 1).await;
+    let mut other = Db::with_session(&store, "other");
+    aged_entry(&mut other, "other-old", now, 10, true).await;
+    mark_sent(&other, "other-old", now, 10).await;
+
+    let pruned = store.prune(week_ago, 100).await.expect("prune");
+    assert_eq!(
+        pruned,
+        PruneCount {
+            inbox: 2,
+            outbox: 1
+        }
+    );
+    assert!(!pruned.hit(100));
+    let inbox: Vec<String> = store
+        .inbox()
+        .await
+        .expect("inbox")
+        .into_iter()
+        .map(|e| e.id)
+        .collect();
+    assert_eq!(inbox, ["old-unhandled", "recent-handled"]);
+    let outbox: Vec<(String, bool)> = store
+        .outbox()
+        .await
+        .expect("outbox")
+        .into_iter()
+        .map(|r| (r.inbox_id, r.sent_at.is_some()))
+        .collect();
+    assert_eq!(
+        outbox,
+        [
+            ("old-handled-unsent".to_owned(), false),
+            ("recent-handled".to_owned(), true)
+        ],
+        "an unsent reply stays however old; a recent sent one too"
+    );
+    // The unhandled entry is still handed out.
+    let claimed = store.claim_inbox("me", 30_000, 10).await.expect("claim");
+    assert_eq!(claimed.len(), 1);
+    assert_eq!(claimed[0].id, "old-unhandled");
+    // Nothing left to prune; the other session untouched.
+    assert_eq!(
+        store.prune(week_ago, 100).await.expect("prune"),
+        PruneCount::default()
+    );
+    assert_eq!(other.inbox().await.expect("inbox").len(), 1);
+    assert_eq!(other.outbox().await.expect("outbox").len(), 1);
+
+    // A backlog goes in bounded rounds, oldest first.
+    for n in 0..5 {
+        aged_entry(&mut other, &format!("backlog-{n}"), now, 20 - n, true).await;
+    }
+    let first = other.prune(week_ago, 4).await.expect("prune");
+    assert_eq!(
+        first,
+        PruneCount {
+            inbox: 4,
+            outbox: 1
+        }
+    );
+    assert!(first.hit(4));
+    let left: Vec<String> = other
+        .inbox()
+        .await
+        .expect("inbox")
+        .into_iter()
+        .map(|e| e.id)
+        .collect();
+    assert_eq!(left, ["backlog-3", "backlog-4"]);
+    let second = other.prune(week_ago, 4).await.expect("prune");
+    assert_eq!(
+        second,
+        PruneCount {
+            inbox: 2,
+            outbox: 0
+        }
+    );
+    assert!(other.inbox().await.expect("inbox").is_empty());
 }

@@ -23,8 +23,8 @@ use std::time::Duration;
 use blacksky_core::session::{Committed, Session, Write};
 use blacksky_core::time::UnixMillis;
 use blacksky_io::store::{
-    InboxRecord, LiveCreds, MemoryDb, MemoryStore, OutboxRecord, SessionSummary, Standing, Store,
-    StoreError, StoredSnapshot,
+    InboxRecord, LiveCreds, MemoryDb, MemoryStore, OutboxRecord, PruneCount, SessionSummary,
+    Standing, Store, StoreError, StoredSnapshot,
 };
 use futures_util::FutureExt;
 
@@ -305,6 +305,11 @@ impl Store for NetStore {
 
     async fn outbox(&mut self) -> Result<Vec<OutboxRecord>, StoreError> {
         self.call(|mut rows| ready(rows.outbox())).await
+    }
+
+    async fn prune(&mut self, before: UnixMillis, rows_max: u32) -> Result<PruneCount, StoreError> {
+        self.call(move |mut rows| ready(rows.prune(before, rows_max)))
+            .await
     }
 
     async fn wipe(&mut self) -> Result<(), StoreError> {

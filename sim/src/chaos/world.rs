@@ -21,7 +21,7 @@ use blacksky_core::client::ClientConfig;
 use blacksky_core::message::Content;
 use blacksky_core::session::{Creds, InboxContent, OutboxEntry};
 use blacksky_io::host::clock::{Clock, SharedClock};
-use blacksky_io::host::config::Config;
+use blacksky_io::host::config::{CodeDisplay, Config, UrlSetting};
 use blacksky_io::host::memory::RssSampler;
 use blacksky_io::host::status::StatusBoard;
 use blacksky_io::session::runner::run_with;
@@ -250,7 +250,7 @@ impl Bot {
             prepare_seed: start_seed(self.seed ^ 0x6b65_7973, start),
             loop_seed: start_seed(self.seed, start),
             rss: RssSampler(Arc::new(move || Some(rss.load(Ordering::SeqCst)))),
-            console: false,
+            console: CodeDisplay::PageOnly,
             tune_client: self
                 .broken_ack_before_store
                 .then_some(plant_broken_ack as fn(&mut ClientConfig)),
@@ -490,7 +490,7 @@ impl World {
             Ok(c) => c,
             Err(err) => panic!("the default config is valid: {err}"),
         };
-        bot_config.ws_url = format!("ws://wa:{WA_PORT}/ws/chat");
+        bot_config.ws_url = UrlSetting::new(format!("ws://wa:{WA_PORT}/ws/chat"));
         bot_config.root_pubkey = root;
         bot_config.session_id = SESSION.to_owned();
         bot_config.health_check = false;
@@ -499,6 +499,10 @@ impl World {
         bot_config.memory_limit_mb = Some(MEMORY_LIMIT_MB);
         bot_config.reconnect_base_ms = config.reconnect_base_ms;
         bot_config.reconnect_max_ms = config.reconnect_max_ms;
+        // Longer than any scenario (the week's 7 days and clock jumps): the
+        // end-of-run checks look up every acked message's inbox row. The
+        // worker's hourly prune rounds still run through the faults.
+        bot_config.inbox_retention_days = 30;
         let bot = Bot {
             handles: BotHandles {
                 name: String::new(),

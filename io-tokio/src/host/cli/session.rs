@@ -10,7 +10,8 @@
 
 use std::io::Write as _;
 
-use crate::host::config::{Config, mask_phone};
+use crate::host::config::Config;
+use crate::host::redact::mask_jid;
 use crate::store::backup::{self, PrepareError, Sealer};
 use crate::store::{AnyStore, Store};
 
@@ -282,13 +283,6 @@ fn device_text(device: Option<&str>) -> String {
     device.map_or_else(|| "not linked".to_owned(), mask_jid)
 }
 
-/// `491556123456:7@s.whatsapp.net` → `…456:7@s.whatsapp.net`: a phone
-/// number is personal data.
-fn mask_jid(jid: &str) -> String {
-    let (user, rest) = jid.split_at(jid.find([':', '@']).unwrap_or(jid.len()));
-    format!("{}{rest}", mask_phone(user))
-}
-
 /// Unix milliseconds as `YYYY-MM-DD HH:MM:SS` (UTC).
 pub fn utc(millis: u64) -> String {
     let secs = millis / 1000;
@@ -320,14 +314,5 @@ mod tests {
         assert_eq!(utc(0), "1970-01-01 00:00:00");
         assert_eq!(utc(1_700_000_000_000), "2023-11-14 22:13:20");
         assert_eq!(utc(951_782_400_000), "2000-02-29 00:00:00");
-    }
-
-    #[test]
-    fn jids_are_masked() {
-        assert_eq!(
-            mask_jid("491556123456:7@s.whatsapp.net"),
-            "…456:7@s.whatsapp.net"
-        );
-        assert_eq!(mask_jid("123@lid"), "…123@lid");
     }
 }

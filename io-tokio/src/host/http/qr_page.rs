@@ -33,7 +33,8 @@ use tokio::sync::mpsc;
 use super::AppState;
 use super::lockout::{Lockout, forwarded_client};
 use super::token::{COOKIE_NAME, TokenCheck, cookie};
-use crate::host::config::{Config, Secret, mask_phone};
+use crate::host::config::{Config, Secret};
+use crate::host::redact::{LogId, mask_phone};
 use crate::host::status::PairingView;
 
 /// Seconds between refreshes while pairing: QR refs rotate every 20 s.
@@ -491,7 +492,7 @@ pub(super) async fn request_code(
             );
         }
     };
-    let shown = mask_phone(phone.digits());
+    let shown = LogId(phone.digits().to_owned());
     match sender.try_send(phone) {
         Ok(()) => {
             tracing::info!(phone = %shown, "pairing page: pairing code requested");
@@ -712,6 +713,14 @@ mod tests {
         assert!(!cross_site(&headers(Some("https://bot.example"))));
         assert!(cross_site(&headers(Some("https://evil.example"))));
         assert!(cross_site(&headers(Some("null"))));
+    }
+
+    #[test]
+    fn the_page_settings_show_no_token_in_debug() {
+        let page = QrPageConfig::new(QrAccess::Token(Secret::new("tok-123456")), None);
+        let access = QrAccess::Token(Secret::new("tok-123456"));
+        let shown = format!("{page:?}{page:#?}{access:?}");
+        assert!(!shown.contains("tok-123456"), "{shown}");
     }
 
     #[test]
