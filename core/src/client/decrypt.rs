@@ -60,7 +60,7 @@ pub(super) fn open(
     node: NodeRef<'_>,
     rng: &mut impl CryptoRngCore,
 ) -> Result<Opened, Failure> {
-    let sender = Sender::of(node).ok_or_else(|| unreadable("no sender device"))?;
+    let sender = Sender::of(node, session).ok_or_else(|| unreadable("no sender device"))?;
     let mut opened = Opened {
         message: Vec::new(),
         content: Content::empty(),
@@ -114,6 +114,9 @@ pub(super) fn open(
         };
         return Err(unreadable(why));
     }
+    if let Some((pn, lid)) = sender.learnt {
+        opened.writes.push(Write::LidMapping { pn, lid });
+    }
     for (group, record) in learnt {
         opened.writes.push(Write::SenderKey {
             group,
@@ -124,15 +127,17 @@ pub(super) fn open(
     Ok(opened)
 }
 
-/// The sending device: its session name, and the phone-number name it may
-/// have had before its contact moved to `@lid` addressing.
+/// The sending device: its session name, the phone-number name it may
+/// have had before its contact moved to `@lid` addressing, and the LID
+/// this stanza taught us, if it is news.
 struct Sender {
     address: String,
     legacy: Option<String>,
+    learnt: Option<(String, String)>,
 }
 
 impl Sender {
-    fn of(node: NodeRef<'_>) -> Option<Sender> {
+    fn of(node: NodeRef<'_>, session: &Session) -> Option<Sender> {
         let from = node.attr_jid("from")?;
         let (jid, alternate) = if matches!(from.server(), "g.us" | "broadcast" | "newsletter") {
             let participant = node.attr_jid("participant")?;
@@ -146,31 +151,43 @@ impl Sender {
                 .or_else(|| node.attr_jid("sender_pn"));
             (from, alternate)
         };
-        // A session lives under the LID once the LID is known.
+        let device = jid.device().unwrap_or(0);
+        // A session lives under the LID once the LID is known: from this
+        // stanza, or from an earlier one that named both.
         let (lid, pn) = match alternate {
             Some(alt) if is_lid(&alt) && !is_lid(&jid) => (Some(alt), Some(jid)),
             Some(alt) if is_lid(&jid) && !is_lid(&alt) => (Some(jid), Some(alt)),
-            _ => (None, Some(jid)),
-        };
-        let device = |jid: Jid| jid.device().unwrap_or(0);
-        match (lid, pn) {
-            (Some(lid), Some(pn)) => {
-                // The LID in an attribute names the user; the device is the
-                // sending one's.
-                let dev = device(pn.clone()).max(device(lid.clone()));
-                let lid = with_device(&lid, dev);
-                let pn = with_device(&pn, dev);
-                Some(Sender {
-                    address: device_address(&lid)?,
-                    legacy: device_address(&pn),
-                })
+            _ if is_lid(&jid) => (Some(jid), None),
+            _ => {
+                let known = session
+                    .lid_for_pn
+                    .get(jid.user())
+                    .map(|user| Jid::new(user.clone(), "lid"));
+                (known, Some(jid))
             }
-            (_, Some(jid)) => Some(Sender {
-                address: device_address(&jid)?,
-                legacy: None,
-            }),
+        };
+        let learnt = match (&lid, &pn) {
+            (Some(lid), Some(pn))
+                if session.lid_for_pn.get(pn.user()).map(String::as_str) != Some(lid.user()) =>
+            {
+                Some((pn.user().to_owned(), lid.user().to_owned()))
+            }
             _ => None,
-        }
+        };
+        let address = |jid: &Jid| device_address(&with_device(jid, device));
+        Some(match (lid, pn) {
+            (Some(lid), pn) => Sender {
+                address: address(&lid)?,
+                legacy: pn.as_ref().and_then(address),
+                learnt,
+            },
+            (None, Some(pn)) => Sender {
+                address: address(&pn)?,
+                legacy: None,
+                learnt,
+            },
+            (None, None) => return None,
+        })
     }
 }
 
@@ -634,8 +651,27 @@ mod tests {
         let opened = open_bytes(&bot, &stanza(&attrs, vec![second])).expect("opens");
         assert_eq!(body(&opened), "by lid");
         assert_eq!(opened.sender, "777000111_1.0");
+        assert!(
+            opened.writes.iter().any(
+                |w| matches!(w, Write::LidMapping { pn, lid } if pn == PHONE && lid == "777000111")
+            ),
+            "the mapping is learnt"
+        );
         commit(&mut bot, &opened);
         assert!(bot.sessions.contains_key("777000111_1.0"));
         assert!(!bot.sessions.contains_key(&format!("{PHONE}.0")));
+
+        // Later stanzas by phone number alone still find the LID session,
+        // and teach nothing new.
+        let third = contact.pairwise(&bot, &text("number only"));
+        let opened = open_bytes(&bot, &stanza(&from_contact(), vec![third])).expect("opens");
+        assert_eq!(body(&opened), "number only");
+        assert_eq!(opened.sender, "777000111_1.0");
+        assert!(
+            !opened
+                .writes
+                .iter()
+                .any(|w| matches!(w, Write::LidMapping { .. }))
+        );
     }
 }

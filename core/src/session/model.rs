@@ -112,6 +112,10 @@ pub struct Session {
     /// Retry receipts sent for messages not yet stored. Not part of a
     /// snapshot: losing them only restarts a count.
     pub retries: BTreeMap<RetryKey, Retry>,
+    /// Contacts' LID users by phone-number user: a contact's devices keep
+    /// one Signal session each, under the LID once it is known, whichever
+    /// address a message comes from.
+    pub lid_for_pn: BTreeMap<String, String>,
 }
 
 impl std::fmt::Debug for Session {
@@ -125,6 +129,7 @@ impl std::fmt::Debug for Session {
             .field("identities", &self.identities.len())
             .field("app_state_keys", &self.app_state_keys.len())
             .field("retries", &self.retries.len())
+            .field("lid_for_pn", &self.lid_for_pn.len())
             .finish()
     }
 }
@@ -204,6 +209,11 @@ pub enum Write {
         id: String,
         sender: String,
     },
+    /// The contact with phone-number user `pn` has LID user `lid`.
+    LidMapping {
+        pn: String,
+        lid: String,
+    },
     /// The handler is done with inbox entry `id`; its replies join the
     /// outbox in the same transaction.
     Handled {
@@ -241,6 +251,8 @@ impl std::fmt::Debug for Write {
             Write::Inbox(entry) => write!(f, "Inbox({})", entry.id),
             Write::Retry { id, retry, .. } => write!(f, "Retry({id}, {})", retry.count),
             Write::ForgetRetry { id, .. } => write!(f, "ForgetRetry({id})"),
+            // Phone numbers stay out of Debug.
+            Write::LidMapping { .. } => f.write_str("LidMapping"),
             Write::Handled { id, outbox, .. } => {
                 write!(f, "Handled({id}, {} replies)", outbox.len())
             }
@@ -338,6 +350,7 @@ impl Session {
             identities: BTreeMap::new(),
             app_state_keys: BTreeMap::new(),
             retries: BTreeMap::new(),
+            lid_for_pn: BTreeMap::new(),
         }
     }
 
@@ -394,6 +407,9 @@ impl Session {
             Write::ForgetRetry { id, sender } => {
                 self.retries.remove(&(id.clone(), sender.clone()));
             }
+            Write::LidMapping { pn, lid } => {
+                self.lid_for_pn.insert(pn.clone(), lid.clone());
+            }
             Write::Inbox(_) | Write::Handled { .. } => {}
         }
         Committed::default()
@@ -408,6 +424,7 @@ impl Session {
                 + self.sender_keys.len()
                 + self.identities.len()
                 + self.app_state_keys.len()
+                + self.lid_for_pn.len()
                 + 2,
         );
         writes.extend(self.pre_keys.values().cloned().map(Write::PreKey));
@@ -444,6 +461,10 @@ impl Session {
                     data: data.clone(),
                 }),
         );
+        writes.extend(self.lid_for_pn.iter().map(|(pn, lid)| Write::LidMapping {
+            pn: pn.clone(),
+            lid: lid.clone(),
+        }));
         writes.push(Write::Creds(Box::new(self.creds.clone())));
         if self.login_confirmed {
             writes.push(Write::LoginConfirmed);
@@ -490,6 +511,14 @@ impl Session {
                 })
                 .collect(),
             login_confirmed: self.login_confirmed,
+            lid_mappings: self
+                .lid_for_pn
+                .iter()
+                .map(|(pn, lid)| pb::LidMappingRecord {
+                    pn: pn.clone(),
+                    lid: lid.clone(),
+                })
+                .collect(),
         }
         .encode_to_vec()
     }
@@ -530,6 +559,9 @@ impl Session {
         for k in record.app_state_keys {
             session.app_state_keys.insert(k.id, k.data);
         }
+        for m in record.lid_mappings {
+            session.lid_for_pn.insert(m.pn, m.lid);
+        }
         Ok(session)
     }
 
@@ -555,6 +587,7 @@ mod tests {
         assert!(back.same_as(&session));
         assert_eq!(back.pre_keys.len(), 20);
         assert_eq!(back.sender_keys.len(), 1);
+        assert_eq!(back.lid_for_pn.len(), 1);
         assert!(back.login_confirmed);
     }
 

@@ -54,5 +54,9 @@ pub fn sample_session(
         id: vec![0, 0, 0, 1],
         data: vec![3; 32],
     });
+    session.apply(&Write::LidMapping {
+        pn: "15550001111".into(),
+        lid: "777000111".into(),
+    });
     session
 }

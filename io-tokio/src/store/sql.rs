@@ -541,6 +541,17 @@ macro_rules! sql_store {
                         .execute(&mut **tx)
                         .await?;
                     }
+                    Write::LidMapping { pn, lid } => {
+                        sqlx::query(
+                            "INSERT INTO lid_mappings (session, pn, lid) VALUES ($1, $2, $3) \
+                             ON CONFLICT (session, pn) DO UPDATE SET lid = excluded.lid",
+                        )
+                        .bind(session)
+                        .bind(pn.as_str())
+                        .bind(lid.as_str())
+                        .execute(&mut **tx)
+                        .await?;
+                    }
                     Write::ForgetRetry { id, sender } => {
                         sqlx::query(
                             "DELETE FROM message_retries \
@@ -600,6 +611,7 @@ macro_rules! sql_store {
                         "identities",
                         "app_state_keys",
                         "message_retries",
+                        "lid_mappings",
                         "inbox",
                         "outbox",
                         "snapshots",
@@ -614,6 +626,7 @@ macro_rules! sql_store {
                         "identities",
                         "app_state_keys",
                         "message_retries",
+                        "lid_mappings",
                     ]
                 };
                 for table in tables {
@@ -750,6 +763,16 @@ macro_rules! sql_store {
                         row.try_get(0).map_err(db(what))?,
                         row.try_get(1).map_err(db(what))?,
                     );
+                }
+                let rows = sqlx::query("SELECT pn, lid FROM lid_mappings WHERE session = $1")
+                    .bind(&self.session)
+                    .fetch_all(&self.pool)
+                    .await
+                    .map_err(db(what))?;
+                for row in rows {
+                    session
+                        .lid_for_pn
+                        .insert(row.try_get(0).map_err(db(what))?, row.try_get(1).map_err(db(what))?);
                 }
                 let rows = sqlx::query(
                     "SELECT msg_id, sender, count, at FROM message_retries WHERE session = $1",
