@@ -29,8 +29,8 @@ use blacksky_core::session::{self, Committed, Creds, Me};
 use blacksky_core::signal::address::device_address;
 use blacksky_core::signal::group::{self, SenderKeyRecord};
 use blacksky_core::signal::{
-    IdentityKey, LocalPreKeys, PreKeyBundle, PublicKey, SessionRecord, SignedPreKeyPublic,
-    decrypt_msg, decrypt_pkmsg, encrypt, session_from_bundle,
+    LocalPreKeys, PreKeyBundle, SessionRecord, decrypt_msg, decrypt_pkmsg, encrypt,
+    session_from_bundle,
 };
 use blacksky_core::time::UnixMillis;
 use blacksky_core::wire::binary::{Content, Jid, Node, Str, Value, encode};
@@ -400,7 +400,14 @@ impl Contacts {
     /// one-time key), opened by the bot, answered once.
     fn pair_with(&mut self, bot: &mut session::Session, jid: &Jid, rng: &mut ChaCha20Rng) -> Pair {
         let identity = KeyPair::generate(rng);
-        let record = session_from_bundle(None, &identity, 7, &bundle_of(bot), rng).expect("bundle");
+        let record = session_from_bundle(
+            None,
+            &identity,
+            7,
+            &PreKeyBundle::of_own(&bot.creds, None),
+            rng,
+        )
+        .expect("bundle");
         let (first, record) = encrypt(&record, &identity, &body_of_len(100)).expect("encrypts");
         let signed = [&bot.creds.signed_pre_key];
         let keys = LocalPreKeys {
@@ -469,9 +476,14 @@ impl Contacts {
                 // A new contact each time (its own number): a session built
                 // per message.
                 let identity = KeyPair::generate(&mut self.rng);
-                let record =
-                    session_from_bundle(None, &identity, 7, &bundle_of(bot), &mut self.rng)
-                        .expect("bundle");
+                let record = session_from_bundle(
+                    None,
+                    &identity,
+                    7,
+                    &PreKeyBundle::of_own(&bot.creds, None),
+                    &mut self.rng,
+                )
+                .expect("bundle");
                 let n = self.rng.next_u64() % 1_000_000_000;
                 let jid = Jid::new(format!("1{n:09}"), "s.whatsapp.net");
                 for (key, value) in &mut node.attrs {
@@ -510,21 +522,6 @@ fn enc_type(node: &Node) -> Option<String> {
         .find(|c| c.tag.as_str() == "enc")
         .and_then(|enc| enc.attr("type"))
         .map(str::to_owned)
-}
-
-/// The bot's pre-key bundle without a one-time key.
-fn bundle_of(bot: &session::Session) -> PreKeyBundle {
-    let spk = &bot.creds.signed_pre_key;
-    PreKeyBundle {
-        registration_id: u32::from(bot.creds.registration_id),
-        identity: IdentityKey::of(&bot.creds.identity_key),
-        signed_pre_key: SignedPreKeyPublic {
-            id: spk.id,
-            key: PublicKey::of(&spk.key_pair),
-            signature: spk.signature,
-        },
-        one_time_pre_key: None,
-    }
 }
 
 criterion_group!(benches, client_receive);

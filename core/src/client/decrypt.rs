@@ -348,10 +348,7 @@ mod tests {
     use crate::crypto::KeyPair;
     use crate::message::padding::pad_with;
     use crate::session::testing::sample_session;
-    use crate::signal::{
-        IdentityKey, OneTimePreKeyPublic, PreKeyBundle, PublicKey, SignedPreKeyPublic, encrypt,
-        session_from_bundle,
-    };
+    use crate::signal::{PreKeyBundle, encrypt, session_from_bundle};
     use crate::wire::binary::{Decoded, Node, encode};
 
     const PHONE: &str = "15550001111";
@@ -381,21 +378,8 @@ mod tests {
         /// answers, which it does not here).
         fn pairwise(&mut self, bot: &Session, message: &wa::Message) -> (&'static str, Vec<u8>) {
             if self.record.is_none() {
-                let (id, key) = bot.pre_keys.iter().next().expect("a one-time key");
-                let spk = &bot.creds.signed_pre_key;
-                let bundle = PreKeyBundle {
-                    registration_id: u32::from(bot.creds.registration_id),
-                    identity: IdentityKey::of(&bot.creds.identity_key),
-                    signed_pre_key: SignedPreKeyPublic {
-                        id: spk.id,
-                        key: PublicKey::of(&spk.key_pair),
-                        signature: spk.signature,
-                    },
-                    one_time_pre_key: Some(OneTimePreKeyPublic {
-                        id: *id,
-                        key: PublicKey::of(&key.key_pair),
-                    }),
-                };
+                let one_time = bot.pre_keys.values().next().expect("a one-time key");
+                let bundle = PreKeyBundle::of_own(&bot.creds, Some(one_time));
                 let record = session_from_bundle(None, &self.identity, 7, &bundle, &mut self.rng)
                     .expect("bundle");
                 self.record = Some(record);

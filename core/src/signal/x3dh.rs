@@ -15,6 +15,7 @@ use super::error::{KeyError, SignalError};
 use super::kdf::{ChainKey, RootKey, split_root_and_chain};
 use super::keys::{IdentityKey, PublicKey};
 use crate::crypto::{KeyPair, hkdf_sha256, xeddsa};
+use crate::session::{Creds, PreKey};
 
 /// What the server hands out for a device (`<user>` in the `encrypt` iq's
 /// `<list>`): enough to start a session with it.
@@ -58,6 +59,27 @@ pub struct OneTimePreKeyPublic {
 }
 
 impl PreKeyBundle {
+    /// The bundle the server hands out for our own device: what our
+    /// pre-key upload told it, with `one_time` (one of our one-time keys)
+    /// or none.
+    #[must_use]
+    pub fn of_own(creds: &Creds, one_time: Option<&PreKey>) -> PreKeyBundle {
+        let spk = &creds.signed_pre_key;
+        PreKeyBundle {
+            registration_id: u32::from(creds.registration_id),
+            identity: IdentityKey::of(&creds.identity_key),
+            signed_pre_key: SignedPreKeyPublic {
+                id: spk.id,
+                key: PublicKey::of(&spk.key_pair),
+                signature: spk.signature,
+            },
+            one_time_pre_key: one_time.map(|key| OneTimePreKeyPublic {
+                id: key.id,
+                key: PublicKey::of(&key.key_pair),
+            }),
+        }
+    }
+
     /// Checks the signed pre-key's signature (which Baileys' libsignal
     /// skips): a bundle whose key the identity did not sign is refused.
     pub fn verify(&self) -> Result<(), SignalError> {
