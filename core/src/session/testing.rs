@@ -55,8 +55,8 @@ pub fn sample_session(
         data: vec![3; 32],
     });
     session.apply(&Write::LidMapping {
-        pn: "15550001111".into(),
-        lid: "777000111".into(),
+        pn: "15550009999".into(),
+        lid: "777000999".into(),
     });
     session
 }
