@@ -66,6 +66,12 @@ pub fn present(event: &Event, console: bool) {
             tracing::info!(%address, "a contact's device has a new identity key (accepted)")
         }
         Event::PreKeysUploaded { count } => tracing::info!(count, "pre-keys uploaded"),
+        Event::SignedPreKeyRotated { id } => {
+            tracing::info!(
+                id,
+                "signed pre-key rotated (the previous one kept for a grace period)"
+            )
+        }
         Event::IqTimedOut { purpose } => tracing::warn!(?purpose, "request timed out"),
         Event::StoreFailed { op, error } => tracing::error!(?op, %error, "store write failed"),
         Event::LimitReached { limit } => tracing::warn!(
