@@ -223,7 +223,11 @@ fn a_crash_between_storing_and_sending_the_key_loses_nothing() {
     // The next login sends the stored key (not yet another one).
     let third = pipe.reconnect(second);
     pipe.run();
-    assert!(pipe.link(third).is_online(), "{:?}", pipe.link(third).events);
+    assert!(
+        pipe.link(third).is_online(),
+        "{:?}",
+        pipe.link(third).events
+    );
     assert_eq!(rotations(&pipe), [2]);
     let confirmed = stored_creds(&pipe, third);
     assert_eq!(
@@ -236,7 +240,9 @@ fn a_crash_between_storing_and_sending_the_key_loses_nothing() {
         SignedPreKeyStatus::Confirmed { .. }
     ));
     assert_eq!(
-        confirmed.previous_signed_pre_key.map(|p| p.key.key_pair.public().to_owned()),
+        confirmed
+            .previous_signed_pre_key
+            .map(|p| p.key.key_pair.public().to_owned()),
         Some(linked.signed_pre_key.key_pair.public().to_owned())
     );
 
