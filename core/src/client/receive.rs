@@ -137,7 +137,7 @@ impl Client {
                 let mut writes = opened.writes;
                 let mut answer = Answer::delivered(node);
                 if self.is_own_account(&opened.sender) {
-                    self.from_own_phone(node, &opened.content, &mut writes, &mut answer);
+                    self.on_own_phone_content(node, &opened.content, &mut writes, &mut answer);
                 }
                 let retry = (arrived.id.clone(), opened.sender);
                 if self.session.retries.contains_key(&retry) {
@@ -179,7 +179,7 @@ impl Client {
     /// What our own phone sends us besides messages: app-state keys are
     /// kept with the message, and a history-sync notice is receipted (the
     /// history itself is not downloaded).
-    fn from_own_phone(
+    fn on_own_phone_content(
         &mut self,
         node: NodeRef<'_>,
         content: &Content,
