@@ -84,6 +84,13 @@ pub struct Link {
     pub last_received: Option<Instant>,
     /// The socket is closed (either side).
     pub closed: bool,
+    /// When set, the first store batch it matches is committed and then
+    /// the process "dies" (kill -9): the client is told nothing more, the
+    /// bytes it emitted before that batch are sent (a shell writes as it
+    /// drains), those after it never leave, and the socket closes.
+    pub crash_after_store: Option<fn(&[Write]) -> bool>,
+    /// Set once `crash_after_store` fired.
+    pub crashed: bool,
 }
 
 impl Link {
@@ -236,6 +243,8 @@ impl Pipe {
                 held: Vec::new(),
                 last_received: None,
                 closed: false,
+                crash_after_store: None,
+                crashed: false,
             },
         );
         conn
@@ -481,17 +490,27 @@ impl Pipe {
         let Some(link) = self.links.get_mut(&conn) else {
             return false;
         };
+        if link.crashed {
+            return false;
+        }
         let mut actions = Vec::new();
         let mut moved = false;
-        loop {
+        'drain: loop {
             let mut done = Vec::new();
             while let Some(output) = link.client.poll_output() {
                 moved = true;
                 match output {
                     Output::Transmit(bytes) => actions.push(Action::ToServer(bytes)),
                     Output::Store(op, store) => {
+                        let crash = link.crash_after_store.is_some_and(|hit| hit(&store));
                         if let Some(result) = commit(link, op, store) {
                             done.push((op, result));
+                        }
+                        if crash {
+                            link.crash_after_store = None;
+                            link.crashed = true;
+                            actions.push(Action::Close);
+                            break 'drain;
                         }
                     }
                     Output::Event(event) => {

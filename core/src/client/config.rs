@@ -24,6 +24,8 @@ impl std::fmt::Debug for PairingMethod {
     }
 }
 
+const DAY_MS: u64 = 24 * 60 * 60 * 1000;
+
 /// Limits and timings, units last. Defaults follow WhatsApp Web.
 #[derive(Debug, Clone)]
 pub struct ClientConfig {
@@ -53,6 +55,12 @@ pub struct ClientConfig {
     /// deletes the oldest (the server handed them out long ago, or lost
     /// them).
     pub pre_keys_stored_max: usize,
+    /// A signed pre-key this old (by the wall clock at login) is replaced
+    /// at the next login (WhatsApp Web rotates about weekly).
+    pub signed_pre_key_rotate_ms: u64,
+    /// The replaced signed pre-key still opens pkmsgs built on it until
+    /// this long after it was replaced (checked at login).
+    pub signed_pre_key_grace_ms: u64,
     /// Message ids remembered per connection to answer a redelivery
     /// without a second write; the oldest are forgotten past this (the
     /// store still drops a duplicate by id).
@@ -95,6 +103,8 @@ impl Default for ClientConfig {
             pre_keys_initial: 812,
             pre_keys_low_water: 5,
             pre_keys_stored_max: 2_000,
+            signed_pre_key_rotate_ms: 7 * DAY_MS,
+            signed_pre_key_grace_ms: 30 * DAY_MS,
             seen_messages_len_max: 4_096,
             store_ops_in_flight_max: 1_024,
             outputs_len_max: 1_024,

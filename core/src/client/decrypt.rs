@@ -227,7 +227,9 @@ fn open_pairwise(
     };
     let identity = &session.creds.identity_key;
     let (plaintext, record) = if kind == "pkmsg" {
-        let signed = [&session.creds.signed_pre_key];
+        // The previous key too: a contact may have fetched our bundle
+        // before the last rotation.
+        let signed: Vec<_> = session.creds.signed_pre_keys().collect();
         let pre_keys = LocalPreKeys {
             signed: &signed,
             one_time: &session.pre_keys,

@@ -91,6 +91,11 @@ pub enum Event {
     PreKeysUploaded {
         count: u32,
     },
+    /// The server confirmed it hands out the signed pre-key with this id
+    /// (a rotation; the one before is kept for a grace period).
+    SignedPreKeyRotated {
+        id: u32,
+    },
     IqTimedOut {
         purpose: IqPurpose,
     },

@@ -16,6 +16,11 @@ pub enum IqPurpose {
         count: u32,
     },
     SetActive,
+    /// Handing the server the signed pre-key with this id (a rotation,
+    /// or one it never confirmed).
+    SignedPreKeyRotate {
+        id: u32,
+    },
     LinkCodeHello,
     LinkCodeFinish,
 }

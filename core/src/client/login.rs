@@ -1,17 +1,23 @@
 //! From `<success>` to online: the login is confirmed in the store, the
-//! server's pre-key count is checked and topped up, passive mode is
-//! turned off; and what the answers to those requests mean.
+//! signed pre-key rotated when due, the server's pre-key count is checked
+//! and topped up, passive mode is turned off; and what the answers to
+//! those requests mean.
 
 use std::time::Instant;
 
 use super::state::{Stage, State};
 use super::{AfterStore, Client, Event, IqPurpose, Violation, link_code, ms, stanzas};
 use crate::crypto::KeyPair;
-use crate::session::{PreKey, Write, pre_key_ids};
+use crate::session::{
+    PreKey, SignedPreKey, SignedPreKeyCheck, SignedPreKeyStatus, Write, pre_key_ids,
+};
+use crate::time::UnixMillis;
 use crate::wire::binary::NodeRef;
 
 impl Client {
-    pub(super) fn on_success(&mut self, now: Instant, node: NodeRef<'_>) {
+    /// `wall` is the wall clock the `<success>` frame came with: the
+    /// signed pre-key's age is judged by it.
+    pub(super) fn on_success(&mut self, now: Instant, node: NodeRef<'_>, wall: UnixMillis) {
         let Some(me) = self.session.creds.me.clone() else {
             return self.violation(Violation::SuccessUnregistered);
         };
@@ -40,6 +46,7 @@ impl Client {
             self.store(writes, AfterStore::Nothing);
         }
         self.event(Event::LoggedIn { jid: me.jid });
+        self.check_signed_pre_key(now, wall);
         let count = self
             .iqs
             .start(IqPurpose::PreKeyCount, now, ms(self.config.iq_timeout_ms));
@@ -80,6 +87,17 @@ impl Client {
                 self.store_creds(creds, AfterStore::Nothing);
                 self.event(Event::PreKeysUploaded { count });
             }
+            IqPurpose::SignedPreKeyRotate { id } => {
+                let creds = &self.session.creds;
+                if let SignedPreKeyStatus::Unconfirmed { made } = creds.signed_pre_key_status
+                    && creds.signed_pre_key.id == id
+                {
+                    let mut creds = creds.clone();
+                    creds.signed_pre_key_status = SignedPreKeyStatus::Confirmed { made };
+                    self.store_creds(creds, AfterStore::Nothing);
+                }
+                self.event(Event::SignedPreKeyRotated { id });
+            }
             IqPurpose::SetActive => {
                 if let State::Open { stage, .. } = &mut self.state {
                     *stage = Stage::Online;
@@ -110,6 +128,48 @@ impl Client {
             }
             IqPurpose::LinkCodeFinish => {}
         }
+    }
+
+    /// Rotates the signed pre-key when it is due (the new one stored
+    /// before it is sent: a crash in between finds it stored and
+    /// unconfirmed, and the next login sends it), sends one the server
+    /// never confirmed, or forgets the previous one after its grace.
+    fn check_signed_pre_key(&mut self, now: Instant, wall: UnixMillis) {
+        let check = self.session.creds.signed_pre_key_check(
+            wall,
+            self.config.signed_pre_key_rotate_ms,
+            self.config.signed_pre_key_grace_ms,
+        );
+        match check {
+            SignedPreKeyCheck::Keep => {}
+            SignedPreKeyCheck::Resend => {
+                let key = self.session.creds.signed_pre_key.clone();
+                self.send_signed_pre_key(now, &key);
+            }
+            SignedPreKeyCheck::Rotate => {
+                let creds = self
+                    .session
+                    .creds
+                    .with_rotated_signed_pre_key(wall, &mut self.rng);
+                let key = creds.signed_pre_key.clone();
+                self.store_creds(creds, AfterStore::SendSignedPreKey { key });
+            }
+            SignedPreKeyCheck::DropPrevious => {
+                let mut creds = self.session.creds.clone();
+                creds.previous_signed_pre_key = None;
+                self.store_creds(creds, AfterStore::Nothing);
+            }
+        }
+    }
+
+    /// The rotate request for `key`, which the store already holds.
+    pub(super) fn send_signed_pre_key(&mut self, now: Instant, key: &SignedPreKey) {
+        let id = self.iqs.start(
+            IqPurpose::SignedPreKeyRotate { id: key.id },
+            now,
+            ms(self.config.iq_timeout_ms),
+        );
+        self.send(&stanzas::signed_pre_key_rotate(&id, key));
     }
 
     /// Tops the server's one-time pre-keys up when `server_count` is low,

@@ -46,7 +46,7 @@ pub use iq::IqPurpose;
 pub use payload::Browser;
 pub use violation::Violation;
 
-use crate::session::{Creds, PreKey, Session, Write};
+use crate::session::{Creds, PreKey, Session, SignedPreKey, Write};
 use crate::time::UnixMillis;
 use crate::wire;
 use crate::wire::binary::{Decoded, Jid, Node};
@@ -80,6 +80,10 @@ enum AfterStore {
     },
     UploadPreKeys {
         keys: Vec<PreKey>,
+    },
+    /// A new signed pre-key is stored: now hand it to the server.
+    SendSignedPreKey {
+        key: SignedPreKey,
     },
 }
 

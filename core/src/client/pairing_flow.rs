@@ -9,7 +9,8 @@ use super::{
     AfterStore, Client, DisconnectReason, Event, IqPurpose, PairingMethod, Violation, link_code,
     ms, pairing, stanzas,
 };
-use crate::session::Me;
+use crate::session::{Me, SignedPreKeyStatus};
+use crate::time::UnixMillis;
 use crate::wire::binary::NodeRef;
 use link_code::CompanionCode;
 
@@ -165,7 +166,7 @@ impl Client {
         }
     }
 
-    pub(super) fn on_pair_success(&mut self, id: &str, success: NodeRef<'_>) {
+    pub(super) fn on_pair_success(&mut self, id: &str, success: NodeRef<'_>, wall: UnixMillis) {
         if self.session.creds.is_registered() {
             return;
         }
@@ -206,6 +207,9 @@ impl Client {
                 .map(str::to_owned),
         });
         creds.account = Some(accepted.account);
+        // The server has had this signed pre-key since the registration;
+        // its rotation schedule starts now.
+        creds.signed_pre_key_status = SignedPreKeyStatus::Confirmed { made: wall };
         creds.platform = platform.clone();
         if let State::Open { stage, .. } = &mut self.state {
             *stage = Stage::Paired;

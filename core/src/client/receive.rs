@@ -29,8 +29,8 @@ impl Client {
         wall: UnixMillis,
     ) {
         match node.tag() {
-            "iq" => self.on_iq(now, node),
-            "success" => self.on_success(now, node),
+            "iq" => self.on_iq(now, node, wall),
+            "success" => self.on_success(now, node, wall),
             "failure" => {
                 let code = node
                     .attr("reason")
@@ -65,7 +65,7 @@ impl Client {
         }
     }
 
-    fn on_iq(&mut self, now: Instant, node: NodeRef<'_>) {
+    fn on_iq(&mut self, now: Instant, node: NodeRef<'_>, wall: UnixMillis) {
         let id = node.attr("id").unwrap_or_default();
         match node.attr("type") {
             Some("result") | Some("error") => {
@@ -87,7 +87,7 @@ impl Client {
                     self.on_pair_device(now, refs);
                 } else if let Some(success) = node.child("pair-success") {
                     let id = id.to_owned();
-                    self.on_pair_success(&id, success);
+                    self.on_pair_success(&id, success, wall);
                 }
             }
             _ => {}
@@ -137,7 +137,7 @@ impl Client {
                 let mut writes = opened.writes;
                 let mut answer = Answer::delivered(node);
                 if self.is_own_account(&opened.sender) {
-                    self.from_own_phone(node, &opened.content, &mut writes, &mut answer);
+                    self.on_own_phone_content(node, &opened.content, &mut writes, &mut answer);
                 }
                 let retry = (arrived.id.clone(), opened.sender);
                 if self.session.retries.contains_key(&retry) {
@@ -179,7 +179,7 @@ impl Client {
     /// What our own phone sends us besides messages: app-state keys are
     /// kept with the message, and a history-sync notice is receipted (the
     /// history itself is not downloaded).
-    fn from_own_phone(
+    fn on_own_phone_content(
         &mut self,
         node: NodeRef<'_>,
         content: &Content,
@@ -348,8 +348,11 @@ impl Client {
                         self.violation(super::Violation::PairingNotStored)
                     }
                     // This session's keys moved on past what the store will
-                    // hold: end, and start again from the store's.
-                    AfterStore::Ack { .. } | AfterStore::AskAgain { .. } => {
+                    // hold: end, and start again from the store's (a
+                    // signed pre-key not stored is never sent).
+                    AfterStore::Ack { .. }
+                    | AfterStore::AskAgain { .. }
+                    | AfterStore::SendSignedPreKey { .. } => {
                         self.close(DisconnectReason::StoreRefused)
                     }
                     _ => {}
@@ -403,6 +406,7 @@ impl Client {
                 );
                 self.send(&stanzas::pre_key_upload(&id, &self.session.creds, &keys));
             }
+            AfterStore::SendSignedPreKey { key } => self.send_signed_pre_key(now, &key),
         }
         Ok(())
     }

@@ -2,7 +2,7 @@
 //! be read against the protocol references side by side.
 
 use crate::crypto::KEY_TYPE_DJB;
-use crate::session::{Creds, PreKey};
+use crate::session::{Creds, PreKey, SignedPreKey};
 use crate::wire::binary::{Jid, Node, NodeRef, Str, Value, ValueRef};
 
 /// The server's JID, `@s.whatsapp.net`.
@@ -59,8 +59,7 @@ fn one_time_key(key: &PreKey) -> Node {
 }
 
 /// `<skey>`: the signed pre-key with its signature.
-fn signed_key(creds: &Creds) -> Node {
-    let spk = &creds.signed_pre_key;
+fn signed_key(spk: &SignedPreKey) -> Node {
     let mut skey = key_fields(spk.id, spk.key_pair.public());
     skey.push(Node::new("signature").with_bytes(spk.signature.to_vec()));
     Node::new("skey").with_children(skey)
@@ -82,8 +81,19 @@ pub fn pre_key_upload(id: &str, creds: &Creds, keys: &[PreKey]) -> Node {
             Node::new("type").with_bytes(vec![KEY_TYPE_DJB]),
             Node::new("identity").with_bytes(creds.identity_key.public().to_vec()),
             Node::new("list").with_children(keys.iter().map(one_time_key).collect()),
-            signed_key(creds),
+            signed_key(&creds.signed_pre_key),
         ],
+    )
+}
+
+/// Hands the server a new signed pre-key, which it gives contacts from
+/// then on in place of the one before.
+pub fn signed_pre_key_rotate(id: &str, key: &SignedPreKey) -> Node {
+    iq(
+        id,
+        "set",
+        "encrypt",
+        vec![Node::new("rotate").with_children(vec![signed_key(key)])],
     )
 }
 
@@ -144,7 +154,7 @@ pub fn retry_keys(creds: &Creds, key: &PreKey) -> Node {
         Node::new("type").with_bytes(vec![KEY_TYPE_DJB]),
         Node::new("identity").with_bytes(creds.identity_key.public().to_vec()),
         one_time_key(key),
-        signed_key(creds),
+        signed_key(&creds.signed_pre_key),
     ];
     if let Some(account) = &creds.account {
         bundle.push(Node::new("device-identity").with_bytes(account.clone()));

@@ -9,6 +9,7 @@ use rand_core::CryptoRngCore;
 use thiserror::Error;
 
 use crate::crypto::{KeyPair, prefixed_public};
+use crate::time::UnixMillis;
 use crate::wire::binary::Jid;
 
 /// The medium-term pre-key, signed by the identity key.
@@ -18,6 +19,30 @@ pub struct SignedPreKey {
     pub key_pair: KeyPair,
     /// XEdDSA by the identity key over `0x05 ‖ public key`.
     pub signature: [u8; 64],
+}
+
+/// Where the current signed pre-key stands: when it went into service
+/// (by the wall clock the client was handed then) and whether the server
+/// is known to hand it out.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SignedPreKeyStatus {
+    /// A record from before rotation existed, or creds never linked:
+    /// rotated at the next login.
+    Unknown,
+    /// Rotated in and stored at `made`; the server has not confirmed it
+    /// (the rotate request was lost or refused): sent again at login.
+    Unconfirmed { made: UnixMillis },
+    /// The server has it (registered at linking, or a rotate it answered).
+    Confirmed { made: UnixMillis },
+}
+
+/// The signed pre-key before the current one: a contact that fetched our
+/// bundle before the rotation still builds its pkmsg on it, so it stays
+/// until a grace period after `replaced_at`.
+#[derive(Debug, Clone)]
+pub struct PreviousSignedPreKey {
+    pub key: SignedPreKey,
+    pub replaced_at: UnixMillis,
 }
 
 /// A one-time pre-key, uploaded to the server for others to start a
@@ -59,6 +84,9 @@ pub struct Creds {
     pub noise_key: KeyPair,
     pub identity_key: KeyPair,
     pub signed_pre_key: SignedPreKey,
+    pub signed_pre_key_status: SignedPreKeyStatus,
+    /// Kept for pkmsgs built on it; dropped after a grace period.
+    pub previous_signed_pre_key: Option<PreviousSignedPreKey>,
     /// 14-bit Signal registration id.
     pub registration_id: u16,
     /// Authenticates the phone's pair-success message.
@@ -83,6 +111,12 @@ impl std::fmt::Debug for Creds {
         f.debug_struct("Creds")
             .field("noise_key", &self.noise_key)
             .field("identity_key", &self.identity_key)
+            .field("signed_pre_key_id", &self.signed_pre_key.id)
+            .field("signed_pre_key_status", &self.signed_pre_key_status)
+            .field(
+                "previous_signed_pre_key_id",
+                &self.previous_signed_pre_key.as_ref().map(|p| p.key.id),
+            )
             .field("registration_id", &self.registration_id)
             .field("adv_secret", &"<redacted>")
             .field("me", &self.me)
@@ -128,6 +162,8 @@ impl Creds {
             noise_key,
             identity_key,
             signed_pre_key,
+            signed_pre_key_status: SignedPreKeyStatus::Unknown,
+            previous_signed_pre_key: None,
             registration_id,
             adv_secret,
             me: None,
@@ -155,10 +191,21 @@ impl Creds {
         pb::Creds {
             noise_key: Some(key_pair_to_pb(&self.noise_key)),
             identity_key: Some(key_pair_to_pb(&self.identity_key)),
-            signed_pre_key: Some(pb::SignedPreKey {
-                id: self.signed_pre_key.id,
-                key_pair: Some(key_pair_to_pb(&self.signed_pre_key.key_pair)),
-                signature: self.signed_pre_key.signature.to_vec(),
+            signed_pre_key: Some(self.signed_pre_key.to_record()),
+            signed_pre_key_made_at: match self.signed_pre_key_status {
+                SignedPreKeyStatus::Unknown => None,
+                SignedPreKeyStatus::Unconfirmed { made }
+                | SignedPreKeyStatus::Confirmed { made } => Some(made.as_millis()),
+            },
+            signed_pre_key_unconfirmed: matches!(
+                self.signed_pre_key_status,
+                SignedPreKeyStatus::Unconfirmed { .. }
+            ),
+            previous_signed_pre_key: self.previous_signed_pre_key.as_ref().map(|previous| {
+                pb::PreviousSignedPreKey {
+                    key: Some(previous.key.to_record()),
+                    replaced_at: previous.replaced_at.as_millis(),
+                }
             }),
             registration_id: u32::from(self.registration_id),
             adv_secret: self.adv_secret.to_vec(),
@@ -195,6 +242,19 @@ impl Creds {
         let signed = record
             .signed_pre_key
             .ok_or(CredsError::Missing("signed_pre_key"))?;
+        let previous_signed_pre_key = match record.previous_signed_pre_key {
+            None => None,
+            Some(previous) => Some(PreviousSignedPreKey {
+                key: SignedPreKey::from_record(
+                    previous
+                        .key
+                        .ok_or(CredsError::Missing("previous_signed_pre_key.key"))?,
+                    "previous_signed_pre_key.key_pair",
+                    "previous_signed_pre_key.signature",
+                )?,
+                replaced_at: UnixMillis(previous.replaced_at),
+            }),
+        };
         let me = match record.me {
             None => None,
             Some(me) => Some(Me {
@@ -209,11 +269,24 @@ impl Creds {
         Ok(Creds {
             noise_key: key_pair_from_pb(record.noise_key, "noise_key")?,
             identity_key: key_pair_from_pb(record.identity_key, "identity_key")?,
-            signed_pre_key: SignedPreKey {
-                id: signed.id,
-                key_pair: key_pair_from_pb(signed.key_pair, "signed_pre_key.key_pair")?,
-                signature: fixed(&signed.signature, "signed_pre_key.signature")?,
+            signed_pre_key: SignedPreKey::from_record(
+                signed,
+                "signed_pre_key.key_pair",
+                "signed_pre_key.signature",
+            )?,
+            signed_pre_key_status: match (
+                record.signed_pre_key_made_at,
+                record.signed_pre_key_unconfirmed,
+            ) {
+                (None, _) => SignedPreKeyStatus::Unknown,
+                (Some(at), true) => SignedPreKeyStatus::Unconfirmed {
+                    made: UnixMillis(at),
+                },
+                (Some(at), false) => SignedPreKeyStatus::Confirmed {
+                    made: UnixMillis(at),
+                },
             },
+            previous_signed_pre_key,
             registration_id: u16::try_from(record.registration_id).map_err(|_| {
                 CredsError::BadLength {
                     field: "registration_id",
@@ -245,6 +318,26 @@ impl SignedPreKey {
             key_pair,
             signature,
         }
+    }
+
+    fn to_record(&self) -> pb::SignedPreKey {
+        pb::SignedPreKey {
+            id: self.id,
+            key_pair: Some(key_pair_to_pb(&self.key_pair)),
+            signature: self.signature.to_vec(),
+        }
+    }
+
+    fn from_record(
+        record: pb::SignedPreKey,
+        key_pair_field: &'static str,
+        signature_field: &'static str,
+    ) -> Result<SignedPreKey, CredsError> {
+        Ok(SignedPreKey {
+            id: record.id,
+            key_pair: key_pair_from_pb(record.key_pair, key_pair_field)?,
+            signature: fixed(&record.signature, signature_field)?,
+        })
     }
 }
 
@@ -327,6 +420,78 @@ mod tests {
         assert_eq!(back.encode(), creds.encode());
         assert_eq!(back.noise_key.public(), creds.noise_key.public());
         assert_eq!(back.me, creds.me);
+    }
+
+    #[test]
+    fn a_record_from_before_rotation_reads_as_made_at_an_unknown_time() {
+        let creds = Creds::generate(&mut ChaCha20Rng::seed_from_u64(8));
+        let mut record = creds.to_record();
+        // What an older build wrote: none of the rotation fields.
+        record.signed_pre_key_made_at = None;
+        record.previous_signed_pre_key = None;
+        record.signed_pre_key_unconfirmed = false;
+        let old = Creds::decode(&record.encode_to_vec()).expect("old record");
+        assert_eq!(old.signed_pre_key_status, SignedPreKeyStatus::Unknown);
+        assert!(old.previous_signed_pre_key.is_none());
+        assert_eq!(old.signed_pre_key.id, creds.signed_pre_key.id);
+    }
+
+    #[test]
+    fn a_rotated_key_and_its_previous_round_trip() {
+        let mut rng = ChaCha20Rng::seed_from_u64(9);
+        let creds = Creds::generate(&mut rng);
+        let made = UnixMillis(1_750_000_000_000);
+        let rotated = creds.with_rotated_signed_pre_key(made, &mut rng);
+        let back = Creds::decode(&rotated.encode()).expect("round trip");
+        assert_eq!(back.encode(), rotated.encode());
+        assert_eq!(
+            back.signed_pre_key_status,
+            SignedPreKeyStatus::Unconfirmed { made }
+        );
+        let previous = back
+            .previous_signed_pre_key
+            .as_ref()
+            .expect("previous kept");
+        assert_eq!(previous.replaced_at, made);
+        assert_eq!(
+            previous.key.key_pair.private_bytes(),
+            creds.signed_pre_key.key_pair.private_bytes()
+        );
+        let mut confirmed = back.clone();
+        confirmed.signed_pre_key_status = SignedPreKeyStatus::Confirmed { made };
+        let confirmed_back = Creds::decode(&confirmed.encode()).expect("round trip");
+        assert_eq!(
+            confirmed_back.signed_pre_key_status,
+            SignedPreKeyStatus::Confirmed { made }
+        );
+        // A previous key whose key pair is gone is corruption, named.
+        let mut record = rotated.to_record();
+        if let Some(previous) = &mut record.previous_signed_pre_key {
+            previous.key = None;
+        }
+        assert_eq!(
+            Creds::decode(&record.encode_to_vec()).expect_err("no key"),
+            CredsError::Missing("previous_signed_pre_key.key")
+        );
+    }
+
+    #[test]
+    fn debug_hides_the_signed_pre_keys_private_halves() {
+        let mut rng = ChaCha20Rng::seed_from_u64(10);
+        let creds = Creds::generate(&mut rng).with_rotated_signed_pre_key(UnixMillis(5), &mut rng);
+        let shown = format!("{creds:?}");
+        let previous = creds.previous_signed_pre_key.as_ref().expect("kept");
+        for private in [
+            creds.signed_pre_key.key_pair.private_bytes(),
+            previous.key.key_pair.private_bytes(),
+        ] {
+            let hex: String = private.iter().map(|b| format!("{b:02x}")).collect();
+            assert!(!shown.contains(&hex[..16]), "{shown}");
+        }
+        assert!(
+            shown.contains("previous_signed_pre_key_id: Some(1)"),
+            "{shown}"
+        );
     }
 
     #[test]

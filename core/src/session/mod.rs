@@ -11,8 +11,14 @@ pub mod restore;
 pub mod snapshot;
 pub mod testing;
 
-pub use creds::{AppVersion, Creds, CredsError, Me, PreKey, SignedPreKey};
+mod signed_pre_key_schedule;
+
+pub use creds::{
+    AppVersion, Creds, CredsError, Me, PreKey, PreviousSignedPreKey, SignedPreKey,
+    SignedPreKeyStatus,
+};
 pub use model::{
     Committed, InboxContent, InboxEntry, OutboxEntry, PlacedPreKeys, RecordError, Retry, RetryKey,
     SenderKeyName, Session, StoreFault, Write, creds_over, place_fresh_pre_keys,
 };
+pub use signed_pre_key_schedule::{SignedPreKeyCheck, next_signed_pre_key_id};

@@ -358,6 +358,7 @@ impl StatusBoard {
             Event::Disconnected { reason } => self.record_disconnect(reason, wall),
             Event::OfflineDelivered { .. }
             | Event::PreKeysUploaded { .. }
+            | Event::SignedPreKeyRotated { .. }
             | Event::IqTimedOut { .. } => {}
         }
     }

@@ -90,6 +90,12 @@ pub fn present(event: &Event, display: CodeDisplay, page_on: bool) {
             );
         }
         Event::PreKeysUploaded { count } => tracing::info!(count, "pre-keys uploaded"),
+        Event::SignedPreKeyRotated { id } => {
+            tracing::info!(
+                id,
+                "signed pre-key rotated (the previous one kept for a grace period)"
+            )
+        }
         Event::IqTimedOut { purpose } => tracing::warn!(?purpose, "request timed out"),
         Event::StoreFailed { op, error } => tracing::error!(?op, %error, "store write failed"),
         Event::LimitReached { limit } => tracing::warn!(
@@ -163,7 +169,7 @@ mod tests {
         let admitted: Vec<Option<u64>> = (0..5).map(|_| budget.admit()).collect();
         assert_eq!(admitted, [Some(0), Some(0), Some(0), None, None]);
         // A new minute: the next line says how many were held back.
-        if let Some((start, _, _)) = budget.window.lock().unwrap().as_mut() {
+        if let Some((start, _, _)) = budget.window.lock().expect("the window lock").as_mut() {
             *start -= Duration::from_secs(61);
         }
         assert_eq!(budget.admit(), Some(2));

@@ -51,17 +51,22 @@ fn parse_upload(iq: &Node) -> Result<Upload, String> {
         })
         .collect::<Result<Vec<_>, String>>()?;
     let skey = iq.child("skey").ok_or("pre-key upload lacks <skey>")?;
-    let signed_pre_key = SignedPreKey {
-        id: be_uint("skey id", bytes_of(skey, "id")?)?,
-        public: key32(skey, "value")?,
-        signature: bytes_of(skey, "signature")?.to_vec(),
-    };
+    let signed_pre_key = parse_skey(skey)?;
     signed_pre_key.verify(&identity)?;
     Ok(Upload {
         registration_id,
         identity,
         keys,
         signed_pre_key,
+    })
+}
+
+/// Reads `<skey><id><value><signature>`; the caller checks the signature.
+fn parse_skey(skey: &Node) -> Result<SignedPreKey, String> {
+    Ok(SignedPreKey {
+        id: be_uint("skey id", bytes_of(skey, "id")?)?,
+        public: key32(skey, "value")?,
+        signature: bytes_of(skey, "signature")?.to_vec(),
     })
 }
 
@@ -120,6 +125,9 @@ impl FakeServer {
             }
             ("set", "encrypt") if iq.child("list").is_some() => {
                 self.on_pre_key_upload(conn, &id, iq, device);
+            }
+            ("set", "encrypt") if iq.child("rotate").is_some() => {
+                self.on_signed_pre_key_rotate(conn, &id, iq, device);
             }
             ("set", "passive") if iq.child("active").is_some() => {
                 self.send(conn, &stanzas::iq_result(&id));
@@ -194,6 +202,32 @@ impl FakeServer {
                         last,
                     });
                 }
+            }
+            Err(what) => self.refuse_iq(conn, id, 400, "bad-request", what),
+        }
+    }
+
+    /// `<rotate><skey>`: the device's new signed pre-key, signed by its
+    /// identity; contacts get it in every bundle from now on.
+    fn on_signed_pre_key_rotate(&mut self, conn: ConnId, id: &str, iq: &Node, device: Option<u8>) {
+        let Some(d) = device.and_then(|d| self.devices.get_mut(&d)) else {
+            return;
+        };
+        let rotated = iq
+            .child("rotate")
+            .and_then(|r| r.child("skey"))
+            .ok_or_else(|| "rotate lacks <skey>".to_owned())
+            .and_then(parse_skey)
+            .and_then(|key| {
+                key.verify(&d.companion.identity_public)?;
+                Ok(key)
+            });
+        match rotated {
+            Ok(key) => {
+                let key_id = key.id;
+                d.companion.signed_pre_key = key;
+                self.send(conn, &stanzas::iq_result(id));
+                self.event(ServerEvent::SignedPreKeyRotated { conn, id: key_id });
             }
             Err(what) => self.refuse_iq(conn, id, 400, "bad-request", what),
         }

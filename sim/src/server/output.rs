@@ -127,6 +127,12 @@ pub enum ServerEvent {
         count: u32,
         first_id: u32,
     },
+    /// The device rotated its signed pre-key (signature checked): bundles
+    /// carry the key with this id from now on.
+    SignedPreKeyRotated {
+        conn: ConnId,
+        id: u32,
+    },
     /// An upload carried ids already uploaded with other keys: a promise
     /// broken (`chaos::invariants`).
     PreKeyIdsReused {
