@@ -25,6 +25,7 @@ use crate::host::http::PairingPhone;
 use crate::host::memory::{RssSampler, ShedHooks};
 use crate::host::status::StatusBoard;
 use crate::session::driver::{Control, Ended, run_connection};
+use crate::session::events::{self, EVENTS_LEN_MAX, EventSender};
 use crate::session::present::present;
 use crate::session::settings::{client_config, keeper_config};
 use crate::session::transport::Dialer;
@@ -97,7 +98,7 @@ fn start_connection<D: Dialer, C: Clock + Clone + 'static>(
     url: &str,
     mut link: StoreLink,
     clock: C,
-    events: mpsc::UnboundedSender<Event>,
+    events: EventSender,
 ) -> Connection {
     let (control, mut control_rx) = watch::channel(Control::Run);
     let dialer = dialer.clone();
@@ -123,15 +124,32 @@ fn start_connection<D: Dialer, C: Clock + Clone + 'static>(
             &mut link,
             &clock,
             &mut control_rx,
-            |event| {
-                let _ = events.send(event.clone());
-            },
+            &events,
         )
         .await;
         let resume = client.resume_creds().cloned().map(Box::new);
         Outcome::Ended { ended, resume }
     });
     Connection { control, task }
+}
+
+/// Closes `conn` and waits for its task, taking its events meanwhile: a
+/// connection waiting for room in a full events channel must get it to
+/// see the close.
+async fn close_and_join(
+    conn: Connection,
+    events: &mut mpsc::Receiver<Event>,
+    mut on_event: impl FnMut(Event),
+) {
+    let _ = conn.control.send(Control::Close);
+    let mut task = conn.task;
+    loop {
+        tokio::select! {
+            biased;
+            Some(event) = events.recv() => on_event(event),
+            _ = &mut task => return,
+        }
+    }
 }
 
 async fn join(connection: &mut Option<Connection>) -> Outcome {
@@ -187,7 +205,7 @@ pub async fn supervise<D: Dialer, C: Clock + Clone + 'static>(
         reconnect_max_ms = config.reconnect_max_ms,
         "Connection keeper active"
     );
-    let (events_tx, mut events_rx) = mpsc::unbounded_channel::<Event>();
+    let (events_tx, mut events_rx) = events::channel(EVENTS_LEN_MAX, board.clone());
     let mut connection: Option<Connection> = None;
     let mut client_config = client_config(config);
     if let Some(tune) = services.tune_client {
@@ -225,7 +243,7 @@ pub async fn supervise<D: Dialer, C: Clock + Clone + 'static>(
                         Client::new(client_config.clone(), session, seed(&mut rng)),
                         &dialer,
                         &config.ws_url,
-                        worker.link(),
+                        worker.link(client_config.store_ops_in_flight_max),
                         clock.clone(),
                         events_tx.clone(),
                     ));
@@ -266,8 +284,15 @@ pub async fn supervise<D: Dialer, C: Clock + Clone + 'static>(
                     );
                 }
                 KeeperOutput::Shutdown(ShutdownStep::Drain) => {
-                    let code =
-                        shut_down(&mut keeper, connection.take(), worker, &clock, &board).await;
+                    let code = shut_down(
+                        &mut keeper,
+                        connection.take(),
+                        &mut events_rx,
+                        worker,
+                        &clock,
+                        services,
+                    )
+                    .await;
                     return Finished {
                         exit_code: code,
                         finalized: true,
@@ -276,8 +301,10 @@ pub async fn supervise<D: Dialer, C: Clock + Clone + 'static>(
                 KeeperOutput::Shutdown(_) => {}
                 KeeperOutput::Exit(code) => {
                     if let Some(conn) = connection.take() {
-                        let _ = conn.control.send(Control::Close);
-                        let _ = conn.task.await;
+                        close_and_join(conn, &mut events_rx, |event| {
+                            show(&event, services, &clock);
+                        })
+                        .await;
                     }
                     return Finished {
                         exit_code: code,
@@ -298,8 +325,7 @@ pub async fn supervise<D: Dialer, C: Clock + Clone + 'static>(
             biased;
             _ = shutdown.changed() => keeper.handle_input(clock.now(), KeeperInput::ShutdownRequested),
             Some(event) = events_rx.recv() => {
-                present(&event, services.console);
-                board.on_event(&event, clock.wall());
+                show(&event, services, &clock);
                 if event == Event::Online {
                     keeper.handle_input(clock.now(), KeeperInput::Online);
                 }
@@ -357,6 +383,13 @@ pub async fn supervise<D: Dialer, C: Clock + Clone + 'static>(
     }
 }
 
+/// What a connection's event changes outside the keeper: the console and
+/// the status board.
+fn show<C: Clock>(event: &Event, services: &Services, clock: &C) {
+    present(event, services.console);
+    services.board.on_event(event, clock.wall());
+}
+
 fn seed(rng: &mut ChaCha20Rng) -> [u8; 32] {
     let mut seed = [0u8; 32];
     rng.fill_bytes(&mut seed);
@@ -398,44 +431,61 @@ async fn ask_the_register<C: Clock>(worker: &StoreWorker, keeper: &mut Keeper, c
 /// The shutdown sequence the keeper orders: drain (read nothing more,
 /// finish the writes in flight so their acks go out), final snapshot,
 /// close the socket; each step cut off at the keeper's grace deadline.
+/// The connection's events are taken throughout, so it never waits on a
+/// full channel while its acks are due.
 async fn shut_down<C: Clock>(
     keeper: &mut Keeper,
     mut connection: Option<Connection>,
+    events: &mut mpsc::Receiver<Event>,
     worker: &StoreWorker,
     clock: &C,
-    board: &StatusBoard,
+    services: &Services,
 ) -> i32 {
+    let board = &services.board;
     let mut step = ShutdownStep::Drain;
     // The keeper's deadline cuts every step; this only bounds the awaits.
     let generous = Duration::from_secs(3600);
     loop {
         board.on_keeper_health(keeper.health());
-        let work = async {
-            match step {
-                ShutdownStep::Drain => {
-                    if let Some(conn) = &connection {
-                        let _ = conn.control.send(Control::Drain);
+        {
+            let work = async {
+                match step {
+                    ShutdownStep::Drain => {
+                        if let Some(conn) = &connection {
+                            let _ = conn.control.send(Control::Drain);
+                        }
+                        if !worker.flush(generous).await {
+                            tracing::warn!("the store did not take every write");
+                        }
                     }
-                    if !worker.flush(generous).await {
-                        tracing::warn!("the store did not take every write");
+                    ShutdownStep::FinalSnapshot => match worker.snapshot("shutdown", generous).await {
+                        Ok(generation) => tracing::info!(generation, "final snapshot written"),
+                        Err(err) => tracing::error!("final snapshot failed: {err}"),
+                    },
+                    ShutdownStep::Close => {
+                        if let Some(conn) = connection.take() {
+                            let _ = conn.control.send(Control::Close);
+                            let _ = conn.task.await;
+                        }
                     }
                 }
-                ShutdownStep::FinalSnapshot => match worker.snapshot("shutdown", generous).await {
-                    Ok(generation) => tracing::info!(generation, "final snapshot written"),
-                    Err(err) => tracing::error!("final snapshot failed: {err}"),
-                },
-                ShutdownStep::Close => {
-                    if let Some(conn) = connection.take() {
-                        let _ = conn.control.send(Control::Close);
-                        let _ = conn.task.await;
+            };
+            tokio::pin!(work);
+            let deadline = keeper.poll_timeout();
+            loop {
+                tokio::select! {
+                    biased;
+                    () = &mut work => {
+                        keeper.handle_input(clock.now(), KeeperInput::ShutdownStepDone(step));
+                        break;
+                    }
+                    Some(event) = events.recv() => show(&event, services, clock),
+                    () = sleep_until(deadline) => {
+                        keeper.handle_timeout(clock.now());
+                        break;
                     }
                 }
             }
-        };
-        tokio::select! {
-            biased;
-            () = work => keeper.handle_input(clock.now(), KeeperInput::ShutdownStepDone(step)),
-            () = sleep_until(keeper.poll_timeout()) => keeper.handle_timeout(clock.now()),
         }
         while let Some(output) = keeper.poll_output() {
             match output {
