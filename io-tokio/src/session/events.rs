@@ -80,13 +80,14 @@ mod tests {
 
         assert_eq!(rx.recv().await, Some(Event::OfflineDelivered { count: 1 }));
         assert!(poll_once(online.as_mut()).is_ready(), "room again: it is sent");
+        assert_eq!(rx.recv().await, Some(Event::OfflineDelivered { count: 2 }));
         let disconnected = Event::Disconnected {
             reason: blacksky_core::client::DisconnectReason::ConnectionClosed,
         };
-        events.send(disconnected.clone()).await;
+        let mut last = pin!(events.send(disconnected.clone()));
+        assert!(poll_once(last.as_mut()).is_ready(), "room: no wait");
         assert_eq!(waits(&board), 1);
 
-        assert_eq!(rx.recv().await, Some(Event::OfflineDelivered { count: 2 }));
         assert_eq!(rx.recv().await, Some(Event::Online));
         assert_eq!(rx.recv().await, Some(disconnected));
     }

@@ -13,7 +13,7 @@ use rand_core::{OsRng, RngCore};
 use thiserror::Error;
 use tokio::task::JoinHandle;
 
-use super::{LiveCreds, Store, StoreError, wall_now};
+use super::{CorruptRecord, LiveCreds, Store, StoreError, wall_now};
 use crate::host::config::Secret;
 
 /// Says once, plainly, whether snapshots are encrypted.
@@ -412,7 +412,7 @@ pub struct GenerationCheck {
 #[derive(Debug, Clone)]
 pub struct VerifyReport {
     /// The live creds: the device JID, or what is wrong.
-    pub live: Result<Option<Option<String>>, String>,
+    pub live: Result<Option<Option<String>>, CorruptRecord>,
     pub generations: Vec<GenerationCheck>,
 }
 
@@ -430,8 +430,7 @@ pub async fn verify<S: Store>(
 ) -> Result<VerifyReport, StoreError> {
     let live = match store.load_session().await {
         Ok(session) => Ok(session.map(|s| s.creds.me.map(|me| me.jid.to_string()))),
-        Err(StoreError::Corrupt { what, detail }) => Err(format!("{what}: {detail}")),
-        Err(err) => return Err(err),
+        Err(err) => Err(err.into_corrupt()?),
     };
     let generations = store
         .snapshots()
