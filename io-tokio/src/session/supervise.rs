@@ -359,6 +359,7 @@ pub async fn supervise<D: Dialer, C: Clock + Clone + 'static>(
             _ = samples.tick() => {
                 let health = worker.health();
                 board.set_store(health.is_up(), health.queue_len() as u64);
+                board.set_store_results_waits(health.results_waits_total());
                 keeper.handle_input(clock.now(), KeeperInput::StoreHealth { up: health.is_up() });
                 if let Some(rss_bytes) = services.rss.sample() {
                     board.on_memory(rss_bytes, clock.wall());
@@ -503,5 +504,45 @@ async fn shut_down<C: Clock>(
                 _ => {}
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A connection stuck on a full events channel still sees the close,
+    /// because the loop takes its events while it waits for it; and none
+    /// of them is lost on the way.
+    #[tokio::test]
+    async fn closing_a_connection_that_waits_on_a_full_events_channel_ends_it() {
+        let board = StatusBoard::new(Instant::now(), blacksky_core::time::UnixMillis(0));
+        let (events_tx, mut events_rx) = events::channel(1, board.clone());
+        let (control, mut control_rx) = watch::channel(Control::Run);
+        let task = tokio::spawn(async move {
+            for count in 1..=3 {
+                events_tx.send(Event::OfflineDelivered { count }).await;
+            }
+            events_tx.send(Event::Online).await;
+            let _ = control_rx.wait_for(|c| *c == Control::Close).await;
+            Outcome::DialFailed
+        });
+        // Let it fill the channel and wait.
+        while board.metrics(Instant::now()).channel_waits_total == 0 {
+            tokio::task::yield_now().await;
+        }
+        let mut seen = Vec::new();
+        let closed = close_and_join(Connection { control, task }, &mut events_rx, |event| {
+            seen.push(event);
+        });
+        // Only a guard against a hang: the close ends it at once.
+        tokio::time::timeout(Duration::from_secs(30), closed)
+            .await
+            .expect("the connection saw the close");
+        let mut expected: Vec<Event> = (1..=3)
+            .map(|count| Event::OfflineDelivered { count })
+            .collect();
+        expected.push(Event::Online);
+        assert_eq!(seen, expected);
     }
 }
