@@ -55,7 +55,10 @@ mod tests {
     use super::*;
 
     fn board() -> StatusBoard {
-        StatusBoard::new(std::time::Instant::now(), blacksky_core::time::UnixMillis(0))
+        StatusBoard::new(
+            std::time::Instant::now(),
+            blacksky_core::time::UnixMillis(0),
+        )
     }
 
     fn waits(board: &StatusBoard) -> u64 {
@@ -79,7 +82,10 @@ mod tests {
         assert_eq!(waits(&board), 1);
 
         assert_eq!(rx.recv().await, Some(Event::OfflineDelivered { count: 1 }));
-        assert!(poll_once(online.as_mut()).is_ready(), "room again: it is sent");
+        assert!(
+            poll_once(online.as_mut()).is_ready(),
+            "room again: it is sent"
+        );
         assert_eq!(rx.recv().await, Some(Event::OfflineDelivered { count: 2 }));
         let disconnected = Event::Disconnected {
             reason: blacksky_core::client::DisconnectReason::ConnectionClosed,

@@ -130,7 +130,7 @@ mod tests {
         let admitted: Vec<Option<u64>> = (0..5).map(|_| budget.admit()).collect();
         assert_eq!(admitted, [Some(0), Some(0), Some(0), None, None]);
         // A new minute: the next line says how many were held back.
-        if let Some((start, _, _)) = budget.window.lock().unwrap().as_mut() {
+        if let Some((start, _, _)) = budget.window.lock().expect("lock").as_mut() {
             *start -= Duration::from_secs(61);
         }
         assert_eq!(budget.admit(), Some(2));

@@ -118,15 +118,8 @@ fn start_connection<D: Dialer, C: Clock + Clone + 'static>(
             },
         };
         tracing::info!(%url, "connected");
-        let ended = run_connection(
-            &mut client,
-            ws,
-            &mut link,
-            &clock,
-            &mut control_rx,
-            &events,
-        )
-        .await;
+        let ended =
+            run_connection(&mut client, ws, &mut link, &clock, &mut control_rx, &events).await;
         let resume = client.resume_creds().cloned().map(Box::new);
         Outcome::Ended { ended, resume }
     });
@@ -459,10 +452,12 @@ async fn shut_down<C: Clock>(
                             tracing::warn!("the store did not take every write");
                         }
                     }
-                    ShutdownStep::FinalSnapshot => match worker.snapshot("shutdown", generous).await {
-                        Ok(generation) => tracing::info!(generation, "final snapshot written"),
-                        Err(err) => tracing::error!("final snapshot failed: {err}"),
-                    },
+                    ShutdownStep::FinalSnapshot => {
+                        match worker.snapshot("shutdown", generous).await {
+                            Ok(generation) => tracing::info!(generation, "final snapshot written"),
+                            Err(err) => tracing::error!("final snapshot failed: {err}"),
+                        }
+                    }
                     ShutdownStep::Close => {
                         if let Some(conn) = connection.take() {
                             let _ = conn.control.send(Control::Close);

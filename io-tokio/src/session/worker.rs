@@ -888,7 +888,9 @@ impl<S: Store> Worker<S> {
     /// (counted, logged), still answering commands; false on stop. A
     /// closed channel (the connection ended) ends the wait.
     async fn wait_for_room(&mut self, tx: &mpsc::Sender<Done>, done: Done) -> bool {
-        self.health.results_waits_total.fetch_add(1, Ordering::Relaxed);
+        self.health
+            .results_waits_total
+            .fetch_add(1, Ordering::Relaxed);
         tracing::warn!(
             capacity = tx.max_capacity(),
             "the connection's store results channel is full: the worker waits for the driver"

@@ -320,10 +320,9 @@ pub async fn import<S: Store>(
     keys: &mut Keyring,
     force: bool,
 ) -> Result<Session, PrepareError> {
-    let (name, bytes) = snapshot::snapshot_bytes(input)
-        .map_err(PrepareError::SessionString)?;
-    let (_, session) = snapshot::decode_snapshot(&bytes, keys)
-        .map_err(PrepareError::SessionString)?;
+    let (name, bytes) = snapshot::snapshot_bytes(input).map_err(PrepareError::SessionString)?;
+    let (_, session) =
+        snapshot::decode_snapshot(&bytes, keys).map_err(PrepareError::SessionString)?;
     if let Some(name) = name.filter(|n| n != store.session_name()) {
         tracing::info!(
             "the session string was exported from session {name:?}; importing it as {:?}",
