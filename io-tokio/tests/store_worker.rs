@@ -18,7 +18,7 @@ use blacksky_io::session::worker::{StoreHealth, StoreWorker, WorkerConfig};
 use blacksky_io::store::backup::Sealer;
 use blacksky_io::store::{INSTANCE_FORGET_MS, MemoryDb, MemoryStore, Store};
 
-use store_support::{Recorder, TEST_KDF_ITERATIONS, entry, fast_worker_config};
+use store_support::{IN_FLIGHT_MAX, Recorder, TEST_KDF_ITERATIONS, entry, fast_worker_config};
 
 fn spawn(store: MemoryStore, config: WorkerConfig) -> StoreWorker {
     let creds = sample_session(1, 0, 0, 0).creds;
@@ -43,7 +43,7 @@ async fn a_full_queue_refuses_at_once_and_the_gauge_shows_it() {
             ..fast_worker_config()
         },
     );
-    let mut link = worker.link();
+    let mut link = worker.link(IN_FLIGHT_MAX);
     db.set_failing(true);
     // The first is taken off the queue and retried; three more fill it.
     for n in 1..=4 {
@@ -73,11 +73,11 @@ async fn writes_of_an_ended_connection_land_but_report_nowhere() {
     let db = MemoryDb::new();
     let mut store = MemoryStore::new(db.clone(), "s");
     let mut worker = spawn(store.clone(), fast_worker_config());
-    let old = worker.link();
+    let old = worker.link(IN_FLIGHT_MAX);
     db.set_failing(true);
     old.submit(OpId(1), vec![Write::Inbox(entry("old", 1))])
         .expect("queued");
-    let mut new = worker.link();
+    let mut new = worker.link(IN_FLIGHT_MAX);
     new.submit(OpId(1), vec![Write::Inbox(entry("new", 2))])
         .expect("queued");
     db.set_failing(false);
@@ -102,7 +102,7 @@ async fn shutdown_during_an_outage_ends_within_its_budget() {
     let db = MemoryDb::new();
     let store = MemoryStore::new(db.clone(), "s");
     let mut worker = spawn(store, fast_worker_config());
-    let link = worker.link();
+    let link = worker.link(IN_FLIGHT_MAX);
     db.set_failing(true);
     link.submit(OpId(1), vec![Write::Inbox(entry("stuck", 1))])
         .expect("queued");
@@ -179,7 +179,7 @@ async fn a_backlog_lands_in_few_transactions_in_order_and_fresh_keys_commit_alon
     let db = MemoryDb::new();
     let mut store = MemoryStore::new(db.clone(), "s");
     let mut worker = spawn(store.clone(), fast_worker_config());
-    let mut link = worker.link();
+    let mut link = worker.link(IN_FLIGHT_MAX);
     db.set_failing(true);
     let fresh = sample_session(2, 3, 0, 0)
         .pre_keys
@@ -276,4 +276,53 @@ async fn the_worker_prunes_rows_past_their_retention_on_its_own() {
         }
         worker.close(Duration::from_secs(2)).await;
     }
+}
+
+/// A driver that falls behind: the link's results channel (its client's
+/// in-flight cap plus a slack) fills, and the worker waits for room
+/// instead of dropping a `Done` (whose ack would never go out). The wait is
+/// counted, and the worker still answers requests meanwhile.
+#[tokio::test]
+async fn a_full_results_channel_makes_the_worker_wait_and_loses_no_done() {
+    let db = MemoryDb::new();
+    let store = MemoryStore::new(db.clone(), "s");
+    let mut worker = spawn(store, fast_worker_config());
+    // A client with no cap of its own: the channel holds the slack alone.
+    let mut link = worker.link(0);
+    let mut submitted = 0;
+    loop {
+        submitted += 1;
+        let id = format!("m{submitted}");
+        link.submit(OpId(submitted), vec![Write::Inbox(entry(&id, submitted))])
+            .expect("fits");
+        // Each op lands and its `Done` waits in the channel until it is full.
+        let mut turns = 0;
+        while worker.health().writes_total() < submitted {
+            turns += 1;
+            assert!(turns < 10_000, "the worker made no progress");
+            tokio::task::yield_now().await;
+        }
+        if worker.health().results_waits_total() > 0 {
+            break;
+        }
+        assert!(submitted < 1_000, "the results channel never filled");
+    }
+    assert_eq!(worker.health().results_waits_total(), 1);
+    // Waiting, the worker still answers.
+    worker
+        .instance_standing(Duration::from_secs(5))
+        .await
+        .expect("answered while waiting for room");
+    for n in 1..=submitted {
+        let done = tokio::time::timeout(Duration::from_secs(5), link.next_done())
+            .await
+            .expect("in time")
+            .expect("done");
+        assert_eq!(done.op, OpId(n), "in order, none lost");
+        assert!(done.result.is_ok());
+    }
+    assert_eq!(submitted, 65, "the slack (64) in the channel, one waiting");
+    assert_eq!(worker.health().results_waits_total(), 1);
+    assert!(worker.flush(Duration::from_secs(5)).await);
+    worker.close(Duration::from_secs(2)).await;
 }

@@ -75,6 +75,12 @@ pub type Peers = HashMap<ConnId, String>;
 
 struct Shared {
     server: FakeServer,
+    /// Unbounded on purpose: the producer is `pump`, which runs under this
+    /// lock in synchronous code and cannot wait; what it queues per socket
+    /// is what one client frame, timer or control call makes the fake
+    /// server say (a few frames, or one injected burst), and the socket
+    /// task writes it out at once. A bound would have to drop frames or cut
+    /// the connection, which a scenario would then see as a fault.
     sockets: HashMap<ConnId, mpsc::UnboundedSender<SocketCommand>>,
     peers: Peers,
     observer: Option<EventObserver>,

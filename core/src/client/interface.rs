@@ -160,6 +160,10 @@ impl std::fmt::Debug for Event {
             Event::IdentityChanged { .. } => {
                 f.debug_struct("IdentityChanged").finish_non_exhaustive()
             }
+            Event::SignedPreKeyRotated { id } => f
+                .debug_struct("SignedPreKeyRotated")
+                .field("id", id)
+                .finish(),
             Event::PreKeysUploaded { count } => f
                 .debug_struct("PreKeysUploaded")
                 .field("count", count)

@@ -194,6 +194,11 @@ struct Board {
     store_write_queue_len: u64,
     store_failures_total: u64,
     limits_reached_total: u64,
+    /// Times the connection's events channel was full and the connection
+    /// waited for this loop.
+    event_channel_waits_total: u64,
+    /// The store worker's count of waits on a full results channel.
+    store_results_waits_total: u64,
     e2e: E2eCounts,
     received: Counter,
     sent: Counter,
@@ -293,6 +298,8 @@ impl StatusBoard {
                 store_write_queue_len: 0,
                 store_failures_total: 0,
                 limits_reached_total: 0,
+                event_channel_waits_total: 0,
+                store_results_waits_total: 0,
                 e2e: E2eCounts::default(),
                 received: Counter::default(),
                 sent: Counter::default(),
@@ -487,6 +494,19 @@ impl StatusBoard {
         board.store_write_queue_len = write_queue_len;
     }
 
+    /// The store worker waited this many times for a connection to take
+    /// its results ([`crate::session::worker::StoreHealth::results_waits_total`]).
+    pub fn set_store_results_waits(&self, total: u64) {
+        self.lock().store_results_waits_total = total;
+    }
+
+    /// A connection found its events channel full and waits (nothing is
+    /// dropped; this counts it).
+    pub fn on_event_channel_full(&self) {
+        let mut board = self.lock();
+        board.event_channel_waits_total = board.event_channel_waits_total.saturating_add(1);
+    }
+
     /// The device this session is linked as, known from the stored creds
     /// before the first login (so the pairing page never offers to link a
     /// bot that already is).
@@ -605,6 +625,9 @@ impl StatusBoard {
             store_write_queue_len: board.store_write_queue_len,
             store_failures_total: board.store_failures_total,
             limits_reached_total: board.limits_reached_total,
+            channel_waits_total: board
+                .event_channel_waits_total
+                .saturating_add(board.store_results_waits_total),
             e2e: board.e2e,
             resident_memory_bytes: board.rss_bytes,
             uptime_s: now.saturating_duration_since(board.started).as_secs_f64(),
@@ -814,6 +837,9 @@ pub struct MetricsView {
     pub store_failures_total: u64,
     /// Times a client bound was hit (`LimitReached` events).
     pub limits_reached_total: u64,
+    /// Times a bounded channel between tasks was full and its producer
+    /// waited instead of dropping.
+    pub channel_waits_total: u64,
     pub e2e: E2eCounts,
     pub resident_memory_bytes: Option<u64>,
     pub uptime_s: f64,

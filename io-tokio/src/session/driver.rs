@@ -18,6 +18,7 @@ use tokio::sync::watch;
 use tokio_tungstenite::tungstenite::{Error as WsError, Message};
 
 use crate::host::clock::Clock;
+use crate::session::events::EventSender;
 use crate::session::worker::StoreLink;
 
 /// How a connection ended.
@@ -41,15 +42,16 @@ pub enum Control {
     Close,
 }
 
-/// Runs `client` over `ws` until the connection ends. `on_event` sees every
-/// event (QR codes, Online, …) as it happens.
+/// Runs `client` over `ws` until the connection ends. Every event (QR
+/// codes, Online, …) goes to `events` as it happens; when that channel is
+/// full the connection waits (see [`crate::session::events`]).
 pub async fn run_connection<S, C>(
     client: &mut Client,
     mut ws: S,
     store: &mut StoreLink,
     clock: &C,
     control: &mut watch::Receiver<Control>,
-    mut on_event: impl FnMut(&Event),
+    events: &EventSender,
 ) -> Ended
 where
     S: Stream<Item = Result<Message, WsError>> + Sink<Message, Error = WsError> + Unpin,
@@ -75,7 +77,7 @@ where
                     }
                 }
                 Output::Event(event) => {
-                    on_event(&event);
+                    events.send(event.clone()).await;
                     if let Event::Disconnected { reason } = event {
                         let _ = ws.close().await;
                         return Ended::Disconnected(reason);

@@ -1,10 +1,12 @@
 //! What runs one WhatsApp session: [`runner`] starts it and shuts it down
 //! with what [`setup`] gives it, [`supervise`] is the keeper's loop,
-//! [`driver`] runs one connection over the [`transport`], the store
-//! [`worker`] owns the session's store (and prunes it, [`retention`]);
-//! [`settings`] and [`present`] are shared by the runner and the loop.
+//! [`driver`] runs one connection over the [`transport`] and reports its
+//! [`events`] to the loop, the store [`worker`] owns the session's store
+//! (and prunes it, [`retention`]); [`settings`] and [`present`] are shared
+//! by the runner and the loop.
 
 pub mod driver;
+pub mod events;
 pub mod present;
 pub mod retention;
 pub mod runner;

@@ -180,7 +180,10 @@ async fn wait_for_store<O: OpenStore>(
                 tracing::error!("{refusal}");
                 return Err(NotStarted::Exit(EXIT_SESSION_UNREADABLE));
             }
-            PrepareError::Import(err) => {
+            err @ (PrepareError::SessionString(_)
+            | PrepareError::OtherDeviceLinked { .. }
+            | PrepareError::NothingToExport { .. }
+            | PrepareError::Seal(_)) => {
                 tracing::error!("{err}");
                 return Err(NotStarted::Exit(EXIT_SESSION_UNREADABLE));
             }

@@ -30,6 +30,7 @@ use crate::host::memory::{RssSampler, ShedHooks};
 use crate::host::redact::mask_url;
 use crate::host::status::StatusBoard;
 use crate::session::driver::{Control, Ended, run_connection};
+use crate::session::events::{self, EVENTS_LEN_MAX, EventSender};
 use crate::session::present::present;
 use crate::session::settings::{client_config, keeper_config};
 use crate::session::transport::Dialer;
@@ -103,7 +104,7 @@ fn start_connection<D: Dialer, C: Clock + Clone + 'static>(
     url: &str,
     mut link: StoreLink,
     clock: C,
-    events: mpsc::UnboundedSender<Event>,
+    events: EventSender,
 ) -> Connection {
     let (control, mut control_rx) = watch::channel(Control::Run);
     let dialer = dialer.clone();
@@ -123,21 +124,31 @@ fn start_connection<D: Dialer, C: Clock + Clone + 'static>(
             },
         };
         tracing::info!(url = %mask_url(&url), "connected");
-        let ended = run_connection(
-            &mut client,
-            ws,
-            &mut link,
-            &clock,
-            &mut control_rx,
-            |event| {
-                let _ = events.send(event.clone());
-            },
-        )
-        .await;
+        let ended =
+            run_connection(&mut client, ws, &mut link, &clock, &mut control_rx, &events).await;
         let resume = client.resume_creds().cloned().map(Box::new);
         Outcome::Ended { ended, resume }
     });
     Connection { control, task }
+}
+
+/// Closes `conn` and waits for its task, taking its events meanwhile: a
+/// connection waiting for room in a full events channel must get it to
+/// see the close.
+async fn close_and_join(
+    conn: Connection,
+    events: &mut mpsc::Receiver<Event>,
+    mut on_event: impl FnMut(Event),
+) {
+    let _ = conn.control.send(Control::Close);
+    let mut task = conn.task;
+    loop {
+        tokio::select! {
+            biased;
+            Some(event) = events.recv() => on_event(event),
+            _ = &mut task => return,
+        }
+    }
 }
 
 async fn join(connection: &mut Option<Connection>) -> Outcome {
@@ -193,7 +204,7 @@ pub async fn supervise<D: Dialer, C: Clock + Clone + 'static>(
         reconnect_max_ms = config.reconnect_max_ms,
         "Connection keeper active"
     );
-    let (events_tx, mut events_rx) = mpsc::unbounded_channel::<Event>();
+    let (events_tx, mut events_rx) = events::channel(EVENTS_LEN_MAX, board.clone());
     let mut connection: Option<Connection> = None;
     let mut client_config = client_config(config);
     if let Some(tune) = services.tune_client {
@@ -240,7 +251,7 @@ pub async fn supervise<D: Dialer, C: Clock + Clone + 'static>(
                         Client::new(client_config.clone(), session, seed(&mut rng)),
                         &dialer,
                         config.ws_url.expose(),
-                        worker.link(),
+                        worker.link(client_config.store_ops_in_flight_max),
                         clock.clone(),
                         events_tx.clone(),
                     ));
@@ -281,8 +292,15 @@ pub async fn supervise<D: Dialer, C: Clock + Clone + 'static>(
                     );
                 }
                 KeeperOutput::Shutdown(ShutdownStep::Drain) => {
-                    let code =
-                        shut_down(&mut keeper, connection.take(), worker, &clock, &board).await;
+                    let code = shut_down(
+                        &mut keeper,
+                        connection.take(),
+                        &mut events_rx,
+                        worker,
+                        &clock,
+                        services,
+                    )
+                    .await;
                     return Finished {
                         exit_code: code,
                         finalized: true,
@@ -291,8 +309,10 @@ pub async fn supervise<D: Dialer, C: Clock + Clone + 'static>(
                 KeeperOutput::Shutdown(_) => {}
                 KeeperOutput::Exit(code) => {
                     if let Some(conn) = connection.take() {
-                        let _ = conn.control.send(Control::Close);
-                        let _ = conn.task.await;
+                        close_and_join(conn, &mut events_rx, |event| {
+                            show(&event, services, &clock);
+                        })
+                        .await;
                     }
                     return Finished {
                         exit_code: code,
@@ -313,8 +333,7 @@ pub async fn supervise<D: Dialer, C: Clock + Clone + 'static>(
             biased;
             _ = shutdown.changed() => keeper.handle_input(clock.now(), KeeperInput::ShutdownRequested),
             Some(event) = events_rx.recv() => {
-                present(&event, services.console, services.pairing_page_on);
-                board.on_event(&event, clock.wall());
+                show(&event, services, &clock);
                 if event == Event::Online {
                     keeper.handle_input(clock.now(), KeeperInput::Online);
                 }
@@ -348,6 +367,7 @@ pub async fn supervise<D: Dialer, C: Clock + Clone + 'static>(
             _ = samples.tick() => {
                 let health = worker.health();
                 board.set_store(health.is_up(), health.queue_len() as u64);
+                board.set_store_results_waits(health.results_waits_total());
                 keeper.handle_input(clock.now(), KeeperInput::StoreHealth { up: health.is_up() });
                 if let Some(rss_bytes) = services.rss.sample() {
                     board.on_memory(rss_bytes, clock.wall());
@@ -370,6 +390,13 @@ pub async fn supervise<D: Dialer, C: Clock + Clone + 'static>(
             }
         }
     }
+}
+
+/// What a connection's event changes outside the keeper: the console and
+/// the status board.
+fn show<C: Clock>(event: &Event, services: &Services, clock: &C) {
+    present(event, services.console, services.pairing_page_on);
+    services.board.on_event(event, clock.wall());
 }
 
 fn seed(rng: &mut ChaCha20Rng) -> [u8; 32] {
@@ -413,44 +440,63 @@ async fn ask_the_register<C: Clock>(worker: &StoreWorker, keeper: &mut Keeper, c
 /// The shutdown sequence the keeper orders: drain (read nothing more,
 /// finish the writes in flight so their acks go out), final snapshot,
 /// close the socket; each step cut off at the keeper's grace deadline.
+/// The connection's events are taken throughout, so it never waits on a
+/// full channel while its acks are due.
 async fn shut_down<C: Clock>(
     keeper: &mut Keeper,
     mut connection: Option<Connection>,
+    events: &mut mpsc::Receiver<Event>,
     worker: &StoreWorker,
     clock: &C,
-    board: &StatusBoard,
+    services: &Services,
 ) -> i32 {
+    let board = &services.board;
     let mut step = ShutdownStep::Drain;
     // The keeper's deadline cuts every step; this only bounds the awaits.
     let generous = Duration::from_secs(3600);
     loop {
         board.on_keeper_health(keeper.health());
-        let work = async {
-            match step {
-                ShutdownStep::Drain => {
-                    if let Some(conn) = &connection {
-                        let _ = conn.control.send(Control::Drain);
+        {
+            let work = async {
+                match step {
+                    ShutdownStep::Drain => {
+                        if let Some(conn) = &connection {
+                            let _ = conn.control.send(Control::Drain);
+                        }
+                        if !worker.flush(generous).await {
+                            tracing::warn!("the store did not take every write");
+                        }
                     }
-                    if !worker.flush(generous).await {
-                        tracing::warn!("the store did not take every write");
+                    ShutdownStep::FinalSnapshot => {
+                        match worker.snapshot("shutdown", generous).await {
+                            Ok(generation) => tracing::info!(generation, "final snapshot written"),
+                            Err(err) => tracing::error!("final snapshot failed: {err}"),
+                        }
+                    }
+                    ShutdownStep::Close => {
+                        if let Some(conn) = connection.take() {
+                            let _ = conn.control.send(Control::Close);
+                            let _ = conn.task.await;
+                        }
                     }
                 }
-                ShutdownStep::FinalSnapshot => match worker.snapshot("shutdown", generous).await {
-                    Ok(generation) => tracing::info!(generation, "final snapshot written"),
-                    Err(err) => tracing::error!("final snapshot failed: {err}"),
-                },
-                ShutdownStep::Close => {
-                    if let Some(conn) = connection.take() {
-                        let _ = conn.control.send(Control::Close);
-                        let _ = conn.task.await;
+            };
+            tokio::pin!(work);
+            let deadline = keeper.poll_timeout();
+            loop {
+                tokio::select! {
+                    biased;
+                    () = &mut work => {
+                        keeper.handle_input(clock.now(), KeeperInput::ShutdownStepDone(step));
+                        break;
+                    }
+                    Some(event) = events.recv() => show(&event, services, clock),
+                    () = sleep_until(deadline) => {
+                        keeper.handle_timeout(clock.now());
+                        break;
                     }
                 }
             }
-        };
-        tokio::select! {
-            biased;
-            () = work => keeper.handle_input(clock.now(), KeeperInput::ShutdownStepDone(step)),
-            () = sleep_until(keeper.poll_timeout()) => keeper.handle_timeout(clock.now()),
         }
         while let Some(output) = keeper.poll_output() {
             match output {
@@ -468,5 +514,45 @@ async fn shut_down<C: Clock>(
                 _ => {}
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A connection stuck on a full events channel still sees the close,
+    /// because the loop takes its events while it waits for it; and none
+    /// of them is lost on the way.
+    #[tokio::test]
+    async fn closing_a_connection_that_waits_on_a_full_events_channel_ends_it() {
+        let board = StatusBoard::new(Instant::now(), blacksky_core::time::UnixMillis(0));
+        let (events_tx, mut events_rx) = events::channel(1, board.clone());
+        let (control, mut control_rx) = watch::channel(Control::Run);
+        let task = tokio::spawn(async move {
+            for count in 1..=3 {
+                events_tx.send(Event::OfflineDelivered { count }).await;
+            }
+            events_tx.send(Event::Online).await;
+            let _ = control_rx.wait_for(|c| *c == Control::Close).await;
+            Outcome::DialFailed
+        });
+        // Let it fill the channel and wait.
+        while board.metrics(Instant::now()).channel_waits_total == 0 {
+            tokio::task::yield_now().await;
+        }
+        let mut seen = Vec::new();
+        let closed = close_and_join(Connection { control, task }, &mut events_rx, |event| {
+            seen.push(event);
+        });
+        // Only a guard against a hang: the close ends it at once.
+        tokio::time::timeout(Duration::from_secs(30), closed)
+            .await
+            .expect("the connection saw the close");
+        let mut expected: Vec<Event> = (1..=3)
+            .map(|count| Event::OfflineDelivered { count })
+            .collect();
+        expected.push(Event::Online);
+        assert_eq!(seen, expected);
     }
 }

@@ -57,6 +57,15 @@ const INSTANCE_ALIVE_MS: u64 = 45_000;
 const INSTANCE_RECENT_MS: u64 = 5 * 60_000;
 /// The most an exit waits to clear its mark.
 const RETIRE_TIMEOUT_MS: u64 = 2_000;
+/// Commands waiting for the worker at most. Only the runner's one
+/// `StoreWorker` sends them, and each sender but `Drop` awaits its reply
+/// (or the room to send), so more than one or two never wait; a full
+/// channel makes the sender wait, it never drops a command.
+const CONTROL_LEN_MAX: usize = 16;
+/// Results of a link waiting for its driver, beyond the client's
+/// `store_ops_in_flight_max`: the few batches the client stores past that
+/// cap (creds, a pre-key upload, the login confirmation).
+const RESULTS_LEN_SLACK: usize = 64;
 
 /// Limits and timings of the worker, units last.
 #[derive(Debug, Clone)]
@@ -126,6 +135,7 @@ pub struct StoreHealth {
     snapshots_total: AtomicU64,
     last_snapshot_at_ms: AtomicU64,
     handled_total: AtomicU64,
+    results_waits_total: AtomicU64,
 }
 
 impl Default for StoreHealth {
@@ -140,6 +150,7 @@ impl Default for StoreHealth {
             snapshots_total: AtomicU64::new(0),
             last_snapshot_at_ms: AtomicU64::new(0),
             handled_total: AtomicU64::new(0),
+            results_waits_total: AtomicU64::new(0),
         }
     }
 }
@@ -190,6 +201,12 @@ impl StoreHealth {
     /// Inbox entries the handler finished.
     pub fn handled_total(&self) -> u64 {
         self.handled_total.load(Ordering::Relaxed)
+    }
+
+    /// Times a connection's results channel was full and the worker
+    /// waited for its driver (nothing was dropped).
+    pub fn results_waits_total(&self) -> u64 {
+        self.results_waits_total.load(Ordering::Relaxed)
     }
 }
 
@@ -261,6 +278,36 @@ pub struct Done {
     pub result: Result<Committed, StoreFault>,
 }
 
+/// Why the worker could not answer a request (snapshot, standing).
+#[derive(Debug, Error)]
+pub enum WorkerError {
+    /// The worker task has ended (stopped, or its store call panicked).
+    #[error("the store worker has stopped")]
+    Stopped,
+    /// No answer within the caller's timeout.
+    #[error("no answer from the store worker within {ms} ms")]
+    TimedOut { ms: u64 },
+    /// The store is failing and the worker is retrying a write: the
+    /// request is refused rather than queued behind the outage.
+    #[error("the store is down")]
+    StoreDown,
+    /// The store refused or failed the call.
+    #[error("store: {0}")]
+    Store(#[from] StoreError),
+    /// The session does not seal into a snapshot.
+    #[error("sealing the snapshot: {0}")]
+    Seal(#[from] blacksky_core::session::snapshot::SnapshotError),
+}
+
+impl From<SnapshotFailure> for WorkerError {
+    fn from(failure: SnapshotFailure) -> WorkerError {
+        match failure {
+            SnapshotFailure::Store(err) => WorkerError::Store(err),
+            SnapshotFailure::Seal(err) => WorkerError::Seal(err),
+        }
+    }
+}
+
 /// The queue is full: the write was not taken.
 #[derive(Debug, Clone, PartialEq, Eq, Error)]
 #[error("the store write queue is full ({0} writes waiting)")]
@@ -287,15 +334,19 @@ enum Control {
     Reload(oneshot::Sender<()>),
     Snapshot {
         reason: &'static str,
-        reply: oneshot::Sender<Result<u64, String>>,
+        reply: oneshot::Sender<Result<u64, WorkerError>>,
     },
-    Standing(oneshot::Sender<Result<Standing, String>>),
+    Standing(oneshot::Sender<Result<Standing, WorkerError>>),
     Stop,
 }
 
+/// Where the current connection's results go. The channel holds
+/// `results_len_max` (see [`StoreWorker::link`]); should it be full
+/// anyway, the worker waits for room: a `Done` is never dropped (its ack
+/// would never be sent).
 struct Route {
     conn: u64,
-    tx: mpsc::UnboundedSender<Done>,
+    tx: mpsc::Sender<Done>,
 }
 
 fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -332,7 +383,7 @@ fn try_submit(
 /// close.
 pub struct StoreWorker {
     jobs: mpsc::Sender<Job>,
-    control: mpsc::UnboundedSender<Control>,
+    control: mpsc::Sender<Control>,
     route: Arc<Mutex<Option<Route>>>,
     health: Arc<StoreHealth>,
     view: Arc<Mutex<Session>>,
@@ -356,7 +407,7 @@ pub struct StoreLink {
     jobs: mpsc::Sender<Job>,
     health: Arc<StoreHealth>,
     view: Arc<Mutex<Session>>,
-    results: mpsc::UnboundedReceiver<Done>,
+    results: mpsc::Receiver<Done>,
 }
 
 impl std::fmt::Debug for Job {
@@ -417,7 +468,7 @@ impl StoreWorker {
         health: Arc<StoreHealth>,
     ) -> StoreWorker {
         let (jobs_tx, jobs_rx) = mpsc::channel(config.queue_len_max.max(1));
-        let (control_tx, control_rx) = mpsc::unbounded_channel();
+        let (control_tx, control_rx) = mpsc::channel(CONTROL_LEN_MAX);
         let route = Arc::new(Mutex::new(None));
         let view = Arc::new(Mutex::new(session));
         let next_backup = config.backup_interval.map(|i| Instant::now() + i);
@@ -463,11 +514,20 @@ impl StoreWorker {
         &self.health
     }
 
-    /// A link for a new connection; results of earlier links stop being
-    /// reported.
-    pub fn link(&mut self) -> StoreLink {
+    /// A link for a new connection whose client has at most
+    /// `store_ops_in_flight_max` store ops un-answered; results of earlier
+    /// links stop being reported.
+    ///
+    /// Its results channel holds that many plus a slack: each `Done`
+    /// answers one op the client still waits on, so the channel does not
+    /// fill while the client keeps to its cap. It is not a proof (a few
+    /// ops are stored past the cap), so a full channel makes the worker
+    /// wait for the driver, counted in
+    /// [`StoreHealth::results_waits_total`]; a `Done` is never dropped.
+    pub fn link(&mut self, store_ops_in_flight_max: usize) -> StoreLink {
         self.next_conn += 1;
-        let (tx, rx) = mpsc::unbounded_channel();
+        let results_len_max = results_len_max(store_ops_in_flight_max);
+        let (tx, rx) = mpsc::channel(results_len_max);
         *lock(&self.route) = Some(Route {
             conn: self.next_conn,
             tx,
@@ -514,10 +574,33 @@ impl StoreWorker {
     /// `timeout` passed first.
     pub async fn flush(&self, timeout: Duration) -> bool {
         let (tx, rx) = oneshot::channel();
-        if self.control.send(Control::Flush(tx)).is_err() {
-            return false;
+        let asked = async {
+            self.control.send(Control::Flush(tx)).await.ok()?;
+            rx.await.ok()
+        };
+        matches!(tokio::time::timeout(timeout, asked).await, Ok(Some(())))
+    }
+
+    /// Sends `command` and waits for its reply, both within `timeout`.
+    async fn ask<T>(
+        &self,
+        command: Control,
+        reply: oneshot::Receiver<Result<T, WorkerError>>,
+        timeout: Duration,
+    ) -> Result<T, WorkerError> {
+        let asked = async {
+            self.control
+                .send(command)
+                .await
+                .map_err(|_| WorkerError::Stopped)?;
+            reply.await.map_err(|_| WorkerError::Stopped)?
+        };
+        match tokio::time::timeout(timeout, asked).await {
+            Ok(result) => result,
+            Err(_) => Err(WorkerError::TimedOut {
+                ms: u64::try_from(timeout.as_millis()).unwrap_or(u64::MAX),
+            }),
         }
-        matches!(tokio::time::timeout(timeout, rx).await, Ok(Ok(())))
     }
 
     /// Reads the session back from the store into the view new
@@ -528,23 +611,21 @@ impl StoreWorker {
     /// store is down): the view stays as it was.
     pub async fn reload(&self, timeout: Duration) -> bool {
         let (tx, rx) = oneshot::channel();
-        if self.control.send(Control::Reload(tx)).is_err() {
+        if self.control.send(Control::Reload(tx)).await.is_err() {
             return false;
         }
         matches!(tokio::time::timeout(timeout, rx).await, Ok(Ok(())))
     }
 
     /// Takes a snapshot now (after the writes handed in before it).
-    pub async fn snapshot(&self, reason: &'static str, timeout: Duration) -> Result<u64, String> {
+    pub async fn snapshot(
+        &self,
+        reason: &'static str,
+        timeout: Duration,
+    ) -> Result<u64, WorkerError> {
         let (reply, rx) = oneshot::channel();
-        self.control
-            .send(Control::Snapshot { reason, reply })
-            .map_err(|_| "the store worker has stopped".to_owned())?;
-        match tokio::time::timeout(timeout, rx).await {
-            Ok(Ok(result)) => result,
-            Ok(Err(_)) => Err("the store worker has stopped".into()),
-            Err(_) => Err(format!("no snapshot within {} ms", timeout.as_millis())),
-        }
+        self.ask(Control::Snapshot { reason, reply }, rx, timeout)
+            .await
     }
 
     /// Where this process stands among those that ran the session: is a
@@ -552,21 +633,14 @@ impl StoreWorker {
     /// registers itself the first time it asks, renews an "alive" mark
     /// from then on, and marks itself stopped when it stops). `Err` when
     /// the store cannot tell within `timeout`.
-    pub async fn instance_standing(&self, timeout: Duration) -> Result<Standing, String> {
+    pub async fn instance_standing(&self, timeout: Duration) -> Result<Standing, WorkerError> {
         let (reply, rx) = oneshot::channel();
-        self.control
-            .send(Control::Standing(reply))
-            .map_err(|_| "the store worker has stopped".to_owned())?;
-        match tokio::time::timeout(timeout, rx).await {
-            Ok(Ok(result)) => result,
-            Ok(Err(_)) => Err("the store worker has stopped".into()),
-            Err(_) => Err(format!("no answer within {} ms", timeout.as_millis())),
-        }
+        self.ask(Control::Standing(reply), rx, timeout).await
     }
 
     /// Stops the worker; writes still queued are dropped (none was acked).
     pub async fn stop(mut self) {
-        let _ = self.control.send(Control::Stop);
+        let _ = self.control.send(Control::Stop).await;
         if let Some(task) = self.task.take() {
             let _ = task.await;
         }
@@ -594,8 +668,15 @@ impl StoreWorker {
 
 impl Drop for StoreWorker {
     fn drop(&mut self) {
-        let _ = self.control.send(Control::Stop);
+        // Should the channel be full, dropping the only sender closes it,
+        // and the worker stops once it has read what is queued.
+        let _ = self.control.try_send(Control::Stop);
     }
+}
+
+/// The results channel's bound for a client with this in-flight cap.
+fn results_len_max(store_ops_in_flight_max: usize) -> usize {
+    store_ops_in_flight_max.saturating_add(RESULTS_LEN_SLACK)
 }
 
 /// Why a snapshot was not taken.
@@ -610,13 +691,15 @@ enum SnapshotFailure {
 struct Worker<S: Store> {
     store: S,
     jobs: mpsc::Receiver<Job>,
-    control: mpsc::UnboundedReceiver<Control>,
+    control: mpsc::Receiver<Control>,
     route: Arc<Mutex<Option<Route>>>,
     health: Arc<StoreHealth>,
     view: Arc<Mutex<Session>>,
     sealer: Sealer,
     handler: Box<dyn InboxHandler>,
     config: WorkerConfig,
+    /// Answered once the queue is empty: one per `flush` call still
+    /// waiting, and each caller awaits its own, so one or two at most.
     flushes: Vec<oneshot::Sender<()>>,
     /// Reloads asked for, answered once done (or given up on: dropped).
     reloads: Vec<oneshot::Sender<()>>,
@@ -665,18 +748,11 @@ impl<S: Store> Worker<S> {
             let idle_at = self.idle_retry_at.unwrap_or_else(Instant::now);
             tokio::select! {
                 biased;
-                command = self.control.recv() => match command {
-                    None | Some(Control::Stop) => break,
-                    Some(Control::Flush(tx)) => self.flushes.push(tx),
-                    Some(Control::Reload(tx)) => self.reloads.push(tx),
-                    Some(Control::Snapshot { reason, reply }) => {
-                        let result = self.snapshot(reason).await.map_err(|e| e.to_string());
-                        let _ = reply.send(result);
+                command = self.control.recv() => {
+                    if !self.answer(command).await {
+                        break;
                     }
-                    Some(Control::Standing(reply)) => {
-                        let _ = reply.send(self.standing().await.map_err(|e| e.to_string()));
-                    }
-                },
+                }
                 job = self.jobs.recv() => match job {
                     Some(job) => {
                         let group = self.group_with(job);
@@ -737,6 +813,23 @@ impl<S: Store> Worker<S> {
         }
     }
 
+    /// Carries out a command (`None`: the handle is gone); false on stop.
+    async fn answer(&mut self, command: Option<Control>) -> bool {
+        match command {
+            None | Some(Control::Stop) => return false,
+            Some(Control::Flush(reply)) => self.flushes.push(reply),
+            Some(Control::Reload(reply)) => self.reloads.push(reply),
+            Some(Control::Snapshot { reason, reply }) => {
+                let result = self.snapshot(reason).await.map_err(WorkerError::from);
+                let _ = reply.send(result);
+            }
+            Some(Control::Standing(reply)) => {
+                let _ = reply.send(self.standing().await.map_err(WorkerError::from));
+            }
+        }
+        true
+    }
+
     /// `first` and the batches queued behind it, up to
     /// [`GROUP_COMMIT_JOBS_MAX`], to commit in one transaction: a burst of
     /// messages (or the backlog of an outage) costs a few commits, not one
@@ -791,7 +884,9 @@ impl<S: Store> Worker<S> {
                 Ok(committed) => {
                     self.mark_up();
                     for job in group {
-                        self.after_commit(job, committed);
+                        if !self.after_commit(job, committed).await {
+                            return false;
+                        }
                     }
                     return true;
                 }
@@ -832,10 +927,10 @@ impl<S: Store> Worker<S> {
                     Some(Control::Flush(tx)) => self.flushes.push(tx),
                     Some(Control::Reload(tx)) => self.reloads.push(tx),
                     Some(Control::Snapshot { reply, .. }) => {
-                        let _ = reply.send(Err("the store is down".into()));
+                        let _ = reply.send(Err(WorkerError::StoreDown));
                     }
                     Some(Control::Standing(reply)) => {
-                        let _ = reply.send(Err("the store is down".into()));
+                        let _ = reply.send(Err(WorkerError::StoreDown));
                     }
                 },
                 () = tokio::time::sleep_until(wake) => return true,
@@ -843,7 +938,9 @@ impl<S: Store> Worker<S> {
         }
     }
 
-    fn after_commit(&mut self, job: Job, committed: Committed) {
+    /// Books a committed batch and reports it to its connection; false if
+    /// told to stop while waiting for room in the results channel.
+    async fn after_commit(&mut self, job: Job, committed: Committed) -> bool {
         self.health.queue_len.fetch_sub(1, Ordering::SeqCst);
         self.health.writes_total.fetch_add(1, Ordering::Relaxed);
         let mut creds_changed = false;
@@ -869,14 +966,47 @@ impl<S: Store> Worker<S> {
         if creds_changed {
             self.snapshot_due = Some("credentials changed");
         }
-        if let Some(op) = job.op
-            && let Some(route) = lock(&self.route).as_ref()
-            && route.conn == job.conn
-        {
-            let _ = route.tx.send(Done {
-                op,
-                result: Ok(committed),
-            });
+        let Some(op) = job.op else {
+            return true;
+        };
+        let tx = match lock(&self.route).as_ref() {
+            Some(route) if route.conn == job.conn => route.tx.clone(),
+            // An ended connection: its client is gone, nobody acks.
+            _ => return true,
+        };
+        let done = Done {
+            op,
+            result: Ok(committed),
+        };
+        match tx.try_send(done) {
+            Ok(()) | Err(mpsc::error::TrySendError::Closed(_)) => true,
+            Err(mpsc::error::TrySendError::Full(done)) => self.wait_for_room(&tx, done).await,
+        }
+    }
+
+    /// The results channel is full: waits until the driver takes one
+    /// (counted, logged), still answering commands; false on stop. A
+    /// closed channel (the connection ended) ends the wait.
+    async fn wait_for_room(&mut self, tx: &mpsc::Sender<Done>, done: Done) -> bool {
+        self.health
+            .results_waits_total
+            .fetch_add(1, Ordering::Relaxed);
+        tracing::warn!(
+            capacity = tx.max_capacity(),
+            "the connection's store results channel is full: the worker waits for the driver"
+        );
+        let sent = tx.send(done);
+        tokio::pin!(sent);
+        loop {
+            tokio::select! {
+                biased;
+                command = self.control.recv() => {
+                    if !self.answer(command).await {
+                        return false;
+                    }
+                }
+                _ = &mut sent => return true,
+            }
         }
     }
 

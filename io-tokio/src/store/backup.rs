@@ -13,7 +13,7 @@ use rand_core::{OsRng, RngCore};
 use thiserror::Error;
 use tokio::task::JoinHandle;
 
-use super::{LiveCreds, Store, StoreError, wall_now};
+use super::{CorruptRecord, LiveCreds, Store, StoreError, wall_now};
 use crate::host::config::Secret;
 
 /// Says once, plainly, whether snapshots are encrypted.
@@ -145,9 +145,21 @@ pub enum PrepareError {
     /// The store did not answer (retry).
     #[error("{0}")]
     Store(#[from] StoreError),
-    /// SESSION_DATA (or an imported string) is unusable.
-    #[error("{0}")]
-    Import(String),
+    /// SESSION_DATA (or an imported string) does not read or open.
+    #[error("the session string: {0}")]
+    SessionString(SnapshotError),
+    /// An import would overwrite another linked device.
+    #[error(
+        "session {session:?} already holds another linked device; \
+         run `blacksky session wipe --yes` first, or import with --force"
+    )]
+    OtherDeviceLinked { session: String },
+    /// Neither the live tables nor any snapshot hold a session.
+    #[error("session {session:?} holds nothing to export")]
+    NothingToExport { session: String },
+    /// The session does not seal into a snapshot.
+    #[error("sealing the snapshot: {0}")]
+    Seal(SnapshotError),
 }
 
 /// Logs each generation that was passed over, by number.
@@ -308,10 +320,9 @@ pub async fn import<S: Store>(
     keys: &mut Keyring,
     force: bool,
 ) -> Result<Session, PrepareError> {
-    let (name, bytes) = snapshot::snapshot_bytes(input)
-        .map_err(|err| PrepareError::Import(format!("the session string: {err}")))?;
-    let (_, session) = snapshot::decode_snapshot(&bytes, keys)
-        .map_err(|err| PrepareError::Import(format!("the session string: {err}")))?;
+    let (name, bytes) = snapshot::snapshot_bytes(input).map_err(PrepareError::SessionString)?;
+    let (_, session) =
+        snapshot::decode_snapshot(&bytes, keys).map_err(PrepareError::SessionString)?;
     if let Some(name) = name.filter(|n| n != store.session_name()) {
         tracing::info!(
             "the session string was exported from session {name:?}; importing it as {:?}",
@@ -324,11 +335,9 @@ pub async fn import<S: Store>(
                 if live.creds.is_registered()
                     && live.creds.noise_key.public() != session.creds.noise_key.public() =>
             {
-                return Err(PrepareError::Import(format!(
-                    "session {:?} already holds another linked device; \
-                     run `blacksky session wipe --yes` first, or import with --force",
-                    store.session_name()
-                )));
+                return Err(PrepareError::OtherDeviceLinked {
+                    session: store.session_name().to_owned(),
+                });
             }
             Ok(_) | Err(StoreError::Corrupt { .. }) => {}
             Err(err) => return Err(err.into()),
@@ -379,10 +388,9 @@ pub async fn export<S: Store>(
                 }
                 Decision::Refuse(refusal) => return Err(PrepareError::Refused(refusal)),
                 _ => {
-                    return Err(PrepareError::Import(format!(
-                        "session {:?} holds nothing to export",
-                        store.session_name()
-                    )));
+                    return Err(PrepareError::NothingToExport {
+                        session: store.session_name().to_owned(),
+                    });
                 }
             }
         }
@@ -393,7 +401,7 @@ pub async fn export<S: Store>(
     let bytes = sealer
         .seal(&session, wall_now())
         .await
-        .map_err(|err| PrepareError::Import(format!("sealing the snapshot: {err}")))?;
+        .map_err(PrepareError::Seal)?;
     Ok(snapshot::session_string(store.session_name(), &bytes))
 }
 
@@ -412,7 +420,7 @@ pub struct GenerationCheck {
 #[derive(Debug, Clone)]
 pub struct VerifyReport {
     /// The live creds: the device JID, or what is wrong.
-    pub live: Result<Option<Option<String>>, String>,
+    pub live: Result<Option<Option<String>>, CorruptRecord>,
     pub generations: Vec<GenerationCheck>,
 }
 
@@ -430,8 +438,7 @@ pub async fn verify<S: Store>(
 ) -> Result<VerifyReport, StoreError> {
     let live = match store.load_session().await {
         Ok(session) => Ok(session.map(|s| s.creds.me.map(|me| me.jid.to_string()))),
-        Err(StoreError::Corrupt { what, detail }) => Err(format!("{what}: {detail}")),
-        Err(err) => return Err(err),
+        Err(err) => Err(err.into_corrupt()?),
     };
     let generations = store
         .snapshots()

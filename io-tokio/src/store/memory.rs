@@ -499,16 +499,17 @@ impl Store for MemoryStore {
     async fn sessions(&mut self) -> Result<Vec<SessionSummary>, StoreError> {
         self.check()?;
         let sessions = lock(&self.db.sessions);
-        Ok(sessions
+        sessions
             .iter()
             .map(|(name, rows)| {
                 let handle = self.with_session(name);
-                SessionSummary {
+                let device = match handle.live(rows) {
+                    Ok(live) => Ok(live.and_then(|c| c.creds.me.map(|me| me.jid.to_string()))),
+                    Err(err) => Err(err.into_corrupt()?),
+                };
+                Ok(SessionSummary {
                     name: name.clone(),
-                    device: handle
-                        .live(rows)
-                        .map(|c| c.and_then(|c| c.creds.me.map(|me| me.jid.to_string())))
-                        .map_err(|err| err.to_string()),
+                    device,
                     pre_keys: rows.keys.as_ref().map_or(0, |k| k.pre_keys.len() as u64),
                     signal_sessions: rows.keys.as_ref().map_or(0, |k| k.sessions.len() as u64),
                     inbox: rows.inbox.len() as u64,
@@ -516,8 +517,8 @@ impl Store for MemoryStore {
                         as u64,
                     snapshots: rows.snapshots.len() as u64,
                     newest_snapshot_at: rows.snapshots.values().next_back().map(|s| s.created_at),
-                }
+                })
             })
-            .collect())
+            .collect()
     }
 }

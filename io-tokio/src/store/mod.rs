@@ -62,7 +62,24 @@ pub enum StoreError {
     TimedOut(u64),
 }
 
+/// A stored record that does not read back: which, and what is wrong.
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+#[error("stored {what} is corrupt: {detail}")]
+pub struct CorruptRecord {
+    pub what: String,
+    pub detail: String,
+}
+
 impl StoreError {
+    /// The corrupt record this error names, or the error itself when it
+    /// is another failure (the store could not be read at all).
+    pub fn into_corrupt(self) -> Result<CorruptRecord, StoreError> {
+        match self {
+            StoreError::Corrupt { what, detail } => Ok(CorruptRecord { what, detail }),
+            other => Err(other),
+        }
+    }
+
     /// True when trying again later cannot help.
     pub fn is_permanent(&self) -> bool {
         matches!(self, StoreError::Config(_) | StoreError::Corrupt { .. })
@@ -168,9 +185,9 @@ pub struct Standing {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SessionSummary {
     pub name: String,
-    /// The device JID, `None` before linking; `Err` text when the creds row
-    /// is unreadable.
-    pub device: Result<Option<String>, String>,
+    /// The device JID, `None` before linking; `Err` when the creds row is
+    /// unreadable.
+    pub device: Result<Option<String>, CorruptRecord>,
     pub pre_keys: u64,
     pub signal_sessions: u64,
     pub inbox: u64,

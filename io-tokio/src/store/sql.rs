@@ -1040,8 +1040,7 @@ macro_rules! sql_store {
                     let mut handle = self.with_session(&name);
                     let device = match handle.load_creds().await {
                         Ok(creds) => Ok(creds.and_then(|c| c.creds.me.map(|me| me.jid.to_string()))),
-                        Err(StoreError::Corrupt { detail, .. }) => Err(detail),
-                        Err(err) => return Err(err),
+                        Err(err) => Err(err.into_corrupt()?),
                     };
                     let newest: Option<i64> = sqlx::query(
                         "SELECT MAX(created_at) FROM snapshots WHERE session = $1",

@@ -76,6 +76,9 @@ impl Db for PgStore {
 /// snapshot header, so opening works the same).
 pub const TEST_KDF_ITERATIONS: u32 = 1_000;
 
+/// The client's cap on store ops in flight, as a link is told it.
+pub const IN_FLIGHT_MAX: usize = 1_024;
+
 pub fn entry(id: &str, n: u64) -> InboxEntry {
     InboxEntry {
         id: id.to_owned(),
@@ -690,7 +693,7 @@ pub async fn a_store_that_fails_for_a_while_recovers_with_nothing_lost<S: Db>(mu
         fast_worker_config(),
         health.clone(),
     );
-    let mut link = worker.link();
+    let mut link = worker.link(IN_FLIGHT_MAX);
     link.submit(OpId(1), vec![Write::Inbox(entry("before", 1))])
         .expect("queued");
     assert_eq!(link.next_done().await.expect("done").op, OpId(1));
@@ -766,7 +769,7 @@ pub async fn the_worker_snapshots_on_creds_changes_and_at_close<S: Db>(mut store
         fast_worker_config(),
         StoreHealth::new(),
     );
-    let link = worker.link();
+    let link = worker.link(IN_FLIGHT_MAX);
     let mut creds = session.creds.clone();
     creds.routing_info = Some(vec![7; 8]);
     link.submit_untracked(vec![Write::Creds(Box::new(creds.clone()))])

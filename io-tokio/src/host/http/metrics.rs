@@ -129,6 +129,12 @@ pub fn render(view: &MetricsView) -> String {
         view.limits_reached_total,
     );
     e.one(
+        "blacksky_channel_waits_total",
+        Counter,
+        "Times a bounded channel between tasks was full and its producer waited (nothing is dropped).",
+        view.channel_waits_total,
+    );
+    e.one(
         "blacksky_retry_receipts_total",
         Counter,
         "Messages that did not decrypt: retry receipts sent to their senders.",
@@ -192,6 +198,7 @@ mod tests {
             store_write_queue_len: 6,
             store_failures_total: 0,
             limits_reached_total: 7,
+            channel_waits_total: 9,
             e2e: E2eCounts {
                 retry_receipts_total: 8,
                 unreadable_total: 0,
@@ -204,6 +211,7 @@ mod tests {
         assert!(!body.contains("\nblacksky_resident_memory_bytes "));
         assert!(body.contains("\nblacksky_online 1\n"));
         assert!(body.contains("\nblacksky_limits_reached_total 7\n"));
+        assert!(body.contains("\nblacksky_channel_waits_total 9\n"));
         assert!(body.contains("\nblacksky_retry_receipts_total 8\n"));
         assert!(body.contains("\nblacksky_uptime_seconds 1.500\n"));
         assert!(body.ends_with('\n'));
