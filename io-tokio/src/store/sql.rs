@@ -195,6 +195,16 @@ fn sql_millis(value: UnixMillis) -> i64 {
     i64::try_from(value.as_millis()).unwrap_or(i64::MAX)
 }
 
+/// A row's first two columns.
+fn pair<R: Row, A, B>(row: &R) -> Result<(A, B), sqlx::Error>
+where
+    usize: sqlx::ColumnIndex<R>,
+    A: for<'r> sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
+    B: for<'r> sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
+{
+    Ok((row.try_get(0)?, row.try_get(1)?))
+}
+
 /// An inbox row as `read_inbox` and the claim queries select it.
 fn inbox_record<R: Row>(row: &R) -> Result<InboxRecord, sqlx::Error>
 where
@@ -459,15 +469,9 @@ macro_rules! sql_store {
                         .await?;
                     }
                     Write::RemoveSenderKey { group, sender } => {
-                        sqlx::query(
-                            "DELETE FROM sender_keys \
-                             WHERE session = $1 AND group_id = $2 AND sender = $3",
-                        )
-                        .bind(session)
-                        .bind(group.as_str())
-                        .bind(sender.as_str())
-                        .execute(&mut **tx)
-                        .await?;
+                        let sql = "DELETE FROM sender_keys \
+                                   WHERE session = $1 AND group_id = $2 AND sender = $3";
+                        Self::execute_two(tx, sql, session, group, sender).await?;
                     }
                     Write::Identity { address, key } => {
                         sqlx::query(
@@ -542,26 +546,14 @@ macro_rules! sql_store {
                         .await?;
                     }
                     Write::LidMapping { pn, lid } => {
-                        sqlx::query(
-                            "INSERT INTO lid_mappings (session, pn, lid) VALUES ($1, $2, $3) \
-                             ON CONFLICT (session, pn) DO UPDATE SET lid = excluded.lid",
-                        )
-                        .bind(session)
-                        .bind(pn.as_str())
-                        .bind(lid.as_str())
-                        .execute(&mut **tx)
-                        .await?;
+                        let sql = "INSERT INTO lid_mappings (session, pn, lid) VALUES ($1, $2, $3) \
+                                   ON CONFLICT (session, pn) DO UPDATE SET lid = excluded.lid";
+                        Self::execute_two(tx, sql, session, pn, lid).await?;
                     }
                     Write::ForgetRetry { id, sender } => {
-                        sqlx::query(
-                            "DELETE FROM message_retries \
-                             WHERE session = $1 AND msg_id = $2 AND sender = $3",
-                        )
-                        .bind(session)
-                        .bind(id.as_str())
-                        .bind(sender.as_str())
-                        .execute(&mut **tx)
-                        .await?;
+                        let sql = "DELETE FROM message_retries \
+                                   WHERE session = $1 AND msg_id = $2 AND sender = $3";
+                        Self::execute_two(tx, sql, session, id, sender).await?;
                     }
                     Write::Handled { id, at, outbox } => {
                         let marked = sqlx::query(
@@ -595,6 +587,35 @@ macro_rules! sql_store {
                     }
                 }
                 Ok(Committed::default())
+            }
+
+            /// The rows `sql` selects for this session (its one parameter).
+            async fn session_rows(
+                &self,
+                sql: &'static str,
+            ) -> Result<Vec<<$db as sqlx::Database>::Row>, StoreError> {
+                sqlx::query(sql)
+                    .bind(&self.session)
+                    .fetch_all(&self.pool)
+                    .await
+                    .map_err(db("reading the session"))
+            }
+
+            /// Runs `sql` with the session and two text parameters.
+            async fn execute_two(
+                tx: &mut sqlx::Transaction<'static, $db>,
+                sql: &'static str,
+                session: &str,
+                first: &str,
+                second: &str,
+            ) -> Result<(), sqlx::Error> {
+                sqlx::query(sql)
+                    .bind(session)
+                    .bind(first)
+                    .bind(second)
+                    .execute(&mut **tx)
+                    .await?;
+                Ok(())
             }
 
             async fn delete_keys(
@@ -717,79 +738,35 @@ macro_rules! sql_store {
                         .map_err(corrupt(format!("pre-key {id} of session {:?}", self.session)))?;
                     session.pre_keys.insert(key.id, key);
                 }
-                let rows =
-                    sqlx::query("SELECT address, record FROM signal_sessions WHERE session = $1")
-                        .bind(&self.session)
-                        .fetch_all(&self.pool)
-                        .await
-                        .map_err(db(what))?;
-                for row in rows {
-                    session
-                        .sessions
-                        .insert(row.try_get(0).map_err(db(what))?, row.try_get(1).map_err(db(what))?);
+                let read = |sql| self.session_rows(sql);
+                for row in read("SELECT address, record FROM signal_sessions WHERE session = $1").await? {
+                    let (address, record) = pair(&row).map_err(db(what))?;
+                    session.sessions.insert(address, record);
                 }
-                let rows = sqlx::query(
-                    "SELECT group_id, sender, record FROM sender_keys WHERE session = $1",
-                )
-                .bind(&self.session)
-                .fetch_all(&self.pool)
-                .await
-                .map_err(db(what))?;
-                for row in rows {
-                    session.sender_keys.insert(
-                        (row.try_get(0).map_err(db(what))?, row.try_get(1).map_err(db(what))?),
-                        row.try_get(2).map_err(db(what))?,
-                    );
+                for row in read("SELECT group_id, sender, record FROM sender_keys WHERE session = $1").await? {
+                    let name = pair(&row).map_err(db(what))?;
+                    session.sender_keys.insert(name, row.try_get(2).map_err(db(what))?);
                 }
-                let rows =
-                    sqlx::query("SELECT address, identity_key FROM identities WHERE session = $1")
-                        .bind(&self.session)
-                        .fetch_all(&self.pool)
-                        .await
-                        .map_err(db(what))?;
-                for row in rows {
-                    session
-                        .identities
-                        .insert(row.try_get(0).map_err(db(what))?, row.try_get(1).map_err(db(what))?);
+                for row in read("SELECT address, identity_key FROM identities WHERE session = $1").await? {
+                    let (address, key) = pair(&row).map_err(db(what))?;
+                    session.identities.insert(address, key);
                 }
-                let rows =
-                    sqlx::query("SELECT key_id, record FROM app_state_keys WHERE session = $1")
-                        .bind(&self.session)
-                        .fetch_all(&self.pool)
-                        .await
-                        .map_err(db(what))?;
-                for row in rows {
-                    session.app_state_keys.insert(
-                        row.try_get(0).map_err(db(what))?,
-                        row.try_get(1).map_err(db(what))?,
-                    );
+                for row in read("SELECT key_id, record FROM app_state_keys WHERE session = $1").await? {
+                    let (id, data) = pair(&row).map_err(db(what))?;
+                    session.app_state_keys.insert(id, data);
                 }
-                let rows = sqlx::query("SELECT pn, lid FROM lid_mappings WHERE session = $1")
-                    .bind(&self.session)
-                    .fetch_all(&self.pool)
-                    .await
-                    .map_err(db(what))?;
-                for row in rows {
-                    session
-                        .lid_for_pn
-                        .insert(row.try_get(0).map_err(db(what))?, row.try_get(1).map_err(db(what))?);
+                for row in read("SELECT pn, lid FROM lid_mappings WHERE session = $1").await? {
+                    let (pn, lid) = pair(&row).map_err(db(what))?;
+                    session.lid_for_pn.insert(pn, lid);
                 }
-                let rows = sqlx::query(
-                    "SELECT msg_id, sender, count, at FROM message_retries WHERE session = $1",
-                )
-                .bind(&self.session)
-                .fetch_all(&self.pool)
-                .await
-                .map_err(db(what))?;
-                for row in rows {
+                for row in read("SELECT msg_id, sender, count, at FROM message_retries WHERE session = $1").await? {
+                    let key = pair(&row).map_err(db(what))?;
                     let count: i64 = row.try_get(2).map_err(db(what))?;
-                    session.retries.insert(
-                        (row.try_get(0).map_err(db(what))?, row.try_get(1).map_err(db(what))?),
-                        Retry {
-                            count: u8::try_from(count).unwrap_or(u8::MAX),
-                            at: millis(row.try_get(3).map_err(db(what))?),
-                        },
-                    );
+                    let retry = Retry {
+                        count: u8::try_from(count).unwrap_or(u8::MAX),
+                        at: millis(row.try_get(3).map_err(db(what))?),
+                    };
+                    session.retries.insert(key, retry);
                 }
                 Ok(Some(session))
             }
@@ -985,30 +962,27 @@ macro_rules! sql_store {
             ) -> Result<PruneCount, StoreError> {
                 let what = "pruning old inbox and outbox rows";
                 let mut tx = self.pool.begin().await.map_err(db(what))?;
-                let inbox = sqlx::query(
-                    "DELETE FROM inbox WHERE seq IN (SELECT seq FROM inbox \
-                     WHERE session = $1 AND handled_at IS NOT NULL AND handled_at < $2 \
-                     ORDER BY seq LIMIT $3)",
-                )
-                .bind(&self.session)
-                .bind(sql_millis(before))
-                .bind(i64::from(rows_max))
-                .execute(&mut *tx)
-                .await
-                .map_err(db(what))?
-                .rows_affected();
-                let outbox = sqlx::query(
-                    "DELETE FROM outbox WHERE seq IN (SELECT seq FROM outbox \
-                     WHERE session = $1 AND sent_at IS NOT NULL AND sent_at < $2 \
-                     ORDER BY seq LIMIT $3)",
-                )
-                .bind(&self.session)
-                .bind(sql_millis(before))
-                .bind(i64::from(rows_max))
-                .execute(&mut *tx)
-                .await
-                .map_err(db(what))?
-                .rows_affected();
+                // Handled inbox rows and sent outbox rows, the oldest first.
+                let mut pruned = [0u64; 2];
+                for (count, (table, done_at)) in pruned
+                    .iter_mut()
+                    .zip([("inbox", "handled_at"), ("outbox", "sent_at")])
+                {
+                    let sql = format!(
+                        "DELETE FROM {table} WHERE seq IN (SELECT seq FROM {table} \
+                         WHERE session = $1 AND {done_at} IS NOT NULL AND {done_at} < $2 \
+                         ORDER BY seq LIMIT $3)"
+                    );
+                    *count = sqlx::query(&sql)
+                        .bind(&self.session)
+                        .bind(sql_millis(before))
+                        .bind(i64::from(rows_max))
+                        .execute(&mut *tx)
+                        .await
+                        .map_err(db(what))?
+                        .rows_affected();
+                }
+                let [inbox, outbox] = pruned;
                 tx.commit().await.map_err(db(what))?;
                 Ok(PruneCount { inbox, outbox })
             }
