@@ -78,3 +78,20 @@ fn seed_2366_a_late_login_of_an_old_dyno_is_taken_back() {
 fn seed_1347_the_pre_key_counter_never_goes_back() {
     replay(1347);
 }
+
+/// A process that stood by while an overlapping dyno held the session took
+/// it back later with the session it had read at its start: the other
+/// dyno had uploaded new one-time pre-keys meanwhile, contacts used them,
+/// and the messages did not decrypt (a retry receipt; found by the
+/// end-to-end promise). Fixed: a connection starts from the session read
+/// back from the store once this process's own writes are in.
+#[test]
+fn seed_371_a_process_taking_the_session_back_knows_the_others_pre_keys() {
+    replay(371);
+}
+
+/// Another seed the same sweep failed on, fixed by the same change.
+#[test]
+fn seed_999_a_process_taking_the_session_back_decrypts_what_followed() {
+    replay(999);
+}
