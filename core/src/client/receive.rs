@@ -103,10 +103,7 @@ impl Client {
         };
         match self.seen_messages.get(id) {
             // Committed already: the server missed our ack; answer again.
-            Some(Seen::Stored) => {
-                self.send(&stanzas::delivery_receipt(node));
-                return self.send(&stanzas::ack_for(node));
-            }
+            Some(Seen::Stored) => return self.answer(&Answer::delivered(node)),
             // Commit in flight: its completion answers.
             Some(Seen::Storing) => return,
             None => {}
@@ -163,6 +160,14 @@ impl Client {
                 self.ask_again(node, arrived, sender, reason);
             }
         }
+    }
+
+    /// Sends a stored message's receipts, then its ack.
+    fn answer(&mut self, answer: &Answer) {
+        for receipt in &answer.receipts {
+            self.send(receipt);
+        }
+        self.send(&answer.ack);
     }
 
     /// True when `address` (a session name) is a device of our own
@@ -364,10 +369,7 @@ impl Client {
             AfterStore::Nothing => {}
             AfterStore::Ack { answer, id, from } => {
                 self.seen_messages.set(&id, Seen::Stored);
-                for receipt in &answer.receipts {
-                    self.send(receipt);
-                }
-                self.send(&answer.ack);
+                self.answer(&answer);
                 self.event(Event::MessageStored { id, from });
             }
             AfterStore::AskAgain {
