@@ -57,10 +57,11 @@ async fn a_full_queue_refuses_at_once_and_the_gauge_shows_it() {
     assert!(!worker.health().is_up());
     db.set_failing(false);
     for n in 1..=4 {
-        let done = tokio::time::timeout(Duration::from_secs(5), link.next_done())
-            .await
-            .expect("recovered")
-            .expect("done");
+        let done =
+            tokio::time::timeout(Duration::from_secs(5), store_support::next_done(&mut link))
+                .await
+                .expect("recovered")
+                .expect("done");
         assert_eq!(done.op, OpId(n));
     }
     assert_eq!(worker.health().queue_len(), 0);
@@ -81,7 +82,7 @@ async fn writes_of_an_ended_connection_land_but_report_nowhere() {
     new.submit(OpId(1), vec![Write::Inbox(entry("new", 2))])
         .expect("queued");
     db.set_failing(false);
-    let done = tokio::time::timeout(Duration::from_secs(5), new.next_done())
+    let done = tokio::time::timeout(Duration::from_secs(5), store_support::next_done(&mut new))
         .await
         .expect("done")
         .expect("done");
@@ -197,10 +198,11 @@ async fn a_backlog_lands_in_few_transactions_in_order_and_fresh_keys_commit_alon
     let before = db.commits_total();
     db.set_failing(false);
     for n in 1..=12u64 {
-        let done = tokio::time::timeout(Duration::from_secs(5), link.next_done())
-            .await
-            .expect("recovered")
-            .expect("done");
+        let done =
+            tokio::time::timeout(Duration::from_secs(5), store_support::next_done(&mut link))
+                .await
+                .expect("recovered")
+                .expect("done");
         assert_eq!(done.op, OpId(n), "in the order handed in");
         let ids = done.result.expect("committed").pre_key_ids;
         assert_eq!(ids.is_some(), n == 7, "op {n}: only the fresh keys get ids");
@@ -314,10 +316,11 @@ async fn a_full_results_channel_makes_the_worker_wait_and_loses_no_done() {
         .await
         .expect("answered while waiting for room");
     for n in 1..=submitted {
-        let done = tokio::time::timeout(Duration::from_secs(5), link.next_done())
-            .await
-            .expect("in time")
-            .expect("done");
+        let done =
+            tokio::time::timeout(Duration::from_secs(5), store_support::next_done(&mut link))
+                .await
+                .expect("in time")
+                .expect("done");
         assert_eq!(done.op, OpId(n), "in order, none lost");
         assert!(done.result.is_ok());
     }

@@ -504,7 +504,7 @@ impl Pipe {
                     Output::Store(op, store) => {
                         let crash = link.crash_after_store.is_some_and(|hit| hit(&store));
                         if let Some(result) = commit(link, op, store) {
-                            done.push((op, result));
+                            done.push(Input::StoreDone { op, result });
                         }
                         if crash {
                             link.crash_after_store = None;
@@ -512,6 +512,11 @@ impl Pipe {
                             actions.push(Action::Close);
                             break 'drain;
                         }
+                    }
+                    Output::ReadBack(op) => {
+                        // Everything handed to this store is committed.
+                        let stored = Some(Box::new(link.stored_session.clone()));
+                        done.push(Input::ReadBack { op, stored });
                     }
                     Output::Event(event) => {
                         if matches!(event, Event::Disconnected { .. }) {
@@ -525,10 +530,8 @@ impl Pipe {
             if done.is_empty() {
                 break;
             }
-            for (op, result) in done {
-                let _ = link
-                    .client
-                    .handle_input(now, Input::StoreDone { op, result });
+            for input in done {
+                let _ = link.client.handle_input(now, input);
             }
         }
         for action in actions {

@@ -95,3 +95,36 @@ fn seed_371_a_process_taking_the_session_back_knows_the_others_pre_keys() {
 fn seed_999_a_process_taking_the_session_back_decrypts_what_followed() {
     replay(999);
 }
+
+/// Found by the 8,000-seed sweep with encrypted traffic: overlapping dynos.
+/// The new process read the session back at connection start; the old one
+/// committed its last batch (a contact's sender key) after that read; a
+/// redelivered group message then found no sender key and the bot sent a
+/// retry receipt. Fixed: a message that lacks keys makes the client read
+/// the session back from the store (once every write of its own is in)
+/// and take the keys it lacks before it asks the sender again
+/// (`Output::ReadBack`).
+#[test]
+fn seed_4429_a_key_another_process_stored_late_is_read_back() {
+    replay(4429);
+}
+
+/// The same cause as seed 4429 (a pkmsg or skmsg whose keys an
+/// overlapping process stored after this one read the session).
+#[test]
+fn seed_2998_5502_5608_9788_keys_stored_late_are_read_back() {
+    for seed in [2998, 5502, 5608, 9788] {
+        replay(seed);
+    }
+}
+
+/// The same sweep: contacts fetched one-time pre-keys while the bot was
+/// offline for three minutes; a pre-key upload then made room under
+/// `pre_keys_stored_max` by deleting the oldest keys, one of which a
+/// contact's undelivered first message named, so it never decrypted.
+/// Fixed: a key goes only once a message used it; at the bound fewer (or
+/// no) keys are uploaded.
+#[test]
+fn seed_2300_a_handed_out_pre_key_is_never_evicted() {
+    replay(2300);
+}

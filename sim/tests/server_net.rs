@@ -112,6 +112,12 @@ impl Session {
                             )
                             .expect("known op");
                     }
+                    Output::ReadBack(op) => {
+                        let now = tokio::time::Instant::now().into_std();
+                        self.client
+                            .handle_input(now, Input::ReadBack { op, stored: None })
+                            .expect("known op");
+                    }
                     Output::Event(event) => self.events.push(event),
                 }
             }

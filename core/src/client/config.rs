@@ -51,9 +51,9 @@ pub struct ClientConfig {
     pub pre_keys_initial: u32,
     /// Upload more when the server's count is at or below this.
     pub pre_keys_low_water: u32,
-    /// One-time pre-keys kept in the store at most; an upload past this
-    /// deletes the oldest (the server handed them out long ago, or lost
-    /// them).
+    /// One-time pre-keys kept in the store at most. A key goes only once
+    /// a message used it (one handed out may wait in an undelivered first
+    /// message for days), so at this bound fewer or none are uploaded.
     pub pre_keys_stored_max: usize,
     /// A signed pre-key this old (by the wall clock at login) is replaced
     /// at the next login (WhatsApp Web rotates about weekly).

@@ -1,7 +1,7 @@
 //! The client's vocabulary with its shell: what goes in ([`Input`]), what
 //! comes out ([`Output`]: bytes, store batches, events) and the events.
 
-use crate::session::{Committed, StoreFault, Write};
+use crate::session::{Committed, Session, StoreFault, Write};
 use crate::time::UnixMillis;
 use crate::wire::binary::Jid;
 
@@ -22,6 +22,8 @@ pub enum Limit {
     Outputs,
     /// `retries_len_max`: the oldest retry count was forgotten.
     Retries,
+    /// `pre_keys_stored_max`: no more one-time pre-keys were uploaded.
+    PreKeysStored,
 }
 
 impl Limit {
@@ -32,6 +34,7 @@ impl Limit {
             Limit::StoreOpsInFlight => "store_ops_in_flight_max",
             Limit::Outputs => "outputs_len_max",
             Limit::Retries => "retries_len_max",
+            Limit::PreKeysStored => "pre_keys_stored_max",
         }
     }
 }
@@ -90,6 +93,11 @@ pub enum Event {
     },
     PreKeysUploaded {
         count: u32,
+    },
+    /// A message lacked keys this process had not seen; `count` keys that
+    /// another process of this session stored were taken from the store.
+    KeysTakenFromStore {
+        count: usize,
     },
     /// The server confirmed it hands out the signed pre-key with this id
     /// (a rotation; the one before is kept for a grace period).
@@ -164,6 +172,10 @@ impl std::fmt::Debug for Event {
                 .debug_struct("SignedPreKeyRotated")
                 .field("id", id)
                 .finish(),
+            Event::KeysTakenFromStore { count } => f
+                .debug_struct("KeysTakenFromStore")
+                .field("count", count)
+                .finish(),
             Event::PreKeysUploaded { count } => f
                 .debug_struct("PreKeysUploaded")
                 .field("count", count)
@@ -197,6 +209,11 @@ pub enum Output {
     /// Writes to commit in ONE transaction, then answer with
     /// [`Input::StoreDone`] for this op.
     Store(OpId, Vec<Write>),
+    /// Read the session back from the store once every write handed in so
+    /// far is committed (another process of this session, an overlapping
+    /// dyno, may have written keys since this one read it), then answer
+    /// with [`Input::ReadBack`] for this op.
+    ReadBack(OpId),
     Event(Event),
 }
 
@@ -214,6 +231,12 @@ pub enum Input<'a> {
     StoreDone {
         op: OpId,
         result: Result<Committed, StoreFault>,
+    },
+    /// The session as the store holds it, with this process's writes
+    /// since; `None` when the store did not answer.
+    ReadBack {
+        op: OpId,
+        stored: Option<Box<Session>>,
     },
 }
 

@@ -6,7 +6,7 @@
 use std::time::Instant;
 
 use super::state::{Stage, State};
-use super::{AfterStore, Client, Event, IqPurpose, Violation, link_code, ms, stanzas};
+use super::{AfterStore, Client, Event, IqPurpose, Limit, Violation, link_code, ms, stanzas};
 use crate::crypto::KeyPair;
 use crate::session::{
     PreKey, SignedPreKey, SignedPreKeyCheck, SignedPreKeyStatus, Write, pre_key_ids,
@@ -190,6 +190,18 @@ impl Client {
         } else {
             self.config.pre_keys_low_water
         };
+        // An uploaded key may sit in a contact's first message, undelivered
+        // for days: a key is forgotten only once used, never to make room.
+        // At the bound fewer go up (none: contacts start sessions with the
+        // signed pre-key alone, which X3DH allows).
+        let room = self
+            .config
+            .pre_keys_stored_max
+            .saturating_sub(self.session.pre_keys.len());
+        let wanted = u32::try_from(room).map_or(wanted, |room| wanted.min(room));
+        if wanted == 0 {
+            return self.limit_reached(Limit::PreKeysStored);
+        }
         let mut creds = self.session.creds.clone();
         // Provisional ids: the store may move them past ids another
         // process on it claimed (see `session::pre_key_ids`).
@@ -201,16 +213,7 @@ impl Client {
             .collect();
         creds.next_pre_key_id = pre_key_ids::after(creds.next_pre_key_id, wanted);
         self.session.creds = creds.clone();
-        // The oldest go when the new ones would pass the bound.
-        let excess = (self.session.pre_keys.len() + keys.len())
-            .saturating_sub(self.config.pre_keys_stored_max);
-        let mut writes: Vec<Write> = self
-            .session
-            .pre_keys
-            .keys()
-            .take(excess)
-            .map(|id| Write::RemovePreKey(*id))
-            .collect();
+        let mut writes = Vec::new();
         // Keys before the creds that count them, in one transaction.
         writes.push(Write::FreshPreKeys(keys.clone()));
         writes.push(Write::Creds(Box::new(creds)));

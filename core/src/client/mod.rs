@@ -85,6 +85,12 @@ enum AfterStore {
     SendSignedPreKey {
         key: SignedPreKey,
     },
+    /// A message (the frame it came in) waits for the store's session,
+    /// to be opened again with keys another process wrote.
+    Reopen {
+        raw: Vec<u8>,
+        wall: UnixMillis,
+    },
 }
 
 /// What a stored message is answered with: the ack to the server (or a
@@ -207,7 +213,7 @@ impl Client {
         if self.is_closed() {
             // A closed client ignores the stragglers, except store results,
             // which the shell may still deliver.
-            if let Input::StoreDone { op, .. } = input {
+            if let Input::StoreDone { op, .. } | Input::ReadBack { op, .. } = input {
                 self.after_store.remove(&op);
             }
             return Ok(());
@@ -223,6 +229,7 @@ impl Client {
                 Ok(())
             }
             Input::StoreDone { op, result } => self.on_store_done(now, op, result),
+            Input::ReadBack { op, stored } => self.on_read_back(op, stored),
         }
     }
 

@@ -8,16 +8,17 @@ use std::time::Instant;
 use super::decrypt::{self, Failure};
 use super::seen::Seen;
 use super::{
-    AfterStore, Answer, Client, DisconnectReason, Event, InputError, IqPurpose, Limit, OpId, ms,
-    stanzas,
+    AfterStore, Answer, Client, DisconnectReason, Event, InputError, IqPurpose, Limit, OpId,
+    Output, ms, stanzas,
 };
 use crate::crypto::KeyPair;
 use crate::message::content::{Content, Kind, Protocol};
 use crate::session::{
-    Committed, InboxContent, InboxEntry, PreKey, Retry, RetryKey, StoreFault, Write, pre_key_ids,
+    Committed, InboxContent, InboxEntry, PreKey, Retry, RetryKey, Session, StoreFault, Write,
+    pre_key_ids,
 };
 use crate::time::UnixMillis;
-use crate::wire::binary::{NodeRef, ValueRef};
+use crate::wire::binary::{Decoded, NodeRef, ValueRef};
 
 impl Client {
     /// `raw` is the decrypted frame `node` was decoded from.
@@ -124,6 +125,13 @@ impl Client {
             raw,
             wall,
         };
+        self.open_message(node, arrived, Attempt::First);
+    }
+
+    /// Opens a message with the session's keys and stores what it gave,
+    /// or, when keys were missing, reads them back from the store once
+    /// before asking the sender again.
+    fn open_message(&mut self, node: NodeRef<'_>, arrived: Arrived<'_>, attempt: Attempt) {
         match decrypt::open(&self.session, node, &mut self.rng) {
             Ok(opened) => {
                 if opened.identity_changed {
@@ -156,10 +164,55 @@ impl Client {
             Err(Failure::Unreadable { reason, nack_code }) => {
                 self.unreadable(node, arrived, Vec::new(), reason, nack_code);
             }
+            Err(Failure::Retry { .. }) if attempt == Attempt::First => {
+                // Another process of this session (an overlapping dyno)
+                // may have stored the keys after this one read the
+                // session: a retry receipt would ask for what we have.
+                let op = self.next_op();
+                self.after_store.insert(
+                    op,
+                    AfterStore::Reopen {
+                        raw: arrived.raw.to_vec(),
+                        wall: arrived.wall,
+                    },
+                );
+                self.outputs.push_back(Output::ReadBack(op));
+            }
             Err(Failure::Retry { sender, reason }) => {
                 self.ask_again(node, arrived, sender, reason);
             }
         }
+    }
+
+    /// The store's session came back for a message that lacked keys: the
+    /// keys another process wrote are taken, and the message is opened
+    /// again (with `None`, the store did not answer: ask the sender).
+    pub(super) fn on_read_back(
+        &mut self,
+        op: OpId,
+        stored: Option<Box<Session>>,
+    ) -> Result<(), InputError> {
+        let Some(AfterStore::Reopen { raw, wall }) = self.after_store.remove(&op) else {
+            return Err(InputError::UnknownOp(op));
+        };
+        if let Some(stored) = stored {
+            let taken = self.session.take_missing_keys(*stored);
+            if taken > 0 {
+                self.event(Event::KeysTakenFromStore { count: taken });
+            }
+        }
+        let mut decoded = Decoded::new();
+        let Ok(node) = decoded.decode(&raw) else {
+            return Ok(()); // it decoded when it came
+        };
+        let arrived = Arrived {
+            id: node.attr("id").unwrap_or_default().to_owned(),
+            from: attr_text(node, "from").unwrap_or_default(),
+            raw: &raw,
+            wall,
+        };
+        self.open_message(node, arrived, Attempt::AfterReadBack);
+        Ok(())
     }
 
     /// Sends a stored message's receipts, then its ack.
@@ -409,6 +462,8 @@ impl Client {
                 self.send(&stanzas::pre_key_upload(&id, &self.session.creds, &keys));
             }
             AfterStore::SendSignedPreKey { key } => self.send_signed_pre_key(now, &key),
+            // A read-back answered as a write: the shell mixed its ops up.
+            AfterStore::Reopen { .. } => return Err(InputError::UnknownOp(op)),
         }
         Ok(())
     }
@@ -427,6 +482,13 @@ impl Client {
             self.session.pre_keys.insert(key.id, key.clone());
         }
     }
+}
+
+/// Whether a message that lacks keys has had them looked for in the store.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Attempt {
+    First,
+    AfterReadBack,
 }
 
 /// A `<message>` as it came: what its inbox row and answer are made of.

@@ -354,6 +354,29 @@ impl Session {
         }
     }
 
+    /// Takes the keys `stored` has and this session lacks: one-time
+    /// pre-keys, Signal sessions, sender keys, identities and LID
+    /// mappings another process of this session wrote. What this session
+    /// holds already stays as it is: its own writes are the later ones.
+    /// Returns how many were taken.
+    pub fn take_missing_keys(&mut self, stored: Session) -> usize {
+        fn take<K: Ord, V>(ours: &mut BTreeMap<K, V>, theirs: BTreeMap<K, V>) -> usize {
+            let mut taken = 0;
+            for (key, value) in theirs {
+                if let std::collections::btree_map::Entry::Vacant(slot) = ours.entry(key) {
+                    slot.insert(value);
+                    taken += 1;
+                }
+            }
+            taken
+        }
+        take(&mut self.pre_keys, stored.pre_keys)
+            + take(&mut self.sessions, stored.sessions)
+            + take(&mut self.sender_keys, stored.sender_keys)
+            + take(&mut self.identities, stored.identities)
+            + take(&mut self.lid_for_pn, stored.lid_for_pn)
+    }
+
     /// Applies one write as a store would. Inbox writes change no session
     /// state and are ignored here.
     pub fn apply(&mut self, write: &Write) -> Committed {

@@ -365,6 +365,7 @@ impl StatusBoard {
             Event::Disconnected { reason } => self.record_disconnect(reason, wall),
             Event::OfflineDelivered { .. }
             | Event::PreKeysUploaded { .. }
+            | Event::KeysTakenFromStore { .. }
             | Event::SignedPreKeyRotated { .. }
             | Event::IqTimedOut { .. } => {}
         }

@@ -19,7 +19,7 @@ use tokio_tungstenite::tungstenite::{Error as WsError, Message};
 
 use crate::host::clock::Clock;
 use crate::session::events::EventSender;
-use crate::session::worker::StoreLink;
+use crate::session::worker::{Finished, StoreLink};
 
 /// How a connection ended.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -76,6 +76,7 @@ where
                         feed(client, clock, Input::StoreDone { op, result });
                     }
                 }
+                Output::ReadBack(op) => store.read_back(op),
                 Output::Event(event) => {
                     events.send(event.clone()).await;
                     if let Event::Disconnected { reason } = event {
@@ -105,12 +106,17 @@ where
                     return Ended::Closed;
                 }
             }
-            Some(done) = store.next_done() => {
-                if let Err(err) = &done.result {
-                    tracing::error!(%err, "store write failed");
+            Some(finished) = store.next_finished() => match finished {
+                Finished::Write(done) => {
+                    if let Err(err) = &done.result {
+                        tracing::error!(%err, "store write failed");
+                    }
+                    feed(client, clock, Input::StoreDone { op: done.op, result: done.result });
                 }
-                feed(client, clock, Input::StoreDone { op: done.op, result: done.result });
-            }
+                Finished::ReadBack { op, stored } => {
+                    feed(client, clock, Input::ReadBack { op, stored });
+                }
+            },
             message = ws.next(), if reading => match message {
                 Some(Ok(Message::Binary(bytes))) => {
                     feed(client, clock, Input::Received { bytes: &bytes, wall: clock.wall() });

@@ -90,6 +90,10 @@ pub fn present(event: &Event, display: CodeDisplay, page_on: bool) {
             );
         }
         Event::PreKeysUploaded { count } => tracing::info!(count, "pre-keys uploaded"),
+        Event::KeysTakenFromStore { count } => tracing::info!(
+            count,
+            "keys another process of this session stored were taken from the store"
+        ),
         Event::SignedPreKeyRotated { id } => {
             tracing::info!(
                 id,

@@ -19,6 +19,7 @@
 //! stored inbox entries to the [`InboxHandler`] in order, marking each
 //! handled in the transaction that stores the handler's replies.
 
+use std::collections::VecDeque;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
@@ -405,9 +406,25 @@ impl std::fmt::Debug for StoreWorker {
 pub struct StoreLink {
     conn: u64,
     jobs: mpsc::Sender<Job>,
+    control: mpsc::Sender<Control>,
     health: Arc<StoreHealth>,
     view: Arc<Mutex<Session>>,
     results: mpsc::Receiver<Done>,
+    /// Read-backs asked for, in order; the client bounds them with its
+    /// store ops in flight.
+    read_backs: VecDeque<(OpId, oneshot::Receiver<()>)>,
+}
+
+/// What the worker finished for a connection.
+#[derive(Debug)]
+pub enum Finished {
+    Write(Done),
+    /// The session read back from the store, with this process's writes
+    /// since; `None` when the store did not answer.
+    ReadBack {
+        op: OpId,
+        stored: Option<Box<Session>>,
+    },
 }
 
 impl std::fmt::Debug for Job {
@@ -422,7 +439,7 @@ impl std::fmt::Debug for Job {
 
 impl StoreLink {
     /// Hands in the writes of store op `op`; its [`Done`] comes from
-    /// [`StoreLink::next_done`].
+    /// [`StoreLink::next_finished`].
     pub fn submit(&self, op: OpId, writes: Vec<Write>) -> Result<(), QueueFull> {
         try_submit(
             &self.jobs,
@@ -450,10 +467,42 @@ impl StoreLink {
         )
     }
 
-    /// The next finished write of this connection (`None` once the worker
-    /// is gone).
-    pub async fn next_done(&mut self) -> Option<Done> {
-        self.results.recv().await
+    /// Asks for the session as the store holds it, read once every write
+    /// handed in so far is committed (another process may have written
+    /// keys since this one read it); answered by [`Self::next_finished`].
+    pub fn read_back(&mut self, op: OpId) {
+        let (tx, rx) = oneshot::channel();
+        // A full control queue drops `tx`: the answer is then `None`.
+        let _ = self.control.try_send(Control::Reload(tx));
+        self.read_backs.push_back((op, rx));
+    }
+
+    /// The next finished write or read-back of this connection (`None`
+    /// once the worker is gone).
+    pub async fn next_finished(&mut self) -> Option<Finished> {
+        enum Next {
+            Write(Option<Done>),
+            Reloaded(bool),
+        }
+        let reloaded = async {
+            match self.read_backs.front_mut() {
+                Some((_, rx)) => rx.await.is_ok(),
+                None => std::future::pending().await,
+            }
+        };
+        let next = tokio::select! {
+            biased;
+            done = self.results.recv() => Next::Write(done),
+            reloaded = reloaded => Next::Reloaded(reloaded),
+        };
+        match next {
+            Next::Write(done) => done.map(Finished::Write),
+            Next::Reloaded(reloaded) => {
+                let (op, _) = self.read_backs.pop_front()?;
+                let stored = reloaded.then(|| Box::new(lock(&self.view).clone()));
+                Some(Finished::ReadBack { op, stored })
+            }
+        }
     }
 }
 
@@ -535,9 +584,11 @@ impl StoreWorker {
         StoreLink {
             conn: self.next_conn,
             jobs: self.jobs.clone(),
+            control: self.control.clone(),
             health: self.health.clone(),
             view: self.view.clone(),
             results: rx,
+            read_backs: VecDeque::new(),
         }
     }
 
