@@ -78,6 +78,13 @@ pub struct ClientConfig {
     /// Messages whose retry count is kept at once; past this the oldest
     /// count is forgotten (it only restarts that message's count).
     pub retries_len_max: usize,
+    /// Outbound messages queued in this connection at once (the store
+    /// keeps the rest; the shell hands them in as room is made).
+    pub outbound_len_max: usize,
+    /// Users whose device lists are cached.
+    pub device_lists_len_max: usize,
+    /// A cached device list is asked for again after this long.
+    pub device_list_ttl_ms: u64,
     /// TEST ONLY, and wrong on purpose: ack a message before it is stored
     /// (what Baileys-based bots do). The chaos harness turns it on to show
     /// it catches the loss this causes; nothing else may.
@@ -110,6 +117,9 @@ impl Default for ClientConfig {
             outputs_len_max: 1_024,
             retry_receipts_max: 5,
             retries_len_max: 256,
+            outbound_len_max: 1_024,
+            device_lists_len_max: 4_096,
+            device_list_ttl_ms: DAY_MS,
             broken_ack_before_store: false,
         }
     }

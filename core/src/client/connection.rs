@@ -182,6 +182,17 @@ impl Client {
         self.transmit_frame(&buf);
     }
 
+    /// Sends a stanza encoded before (an outbound message's, as stored).
+    pub(super) fn send_encoded(&mut self, mut buf: Vec<u8>) {
+        let State::Open { link, .. } = &mut self.state else {
+            return;
+        };
+        if let Err(err) = link.transport.encrypt_in_place(&mut buf) {
+            return self.violation(Violation::Transport(err));
+        }
+        self.transmit_frame(&buf);
+    }
+
     fn transmit_frame(&mut self, payload: &[u8]) {
         let State::Open { link, .. } = &mut self.state else {
             return;

@@ -1,7 +1,7 @@
 //! The client's vocabulary with its shell: what goes in ([`Input`]), what
 //! comes out ([`Output`]: bytes, store batches, events) and the events.
 
-use crate::session::{Committed, Session, StoreFault, Write};
+use crate::session::{Committed, Outbound, Session, StoreFault, Write};
 use crate::time::UnixMillis;
 use crate::wire::binary::Jid;
 
@@ -24,6 +24,8 @@ pub enum Limit {
     Retries,
     /// `pre_keys_stored_max`: no more one-time pre-keys were uploaded.
     PreKeysStored,
+    /// `outbound_len_max`: outbound messages wait in the store.
+    Outbound,
 }
 
 impl Limit {
@@ -35,6 +37,7 @@ impl Limit {
             Limit::Outputs => "outputs_len_max",
             Limit::Retries => "retries_len_max",
             Limit::PreKeysStored => "pre_keys_stored_max",
+            Limit::Outbound => "outbound_len_max",
         }
     }
 }
@@ -93,6 +96,20 @@ pub enum Event {
     },
     PreKeysUploaded {
         count: u32,
+    },
+    /// The server took an outbound message.
+    MessageSent {
+        id: String,
+    },
+    /// An outbound message could not be sent and left the queue.
+    SendFailed {
+        id: String,
+        reason: String,
+    },
+    /// A device's pre-key bundle was refused (it gets no copy).
+    BundleRefused {
+        device: String,
+        reason: String,
     },
     /// A message lacked keys this process had not seen; `count` keys that
     /// another process of this session stored were taken from the store.
@@ -172,6 +189,17 @@ impl std::fmt::Debug for Event {
                 .debug_struct("SignedPreKeyRotated")
                 .field("id", id)
                 .finish(),
+            Event::MessageSent { id } => f.debug_struct("MessageSent").field("id", id).finish(),
+            Event::SendFailed { id, reason } => f
+                .debug_struct("SendFailed")
+                .field("id", id)
+                .field("reason", reason)
+                .finish(),
+            // The device JID names a contact: left out.
+            Event::BundleRefused { reason, .. } => f
+                .debug_struct("BundleRefused")
+                .field("reason", reason)
+                .finish_non_exhaustive(),
             Event::KeysTakenFromStore { count } => f
                 .debug_struct("KeysTakenFromStore")
                 .field("count", count)
@@ -231,6 +259,13 @@ pub enum Input<'a> {
     StoreDone {
         op: OpId,
         result: Result<Committed, StoreFault>,
+    },
+    /// Outbound messages from the store's outbox, in order (sealed ones
+    /// with their stanza). Handed in at connection start and as new ones
+    /// are stored; ones the client has already are skipped.
+    Outbound {
+        rows: Vec<Outbound>,
+        wall: UnixMillis,
     },
     /// The session as the store holds it, with this process's writes
     /// since; `None` when the store did not answer.

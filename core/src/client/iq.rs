@@ -23,6 +23,10 @@ pub enum IqPurpose {
     },
     LinkCodeHello,
     LinkCodeFinish,
+    /// The device lists of the users an outbound message goes to.
+    DeviceLists,
+    /// Pre-key bundles of devices we have no session with.
+    Bundles,
 }
 
 #[derive(Debug)]

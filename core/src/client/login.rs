@@ -57,7 +57,7 @@ impl Client {
         self.send(&stanzas::set_active(&active));
     }
 
-    pub(super) fn on_iq_answer(&mut self, purpose: IqPurpose, node: NodeRef<'_>) {
+    pub(super) fn on_iq_answer(&mut self, now: Instant, purpose: IqPurpose, node: NodeRef<'_>) {
         if node.attr("type") == Some("error") && purpose != IqPurpose::Ping {
             let code = node
                 .child("error")
@@ -67,7 +67,8 @@ impl Client {
             return self.violation(Violation::Refused { purpose, code });
         }
         match purpose {
-            IqPurpose::Ping => {}
+            // Answered where sending is (`on_iq` routes them there).
+            IqPurpose::Ping | IqPurpose::DeviceLists | IqPurpose::Bundles => {}
             IqPurpose::PreKeyCount => {
                 let count = node
                     .child("count")
@@ -103,6 +104,8 @@ impl Client {
                     *stage = Stage::Online;
                 }
                 self.event(Event::Online);
+                // Messages that waited for a connection go out now.
+                self.pump_outbound(now, self.last_wall);
             }
             IqPurpose::LinkCodeHello => {
                 let reference = node

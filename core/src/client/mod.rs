@@ -29,6 +29,7 @@ mod pairing_flow;
 mod payload;
 mod receive;
 mod seen;
+pub mod send;
 pub mod stanzas;
 mod state;
 mod violation;
@@ -85,6 +86,11 @@ enum AfterStore {
     SendSignedPreKey {
         key: SignedPreKey,
     },
+    /// An outbound message's stanza is durable: send it.
+    Transmit {
+        id: String,
+        stanza: Vec<u8>,
+    },
     /// A message (the frame it came in) waits for the store's session,
     /// to be opened again with keys another process wrote.
     Reopen {
@@ -137,6 +143,10 @@ pub struct Client {
     backlog: Option<(Instant, UnixMillis)>,
     seen_messages: SeenMessages,
     limits_hit: BTreeSet<Limit>,
+    outbox: send::Outbox,
+    /// The wall clock of the latest input that carried one (for work a
+    /// store result resumes).
+    last_wall: UnixMillis,
 }
 
 impl Client {
@@ -162,6 +172,8 @@ impl Client {
             silence_deadline: None,
             backlog: None,
             limits_hit: BTreeSet::new(),
+            outbox: send::Outbox::default(),
+            last_wall: UnixMillis::EPOCH,
         }
     }
 
@@ -218,6 +230,12 @@ impl Client {
             }
             return Ok(());
         }
+        if let Input::Connected { wall }
+        | Input::Received { wall, .. }
+        | Input::Outbound { wall, .. } = &input
+        {
+            self.last_wall = *wall;
+        }
         match input {
             Input::Connected { wall: _ } => self.on_connected(now),
             Input::Received { bytes, wall } => {
@@ -230,6 +248,10 @@ impl Client {
             }
             Input::StoreDone { op, result } => self.on_store_done(now, op, result),
             Input::ReadBack { op, stored } => self.on_read_back(op, stored),
+            Input::Outbound { rows, wall } => {
+                self.on_outbound(now, wall, rows);
+                Ok(())
+            }
         }
     }
 

@@ -60,6 +60,7 @@ impl Client {
                 self.send(&stanzas::ack_for(node));
             }
             "receipt" | "call" => self.send(&stanzas::ack_for(node)),
+            "ack" if node.attr("class") == Some("message") => self.on_message_ack(now, wall, node),
             "ib" => self.on_ib(node),
             // Server acks of what we sent, presence and the rest: nothing to do yet.
             _ => {}
@@ -69,11 +70,20 @@ impl Client {
     fn on_iq(&mut self, now: Instant, node: NodeRef<'_>, wall: UnixMillis) {
         let id = node.attr("id").unwrap_or_default();
         match node.attr("type") {
-            Some("result") | Some("error") => {
-                if let Some(purpose) = self.iqs.finish(id) {
-                    self.on_iq_answer(purpose, node);
+            Some(kind @ ("result" | "error")) => match self.iqs.finish(id) {
+                Some(IqPurpose::DeviceLists | IqPurpose::Bundles) if kind == "error" => {
+                    let code = node
+                        .child("error")
+                        .and_then(|e| e.attr("code"))
+                        .unwrap_or("no code")
+                        .to_owned();
+                    self.on_send_query_refused(wall, code);
                 }
-            }
+                Some(IqPurpose::DeviceLists) => self.on_device_lists(now, wall, node),
+                Some(IqPurpose::Bundles) => self.on_bundles(wall, node),
+                Some(purpose) => self.on_iq_answer(now, purpose, node),
+                None => {}
+            },
             Some("get") if node.attr("xmlns") == Some("urn:xmpp:ping") => {
                 self.send(&stanzas::iq_result(id))
             }
@@ -410,6 +420,7 @@ impl Client {
                     // signed pre-key not stored is never sent).
                     AfterStore::Ack { .. }
                     | AfterStore::AskAgain { .. }
+                    | AfterStore::Transmit { .. }
                     | AfterStore::SendSignedPreKey { .. } => {
                         self.close(DisconnectReason::StoreRefused)
                     }
@@ -462,6 +473,7 @@ impl Client {
                 self.send(&stanzas::pre_key_upload(&id, &self.session.creds, &keys));
             }
             AfterStore::SendSignedPreKey { key } => self.send_signed_pre_key(now, &key),
+            AfterStore::Transmit { id, stanza } => self.on_sealed(now, self.last_wall, &id, stanza),
             // A read-back answered as a write: the shell mixed its ops up.
             AfterStore::Reopen { .. } => return Err(InputError::UnknownOp(op)),
         }

@@ -3,6 +3,7 @@
 
 pub mod content;
 pub mod fields;
+pub mod ids;
 pub mod incoming;
 pub mod padding;
 

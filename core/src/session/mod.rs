@@ -18,7 +18,7 @@ pub use creds::{
     SignedPreKeyStatus,
 };
 pub use model::{
-    Committed, InboxContent, InboxEntry, OutboxEntry, PlacedPreKeys, RecordError, Retry, RetryKey,
-    SenderKeyName, Session, StoreFault, Write, creds_over, place_fresh_pre_keys,
+    Committed, InboxContent, InboxEntry, Outbound, OutboxEntry, PlacedPreKeys, RecordError, Retry,
+    RetryKey, SenderKeyName, Session, StoreFault, Write, creds_over, place_fresh_pre_keys,
 };
 pub use signed_pre_key_schedule::{SignedPreKeyCheck, next_signed_pre_key_id};

@@ -135,7 +135,8 @@ impl std::fmt::Debug for Session {
 }
 
 /// A reply a handler wants sent, stored in the outbox in the transaction
-/// that marks its inbox entry handled (DESIGN.md, rule 2).
+/// that marks its inbox entry handled (DESIGN.md, rule 2), as an
+/// [`Outbound`] message with the id [`OutboxEntry::into_outbound`] gives.
 #[derive(Clone, PartialEq, Eq)]
 pub struct OutboxEntry {
     /// The recipient's JID, as text.
@@ -144,12 +145,52 @@ pub struct OutboxEntry {
     pub payload: Vec<u8>,
 }
 
+impl OutboxEntry {
+    /// The `index`-th reply to inbox message `answered`, as the outbox
+    /// keeps it (its id derived from both: see [`crate::message::ids`]).
+    #[must_use]
+    pub fn into_outbound(self, answered: &str, index: usize) -> Outbound {
+        Outbound {
+            id: crate::message::ids::reply_id(answered, index),
+            to: self.to,
+            message: self.payload,
+            stanza: None,
+        }
+    }
+}
+
 impl std::fmt::Debug for OutboxEntry {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("OutboxEntry")
             .field("to", &self.to)
             .field("payload_bytes", &self.payload.len())
             .finish()
+    }
+}
+
+/// A message on its way out, as the outbox holds it until the server acks
+/// it: the `Message` protobuf and, once sealed, the exact stanza that
+/// goes out (resent as it is after a reconnect, never sealed again: a
+/// second seal would use new counters for a message the recipient may
+/// already have).
+#[derive(Clone, PartialEq, Eq)]
+pub struct Outbound {
+    /// The WhatsApp message id.
+    pub id: String,
+    /// The chat, as a JID text.
+    pub to: String,
+    pub message: Vec<u8>,
+    /// The encoded `<message>` stanza, once sealed.
+    pub stanza: Option<Vec<u8>>,
+}
+
+impl std::fmt::Debug for Outbound {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Outbound")
+            .field("id", &self.id)
+            .field("message_bytes", &self.message.len())
+            .field("sealed", &self.stanza.is_some())
+            .finish_non_exhaustive()
     }
 }
 
@@ -219,7 +260,18 @@ pub enum Write {
     Handled {
         id: String,
         at: UnixMillis,
-        outbox: Vec<OutboxEntry>,
+        outbox: Vec<Outbound>,
+    },
+    /// The stanza an outbound message is sent as, committed with the
+    /// session records that sealing it advanced.
+    OutboundSealed {
+        id: String,
+        stanza: Vec<u8>,
+    },
+    /// The server took the outbound message: it leaves the queue.
+    OutboundSent {
+        id: String,
+        at: UnixMillis,
     },
 }
 
@@ -256,6 +308,10 @@ impl std::fmt::Debug for Write {
             Write::Handled { id, outbox, .. } => {
                 write!(f, "Handled({id}, {} replies)", outbox.len())
             }
+            Write::OutboundSealed { id, stanza } => {
+                write!(f, "OutboundSealed({id}, {} bytes)", stanza.len())
+            }
+            Write::OutboundSent { id, .. } => write!(f, "OutboundSent({id})"),
         }
     }
 }
@@ -433,7 +489,10 @@ impl Session {
             Write::LidMapping { pn, lid } => {
                 self.lid_for_pn.insert(pn.clone(), lid.clone());
             }
-            Write::Inbox(_) | Write::Handled { .. } => {}
+            Write::Inbox(_)
+            | Write::Handled { .. }
+            | Write::OutboundSealed { .. }
+            | Write::OutboundSent { .. } => {}
         }
         Committed::default()
     }

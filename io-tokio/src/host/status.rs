@@ -366,6 +366,9 @@ impl StatusBoard {
             Event::OfflineDelivered { .. }
             | Event::PreKeysUploaded { .. }
             | Event::KeysTakenFromStore { .. }
+            | Event::MessageSent { .. }
+            | Event::SendFailed { .. }
+            | Event::BundleRefused { .. }
             | Event::SignedPreKeyRotated { .. }
             | Event::IqTimedOut { .. } => {}
         }

@@ -21,6 +21,10 @@ use crate::host::clock::Clock;
 use crate::session::events::EventSender;
 use crate::session::worker::{Finished, StoreLink};
 
+/// Outbound messages handed to the client at once (it skips the ones it
+/// has; the rest follow as those are sent).
+const OUTBOUND_HANDED_IN_MAX: usize = 256;
+
 /// How a connection ended.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Ended {
@@ -58,6 +62,16 @@ where
     C: Clock,
 {
     feed(client, clock, Input::Connected { wall: clock.wall() });
+    // What waits to go out goes once the client is online.
+    let rows = store.outbound(OUTBOUND_HANDED_IN_MAX);
+    feed(
+        client,
+        clock,
+        Input::Outbound {
+            rows,
+            wall: clock.wall(),
+        },
+    );
     loop {
         while let Some(output) = client.poll_output() {
             match output {
@@ -115,6 +129,10 @@ where
                 }
                 Finished::ReadBack { op, stored } => {
                     feed(client, clock, Input::ReadBack { op, stored });
+                }
+                Finished::OutboundChanged => {
+                    let rows = store.outbound(OUTBOUND_HANDED_IN_MAX);
+                    feed(client, clock, Input::Outbound { rows, wall: clock.wall() });
                 }
             },
             message = ws.next(), if reading => match message {

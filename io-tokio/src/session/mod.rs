@@ -7,6 +7,7 @@
 
 pub mod driver;
 pub mod events;
+pub mod outbound;
 pub mod present;
 pub mod retention;
 pub mod runner;

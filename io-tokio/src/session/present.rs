@@ -90,6 +90,15 @@ pub fn present(event: &Event, display: CodeDisplay, page_on: bool) {
             );
         }
         Event::PreKeysUploaded { count } => tracing::info!(count, "pre-keys uploaded"),
+        Event::MessageSent { id } => tracing::debug!(%id, "message sent"),
+        Event::SendFailed { id, reason } => {
+            tracing::warn!(%id, "message not sent: {reason}");
+        }
+        Event::BundleRefused { reason, .. } => {
+            tracing::warn!(
+                "a device of a recipient gets no copy: its pre-key bundle was refused ({reason})"
+            );
+        }
         Event::KeysTakenFromStore { count } => tracing::info!(
             count,
             "keys another process of this session stored were taken from the store"

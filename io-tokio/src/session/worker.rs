@@ -27,7 +27,7 @@ use std::time::Duration;
 use blacksky_core::client::OpId;
 use blacksky_core::message::Incoming;
 use blacksky_core::session::{
-    Committed, Creds, InboxContent, OutboxEntry, Session, StoreFault, Write, pre_key_ids,
+    Committed, Creds, InboxContent, Outbound, OutboxEntry, Session, StoreFault, Write, pre_key_ids,
 };
 use thiserror::Error;
 use tokio::sync::{mpsc, oneshot};
@@ -35,6 +35,7 @@ use tokio::task::JoinHandle;
 use tokio::time::Instant;
 
 use crate::host::clock::{Clock, SharedClock};
+use crate::session::outbound::{OUTBOUND_VIEW_LEN_MAX, SharedOutbound};
 use crate::session::retention::{self, Retention};
 use crate::store::backup::Sealer;
 use crate::store::{InboxRecord, Standing, Store, StoreError};
@@ -360,6 +361,7 @@ fn try_submit(
     jobs: &mpsc::Sender<Job>,
     health: &StoreHealth,
     view: &Mutex<Session>,
+    outbound: &SharedOutbound,
     job: Job,
 ) -> Result<(), QueueFull> {
     // One submitter at a time between the reservation and the view.
@@ -373,6 +375,7 @@ fn try_submit(
             view.apply(write);
         }
     }
+    outbound.apply(&job.writes);
     // Counted before the send, so the worker never decrements first.
     let waiting = health.queue_len.fetch_add(1, Ordering::SeqCst) + 1;
     health.queue_len_max.fetch_max(waiting, Ordering::Relaxed);
@@ -388,6 +391,7 @@ pub struct StoreWorker {
     route: Arc<Mutex<Option<Route>>>,
     health: Arc<StoreHealth>,
     view: Arc<Mutex<Session>>,
+    outbound: Arc<SharedOutbound>,
     next_conn: u64,
     task: Option<JoinHandle<()>>,
 }
@@ -409,6 +413,7 @@ pub struct StoreLink {
     control: mpsc::Sender<Control>,
     health: Arc<StoreHealth>,
     view: Arc<Mutex<Session>>,
+    outbound: Arc<SharedOutbound>,
     results: mpsc::Receiver<Done>,
     /// Read-backs asked for, in order; the client bounds them with its
     /// store ops in flight.
@@ -419,6 +424,8 @@ pub struct StoreLink {
 #[derive(Debug)]
 pub enum Finished {
     Write(Done),
+    /// Outbound messages were stored: hand the client the unsent ones.
+    OutboundChanged,
     /// The session read back from the store, with this process's writes
     /// since; `None` when the store did not answer.
     ReadBack {
@@ -445,6 +452,7 @@ impl StoreLink {
             &self.jobs,
             &self.health,
             &self.view,
+            &self.outbound,
             Job {
                 conn: self.conn,
                 op: Some(op),
@@ -459,12 +467,19 @@ impl StoreLink {
             &self.jobs,
             &self.health,
             &self.view,
+            &self.outbound,
             Job {
                 conn: self.conn,
                 op: None,
                 writes,
             },
         )
+    }
+
+    /// The first `len_max` unsent outbound messages, in order (sealed ones
+    /// with their stanza).
+    pub fn outbound(&self, len_max: usize) -> Vec<Outbound> {
+        self.outbound.lock().first(len_max)
     }
 
     /// Asks for the session as the store holds it, read once every write
@@ -483,6 +498,7 @@ impl StoreLink {
         enum Next {
             Write(Option<Done>),
             Reloaded(bool),
+            Outbound,
         }
         let reloaded = async {
             match self.read_backs.front_mut() {
@@ -494,9 +510,11 @@ impl StoreLink {
             biased;
             done = self.results.recv() => Next::Write(done),
             reloaded = reloaded => Next::Reloaded(reloaded),
+            () = self.outbound.changed() => Next::Outbound,
         };
         match next {
             Next::Write(done) => done.map(Finished::Write),
+            Next::Outbound => Some(Finished::OutboundChanged),
             Next::Reloaded(reloaded) => {
                 let (op, _) = self.read_backs.pop_front()?;
                 let stored = reloaded.then(|| Box::new(lock(&self.view).clone()));
@@ -520,6 +538,7 @@ impl StoreWorker {
         let (control_tx, control_rx) = mpsc::channel(CONTROL_LEN_MAX);
         let route = Arc::new(Mutex::new(None));
         let view = Arc::new(Mutex::new(session));
+        let outbound = Arc::new(SharedOutbound::default());
         let next_backup = config.backup_interval.map(|i| Instant::now() + i);
         let worker = Worker {
             store,
@@ -528,6 +547,8 @@ impl StoreWorker {
             route: route.clone(),
             health: health.clone(),
             view: view.clone(),
+            outbound: outbound.clone(),
+            outbound_loaded: false,
             sealer,
             handler,
             flushes: Vec::new(),
@@ -554,6 +575,7 @@ impl StoreWorker {
             route,
             health,
             view,
+            outbound,
             next_conn: 0,
             task: Some(tokio::spawn(worker.run())),
         }
@@ -587,6 +609,7 @@ impl StoreWorker {
             control: self.control.clone(),
             health: self.health.clone(),
             view: self.view.clone(),
+            outbound: self.outbound.clone(),
             results: rx,
             read_backs: VecDeque::new(),
         }
@@ -613,6 +636,7 @@ impl StoreWorker {
             &self.jobs,
             &self.health,
             &self.view,
+            &self.outbound,
             Job {
                 conn: 0,
                 op: None,
@@ -746,6 +770,10 @@ struct Worker<S: Store> {
     route: Arc<Mutex<Option<Route>>>,
     health: Arc<StoreHealth>,
     view: Arc<Mutex<Session>>,
+    outbound: Arc<SharedOutbound>,
+    /// The outbound view holds the store's unsent rows (read at start,
+    /// and again after a reload).
+    outbound_loaded: bool,
     sealer: Sealer,
     handler: Box<dyn InboxHandler>,
     config: WorkerConfig,
@@ -795,7 +823,8 @@ impl<S: Store> Worker<S> {
                     self.reload().await;
                 }
             }
-            let idle_work = self.inbox_dirty || self.snapshot_due.is_some();
+            let idle_work =
+                self.inbox_dirty || self.snapshot_due.is_some() || !self.outbound_loaded;
             let idle_at = self.idle_retry_at.unwrap_or_else(Instant::now);
             tokio::select! {
                 biased;
@@ -934,6 +963,13 @@ impl<S: Store> Worker<S> {
             match self.attempt_commit(writes).await {
                 Ok(committed) => {
                     self.mark_up();
+                    if writes
+                        .iter()
+                        .any(|w| matches!(w, Write::OutboundSent { .. }))
+                    {
+                        // Room in the outbound view: the inbox may go on.
+                        self.inbox_dirty = true;
+                    }
                     for job in group {
                         if !self.after_commit(job, committed).await {
                             return false;
@@ -1074,6 +1110,8 @@ impl<S: Store> Worker<S> {
                     return;
                 }
                 *view = session;
+                // Another process may have sent or sealed rows too.
+                self.outbound_loaded = false;
             }
             Ok(None) => {}
             Err(err) => {
@@ -1088,9 +1126,28 @@ impl<S: Store> Worker<S> {
         }
     }
 
+    /// Reads the unsent outbound messages into the view, unless a write
+    /// was handed in meanwhile (the view holds it, the read may not: read
+    /// again at the next idle moment).
+    async fn load_outbound(&mut self) -> Result<(), StoreError> {
+        let limit = u32::try_from(OUTBOUND_VIEW_LEN_MAX).unwrap_or(u32::MAX);
+        let rows = Self::attempt(
+            self.config.attempt_timeout_ms,
+            self.store.unsent_outbound(limit),
+        )
+        .await?;
+        if self.jobs.is_empty() {
+            self.outbound.reset(rows);
+            self.outbound_loaded = true;
+        }
+        Ok(())
+    }
+
     /// The inbox handler and due snapshots, when no write is waiting.
     async fn idle_work(&mut self) {
-        let result = if self.inbox_dirty {
+        let result = if !self.outbound_loaded {
+            self.load_outbound().await
+        } else if self.inbox_dirty {
             self.pump_inbox().await.map(|more| self.inbox_dirty = more)
         } else if let Some(reason) = self.snapshot_due {
             match self.snapshot(reason).await {
@@ -1136,11 +1193,21 @@ impl<S: Store> Worker<S> {
         if let Some(handled) = self.unsaved_handled.take() {
             self.commit_handled(handled).await?;
         }
+        if self.outbound.lock().is_full() {
+            // Replies wait to go out: handle more once they have.
+            return Ok(false);
+        }
         let batch = self.config.inbox_batch_len.max(1);
         let (owner, lease) = (self.config.owner.clone(), self.config.claim_lease_ms);
         let entries = self.store.claim_inbox(&owner, lease, batch).await?;
         for entry in &entries {
-            let outbox = self.handler.handle(entry);
+            let outbox = self
+                .handler
+                .handle(entry)
+                .into_iter()
+                .enumerate()
+                .map(|(index, reply)| reply.into_outbound(&entry.id, index))
+                .collect();
             let handled = Write::Handled {
                 id: entry.id.clone(),
                 at: self.config.clock.wall(),
@@ -1176,6 +1243,7 @@ impl<S: Store> Worker<S> {
         match self.attempt_commit(std::slice::from_ref(&handled)).await {
             Ok(_) => {
                 self.health.handled_total.fetch_add(1, Ordering::Relaxed);
+                self.outbound.apply(std::slice::from_ref(&handled));
                 Ok(())
             }
             Err(err) => {

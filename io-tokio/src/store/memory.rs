@@ -8,7 +8,9 @@ use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
-use blacksky_core::session::{Committed, Creds, Session, Write, creds_over, place_fresh_pre_keys};
+use blacksky_core::session::{
+    Committed, Creds, Outbound, Session, Write, creds_over, place_fresh_pre_keys,
+};
 use blacksky_core::time::UnixMillis;
 use rand_chacha::ChaCha20Rng;
 use rand_core::SeedableRng;
@@ -35,6 +37,8 @@ struct SessionRows {
     keys: Option<Session>,
     inbox: Vec<InboxRecord>,
     outbox: Vec<OutboxRecord>,
+    /// The unsent outbox rows' messages (and stanzas), by message id.
+    outbound: BTreeMap<String, Outbound>,
     snapshots: BTreeMap<u64, StoredSnapshot>,
     /// Inbox id → (owner, claim end on the database's clock).
     claims: BTreeMap<String, (String, UnixMillis)>,
@@ -234,16 +238,40 @@ impl MemoryStore {
                 {
                     entry.handled_at = Some(*at);
                     for reply in outbox {
+                        if rows.outbox.iter().any(|row| row.id == reply.id) {
+                            continue;
+                        }
                         *next_seq += 1;
                         rows.outbox.push(OutboxRecord {
                             seq: *next_seq,
                             inbox_id: id.clone(),
                             to: reply.to.clone(),
-                            payload_bytes: reply.payload.len(),
+                            payload_bytes: reply.message.len(),
                             sent_at: None,
+                            id: reply.id.clone(),
+                            sealed: false,
                         });
+                        rows.outbound.insert(reply.id.clone(), reply.clone());
                     }
                 }
+            }
+            Write::OutboundSealed { id, stanza } => {
+                if let Some(row) = rows.outbox.iter_mut().find(|row| &row.id == id) {
+                    row.sealed = true;
+                }
+                if let Some(outbound) = rows.outbound.get_mut(id) {
+                    outbound.stanza = Some(stanza.clone());
+                }
+            }
+            Write::OutboundSent { id, at } => {
+                if let Some(row) = rows
+                    .outbox
+                    .iter_mut()
+                    .find(|row| &row.id == id && row.sent_at.is_none())
+                {
+                    row.sent_at = Some(*at);
+                }
+                rows.outbound.remove(id);
             }
             other => {
                 if let Some(keys) = &mut rows.keys {
@@ -459,6 +487,17 @@ impl Store for MemoryStore {
 
     async fn outbox(&mut self) -> Result<Vec<OutboxRecord>, StoreError> {
         self.with_rows(|rows| rows.outbox.clone())
+    }
+
+    async fn unsent_outbound(&mut self, limit: u32) -> Result<Vec<Outbound>, StoreError> {
+        self.with_rows(|rows| {
+            rows.outbox
+                .iter()
+                .filter(|row| row.sent_at.is_none())
+                .filter_map(|row| rows.outbound.get(&row.id).cloned())
+                .take(limit as usize)
+                .collect()
+        })
     }
 
     async fn prune(&mut self, before: UnixMillis, rows_max: u32) -> Result<PruneCount, StoreError> {

@@ -18,7 +18,7 @@ mod sql;
 use std::future::Future;
 use std::path::Path;
 
-use blacksky_core::session::{Committed, Creds, InboxContent, Session, Write};
+use blacksky_core::session::{Committed, Creds, InboxContent, Outbound, Session, Write};
 use blacksky_core::time::UnixMillis;
 use thiserror::Error;
 
@@ -127,9 +127,12 @@ pub struct OutboxRecord {
     pub inbox_id: String,
     pub to: String,
     pub payload_bytes: usize,
-    /// When the reply went out (`None` until then; nothing sends the
-    /// outbox yet).
+    /// When the server took it (`None` until then).
     pub sent_at: Option<UnixMillis>,
+    /// The WhatsApp message id ("" for a row written before ids were).
+    pub id: String,
+    /// Its stanza is stored (it was sealed).
+    pub sealed: bool,
 }
 
 /// What one [`Store::prune`] call deleted.
@@ -293,6 +296,13 @@ pub trait Store: Send + 'static {
     /// The whole outbox, oldest first (tools and tests).
     fn outbox(&mut self) -> impl Future<Output = Result<Vec<OutboxRecord>, StoreError>> + Send;
 
+    /// The first `limit` outbound messages the server has not taken yet,
+    /// in the order they were written.
+    fn unsent_outbound(
+        &mut self,
+        limit: u32,
+    ) -> impl Future<Output = Result<Vec<Outbound>, StoreError>> + Send;
+
     /// Deletes this session's inbox rows handled before `before` and its
     /// outbox rows sent before it, oldest first, at most `rows_max` of each
     /// (one short transaction, however large the backlog). Unhandled and
@@ -441,6 +451,10 @@ impl Store for AnyStore {
 
     async fn outbox(&mut self) -> Result<Vec<OutboxRecord>, StoreError> {
         dispatch!(self, s => s.outbox())
+    }
+
+    async fn unsent_outbound(&mut self, limit: u32) -> Result<Vec<Outbound>, StoreError> {
+        dispatch!(self, s => s.unsent_outbound(limit))
     }
 
     async fn prune(&mut self, before: UnixMillis, rows_max: u32) -> Result<PruneCount, StoreError> {

@@ -18,7 +18,7 @@ use std::time::Duration;
 use blacksky_core::session::{
     Committed, Creds, PreKey, Session, Write, creds_over, place_fresh_pre_keys,
 };
-use blacksky_core::session::{InboxContent, InboxEntry, Retry};
+use blacksky_core::session::{InboxContent, InboxEntry, Outbound, Retry};
 use blacksky_core::time::UnixMillis;
 use sqlx::Row;
 use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions, PgSslMode};
@@ -572,18 +572,42 @@ macro_rules! sql_store {
                             for reply in outbox {
                                 sqlx::query(
                                     "INSERT INTO outbox \
-                                     (session, inbox_msg_id, recipient, payload, created_at) \
-                                     VALUES ($1, $2, $3, $4, $5)",
+                                     (session, inbox_msg_id, recipient, payload, created_at, msg_id) \
+                                     VALUES ($1, $2, $3, $4, $5, $6) \
+                                     ON CONFLICT (session, msg_id) DO NOTHING",
                                 )
                                 .bind(session)
                                 .bind(id.as_str())
                                 .bind(reply.to.as_str())
-                                .bind(reply.payload.as_slice())
+                                .bind(reply.message.as_slice())
                                 .bind(sql_millis(*at))
+                                .bind(reply.id.as_str())
                                 .execute(&mut **tx)
                                 .await?;
                             }
                         }
+                    }
+                    Write::OutboundSealed { id, stanza } => {
+                        sqlx::query(
+                            "UPDATE outbox SET stanza = $3 \
+                             WHERE session = $1 AND msg_id = $2",
+                        )
+                        .bind(session)
+                        .bind(id.as_str())
+                        .bind(stanza.as_slice())
+                        .execute(&mut **tx)
+                        .await?;
+                    }
+                    Write::OutboundSent { id, at } => {
+                        sqlx::query(
+                            "UPDATE outbox SET sent_at = $3 \
+                             WHERE session = $1 AND msg_id = $2 AND sent_at IS NULL",
+                        )
+                        .bind(session)
+                        .bind(id.as_str())
+                        .bind(sql_millis(*at))
+                        .execute(&mut **tx)
+                        .await?;
                     }
                 }
                 Ok(Committed::default())
@@ -934,7 +958,8 @@ macro_rules! sql_store {
             async fn outbox(&mut self) -> Result<Vec<OutboxRecord>, StoreError> {
                 let what = "reading the outbox";
                 let rows = sqlx::query(
-                    "SELECT seq, inbox_msg_id, recipient, payload, sent_at FROM outbox \
+                    "SELECT seq, inbox_msg_id, recipient, payload, sent_at, msg_id, \
+                     stanza IS NOT NULL FROM outbox \
                      WHERE session = $1 ORDER BY seq",
                 )
                 .bind(&self.session)
@@ -949,6 +974,33 @@ macro_rules! sql_store {
                             to: row.try_get(2)?,
                             payload_bytes: row.try_get::<Vec<u8>, _>(3)?.len(),
                             sent_at: row.try_get::<Option<i64>, _>(4)?.map(millis),
+                            id: row.try_get::<Option<String>, _>(5)?.unwrap_or_default(),
+                            sealed: row.try_get(6)?,
+                        })
+                    })
+                    .collect::<Result<_, sqlx::Error>>()
+                    .map_err(db(what))
+            }
+
+            async fn unsent_outbound(&mut self, limit: u32) -> Result<Vec<Outbound>, StoreError> {
+                let what = "reading the unsent outbox";
+                let rows = sqlx::query(
+                    "SELECT msg_id, recipient, payload, stanza FROM outbox \
+                     WHERE session = $1 AND sent_at IS NULL AND msg_id IS NOT NULL \
+                     ORDER BY seq LIMIT $2",
+                )
+                .bind(&self.session)
+                .bind(i64::from(limit))
+                .fetch_all(&self.pool)
+                .await
+                .map_err(db(what))?;
+                rows.iter()
+                    .map(|row| {
+                        Ok(Outbound {
+                            id: row.try_get(0)?,
+                            to: row.try_get(1)?,
+                            message: row.try_get(2)?,
+                            stanza: row.try_get(3)?,
                         })
                     })
                     .collect::<Result<_, sqlx::Error>>()

@@ -20,7 +20,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
-use blacksky_core::session::{Committed, Session, Write};
+use blacksky_core::session::{Committed, Outbound, Session, Write};
 use blacksky_core::time::UnixMillis;
 use blacksky_io::store::{
     InboxRecord, LiveCreds, MemoryDb, MemoryStore, OutboxRecord, PruneCount, SessionSummary,
@@ -305,6 +305,11 @@ impl Store for NetStore {
 
     async fn outbox(&mut self) -> Result<Vec<OutboxRecord>, StoreError> {
         self.call(|mut rows| ready(rows.outbox())).await
+    }
+
+    async fn unsent_outbound(&mut self, limit: u32) -> Result<Vec<Outbound>, StoreError> {
+        self.call(move |mut rows| ready(rows.unsent_outbound(limit)))
+            .await
     }
 
     async fn prune(&mut self, before: UnixMillis, rows_max: u32) -> Result<PruneCount, StoreError> {

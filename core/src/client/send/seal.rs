@@ -1,0 +1,202 @@
+//! One outgoing message sealed for every device that gets it, as a pure
+//! function on the session: the `<message>` stanza with one `<enc>` per
+//! device, and the writes (advanced sessions, new sessions started from
+//! bundles, identities) that must be committed with the stanza before a
+//! byte of it leaves, so a counter is never used twice.
+
+use std::collections::BTreeMap;
+
+use prost::encoding::{WireType, encode_key, encode_varint};
+use rand_core::CryptoRngCore;
+use thiserror::Error;
+
+use crate::message::padding::pad;
+use crate::session::{Session, Write};
+use crate::signal::address::{device_address, is_lid};
+use crate::signal::{MessageKind, PreKeyBundle, SessionRecord, encrypt, session_from_bundle};
+use crate::wire::binary::{Jid, Node};
+
+/// A message sealed for its devices.
+#[derive(Debug)]
+pub struct Sealed {
+    /// `<message id to type><participants>…</participants>[<device-identity>]`.
+    pub stanza: Node,
+    /// What must be durable before the stanza is sent.
+    pub writes: Vec<Write>,
+    /// Devices that got no copy (no session, no bundle, a bundle refused).
+    pub left_out: Vec<Jid>,
+}
+
+/// Why nothing could be sealed.
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+pub enum SealError {
+    #[error("no device of the recipient could be reached")]
+    NoDevice,
+    #[error("this device is not linked")]
+    NotLinked,
+}
+
+/// What one message is and who gets it.
+#[derive(Debug)]
+pub struct Outgoing<'a> {
+    pub id: &'a str,
+    /// The chat (a user JID).
+    pub to: &'a Jid,
+    /// The `Message` protobuf.
+    pub message: &'a [u8],
+    /// `to`'s devices and our own account's, as device JIDs.
+    pub devices: &'a [Jid],
+}
+
+/// Seals `out` with the sessions in `session`, starting a session from
+/// `bundles` (by session address) for a device that has none.
+pub fn seal(
+    session: &Session,
+    out: &Outgoing<'_>,
+    bundles: &BTreeMap<String, PreKeyBundle>,
+    rng: &mut impl CryptoRngCore,
+) -> Result<Sealed, SealError> {
+    let me = session.creds.me.as_ref().ok_or(SealError::NotLinked)?;
+    let own_users: Vec<&str> = std::iter::once(me.jid.user())
+        .chain(me.lid.as_ref().map(Jid::user))
+        .collect();
+    let own_device = me.jid.device().unwrap_or(0);
+    let identity = &session.creds.identity_key;
+    let registration = u32::from(session.creds.registration_id);
+    let mut dsm: Option<Vec<u8>> = None;
+    let mut participants = Vec::new();
+    let mut writes = Vec::new();
+    let mut left_out = Vec::new();
+    let mut any_pkmsg = false;
+    for device in out.devices {
+        let own = own_users.contains(&device.user());
+        if own && device.device().unwrap_or(0) == own_device {
+            continue; // this device
+        }
+        let Some(address) = session_address(session, device) else {
+            left_out.push(device.clone());
+            continue;
+        };
+        let stored = session
+            .sessions
+            .get(&address)
+            .and_then(|bytes| SessionRecord::decode(bytes).ok());
+        let record = match (stored, bundles.get(&address)) {
+            (Some(record), _) => record,
+            (None, Some(bundle)) => {
+                match session_from_bundle(None, identity, registration, bundle, rng) {
+                    Ok(record) => {
+                        let key = bundle.identity.raw().to_vec();
+                        if session.identities.get(&address) != Some(&key) {
+                            writes.push(Write::Identity {
+                                address: address.clone(),
+                                key,
+                            });
+                        }
+                        record
+                    }
+                    Err(_) => {
+                        left_out.push(device.clone());
+                        continue;
+                    }
+                }
+            }
+            (None, None) => {
+                left_out.push(device.clone());
+                continue;
+            }
+        };
+        let plaintext = if own {
+            dsm.get_or_insert_with(|| device_sent(out.to, out.message))
+                .as_slice()
+        } else {
+            out.message
+        };
+        let Ok((encrypted, record)) = encrypt(&record, identity, &pad(plaintext, rng)) else {
+            left_out.push(device.clone());
+            continue;
+        };
+        any_pkmsg |= encrypted.kind == MessageKind::PreKeyMsg;
+        let kind = encrypted.kind.enc_type();
+        writes.push(Write::SignalSession {
+            address,
+            record: record.encode(),
+        });
+        participants.push(
+            Node::new("to").with_attr("jid", device.clone()).with_child(
+                Node::new("enc")
+                    .with_attr("v", "2")
+                    .with_attr("type", kind)
+                    .with_bytes(encrypted.bytes),
+            ),
+        );
+    }
+    let reached_recipient = participants.iter().any(|to| {
+        to.attr_jid("jid")
+            .is_some_and(|jid| !own_users.contains(&jid.user()))
+    });
+    if !reached_recipient {
+        return Err(SealError::NoDevice);
+    }
+    let mut stanza = Node::new("message")
+        .with_attr("id", out.id.to_owned())
+        .with_attr("to", out.to.clone())
+        .with_attr("type", message_type(out.message))
+        .with_child(Node::new("participants").with_children(participants));
+    if any_pkmsg && let Some(account) = &session.creds.account {
+        stanza = stanza.with_child(Node::new("device-identity").with_bytes(account.clone()));
+    }
+    Ok(Sealed {
+        stanza,
+        writes,
+        left_out,
+    })
+}
+
+/// The session a device's messages use: under its LID when the LID of its
+/// phone number is known (where receiving keeps it too).
+pub(crate) fn session_address(session: &Session, device: &Jid) -> Option<String> {
+    if !is_lid(device)
+        && let Some(lid_user) = session.lid_for_pn.get(device.user())
+    {
+        let lid = Jid::ad(
+            lid_user.clone(),
+            Jid::DOMAIN_LID,
+            u8::try_from(device.device().unwrap_or(0)).ok()?,
+        );
+        return device_address(&lid);
+    }
+    device_address(device)
+}
+
+/// The copy our own other devices get: `Message { deviceSentMessage {
+/// destinationJid, message } }`, written around the message's bytes as
+/// they are (a decode and re-encode would drop fields we do not model).
+fn device_sent(to: &Jid, message: &[u8]) -> Vec<u8> {
+    let destination = to.to_string();
+    let mut inner = Vec::with_capacity(destination.len() + message.len() + 8);
+    encode_key(1, WireType::LengthDelimited, &mut inner);
+    encode_varint(destination.len() as u64, &mut inner);
+    inner.extend_from_slice(destination.as_bytes());
+    encode_key(2, WireType::LengthDelimited, &mut inner);
+    encode_varint(message.len() as u64, &mut inner);
+    inner.extend_from_slice(message);
+    let mut outer = Vec::with_capacity(inner.len() + 4);
+    encode_key(31, WireType::LengthDelimited, &mut outer);
+    encode_varint(inner.len() as u64, &mut outer);
+    outer.extend_from_slice(&inner);
+    outer
+}
+
+/// The stanza `type` WhatsApp expects for a message's kind.
+fn message_type(message: &[u8]) -> &'static str {
+    use crate::message::content::{Content, Kind};
+    match Content::decode(message).map(|content| content.kind) {
+        Ok(Kind::Reaction(_)) => "reaction",
+        Ok(Kind::Media(_)) => "media",
+        _ => "text",
+    }
+}
+
+#[cfg(test)]
+mod tests;
