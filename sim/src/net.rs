@@ -373,6 +373,7 @@ impl From<ControlError> for ApiError {
             | ControlError::BadGroup
             | ControlError::TextTooLong { .. } => StatusCode::BAD_REQUEST,
             ControlError::UnknownRef { .. }
+            | ControlError::UnknownMessage { .. }
             | ControlError::UnknownConn { .. }
             | ControlError::NoCodeRequest => StatusCode::NOT_FOUND,
             ControlError::NoiseKeyMismatch { .. } | ControlError::IdentityKeyMismatch { .. } => {
@@ -381,9 +382,12 @@ impl From<ControlError> for ApiError {
             ControlError::AlreadyGranted { .. }
             | ControlError::NoPairedDevice
             | ControlError::NoFreeDeviceId
-            | ControlError::NoSession { .. } => StatusCode::CONFLICT,
+            | ControlError::NoSession { .. }
+            | ControlError::DeviceOffline { .. }
+            | ControlError::TooManyRetries { .. } => StatusCode::CONFLICT,
             ControlError::TooManyContacts { .. }
             | ControlError::TooManyGroups { .. }
+            | ControlError::TooManyDevices { .. }
             | ControlError::MailboxFull { .. } => StatusCode::INSUFFICIENT_STORAGE,
             ControlError::DeviceKeys(_) | ControlError::Signal(_) | ControlError::SenderKey(_) => {
                 StatusCode::INTERNAL_SERVER_ERROR

@@ -76,6 +76,7 @@ impl FakeServer {
             "iq" => self.on_client_iq(conn, &node),
             "ack" if node.attr("class") == Some("message") => self.on_message_ack(conn, &node),
             "receipt" => self.on_receipt(conn, &node),
+            "message" => self.on_bot_message(conn, &node),
             // Acks of notifications, receipts, presence: nothing to keep.
             _ => {}
         }
@@ -109,7 +110,7 @@ impl FakeServer {
                     self.on_link_code_iq(conn, &id, reg);
                 }
             }
-            ("get" | "set", "encrypt" | "passive") if device.is_none() => {
+            ("get" | "set", "encrypt" | "passive" | "usync") if device.is_none() => {
                 let what = format!("{xmlns} iq before login");
                 self.refuse_iq(conn, &id, 401, "not-authorized", what);
             }
@@ -122,6 +123,12 @@ impl FakeServer {
                     vec![Node::new("count").with_attr("value", count.to_string())],
                 );
                 self.send(conn, &reply);
+            }
+            ("get", "usync") => self.on_usync(conn, &id, iq),
+            ("get", "encrypt") if iq.child("key").is_some() => {
+                if let Some(key) = iq.child("key") {
+                    self.on_bundle_fetch(conn, &id, key);
+                }
             }
             ("set", "encrypt") if iq.child("list").is_some() => {
                 self.on_pre_key_upload(conn, &id, iq, device);
