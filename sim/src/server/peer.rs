@@ -318,9 +318,18 @@ impl Peer {
                 })
             };
         }
-        let (padded, link) = match kind {
-            EncKind::PkMsg => self.open_pkmsg(bot_device, bot_identity, bytes, rng)?,
-            _ => self.open_msg(bot_device, bytes, rng)?,
+        let opened = match kind {
+            EncKind::PkMsg => self.open_pkmsg(bot_device, bot_identity, bytes, rng),
+            _ => self.open_msg(bot_device, bytes, rng),
+        };
+        let (padded, link) = match opened {
+            // Until a new session, nothing can open here, as expected.
+            Err(OpenFailure::Undecryptable { .. })
+                if matches!(self.links.get(&bot_device), Some(Link::Dropped)) =>
+            {
+                return Err(OpenFailure::AfterDrop);
+            }
+            other => other?,
         };
         self.links.insert(bot_device, link);
         self.seen
