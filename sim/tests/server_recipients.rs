@@ -1030,3 +1030,108 @@ fn a_contact_whose_session_the_bot_started_sends_msg_at_once() {
     let opened = bot.open(&device_jid(&to, 0), &enc);
     assert_eq!(opened.conversation.as_deref(), Some("hi back"));
 }
+
+// ---- the control API ----
+
+/// A blocking HTTP/1.1 request; returns the status and the body.
+fn http(addr: std::net::SocketAddr, method: &str, path: &str) -> (u16, serde_json::Value) {
+    use std::io::{Read, Write};
+    let mut stream = std::net::TcpStream::connect(addr).expect("control port");
+    stream
+        .set_read_timeout(Some(std::time::Duration::from_secs(10)))
+        .expect("timeout");
+    write!(
+        stream,
+        "{method} {path} HTTP/1.1\r\nHost: fake-wa\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+    )
+    .expect("request");
+    let mut response = String::new();
+    stream.read_to_string(&mut response).expect("response");
+    let status = response
+        .split(' ')
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0);
+    let body = response
+        .split_once("\r\n\r\n")
+        .map(|(_, b)| b.to_owned())
+        .unwrap_or_default();
+    (status, serde_json::from_str(&body).expect("a JSON body"))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_control_api_shows_what_contacts_read_and_the_violations() {
+    let (mut server, mut bot) = online(10);
+    let to = pn(CONTACT);
+    let devices = bot.sessions_with(&mut server, &[to.clone(), pn(OWN)]);
+    let message = bot.text_message("3EB0C0C00001", &to, &devices, "over http");
+    bot.send(&mut server, &message);
+    let partial = message_node("3EB0C0C00002", &to, Vec::new(), None);
+    bot.send(&mut server, &partial);
+
+    let any = std::net::SocketAddr::from((std::net::Ipv4Addr::LOCALHOST, 0));
+    let fake = blacksky_sim::net::FakeWa::start(server, any, any)
+        .await
+        .expect("bind");
+    let control = fake.control_addr;
+    let answers = tokio::task::spawn_blocking(move || {
+        [
+            http(control, "GET", &format!("/received?from={CONTACT}")),
+            http(control, "GET", &format!("/received?from={OWN}")),
+            http(control, "GET", "/violations"),
+            http(
+                control,
+                "POST",
+                &format!("/retry?from={CONTACT}&id=3EB0NOPE"),
+            ),
+            http(control, "POST", "/retry?from=49x&id=3EB0C0C00001"),
+            http(
+                control,
+                "POST",
+                &format!("/devices?phone={CONTACT}&ids=3,300"),
+            ),
+            http(
+                control,
+                "POST",
+                &format!("/retry?from={CONTACT}&id=3EB0C0C00001"),
+            ),
+        ]
+    })
+    .await
+    .expect("joined");
+    let (status, received) = &answers[0];
+    assert_eq!(*status, 200);
+    let rows: Vec<(String, String, u64)> = received
+        .as_array()
+        .expect("a list")
+        .iter()
+        .map(|r| {
+            (
+                r["id"].as_str().unwrap_or_default().to_owned(),
+                r["text"].as_str().unwrap_or_default().to_owned(),
+                r["device"].as_u64().unwrap_or(99),
+            )
+        })
+        .collect();
+    assert_eq!(
+        rows,
+        vec![
+            ("3EB0C0C00001".into(), "over http".into(), 0),
+            ("3EB0C0C00001".into(), "over http".into(), 3)
+        ]
+    );
+    assert_eq!(answers[1].1[0]["dsm_destination"], to.to_string());
+    let (status, violations) = &answers[2];
+    assert_eq!(*status, 200);
+    assert_eq!(violations[0]["id"], "3EB0C0C00002");
+    assert_eq!(violations[0]["kind"], "malformed", "{violations}");
+    assert_eq!(
+        (answers[3].0, &answers[3].1["error"]),
+        (404, &"unknown_message".into())
+    );
+    assert_eq!(answers[4].0, 400);
+    assert_eq!(answers[5].0, 400, "300 is no device id");
+    // The bot's device is not on a socket of this shell, yet the receipts
+    // go to its (sans-I/O) connection.
+    assert_eq!((answers[6].0, &answers[6].1["receipts"]), (200, &2.into()));
+}
