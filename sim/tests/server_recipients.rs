@@ -771,7 +771,7 @@ fn a_pkmsg_without_a_valid_device_identity_is_caught_and_not_read() {
 fn devices_left_out_or_made_up_and_bad_padding_are_caught() {
     let (mut server, mut bot) = online(6);
     let to = pn(CONTACT);
-    bot.sessions_with(&mut server, &[to.clone()]);
+    bot.sessions_with(&mut server, std::slice::from_ref(&to));
     // Only device 0, and a device 9 the contact does not have.
     let phone = device_jid(&to, 0);
     let content = wa::Message {

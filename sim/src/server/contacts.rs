@@ -204,9 +204,9 @@ impl Contact {
         }
         self.companions.retain(|id, _| wanted.contains(id));
         for id in wanted {
-            if !self.companions.contains_key(&id) {
-                self.companions.insert(id, Peer::generate(rng));
-            }
+            self.companions
+                .entry(id)
+                .or_insert_with(|| Peer::generate(rng));
         }
         Ok(())
     }

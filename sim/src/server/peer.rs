@@ -64,7 +64,7 @@ enum Link {
     Open {
         /// The bot device's identity key the session was made with.
         identity: [u8; 32],
-        record: SessionRecord,
+        record: Box<SessionRecord>,
     },
     /// This device threw its session away (it asked for a retry): a msg
     /// on the old session cannot open here, as expected.
@@ -244,7 +244,7 @@ impl Peer {
             bot_device,
             Link::Open {
                 identity: *bundle.identity.raw(),
-                record,
+                record: Box::new(record),
             },
         );
         Ok(())
@@ -252,7 +252,7 @@ impl Peer {
 
     fn record(&self, bot_device: u8) -> Option<&SessionRecord> {
         match self.links.get(&bot_device) {
-            Some(Link::Open { record, .. }) => Some(record),
+            Some(Link::Open { record, .. }) => Some(&**record),
             _ => None,
         }
     }
@@ -268,7 +268,7 @@ impl Peer {
             return Err(ControlError::NoSession { device: bot_device });
         };
         let (encrypted, next) = signal::encrypt(record, &self.identity, padded)?;
-        *record = next;
+        **record = next;
         Ok(EncPart {
             kind: match encrypted.kind {
                 MessageKind::PreKeyMsg => EncKind::PkMsg,
@@ -360,7 +360,7 @@ impl Peer {
             one_time,
         };
         let old = match self.links.get(&bot_device) {
-            Some(Link::Open { record, .. }) => Some(record),
+            Some(Link::Open { record, .. }) => Some(&**record),
             _ => None,
         };
         let decrypted = signal::decrypt_pkmsg(old, &self.identity, &pre_keys, bytes, rng).map_err(
@@ -381,7 +381,7 @@ impl Peer {
             decrypted.plaintext,
             Link::Open {
                 identity: *bot_identity,
-                record: decrypted.record,
+                record: Box::new(decrypted.record),
             },
         ))
     }
@@ -410,7 +410,7 @@ impl Peer {
             decrypted.plaintext,
             Link::Open {
                 identity,
-                record: decrypted.record,
+                record: Box::new(decrypted.record),
             },
         ))
     }
