@@ -422,3 +422,35 @@ fn fingerprint(bytes: &[u8]) -> Fingerprint {
     out.copy_from_slice(&digest[..16]);
     out
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn seen_keys_are_bounded_oldest_first() {
+        let mut seen = Seen::default();
+        for counter in 0..=u32::try_from(SEEN_KEYS_PER_SESSION_MAX).unwrap_or(u32::MAX) {
+            seen.insert(([7; 32], counter), [0; 16]);
+        }
+        assert_eq!(seen.by_key.len(), SEEN_KEYS_PER_SESSION_MAX);
+        assert!(!seen.by_key.contains_key(&([7; 32], 0)), "the oldest went");
+        assert!(seen.by_key.contains_key(&([7; 32], 1)));
+    }
+
+    #[test]
+    fn each_bundle_has_a_new_one_time_key_and_held_keys_are_bounded() {
+        let mut rng = <rand_chacha::ChaCha20Rng as rand_core::SeedableRng>::seed_from_u64(1);
+        let mut peer = Peer::generate(&mut rng);
+        let first = peer.take_bundle(&mut rng);
+        let second = peer.take_bundle(&mut rng);
+        assert_eq!(first.signed_pre_key, second.signed_pre_key);
+        let id = |b: &PreKeyBundle| b.one_time_pre_key.as_ref().map(|k| k.id);
+        assert_eq!((id(&first), id(&second)), (Some(1), Some(2)));
+        for _ in 0..HELD_PRE_KEYS_PER_DEVICE_MAX {
+            peer.take_bundle(&mut rng);
+        }
+        let held = peer.keys.as_ref().map_or(0, |k| k.one_time.len());
+        assert_eq!(held, HELD_PRE_KEYS_PER_DEVICE_MAX);
+    }
+}

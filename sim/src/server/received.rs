@@ -99,3 +99,40 @@ impl super::FakeServer {
         contacts.lid_of(phone, rng)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn text(id: &str, device: u8) -> ReceivedText {
+        ReceivedText {
+            id: id.to_owned(),
+            text: "t".to_owned(),
+            device,
+            from_device: 1,
+            dsm_destination: None,
+            copies: 1,
+            t: 0,
+            via_lid: false,
+        }
+    }
+
+    #[test]
+    fn a_message_read_again_counts_a_copy_and_the_ring_keeps_the_newest() {
+        let mut ring = VecDeque::new();
+        record_received(&mut ring, text("a", 0));
+        record_received(&mut ring, text("a", 3));
+        record_received(&mut ring, text("a", 0));
+        assert_eq!(ring.len(), 2);
+        assert_eq!((ring[0].device, ring[0].copies), (0, 2));
+        for i in 0..RECEIVED_TEXTS_PER_CONTACT_MAX {
+            record_received(&mut ring, text(&i.to_string(), 0));
+        }
+        assert_eq!(ring.len(), RECEIVED_TEXTS_PER_CONTACT_MAX);
+        assert_eq!(ring[0].id, "0", "the two oldest went first");
+        assert_eq!(
+            ring.back().map(|r| r.id.clone()),
+            Some((RECEIVED_TEXTS_PER_CONTACT_MAX - 1).to_string())
+        );
+    }
+}

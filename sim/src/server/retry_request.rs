@@ -176,3 +176,27 @@ impl FakeServer {
         Ok(())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn counts_stop_at_the_limit_and_the_oldest_are_forgotten() {
+        let mut counts = RetryCounts::default();
+        let key = |id: usize| (String::from("491"), 0, id.to_string());
+        for expected in 1..=RETRIES_PER_MESSAGE_MAX {
+            assert_eq!(counts.next(key(0)), Some(expected));
+        }
+        assert_eq!(
+            counts.next(key(0)),
+            None,
+            "at most {RETRIES_PER_MESSAGE_MAX}"
+        );
+        for id in 1..=RETRY_COUNTS_LEN_MAX {
+            counts.next(key(id));
+        }
+        assert_eq!(counts.by_key.len(), RETRY_COUNTS_LEN_MAX);
+        assert_eq!(counts.next(key(0)), Some(1), "forgotten, so counted anew");
+    }
+}
