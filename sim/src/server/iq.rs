@@ -110,7 +110,7 @@ impl FakeServer {
                     self.on_link_code_iq(conn, &id, reg);
                 }
             }
-            ("get" | "set", "encrypt" | "passive" | "usync") if device.is_none() => {
+            ("get" | "set", "encrypt" | "passive") if device.is_none() => {
                 let what = format!("{xmlns} iq before login");
                 self.refuse_iq(conn, &id, 401, "not-authorized", what);
             }
@@ -124,7 +124,8 @@ impl FakeServer {
                 );
                 self.send(conn, &reply);
             }
-            ("get", "usync") => self.on_usync(conn, &id, iq),
+            // Before login a usync is no request the server knows (501).
+            ("get", "usync") if device.is_some() => self.on_usync(conn, &id, iq),
             ("get", "encrypt") if iq.child("key").is_some() => {
                 if let Some(key) = iq.child("key") {
                     self.on_bundle_fetch(conn, &id, key);
