@@ -22,6 +22,10 @@
 //! | `POST /send?from=PHONE[&group=G][&len=N]` (body: UTF-8 text) | a contact's text, Signal-encrypted for each linked device (in group `G@g.us` if given); `{"id": …}` |
 //! | `POST /silent?conn=I&on=true\|false` | cut a connection off (or restore it) |
 //! | `POST /ignore-iqs?xmlns=X` (no xmlns: answer all) | stop answering iqs of X |
+//! | `POST /devices?phone=P&ids=3,5` | the contact's devices besides its phone (device 0) |
+//! | `POST /retry?from=PHONE&id=ID` | the contact's devices that read message ID ask the bot for it again (retry receipts); `{"receipts": n}` |
+//! | `GET /received?from=PHONE` | what the contact's devices read from the bot, in order: `[{id, text, device, …}]` (the account's own number: the phone's DSM copies) |
+//! | `GET /violations` | what a real server or contact would refuse in the bot's messages: `[{id, owner, device, kind, …}]` |
 //! | `GET /state` | the [`crate::server::ServerState`] |
 
 use std::collections::HashMap;
@@ -373,6 +377,7 @@ impl From<ControlError> for ApiError {
             | ControlError::BadGroup
             | ControlError::TextTooLong { .. } => StatusCode::BAD_REQUEST,
             ControlError::UnknownRef { .. }
+            | ControlError::UnknownMessage { .. }
             | ControlError::UnknownConn { .. }
             | ControlError::NoCodeRequest => StatusCode::NOT_FOUND,
             ControlError::NoiseKeyMismatch { .. } | ControlError::IdentityKeyMismatch { .. } => {
@@ -381,9 +386,12 @@ impl From<ControlError> for ApiError {
             ControlError::AlreadyGranted { .. }
             | ControlError::NoPairedDevice
             | ControlError::NoFreeDeviceId
-            | ControlError::NoSession { .. } => StatusCode::CONFLICT,
+            | ControlError::NoSession { .. }
+            | ControlError::DeviceOffline { .. }
+            | ControlError::TooManyRetries { .. } => StatusCode::CONFLICT,
             ControlError::TooManyContacts { .. }
             | ControlError::TooManyGroups { .. }
+            | ControlError::TooManyDevices { .. }
             | ControlError::MailboxFull { .. } => StatusCode::INSUFFICIENT_STORAGE,
             ControlError::DeviceKeys(_) | ControlError::Signal(_) | ControlError::SenderKey(_) => {
                 StatusCode::INTERNAL_SERVER_ERROR
@@ -445,6 +453,10 @@ fn control_router(fake: FakeWa) -> Router {
         .route("/send", post(send))
         .route("/silent", post(silent))
         .route("/ignore-iqs", post(ignore_iqs))
+        .route("/devices", post(devices))
+        .route("/retry", post(retry))
+        .route("/received", get(received))
+        .route("/violations", get(violations))
         .route("/state", get(state))
         .fallback(|| async {
             ApiError {
@@ -539,13 +551,62 @@ async fn ignore_iqs(State(fake): State<FakeWa>, Query(params): Params) -> ApiRes
     Ok(axum::Json(json!({ "ok": true })))
 }
 
-async fn state(State(fake): State<FakeWa>) -> ApiResult {
-    let state = fake.with_server(|s| s.state());
-    serde_json::to_value(state)
+/// `from` or `phone`: digits, or a 400 naming the parameter.
+fn phone_param(params: &HashMap<String, String>, name: &str) -> Result<String, ApiError> {
+    let phone: String = required(params, name)?;
+    if phone.is_empty() || !phone.bytes().all(|b| b.is_ascii_digit()) {
+        return Err(ApiError::bad_request(format!(
+            "{name} is not a phone number (digits)"
+        )));
+    }
+    Ok(phone)
+}
+
+async fn devices(State(fake): State<FakeWa>, Query(params): Params) -> ApiResult {
+    let phone = phone_param(&params, "phone")?;
+    let ids = params
+        .get("ids")
+        .map(String::as_str)
+        .unwrap_or_default()
+        .split(',')
+        .filter(|id| !id.is_empty())
+        .map(|id| {
+            id.parse::<u8>().map_err(|_| {
+                ApiError::bad_request(format!("ids: {id:?} is not a device id (0 to 255)"))
+            })
+        })
+        .collect::<Result<Vec<u8>, ApiError>>()?;
+    fake.with_server(|s| s.set_contact_devices(&phone, &ids))?;
+    Ok(axum::Json(json!({ "ok": true })))
+}
+
+async fn retry(State(fake): State<FakeWa>, Query(params): Params) -> ApiResult {
+    let phone = phone_param(&params, "from")?;
+    let id: String = required(&params, "id")?;
+    let receipts = fake.with_server(|s| s.request_retry(&phone, &id))?;
+    Ok(axum::Json(json!({ "receipts": receipts })))
+}
+
+async fn received(State(fake): State<FakeWa>, Query(params): Params) -> ApiResult {
+    let phone = phone_param(&params, "from")?;
+    to_json(&fake.with_server(|s| s.received_texts(&phone)))
+}
+
+async fn violations(State(fake): State<FakeWa>) -> ApiResult {
+    to_json(&fake.with_server(|s| s.violations()))
+}
+
+/// A value as the JSON answer.
+fn to_json(value: &impl serde::Serialize) -> ApiResult {
+    serde_json::to_value(value)
         .map(axum::Json)
         .map_err(|err| ApiError {
             status: StatusCode::INTERNAL_SERVER_ERROR,
             kind: "internal",
             message: err.to_string(),
         })
+}
+
+async fn state(State(fake): State<FakeWa>) -> ApiResult {
+    to_json(&fake.with_server(|s| s.state()))
 }

@@ -36,6 +36,13 @@ control API (JSON):
                                      G@g.us if given; returns {\"id\"}
   POST /silent?conn=I[&on=false]     cut a connection off (or restore it)
   POST /ignore-iqs[?xmlns=X]         stop answering iqs of X (none: answer all)
+  POST /devices?phone=P&ids=3,5      the contact's devices besides its phone (device 0)
+  POST /retry?from=PHONE&id=ID       the contact's devices that read message ID ask the
+                                     bot for it again (retry receipts); returns {\"receipts\"}
+  GET  /received?from=PHONE          what the contact's devices read from the bot, in order:
+                                     [{id, text, device, ...}] (our own number: the phone's DSM copies)
+  GET  /violations                   what a real server or contact would refuse in the bot's
+                                     messages: [{id, owner, device, kind, ...}]
   GET  /state                        everything the server knows
 ";
 

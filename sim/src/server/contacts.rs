@@ -1,29 +1,36 @@
 //! Mock contacts as real Signal peers. Each phone number is one contact
-//! with device 0 only: its own identity key pair and registration id, a
-//! session per linked bot device (started from the bundle the server
-//! hands out, like any WhatsApp sender), and a sender key per group it
-//! writes to. Every random choice comes from the server's seeded RNG.
+//! with device 0 (its phone) and, if configured, companion devices (at
+//! most [`DEVICES_PER_CONTACT_MAX`]); each device is a [`Peer`] with its
+//! own identity key, registration id, pre-keys and a session per linked
+//! bot device. The contact writes from device 0 (a session started from
+//! the bundle the server hands out, like any WhatsApp sender) and keeps a
+//! sender key per group it writes to; every device reads what the bot
+//! sends it. Every random choice comes from the server's seeded RNG.
 //!
-//! The bot never answers a contact (it sends nothing end-to-end yet), so
-//! each session stays in its pre-key stage: every message on it is a
-//! pkmsg repeating the session's base key, as libsignal sends them.
+//! Sessions move as libsignal's do: one the contact started sends pkmsg
+//! (repeating the session's base key) until the bot answers on it; once
+//! the contact has decrypted a message from the bot on it (or the bot
+//! started the session with a pkmsg), it sends msg.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::fmt;
 
-use blacksky_core::crypto::KeyPair;
+use blacksky_core::signal::PreKeyBundle;
 use blacksky_core::signal::group::{
     SenderKeyDistributionMessage, SenderKeyRecord, create_sender_key, distribution_message,
 };
-use blacksky_core::signal::{self, MessageKind, PreKeyBundle, SessionRecord};
 use blacksky_proto::wa::Message as WaMessage;
 use blacksky_proto::wa::message::SenderKeyDistributionMessage as WaSkdm;
 use rand_core::CryptoRngCore;
 
 use super::output::ControlError;
+use super::peer::Peer;
+use super::received::{ReceivedText, record_received};
 
 /// Contacts the server keeps keys for.
 pub const CONTACTS_LEN_MAX: usize = 10_000;
+/// Devices one contact has, its phone (device 0) included.
+pub const DEVICES_PER_CONTACT_MAX: usize = 16;
 /// Groups one contact keeps a sender key for.
 pub const GROUPS_PER_CONTACT_MAX: usize = 256;
 /// Digits in a contact's phone number.
@@ -62,6 +69,8 @@ pub(crate) fn group_jid_text(group: &str) -> String {
 #[derive(Default)]
 pub(crate) struct Contacts {
     by_phone: BTreeMap<String, Contact>,
+    /// LID user → phone, for the contacts whose LID was handed out.
+    phone_by_lid: BTreeMap<String, String>,
 }
 
 impl fmt::Debug for Contacts {
@@ -98,12 +107,40 @@ impl Contacts {
     pub(crate) fn get_mut(&mut self, phone: &str) -> Option<&mut Contact> {
         self.by_phone.get_mut(phone)
     }
-}
 
-/// A session with one bot device and the identity key it was made for.
-struct PeerSession {
-    identity: [u8; 32],
-    record: SessionRecord,
+    pub(crate) fn get(&self, phone: &str) -> Option<&Contact> {
+        self.by_phone.get(phone)
+    }
+
+    /// The phone number of the contact whose LID user is `lid`.
+    pub(crate) fn phone_of_lid(&self, lid: &str) -> Option<&str> {
+        self.phone_by_lid.get(lid).map(String::as_str)
+    }
+
+    /// The contact's LID user, made (from the seed) on first use: WhatsApp
+    /// hands out a 15-digit number unrelated to the phone number.
+    pub(crate) fn lid_of(
+        &mut self,
+        phone: &str,
+        rng: &mut impl CryptoRngCore,
+    ) -> Result<String, ControlError> {
+        let contact = self.get_or_create(phone, rng)?;
+        if let Some(lid) = &contact.lid {
+            return Ok(lid.clone());
+        }
+        let lid = loop {
+            let candidate =
+                (rng.next_u64() % 900_000_000_000_000 + 100_000_000_000_000).to_string();
+            if !self.phone_by_lid.contains_key(&candidate) {
+                break candidate;
+            }
+        };
+        self.phone_by_lid.insert(lid.clone(), phone.to_owned());
+        if let Some(contact) = self.by_phone.get_mut(phone) {
+            contact.lid = Some(lid.clone());
+        }
+        Ok(lid)
+    }
 }
 
 /// A contact's sender key for one group, and the bot devices that got
@@ -114,71 +151,93 @@ pub(crate) struct GroupSenderKey {
 }
 
 pub(crate) struct Contact {
-    identity: KeyPair,
-    registration_id: u32,
-    /// By bot device id (at most 255).
-    sessions: BTreeMap<u8, PeerSession>,
+    /// Device 0: it writes the contact's messages.
+    phone: Peer,
+    /// Companion devices by id (1 to 255), at most
+    /// [`DEVICES_PER_CONTACT_MAX`] − 1.
+    companions: BTreeMap<u8, Peer>,
     /// By group JID user, at most [`GROUPS_PER_CONTACT_MAX`].
     sender_keys: BTreeMap<String, GroupSenderKey>,
+    /// Its LID user, once handed out.
+    lid: Option<String>,
+    /// What its devices read from the bot, oldest first (a ring).
+    received: VecDeque<ReceivedText>,
 }
 
 impl Contact {
     fn new(rng: &mut impl CryptoRngCore) -> Contact {
-        let identity = KeyPair::generate(rng);
-        // 14 bits, never 0 (libsignal's range is 1..=16380).
-        let registration_id = rng.next_u32() % 16380 + 1;
         Contact {
-            identity,
-            registration_id,
-            sessions: BTreeMap::new(),
+            phone: Peer::generate(rng),
+            companions: BTreeMap::new(),
             sender_keys: BTreeMap::new(),
+            lid: None,
+            received: VecDeque::new(),
         }
     }
 
-    /// A message to `device` needs a session first: none yet, or the
-    /// device's identity key is not the one the session was made for.
-    pub(crate) fn needs_session(&self, device: u8, identity: &[u8; 32]) -> bool {
-        self.sessions
-            .get(&device)
-            .is_none_or(|s| s.identity != *identity)
+    /// The contact's device ids, ascending (0 first).
+    pub(crate) fn device_ids(&self) -> Vec<u8> {
+        std::iter::once(0)
+            .chain(self.companions.keys().copied())
+            .collect()
     }
 
-    /// A new session with `device` from `bundle` (its signature checked);
-    /// an open one is archived.
+    pub(crate) fn device_mut(&mut self, id: u8) -> Option<&mut Peer> {
+        match id {
+            0 => Some(&mut self.phone),
+            _ => self.companions.get_mut(&id),
+        }
+    }
+
+    /// Gives the contact exactly these devices (0, its phone, is always
+    /// kept): new ones get fresh identities, dropped ones are forgotten.
+    pub(crate) fn set_devices(
+        &mut self,
+        ids: &[u8],
+        rng: &mut impl CryptoRngCore,
+    ) -> Result<(), ControlError> {
+        let wanted: BTreeSet<u8> = ids.iter().copied().filter(|&id| id != 0).collect();
+        if wanted.len() + 1 > DEVICES_PER_CONTACT_MAX {
+            return Err(ControlError::TooManyDevices {
+                max: DEVICES_PER_CONTACT_MAX,
+            });
+        }
+        self.companions.retain(|id, _| wanted.contains(id));
+        for id in wanted {
+            self.companions
+                .entry(id)
+                .or_insert_with(|| Peer::generate(rng));
+        }
+        Ok(())
+    }
+
+    /// What the contact's devices read from the bot, oldest first.
+    pub(crate) fn received(&self) -> &VecDeque<ReceivedText> {
+        &self.received
+    }
+
+    pub(crate) fn record_received(&mut self, text: ReceivedText) {
+        record_received(&mut self.received, text);
+    }
+
+    /// A message to bot device `device` needs a session first.
+    pub(crate) fn needs_session(&self, device: u8, identity: &[u8; 32]) -> bool {
+        self.phone.needs_session(device, identity)
+    }
+
+    /// A new session from the contact's phone with bot device `device`.
     pub(crate) fn start_session(
         &mut self,
         device: u8,
         bundle: &PreKeyBundle,
         rng: &mut impl CryptoRngCore,
     ) -> Result<(), ControlError> {
-        let old = self.sessions.get(&device).map(|s| &s.record);
-        let record =
-            signal::session_from_bundle(old, &self.identity, self.registration_id, bundle, rng)?;
-        self.sessions.insert(
-            device,
-            PeerSession {
-                identity: *bundle.identity.raw(),
-                record,
-            },
-        );
-        Ok(())
+        self.phone.start_session(device, bundle, rng)
     }
 
-    /// `padded` encrypted on the session with `device`.
+    /// `padded` encrypted by the contact's phone for bot device `device`.
     pub(crate) fn encrypt(&mut self, device: u8, padded: &[u8]) -> Result<EncPart, ControlError> {
-        let session = self
-            .sessions
-            .get_mut(&device)
-            .ok_or(ControlError::NoSession { device })?;
-        let (encrypted, record) = signal::encrypt(&session.record, &self.identity, padded)?;
-        session.record = record;
-        Ok(EncPart {
-            kind: match encrypted.kind {
-                MessageKind::PreKeyMsg => EncKind::PkMsg,
-                MessageKind::Msg => EncKind::Msg,
-            },
-            bytes: encrypted.bytes,
-        })
+        self.phone.encrypt(device, padded)
     }
 
     /// The contact's sender key for `group`, made on first use.

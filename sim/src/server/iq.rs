@@ -76,6 +76,7 @@ impl FakeServer {
             "iq" => self.on_client_iq(conn, &node),
             "ack" if node.attr("class") == Some("message") => self.on_message_ack(conn, &node),
             "receipt" => self.on_receipt(conn, &node),
+            "message" => self.on_bot_message(conn, &node),
             // Acks of notifications, receipts, presence: nothing to keep.
             _ => {}
         }
@@ -122,6 +123,13 @@ impl FakeServer {
                     vec![Node::new("count").with_attr("value", count.to_string())],
                 );
                 self.send(conn, &reply);
+            }
+            // Before login a usync is no request the server knows (501).
+            ("get", "usync") if device.is_some() => self.on_usync(conn, &id, iq),
+            ("get", "encrypt") if iq.child("key").is_some() => {
+                if let Some(key) = iq.child("key") {
+                    self.on_bundle_fetch(conn, &id, key);
+                }
             }
             ("set", "encrypt") if iq.child("list").is_some() => {
                 self.on_pre_key_upload(conn, &id, iq, device);

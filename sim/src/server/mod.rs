@@ -21,8 +21,18 @@
 //! sessions, sender keys), `texts` (a contact writes: encrypted per
 //! device), `mailbox` (those messages until acked), `receipts` (delivery,
 //! read and retry receipts), `state` (the snapshot).
+//!
+//! The other way, the server is the recipient of what the bot sends:
+//! `users` (who a JID names), `usync` (device lists), `bundles` (pre-key
+//! bundles of contacts' devices and of the phone), `peer` (one Signal
+//! device the server plays), `own_phone` (the account's phone as one),
+//! `bot_messages` (the bot's `<message>`: opened, acked, receipted),
+//! `received` (what each device read), `retry_request` (contacts asking
+//! again) and `violations` (what a real server or contact would refuse).
 
 mod account;
+mod bot_messages;
+mod bundles;
 mod config;
 mod conn;
 mod contacts;
@@ -31,12 +41,19 @@ mod iq;
 mod login;
 mod mailbox;
 mod output;
+mod own_phone;
+mod peer;
 mod phone;
 mod pre_keys;
 mod receipts;
+mod received;
+mod retry_request;
 mod stanzas;
 mod state;
 mod texts;
+mod users;
+mod usync;
+mod violations;
 
 use std::collections::{BTreeMap, VecDeque};
 use std::time::{Duration, Instant};
@@ -51,21 +68,29 @@ use rand_chacha::ChaCha20Rng;
 use rand_core::SeedableRng;
 
 pub use config::{DEFAULT_PHONE, ServerConfig, TEST_ROOT_PRIVATE};
-pub use contacts::{CONTACTS_LEN_MAX, GROUPS_PER_CONTACT_MAX};
+pub use contacts::{CONTACTS_LEN_MAX, DEVICES_PER_CONTACT_MAX, GROUPS_PER_CONTACT_MAX};
 pub use mailbox::MESSAGES_LEN_MAX;
 pub use output::{
     ConnId, ControlError, HandshakeKind, ReceiptKind, RetryOutcome, ServerEvent, ServerOutput,
     Tamper, Target,
 };
+pub use peer::{HELD_PRE_KEYS_PER_DEVICE_MAX, SEEN_KEYS_PER_SESSION_MAX};
 pub use pre_keys::{ONE_TIME_PRE_KEYS_PER_DEVICE_MAX, PRE_KEYS_LOW_WATER};
 pub use receipts::RETRIES_PER_MESSAGE_MAX;
+pub use received::{RECEIVED_TEXTS_PER_CONTACT_MAX, ReceivedText};
+pub use retry_request::RETRY_COUNTS_LEN_MAX;
 pub use state::{ConnState, DeviceState, MessageCounts, MessageState, PairingState, ServerState};
 pub use texts::TEXT_BYTES_MAX;
+pub use usync::USERS_PER_QUERY_MAX;
+pub use violations::{Owner, VIOLATIONS_LEN_MAX, Violation, ViolationKind};
 
 use account::Device;
 use conn::{Conn, Handshake, Incoming, Role};
 use contacts::Contacts;
 use mailbox::Mailbox;
+use own_phone::OwnPhone;
+use retry_request::RetryCounts;
+use violations::Violations;
 
 /// The fake server. See the module docs for the contract.
 #[derive(Debug)]
@@ -85,6 +110,12 @@ pub struct FakeServer {
     mailbox: Mailbox,
     /// The mock contacts' Signal keys and sessions.
     contacts: Contacts,
+    /// The account's phone as a Signal device (it reads DSM copies).
+    own_phone: OwnPhone,
+    /// What the bot's messages broke, in a ring.
+    violations: Violations,
+    /// Retry receipts the played devices sent, per message and device.
+    retry_counts: RetryCounts,
     outputs: VecDeque<ServerOutput>,
     /// The latest wall clock given; controls stamp with it.
     wall: UnixMillis,
@@ -132,6 +163,9 @@ impl FakeServer {
             next_key_index: 1,
             mailbox: Mailbox::default(),
             contacts: Contacts::default(),
+            own_phone: OwnPhone::default(),
+            violations: Violations::default(),
+            retry_counts: RetryCounts::default(),
             outputs: VecDeque::new(),
             wall: UnixMillis::from_secs(middle),
             refused_logins: None,

@@ -161,6 +161,26 @@ pub enum ServerEvent {
         count: u32,
         outcome: RetryOutcome,
     },
+    /// A `<message>` from the bot was taken in: acked, and opened by
+    /// `opened` of the devices it addressed.
+    BotMessage {
+        conn: ConnId,
+        id: String,
+        opened: u32,
+    },
+    /// A check a real server or contact makes failed (see
+    /// [`super::FakeServer::violations`]); `kind` is its short name.
+    Violation {
+        conn: ConnId,
+        id: String,
+        kind: String,
+    },
+    /// A contact's device asked the bot to send a message again.
+    RetryRequested {
+        conn: ConnId,
+        id: String,
+        count: u32,
+    },
     /// The client sent something the server refuses (bad bytes, a failed
     /// handshake, a bad signature, a wrong code, …).
     ClientError {
@@ -240,6 +260,14 @@ pub enum ControlError {
     TooManyGroups { max: usize },
     #[error("the mailbox holds {max} messages already")]
     MailboxFull { max: usize },
+    #[error("a contact has at most {max} devices")]
+    TooManyDevices { max: usize },
+    #[error("the contact's devices read no message {id:?} from the bot")]
+    UnknownMessage { id: String },
+    #[error("bot device {device} that sent the message is not online")]
+    DeviceOffline { device: u8 },
+    #[error("a device's retries for one message are at most {max}")]
+    TooManyRetries { max: u32 },
     #[error("the contact has no session with device {device}")]
     NoSession { device: u8 },
     #[error("the device's keys on the server do not parse: {0}")]
@@ -270,6 +298,10 @@ impl ControlError {
             Self::TextTooLong { .. } => "text_too_long",
             Self::TooManyContacts { .. } => "too_many_contacts",
             Self::TooManyGroups { .. } => "too_many_groups",
+            Self::TooManyDevices { .. } => "too_many_devices",
+            Self::UnknownMessage { .. } => "unknown_message",
+            Self::DeviceOffline { .. } => "device_offline",
+            Self::TooManyRetries { .. } => "too_many_retries",
             Self::MailboxFull { .. } => "mailbox_full",
             Self::NoSession { .. } => "no_session",
             Self::DeviceKeys(_) => "device_keys",
