@@ -1,0 +1,172 @@
+//! The real client sends through the fake server to contacts that are
+//! real Signal peers: every device of the contact reads the message, our
+//! phone reads the device-sent copy, nothing a real server or contact
+//! would object to happens, and a stanza sealed before a reconnect goes
+//! out again as it was (never sealed a second time with new counters).
+
+use std::time::Instant;
+
+use blacksky_core::client::{Event, Input};
+use blacksky_core::session::{Creds, Outbound, Write};
+use blacksky_core::time::UnixMillis;
+use blacksky_proto::Message as _;
+use blacksky_proto::wa;
+use blacksky_sim::pipe::Pipe;
+use blacksky_sim::server::{ConnId, FakeServer, ServerConfig};
+use rand_chacha::ChaCha20Rng;
+use rand_core::SeedableRng;
+
+const WALL: UnixMillis = UnixMillis::from_secs(1_750_000_000);
+const CONTACT: &str = "4915112345678";
+
+fn online(seed: u64) -> (Pipe, ConnId) {
+    let server = FakeServer::new(ServerConfig::new(WALL), seed);
+    let mut pipe = Pipe::new(server, Instant::now(), WALL, seed + 100);
+    let creds = Creds::generate(&mut ChaCha20Rng::seed_from_u64(seed + 1000));
+    let conn = pipe
+        .pair_and_login(pipe.client_config(), creds)
+        .expect("pairs and logs in");
+    (pipe, conn)
+}
+
+fn text(id: &str, to: &str, body: &str) -> Outbound {
+    Outbound {
+        id: id.to_owned(),
+        to: format!("{to}@s.whatsapp.net"),
+        message: wa::Message {
+            conversation: Some(body.to_owned()),
+            ..Default::default()
+        }
+        .encode_to_vec(),
+        stanza: None,
+    }
+}
+
+fn hand_in(pipe: &mut Pipe, conn: ConnId, rows: Vec<Outbound>) {
+    let now = Instant::now();
+    pipe.link_mut(conn)
+        .client
+        .handle_input(now, Input::Outbound { rows, wall: WALL })
+        .expect("taken");
+    pipe.run();
+}
+
+fn texts(pipe: &Pipe, phone: &str) -> Vec<(String, String)> {
+    pipe.server
+        .received_texts(phone)
+        .into_iter()
+        .map(|r| (r.id, r.text))
+        .collect()
+}
+
+#[test]
+fn every_device_of_the_contact_reads_it_and_our_phone_gets_the_copy() {
+    let (mut pipe, conn) = online(1);
+    pipe.server
+        .set_contact_devices(CONTACT, &[0, 3])
+        .expect("devices");
+    hand_in(
+        &mut pipe,
+        conn,
+        vec![text("3EB0000000000000000001", CONTACT, "pong 1")],
+    );
+    let read = texts(&pipe, CONTACT);
+    assert_eq!(read.len(), 2, "both devices: {read:?}");
+    assert!(
+        read.iter()
+            .all(|(id, t)| id == "3EB0000000000000000001" && t == "pong 1")
+    );
+    assert_eq!(pipe.server.violations(), [], "nothing to object to");
+    let link = pipe.link(conn);
+    assert!(
+        link.events
+            .iter()
+            .any(|e| matches!(e, Event::MessageSent { id } if id == "3EB0000000000000000001")),
+        "{:?}",
+        link.events
+    );
+    // Stored with the stanza, then marked sent once the server acked.
+    let sealed = link
+        .stores
+        .iter()
+        .position(|batch| {
+            batch
+                .iter()
+                .any(|w| matches!(w, Write::OutboundSealed { .. }))
+        })
+        .expect("sealed");
+    let sealed_batch = &link.stores[sealed];
+    assert!(
+        sealed_batch
+            .iter()
+            .any(|w| matches!(w, Write::SignalSession { .. })),
+        "the advanced session is in the stanza's batch"
+    );
+    assert!(
+        link.stores[sealed..]
+            .iter()
+            .flatten()
+            .any(|w| matches!(w, Write::OutboundSent { id, .. } if id == "3EB0000000000000000001"))
+    );
+}
+
+#[test]
+fn messages_go_in_order_and_the_second_continues_the_session() {
+    let (mut pipe, conn) = online(2);
+    hand_in(
+        &mut pipe,
+        conn,
+        vec![
+            text("3EB0000000000000000011", CONTACT, "one"),
+            text("3EB0000000000000000012", CONTACT, "two"),
+            text("3EB0000000000000000013", CONTACT, "three"),
+        ],
+    );
+    let read: Vec<String> = texts(&pipe, CONTACT).into_iter().map(|(_, t)| t).collect();
+    assert_eq!(read, ["one", "two", "three"]);
+    assert_eq!(pipe.server.violations(), []);
+}
+
+#[test]
+fn a_stanza_sealed_before_a_reconnect_is_resent_as_it_was() {
+    let (mut pipe, conn) = online(3);
+    let row = text("3EB0000000000000000021", CONTACT, "once");
+    hand_in(&mut pipe, conn, vec![row.clone()]);
+    let stanza = pipe
+        .link(conn)
+        .stores
+        .iter()
+        .flatten()
+        .find_map(|w| match w {
+            Write::OutboundSealed { stanza, .. } => Some(stanza.clone()),
+            _ => None,
+        })
+        .expect("sealed");
+    // As if the ack never came: the next connection gets the stored row.
+    let next = pipe.reconnect(conn);
+    pipe.run();
+    let sealed = Outbound {
+        stanza: Some(stanza),
+        ..row
+    };
+    hand_in(&mut pipe, next, vec![sealed]);
+    assert!(
+        !pipe
+            .link(next)
+            .stores
+            .iter()
+            .flatten()
+            .any(|w| matches!(w, Write::OutboundSealed { .. })),
+        "never sealed again"
+    );
+    assert_eq!(
+        pipe.server.violations(),
+        [],
+        "the same key with the same bytes is fine"
+    );
+    assert_eq!(
+        texts(&pipe, CONTACT).len(),
+        1,
+        "read once (a resend is a copy)"
+    );
+}
