@@ -57,26 +57,44 @@ fn wait_online(wa: &FakeWa) {
     });
 }
 
+/// A line seen already, or the next one that matches.
+fn seen_or_wait(bot: &mut Proc, what: &str, pred: impl Fn(Stream, &str) -> bool + Copy) -> String {
+    let earlier = bot
+        .seen
+        .lock()
+        .expect("lines lock")
+        .iter()
+        .find(|(s, l)| pred(*s, l))
+        .map(|(_, l)| l.clone());
+    earlier.unwrap_or_else(|| bot.expect_line(WAIT, what, pred))
+}
+
 /// The port from the "HTTP server listening … port=N" log line.
 fn http_port(bot: &mut Proc) -> u16 {
-    let line = bot.expect_line(WAIT, "the HTTP listening line", |_, l| {
+    let line = seen_or_wait(bot, "the HTTP listening line", |_, l| {
         l.contains("HTTP server listening")
     });
-    line.split(|c: char| c.is_whitespace() || c == ',' || c == '}')
-        .find_map(|word| {
-            word.trim_start_matches("\u{1b}[3m")
-                .split_once("port")
-                .map(|(_, rest)| rest.trim_start_matches(|c: char| !c.is_ascii_digit()))
-        })
-        .and_then(|digits| {
-            digits
-                .chars()
+    // Without the terminal colours: `port=N`.
+    let mut plain = String::new();
+    let mut in_escape = false;
+    for c in line.chars() {
+        match (in_escape, c) {
+            (false, '\u{1b}') => in_escape = true,
+            (true, c) if c.is_ascii_alphabetic() => in_escape = false,
+            (true, _) => {}
+            (false, c) => plain.push(c),
+        }
+    }
+    plain
+        .split_once("port=")
+        .and_then(|(_, rest)| {
+            rest.chars()
                 .take_while(char::is_ascii_digit)
                 .collect::<String>()
                 .parse()
                 .ok()
         })
-        .unwrap_or_else(|| panic!("no port in {line:?}"))
+        .unwrap_or_else(|| panic!("no port in {plain:?}"))
 }
 
 fn get(port: u16, path: &str) -> String {
@@ -437,7 +455,7 @@ fn an_alert_raised_while_the_receiver_is_down_arrives_after_a_restart() {
     let env = alert_env(&receiver, "slack");
     let (wa, home, mut bot) = linked_bot(&pairs(&env));
     exhaust_reconnects(&wa, &mut bot);
-    bot.expect_line(Duration::from_millis(500), "a failed delivery", |_, l| {
+    seen_or_wait(&mut bot, "a failed delivery", |_, l| {
         l.contains("alert not delivered")
     });
     assert_no_token(&bot);

@@ -288,22 +288,27 @@ impl<O: AlertOutbox> Task<O> {
     }
 
     async fn deliver_due(&mut self, webhook: &Webhook, now: UnixMillis) {
-        let due = match tokio::time::timeout(
+        let unsent = match tokio::time::timeout(
             STORE_TIMEOUT,
-            self.outbox.due_alerts(now, DUE_PER_ROUND_MAX),
+            self.outbox.unsent_alerts(DUE_PER_ROUND_MAX),
         )
         .await
         {
-            Ok(Ok(due)) => due,
+            Ok(Ok(unsent)) => unsent,
             Ok(Err(err)) => {
                 tracing::debug!("due alerts not read: {err}");
                 return;
             }
             Err(_) => return,
         };
-        for row in due {
+        for row in unsent {
+            // In order: one not yet due holds back those after it.
+            if row.next_attempt_at > now {
+                return;
+            }
             let delivery =
                 Self::attempt(self.format, &self.session, &self.clock, webhook, &row).await;
+            let failed = matches!(delivery, Delivery::Retry { .. });
             if let Ok(Err(err)) | Err(err) = tokio::time::timeout(
                 STORE_TIMEOUT,
                 self.outbox.alert_delivery(row.seq, delivery),
@@ -314,6 +319,10 @@ impl<O: AlertOutbox> Task<O> {
                 // Sent but not marked: it is sent again later (at least once).
                 tracing::warn!("alert delivery not recorded: {err}");
             }
+            if failed {
+                // The receiver is down: the rest waits behind this one.
+                return;
+            }
         }
     }
 
@@ -321,15 +330,16 @@ impl<O: AlertOutbox> Task<O> {
     /// happened and are stored with it later.
     async fn deliver_unsaved(&mut self, webhook: &Webhook, now: UnixMillis) {
         let mut rows = std::mem::take(&mut self.unsaved);
-        for row in rows
-            .iter_mut()
-            .filter(|r| r.sent_at.is_none() && r.next_attempt_at <= now)
-        {
+        for row in rows.iter_mut().filter(|r| r.sent_at.is_none()) {
+            if row.next_attempt_at > now {
+                break;
+            }
             match Self::attempt(self.format, &self.session, &self.clock, webhook, row).await {
                 Delivery::Sent { at } => row.sent_at = Some(at),
                 Delivery::Retry { attempts, next_at } => {
                     row.attempts = attempts;
                     row.next_attempt_at = next_at;
+                    break;
                 }
             }
         }

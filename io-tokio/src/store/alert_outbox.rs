@@ -62,10 +62,11 @@ pub trait AlertOutbox: Send + 'static {
     /// deletes sent rows older than [`ALERTS_KEPT_MS`].
     fn put_alert(&mut self, row: &AlertRow) -> impl Future<Output = Result<(), StoreError>> + Send;
 
-    /// Unsent rows due at `now`, oldest first.
-    fn due_alerts(
+    /// The oldest `limit` unsent rows, oldest first, due or not: they are
+    /// delivered in this order, and one not yet due holds back those after
+    /// it (a recovery never arrives before its incident).
+    fn unsent_alerts(
         &mut self,
-        now: UnixMillis,
         limit: u32,
     ) -> impl Future<Output = Result<Vec<AlertRow>, StoreError>> + Send;
 
@@ -181,17 +182,12 @@ macro_rules! sql_outbox {
                 tx.commit().await.map_err(db(what))
             }
 
-            async fn due_alerts(
-                &mut self,
-                now: UnixMillis,
-                limit: u32,
-            ) -> Result<Vec<AlertRow>, StoreError> {
+            async fn unsent_alerts(&mut self, limit: u32) -> Result<Vec<AlertRow>, StoreError> {
                 let rows = sqlx::query(&format!(
                     "SELECT {COLUMNS} FROM alert_outbox WHERE session = $1 AND sent_at IS NULL \
-                     AND next_attempt_at <= $2 ORDER BY seq LIMIT $3"
+                     ORDER BY seq LIMIT $2"
                 ))
                 .bind(self.session_name())
-                .bind(sql_millis(now))
                 .bind(i64::from(limit))
                 .fetch_all(self.pool())
                 .await
@@ -303,15 +299,11 @@ impl AlertOutbox for MemoryStore {
         })
     }
 
-    async fn due_alerts(
-        &mut self,
-        now: UnixMillis,
-        limit: u32,
-    ) -> Result<Vec<AlertRow>, StoreError> {
+    async fn unsent_alerts(&mut self, limit: u32) -> Result<Vec<AlertRow>, StoreError> {
         self.with_alerts(|alerts, _| {
             alerts
                 .iter()
-                .filter(|a| a.sent_at.is_none() && a.next_attempt_at <= now)
+                .filter(|a| a.sent_at.is_none())
                 .take(limit as usize)
                 .cloned()
                 .collect()
@@ -378,12 +370,8 @@ impl AlertOutbox for AnyStore {
         dispatch!(self, s => s.put_alert(row))
     }
 
-    async fn due_alerts(
-        &mut self,
-        now: UnixMillis,
-        limit: u32,
-    ) -> Result<Vec<AlertRow>, StoreError> {
-        dispatch!(self, s => s.due_alerts(now, limit))
+    async fn unsent_alerts(&mut self, limit: u32) -> Result<Vec<AlertRow>, StoreError> {
+        dispatch!(self, s => s.unsent_alerts(limit))
     }
 
     async fn alert_delivery(&mut self, seq: i64, delivery: Delivery) -> Result<(), StoreError> {
