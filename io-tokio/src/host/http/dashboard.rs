@@ -31,7 +31,7 @@ td,th{padding:.2rem .8rem .2rem 0;text-align:left;vertical-align:top}th{font-wei
 .axis{stroke:#bbb;stroke-width:1}.grid{stroke:#e4e4e4;stroke-width:1}.lbl{font:10px sans-serif;fill:#666}\
 .in{fill:none;stroke:#1f6feb;stroke-width:1.5}.out{fill:none;stroke:#d97706;stroke-width:1.5}\
 .mem{fill:none;stroke:#7c3aed;stroke-width:1.5}.limit{stroke:#b00;stroke-dasharray:4 3}\
-.rc{fill:#b00}.off{fill:#f5c2c2;opacity:.7}.key{font-size:.85rem;color:#555}\
+.in-dot{fill:#1f6feb}.out-dot{fill:#d97706}.mem-dot{fill:#7c3aed}.rc{fill:#b00}.off{fill:#f5c2c2;opacity:.7}.key{font-size:.85rem;color:#555}\
 .key i{display:inline-block;width:.8rem;height:.2rem;vertical-align:middle;margin:0 .3rem 0 .8rem}";
 
 /// The whole page for a visitor the access rule let in.
@@ -256,6 +256,16 @@ fn messages_plot(view: &DashboardView) -> String {
             points.len(),
             path(&points)
         );
+        // A dot on each minute with messages: one busy minute in a day is
+        // one pixel wide otherwise.
+        for (i, m) in lived(view).filter(|(_, m)| pick(m) > 0) {
+            let _ = write!(
+                inner,
+                "<circle class=\"{class}-dot\" cx=\"{:.1}\" cy=\"{:.1}\" r=\"2.5\"/>",
+                x_of(i),
+                y_of(pick(m) as f64, max)
+            );
+        }
     }
     frame(view, "plot-messages", "messages per minute", max, &inner)
 }
@@ -277,6 +287,12 @@ fn memory_plot(view: &DashboardView) -> String {
         points.len(),
         path(&points)
     );
+    if let Some((x, y)) = points.last() {
+        let _ = write!(
+            inner,
+            "<circle class=\"mem-dot\" cx=\"{x:.1}\" cy=\"{y:.1}\" r=\"2.5\"/>"
+        );
+    }
     if let Some(limit) = limit {
         let y = y_of(limit, max);
         let _ = write!(
