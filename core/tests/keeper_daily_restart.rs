@@ -62,7 +62,8 @@ fn the_restart_falls_in_the_window_and_is_the_graceful_cycle() {
         let due = keeper.daily_restart_at().expect("scheduled");
         let after = due - t0;
         assert!(
-            after >= Duration::from_secs(3 * 3600) && after <= Duration::from_secs(3 * 3600 + 30 * 60),
+            after >= Duration::from_secs(3 * 3600)
+                && after <= Duration::from_secs(3 * 3600 + 30 * 60),
             "seed {seed}: due {after:?} after 01:00"
         );
         let (at, out) = run_until(&mut keeper, t0, Duration::from_secs(4 * 3600)).expect("fired");
@@ -154,7 +155,10 @@ fn a_busy_backlog_delays_it_until_quiet_or_the_wait_runs_out() {
     keeper.handle_timeout(t0 + due + wait);
     assert!(matches!(
         drain(&mut keeper)[..],
-        [Output::DailyRestart { .. }, Output::Shutdown(ShutdownStep::Drain)]
+        [
+            Output::DailyRestart { .. },
+            Output::Shutdown(ShutdownStep::Drain)
+        ]
     ));
 }
 

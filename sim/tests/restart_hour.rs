@@ -42,11 +42,7 @@ fn restart_hour() {
         ..WorldConfig::new(seed)
     });
     world.link_by_qr(Duration::from_secs(60));
-    let identity = *world
-        .stored_creds()
-        .expect("stored")
-        .identity_key
-        .public();
+    let identity = *world.stored_creds().expect("stored").identity_key.public();
     let window = (
         Duration::from_secs(u64::from(AT_MINUTE) * 60),
         Duration::from_secs(u64::from(AT_MINUTE + SPREAD_MINUTES) * 60),
@@ -82,8 +78,16 @@ fn restart_hour() {
     assert!(!qr_after_restart, "seed {seed}: a QR after the restart");
     world.run_until("online", Duration::from_secs(60), World::bot_online);
     let creds = world.stored_creds().expect("stored");
-    assert_eq!(*creds.identity_key.public(), identity, "seed {seed}: identity");
-    assert_eq!(world.server_state().devices.len(), 1, "seed {seed}: one device");
+    assert_eq!(
+        *creds.identity_key.public(),
+        identity,
+        "seed {seed}: identity"
+    );
+    assert_eq!(
+        world.server_state().devices.len(),
+        1,
+        "seed {seed}: one device"
+    );
     world.assert_all_kept(&ids);
     eprintln!(
         "seed {seed}: {:?} simulated in {:?}",

@@ -229,7 +229,10 @@ fn the_dashboard_draws_real_samples_in_headless_chromium() {
     let url = format!("http://127.0.0.1:{port}/");
     let profile = tempfile::tempdir().expect("chromium profile");
     let dom = run_chromium(&browser, profile.path(), &["--dump-dom"], &url);
-    assert!(dom.contains("id=\"plot-messages\""), "no message plot in:\n{dom}");
+    assert!(
+        dom.contains("id=\"plot-messages\""),
+        "no message plot in:\n{dom}"
+    );
     let (sum, points) = plot_path(&dom, "in").unwrap_or_else(|| panic!("no in-path:\n{dom}"));
     assert_eq!(sum, SENT, "the plot's samples are the messages sent");
     assert!(!points.is_empty());
@@ -239,8 +242,14 @@ fn the_dashboard_draws_real_samples_in_headless_chromium() {
         points.iter().any(|(_, y)| *y < 117.0),
         "the in-path stays on the baseline: {points:?}"
     );
-    let (_, memory) = plot_path(&dom.replace("class=\"mem\" data-points", "class=\"mem\" data-sum=\"0\" data-points"), "mem")
-        .unwrap_or_else(|| panic!("no memory path:\n{dom}"));
+    let (_, memory) = plot_path(
+        &dom.replace(
+            "class=\"mem\" data-points",
+            "class=\"mem\" data-sum=\"0\" data-points",
+        ),
+        "mem",
+    )
+    .unwrap_or_else(|| panic!("no memory path:\n{dom}"));
     assert!(!memory.is_empty(), "no memory point");
     assert!(dom.contains("id=\"state\">online<"), "state online:\n{dom}");
     assert!(!dom.contains("<script"), "no script");
@@ -358,7 +367,8 @@ fn serve(stream: TcpStream, bodies: &Mutex<Vec<serde_json::Value>>) {
         bodies.lock().expect("bodies").push(json);
     }
     let mut stream = reader.into_inner();
-    let _ = stream.write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\nconnection: close\r\n\r\nok");
+    let _ =
+        stream.write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\nconnection: close\r\n\r\nok");
 }
 
 /// Runs out of reconnect attempts: logins refused 3 times, 2 attempts
@@ -391,7 +401,11 @@ fn phases(bodies: &[serde_json::Value], format: &str) -> Vec<String> {
     bodies
         .iter()
         .map(|b| match format {
-            "json" => format!("{} {}", b["kind"].as_str().unwrap_or("?"), b["phase"].as_str().unwrap_or("?")),
+            "json" => format!(
+                "{} {}",
+                b["kind"].as_str().unwrap_or("?"),
+                b["phase"].as_str().unwrap_or("?")
+            ),
             _ => {
                 let text = b["text"].as_str().unwrap_or("?");
                 if text.contains("recovered") {
@@ -423,7 +437,11 @@ fn an_incident_and_its_recovery_arrive_once() {
     assert_no_token(&bot);
     // Delivered before the exit.
     let bodies = receiver.bodies();
-    assert_eq!(phases(&bodies, "json"), ["reconnects_exhausted opened"], "{bodies:#?}");
+    assert_eq!(
+        phases(&bodies, "json"),
+        ["reconnects_exhausted opened"],
+        "{bodies:#?}"
+    );
     let incident = bodies[0]["incident"].clone();
 
     // The host starts it again; logins work again: recovered, once.
@@ -439,10 +457,16 @@ fn an_incident_and_its_recovery_arrive_once() {
     let bodies = receiver.bodies();
     assert_eq!(
         phases(&bodies, "json"),
-        ["reconnects_exhausted opened", "reconnects_exhausted recovered"],
+        [
+            "reconnects_exhausted opened",
+            "reconnects_exhausted recovered"
+        ],
         "{bodies:#?}"
     );
-    assert_eq!(bodies[1]["incident"], incident, "the recovery names the incident");
+    assert_eq!(
+        bodies[1]["incident"], incident,
+        "the recovery names the incident"
+    );
     bot.signal("TERM");
     assert_eq!(bot.wait_exit(WAIT).and_then(|s| s.code()), Some(0));
     assert_no_token(&bot);
@@ -473,7 +497,10 @@ fn an_alert_raised_while_the_receiver_is_down_arrives_after_a_restart() {
     let bodies = receiver.bodies();
     assert_eq!(
         phases(&bodies, "slack"),
-        ["reconnects_exhausted opened", "reconnects_exhausted recovered"],
+        [
+            "reconnects_exhausted opened",
+            "reconnects_exhausted recovered"
+        ],
         "{bodies:#?}"
     );
     bot.signal("TERM");

@@ -52,15 +52,25 @@ pub enum Link {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Observation {
     Link(Link),
-    Store { up: bool },
+    Store {
+        up: bool,
+    },
     /// The keeper's `NeedsPairing` (401, 403).
-    LoggedOut { code: u16 },
+    LoggedOut {
+        code: u16,
+    },
     /// The keeper's `GaveUp`.
-    ReconnectsExhausted { attempts: u32 },
+    ReconnectsExhausted {
+        attempts: u32,
+    },
     /// The keeper's `PlannedRestart` (memory over the limit).
-    MemoryRestart { rss_bytes: u64 },
+    MemoryRestart {
+        rss_bytes: u64,
+    },
     /// The start was refused; `why` names the unreadable records.
-    RefusedStart { why: String },
+    RefusedStart {
+        why: String,
+    },
 }
 
 /// The machine. See the module docs.
@@ -83,7 +93,9 @@ impl Incidents {
     pub fn new(config: IncidentConfig, now: Instant, resumed: Vec<OpenIncident>) -> Incidents {
         let mut open = BTreeMap::new();
         for incident in resumed {
-            let kept = open.entry(incident.kind).or_insert_with(|| incident.clone());
+            let kept = open
+                .entry(incident.kind)
+                .or_insert_with(|| incident.clone());
             if incident.opened_at < kept.opened_at {
                 *kept = incident;
             }
@@ -324,7 +336,10 @@ mod tests {
             assert!(run.tick(s).is_empty());
         }
         assert!(run.machine.poll_timeout().is_none());
-        assert_eq!(run.see(400, Observation::Link(Link::Online)), [(K::Offline, Recovered)]);
+        assert_eq!(
+            run.see(400, Observation::Link(Link::Online)),
+            [(K::Offline, Recovered)]
+        );
         assert!(run.see(401, Observation::Link(Link::Online)).is_empty());
     }
 
@@ -423,7 +438,10 @@ mod tests {
         let recovered = run.see(2, Observation::Link(Link::Online));
         assert_eq!(
             recovered,
-            [(K::ReconnectsExhausted, Recovered), (K::MemoryRestart, Recovered)]
+            [
+                (K::ReconnectsExhausted, Recovered),
+                (K::MemoryRestart, Recovered)
+            ]
         );
         assert_eq!(run.machine.open_incidents().count(), 0);
     }
@@ -431,14 +449,27 @@ mod tests {
     #[test]
     fn the_recovery_names_the_incident_it_ends() {
         let mut run = Run::new(Vec::new());
-        run.see(1, Observation::RefusedStart { why: "creds".into() });
+        run.see(
+            1,
+            Observation::RefusedStart {
+                why: "creds".into(),
+            },
+        );
         let (now, wall) = run.at(90);
-        run.machine.handle(now, wall, Observation::Link(Link::Online));
+        run.machine
+            .handle(now, wall, Observation::Link(Link::Online));
         let record = run.machine.poll_output().expect("recovered");
         assert_eq!(record.phase, Recovered);
         assert_eq!(record.incident.opened_at, UnixMillis(WALL0 + 1000));
-        assert_eq!(record.incident.id(), format!("refused_start-{}", WALL0 + 1000));
-        assert!(record.headline().contains("after 89 s"), "{}", record.headline());
+        assert_eq!(
+            record.incident.id(),
+            format!("refused_start-{}", WALL0 + 1000)
+        );
+        assert!(
+            record.headline().contains("after 89 s"),
+            "{}",
+            record.headline()
+        );
     }
 
     #[test]

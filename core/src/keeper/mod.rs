@@ -143,7 +143,9 @@ pub enum Output {
     NewIdentity,
     /// The daily restart hour came (and the backlog drained, or the wait
     /// for it ran out): a graceful cycle follows (`Shutdown(Drain)`).
-    DailyRestart { waited_ms: u64 },
+    DailyRestart {
+        waited_ms: u64,
+    },
     /// A reconnect is scheduled after this delay (for logs and /stats).
     ReconnectIn {
         delay_ms: u64,
@@ -208,7 +210,10 @@ pub enum Input {
     WallClock(UnixMillis),
     /// Work waiting in the shell: store writes not yet durable and inbox
     /// entries not yet handled. The daily restart waits for none.
-    Backlog { store_writes: u64, inbox_waiting: bool },
+    Backlog {
+        store_writes: u64,
+        inbox_waiting: bool,
+    },
 }
 
 /// Where the connection stands, for /status.
@@ -298,9 +303,14 @@ pub struct Keeper {
 enum DailyState {
     /// Off, or waiting for the first wall-clock report.
     Unscheduled,
-    Scheduled { at: Instant },
+    Scheduled {
+        at: Instant,
+    },
     /// Due since `since`: waiting for a quiet moment until `give_up_at`.
-    Due { since: Instant, give_up_at: Instant },
+    Due {
+        since: Instant,
+        give_up_at: Instant,
+    },
     /// Done or skipped: the next process schedules the next one.
     Spent,
 }

@@ -115,8 +115,14 @@ mod tests {
     #[test]
     fn dates_are_iso_utc() {
         assert_eq!(iso8601(UnixMillis(0)), "1970-01-01T00:00:00Z");
-        assert_eq!(iso8601(UnixMillis(1_735_689_600_000)), "2025-01-01T00:00:00Z");
-        assert_eq!(iso8601(UnixMillis(951_782_400_000 + 3_723_000)), "2000-02-29T01:02:03Z");
+        assert_eq!(
+            iso8601(UnixMillis(1_735_689_600_000)),
+            "2025-01-01T00:00:00Z"
+        );
+        assert_eq!(
+            iso8601(UnixMillis(951_782_400_000 + 3_723_000)),
+            "2000-02-29T01:02:03Z"
+        );
     }
 
     #[test]
@@ -128,7 +134,10 @@ mod tests {
         assert_eq!(json["at"], "2025-01-01T00:07:00Z");
         let slack = render(AlertFormat::Slack, &record(Phase::Opened), "BOT");
         let text = slack["text"].as_str().expect("text");
-        assert!(text.starts_with(":red_circle: *blacksky: offline*"), "{text}");
+        assert!(
+            text.starts_with(":red_circle: *blacksky: offline*"),
+            "{text}"
+        );
         assert!(text.contains("&lt;5&gt;"), "{text}");
         let discord = render(AlertFormat::Discord, &record(Phase::Recovered), "BOT");
         assert_eq!(discord["embeds"][0]["color"], DISCORD_GREEN);

@@ -288,19 +288,17 @@ impl<O: AlertOutbox> Task<O> {
     }
 
     async fn deliver_due(&mut self, webhook: &Webhook, now: UnixMillis) {
-        let unsent = match tokio::time::timeout(
-            STORE_TIMEOUT,
-            self.outbox.unsent_alerts(DUE_PER_ROUND_MAX),
-        )
-        .await
-        {
-            Ok(Ok(unsent)) => unsent,
-            Ok(Err(err)) => {
-                tracing::debug!("due alerts not read: {err}");
-                return;
-            }
-            Err(_) => return,
-        };
+        let unsent =
+            match tokio::time::timeout(STORE_TIMEOUT, self.outbox.unsent_alerts(DUE_PER_ROUND_MAX))
+                .await
+            {
+                Ok(Ok(unsent)) => unsent,
+                Ok(Err(err)) => {
+                    tracing::debug!("due alerts not read: {err}");
+                    return;
+                }
+                Err(_) => return,
+            };
         for row in unsent {
             // In order: one not yet due holds back those after it.
             if row.next_attempt_at > now {
@@ -309,12 +307,12 @@ impl<O: AlertOutbox> Task<O> {
             let delivery =
                 Self::attempt(self.format, &self.session, &self.clock, webhook, &row).await;
             let failed = matches!(delivery, Delivery::Retry { .. });
-            if let Ok(Err(err)) | Err(err) = tokio::time::timeout(
-                STORE_TIMEOUT,
-                self.outbox.alert_delivery(row.seq, delivery),
-            )
-            .await
-            .map_err(|_| crate::store::StoreError::TimedOut(STORE_TIMEOUT.as_millis() as u64))
+            if let Ok(Err(err)) | Err(err) =
+                tokio::time::timeout(STORE_TIMEOUT, self.outbox.alert_delivery(row.seq, delivery))
+                    .await
+                    .map_err(|_| {
+                        crate::store::StoreError::TimedOut(STORE_TIMEOUT.as_millis() as u64)
+                    })
             {
                 // Sent but not marked: it is sent again later (at least once).
                 tracing::warn!("alert delivery not recorded: {err}");

@@ -798,7 +798,10 @@ mod tests {
     #[test]
     fn the_console_settings_are_read() {
         let config = Config::from_env(&env(&[
-            ("ALERT_WEBHOOK_URL", "https://hooks.slack.com/services/T0/B0/tok-in-path"),
+            (
+                "ALERT_WEBHOOK_URL",
+                "https://hooks.slack.com/services/T0/B0/tok-in-path",
+            ),
             ("ALERT_FORMAT", "Slack"),
             ("ALERT_OFFLINE_MINUTES", "12"),
             ("RESTART_AT", "4:30"),

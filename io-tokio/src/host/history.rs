@@ -204,8 +204,14 @@ mod tests {
         assert_eq!(
             spans,
             [
-                OfflineSpan { start: at(0), end: Some(at(1)) },
-                OfflineSpan { start: at(5), end: Some(at(9)) },
+                OfflineSpan {
+                    start: at(0),
+                    end: Some(at(1))
+                },
+                OfflineSpan {
+                    start: at(5),
+                    end: Some(at(9))
+                },
             ]
         );
         assert_eq!(history.minutes(at(10))[HISTORY_MINUTES - 6].reconnects, 1);

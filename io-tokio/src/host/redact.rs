@@ -95,7 +95,9 @@ pub fn mask_webhook_url(url: &str) -> String {
     };
     let authority = rest.split(['/', '?', '#']).next().unwrap_or("");
     // A userinfo is a credential too.
-    let host = authority.rsplit_once('@').map_or(authority, |(_, host)| host);
+    let host = authority
+        .rsplit_once('@')
+        .map_or(authority, |(_, host)| host);
     let tail = if authority.len() < rest.len() {
         format!("/{MASK}")
     } else {
@@ -235,7 +237,10 @@ mod tests {
                 "https://discord.com/api/webhooks/123/hunter2?wait=true",
                 "https://discord.com/***",
             ),
-            ("http://user:hunter2@127.0.0.1:9000", "http://127.0.0.1:9000"),
+            (
+                "http://user:hunter2@127.0.0.1:9000",
+                "http://127.0.0.1:9000",
+            ),
             ("http://127.0.0.1:9000/", "http://127.0.0.1:9000/***"),
             ("hunter2", "***"),
         ] {

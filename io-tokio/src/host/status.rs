@@ -698,9 +698,10 @@ impl StatusBoard {
                         .collect(),
                     retry_receipts_in_total: 0,
                     alert_outbox_unsent: board.alert_backlog.0,
-                    alert_outbox_oldest_age_s: board.alert_backlog.1.map(|at| {
-                        wall.as_millis().saturating_sub(at.as_millis()) as f64 / 1000.0
-                    }),
+                    alert_outbox_oldest_age_s: board
+                        .alert_backlog
+                        .1
+                        .map(|at| wall.as_millis().saturating_sub(at.as_millis()) as f64 / 1000.0),
                     pre_keys_left: board.pre_keys_left,
                     sends_per_second: {
                         let minutes = board.sent.ring.complete_minutes(wall);

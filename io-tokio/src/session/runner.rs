@@ -28,8 +28,8 @@ use crate::session::setup::{OpenStore, RunSetup};
 use crate::session::supervise::{Services, supervise};
 use crate::session::transport::Dialer;
 use crate::session::worker::{InboxHandler, StoreHealth, StoreWorker};
-use crate::store::{AnyStore, Store};
 use crate::store::backup::{self, PrepareError, Prepared, Sealer, Source};
+use crate::store::{AnyStore, Store};
 
 /// Exit code when stored credentials exist but none can be read (the log
 /// says what is corrupt and how to recover).
@@ -130,7 +130,9 @@ where
         seed: loop_seed,
         tune_client,
         incidents: Incidents::new(incident_config(config), clock.now(), resumed),
-        alerts: dispatcher.as_ref().map_or_else(AlertLink::none, Dispatcher::link),
+        alerts: dispatcher
+            .as_ref()
+            .map_or_else(AlertLink::none, Dispatcher::link),
     };
     let finished = supervise(
         config,
@@ -189,16 +191,17 @@ async fn start_alerts<C: Clock + Clone + 'static>(
     for incident in &resumed {
         tracing::info!(incident = %incident.id(), "an incident a previous process left open");
     }
-    let webhook = config
-        .alert_webhook_url
-        .as_ref()
-        .and_then(|url| match Webhook::new(url.expose()) {
-            Ok(webhook) => Some(webhook),
-            Err(err) => {
-                tracing::error!("alerts stay in the store: {err}");
-                None
-            }
-        });
+    let webhook =
+        config
+            .alert_webhook_url
+            .as_ref()
+            .and_then(|url| match Webhook::new(url.expose()) {
+                Ok(webhook) => Some(webhook),
+                Err(err) => {
+                    tracing::error!("alerts stay in the store: {err}");
+                    None
+                }
+            });
     let dispatcher = Dispatcher::spawn(
         outbox,
         webhook,

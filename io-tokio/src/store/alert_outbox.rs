@@ -195,7 +195,11 @@ macro_rules! sql_outbox {
                 rows.iter().map(alert_row).collect()
             }
 
-            async fn alert_delivery(&mut self, seq: i64, delivery: Delivery) -> Result<(), StoreError> {
+            async fn alert_delivery(
+                &mut self,
+                seq: i64,
+                delivery: Delivery,
+            ) -> Result<(), StoreError> {
                 let query = match delivery {
                     Delivery::Sent { at } => sqlx::query(
                         "UPDATE alert_outbox SET sent_at = $3 WHERE session = $1 AND seq = $2",
@@ -254,8 +258,7 @@ macro_rules! sql_outbox {
                 .await
                 .map_err(db(what))?;
                 Ok(AlertBacklog {
-                    unsent: u64::try_from(row.try_get::<i64, _>(0).map_err(db(what))?)
-                        .unwrap_or(0),
+                    unsent: u64::try_from(row.try_get::<i64, _>(0).map_err(db(what))?).unwrap_or(0),
                     oldest_at: row
                         .try_get::<Option<i64>, _>(1)
                         .map_err(db(what))?
@@ -331,8 +334,7 @@ impl AlertOutbox for MemoryStore {
                 .filter(|a| a.record.phase == Phase::Opened)
                 .filter(|a| {
                     !alerts.iter().any(|b| {
-                        b.record.phase == Phase::Recovered
-                            && b.record.incident == a.record.incident
+                        b.record.phase == Phase::Recovered && b.record.incident == a.record.incident
                     })
                 })
                 .map(|a| a.record.incident.clone())
@@ -388,5 +390,62 @@ impl AlertOutbox for AnyStore {
 
     async fn alerts(&mut self) -> Result<Vec<AlertRow>, StoreError> {
         dispatch!(self, s => s.alerts())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::MemoryDb;
+
+    /// The memory store keeps the SQL stores' promises (those are in
+    /// `tests/store_support`: stored once, in order, open until recovered).
+    #[tokio::test]
+    async fn the_memory_outbox_stores_once_in_order_and_tracks_open_incidents() {
+        let mut store = MemoryStore::new(MemoryDb::new(), "s");
+        let incident = OpenIncident {
+            kind: IncidentKind::StoreDown,
+            opened_at: UnixMillis(1_000),
+        };
+        let record = |phase, at| AlertRecord {
+            incident: incident.clone(),
+            phase,
+            at: UnixMillis(at),
+            detail: String::new(),
+        };
+        for _ in 0..3 {
+            store
+                .put_alert(&AlertRow::new(record(Phase::Opened, 1_000), None))
+                .await
+                .expect("put");
+        }
+        assert_eq!(
+            store.open_incidents().await.expect("open"),
+            [incident.clone()]
+        );
+        store
+            .put_alert(&AlertRow::new(record(Phase::Recovered, 9_000), None))
+            .await
+            .expect("put");
+        assert!(store.open_incidents().await.expect("open").is_empty());
+        let unsent = store.unsent_alerts(10).await.expect("unsent");
+        assert_eq!(
+            unsent.iter().map(|r| r.record.phase).collect::<Vec<_>>(),
+            [Phase::Opened, Phase::Recovered]
+        );
+        store
+            .alert_delivery(
+                unsent[0].seq,
+                Delivery::Sent {
+                    at: UnixMillis(2_000),
+                },
+            )
+            .await
+            .expect("sent");
+        let backlog = store.alert_backlog().await.expect("backlog");
+        assert_eq!(
+            (backlog.unsent, backlog.oldest_at),
+            (1, Some(UnixMillis(9_000)))
+        );
     }
 }

@@ -243,7 +243,10 @@ fn messages_plot(view: &DashboardView) -> String {
     );
     let mut inner = String::new();
     for (class, pick) in [
-        ("in", (|m: &MinuteSample| m.received) as fn(&MinuteSample) -> u64),
+        (
+            "in",
+            (|m: &MinuteSample| m.received) as fn(&MinuteSample) -> u64,
+        ),
         ("out", |m: &MinuteSample| m.sent),
     ] {
         let points: Vec<(f64, f64)> = lived(view)
@@ -306,22 +309,14 @@ fn memory_plot(view: &DashboardView) -> String {
 
 fn connection_plot(view: &DashboardView) -> String {
     let first = view.minutes.first().map_or(0, |m| m.minute);
-    let max = ceiling(
-        lived(view)
-            .map(|(_, m)| m.reconnects)
-            .max()
-            .unwrap_or(0) as f64,
-    );
+    let max = ceiling(lived(view).map(|(_, m)| m.reconnects).max().unwrap_or(0) as f64);
     let mut inner = String::new();
     let index_of = |at: UnixMillis| {
         let minute = at.as_millis() / MINUTE_MS;
         minute.saturating_sub(first).min(HISTORY_MINUTES as u64 - 1) as usize
     };
     for span in &view.offline_spans {
-        let (from, to) = (
-            index_of(span.start),
-            index_of(span.end.unwrap_or(view.now)),
-        );
+        let (from, to) = (index_of(span.start), index_of(span.end.unwrap_or(view.now)));
         let (x1, x2) = (x_of(from), x_of(to) + 1.0);
         let _ = write!(
             inner,
@@ -339,7 +334,13 @@ fn connection_plot(view: &DashboardView) -> String {
             HEIGHT - BOTTOM - y
         );
     }
-    frame(view, "plot-connection", "reconnects per minute", max, &inner)
+    frame(
+        view,
+        "plot-connection",
+        "reconnects per minute",
+        max,
+        &inner,
+    )
 }
 
 #[cfg(test)]
@@ -368,16 +369,28 @@ mod tests {
             );
         }
         board.on_memory(40 << 20, T0.saturating_add_millis(60_000));
-        board.record_disconnect(&DisconnectReason::ConnectionClosed, T0.saturating_add_millis(150_000));
+        board.record_disconnect(
+            &DisconnectReason::ConnectionClosed,
+            T0.saturating_add_millis(150_000),
+        );
         let wall = T0.saturating_add_millis(200_000);
         let html = page(&board.dashboard(started + Duration::from_secs(200), wall));
-        assert!(html.contains("<path class=\"in\" data-points=\"4\" data-sum=\"5\""), "{html}");
-        assert!(html.contains("<path class=\"mem\" data-points=\"1\""), "{html}");
+        assert!(
+            html.contains("<path class=\"in\" data-points=\"4\" data-sum=\"5\""),
+            "{html}"
+        );
+        assert!(
+            html.contains("<path class=\"mem\" data-points=\"1\""),
+            "{html}"
+        );
         assert!(html.contains("class=\"rc\""), "{html}");
         assert!(html.contains("class=\"off\""), "{html}");
         assert!(html.contains("<a href=\"/qr\">link a phone</a>"), "{html}");
         assert!(!html.contains("<script"), "no script");
-        assert!(!html.contains("http://") || !html.contains("src=\"http"), "no external asset");
+        assert!(
+            !html.contains("http://") || !html.contains("src=\"http"),
+            "no external asset"
+        );
     }
 
     #[test]

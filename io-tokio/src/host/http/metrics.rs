@@ -269,10 +269,14 @@ mod tests {
                 sends_per_second: 0.0,
             },
         });
-        assert!(body.contains(
-            "\nblacksky_decrypt_failures_total{reason=\"msg without a session\"} 2\n"
-        ));
-        assert!(body.contains("\nblacksky_retry_receipts_by_direction_total{direction=\"in\"} 0\n"));
+        assert!(
+            body.contains(
+                "\nblacksky_decrypt_failures_total{reason=\"msg without a session\"} 2\n"
+            )
+        );
+        assert!(
+            body.contains("\nblacksky_retry_receipts_by_direction_total{direction=\"in\"} 0\n")
+        );
         assert!(body.contains("\nblacksky_alert_outbox_depth 1\n"));
         assert!(body.contains("\nblacksky_alert_outbox_oldest_age_seconds 2.500\n"));
         assert!(body.contains("\nblacksky_pre_keys_left 812\n"));
