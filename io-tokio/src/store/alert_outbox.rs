@@ -421,7 +421,7 @@ mod tests {
         }
         assert_eq!(
             store.open_incidents().await.expect("open"),
-            [incident.clone()]
+            std::slice::from_ref(&incident)
         );
         store
             .put_alert(&AlertRow::new(record(Phase::Recovered, 9_000), None))

@@ -954,7 +954,7 @@ where
     }
     assert_eq!(
         store.open_incidents().await.expect("open"),
-        [incident.clone()]
+        std::slice::from_ref(&incident)
     );
     let unsent = store.unsent_alerts(10).await.expect("unsent");
     assert_eq!(unsent.len(), 1, "stored once");
