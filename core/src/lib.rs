@@ -5,6 +5,7 @@
 //! caller, so the same inputs always give the same outputs, byte for byte.
 #![forbid(unsafe_code)]
 
+pub mod alerts;
 pub mod client;
 pub mod crypto;
 pub mod keeper;

@@ -7,6 +7,7 @@
 //!   registry, the memory watchdog, anti-idle pings, the CLI, clocks).
 //! - [`store`]: the sqlx and memory stores and the session backups.
 
+pub mod alerts;
 pub mod host;
 pub mod session;
 pub mod store;

@@ -155,3 +155,4 @@ async fn dropped_connections_are_replaced() {
     let back = store.load_session().await.expect("read").expect("present");
     assert!(back.same_as(&session));
 }
+promise!(the_alert_outbox_keeps_alerts_until_delivered);

@@ -56,3 +56,4 @@ async fn reopening_runs_no_migration_twice_and_keeps_the_data() {
         .expect("present");
     assert!(back.same_as(&session));
 }
+promise!(the_alert_outbox_keeps_alerts_until_delivered);

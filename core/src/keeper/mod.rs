@@ -4,6 +4,7 @@
 //! period. The shell carries out its outputs and reports back; the health
 //! picture it keeps feeds /health, /status, /stats and /metrics.
 
+mod daily;
 mod policy;
 
 use std::collections::VecDeque;
@@ -12,9 +13,11 @@ use std::time::{Duration, Instant};
 use rand_chacha::ChaCha20Rng;
 use rand_core::{RngCore, SeedableRng};
 
+pub use daily::{DailyRestart, MIN_UPTIME_MS, SPREAD_MINUTES_MAX};
 pub use policy::{Reaction, reaction};
 
 use crate::client::DisconnectReason;
+use crate::time::UnixMillis;
 
 /// Exit codes the keeper chooses. Heroku restarts a worker whatever its
 /// code; the code tells a person (and the logs) why it stopped.
@@ -26,7 +29,8 @@ pub mod exit {
     /// (4 is the shell's: stored credentials that cannot be read.)
     /// MAX_RECONNECT_ATTEMPTS reached.
     pub const GAVE_UP: i32 = 5;
-    /// Planned restart (memory over the limit): start me again.
+    /// Planned restart (memory over the limit, or the daily restart hour):
+    /// start me again.
     pub const PLANNED_RESTART: i32 = 75;
 }
 
@@ -56,6 +60,13 @@ pub struct KeeperConfig {
     /// reports this far apart; a database just back may not have its
     /// heartbeat yet) before this one takes the session.
     pub newer_gone_grace_ms: u64,
+    /// `RESTART_AT`: a graceful cycle once a day (exit 75, like the
+    /// memory restart); `None` = off.
+    pub daily_restart: Option<DailyRestart>,
+    /// Once the daily restart is due, how long it waits for the store's
+    /// write queue and the inbox to be empty before it goes anyway (the
+    /// drain still finishes what is in flight).
+    pub restart_quiet_wait_ms: u64,
 }
 
 impl Default for KeeperConfig {
@@ -73,6 +84,8 @@ impl Default for KeeperConfig {
             takebacks_max: 3,
             takeback_window_ms: 3_600_000,
             newer_gone_grace_ms: 15_000,
+            daily_restart: None,
+            restart_quiet_wait_ms: 5 * 60_000,
         }
     }
 }
@@ -109,6 +122,15 @@ pub enum Alert {
     PlannedRestart { rss_bytes: u64 },
 }
 
+/// Why the keeper stands by, as the shell may ask ([`Keeper::standing_by`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StandByCause {
+    /// A 440 nothing of this store explains (yet): someone outside.
+    Unexplained,
+    /// A newer process of this session has it.
+    NewerProcess,
+}
+
 /// What the shell must do.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Output {
@@ -119,6 +141,11 @@ pub enum Output {
     /// The stored identity was logged out: the next connection links a
     /// new device, with fresh keys.
     NewIdentity,
+    /// The daily restart hour came (and the backlog drained, or the wait
+    /// for it ran out): a graceful cycle follows (`Shutdown(Drain)`).
+    DailyRestart {
+        waited_ms: u64,
+    },
     /// A reconnect is scheduled after this delay (for logs and /stats).
     ReconnectIn {
         delay_ms: u64,
@@ -178,6 +205,15 @@ pub enum Input {
     LinkRequested,
     /// The connection closed because the keeper said `CloseConnection`.
     ConnectionClosed,
+    /// The wall clock (at start and with every sample): schedules the
+    /// daily restart the first time.
+    WallClock(UnixMillis),
+    /// Work waiting in the shell: store writes not yet durable and inbox
+    /// entries not yet handled. The daily restart waits for none.
+    Backlog {
+        store_writes: u64,
+        inbox_waiting: bool,
+    },
 }
 
 /// Where the connection stands, for /status.
@@ -256,6 +292,27 @@ pub struct Keeper {
     takebacks: VecDeque<Instant>,
     /// Why it stands by, while it does.
     standby: Option<StandBy>,
+    /// The daily restart: when it is due (set at the first wall clock).
+    restart: DailyState,
+    /// The last backlog reported was empty.
+    quiet: bool,
+}
+
+/// Where the daily restart stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum DailyState {
+    /// Off, or waiting for the first wall-clock report.
+    Unscheduled,
+    Scheduled {
+        at: Instant,
+    },
+    /// Due since `since`: waiting for a quiet moment until `give_up_at`.
+    Due {
+        since: Instant,
+        give_up_at: Instant,
+    },
+    /// Done or skipped: the next process schedules the next one.
+    Spent,
 }
 
 /// Why the keeper stands by.
@@ -292,6 +349,26 @@ impl Keeper {
             shutdown: None,
             takebacks: VecDeque::new(),
             standby: None,
+            restart: DailyState::Unscheduled,
+            quiet: true,
+        }
+    }
+
+    /// Why it stands by, while it does.
+    pub fn standing_by(&self) -> Option<StandByCause> {
+        match (self.health.state == ConnState::StandingBy, self.standby) {
+            (true, Some(StandBy::Unexplained)) => Some(StandByCause::Unexplained),
+            (true, Some(StandBy::ForNewer { .. })) => Some(StandByCause::NewerProcess),
+            _ => None,
+        }
+    }
+
+    /// When the daily restart is due, once scheduled and not yet done.
+    pub fn daily_restart_at(&self) -> Option<Instant> {
+        match self.restart {
+            DailyState::Scheduled { at } => Some(at),
+            DailyState::Due { since, .. } => Some(since),
+            DailyState::Unscheduled | DailyState::Spent => None,
         }
     }
 
@@ -372,6 +449,58 @@ impl Keeper {
             Input::MemorySample { rss_bytes } => self.on_memory(now, rss_bytes),
             Input::ShutdownRequested => self.begin_shutdown(now, exit::CLEAN),
             Input::ShutdownStepDone(_) => {}
+            Input::WallClock(wall) => self.schedule_daily(now, wall),
+            Input::Backlog {
+                store_writes,
+                inbox_waiting,
+            } => {
+                self.quiet = store_writes == 0 && !inbox_waiting;
+                self.check_daily(now);
+            }
+        }
+    }
+
+    fn schedule_daily(&mut self, now: Instant, wall: UnixMillis) {
+        let Some(daily) = self.config.daily_restart else {
+            return;
+        };
+        if self.restart != DailyState::Unscheduled {
+            return;
+        }
+        // Drawn from the keeper's seeded generator: a seed replays it.
+        let offset_ms = self.rng.next_u64() % (daily.spread_ms() + 1);
+        let at = now + ms(daily.delay_ms(wall, offset_ms));
+        self.restart = DailyState::Scheduled { at };
+    }
+
+    /// The daily restart: due → wait for a quiet moment (or the end of
+    /// the wait) → the graceful cycle the memory restart uses.
+    fn check_daily(&mut self, now: Instant) {
+        match self.restart {
+            DailyState::Scheduled { at } if now >= at => {
+                self.restart = DailyState::Due {
+                    since: at,
+                    give_up_at: at + ms(self.config.restart_quiet_wait_ms),
+                };
+                self.check_daily(now);
+            }
+            DailyState::Due { since, give_up_at } if self.quiet || now >= give_up_at => {
+                self.restart = DailyState::Spent;
+                match self.health.state {
+                    // A newer process has the session (a restart would
+                    // register this one as the newest and take it back), or
+                    // a person must act first: nothing a restart mends.
+                    ConnState::StandingBy | ConnState::NeedsPairing | ConnState::GaveUp => {}
+                    _ => {
+                        let waited_ms =
+                            u64::try_from(now.saturating_duration_since(since).as_millis())
+                                .unwrap_or(u64::MAX);
+                        self.emit(Output::DailyRestart { waited_ms });
+                        self.begin_shutdown(now, exit::PLANNED_RESTART);
+                    }
+                }
+            }
+            _ => {}
         }
     }
 
@@ -399,6 +528,7 @@ impl Keeper {
             self.backup_at = Some(now + ms(self.config.backup_interval_ms));
             self.emit(Output::Snapshot);
         }
+        self.check_daily(now);
     }
 
     #[must_use]
@@ -410,10 +540,19 @@ impl Keeper {
     pub fn poll_timeout(&self) -> Option<Instant> {
         match &self.shutdown {
             Some(progress) => Some(progress.deadline),
-            None => [self.reconnect_at, self.stable_at, self.backup_at]
-                .into_iter()
-                .flatten()
-                .min(),
+            None => [
+                self.reconnect_at,
+                self.stable_at,
+                self.backup_at,
+                match self.restart {
+                    DailyState::Scheduled { at } => Some(at),
+                    DailyState::Due { give_up_at, .. } => Some(give_up_at),
+                    DailyState::Unscheduled | DailyState::Spent => None,
+                },
+            ]
+            .into_iter()
+            .flatten()
+            .min(),
         }
     }
 

@@ -12,7 +12,10 @@ use std::str::FromStr;
 
 use thiserror::Error;
 
-use crate::host::redact::{mask_phone, mask_url};
+use blacksky_core::keeper::{DailyRestart, SPREAD_MINUTES_MAX};
+
+use crate::alerts::AlertFormat;
+use crate::host::redact::{mask_phone, mask_url, mask_webhook_url};
 
 /// WhatsApp's WebSocket endpoint.
 pub const WHATSAPP_WS_URL: &str = "wss://web.whatsapp.com/ws/chat";
@@ -227,6 +230,21 @@ pub struct Config {
     pub owner_number: Option<PhoneNumber>,
     /// `USE_CDN_MEDIA`: fetch media through WhatsApp's CDN hosts.
     pub use_cdn_media: bool,
+    // --- the operator's console ---
+    /// `ALERT_WEBHOOK_URL`: where alerts are POSTed. A secret: incoming
+    /// webhooks carry their token in the path.
+    pub alert_webhook_url: Option<Secret>,
+    /// `ALERT_FORMAT`: the body's shape (json, slack, discord).
+    pub alert_format: AlertFormat,
+    /// `ALERT_OFFLINE_MINUTES`: offline (or the store down) this long is an
+    /// incident.
+    pub alert_offline_min: u64,
+    /// `ALERT_OWNER`: also tell the owner on WhatsApp when the bot is back
+    /// (accepted; sending comes with the sending issue).
+    pub alert_owner: bool,
+    /// `RESTART_AT` (HH:MM, UTC) and `RESTART_SPREAD_MINUTES`: the keeper's
+    /// own graceful cycle once a day.
+    pub daily_restart: Option<DailyRestart>,
 }
 
 /// Reads variables by their names (primary first, then aliases).
@@ -383,6 +401,53 @@ impl Config {
             Some((var, raw)) => Some(PhoneNumber(parse_phone(var, &raw)?)),
         };
         let heroku_app_url = heroku_app_url.transpose()?;
+        let alert_webhook_url = match r.raw(&["ALERT_WEBHOOK_URL"]) {
+            None => None,
+            Some((var, url)) => {
+                let parsed: Option<hyper::Uri> = url.parse().ok();
+                let usable = (url.starts_with("http://") || url.starts_with("https://"))
+                    && parsed.is_some_and(|uri| uri.host().is_some_and(|h| !h.is_empty()));
+                if !usable {
+                    return Err(ConfigError {
+                        var,
+                        problem: format!("{:?} is not an http(s) URL", mask_webhook_url(&url)),
+                        expected: "https://hooks.slack.com/services/… or any http(s) URL that takes a POST",
+                    });
+                }
+                Some(Secret(url))
+            }
+        };
+        let alert_format = match r.raw(&["ALERT_FORMAT"]) {
+            None => AlertFormat::Json,
+            Some((var, text)) => AlertFormat::parse(&text).ok_or_else(|| ConfigError {
+                var,
+                problem: format!("{text:?} is not a known format"),
+                expected: "json, slack or discord",
+            })?,
+        };
+        let daily_restart = match r.raw(&["RESTART_AT"]) {
+            None => None,
+            Some((var, text)) => Some(DailyRestart {
+                minute_of_day: parse_hh_mm(&text).ok_or_else(|| ConfigError {
+                    var,
+                    problem: format!("{text:?} is not a time of day"),
+                    expected: "HH:MM in UTC, 00:00 to 23:59, e.g. 04:30",
+                })?,
+                spread_minutes: r.number(
+                    &["RESTART_SPREAD_MINUTES"],
+                    30,
+                    (0, SPREAD_MINUTES_MAX),
+                    "minutes from 0 to 180",
+                )?,
+            }),
+        };
+        // Checked even without RESTART_AT: a typo must not go unnoticed.
+        r.number(
+            &["RESTART_SPREAD_MINUTES"],
+            30,
+            (0, SPREAD_MINUTES_MAX),
+            "minutes from 0 to 180",
+        )?;
         let public_host = heroku || cloud_mode || production || heroku_app_url.is_some();
         let code_display = match r.bool(&["PRINT_QR"], !public_host)? {
             true => CodeDisplay::Terminal,
@@ -476,6 +541,16 @@ impl Config {
             log_filter,
             owner_number,
             use_cdn_media: r.bool(&["USE_CDN_MEDIA"], false)?,
+            alert_webhook_url,
+            alert_format,
+            alert_offline_min: r.number(
+                &["ALERT_OFFLINE_MINUTES"],
+                5,
+                (1, 24 * 60),
+                "minutes from 1 to 1440",
+            )?,
+            alert_owner: r.bool(&["ALERT_OWNER"], false)?,
+            daily_restart,
         })
         .and_then(Config::check_consistency)
     }
@@ -580,6 +655,28 @@ impl Config {
                     .map_or_else(|| "<unset>".to_owned(), |p| mask_phone(p.digits())),
             ),
             ("USE_CDN_MEDIA", self.use_cdn_media.to_string()),
+            (
+                "ALERT_WEBHOOK_URL",
+                self.alert_webhook_url.as_ref().map_or_else(
+                    || "<unset> (alerts only in the log and on /status)".to_owned(),
+                    |u| mask_webhook_url(u.expose()),
+                ),
+            ),
+            ("ALERT_FORMAT", self.alert_format.as_str().to_owned()),
+            ("ALERT_OFFLINE_MINUTES", self.alert_offline_min.to_string()),
+            ("ALERT_OWNER", self.alert_owner.to_string()),
+            (
+                "RESTART_AT",
+                self.daily_restart.map_or_else(
+                    || "<unset>".to_owned(),
+                    |d| format!("{:02}:{:02}", d.minute_of_day / 60, d.minute_of_day % 60),
+                ),
+            ),
+            (
+                "RESTART_SPREAD_MINUTES",
+                self.daily_restart
+                    .map_or_else(|| "<unset>".to_owned(), |d| d.spread_minutes.to_string()),
+            ),
         ]
     }
 }
@@ -590,6 +687,16 @@ fn parse_bool(text: &str) -> Option<bool> {
         "0" | "false" | "no" | "off" => Some(false),
         _ => None,
     }
+}
+
+/// `HH:MM` (24-hour) as minutes since midnight.
+fn parse_hh_mm(text: &str) -> Option<u32> {
+    let (h, m) = text.trim().split_once(':')?;
+    if h.is_empty() || h.len() > 2 || m.len() != 2 {
+        return None;
+    }
+    let (h, m): (u32, u32) = (h.parse().ok()?, m.parse().ok()?);
+    (h < 24 && m < 60).then_some(h * 60 + m)
 }
 
 fn parse_hex32(text: &str) -> Option<[u8; 32]> {
@@ -673,11 +780,53 @@ mod tests {
             ("HEROKU", "sure"),
             ("CLOUD_MODE", "sometimes"),
             ("RUST_LOG", "blacksky=loud"),
+            ("ALERT_WEBHOOK_URL", "hooks.slack.com/x"),
+            ("ALERT_FORMAT", "teams"),
+            ("ALERT_OFFLINE_MINUTES", "0"),
+            ("ALERT_OWNER", "perhaps"),
+            ("RESTART_AT", "25:00"),
+            ("RESTART_AT", "4"),
+            ("RESTART_AT", "04:5"),
+            ("RESTART_SPREAD_MINUTES", "181"),
         ] {
             let err = Config::from_env(&env(&[(var, value)])).expect_err(var);
             assert_eq!(err.var, var);
             assert!(err.to_string().starts_with(var), "{err}");
         }
+    }
+
+    #[test]
+    fn the_console_settings_are_read() {
+        let config = Config::from_env(&env(&[
+            (
+                "ALERT_WEBHOOK_URL",
+                "https://hooks.slack.com/services/T0/B0/tok-in-path",
+            ),
+            ("ALERT_FORMAT", "Slack"),
+            ("ALERT_OFFLINE_MINUTES", "12"),
+            ("RESTART_AT", "4:30"),
+            ("RESTART_SPREAD_MINUTES", "45"),
+        ]))
+        .expect("valid");
+        assert_eq!(config.alert_format, AlertFormat::Slack);
+        assert_eq!(config.alert_offline_min, 12);
+        assert_eq!(
+            config.daily_restart,
+            Some(DailyRestart {
+                minute_of_day: 4 * 60 + 30,
+                spread_minutes: 45
+            })
+        );
+        let shown = format!("{config:?}{:?}", config.describe());
+        assert!(!shown.contains("tok-in-path"), "{shown}");
+        assert!(shown.contains("https://hooks.slack.com/***"), "{shown}");
+        let defaults = Config::from_env(&env(&[])).expect("valid");
+        assert_eq!(defaults.alert_offline_min, 5);
+        assert_eq!(defaults.alert_format, AlertFormat::Json);
+        assert_eq!(defaults.daily_restart, None);
+        let err = Config::from_env(&env(&[("ALERT_WEBHOOK_URL", "ftp://x/tok-in-path")]))
+            .expect_err("bad scheme");
+        assert!(!err.to_string().contains("tok-in-path"), "{err}");
     }
 
     #[test]

@@ -85,6 +85,27 @@ pub fn mask_url(url: &str) -> String {
     shown
 }
 
+/// A webhook URL as logs and messages show it: scheme and host only.
+/// Slack's, Discord's and most other incoming webhooks carry their token
+/// in the path, so the path, query and fragment are all masked.
+pub fn mask_webhook_url(url: &str) -> String {
+    let (scheme, rest) = match url.split_once("://") {
+        Some((scheme, rest)) => (scheme, rest),
+        None => return MASK.to_owned(),
+    };
+    let authority = rest.split(['/', '?', '#']).next().unwrap_or("");
+    // A userinfo is a credential too.
+    let host = authority
+        .rsplit_once('@')
+        .map_or(authority, |(_, host)| host);
+    let tail = if authority.len() < rest.len() {
+        format!("/{MASK}")
+    } else {
+        String::new()
+    };
+    format!("{scheme}://{host}{tail}")
+}
+
 fn mask_query(query: &str) -> String {
     query
         .split('&')
@@ -202,6 +223,28 @@ mod tests {
         ] {
             assert_eq!(mask_url(url), shown, "{url}");
             assert!(!mask_url(url).contains("hunter2"), "{url}");
+        }
+    }
+
+    #[test]
+    fn webhook_urls_show_only_where_they_point() {
+        for (url, shown) in [
+            (
+                "https://hooks.slack.com/services/T000/B000/hunter2",
+                "https://hooks.slack.com/***",
+            ),
+            (
+                "https://discord.com/api/webhooks/123/hunter2?wait=true",
+                "https://discord.com/***",
+            ),
+            (
+                "http://user:hunter2@127.0.0.1:9000",
+                "http://127.0.0.1:9000",
+            ),
+            ("http://127.0.0.1:9000/", "http://127.0.0.1:9000/***"),
+            ("hunter2", "***"),
+        ] {
+            assert_eq!(mask_webhook_url(url), shown, "{url}");
         }
     }
 

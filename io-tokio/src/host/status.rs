@@ -7,7 +7,7 @@
 //! `UnixMillis` for what is shown), so every view is reproducible in tests.
 //! Locks are held only to copy numbers in or out, never across an await.
 
-use std::collections::VecDeque;
+use std::collections::{BTreeMap, VecDeque};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Instant;
 
@@ -17,6 +17,7 @@ use blacksky_core::time::UnixMillis;
 use blacksky_core::wire::binary::Jid;
 use serde::Serialize;
 
+use crate::host::history::{History, MinuteSample, OfflineSpan};
 use crate::host::redact::mask_jid;
 
 /// The version of this binary, as /status and /metrics show it.
@@ -28,6 +29,9 @@ pub const RECONNECTIONS_KEPT_MAX: usize = 50;
 pub const MEMORY_SAMPLES_KEPT_MAX: usize = 60;
 /// Alerts remembered for /status.
 pub const ALERTS_KEPT_MAX: usize = 20;
+/// Decrypt failure reasons counted apart (a label each on /metrics);
+/// others count as `other`.
+pub const DECRYPT_REASONS_KEPT_MAX: usize = 16;
 /// Complete minutes the message rates look back over.
 pub const RATE_WINDOW_MIN: usize = 60;
 
@@ -208,6 +212,26 @@ struct Board {
     qr: Option<LiveQr>,
     pairing_code: Option<String>,
     needs_pairing: bool,
+    /// The dashboard's last 24 hours.
+    history: History,
+    /// Decrypt failures by reason (bounded: [`DECRYPT_REASONS_KEPT_MAX`]).
+    decrypt_failures: BTreeMap<String, u64>,
+    /// Unsent alerts and when the oldest was raised.
+    alert_backlog: (u64, Option<UnixMillis>),
+    /// One-time pre-keys held (uploaded, not yet used).
+    pre_keys_left: Option<u64>,
+}
+
+/// A decrypt failure's reason as a metric label: its words before the
+/// first `:` (the rest names a record or an error detail).
+fn reason_label(reason: &str) -> String {
+    let head = reason.split(':').next().unwrap_or("").trim();
+    let label: String = head.chars().take(48).collect();
+    if label.is_empty() {
+        "other".to_owned()
+    } else {
+        label
+    }
 }
 
 impl std::fmt::Debug for LiveQr {
@@ -309,6 +333,10 @@ impl StatusBoard {
                 qr: None,
                 pairing_code: None,
                 needs_pairing: false,
+                history: History::new(started_wall),
+                decrypt_failures: BTreeMap::new(),
+                alert_backlog: (0, None),
+                pre_keys_left: None,
             })),
         }
     }
@@ -349,8 +377,13 @@ impl StatusBoard {
                 board.online_since = Some(wall);
                 board.needs_pairing = false;
                 board.clear_pairing_display();
+                board.history.online(wall);
             }
-            Event::MessageStored { .. } => self.lock().received.record(wall, 1),
+            Event::MessageStored { .. } => {
+                let mut board = self.lock();
+                board.received.record(wall, 1);
+                board.history.received(wall, 1);
+            }
             Event::StoreFailed { .. } => {
                 let mut board = self.lock();
                 board.store_failures_total = board.store_failures_total.saturating_add(1);
@@ -359,7 +392,17 @@ impl StatusBoard {
                 let mut board = self.lock();
                 board.limits_reached_total = board.limits_reached_total.saturating_add(1);
             }
-            Event::DecryptFailed { .. } => self.lock().e2e.retry_receipts_total += 1,
+            Event::DecryptFailed { reason, .. } => {
+                let mut board = self.lock();
+                board.e2e.retry_receipts_total += 1;
+                let mut label = reason_label(reason);
+                if !board.decrypt_failures.contains_key(&label)
+                    && board.decrypt_failures.len() >= DECRYPT_REASONS_KEPT_MAX
+                {
+                    label = "other".to_owned();
+                }
+                *board.decrypt_failures.entry(label).or_insert(0) += 1;
+            }
             Event::MessageUnreadable { .. } => self.lock().e2e.unreadable_total += 1,
             Event::IdentityChanged { .. } => self.lock().e2e.identity_changes_total += 1,
             Event::Disconnected { reason } => self.record_disconnect(reason, wall),
@@ -380,6 +423,7 @@ impl StatusBoard {
         let mut board = self.lock();
         board.set_state(DISCONNECTED, wall);
         board.online_since = None;
+        board.history.disconnected(wall);
         // QR refs and a pairing code belong to the socket that carried them.
         board.clear_pairing_display();
         if keeper::reaction(reason) == Reaction::NeedsPairing {
@@ -470,13 +514,26 @@ impl StatusBoard {
 
     /// `count` messages were sent (acked by the server).
     pub fn on_messages_sent(&self, count: u64, wall: UnixMillis) {
-        self.lock().sent.record(wall, count);
+        let mut board = self.lock();
+        board.sent.record(wall, count);
+        board.history.sent(wall, count);
+    }
+
+    /// The alert outbox: unsent alerts and when the oldest was raised.
+    pub fn set_alert_backlog(&self, unsent: u64, oldest_at: Option<UnixMillis>) {
+        self.lock().alert_backlog = (unsent, oldest_at);
+    }
+
+    /// One-time pre-keys the session holds.
+    pub fn set_pre_keys_left(&self, count: u64) {
+        self.lock().pre_keys_left = Some(count);
     }
 
     /// A resident-memory sample.
     pub fn on_memory(&self, rss_bytes: u64, wall: UnixMillis) {
         let mut board = self.lock();
         board.rss_bytes = Some(rss_bytes);
+        board.history.memory(wall, rss_bytes);
         if board.memory_trend.len() >= MEMORY_SAMPLES_KEPT_MAX {
             board.memory_trend.pop_front();
         }
@@ -635,6 +692,65 @@ impl StatusBoard {
             e2e: board.e2e,
             resident_memory_bytes: board.rss_bytes,
             uptime_s: now.saturating_duration_since(board.started).as_secs_f64(),
+            console: {
+                let wall = board.wall_of(now);
+                ConsoleMetrics {
+                    decrypt_failures: board
+                        .decrypt_failures
+                        .iter()
+                        .map(|(reason, count)| (reason.clone(), *count))
+                        .collect(),
+                    retry_receipts_in_total: 0,
+                    alert_outbox_unsent: board.alert_backlog.0,
+                    alert_outbox_oldest_age_s: board
+                        .alert_backlog
+                        .1
+                        .map(|at| wall.as_millis().saturating_sub(at.as_millis()) as f64 / 1000.0),
+                    pre_keys_left: board.pre_keys_left,
+                    sends_per_second: {
+                        let minutes = board.sent.ring.complete_minutes(wall);
+                        minutes.last().copied().unwrap_or(0) as f64 / 60.0
+                    },
+                }
+            },
+        }
+    }
+
+    /// What the dashboard at `/` shows.
+    pub fn dashboard(&self, now: Instant, wall: UnixMillis) -> DashboardView {
+        let board = self.lock();
+        DashboardView {
+            state: board.state,
+            since: board.state_since,
+            jid: board.jid.as_deref().map(mask_jid),
+            linked: board.linked(),
+            needs_pairing: board.needs_pairing,
+            uptime_s: now.saturating_duration_since(board.started).as_secs(),
+            started_at: board.started_wall,
+            last_disconnect: board.last_disconnect.as_ref().map(DisconnectView::from),
+            reconnects: board.reconnects,
+            store: StoreView {
+                up: board.store_up,
+                queue: board.store_write_queue_len,
+                failures: board.store_failures_total,
+            },
+            pre_keys_left: board.pre_keys_left,
+            alerts_unsent: board.alert_backlog.0,
+            alerts: board
+                .alerts
+                .iter()
+                .rev()
+                .map(|a| AlertView {
+                    kind: a.kind,
+                    detail: a.detail.clone(),
+                    at: a.at.as_millis(),
+                })
+                .collect(),
+            memory_limit_bytes: board.memory_limit_bytes,
+            minutes: board.history.minutes(wall),
+            offline_spans: board.history.offline_spans(wall),
+            now: wall,
+            version: VERSION,
         }
     }
 
@@ -847,6 +963,48 @@ pub struct MetricsView {
     pub e2e: E2eCounts,
     pub resident_memory_bytes: Option<u64>,
     pub uptime_s: f64,
+    pub console: ConsoleMetrics,
+}
+
+/// The operator's figures on /metrics beside the connection's.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct ConsoleMetrics {
+    /// Decrypt failures by reason, in label order.
+    pub decrypt_failures: Vec<(String, u64)>,
+    /// Retry receipts contacts sent for messages of ours (nothing is sent
+    /// yet, so none come; the series exists).
+    pub retry_receipts_in_total: u64,
+    pub alert_outbox_unsent: u64,
+    /// Seconds the oldest unsent alert has waited.
+    pub alert_outbox_oldest_age_s: Option<f64>,
+    pub pre_keys_left: Option<u64>,
+    /// Messages sent per second over the last complete minute.
+    pub sends_per_second: f64,
+}
+
+/// What the dashboard shows. The JID is masked; nothing here is secret.
+#[derive(Debug, Clone, PartialEq)]
+pub struct DashboardView {
+    pub state: &'static str,
+    pub since: UnixMillis,
+    pub jid: Option<String>,
+    pub linked: bool,
+    pub needs_pairing: bool,
+    pub uptime_s: u64,
+    pub started_at: UnixMillis,
+    pub last_disconnect: Option<DisconnectView>,
+    pub reconnects: u64,
+    pub store: StoreView,
+    pub pre_keys_left: Option<u64>,
+    pub alerts_unsent: u64,
+    /// Newest first.
+    pub alerts: Vec<AlertView>,
+    pub memory_limit_bytes: Option<u64>,
+    /// The last 24 hours, oldest first.
+    pub minutes: Vec<MinuteSample>,
+    pub offline_spans: Vec<OfflineSpan>,
+    pub now: UnixMillis,
+    pub version: &'static str,
 }
 
 /// What the pairing page needs. Holds the live QR text and pairing code:

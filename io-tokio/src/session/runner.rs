@@ -14,6 +14,11 @@ use rand_chacha::ChaCha20Rng;
 use rand_core::SeedableRng;
 use tokio::sync::watch;
 
+use blacksky_core::alerts::{IncidentConfig, Incidents, Observation};
+
+use crate::alerts::dispatch::open_incidents;
+use crate::alerts::webhook::Webhook;
+use crate::alerts::{AlertLink, Dispatcher};
 use crate::host::clock::{Clock, SharedClock};
 use crate::host::config::Config;
 use crate::host::memory::ShedHooks;
@@ -23,12 +28,19 @@ use crate::session::setup::{OpenStore, RunSetup};
 use crate::session::supervise::{Services, supervise};
 use crate::session::transport::Dialer;
 use crate::session::worker::{InboxHandler, StoreHealth, StoreWorker};
-use crate::store::AnyStore;
 use crate::store::backup::{self, PrepareError, Prepared, Sealer, Source};
+use crate::store::{AnyStore, Store};
 
 /// Exit code when stored credentials exist but none can be read (the log
 /// says what is corrupt and how to recover).
 pub const EXIT_SESSION_UNREADABLE: i32 = 4;
+
+/// How long an exit after an incident (a logout, reconnects exhausted, a
+/// planned restart, a refused start) waits for its alert to be delivered;
+/// a clean exit waits less (its grace is the host's). What is left goes
+/// out with the next start.
+const ALERT_EXIT_BUDGET: Duration = Duration::from_secs(10);
+const ALERT_CLEAN_EXIT_BUDGET: Duration = Duration::from_secs(2);
 
 /// The longest wait between two tries of a store that does not answer.
 const STORE_RETRY_MAX: Duration = Duration::from_secs(30);
@@ -77,8 +89,13 @@ where
         match wait_for_store(config, open_store, prepare_seed, &mut shutdown).await {
             Ok(ready) => ready,
             Err(NotStarted::Exit(code)) => return Ok(code),
+            Err(NotStarted::Refused { why, outbox }) => {
+                alert_refused_start(config, outbox, &clock, why).await;
+                return Ok(EXIT_SESSION_UNREADABLE);
+            }
             Err(NotStarted::Failed(err)) => return Err(err),
         };
+    let outbox = store.alert_outbox();
     announce_source(&prepared);
     let sealer = Sealer::new(
         &config.session_id,
@@ -100,6 +117,7 @@ where
         board.set_jid(&me.jid);
     }
     hooks.board_ready(&board);
+    let (dispatcher, resumed) = start_alerts(config, outbox, &clock, Some(board.clone())).await;
     let (services_stop, services_stopped) = watch::channel(false);
     let web_pairing = services::start(config, &board, services_stopped).await?;
     let mut services = Services {
@@ -111,6 +129,10 @@ where
         pairing_page_on: web_pairing.page_on,
         seed: loop_seed,
         tune_client,
+        incidents: Incidents::new(incident_config(config), clock.now(), resumed),
+        alerts: dispatcher
+            .as_ref()
+            .map_or_else(AlertLink::none, Dispatcher::link),
     };
     let finished = supervise(
         config,
@@ -129,6 +151,14 @@ where
             .close(Duration::from_millis(config.shutdown_grace_ms))
             .await;
     }
+    if let Some(dispatcher) = dispatcher {
+        let budget = if finished.exit_code == 0 {
+            ALERT_CLEAN_EXIT_BUDGET
+        } else {
+            ALERT_EXIT_BUDGET
+        };
+        dispatcher.finish(budget).await;
+    }
     let _ = services_stop.send(true);
     if finished.exit_code == 0 {
         tracing::info!("shut down cleanly");
@@ -136,11 +166,82 @@ where
     Ok(finished.exit_code)
 }
 
+/// The incident thresholds from the configuration.
+fn incident_config(config: &Config) -> IncidentConfig {
+    let after_ms = config.alert_offline_min.saturating_mul(60_000);
+    IncidentConfig {
+        offline_after_ms: after_ms,
+        store_down_after_ms: after_ms,
+        ..IncidentConfig::default()
+    }
+}
+
+/// Starts the alert dispatcher on the store's outbox (none for a store
+/// without one) and reads the incidents earlier processes left open.
+async fn start_alerts<C: Clock + Clone + 'static>(
+    config: &Config,
+    outbox: Option<AnyStore>,
+    clock: &C,
+    board: Option<StatusBoard>,
+) -> (Option<Dispatcher>, Vec<blacksky_core::alerts::OpenIncident>) {
+    let Some(mut outbox) = outbox else {
+        return (None, Vec::new());
+    };
+    let resumed = open_incidents(&mut outbox).await;
+    for incident in &resumed {
+        tracing::info!(incident = %incident.id(), "an incident a previous process left open");
+    }
+    let webhook =
+        config
+            .alert_webhook_url
+            .as_ref()
+            .and_then(|url| match Webhook::new(url.expose()) {
+                Ok(webhook) => Some(webhook),
+                Err(err) => {
+                    tracing::error!("alerts stay in the store: {err}");
+                    None
+                }
+            });
+    let dispatcher = Dispatcher::spawn(
+        outbox,
+        webhook,
+        config.alert_format,
+        &config.session_id,
+        SharedClock(Arc::new(clock.clone())),
+        board,
+    );
+    (Some(dispatcher), resumed)
+}
+
+/// A refused start is an incident too: stored (once, however often the
+/// host restarts the process) and delivered before the exit if it can be.
+async fn alert_refused_start<C: Clock + Clone + 'static>(
+    config: &Config,
+    outbox: Option<AnyStore>,
+    clock: &C,
+    why: String,
+) {
+    let (Some(dispatcher), resumed) = start_alerts(config, outbox, clock, None).await else {
+        return;
+    };
+    let mut incidents = Incidents::new(incident_config(config), clock.now(), resumed);
+    incidents.handle(clock.now(), clock.wall(), Observation::RefusedStart { why });
+    let link = dispatcher.link();
+    while let Some(record) = incidents.poll_output() {
+        link.send(record).await;
+    }
+    dispatcher.finish(ALERT_EXIT_BUDGET).await;
+}
+
 /// Why the wait for the store ended without a session.
 enum NotStarted {
-    /// Exit with this code (a shutdown while waiting, or stored creds
-    /// that cannot be read).
+    /// Exit with this code (a shutdown while waiting).
     Exit(i32),
+    /// Stored creds that cannot be read (exit 4); `why` names them.
+    Refused {
+        why: String,
+        outbox: Option<AnyStore>,
+    },
     /// A store that can never work.
     Failed(anyhow::Error),
 }
@@ -170,6 +271,13 @@ async fn wait_for_store<O: OpenStore>(
                 .await
                 {
                     Ok(prepared) => return Ok((store, prepared)),
+                    Err(PrepareError::Refused(refusal)) => {
+                        tracing::error!("{refusal}");
+                        return Err(NotStarted::Refused {
+                            why: refusal.to_string(),
+                            outbox: store.alert_outbox(),
+                        });
+                    }
                     Err(err) => err,
                 }
             }
@@ -178,7 +286,10 @@ async fn wait_for_store<O: OpenStore>(
         match attempt {
             PrepareError::Refused(refusal) => {
                 tracing::error!("{refusal}");
-                return Err(NotStarted::Exit(EXIT_SESSION_UNREADABLE));
+                return Err(NotStarted::Refused {
+                    why: refusal.to_string(),
+                    outbox: None,
+                });
             }
             err @ (PrepareError::SessionString(_)
             | PrepareError::OtherDeviceLinked { .. }

@@ -39,6 +39,7 @@ pub fn keeper_config(config: &Config, pairing_page_on: bool) -> KeeperConfig {
         // The store worker takes the periodic snapshots itself.
         backup_interval_ms: 0,
         shutdown_grace_ms: config.shutdown_grace_ms,
+        daily_restart: config.daily_restart,
         ..KeeperConfig::default()
     }
 }

@@ -9,9 +9,11 @@
 
 use std::time::{Duration, Instant};
 
+use blacksky_core::alerts::{Incidents, Link, Observation};
 use blacksky_core::client::{Client, ClientConfig, DisconnectReason, Event, PairingMethod};
 use blacksky_core::keeper::{
-    ConnState, Input as KeeperInput, Keeper, Output as KeeperOutput, ShutdownStep,
+    Alert, ConnState, Input as KeeperInput, Keeper, Output as KeeperOutput, ShutdownStep,
+    StandByCause,
 };
 use blacksky_core::session::{Creds, Session};
 
@@ -23,6 +25,7 @@ use rand_core::{RngCore, SeedableRng};
 use tokio::sync::{mpsc, watch};
 use tokio::task::JoinHandle;
 
+use crate::alerts::AlertLink;
 use crate::host::clock::Clock;
 use crate::host::config::{CodeDisplay, Config};
 use crate::host::http::PairingPhone;
@@ -69,6 +72,55 @@ pub struct Services {
     /// to plant a deliberately broken policy and show that it is caught).
     #[doc(hidden)]
     pub tune_client: Option<fn(&mut ClientConfig)>,
+    /// What counts as an incident (resumed with those a previous process
+    /// left open), and where its alerts go.
+    pub incidents: Incidents,
+    pub alerts: AlertLink,
+}
+
+/// Feeds the incident machine and hands its alerts to the dispatcher.
+async fn observe<C: Clock>(services: &mut Services, clock: &C, observation: Observation) {
+    services
+        .incidents
+        .handle(clock.now(), clock.wall(), observation);
+    forward_alerts(services).await;
+}
+
+async fn forward_alerts(services: &mut Services) {
+    while let Some(record) = services.incidents.poll_output() {
+        services.alerts.send(record).await;
+    }
+}
+
+/// The keeper's alerts that are incidents.
+fn incident_of(alert: &Alert) -> Option<Observation> {
+    match alert {
+        Alert::NeedsPairing { reason } => Some(Observation::LoggedOut {
+            code: reason.code(),
+        }),
+        Alert::GaveUp { attempts } => Some(Observation::ReconnectsExhausted {
+            attempts: *attempts,
+        }),
+        Alert::PlannedRestart { rss_bytes } => Some(Observation::MemoryRestart {
+            rss_bytes: *rss_bytes,
+        }),
+        // A 440 is judged by where the keeper stands after the register
+        // answered (`link_of`); the rest are no incidents of their own.
+        Alert::Replaced | Alert::ShutdownAbandoned { .. } | Alert::MemoryOverLimit { .. } => None,
+    }
+}
+
+/// Where the connection stands, for the incident machine.
+fn link_of(keeper: &Keeper) -> Link {
+    match keeper.health().state {
+        ConnState::Online => Link::Online,
+        ConnState::ShuttingDown => Link::Excused,
+        ConnState::StandingBy => match keeper.standing_by() {
+            Some(StandByCause::NewerProcess) => Link::Excused,
+            Some(StandByCause::Unexplained) | None => Link::TakenOutside,
+        },
+        _ => Link::Offline,
+    }
 }
 
 /// How the loop ended.
@@ -198,6 +250,13 @@ pub async fn supervise<D: Dialer, C: Clock + Clone + 'static>(
         seed(&mut rng),
     );
     keeper.handle_input(clock.now(), KeeperInput::Start);
+    keeper.handle_input(clock.now(), KeeperInput::WallClock(clock.wall()));
+    if let Some(at) = keeper.daily_restart_at() {
+        tracing::info!(
+            in_min = at.saturating_duration_since(clock.now()).as_secs() / 60,
+            "planned daily restart scheduled (RESTART_AT)"
+        );
+    }
     // The words BLACKSKY-MD's users were told to watch for.
     tracing::info!(
         reconnect_base_ms = config.reconnect_base_ms,
@@ -322,10 +381,20 @@ pub async fn supervise<D: Dialer, C: Clock + Clone + 'static>(
                 KeeperOutput::Alert(alert) => {
                     tracing::error!(?alert, "keeper alert");
                     board.on_alert(&alert, clock.wall());
+                    if let Some(observation) = incident_of(&alert) {
+                        observe(services, &clock, observation).await;
+                    }
+                }
+                KeeperOutput::DailyRestart { waited_ms } => {
+                    tracing::info!(
+                        waited_ms,
+                        "planned daily restart (RESTART_AT): draining, then exit 75 for a fresh process"
+                    );
                 }
             }
         }
         board.on_keeper_health(keeper.health());
+        observe(services, &clock, Observation::Link(link_of(&keeper))).await;
         // `biased`, in this order: a signal first, then the connection's
         // events before its end (a login seen decides how a 401 is read),
         // then timers. A fixed order also keeps the simulation replayable.
@@ -365,10 +434,22 @@ pub async fn supervise<D: Dialer, C: Clock + Clone + 'static>(
             }
             () = sleep_until(keeper.poll_timeout()) => keeper.handle_timeout(clock.now()),
             _ = samples.tick() => {
-                let health = worker.health();
+                let health = worker.health().clone();
                 board.set_store(health.is_up(), health.queue_len() as u64);
                 board.set_store_results_waits(health.results_waits_total());
+                board.set_pre_keys_left(worker.pre_keys_left() as u64);
                 keeper.handle_input(clock.now(), KeeperInput::StoreHealth { up: health.is_up() });
+                keeper.handle_input(clock.now(), KeeperInput::WallClock(clock.wall()));
+                keeper.handle_input(
+                    clock.now(),
+                    KeeperInput::Backlog {
+                        store_writes: health.queue_len() as u64,
+                        inbox_waiting: health.inbox_waiting(),
+                    },
+                );
+                observe(services, &clock, Observation::Store { up: health.is_up() }).await;
+                services.incidents.handle_timeout(clock.now(), clock.wall());
+                forward_alerts(services).await;
                 if let Some(rss_bytes) = services.rss.sample() {
                     board.on_memory(rss_bytes, clock.wall());
                     keeper.handle_input(clock.now(), KeeperInput::MemorySample { rss_bytes });

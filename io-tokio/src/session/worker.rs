@@ -138,6 +138,9 @@ pub struct StoreHealth {
     last_snapshot_at_ms: AtomicU64,
     handled_total: AtomicU64,
     results_waits_total: AtomicU64,
+    /// Stored inbox entries may wait for the handler (the daily restart
+    /// waits for none).
+    inbox_waiting: AtomicBool,
 }
 
 impl Default for StoreHealth {
@@ -153,6 +156,7 @@ impl Default for StoreHealth {
             last_snapshot_at_ms: AtomicU64::new(0),
             handled_total: AtomicU64::new(0),
             results_waits_total: AtomicU64::new(0),
+            inbox_waiting: AtomicBool::new(false),
         }
     }
 }
@@ -209,6 +213,11 @@ impl StoreHealth {
     /// waited for its driver (nothing was dropped).
     pub fn results_waits_total(&self) -> u64 {
         self.results_waits_total.load(Ordering::Relaxed)
+    }
+
+    /// True while stored inbox entries may still wait for the handler.
+    pub fn inbox_waiting(&self) -> bool {
+        self.inbox_waiting.load(Ordering::Relaxed)
     }
 }
 
@@ -630,6 +639,11 @@ impl StoreWorker {
         lock(&self.view).clone()
     }
 
+    /// One-time pre-keys the session holds (uploaded and not yet used).
+    pub fn pre_keys_left(&self) -> usize {
+        lock(&self.view).pre_keys.len()
+    }
+
     /// Hands in writes nobody waits for (the runner's own).
     pub fn submit(&self, writes: Vec<Write>) -> Result<(), QueueFull> {
         try_submit(
@@ -823,6 +837,9 @@ impl<S: Store> Worker<S> {
                     self.reload().await;
                 }
             }
+            self.health
+                .inbox_waiting
+                .store(self.inbox_dirty, Ordering::Relaxed);
             let idle_work =
                 self.inbox_dirty || self.snapshot_due.is_some() || !self.outbound_loaded;
             let idle_at = self.idle_retry_at.unwrap_or_else(Instant::now);

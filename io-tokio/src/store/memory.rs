@@ -44,6 +44,8 @@ struct SessionRows {
     claims: BTreeMap<String, (String, UnixMillis)>,
     /// Registered instances, oldest first.
     instances: Vec<Instance>,
+    /// The alert outbox ([`super::alert_outbox`]).
+    alerts: Vec<super::alert_outbox::AlertRow>,
 }
 
 /// The shared database behind [`MemoryStore`] handles.
@@ -159,6 +161,19 @@ impl MemoryStore {
         } else {
             Ok(())
         }
+    }
+
+    /// The alert outbox of this session and the database's row counter,
+    /// in one transaction.
+    pub(super) fn with_alerts<T>(
+        &self,
+        f: impl FnOnce(&mut Vec<super::alert_outbox::AlertRow>, &mut i64) -> T,
+    ) -> Result<T, StoreError> {
+        self.check()?;
+        let mut next_seq = lock(&self.db.next_seq);
+        let mut sessions = lock(&self.db.sessions);
+        let rows = sessions.entry(self.session.clone()).or_default();
+        Ok(f(&mut rows.alerts, &mut next_seq))
     }
 
     fn with_rows<T>(&self, f: impl FnOnce(&mut SessionRows) -> T) -> Result<T, StoreError> {
@@ -300,6 +315,10 @@ fn placeholder_session() -> Session {
 }
 
 impl Store for MemoryStore {
+    fn alert_outbox(&self) -> Option<super::AnyStore> {
+        Some(super::AnyStore::Memory(self.clone()))
+    }
+
     fn session_name(&self) -> &str {
         &self.session
     }

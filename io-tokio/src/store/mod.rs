@@ -11,6 +11,7 @@
 //! through outages and reports back. The restore-at-start, import and
 //! export logic is in [`backup`].
 
+pub mod alert_outbox;
 pub mod backup;
 mod memory;
 mod sql;
@@ -202,6 +203,13 @@ pub struct SessionSummary {
 /// The interface every store implements. Each method is one transaction;
 /// after a write returns `Ok`, a crash loses nothing of it.
 pub trait Store: Send + 'static {
+    /// A handle on this database's alert outbox, for the alert dispatcher
+    /// (a task of its own); `None` for a store without one (the
+    /// simulation's network store).
+    fn alert_outbox(&self) -> Option<AnyStore> {
+        None
+    }
+
     /// The session name every row of this handle is keyed by.
     fn session_name(&self) -> &str;
 
@@ -373,7 +381,23 @@ macro_rules! dispatch {
     };
 }
 
+impl From<SqliteStore> for AnyStore {
+    fn from(store: SqliteStore) -> Self {
+        AnyStore::Sqlite(store)
+    }
+}
+
+impl From<PgStore> for AnyStore {
+    fn from(store: PgStore) -> Self {
+        AnyStore::Postgres(store)
+    }
+}
+
 impl Store for AnyStore {
+    fn alert_outbox(&self) -> Option<AnyStore> {
+        Some(self.clone())
+    }
+
     fn session_name(&self) -> &str {
         match self {
             AnyStore::Sqlite(s) => s.session_name(),

@@ -657,6 +657,7 @@ macro_rules! sql_store {
                         "app_state_keys",
                         "message_retries",
                         "lid_mappings",
+                        "alert_outbox",
                         "inbox",
                         "outbox",
                         "snapshots",
@@ -721,6 +722,10 @@ macro_rules! sql_store {
         }
 
         impl Store for $store {
+            fn alert_outbox(&self) -> Option<super::AnyStore> {
+                Some(self.clone().into())
+            }
+
             fn session_name(&self) -> &str {
                 &self.session
             }

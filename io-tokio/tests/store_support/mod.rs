@@ -936,3 +936,83 @@ pub async fn next_done(
         other => panic!("a read-back nobody asked for: {other:?}"),
     }
 }
+
+/// The alert outbox: an alert is stored once however often it is handed
+/// in, stays unsent until a delivery is recorded, keeps its order, and an
+/// incident is open until its recovery is stored.
+pub async fn the_alert_outbox_keeps_alerts_until_delivered<S>(mut store: S)
+where
+    S: Db + blacksky_io::store::alert_outbox::AlertOutbox,
+{
+    use blacksky_core::alerts::{AlertRecord, IncidentKind, OpenIncident, Phase};
+    use blacksky_io::store::alert_outbox::{AlertRow, Delivery};
+    let incident = OpenIncident {
+        kind: IncidentKind::Offline,
+        opened_at: UnixMillis(1_735_689_600_000),
+    };
+    let opened = AlertRecord {
+        incident: incident.clone(),
+        phase: Phase::Opened,
+        at: incident.opened_at,
+        detail: "not online for 5 min".into(),
+    };
+    for _ in 0..2 {
+        store
+            .put_alert(&AlertRow::new(opened.clone(), None))
+            .await
+            .expect("put");
+    }
+    assert_eq!(
+        store.open_incidents().await.expect("open"),
+        std::slice::from_ref(&incident)
+    );
+    let unsent = store.unsent_alerts(10).await.expect("unsent");
+    assert_eq!(unsent.len(), 1, "stored once");
+    assert_eq!(unsent[0].record, opened);
+    let backlog = store.alert_backlog().await.expect("backlog");
+    assert_eq!((backlog.unsent, backlog.oldest_at), (1, Some(opened.at)));
+    let next_at = UnixMillis(opened.at.as_millis() + 5_000);
+    store
+        .alert_delivery(
+            unsent[0].seq,
+            Delivery::Retry {
+                attempts: 1,
+                next_at,
+            },
+        )
+        .await
+        .expect("retry");
+    let recovered = AlertRecord {
+        phase: Phase::Recovered,
+        at: UnixMillis(opened.at.as_millis() + 60_000),
+        detail: "online again".into(),
+        ..opened.clone()
+    };
+    store
+        .put_alert(&AlertRow::new(recovered.clone(), None))
+        .await
+        .expect("put");
+    assert!(store.open_incidents().await.expect("open").is_empty());
+    let unsent = store.unsent_alerts(10).await.expect("unsent");
+    assert_eq!(
+        unsent.iter().map(|r| r.record.phase).collect::<Vec<_>>(),
+        [Phase::Opened, Phase::Recovered],
+        "in order"
+    );
+    assert_eq!(
+        (unsent[0].attempts, unsent[0].next_attempt_at),
+        (1, next_at)
+    );
+    for row in &unsent {
+        store
+            .alert_delivery(row.seq, Delivery::Sent { at: recovered.at })
+            .await
+            .expect("sent");
+    }
+    assert!(store.unsent_alerts(10).await.expect("unsent").is_empty());
+    assert_eq!(store.alert_backlog().await.expect("backlog").unsent, 0);
+    assert_eq!(store.alerts().await.expect("all").len(), 2);
+    // Another session of the database sees none of it.
+    let mut other = store.with_session("other");
+    assert!(other.alerts().await.expect("other").is_empty());
+}

@@ -295,6 +295,9 @@ pub struct WorldConfig {
     /// Plants the deliberately broken policy (ack before store), to show
     /// the invariants catch it.
     pub broken_ack_before_store: bool,
+    /// `RESTART_AT` / `RESTART_SPREAD_MINUTES` of every bot (the keeper's
+    /// own daily cycle; off by default).
+    pub daily_restart: Option<blacksky_core::keeper::DailyRestart>,
 }
 
 impl WorldConfig {
@@ -307,6 +310,7 @@ impl WorldConfig {
             reconnect_max_ms: 30_000,
             db_latency_ms: 2,
             broken_ack_before_store: false,
+            daily_restart: None,
         }
     }
 }
@@ -499,6 +503,7 @@ impl World {
         bot_config.memory_limit_mb = Some(MEMORY_LIMIT_MB);
         bot_config.reconnect_base_ms = config.reconnect_base_ms;
         bot_config.reconnect_max_ms = config.reconnect_max_ms;
+        bot_config.daily_restart = config.daily_restart;
         // Longer than any scenario (the week's 7 days and clock jumps): the
         // end-of-run checks look up every acked message's inbox row. The
         // worker's hourly prune rounds still run through the faults.

@@ -152,6 +152,60 @@ pub fn render(view: &MetricsView) -> String {
         "Contacts' devices that came with a new identity key (accepted, as WhatsApp does).",
         view.e2e.identity_changes_total,
     );
+    let console = &view.console;
+    e.family(
+        "blacksky_decrypt_failures_total",
+        Counter,
+        "Messages that did not decrypt, by reason (a retry receipt went out for each).",
+    );
+    for (reason, count) in &console.decrypt_failures {
+        e.sample(
+            "blacksky_decrypt_failures_total",
+            &[("reason", reason.as_str())],
+            count,
+        );
+    }
+    e.family(
+        "blacksky_retry_receipts_by_direction_total",
+        Counter,
+        "Retry receipts: out = sent for messages that did not decrypt; in = contacts asking again for ours.",
+    );
+    e.sample(
+        "blacksky_retry_receipts_by_direction_total",
+        &[("direction", "out")],
+        view.e2e.retry_receipts_total,
+    );
+    e.sample(
+        "blacksky_retry_receipts_by_direction_total",
+        &[("direction", "in")],
+        console.retry_receipts_in_total,
+    );
+    e.one(
+        "blacksky_alert_outbox_depth",
+        Gauge,
+        "Alerts not yet delivered to ALERT_WEBHOOK_URL.",
+        console.alert_outbox_unsent,
+    );
+    e.one(
+        "blacksky_alert_outbox_oldest_age_seconds",
+        Gauge,
+        "Seconds the oldest undelivered alert has waited (0 when none waits).",
+        format_args!("{:.3}", console.alert_outbox_oldest_age_s.unwrap_or(0.0)),
+    );
+    e.family(
+        "blacksky_pre_keys_left",
+        Gauge,
+        "One-time pre-keys the session holds for new contacts.",
+    );
+    if let Some(left) = console.pre_keys_left {
+        e.sample("blacksky_pre_keys_left", &[], left);
+    }
+    e.one(
+        "blacksky_sends_per_second",
+        Gauge,
+        "Messages sent per second over the last complete minute.",
+        format_args!("{:.3}", console.sends_per_second),
+    );
     e.family(
         "blacksky_resident_memory_bytes",
         Gauge,
@@ -178,7 +232,7 @@ pub fn render(view: &MetricsView) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::host::status::E2eCounts;
+    use crate::host::status::{ConsoleMetrics, E2eCounts};
 
     #[test]
     fn labels_are_escaped() {
@@ -206,7 +260,27 @@ mod tests {
             },
             resident_memory_bytes: None,
             uptime_s: 1.5,
+            console: ConsoleMetrics {
+                decrypt_failures: vec![("msg without a session".to_owned(), 2)],
+                retry_receipts_in_total: 0,
+                alert_outbox_unsent: 1,
+                alert_outbox_oldest_age_s: Some(2.5),
+                pre_keys_left: Some(812),
+                sends_per_second: 0.0,
+            },
         });
+        assert!(
+            body.contains(
+                "\nblacksky_decrypt_failures_total{reason=\"msg without a session\"} 2\n"
+            )
+        );
+        assert!(
+            body.contains("\nblacksky_retry_receipts_by_direction_total{direction=\"in\"} 0\n")
+        );
+        assert!(body.contains("\nblacksky_alert_outbox_depth 1\n"));
+        assert!(body.contains("\nblacksky_alert_outbox_oldest_age_seconds 2.500\n"));
+        assert!(body.contains("\nblacksky_pre_keys_left 812\n"));
+        assert!(body.contains("\nblacksky_sends_per_second 0.000\n"));
         assert!(body.contains("# TYPE blacksky_resident_memory_bytes gauge\n"));
         assert!(!body.contains("\nblacksky_resident_memory_bytes "));
         assert!(body.contains("\nblacksky_online 1\n"));

@@ -5,6 +5,7 @@
 //!
 //! | route        | answers                                                  |
 //! |--------------|----------------------------------------------------------|
+//! | `GET /`        | the dashboard (behind `/qr`'s access rule), else the index |
 //! | `GET /health`  | 200 `ok` while the process serves requests             |
 //! | `GET /ready`   | 200 `online` while the session is open, else 503 + state |
 //! | `GET /status`  | JSON [`StatusView`](crate::host::status::StatusView)   |
@@ -12,6 +13,7 @@
 //! | `GET /metrics` | Prometheus text format                                 |
 //! | `GET /qr`, `POST /qr/login`, `POST /qr/code` | the guarded pairing page |
 
+mod dashboard;
 mod lockout;
 mod metrics;
 mod qr_page;
@@ -21,11 +23,15 @@ use std::future::Future;
 use std::net::{Ipv4Addr, SocketAddr};
 use std::sync::Arc;
 
+use axum::Extension;
 use axum::Json;
 use axum::Router;
-use axum::extract::{DefaultBodyLimit, State};
+use axum::extract::connect_info::ConnectInfo;
+use axum::extract::rejection::QueryRejection;
+use axum::extract::{DefaultBodyLimit, Query, State};
+use axum::http::HeaderMap;
 use axum::http::StatusCode;
-use axum::http::header::{CACHE_CONTROL, CONTENT_TYPE};
+use axum::http::header::{CACHE_CONTROL, CONTENT_TYPE, SET_COOKIE};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use tokio::net::TcpListener;
@@ -109,12 +115,39 @@ fn no_store(status: StatusCode, content_type: &'static str, body: String) -> Res
         .into_response()
 }
 
-async fn index() -> Response {
-    no_store(
-        StatusCode::OK,
-        "text/plain; charset=utf-8",
-        format!("blacksky {VERSION}\n/health /ready /status /stats /metrics /qr\n"),
-    )
+/// `/`: the dashboard for a visitor `/qr`'s rule lets in (a good token
+/// in the query or the cookie, or this machine without QR_TOKEN); the
+/// plain index of routes for anyone else.
+async fn index(
+    State(state): State<AppState>,
+    query: Result<Query<qr_page::PageQuery>, QueryRejection>,
+    headers: HeaderMap,
+    peer: Option<Extension<ConnectInfo<SocketAddr>>>,
+) -> Response {
+    let now = state.clock.now();
+    // A query that does not parse offers no token; the index still answers.
+    let token = query.ok().and_then(|Query(q)| q.token);
+    match qr_page::authorize(&state.qr, &headers, peer.as_ref(), token.as_deref(), now) {
+        qr_page::Verdict::Granted { set_cookie } => {
+            let view = state.board.dashboard(now, state.clock.wall());
+            let response = qr_page::guarded(StatusCode::OK, dashboard::page(&view));
+            match set_cookie
+                .then(|| qr_page::set_cookie_header(&state.qr, &headers))
+                .flatten()
+            {
+                Some(cookie) => qr_page::with_header(response, SET_COOKIE, &cookie),
+                None => response,
+            }
+        }
+        qr_page::Verdict::Denied(_) => no_store(
+            StatusCode::OK,
+            "text/plain; charset=utf-8",
+            format!(
+                "blacksky {VERSION}\n/health /ready /status /stats /metrics /qr\n\
+                 the dashboard is here for whoever may open /qr (QR_TOKEN)\n"
+            ),
+        ),
+    }
 }
 
 /// Liveness: answering at all is the proof.

@@ -165,7 +165,7 @@ impl QrPageConfig {
 
 #[derive(Debug, Deserialize)]
 pub(super) struct PageQuery {
-    token: Option<String>,
+    pub(super) token: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -184,7 +184,7 @@ pub(super) struct CodeForm {
 /// no scripts. `same-origin`, not `no-referrer`: under `no-referrer`
 /// browsers send `Origin: null` with our own form posts, which the
 /// cross-site check must refuse.
-fn guarded(status: StatusCode, body: String) -> Response {
+pub(super) fn guarded(status: StatusCode, body: String) -> Response {
     let mut response = (status, body).into_response();
     let headers = response.headers_mut();
     let set = [
@@ -204,7 +204,7 @@ fn guarded(status: StatusCode, body: String) -> Response {
     response
 }
 
-fn with_header(mut response: Response, name: HeaderName, value: &str) -> Response {
+pub(super) fn with_header(mut response: Response, name: HeaderName, value: &str) -> Response {
     if let Ok(value) = HeaderValue::from_str(value) {
         response.headers_mut().append(name, value);
     }
@@ -219,7 +219,7 @@ fn see_other(location: &'static str) -> Response {
     response
 }
 
-enum Verdict {
+pub(super) enum Verdict {
     /// Show the page; `set_cookie` after a good token.
     Granted {
         set_cookie: bool,
@@ -289,7 +289,7 @@ fn refuse_cross_site() -> Response {
     )
 }
 
-fn authorize(
+pub(super) fn authorize(
     qr: &QrPageConfig,
     headers: &HeaderMap,
     peer: Option<&Extension<ConnectInfo<SocketAddr>>>,
@@ -367,10 +367,11 @@ fn authorize(
     }
 }
 
-/// The cookie that stands for the token: scoped to the page, invisible to
+/// The cookie that stands for the token: scoped to the pages it opens
+/// (the pairing page and the dashboard at `/`), invisible to
 /// scripts, never sent with another site's form post (Lax: a link from a
 /// chat app to /qr still carries it), HTTPS-only behind TLS.
-fn set_cookie_header(qr: &QrPageConfig, headers: &HeaderMap) -> Option<String> {
+pub(super) fn set_cookie_header(qr: &QrPageConfig, headers: &HeaderMap) -> Option<String> {
     let Access::Token(check, _) = &qr.access else {
         return None;
     };
@@ -379,7 +380,7 @@ fn set_cookie_header(qr: &QrPageConfig, headers: &HeaderMap) -> Option<String> {
         .and_then(|v| v.to_str().ok())
         .is_some_and(|proto| proto.eq_ignore_ascii_case("https"));
     Some(format!(
-        "{COOKIE_NAME}={}; Path=/qr; HttpOnly; SameSite=Lax{}",
+        "{COOKIE_NAME}={}; Path=/; HttpOnly; SameSite=Lax{}",
         check.cookie_value(),
         if behind_tls { "; Secure" } else { "" }
     ))
