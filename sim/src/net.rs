@@ -23,6 +23,7 @@
 //! | `POST /silent?conn=I&on=true\|false` | cut a connection off (or restore it) |
 //! | `POST /ignore-iqs?xmlns=X` (no xmlns: answer all) | stop answering iqs of X |
 //! | `GET /state` | the [`crate::server::ServerState`] |
+//! | `POST /poison?kind=K[&conn=I]`, `GET /poison` | stanzas a client cannot use (`server::poison`) |
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -446,6 +447,7 @@ fn control_router(fake: FakeWa) -> Router {
         .route("/silent", post(silent))
         .route("/ignore-iqs", post(ignore_iqs))
         .route("/state", get(state))
+        .merge(crate::server::poison::routes())
         .fallback(|| async {
             ApiError {
                 status: StatusCode::NOT_FOUND,

@@ -36,6 +36,10 @@ control API (JSON):
                                      G@g.us if given; returns {\"id\"}
   POST /silent?conn=I[&on=false]     cut a connection off (or restore it)
   POST /ignore-iqs[?xmlns=X]         stop answering iqs of X (none: answer all)
+  POST /poison?kind=K[&conn=I]       a stanza the client cannot use, sent again at each
+                                     login until answered; K: message-without-id,
+                                     undecodable, message-unreadable, count-notification,
+                                     count-answer; GET /poison: what became of them
   GET  /state                        everything the server knows
 ";
 

@@ -32,6 +32,7 @@ mod login;
 mod mailbox;
 mod output;
 mod phone;
+pub mod poison;
 mod pre_keys;
 mod receipts;
 mod stanzas;
@@ -98,6 +99,8 @@ pub struct FakeServer {
     max_live_connections_per_device: u32,
     replaced_connections: u32,
     last_client_error: Option<String>,
+    /// Stanzas a client cannot use, sent on demand (see `poison`).
+    poison: poison::Poison,
 }
 
 impl FakeServer {
@@ -141,6 +144,7 @@ impl FakeServer {
             max_live_connections_per_device: 0,
             replaced_connections: 0,
             last_client_error: None,
+            poison: poison::Poison::default(),
         }
     }
 
