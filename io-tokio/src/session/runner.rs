@@ -122,12 +122,13 @@ where
     )
     .await;
     hooks.loop_ended(&finished);
-    if finished.finalized {
-        worker.stop().await;
-    } else {
-        worker
-            .close(Duration::from_millis(config.shutdown_grace_ms))
-            .await;
+    match finished.shutdown {
+        Some(budget) => worker.stop_by(budget.worker_stop_deadline()).await,
+        None => {
+            worker
+                .close(Duration::from_millis(config.shutdown_grace_ms))
+                .await;
+        }
     }
     let _ = services_stop.send(true);
     if finished.exit_code == 0 {
