@@ -81,7 +81,7 @@ pub struct ClientConfig {
     /// TEST ONLY, and wrong on purpose: ack a message before it is stored
     /// (what Baileys-based bots do). The chaos harness turns it on to show
     /// it catches the loss this causes; nothing else may.
-    #[doc(hidden)]
+    #[cfg(feature = "testing")]
     pub broken_ack_before_store: bool,
 }
 
@@ -110,6 +110,7 @@ impl Default for ClientConfig {
             outputs_len_max: 1_024,
             retry_receipts_max: 5,
             retries_len_max: 256,
+            #[cfg(feature = "testing")]
             broken_ack_before_store: false,
         }
     }

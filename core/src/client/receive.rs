@@ -113,6 +113,7 @@ impl Client {
         if self.seen_messages.set(id, Seen::Storing) {
             self.limit_reached(Limit::SeenMessages);
         }
+        #[cfg(feature = "testing")]
         if self.config.broken_ack_before_store {
             self.send(&stanzas::ack_for(node));
         }

@@ -64,6 +64,7 @@ where
         loop_seed,
         rss,
         console,
+        #[cfg(feature = "testing")]
         tune_client,
         mut hooks,
     } = setup;
@@ -110,6 +111,7 @@ where
         console,
         pairing_page_on: web_pairing.page_on,
         seed: loop_seed,
+        #[cfg(feature = "testing")]
         tune_client,
     };
     let finished = supervise(

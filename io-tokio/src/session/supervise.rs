@@ -9,7 +9,7 @@
 
 use std::time::{Duration, Instant};
 
-use blacksky_core::client::{Client, ClientConfig, DisconnectReason, Event, PairingMethod};
+use blacksky_core::client::{Client, DisconnectReason, Event, PairingMethod};
 use blacksky_core::keeper::{
     ConnState, Input as KeeperInput, Keeper, Output as KeeperOutput, ShutdownStep,
 };
@@ -68,8 +68,8 @@ pub struct Services {
     pub seed: [u8; 32],
     /// TEST ONLY: adjusts the client's settings (the chaos harness uses it
     /// to plant a deliberately broken policy and show that it is caught).
-    #[doc(hidden)]
-    pub tune_client: Option<fn(&mut ClientConfig)>,
+    #[cfg(feature = "testing")]
+    pub tune_client: Option<fn(&mut blacksky_core::client::ClientConfig)>,
 }
 
 /// How the loop ended.
@@ -209,6 +209,7 @@ pub async fn supervise<D: Dialer, C: Clock + Clone + 'static>(
     let (events_tx, mut events_rx) = events::channel(EVENTS_LEN_MAX, board.clone());
     let mut connection: Option<Connection> = None;
     let mut client_config = client_config(config);
+    #[cfg(feature = "testing")]
     if let Some(tune) = services.tune_client {
         tune(&mut client_config);
     }
