@@ -50,13 +50,15 @@ async fn one_day<S: Db>(store: &mut S, day: u64) {
                 // A short text as it is stored decrypted.
                 content: InboxContent::Message(vec![0x0a; MESSAGE_BYTES]),
             }));
+            let reply = OutboxEntry {
+                to: format!("1555{:07}@s.whatsapp.net", n % 200),
+                payload: vec![7; REPLY_BYTES],
+            }
+            .into_outbound(&id, 0);
             handled.push(Write::Handled {
                 id,
                 at,
-                outbox: vec![OutboxEntry {
-                    to: format!("1555{:07}@s.whatsapp.net", n % 200),
-                    payload: vec![7; REPLY_BYTES],
-                }],
+                outbox: vec![reply],
             });
         }
         store.commit(&batch).await.expect("inbox");

@@ -78,6 +78,7 @@ fn setup(
         loop_seed: [8; 32],
         rss: production.rss,
         console: CodeDisplay::PageOnly,
+        #[cfg(feature = "testing")]
         tune_client: None,
         hooks: Box::new(BoardCount(boards.clone())),
     }

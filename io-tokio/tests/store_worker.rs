@@ -245,10 +245,13 @@ async fn the_worker_prunes_rows_past_their_retention_on_its_own() {
             .commit(&[Write::Handled {
                 id: "old".into(),
                 at: long_ago,
-                outbox: vec![OutboxEntry {
-                    to: "15550001111@s.whatsapp.net".into(),
-                    payload: b"pong".to_vec(),
-                }],
+                outbox: vec![
+                    OutboxEntry {
+                        to: "15550001111@s.whatsapp.net".into(),
+                        payload: b"pong".to_vec(),
+                    }
+                    .into_outbound("old", 0),
+                ],
             }])
             .await
             .expect("handled");

@@ -27,6 +27,7 @@
 //! | `GET /received?from=PHONE` | what the contact's devices read from the bot, in order: `[{id, text, device, …}]` (the account's own number: the phone's DSM copies) |
 //! | `GET /violations` | what a real server or contact would refuse in the bot's messages: `[{id, owner, device, kind, …}]` |
 //! | `GET /state` | the [`crate::server::ServerState`] |
+//! | `POST /poison?kind=K[&conn=I]`, `GET /poison` | stanzas a client cannot use (`server::poison`) |
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -458,6 +459,7 @@ fn control_router(fake: FakeWa) -> Router {
         .route("/received", get(received))
         .route("/violations", get(violations))
         .route("/state", get(state))
+        .merge(crate::server::poison::routes())
         .fallback(|| async {
             ApiError {
                 status: StatusCode::NOT_FOUND,

@@ -251,7 +251,12 @@ impl FakeWa {
 
     /// The server's state as JSON.
     pub fn state(&self) -> serde_json::Value {
-        let url = format!("{}/state", self.control_url);
+        self.get("/state")
+    }
+
+    /// GETs a control route's JSON answer.
+    pub fn get(&self, route: &str) -> serde_json::Value {
+        let url = format!("{}{route}", self.control_url);
         let text = ureq::get(&url)
             .call()
             .unwrap_or_else(|err| panic!("GET {url}: {err}"))
@@ -395,4 +400,120 @@ pub fn qr_noise_key(qr_text: &str) -> String {
         .and_then(|(_, fields)| fields.split(',').nth(1))
         .unwrap_or_default()
         .to_owned()
+}
+
+// ---- a linked bot, its HTTP server, the fake server's view of it ----
+
+/// How long the helpers below wait for a line or a state.
+pub const LINE_WAIT: Duration = Duration::from_secs(15);
+
+/// The fake server's first device, if any.
+pub fn device(state: &serde_json::Value) -> Option<&serde_json::Value> {
+    state["devices"].as_array()?.first()
+}
+
+/// A yes/no field of the first device (`paired`, `passive_active`, …).
+pub fn flag(state: &serde_json::Value, key: &str) -> bool {
+    device(state).is_some_and(|d| d[key].as_bool() == Some(true))
+}
+
+/// How often the first device logged in.
+pub fn logins(state: &serde_json::Value) -> u64 {
+    device(state)
+        .and_then(|d| d["logins"].as_u64())
+        .unwrap_or_default()
+}
+
+/// The line without terminal colour escapes.
+pub fn strip_ansi(line: &str) -> String {
+    let mut out = String::with_capacity(line.len());
+    let mut chars = line.chars();
+    while let Some(c) = chars.next() {
+        if c == '\u{1b}' {
+            // CSI: ESC [ … final byte in @..~
+            if chars.next() == Some('[') {
+                for c in chars.by_ref() {
+                    if ('@'..='~').contains(&c) {
+                        break;
+                    }
+                }
+            }
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
+/// A line seen already, or the next one that matches.
+pub fn seen_or_wait(
+    bot: &mut Proc,
+    what: &str,
+    pred: impl Fn(Stream, &str) -> bool + Copy,
+) -> String {
+    let earlier = bot
+        .seen
+        .lock()
+        .expect("lines lock")
+        .iter()
+        .find(|(s, l)| pred(*s, l))
+        .map(|(_, l)| l.clone());
+    earlier.unwrap_or_else(|| bot.expect_line(LINE_WAIT, what, pred))
+}
+
+/// The port from the "HTTP server listening … port=N" log line.
+pub fn http_port(bot: &mut Proc) -> u16 {
+    let line = seen_or_wait(bot, "HTTP server listening line", |_, l| {
+        l.contains("HTTP server listening")
+    });
+    let clean = strip_ansi(&line);
+    // JSON logs (a public host: HEROKU, CLOUD_MODE) or pretty ones.
+    let from_json = serde_json::from_str::<serde_json::Value>(&clean)
+        .ok()
+        .and_then(|json| json["fields"]["port"].as_u64())
+        .and_then(|port| u16::try_from(port).ok());
+    from_json
+        .or_else(|| {
+            clean
+                .split_whitespace()
+                .find_map(|word| word.strip_prefix("port="))
+                .and_then(|n| n.trim_matches('"').parse().ok())
+        })
+        .unwrap_or_else(|| panic!("no port in {clean:?}"))
+}
+
+/// GET on the bot's HTTP server: status and body.
+pub fn http_get(port: u16, path: &str) -> (u16, String) {
+    let url = format!("http://127.0.0.1:{port}{path}");
+    let mut response = ureq::get(&url)
+        .config()
+        .http_status_as_error(false)
+        .build()
+        .call()
+        .unwrap_or_else(|err| panic!("GET {url}: {err}"));
+    let status = response.status().as_u16();
+    let body = response.body_mut().read_to_string().unwrap_or_default();
+    (status, body)
+}
+
+/// GET on the bot's HTTP server, a 200 with JSON.
+pub fn http_get_json(port: u16, path: &str) -> serde_json::Value {
+    let (status, body) = http_get(port, path);
+    assert_eq!(status, 200, "GET {path}: {body}");
+    serde_json::from_str(&body).unwrap_or_else(|err| panic!("GET {path}: {err}: {body}"))
+}
+
+/// fake-wa, a temp home and a bot linked by QR and online.
+pub fn linked_bot(extra_env: &[(&str, &str)]) -> (FakeWa, tempfile::TempDir, Proc) {
+    let wa = FakeWa::start();
+    let home = tempfile::tempdir().expect("temp dir");
+    let mut bot = start_blacksky(&wa, home.path(), extra_env);
+    let qr = bot.expect_line(LINE_WAIT, "qr: line", |s, l| {
+        s == Stream::Stdout && l.starts_with("qr: ")
+    });
+    wa.post("/scan", qr.trim_start_matches("qr: "));
+    wa.wait_state(LINE_WAIT, "paired, logged in and active", |s| {
+        flag(s, "paired") && flag(s, "logged_in") && flag(s, "passive_active")
+    });
+    (wa, home, bot)
 }

@@ -88,7 +88,7 @@ pub struct ClientConfig {
     /// TEST ONLY, and wrong on purpose: ack a message before it is stored
     /// (what Baileys-based bots do). The chaos harness turns it on to show
     /// it catches the loss this causes; nothing else may.
-    #[doc(hidden)]
+    #[cfg(feature = "testing")]
     pub broken_ack_before_store: bool,
 }
 
@@ -120,6 +120,7 @@ impl Default for ClientConfig {
             outbound_len_max: 1_024,
             device_lists_len_max: 4_096,
             device_list_ttl_ms: DAY_MS,
+            #[cfg(feature = "testing")]
             broken_ack_before_store: false,
         }
     }

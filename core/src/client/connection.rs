@@ -103,10 +103,9 @@ impl Client {
             };
             match decoded.decode(plain) {
                 Ok(node) => self.on_node(now, node, plain, wall),
-                Err(err) => {
-                    self.close(DisconnectReason::ProtocolViolation(Violation::Stanza(err)));
-                    break;
-                }
+                // Each frame decodes on its own: skipping one leaves the
+                // next readable, and a close would only bring it back.
+                Err(err) => self.ignore(super::Ignored::UndecodableStanza(err)),
             }
         }
         self.decoder = frames;

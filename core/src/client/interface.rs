@@ -5,7 +5,7 @@ use crate::session::{Committed, Outbound, Session, StoreFault, Write};
 use crate::time::UnixMillis;
 use crate::wire::binary::Jid;
 
-use super::{DisconnectReason, IqPurpose};
+use super::{DisconnectReason, Ignored, IqPurpose};
 
 /// Identifies a store batch so its completion can be matched.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -133,6 +133,11 @@ pub enum Event {
     LimitReached {
         limit: Limit,
     },
+    /// A stanza the client cannot use was answered where it could be and
+    /// skipped: the connection goes on (see `client::ignored`).
+    StanzaIgnored {
+        what: Ignored,
+    },
     /// The connection is over; close the socket. Terminal.
     Disconnected {
         reason: DisconnectReason,
@@ -221,6 +226,9 @@ impl std::fmt::Debug for Event {
                 .debug_struct("LimitReached")
                 .field("limit", limit)
                 .finish(),
+            Event::StanzaIgnored { what } => {
+                f.debug_struct("StanzaIgnored").field("what", what).finish()
+            }
             Event::Disconnected { reason } => f
                 .debug_struct("Disconnected")
                 .field("reason", reason)

@@ -76,10 +76,9 @@ impl Client {
                     .and_then(|v| v.parse::<u32>().ok());
                 match count {
                     Some(count) => self.maybe_upload_pre_keys(count),
-                    None => self.violation(Violation::Missing {
-                        stanza: "pre-key count",
-                        what: "a value",
-                    }),
+                    None => self.ignore(super::Ignored::PreKeyCountWithoutValue(
+                        super::CountSource::Answer,
+                    )),
                 }
             }
             IqPurpose::PreKeyUpload { up_to, count } => {

@@ -20,6 +20,7 @@ mod config;
 mod connection;
 mod decrypt;
 mod disconnect;
+mod ignored;
 mod interface;
 mod iq;
 pub mod link_code;
@@ -42,6 +43,7 @@ use rand_core::{RngCore, SeedableRng};
 
 pub use config::{ClientConfig, PairingMethod};
 pub use disconnect::DisconnectReason;
+pub use ignored::{CountSource, Ignored};
 pub use interface::{Event, Input, InputError, Limit, OpId, Output};
 pub use iq::IqPurpose;
 pub use payload::Browser;

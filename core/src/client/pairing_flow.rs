@@ -134,10 +134,7 @@ impl Client {
             child_bytes("link_code_pairing_wrapped_primary_ephemeral_pub"),
             child_bytes("primary_identity_pub"),
         ) else {
-            return self.violation(Violation::Missing {
-                stanza: "code pairing notification",
-                what: "a ref, the wrapped key or the primary identity",
-            });
+            return self.ignore(super::Ignored::LinkCodeNotificationIncomplete);
         };
         let identity_key = self.session.creds.identity_key.clone();
         let Some(code) = self.pairing_flow().and_then(|flow| flow.link_code.take()) else {

@@ -8,8 +8,8 @@ use std::time::Instant;
 use super::decrypt::{self, Failure};
 use super::seen::Seen;
 use super::{
-    AfterStore, Answer, Client, DisconnectReason, Event, InputError, IqPurpose, Limit, OpId,
-    Output, ms, stanzas,
+    AfterStore, Answer, Client, CountSource, DisconnectReason, Event, Ignored, InputError,
+    IqPurpose, Limit, OpId, Output, ms, stanzas,
 };
 use crate::crypto::KeyPair;
 use crate::message::content::{Content, Kind, Protocol};
@@ -47,12 +47,13 @@ impl Client {
                     Some("link_code_companion_reg") => self.on_link_code_notification(now, node),
                     // The server's count of our one-time pre-keys fell.
                     Some("encrypt") => {
-                        if let Some(count) = node
-                            .child("count")
-                            .and_then(|c| c.attr("value"))
-                            .and_then(|v| v.parse().ok())
-                        {
-                            self.maybe_upload_pre_keys(count);
+                        if let Some(count) = node.child("count") {
+                            match count.attr("value").and_then(|v| v.parse().ok()) {
+                                Some(count) => self.maybe_upload_pre_keys(count),
+                                None => self.ignore(Ignored::PreKeyCountWithoutValue(
+                                    CountSource::Notification,
+                                )),
+                            }
                         }
                     }
                     _ => {}
@@ -107,10 +108,7 @@ impl Client {
 
     fn on_message(&mut self, node: NodeRef<'_>, raw: &[u8], wall: UnixMillis) {
         let Some(id) = node.attr("id") else {
-            return self.violation(super::Violation::Missing {
-                stanza: "message",
-                what: "id",
-            });
+            return self.ignore(Ignored::MessageWithoutId);
         };
         match self.seen_messages.get(id) {
             // Committed already: the server missed our ack; answer again.
@@ -126,6 +124,7 @@ impl Client {
         if self.seen_messages.set(id, Seen::Storing) {
             self.limit_reached(Limit::SeenMessages);
         }
+        #[cfg(feature = "testing")]
         if self.config.broken_ack_before_store {
             self.send(&stanzas::ack_for(node));
         }

@@ -9,6 +9,7 @@ mod model;
 pub mod pre_key_ids;
 pub mod restore;
 pub mod snapshot;
+#[cfg(any(test, feature = "testing"))]
 pub mod testing;
 
 mod signed_pre_key_schedule;

@@ -11,7 +11,7 @@ use std::collections::{BTreeMap, VecDeque};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Instant;
 
-use blacksky_core::client::{DisconnectReason, Event};
+use blacksky_core::client::{DisconnectReason, Event, Ignored};
 use blacksky_core::keeper::{self, Alert, ConnState, Health, Reaction};
 use blacksky_core::time::UnixMillis;
 use blacksky_core::wire::binary::Jid;
@@ -405,6 +405,13 @@ impl StatusBoard {
             }
             Event::MessageUnreadable { .. } => self.lock().e2e.unreadable_total += 1,
             Event::IdentityChanged { .. } => self.lock().e2e.identity_changes_total += 1,
+            Event::StanzaIgnored { what } => {
+                if let Some(i) = Ignored::KINDS.iter().position(|k| *k == what.kind()) {
+                    let mut board = self.lock();
+                    let count = &mut board.e2e.stanzas_ignored_total[i];
+                    *count = count.saturating_add(1);
+                }
+            }
             Event::Disconnected { reason } => self.record_disconnect(reason, wall),
             Event::OfflineDelivered { .. }
             | Event::PreKeysUploaded { .. }
@@ -942,6 +949,8 @@ pub struct E2eCounts {
     pub unreadable_total: u64,
     /// Contacts' devices seen with a new identity key.
     pub identity_changes_total: u64,
+    /// Stanzas skipped as unusable, by kind (`Ignored::KINDS`' order).
+    pub stanzas_ignored_total: [u64; Ignored::KINDS.len()],
 }
 
 /// The numbers behind /metrics.

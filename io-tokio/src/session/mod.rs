@@ -3,10 +3,12 @@
 //! [`driver`] runs one connection over the [`transport`] and reports its
 //! [`events`] to the loop, the store [`worker`] owns the session's store
 //! (and prunes it, [`retention`]); [`settings`] and [`present`] are shared
-//! by the runner and the loop.
+//! by the runner and the loop; [`grace`] shares the shutdown's budget
+//! among its steps.
 
 pub mod driver;
 pub mod events;
+pub mod grace;
 pub mod outbound;
 pub mod present;
 pub mod retention;

@@ -115,6 +115,15 @@ pub fn present(event: &Event, display: CodeDisplay, page_on: bool) {
             limit = limit.as_str(),
             "a limit was reached: the connection holds back instead of growing"
         ),
+        Event::StanzaIgnored { what } => {
+            if let Some(suppressed) = IGNORED_STANZA_LOGS.admit() {
+                tracing::warn!(
+                    kind = what.kind(),
+                    suppressed,
+                    "{what}: skipped, the connection stays"
+                );
+            }
+        }
         Event::Disconnected { reason } => tracing::warn!(%reason, "disconnected"),
     }
 }
@@ -133,6 +142,9 @@ fn shown_nowhere(what: &str) -> String {
 const E2E_FAILURE_LOGS_PER_MINUTE: u32 = 20;
 
 static E2E_FAILURE_LOGS: LogBudget = LogBudget::new(E2E_FAILURE_LOGS_PER_MINUTE);
+
+/// A server resending a stanza we skip would fill the log the same way.
+static IGNORED_STANZA_LOGS: LogBudget = LogBudget::new(E2E_FAILURE_LOGS_PER_MINUTE);
 
 /// A per-minute allowance of log lines for one kind of event.
 struct LogBudget {

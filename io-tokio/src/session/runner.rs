@@ -76,6 +76,7 @@ where
         loop_seed,
         rss,
         console,
+        #[cfg(feature = "testing")]
         tune_client,
         mut hooks,
     } = setup;
@@ -128,6 +129,7 @@ where
         console,
         pairing_page_on: web_pairing.page_on,
         seed: loop_seed,
+        #[cfg(feature = "testing")]
         tune_client,
         incidents: Incidents::new(incident_config(config), clock.now(), resumed),
         alerts: dispatcher
@@ -144,12 +146,13 @@ where
     )
     .await;
     hooks.loop_ended(&finished);
-    if finished.finalized {
-        worker.stop().await;
-    } else {
-        worker
-            .close(Duration::from_millis(config.shutdown_grace_ms))
-            .await;
+    match finished.shutdown {
+        Some(budget) => worker.stop_by(budget.worker_stop_deadline()).await,
+        None => {
+            worker
+                .close(Duration::from_millis(config.shutdown_grace_ms))
+                .await;
+        }
     }
     if let Some(dispatcher) = dispatcher {
         let budget = if finished.exit_code == 0 {

@@ -7,6 +7,7 @@ use blacksky_core::client::{ClientConfig, PairingMethod};
 use blacksky_core::keeper::KeeperConfig;
 
 use crate::host::config::{Config, Pairing};
+use crate::session::grace::GraceBudget;
 use crate::session::worker::WorkerConfig;
 
 /// The core's client settings from the shell's config.
@@ -38,7 +39,9 @@ pub fn keeper_config(config: &Config, pairing_page_on: bool) -> KeeperConfig {
             .map(|mb| mb * 1024 * 1024),
         // The store worker takes the periodic snapshots itself.
         backup_interval_ms: 0,
-        shutdown_grace_ms: config.shutdown_grace_ms,
+        // Its sequence ends at its share; the store worker's stop and the
+        // exit get the rest.
+        shutdown_grace_ms: GraceBudget::keeper_ms(config.shutdown_grace_ms),
         daily_restart: config.daily_restart,
         ..KeeperConfig::default()
     }

@@ -8,6 +8,7 @@
 use std::future::Future;
 use std::sync::Arc;
 
+#[cfg(feature = "testing")]
 use blacksky_core::client::ClientConfig;
 use blacksky_core::session::snapshot::KDF_ITERATIONS_DEFAULT;
 use rand_core::{OsRng, RngCore};
@@ -97,7 +98,7 @@ pub struct RunSetup<O, D, C, H> {
     pub console: CodeDisplay,
     /// TEST ONLY: adjusts the client's settings (the chaos harness plants
     /// a deliberately broken policy with it, to show it is caught).
-    #[doc(hidden)]
+    #[cfg(feature = "testing")]
     pub tune_client: Option<fn(&mut ClientConfig)>,
     pub hooks: Box<dyn RunHooks>,
 }
@@ -130,6 +131,7 @@ impl RunSetup<ConfiguredStore, WsDialer, SystemClock, LogHandler> {
             loop_seed: os_seed(),
             rss: RssSampler::default(),
             console: config.code_display,
+            #[cfg(feature = "testing")]
             tune_client: None,
             hooks: Box::new(()),
         }

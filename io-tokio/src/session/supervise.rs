@@ -10,7 +10,7 @@
 use std::time::{Duration, Instant};
 
 use blacksky_core::alerts::{Incidents, Link, Observation};
-use blacksky_core::client::{Client, ClientConfig, DisconnectReason, Event, PairingMethod};
+use blacksky_core::client::{Client, DisconnectReason, Event, PairingMethod};
 use blacksky_core::keeper::{
     Alert, ConnState, Input as KeeperInput, Keeper, Output as KeeperOutput, ShutdownStep,
     StandByCause,
@@ -34,6 +34,7 @@ use crate::host::redact::mask_url;
 use crate::host::status::StatusBoard;
 use crate::session::driver::{Control, Ended, run_connection};
 use crate::session::events::{self, EVENTS_LEN_MAX, EventSender};
+use crate::session::grace::GraceBudget;
 use crate::session::present::present;
 use crate::session::settings::{client_config, keeper_config};
 use crate::session::transport::Dialer;
@@ -70,8 +71,8 @@ pub struct Services {
     pub seed: [u8; 32],
     /// TEST ONLY: adjusts the client's settings (the chaos harness uses it
     /// to plant a deliberately broken policy and show that it is caught).
-    #[doc(hidden)]
-    pub tune_client: Option<fn(&mut ClientConfig)>,
+    #[cfg(feature = "testing")]
+    pub tune_client: Option<fn(&mut blacksky_core::client::ClientConfig)>,
     /// What counts as an incident (resumed with those a previous process
     /// left open), and where its alerts go.
     pub incidents: Incidents,
@@ -127,9 +128,10 @@ fn link_of(keeper: &Keeper) -> Link {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Finished {
     pub exit_code: i32,
-    /// The shutdown sequence already flushed the store and took the final
-    /// snapshot.
-    pub finalized: bool,
+    /// The shutdown sequence ran (drain, final snapshot, close) on this
+    /// budget, whose rest the store worker's stop gets; `None`: the
+    /// keeper exited without it, and the worker is closed on a whole grace.
+    pub shutdown: Option<GraceBudget>,
 }
 
 /// A connection task and the switch that steers it.
@@ -266,6 +268,7 @@ pub async fn supervise<D: Dialer, C: Clock + Clone + 'static>(
     let (events_tx, mut events_rx) = events::channel(EVENTS_LEN_MAX, board.clone());
     let mut connection: Option<Connection> = None;
     let mut client_config = client_config(config);
+    #[cfg(feature = "testing")]
     if let Some(tune) = services.tune_client {
         tune(&mut client_config);
     }
@@ -351,6 +354,10 @@ pub async fn supervise<D: Dialer, C: Clock + Clone + 'static>(
                     );
                 }
                 KeeperOutput::Shutdown(ShutdownStep::Drain) => {
+                    let budget = GraceBudget::new(
+                        clock.now(),
+                        Duration::from_millis(config.shutdown_grace_ms),
+                    );
                     let code = shut_down(
                         &mut keeper,
                         connection.take(),
@@ -358,11 +365,12 @@ pub async fn supervise<D: Dialer, C: Clock + Clone + 'static>(
                         worker,
                         &clock,
                         services,
+                        budget,
                     )
                     .await;
                     return Finished {
                         exit_code: code,
-                        finalized: true,
+                        shutdown: Some(budget),
                     };
                 }
                 KeeperOutput::Shutdown(_) => {}
@@ -375,7 +383,7 @@ pub async fn supervise<D: Dialer, C: Clock + Clone + 'static>(
                     }
                     return Finished {
                         exit_code: code,
-                        finalized: false,
+                        shutdown: None,
                     };
                 }
                 KeeperOutput::Alert(alert) => {
@@ -520,8 +528,9 @@ async fn ask_the_register<C: Clock>(worker: &StoreWorker, keeper: &mut Keeper, c
 
 /// The shutdown sequence the keeper orders: drain (read nothing more,
 /// finish the writes in flight so their acks go out), final snapshot,
-/// close the socket; each step cut off at the keeper's grace deadline.
-/// The connection's events are taken throughout, so it never waits on a
+/// close the socket; each step cut off at the end of its share of the
+/// grace (`budget`), and the whole at the keeper's deadline. The
+/// connection's events are taken throughout, so it never waits on a
 /// full channel while its acks are due.
 async fn shut_down<C: Clock>(
     keeper: &mut Keeper,
@@ -530,6 +539,7 @@ async fn shut_down<C: Clock>(
     worker: &StoreWorker,
     clock: &C,
     services: &Services,
+    budget: GraceBudget,
 ) -> i32 {
     let board = &services.board;
     let mut step = ShutdownStep::Drain;
@@ -564,6 +574,7 @@ async fn shut_down<C: Clock>(
             };
             tokio::pin!(work);
             let deadline = keeper.poll_timeout();
+            let share_ends = budget.step_deadline(step);
             loop {
                 tokio::select! {
                     biased;
@@ -574,6 +585,16 @@ async fn shut_down<C: Clock>(
                     Some(event) = events.recv() => show(&event, services, clock),
                     () = sleep_until(deadline) => {
                         keeper.handle_timeout(clock.now());
+                        break;
+                    }
+                    () = sleep_until(Some(share_ends)) => {
+                        // A store that does not answer: the steps after
+                        // this one still get theirs.
+                        tracing::warn!(
+                            ?step,
+                            "shutdown step cut off at the end of its share of SHUTDOWN_GRACE_MS"
+                        );
+                        keeper.handle_input(clock.now(), KeeperInput::ShutdownStepDone(step));
                         break;
                     }
                 }

@@ -25,6 +25,7 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
 use blacksky_core::client::OpId;
+use blacksky_core::keeper::ShutdownStep;
 use blacksky_core::message::Incoming;
 use blacksky_core::session::{
     Committed, Creds, InboxContent, Outbound, OutboxEntry, Session, StoreFault, Write, pre_key_ids,
@@ -35,6 +36,7 @@ use tokio::task::JoinHandle;
 use tokio::time::Instant;
 
 use crate::host::clock::{Clock, SharedClock};
+use crate::session::grace::GraceBudget;
 use crate::session::outbound::{OUTBOUND_VIEW_LEN_MAX, SharedOutbound};
 use crate::session::retention::{self, Retention};
 use crate::store::backup::Sealer;
@@ -728,20 +730,42 @@ impl StoreWorker {
     }
 
     /// Stops the worker; writes still queued are dropped (none was acked).
-    pub async fn stop(mut self) {
-        let _ = self.control.send(Control::Stop).await;
+    pub async fn stop(self) {
+        self.stop_by(Instant::now().into_std() + Duration::from_secs(3600))
+            .await;
+    }
+
+    /// Stops the worker by `deadline`: one store call that does not
+    /// return (a database gone silent) is cut off there, so the exit stays
+    /// inside the grace. Nothing cut off was acked: a commit that does not
+    /// finish is rolled back, and the server delivers its messages again.
+    pub async fn stop_by(mut self, deadline: std::time::Instant) {
+        let deadline = Instant::from_std(deadline);
+        let _ = tokio::time::timeout_at(deadline, self.control.send(Control::Stop)).await;
         if let Some(task) = self.task.take() {
-            let _ = task.await;
+            let abort = task.abort_handle();
+            if tokio::time::timeout_at(deadline, task).await.is_err() {
+                abort.abort();
+                tracing::warn!(
+                    "the store worker did not stop in its share of SHUTDOWN_GRACE_MS (a store \
+                     call hangs): cut off; what it had not committed was never acked"
+                );
+            }
         }
     }
 
     /// The end of a run: waits for queued writes, takes the final snapshot,
-    /// stops, all within `budget`.
+    /// stops, each within its share of `budget`.
     pub async fn close(self, budget: Duration) {
-        let deadline = Instant::now() + budget;
-        if self.flush(budget).await {
-            let left = deadline.saturating_duration_since(Instant::now());
-            if let Err(err) = self.snapshot("shutdown", left).await {
+        let grace = GraceBudget::new(Instant::now().into_std(), budget);
+        let left = |step| {
+            Instant::from_std(grace.step_deadline(step)).saturating_duration_since(Instant::now())
+        };
+        if self.flush(left(ShutdownStep::Drain)).await {
+            if let Err(err) = self
+                .snapshot("shutdown", left(ShutdownStep::FinalSnapshot))
+                .await
+            {
                 tracing::error!("final snapshot failed: {err}");
             }
         } else {
@@ -751,7 +775,7 @@ impl StoreWorker {
                  acked, and the server will deliver them again; no final snapshot"
             );
         }
-        self.stop().await;
+        self.stop_by(grace.worker_stop_deadline()).await;
     }
 }
 
@@ -1216,7 +1240,8 @@ impl<S: Store> Worker<S> {
         }
         let batch = self.config.inbox_batch_len.max(1);
         let (owner, lease) = (self.config.owner.clone(), self.config.claim_lease_ms);
-        let entries = self.store.claim_inbox(&owner, lease, batch).await?;
+        let limit = self.config.attempt_timeout_ms;
+        let entries = Self::attempt(limit, self.store.claim_inbox(&owner, lease, batch)).await?;
         for entry in &entries {
             let outbox = self
                 .handler
@@ -1271,15 +1296,17 @@ impl<S: Store> Worker<S> {
     }
 
     async fn snapshot(&mut self, reason: &'static str) -> Result<u64, SnapshotFailure> {
-        let Some(session) = self.store.load_session().await? else {
+        // Bounded like every store call: a database gone silent must not
+        // keep the worker from its commands (a shutdown waits on them).
+        let limit = self.config.attempt_timeout_ms;
+        let Some(session) = Self::attempt(limit, self.store.load_session()).await? else {
             return Ok(0);
         };
         let created_at = self.config.clock.wall();
         let bytes = self.sealer.seal(&session, created_at).await?;
-        let generation = self
-            .store
-            .put_snapshot(created_at, &bytes, self.config.backup_keep)
-            .await?;
+        let keep = self.config.backup_keep;
+        let generation =
+            Self::attempt(limit, self.store.put_snapshot(created_at, &bytes, keep)).await?;
         self.health.snapshots_total.fetch_add(1, Ordering::Relaxed);
         self.health
             .last_snapshot_at_ms

@@ -206,7 +206,7 @@ pub async fn the_inbox_drops_duplicates_and_marks_handled_with_the_replies<S: Db
     let handled = Write::Handled {
         id: "A".into(),
         at: UnixMillis(9),
-        outbox: vec![reply.clone()],
+        outbox: vec![reply.clone().into_outbound("A", 0)],
     };
     store
         .commit(std::slice::from_ref(&handled))
@@ -221,6 +221,34 @@ pub async fn the_inbox_drops_duplicates_and_marks_handled_with_the_replies<S: Db
     assert_eq!(outbox.len(), 1);
     assert_eq!(outbox[0].inbox_id, "A");
     assert_eq!(outbox[0].payload_bytes, 4);
+    // The outbound message: unsent, then sealed (its stanza kept), then
+    // sent (it leaves the unsent ones).
+    let unsent = store.unsent_outbound(10).await.expect("unsent");
+    assert_eq!(unsent.len(), 1);
+    assert_eq!(unsent[0].message, b"pong");
+    assert_eq!(unsent[0].stanza, None);
+    let id = unsent[0].id.clone();
+    store
+        .commit(&[Write::OutboundSealed {
+            id: id.clone(),
+            stanza: vec![7; 5],
+        }])
+        .await
+        .expect("sealed");
+    let unsent = store.unsent_outbound(10).await.expect("unsent");
+    assert_eq!(unsent[0].stanza, Some(vec![7; 5]));
+    store
+        .commit(&[Write::OutboundSent {
+            id,
+            at: UnixMillis(10),
+        }])
+        .await
+        .expect("sent");
+    assert!(store.unsent_outbound(10).await.expect("unsent").is_empty());
+    assert_eq!(
+        store.outbox().await.expect("read")[0].sent_at,
+        Some(UnixMillis(10))
+    );
 }
 
 /// Two processes on one session never get the same inbox entry while a
@@ -814,7 +842,7 @@ async fn aged_entry<S: Db>(store: &mut S, id: &str, now: UnixMillis, days_ago: u
             .commit(&[Write::Handled {
                 id: id.into(),
                 at,
-                outbox: vec![reply],
+                outbox: vec![reply.into_outbound(id, 0)],
             }])
             .await
             .expect("handled");

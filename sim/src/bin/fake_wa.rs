@@ -43,6 +43,10 @@ control API (JSON):
                                      [{id, text, device, ...}] (our own number: the phone's DSM copies)
   GET  /violations                   what a real server or contact would refuse in the bot's
                                      messages: [{id, owner, device, kind, ...}]
+  POST /poison?kind=K[&conn=I]       a stanza the client cannot use, sent again at each
+                                     login until answered; K: message-without-id,
+                                     undecodable, message-unreadable, count-notification,
+                                     count-answer; GET /poison: what became of them
   GET  /state                        everything the server knows
 ";
 

@@ -74,6 +74,7 @@ impl FakeServer {
     pub(crate) fn on_stanza(&mut self, conn: ConnId, node: Node) {
         match node.tag.as_str() {
             "iq" => self.on_client_iq(conn, &node),
+            "ack" if self.on_poison_ack(&node) => {}
             "ack" if node.attr("class") == Some("message") => self.on_message_ack(conn, &node),
             "receipt" => self.on_receipt(conn, &node),
             "message" => self.on_bot_message(conn, &node),
@@ -114,6 +115,8 @@ impl FakeServer {
                 let what = format!("{xmlns} iq before login");
                 self.refuse_iq(conn, &id, 401, "not-authorized", what);
             }
+            ("get", "encrypt")
+                if iq.child("count").is_some() && self.poison_count_answer(conn, &id) => {}
             ("get", "encrypt") if iq.child("count").is_some() => {
                 let count = device
                     .and_then(|d| self.devices.get(&d))
@@ -249,5 +252,6 @@ impl FakeServer {
         let jid = d.jid.to_string();
         self.event(ServerEvent::Active { conn, jid });
         self.deliver_offline(conn);
+        self.redeliver_poison(conn);
     }
 }

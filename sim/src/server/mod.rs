@@ -44,6 +44,7 @@ mod output;
 mod own_phone;
 mod peer;
 mod phone;
+pub mod poison;
 mod pre_keys;
 mod receipts;
 mod received;
@@ -129,6 +130,8 @@ pub struct FakeServer {
     max_live_connections_per_device: u32,
     replaced_connections: u32,
     last_client_error: Option<String>,
+    /// Stanzas a client cannot use, sent on demand (see `poison`).
+    poison: poison::Poison,
 }
 
 impl FakeServer {
@@ -175,6 +178,7 @@ impl FakeServer {
             max_live_connections_per_device: 0,
             replaced_connections: 0,
             last_client_error: None,
+            poison: poison::Poison::default(),
         }
     }
 

@@ -5,6 +5,8 @@
 
 use std::fmt::Write;
 
+use blacksky_core::client::Ignored;
+
 use crate::host::status::{MetricsView, VERSION};
 
 /// The content type Prometheus expects for this format.
@@ -207,6 +209,14 @@ pub fn render(view: &MetricsView) -> String {
         format_args!("{:.3}", console.sends_per_second),
     );
     e.family(
+        "blacksky_stanzas_ignored_total",
+        Counter,
+        "Stanzas the client could not use, answered where they could be and skipped (no reconnect), by kind.",
+    );
+    for (kind, count) in Ignored::KINDS.iter().zip(view.e2e.stanzas_ignored_total) {
+        e.sample("blacksky_stanzas_ignored_total", &[("kind", kind)], count);
+    }
+    e.family(
         "blacksky_resident_memory_bytes",
         Gauge,
         "Resident set size of the process at the last sample.",
@@ -257,6 +267,7 @@ mod tests {
                 retry_receipts_total: 8,
                 unreadable_total: 0,
                 identity_changes_total: 0,
+                stanzas_ignored_total: [0, 3, 0, 0, 0],
             },
             resident_memory_bytes: None,
             uptime_s: 1.5,
@@ -287,6 +298,8 @@ mod tests {
         assert!(body.contains("\nblacksky_limits_reached_total 7\n"));
         assert!(body.contains("\nblacksky_channel_waits_total 9\n"));
         assert!(body.contains("\nblacksky_retry_receipts_total 8\n"));
+        assert!(body.contains("\nblacksky_stanzas_ignored_total{kind=\"message_without_id\"} 3\n"));
+        assert!(body.contains("\nblacksky_stanzas_ignored_total{kind=\"undecodable_stanza\"} 0\n"));
         assert!(body.contains("\nblacksky_uptime_seconds 1.500\n"));
         assert!(body.ends_with('\n'));
     }
