@@ -146,7 +146,7 @@ where
     )
     .await;
     hooks.loop_ended(&finished);
-    match finished.shutdown {
+    match &finished.shutdown {
         Some(budget) => worker.stop_by(budget.worker_stop_deadline()).await,
         None => {
             worker
@@ -155,10 +155,15 @@ where
         }
     }
     if let Some(dispatcher) = dispatcher {
-        let budget = if finished.exit_code == 0 {
-            ALERT_CLEAN_EXIT_BUDGET
-        } else {
-            ALERT_EXIT_BUDGET
+        let budget = match &finished.shutdown {
+            // A shutdown's alerts get what is left of its grace, at most
+            // the clean exit's share (the rest go at the next start).
+            Some(grace) => grace
+                .end()
+                .saturating_duration_since(std::time::Instant::now())
+                .min(ALERT_CLEAN_EXIT_BUDGET),
+            None if finished.exit_code == 0 => ALERT_CLEAN_EXIT_BUDGET,
+            None => ALERT_EXIT_BUDGET,
         };
         dispatcher.finish(budget).await;
     }
