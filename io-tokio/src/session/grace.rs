@@ -6,7 +6,8 @@
 //! signal: time a step leaves unused goes to the ones after it. In order:
 //! drain (the writes in flight, so their acks go out), the final
 //! snapshot, the socket's close (the keeper's sequence ends there), the
-//! store worker's stop, and a slack for the process to exit.
+//! store worker's stop, the alerts still queued, and a slack for the
+//! process to exit.
 
 use std::time::{Duration, Instant};
 
@@ -17,6 +18,7 @@ const DRAIN_END_PERMILLE: u32 = 400;
 const FINAL_SNAPSHOT_END_PERMILLE: u32 = 650;
 const CLOSE_END_PERMILLE: u32 = 750;
 const WORKER_STOP_END_PERMILLE: u32 = 900;
+const ALERTS_END_PERMILLE: u32 = 950;
 
 /// The shutdown's deadlines, from the moment it began.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -54,6 +56,13 @@ impl GraceBudget {
         self.at(WORKER_STOP_END_PERMILLE)
     }
 
+    /// When the alerts still queued must have gone (or wait for the next
+    /// start): the rest of the grace is the process's own exit.
+    #[must_use]
+    pub fn alerts_deadline(&self) -> Instant {
+        self.at(ALERTS_END_PERMILLE)
+    }
+
     /// Where the grace ends.
     #[must_use]
     pub fn end(&self) -> Instant {
@@ -78,10 +87,11 @@ mod tests {
             budget.step_deadline(ShutdownStep::FinalSnapshot),
             budget.step_deadline(ShutdownStep::Close),
             budget.worker_stop_deadline(),
+            budget.alerts_deadline(),
             budget.end(),
         ];
         let ms: Vec<u128> = ends.iter().map(|t| (*t - t0).as_millis()).collect();
-        assert_eq!(ms, [10_000, 16_250, 18_750, 22_500, 25_000]);
+        assert_eq!(ms, [10_000, 16_250, 18_750, 22_500, 23_750, 25_000]);
         assert_eq!(GraceBudget::keeper_ms(25_000), 18_750);
     }
 }

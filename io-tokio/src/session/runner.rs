@@ -156,10 +156,10 @@ where
     }
     if let Some(dispatcher) = dispatcher {
         let budget = match &finished.shutdown {
-            // A shutdown's alerts get what is left of its grace, at most
-            // the clean exit's share (the rest go at the next start).
+            // A shutdown's alerts get their share of its grace, at most
+            // the clean exit's budget (the rest go at the next start).
             Some(grace) => grace
-                .end()
+                .alerts_deadline()
                 .saturating_duration_since(std::time::Instant::now())
                 .min(ALERT_CLEAN_EXIT_BUDGET),
             None if finished.exit_code == 0 => ALERT_CLEAN_EXIT_BUDGET,
