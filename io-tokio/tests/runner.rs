@@ -9,13 +9,14 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Duration;
 
+use blacksky_bot::{Bot, Silent};
 use blacksky_io::host::clock::SystemClock;
 use blacksky_io::host::config::{CodeDisplay, Config};
 use blacksky_io::host::status::StatusBoard;
 use blacksky_io::session::runner::{EXIT_SESSION_UNREADABLE, run_with};
 use blacksky_io::session::setup::{OpenStore, RunHooks, RunSetup};
 use blacksky_io::session::transport::WsDialer;
-use blacksky_io::session::worker::{LogHandler, StoreHealth};
+use blacksky_io::session::worker::{StoreHealth, silent_bot};
 use blacksky_io::store::{MemoryDb, MemoryStore, StoreError};
 use tokio::sync::watch;
 
@@ -61,8 +62,8 @@ fn setup(
     db: &Arc<MemoryDb>,
     opens: &Arc<AtomicU32>,
     boards: &Arc<AtomicU32>,
-) -> RunSetup<CountingOpener, WsDialer, SystemClock, LogHandler> {
-    let production = RunSetup::production(&config(), StoreHealth::new());
+) -> RunSetup<CountingOpener, WsDialer, SystemClock, Bot<Silent>> {
+    let production = RunSetup::production(&config(), StoreHealth::new(), silent_bot());
     RunSetup {
         open_store: CountingOpener {
             db: db.clone(),
@@ -71,6 +72,7 @@ fn setup(
         dialer: production.dialer,
         clock: production.clock,
         inbox_handler: production.inbox_handler,
+        proactive: None,
         store_health: production.store_health,
         worker: production.worker,
         sealer_kdf_iterations: 1,

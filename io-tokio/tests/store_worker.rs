@@ -13,7 +13,7 @@ use blacksky_core::session::testing::sample_session;
 use blacksky_core::session::{Session, Write};
 use blacksky_core::time::UnixMillis;
 use blacksky_io::host::clock::{Clock, SharedClock};
-use blacksky_io::session::worker::{LogHandler, QueueFull};
+use blacksky_io::session::worker::{QueueFull, silent_bot};
 use blacksky_io::session::worker::{StoreHealth, StoreWorker, WorkerConfig};
 use blacksky_io::store::backup::Sealer;
 use blacksky_io::store::{INSTANCE_FORGET_MS, MemoryDb, MemoryStore, Store};
@@ -26,7 +26,7 @@ fn spawn(store: MemoryStore, config: WorkerConfig) -> StoreWorker {
         store,
         Session::new(creds),
         Sealer::new("s", None, TEST_KDF_ITERATIONS),
-        Box::new(LogHandler),
+        Box::new(silent_bot()),
         config,
         StoreHealth::new(),
     )

@@ -262,6 +262,12 @@ pub enum Write {
         at: UnixMillis,
         outbox: Vec<Outbound>,
     },
+    /// Messages sent on the bot's own initiative (not answers): they
+    /// join the outbox as they are, durable once this commits.
+    Queued {
+        at: UnixMillis,
+        outbox: Vec<Outbound>,
+    },
     /// The stanza an outbound message is sent as, committed with the
     /// session records that sealing it advanced.
     OutboundSealed {
@@ -308,6 +314,7 @@ impl std::fmt::Debug for Write {
             Write::Handled { id, outbox, .. } => {
                 write!(f, "Handled({id}, {} replies)", outbox.len())
             }
+            Write::Queued { outbox, .. } => write!(f, "Queued({} messages)", outbox.len()),
             Write::OutboundSealed { id, stanza } => {
                 write!(f, "OutboundSealed({id}, {} bytes)", stanza.len())
             }
@@ -491,6 +498,7 @@ impl Session {
             }
             Write::Inbox(_)
             | Write::Handled { .. }
+            | Write::Queued { .. }
             | Write::OutboundSealed { .. }
             | Write::OutboundSent { .. } => {}
         }

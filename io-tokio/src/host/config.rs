@@ -245,7 +245,23 @@ pub struct Config {
     /// `RESTART_AT` (HH:MM, UTC) and `RESTART_SPREAD_MINUTES`: the keeper's
     /// own graceful cycle once a day.
     pub daily_restart: Option<DailyRestart>,
+    /// `AUTO_REPLY_FILE`: the auto-reply rules.
+    pub auto_replies: AutoReplySource,
+    /// `RATE_LIMIT_PER_MIN`: answers per sender and minute, 0 for no limit.
+    pub rate_limit_per_min: u32,
 }
+
+/// Where the auto-reply rules come from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AutoReplySource {
+    /// `./auto-replies.toml`, used when it exists.
+    Default(PathBuf),
+    /// The file `AUTO_REPLY_FILE` names: it must exist.
+    Named(PathBuf),
+}
+
+/// The auto-reply file looked for when `AUTO_REPLY_FILE` is not set.
+pub const AUTO_REPLY_FILE_DEFAULT: &str = "./auto-replies.toml";
 
 /// Reads variables by their names (primary first, then aliases).
 struct Reader<'a, E: EnvSource> {
@@ -551,6 +567,16 @@ impl Config {
             )?,
             alert_owner: r.bool(&["ALERT_OWNER"], false)?,
             daily_restart,
+            auto_replies: match r.raw(&["AUTO_REPLY_FILE"]) {
+                None => AutoReplySource::Default(PathBuf::from(AUTO_REPLY_FILE_DEFAULT)),
+                Some((_, path)) => AutoReplySource::Named(PathBuf::from(path)),
+            },
+            rate_limit_per_min: r.number(
+                &["RATE_LIMIT_PER_MIN"],
+                30,
+                (0, 10_000),
+                "answers per sender and minute, 0 to 10000 (0: no limit)",
+            )?,
         })
         .and_then(Config::check_consistency)
     }
@@ -677,6 +703,16 @@ impl Config {
                 self.daily_restart
                     .map_or_else(|| "<unset>".to_owned(), |d| d.spread_minutes.to_string()),
             ),
+            (
+                "AUTO_REPLY_FILE",
+                match &self.auto_replies {
+                    AutoReplySource::Default(path) => {
+                        format!("<unset> ({} when it exists)", path.display())
+                    }
+                    AutoReplySource::Named(path) => path.display().to_string(),
+                },
+            ),
+            ("RATE_LIMIT_PER_MIN", self.rate_limit_per_min.to_string()),
         ]
     }
 }

@@ -11,6 +11,7 @@ pub mod config;
 pub mod dotenv;
 pub mod history;
 pub mod http;
+pub mod launch;
 pub mod memory;
 pub mod qr;
 pub mod redact;

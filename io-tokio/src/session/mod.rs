@@ -4,13 +4,14 @@
 //! [`events`] to the loop, the store [`worker`] owns the session's store
 //! (and prunes it, [`retention`]); [`settings`] and [`present`] are shared
 //! by the runner and the loop; [`grace`] shares the shutdown's budget
-//! among its steps.
+//! among its steps; [`proactive`] takes the bot's own sends.
 
 pub mod driver;
 pub mod events;
 pub mod grace;
 pub mod outbound;
 pub mod present;
+pub mod proactive;
 pub mod retention;
 pub mod runner;
 pub mod settings;

@@ -63,7 +63,7 @@ impl OutboundView {
     /// Follows one write as the store would.
     pub fn apply(&mut self, write: &Write) {
         match write {
-            Write::Handled { outbox, .. } => {
+            Write::Handled { outbox, .. } | Write::Queued { outbox, .. } => {
                 for row in outbox {
                     if !self.rows.iter().any(|r| r.id == row.id) {
                         self.rows.push_back(row.clone());

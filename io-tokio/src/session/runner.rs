@@ -24,6 +24,7 @@ use crate::host::config::Config;
 use crate::host::memory::ShedHooks;
 use crate::host::services;
 use crate::host::status::StatusBoard;
+use crate::session::proactive::OutboxIntake;
 use crate::session::setup::{OpenStore, RunSetup};
 use crate::session::supervise::{Services, supervise};
 use crate::session::transport::Dialer;
@@ -45,9 +46,16 @@ const ALERT_CLEAN_EXIT_BUDGET: Duration = Duration::from_secs(2);
 /// The longest wait between two tries of a store that does not answer.
 const STORE_RETRY_MAX: Duration = Duration::from_secs(30);
 
-/// Runs the bot until shutdown (exit 0) or until it must stop.
-pub async fn run(config: &Config, shutdown: watch::Receiver<bool>) -> anyhow::Result<i32> {
-    let setup = RunSetup::production(config, StoreHealth::new());
+/// Runs the bot with `handler` until shutdown (exit 0) or until it must
+/// stop; proactive sends come in through `intake`.
+pub async fn run<H: InboxHandler>(
+    config: &Config,
+    shutdown: watch::Receiver<bool>,
+    handler: H,
+    intake: OutboxIntake,
+) -> anyhow::Result<i32> {
+    let mut setup = RunSetup::production(config, StoreHealth::new(), handler);
+    setup.proactive = Some(intake);
     run_with(config, shutdown, setup).await
 }
 
@@ -69,6 +77,7 @@ where
         dialer,
         clock,
         inbox_handler,
+        proactive,
         store_health,
         mut worker,
         sealer_kdf_iterations,
@@ -112,6 +121,9 @@ where
         worker,
         store_health,
     );
+    if let Some(intake) = proactive {
+        worker.take_proactive(intake);
+    }
     let board = StatusBoard::new(clock.now(), clock.wall());
     board.set_memory_limit(config.memory_limit_mb.map(|mb| mb * 1024 * 1024));
     if let Some(me) = &worker.durable_creds().0.me {

@@ -17,10 +17,11 @@ use crate::host::clock::SystemClock;
 use crate::host::config::{CodeDisplay, Config};
 use crate::host::memory::RssSampler;
 use crate::host::status::StatusBoard;
+use crate::session::proactive::OutboxIntake;
 use crate::session::settings::worker_config;
 use crate::session::supervise::Finished;
 use crate::session::transport::WsDialer;
-use crate::session::worker::{LogHandler, StoreHealth, WorkerConfig};
+use crate::session::worker::{InboxHandler, StoreHealth, WorkerConfig};
 use crate::store::{AnyStore, Store, StoreError};
 
 /// Opens the session's store; asked again after each failed start.
@@ -80,6 +81,8 @@ pub struct RunSetup<O, D, C, H> {
     /// Read by the loop, the connections and the store worker.
     pub clock: C,
     pub inbox_handler: H,
+    /// Where the bot's proactive sends come from, if it makes any.
+    pub proactive: Option<OutboxIntake>,
     pub store_health: Arc<StoreHealth>,
     /// The worker's limits, timings and owner name; its `clock` is
     /// replaced by `clock` above, so one clock runs the session.
@@ -114,16 +117,17 @@ impl<O, D, C, H> std::fmt::Debug for RunSetup<O, D, C, H> {
     }
 }
 
-impl RunSetup<ConfiguredStore, WsDialer, SystemClock, LogHandler> {
+impl<H: InboxHandler> RunSetup<ConfiguredStore, WsDialer, SystemClock, H> {
     /// The process's: the configured store, the real network and clocks,
     /// the OS's randomness, this process's RSS, codes on stdout where the
     /// configuration says a person watches it.
-    pub fn production(config: &Config, store_health: Arc<StoreHealth>) -> Self {
+    pub fn production(config: &Config, store_health: Arc<StoreHealth>, inbox_handler: H) -> Self {
         RunSetup {
             open_store: ConfiguredStore,
             dialer: WsDialer::default(),
             clock: SystemClock,
-            inbox_handler: LogHandler,
+            inbox_handler,
+            proactive: None,
             store_health,
             worker: worker_config(config),
             sealer_kdf_iterations: KDF_ITERATIONS_DEFAULT,

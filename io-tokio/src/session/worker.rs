@@ -24,12 +24,13 @@ use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
+use blacksky_bot::{Bot, BotConfig, Handler, Silent};
 use blacksky_core::client::OpId;
 use blacksky_core::keeper::ShutdownStep;
-use blacksky_core::message::Incoming;
 use blacksky_core::session::{
     Committed, Creds, InboxContent, Outbound, OutboxEntry, Session, StoreFault, Write, pre_key_ids,
 };
+use blacksky_core::time::UnixMillis;
 use thiserror::Error;
 use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinHandle;
@@ -38,6 +39,7 @@ use tokio::time::Instant;
 use crate::host::clock::{Clock, SharedClock};
 use crate::session::grace::GraceBudget;
 use crate::session::outbound::{OUTBOUND_VIEW_LEN_MAX, SharedOutbound};
+use crate::session::proactive::{self, OutboxIntake};
 use crate::session::retention::{self, Retention};
 use crate::store::backup::Sealer;
 use crate::store::{InboxRecord, Standing, Store, StoreError};
@@ -223,65 +225,29 @@ impl StoreHealth {
     }
 }
 
-/// Receives stored inbox entries in arrival order. Its replies are stored
-/// in the outbox in the transaction that marks the entry handled; if that
-/// transaction fails the entry is handed over again (at least once, with
-/// exactly one set of replies stored).
+/// Receives stored inbox entries in arrival order, at wall time `at`. Its
+/// replies are stored in the outbox in the transaction that marks the
+/// entry handled; if that transaction fails the entry is handed over
+/// again (at least once, with exactly one set of replies stored).
 pub trait InboxHandler: Send + 'static {
-    fn handle(&mut self, entry: &InboxRecord) -> Vec<OutboxEntry>;
+    fn handle(&mut self, entry: &InboxRecord, at: UnixMillis) -> Vec<OutboxEntry>;
 }
 
-/// A bot's view of the inbox: the decrypted messages meant for it, typed.
-/// Its replies are stored as [`InboxHandler`]'s are.
-pub trait MessageHandler: Send + 'static {
-    fn on_message(&mut self, message: &Incoming) -> Vec<OutboxEntry>;
-}
-
-/// Hands a [`MessageHandler`] the inbox entries that are messages for a
-/// bot (text, media, reactions, edits, deletions); unreadable entries and
-/// the protocol's own (sender keys, key shares) are marked handled without
-/// it.
-#[derive(Debug, Default, Clone, Copy)]
-pub struct Typed<H>(pub H);
-
-impl<H: MessageHandler> InboxHandler for Typed<H> {
-    fn handle(&mut self, entry: &InboxRecord) -> Vec<OutboxEntry> {
-        let InboxContent::Message(message) = &entry.content else {
-            return Vec::new();
-        };
-        match Incoming::read(&entry.stanza, message) {
-            Ok(incoming) if incoming.is_for_the_bot() => self.0.on_message(&incoming),
-            Ok(_) => Vec::new(),
-            Err(err) => {
-                tracing::warn!(id = %entry.id, %err, "a stored message does not read back");
-                Vec::new()
-            }
+/// A bot: the entries that are decrypted messages go to its handler;
+/// unreadable entries get no answer.
+impl<H: Handler> InboxHandler for Bot<H> {
+    fn handle(&mut self, entry: &InboxRecord, at: UnixMillis) -> Vec<OutboxEntry> {
+        match &entry.content {
+            InboxContent::Message(message) => self.on_stored(&entry.stanza, message, at),
+            _ => Vec::new(),
         }
     }
 }
 
-/// The handler until the bot layer exists: logs what each message is,
-/// replies nothing.
-#[derive(Debug, Default, Clone, Copy)]
-pub struct LogHandler;
-
-impl InboxHandler for LogHandler {
-    fn handle(&mut self, entry: &InboxRecord) -> Vec<OutboxEntry> {
-        Typed(*self).handle(entry)
-    }
-}
-
-impl MessageHandler for LogHandler {
-    fn on_message(&mut self, message: &Incoming) -> Vec<OutboxEntry> {
-        tracing::info!(
-            id = %message.id,
-            kind = message.content.kind_name(),
-            text_chars = message.content.text().map_or(0, |t| t.chars().count()),
-            offline = message.from_offline_queue,
-            "message received"
-        );
-        Vec::new()
-    }
+/// A bot that answers nothing: what arrives is stored, acked and logged.
+#[must_use]
+pub fn silent_bot() -> Bot<Silent> {
+    Bot::new(Silent, BotConfig::default())
 }
 
 /// A finished write of the current connection.
@@ -350,6 +316,8 @@ enum Control {
         reply: oneshot::Sender<Result<u64, WorkerError>>,
     },
     Standing(oneshot::Sender<Result<Standing, WorkerError>>),
+    /// From now on, take the bot's proactive sends from here.
+    Proactive(mpsc::Receiver<proactive::Request>),
     Stop,
 }
 
@@ -562,6 +530,7 @@ impl StoreWorker {
             outbound_loaded: false,
             sealer,
             handler,
+            proactive: None,
             flushes: Vec::new(),
             reloads: Vec::new(),
             down_since: None,
@@ -659,6 +628,12 @@ impl StoreWorker {
                 writes,
             },
         )
+    }
+
+    /// Takes the bot's proactive sends (its [`proactive::Outbox`]
+    /// handles) from `intake`.
+    pub fn take_proactive(&self, intake: OutboxIntake) {
+        let _ = self.control.try_send(Control::Proactive(intake.requests));
     }
 
     /// Waits until every write handed in so far is durable; false when
@@ -814,6 +789,8 @@ struct Worker<S: Store> {
     outbound_loaded: bool,
     sealer: Sealer,
     handler: Box<dyn InboxHandler>,
+    /// Where the bot's proactive sends come from, once the runner says.
+    proactive: Option<mpsc::Receiver<proactive::Request>>,
     config: WorkerConfig,
     /// Answered once the queue is empty: one per `flush` call still
     /// waiting, and each caller awaits its own, so one or two at most.
@@ -850,6 +827,16 @@ async fn sleep_until(at: Option<Instant>) {
     }
 }
 
+/// The next proactive send, if sends are taken.
+async fn next_request(
+    requests: &mut Option<mpsc::Receiver<proactive::Request>>,
+) -> Option<proactive::Request> {
+    match requests {
+        Some(requests) => requests.recv().await,
+        None => std::future::pending().await,
+    }
+}
+
 impl<S: Store> Worker<S> {
     async fn run(mut self) {
         loop {
@@ -882,6 +869,10 @@ impl<S: Store> Worker<S> {
                         }
                     }
                     None => break,
+                },
+                request = next_request(&mut self.proactive), if self.proactive.is_some() => match request {
+                    Some(request) => self.queue_proactive(request).await,
+                    None => self.proactive = None,
                 },
                 () = sleep_until(self.next_backup) => {
                     self.snapshot_due.get_or_insert("interval");
@@ -947,8 +938,26 @@ impl<S: Store> Worker<S> {
             Some(Control::Standing(reply)) => {
                 let _ = reply.send(self.standing().await.map_err(WorkerError::from));
             }
+            Some(Control::Proactive(requests)) => self.proactive = Some(requests),
         }
         true
+    }
+
+    /// Stores one proactive send and tells its sender; nothing is kept to
+    /// retry: the sender hears of the failure and may send again.
+    async fn queue_proactive(&mut self, request: proactive::Request) {
+        let queued = Write::Queued {
+            at: self.config.clock.wall(),
+            outbox: vec![request.outbound],
+        };
+        let result = match self.attempt_commit(std::slice::from_ref(&queued)).await {
+            Ok(_) => {
+                self.outbound.apply(std::slice::from_ref(&queued));
+                Ok(())
+            }
+            Err(err) => Err(err.to_string()),
+        };
+        let _ = request.stored.send(result);
     }
 
     /// `first` and the batches queued behind it, up to
@@ -1060,6 +1069,7 @@ impl<S: Store> Worker<S> {
                     Some(Control::Standing(reply)) => {
                         let _ = reply.send(Err(WorkerError::StoreDown));
                     }
+                    Some(Control::Proactive(requests)) => self.proactive = Some(requests),
                 },
                 () = tokio::time::sleep_until(wake) => return true,
             }
@@ -1245,7 +1255,7 @@ impl<S: Store> Worker<S> {
         for entry in &entries {
             let outbox = self
                 .handler
-                .handle(entry)
+                .handle(entry, self.config.clock.wall())
                 .into_iter()
                 .enumerate()
                 .map(|(index, reply)| reply.into_outbound(&entry.id, index))

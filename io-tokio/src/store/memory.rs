@@ -252,24 +252,10 @@ impl MemoryStore {
                     .find(|e| &e.id == id && e.handled_at.is_none())
                 {
                     entry.handled_at = Some(*at);
-                    for reply in outbox {
-                        if rows.outbox.iter().any(|row| row.id == reply.id) {
-                            continue;
-                        }
-                        *next_seq += 1;
-                        rows.outbox.push(OutboxRecord {
-                            seq: *next_seq,
-                            inbox_id: id.clone(),
-                            to: reply.to.clone(),
-                            payload_bytes: reply.message.len(),
-                            sent_at: None,
-                            id: reply.id.clone(),
-                            sealed: false,
-                        });
-                        rows.outbound.insert(reply.id.clone(), reply.clone());
-                    }
+                    queue_outbound(rows, next_seq, id, outbox);
                 }
             }
+            Write::Queued { outbox, .. } => queue_outbound(rows, next_seq, "", outbox),
             Write::OutboundSealed { id, stanza } => {
                 if let Some(row) = rows.outbox.iter_mut().find(|row| &row.id == id) {
                     row.sealed = true;
@@ -310,6 +296,27 @@ impl MemoryStore {
 
 /// Keys before any creds are held under placeholder creds until a creds
 /// write arrives (the SQL stores keep them in their own tables the same way).
+/// Adds `outbox` to the queue, answering inbox message `inbox_id` ("" for
+/// a proactive send); a row already there (a retried commit) stays once.
+fn queue_outbound(rows: &mut SessionRows, next_seq: &mut i64, inbox_id: &str, outbox: &[Outbound]) {
+    for reply in outbox {
+        if rows.outbox.iter().any(|row| row.id == reply.id) {
+            continue;
+        }
+        *next_seq += 1;
+        rows.outbox.push(OutboxRecord {
+            seq: *next_seq,
+            inbox_id: inbox_id.to_owned(),
+            to: reply.to.clone(),
+            payload_bytes: reply.message.len(),
+            sent_at: None,
+            id: reply.id.clone(),
+            sealed: false,
+        });
+        rows.outbound.insert(reply.id.clone(), reply.clone());
+    }
+}
+
 fn placeholder_session() -> Session {
     Session::new(Creds::generate(&mut ChaCha20Rng::seed_from_u64(0)))
 }

@@ -569,23 +569,12 @@ macro_rules! sql_store {
                         // Handled already (a retried commit): its replies
                         // are in the outbox once, not twice.
                         if marked == 1 {
-                            for reply in outbox {
-                                sqlx::query(
-                                    "INSERT INTO outbox \
-                                     (session, inbox_msg_id, recipient, payload, created_at, msg_id) \
-                                     VALUES ($1, $2, $3, $4, $5, $6) \
-                                     ON CONFLICT (session, msg_id) DO NOTHING",
-                                )
-                                .bind(session)
-                                .bind(id.as_str())
-                                .bind(reply.to.as_str())
-                                .bind(reply.message.as_slice())
-                                .bind(sql_millis(*at))
-                                .bind(reply.id.as_str())
-                                .execute(&mut **tx)
-                                .await?;
-                            }
+                            Self::queue_outbound(tx, session, id, outbox, *at).await?;
                         }
+                    }
+                    Write::Queued { at, outbox } => {
+                        // Not an answer: no inbox message named.
+                        Self::queue_outbound(tx, session, "", outbox, *at).await?;
                     }
                     Write::OutboundSealed { id, stanza } => {
                         sqlx::query(
@@ -623,6 +612,35 @@ macro_rules! sql_store {
                     .fetch_all(&self.pool)
                     .await
                     .map_err(db("reading the session"))
+            }
+
+            /// Adds `outbox` to the queue, answering inbox message
+            /// `inbox_id` ("" for a proactive send); a row already there
+            /// (a retried commit) stays once.
+            async fn queue_outbound(
+                tx: &mut sqlx::Transaction<'static, $db>,
+                session: &str,
+                inbox_id: &str,
+                outbox: &[Outbound],
+                at: UnixMillis,
+            ) -> Result<(), sqlx::Error> {
+                for row in outbox {
+                    sqlx::query(
+                        "INSERT INTO outbox \
+                         (session, inbox_msg_id, recipient, payload, created_at, msg_id) \
+                         VALUES ($1, $2, $3, $4, $5, $6) \
+                         ON CONFLICT (session, msg_id) DO NOTHING",
+                    )
+                    .bind(session)
+                    .bind(inbox_id)
+                    .bind(row.to.as_str())
+                    .bind(row.message.as_slice())
+                    .bind(sql_millis(at))
+                    .bind(row.id.as_str())
+                    .execute(&mut **tx)
+                    .await?;
+                }
+                Ok(())
             }
 
             /// Runs `sql` with the session and two text parameters.

@@ -15,7 +15,7 @@ use blacksky_core::session::{Committed, OutboxEntry, PreKey, Session, Write};
 use blacksky_core::session::{InboxContent, InboxEntry};
 use blacksky_core::time::UnixMillis;
 use blacksky_io::host::config::Secret;
-use blacksky_io::session::worker::{InboxHandler, LogHandler};
+use blacksky_io::session::worker::{InboxHandler, silent_bot};
 use blacksky_io::session::worker::{StoreHealth, StoreWorker, WorkerConfig};
 use blacksky_io::store::backup::{self, PrepareError, Sealer, Source};
 use blacksky_io::store::{InboxRecord, PgStore, PruneCount, SqliteStore, Standing, Store};
@@ -685,7 +685,7 @@ pub async fn sessions_share_a_database_by_name<S: Db>(store: S) {
 pub struct Recorder(pub Arc<Mutex<Vec<String>>>);
 
 impl InboxHandler for Recorder {
-    fn handle(&mut self, entry: &InboxRecord) -> Vec<OutboxEntry> {
+    fn handle(&mut self, entry: &InboxRecord, _at: UnixMillis) -> Vec<OutboxEntry> {
         self.0.lock().expect("lock").push(entry.id.clone());
         vec![OutboxEntry {
             to: entry.from.clone(),
@@ -780,7 +780,6 @@ pub async fn a_store_that_fails_for_a_while_recovers_with_nothing_lost<S: Db>(mu
     assert_eq!(seen, ids);
     assert_eq!(store.outbox().await.expect("read").len(), 6);
     worker.close(Duration::from_secs(5)).await;
-    let _ = LogHandler;
 }
 
 /// Creds changes and the shutdown each leave a snapshot generation that
@@ -793,7 +792,7 @@ pub async fn the_worker_snapshots_on_creds_changes_and_at_close<S: Db>(mut store
         store.clone(),
         Session::new(session.creds.clone()),
         Sealer::new("s", Some(&secret), TEST_KDF_ITERATIONS),
-        Box::new(LogHandler),
+        Box::new(silent_bot()),
         fast_worker_config(),
         StoreHealth::new(),
     );

@@ -20,6 +20,7 @@ use std::time::{Duration, SystemTime};
 use blacksky_core::client::ClientConfig;
 use blacksky_core::message::Content;
 use blacksky_core::session::{Creds, InboxContent, OutboxEntry};
+use blacksky_core::time::UnixMillis;
 use blacksky_io::host::clock::{Clock, SharedClock};
 use blacksky_io::host::config::{CodeDisplay, Config, UrlSetting};
 use blacksky_io::host::memory::RssSampler;
@@ -126,7 +127,7 @@ struct RecordingHandler {
 }
 
 impl InboxHandler for RecordingHandler {
-    fn handle(&mut self, entry: &InboxRecord) -> Vec<OutboxEntry> {
+    fn handle(&mut self, entry: &InboxRecord, _at: UnixMillis) -> Vec<OutboxEntry> {
         if self.db.inbox_entry(SESSION, &entry.id) == Some(true) {
             self.violations.report(format!(
                 "message {} handed to the handler on {} after its handling was committed",
@@ -242,6 +243,7 @@ impl Bot {
                 host: name.clone(),
                 ..self.handler.clone()
             },
+            proactive: None,
             store_health: StoreHealth::new(),
             worker,
             // One KDF round: snapshot sealing is not what is under test.

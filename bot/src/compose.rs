@@ -1,0 +1,208 @@
+//! A handler's answers as WhatsApp `Message` protobufs: a plain text is a
+//! `conversation`; a quote or a mention makes it an `extendedTextMessage`
+//! with a `contextInfo`; a reaction is a `reactionMessage` naming the
+//! message it is about.
+
+use blacksky_core::message::Incoming;
+use blacksky_core::session::OutboxEntry;
+use blacksky_core::time::UnixMillis;
+use blacksky_core::wire::binary::Jid;
+use blacksky_proto::wa::{self, message as pb};
+use prost::Message as _;
+
+use crate::context::{Action, Reply, chat_of};
+
+/// The message being answered, as a quote or a reaction names it.
+#[derive(Debug, Clone, Copy)]
+pub struct Answered<'a> {
+    pub incoming: &'a Incoming,
+    /// Its `Message` protobuf, as stored (a quote carries it).
+    pub message: &'a [u8],
+}
+
+impl Answered<'_> {
+    /// Who wrote it (without a device): the quote's and reaction's
+    /// `participant`.
+    fn author(&self) -> Option<Jid> {
+        let sender = &self.incoming.sender;
+        sender.pn.as_ref().or(sender.lid.as_ref()).map(chat_of)
+    }
+
+    fn chat(&self) -> Jid {
+        chat_of(&self.incoming.chat)
+    }
+}
+
+/// The outbox entries for `actions`, in their order.
+#[must_use]
+pub fn entries(actions: &[Action], answered: &Answered<'_>, now: UnixMillis) -> Vec<OutboxEntry> {
+    actions
+        .iter()
+        .map(|action| match action {
+            Action::Text { to, reply } => OutboxEntry {
+                to: to.to_string(),
+                payload: text(reply, Some(answered), to).encode_to_vec(),
+            },
+            Action::React { emoji } => OutboxEntry {
+                to: answered.chat().to_string(),
+                payload: reaction(answered, emoji, now).encode_to_vec(),
+            },
+        })
+        .collect()
+}
+
+/// A text to `to`, quoting `answered` when the reply asks to.
+#[must_use]
+pub fn text(reply: &Reply, answered: Option<&Answered<'_>>, to: &Jid) -> wa::Message {
+    let quoted = answered.filter(|_| reply.quote);
+    if quoted.is_none() && reply.mentions.is_empty() {
+        return wa::Message {
+            conversation: Some(reply.text.clone()),
+            ..Default::default()
+        };
+    }
+    let mut context = wa::ContextInfo {
+        mentioned_jid: reply
+            .mentions
+            .iter()
+            .map(|jid| chat_of(jid).to_string())
+            .collect(),
+        ..Default::default()
+    };
+    if let Some(quoted) = quoted {
+        let chat = quoted.chat();
+        context.stanza_id = Some(quoted.incoming.id.clone());
+        context.participant = quoted.author().map(|jid| jid.to_string());
+        context.quoted_message = wa::Message::decode(quoted.message).ok().map(Box::new);
+        if &chat != to {
+            context.remote_jid = Some(chat.to_string());
+        }
+    }
+    wa::Message {
+        extended_text_message: Some(Box::new(pb::ExtendedTextMessage {
+            text: Some(reply.text.clone()),
+            context_info: Some(Box::new(context)),
+            ..Default::default()
+        })),
+        ..Default::default()
+    }
+}
+
+/// A reaction with `emoji` to `answered`.
+#[must_use]
+pub fn reaction(answered: &Answered<'_>, emoji: &str, now: UnixMillis) -> wa::Message {
+    let chat = answered.chat();
+    let in_group = chat.server() == "g.us";
+    wa::Message {
+        reaction_message: Some(pb::ReactionMessage {
+            key: Some(wa::MessageKey {
+                remote_jid: Some(chat.to_string()),
+                from_me: Some(false),
+                id: Some(answered.incoming.id.clone()),
+                participant: answered
+                    .author()
+                    .filter(|_| in_group)
+                    .map(|jid| jid.to_string()),
+            }),
+            text: Some(emoji.to_owned()),
+            grouping_key: None,
+            sender_timestamp_ms: Some(i64::try_from(now.as_millis()).unwrap_or(i64::MAX)),
+        }),
+        ..Default::default()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use blacksky_core::wire::binary::{Node, encode};
+
+    fn incoming(from: Jid, participant: Option<Jid>) -> (Vec<u8>, Vec<u8>) {
+        let mut node = Node::new("message")
+            .with_attr("from", from)
+            .with_attr("id", "3EB0AAAA")
+            .with_attr("t", "1700000000");
+        if let Some(participant) = participant {
+            node = node.with_attr("participant", participant);
+        }
+        let message = wa::Message {
+            conversation: Some("ping 7".into()),
+            ..Default::default()
+        };
+        (encode(&node).expect("encodes"), message.encode_to_vec())
+    }
+
+    #[test]
+    fn a_plain_reply_is_a_conversation() {
+        let to = Jid::new("15550001111", "s.whatsapp.net");
+        let message = text(&Reply::text("pong"), None, &to);
+        assert_eq!(message.conversation.as_deref(), Some("pong"));
+        assert!(message.extended_text_message.is_none());
+    }
+
+    #[test]
+    fn a_quote_names_the_message_its_author_and_carries_it() {
+        let group = Jid::new("120363000000000001", "g.us");
+        let author = Jid::ad("15550001111", 0, 3);
+        let (stanza, raw) = incoming(group.clone(), Some(author));
+        let read = Incoming::read(&stanza, &raw).expect("reads");
+        let answered = Answered {
+            incoming: &read,
+            message: &raw,
+        };
+        let mention = Jid::new("15550002222", "s.whatsapp.net");
+        let reply = Reply::text("@15550002222 pong")
+            .quoting()
+            .mentioning(mention);
+        let message = text(&reply, Some(&answered), &group);
+        let ext = message.extended_text_message.expect("extended");
+        assert_eq!(ext.text.as_deref(), Some("@15550002222 pong"));
+        let context = ext.context_info.expect("context");
+        assert_eq!(context.stanza_id.as_deref(), Some("3EB0AAAA"));
+        assert_eq!(
+            context.participant.as_deref(),
+            Some("15550001111@s.whatsapp.net"),
+            "the author, without a device"
+        );
+        assert_eq!(
+            context
+                .quoted_message
+                .and_then(|m| m.conversation)
+                .as_deref(),
+            Some("ping 7")
+        );
+        assert_eq!(context.remote_jid, None, "same chat");
+        assert_eq!(context.mentioned_jid, ["15550002222@s.whatsapp.net"]);
+    }
+
+    #[test]
+    fn a_reaction_names_the_message_and_in_a_group_its_author() {
+        let contact = Jid::ad("15550001111", 0, 2);
+        let (stanza, raw) = incoming(contact, None);
+        let read = Incoming::read(&stanza, &raw).expect("reads");
+        let answered = Answered {
+            incoming: &read,
+            message: &raw,
+        };
+        let entries = entries(
+            &[Action::React {
+                emoji: "👍".into()
+            }],
+            &answered,
+            UnixMillis(1_700_000_001_000),
+        );
+        assert_eq!(entries.len(), 1);
+        assert_eq!(entries[0].to, "15550001111@s.whatsapp.net");
+        let message = wa::Message::decode(entries[0].payload.as_slice()).expect("decodes");
+        let reaction = message.reaction_message.expect("reaction");
+        let key = reaction.key.expect("key");
+        assert_eq!(key.id.as_deref(), Some("3EB0AAAA"));
+        assert_eq!(
+            key.remote_jid.as_deref(),
+            Some("15550001111@s.whatsapp.net")
+        );
+        assert_eq!(key.participant, None, "1:1: no participant");
+        assert_eq!(reaction.text.as_deref(), Some("👍"));
+        assert_eq!(reaction.sender_timestamp_ms, Some(1_700_000_001_000));
+    }
+}

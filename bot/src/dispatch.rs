@@ -1,0 +1,142 @@
+//! One stored message through the bot: read back what was stored, call
+//! the handler, hold its answers to the sender's rate limit, and give the
+//! outbox entries stored with the mark that the message was handled.
+
+use std::panic::{AssertUnwindSafe, catch_unwind};
+
+use blacksky_core::message::Incoming;
+use blacksky_core::session::OutboxEntry;
+use blacksky_core::time::UnixMillis;
+
+use crate::Handler;
+use crate::compose::{self, Answered};
+use crate::context::{Context, Reply};
+use crate::rate_limit::RateLimit;
+
+/// What a sender past `RATE_LIMIT_PER_MIN` is told, once.
+pub const RATE_LIMIT_NOTICE: &str =
+    "You are sending faster than I answer: I will answer again in a minute.";
+
+/// The bot layer's settings.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct BotConfig {
+    /// Answers per sender and minute; 0: no limit.
+    pub rate_limit_per_min: u32,
+    /// Senders the rate limit follows at once.
+    pub rate_limit_senders_max: usize,
+}
+
+impl Default for BotConfig {
+    fn default() -> BotConfig {
+        BotConfig {
+            rate_limit_per_min: 30,
+            rate_limit_senders_max: 10_000,
+        }
+    }
+}
+
+/// A [`Handler`] and the rules around it.
+#[derive(Debug)]
+pub struct Bot<H> {
+    handler: H,
+    limit: RateLimit,
+    /// Answers held back by the rate limit, since the start.
+    limited_total: u64,
+    /// Messages whose handler panicked, since the start.
+    panics_total: u64,
+}
+
+impl<H: Handler> Bot<H> {
+    #[must_use]
+    pub fn new(handler: H, config: BotConfig) -> Bot<H> {
+        Bot {
+            handler,
+            limit: RateLimit::new(config.rate_limit_per_min, config.rate_limit_senders_max),
+            limited_total: 0,
+            panics_total: 0,
+        }
+    }
+
+    /// The answers to a stored message (its `<message>` stanza and its
+    /// decrypted `Message`), handled at `now`. Messages that are not for
+    /// a bot (the protocol's own) get none.
+    pub fn on_stored(
+        &mut self,
+        stanza: &[u8],
+        message: &[u8],
+        now: UnixMillis,
+    ) -> Vec<OutboxEntry> {
+        let incoming = match Incoming::read(stanza, message) {
+            Ok(incoming) => incoming,
+            Err(err) => {
+                tracing::warn!(%err, "a stored message does not read back: no answer");
+                return Vec::new();
+            }
+        };
+        if !incoming.is_for_the_bot() {
+            return Vec::new();
+        }
+        tracing::info!(
+            id = %incoming.id,
+            kind = incoming.content.kind_name(),
+            text_chars = incoming.content.text().map_or(0, |t| t.chars().count()),
+            offline = incoming.from_offline_queue,
+            "message received"
+        );
+        let mut ctx = Context::new(&incoming, now);
+        let handler = &mut self.handler;
+        // A handler that panics on one message must not panic on it again
+        // at every start: the message is handled, with no answer.
+        if catch_unwind(AssertUnwindSafe(|| handler.on_message(&incoming, &mut ctx))).is_err() {
+            self.panics_total += 1;
+            tracing::error!(id = %incoming.id, "the handler panicked on this message: it gets no answer");
+            return Vec::new();
+        }
+        let mut actions = ctx.into_actions();
+        let sender = sender_key(&incoming);
+        let admission = self.limit.admit(&sender, now, actions.len());
+        if admission.admitted < actions.len() {
+            self.limited_total += (actions.len() - admission.admitted) as u64;
+            actions.truncate(admission.admitted);
+            if admission.notice {
+                tracing::warn!(
+                    id = %incoming.id,
+                    "a sender is past RATE_LIMIT_PER_MIN: their answers are held back for now"
+                );
+                let mut notice = Context::new(&incoming, now);
+                notice.reply(Reply::text(RATE_LIMIT_NOTICE).quoting());
+                actions.extend(notice.into_actions());
+            }
+        }
+        let answered = Answered {
+            incoming: &incoming,
+            message,
+        };
+        compose::entries(&actions, &answered, now)
+    }
+
+    /// Answers held back by the rate limit, since the start.
+    #[must_use]
+    pub fn limited_total(&self) -> u64 {
+        self.limited_total
+    }
+
+    /// Messages whose handler panicked, since the start.
+    #[must_use]
+    pub fn panics_total(&self) -> u64 {
+        self.panics_total
+    }
+}
+
+/// Who the rate limit counts a message against: the author, by LID when
+/// known (a contact's phone number and LID are one person).
+fn sender_key(incoming: &Incoming) -> String {
+    let sender = &incoming.sender;
+    sender.lid.as_ref().or(sender.pn.as_ref()).map_or_else(
+        || incoming.chat.user().to_owned(),
+        |jid| jid.user().to_owned(),
+    )
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,70 @@
+//! blacksky's bot layer: what a handler sees of a message and what it can
+//! answer, turned into the `Message` protobufs the outbox keeps.
+//!
+//! - [`Handler`]: a bot's code, called once per message meant for it,
+//!   with a [`Context`] to answer through (reply, quote, mention, react,
+//!   send to another chat).
+//! - [`Bot`]: reads a stored inbox row, calls the handler, applies the
+//!   per-sender rate limit, and gives the outbox entries that are stored
+//!   in the transaction marking the row handled.
+//! - [`AutoReplies`]: answers from a TOML file of regex rules, no code.
+//! - [`compose`]: the answers as WhatsApp `Message`s.
+//!
+//! Sans-I/O like the core: the time is given, nothing is read from a
+//! clock, the environment or the network.
+
+pub mod auto_reply;
+pub mod compose;
+mod context;
+mod dispatch;
+pub mod rate_limit;
+
+pub use auto_reply::{AutoReplies, AutoReplyError, ChatFilter};
+pub use blacksky_core::message::{Content, Incoming, Kind, Sender};
+pub use blacksky_core::time::UnixMillis;
+pub use blacksky_core::wire::binary::Jid;
+pub use context::{Action, Context, Reply, chat_of};
+pub use dispatch::{Bot, BotConfig};
+
+/// A bot's code: called once for each message meant for the bot (text,
+/// media, reactions, edits, deletions), in arrival order. What it asks
+/// of `ctx` is stored with the mark that the message was handled, in one
+/// transaction: a crash never loses an answer nor sends it twice.
+///
+/// It runs on the store worker's task: it must not block. Slow work
+/// (a web request) belongs in a task of its own that answers through the
+/// proactive outbox.
+pub trait Handler: Send + 'static {
+    fn on_message(&mut self, message: &Incoming, ctx: &mut Context);
+}
+
+impl<F> Handler for F
+where
+    F: FnMut(&Incoming, &mut Context) + Send + 'static,
+{
+    fn on_message(&mut self, message: &Incoming, ctx: &mut Context) {
+        self(message, ctx);
+    }
+}
+
+/// Answers nothing (the bot only stores and logs what arrives).
+#[derive(Debug, Default, Clone, Copy)]
+pub struct Silent;
+
+impl Handler for Silent {
+    fn on_message(&mut self, _: &Incoming, _: &mut Context) {}
+}
+
+/// `first`, then `second` when `first` answered nothing: auto-replies
+/// before a bot's own code, say.
+#[derive(Debug, Clone)]
+pub struct Either<A, B>(pub A, pub B);
+
+impl<A: Handler, B: Handler> Handler for Either<A, B> {
+    fn on_message(&mut self, message: &Incoming, ctx: &mut Context) {
+        self.0.on_message(message, ctx);
+        if ctx.actions().is_empty() {
+            self.1.on_message(message, ctx);
+        }
+    }
+}
