@@ -19,7 +19,7 @@
 //! | `POST /failure?code=N[&conn=I]` | `<failure reason=N>` and close |
 //! | `POST /drop[?conn=I]` | close without a word |
 //! | `POST /refuse-logins?code=N&count=K` | refuse the next K logins |
-//! | `POST /send?from=PHONE[&group=G][&len=N]` (body: UTF-8 text) | a contact's text, Signal-encrypted for each linked device (in group `G@g.us` if given); `{"id": …}` |
+//! | `POST /send?from=PHONE[&as=pn\|lid][&group=G][&len=N]` (body: UTF-8 text) | a contact's text, Signal-encrypted for each linked device (in group `G@g.us` if given; from the contact's LID with `as=lid`); `{"id": …}` |
 //! | `POST /silent?conn=I&on=true\|false` | cut a connection off (or restore it) |
 //! | `POST /ignore-iqs?xmlns=X` (no xmlns: answer all) | stop answering iqs of X |
 //! | `POST /devices?phone=P&ids=3,5` | the contact's devices besides its phone (device 0) |
@@ -533,8 +533,18 @@ async fn send(
         None => String::from_utf8(body.to_vec())
             .map_err(|_| ApiError::bad_request("the body is not UTF-8 text".to_owned()))?,
     };
+    let from_lid = match params.get("as").map(String::as_str) {
+        None | Some("pn") => false,
+        Some("lid") => true,
+        Some(other) => {
+            return Err(ApiError::bad_request(format!(
+                "as={other:?}: expected pn or lid"
+            )));
+        }
+    };
     let id = fake.with_server(|s| match &group {
         Some(group) => s.send_group_text(group, &from, &text),
+        None if from_lid => s.send_text_from_lid(&from, &text),
         None => s.send_text(&from, &text),
     })?;
     Ok(axum::Json(json!({ "id": id })))

@@ -30,7 +30,7 @@ control API (JSON):
   POST /failure?code=N[&conn=I]      <failure reason=N> and close
   POST /drop[?conn=I]                close without a word
   POST /refuse-logins?code=N&count=K refuse the next K logins with N
-  POST /send?from=PHONE[&group=G][&len=N]
+  POST /send?from=PHONE[&as=pn|lid][&group=G][&len=N]
                                      a contact's text (body: UTF-8; len=N: N letters),
                                      Signal-encrypted for each linked device, in group
                                      G@g.us if given; returns {\"id\"}

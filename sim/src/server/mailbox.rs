@@ -22,8 +22,10 @@ pub const MESSAGES_LEN_MAX: usize = 100_000;
 /// Where a message was written and by whom (phone numbers are digits).
 #[derive(Clone, PartialEq, Eq)]
 pub(crate) enum Chat {
-    /// A 1:1 chat with a contact.
-    Direct { phone: String },
+    /// A 1:1 chat with a contact, written from its phone number or, when
+    /// `lid` is set, from its LID (the stanza then names the number in
+    /// `sender_pn`, as WhatsApp does for LID-addressed chats).
+    Direct { phone: String, lid: Option<String> },
     /// A group (its JID's user part), written by a contact.
     Group { group: String, phone: String },
 }
@@ -31,7 +33,7 @@ pub(crate) enum Chat {
 impl Chat {
     pub(crate) fn sender_phone(&self) -> &str {
         match self {
-            Chat::Direct { phone } | Chat::Group { phone, .. } => phone,
+            Chat::Direct { phone, .. } | Chat::Group { phone, .. } => phone,
         }
     }
 
@@ -45,8 +47,17 @@ impl Chat {
     /// The stanza's `from`: the contact, or the group.
     pub(crate) fn stanza_from(&self) -> Jid {
         match self {
-            Chat::Direct { phone } => Jid::new(phone.clone(), "s.whatsapp.net"),
+            Chat::Direct { lid: Some(lid), .. } => Jid::new(lid.clone(), "lid"),
+            Chat::Direct { phone, lid: None } => Jid::new(phone.clone(), "s.whatsapp.net"),
             Chat::Group { group, .. } => Jid::new(group.clone(), "g.us"),
+        }
+    }
+
+    /// The contact's phone number, for a chat written from its LID.
+    pub(crate) fn sender_pn(&self) -> Option<Jid> {
+        match self {
+            Chat::Direct { phone, lid: Some(_) } => Some(Jid::new(phone.clone(), "s.whatsapp.net")),
+            Chat::Direct { lid: None, .. } | Chat::Group { .. } => None,
         }
     }
 
@@ -244,6 +255,7 @@ fn message_node(entry: &Entry, sent: &Sent, notify: &str, offline: bool) -> Node
         id: &entry.id,
         from: sent.chat.stanza_from(),
         participant: sent.chat.participant(),
+        sender_pn: sent.chat.sender_pn(),
         t: sent.t,
         notify,
         encs: &entry.encs,

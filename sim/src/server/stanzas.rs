@@ -169,6 +169,8 @@ pub struct IncomingMessage<'a> {
     pub from: Jid,
     /// The writer, in a group.
     pub participant: Option<Jid>,
+    /// The contact's number, in a 1:1 chat written from its LID.
+    pub sender_pn: Option<Jid>,
     pub t: UnixMillis,
     pub notify: &'a str,
     /// `<enc v=2 type=…>` children, in order (a group's first message to
@@ -187,6 +189,11 @@ pub fn message(m: &IncomingMessage<'_>) -> Node {
         .with_attr("notify", m.notify.to_owned());
     if let Some(participant) = &m.participant {
         node = node.with_attr("participant", participant.clone());
+    }
+    if let Some(pn) = &m.sender_pn {
+        node = node
+            .with_attr("sender_pn", pn.clone())
+            .with_attr("addressing_mode", "lid");
     }
     if m.offline {
         node = node.with_attr("offline", "1");

@@ -24,6 +24,17 @@ impl FakeServer {
     /// queued for each, and goes out at once to those online. Returns the
     /// message id ([`FakeServer::sent_text`] gives the text back).
     pub fn send_text(&mut self, from_phone: &str, text: &str) -> Result<String, ControlError> {
+        self.send_direct(from_phone, text, false)
+    }
+
+    /// As [`FakeServer::send_text`], written from the contact's LID (made
+    /// on first use, [`FakeServer::contact_lid`]): the stanza's `from` is
+    /// `LID@lid` and `sender_pn` names the number.
+    pub fn send_text_from_lid(&mut self, from_phone: &str, text: &str) -> Result<String, ControlError> {
+        self.send_direct(from_phone, text, true)
+    }
+
+    fn send_direct(&mut self, from_phone: &str, text: &str, from_lid: bool) -> Result<String, ControlError> {
         check_phone(from_phone)?;
         let devices = self.sendable_devices(text)?;
         self.contacts.get_or_create(from_phone, &mut self.rng)?;
@@ -33,10 +44,16 @@ impl FakeServer {
             .into_iter()
             .map(|device| Ok((device, vec![self.seal_for(from_phone, device, &padded)?])))
             .collect::<Result<Vec<_>, ControlError>>()?;
+        let lid = if from_lid {
+            Some(self.contact_lid(from_phone)?)
+        } else {
+            None
+        };
         let id = self.new_message_id();
         let sent = Sent {
             chat: Chat::Direct {
                 phone: from_phone.to_owned(),
+                lid,
             },
             text: text.to_owned(),
             t: self.wall,
