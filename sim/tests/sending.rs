@@ -170,3 +170,56 @@ fn a_stanza_sealed_before_a_reconnect_is_resent_as_it_was() {
         "read once (a resend is a copy)"
     );
 }
+
+fn retry_events(pipe: &Pipe, conn: ConnId) -> Vec<String> {
+    pipe.link(conn)
+        .events
+        .iter()
+        .filter_map(|e| match e {
+            Event::RetryAnswered { fresh_session, .. } => {
+                Some(format!("answered fresh={fresh_session}"))
+            }
+            Event::RetryNotAnswered { reason, .. } => Some(format!("not answered: {reason}")),
+            _ => None,
+        })
+        .collect()
+}
+
+#[test]
+fn a_device_that_lost_its_session_asks_again_and_reads_the_message() {
+    let (mut pipe, conn) = online(4);
+    let id = "3EB0000000000000000031";
+    hand_in(&mut pipe, conn, vec![text(id, CONTACT, "say again")]);
+    assert_eq!(texts(&pipe, CONTACT).len(), 1);
+    // The contact's phone throws its session away and asks (count 1, no
+    // keys): the bot answers on the session it has, which the phone can
+    // no longer open, so it asks again with its keys (count 2) and reads
+    // the answer on a new session.
+    let asked = pipe.server.request_retry(CONTACT, id).expect("asks");
+    assert_eq!(asked, 1);
+    pipe.run();
+    assert_eq!(
+        retry_events(&pipe, conn),
+        ["answered fresh=false", "answered fresh=true"]
+    );
+    let read = pipe.server.received_texts(CONTACT);
+    assert_eq!(read.len(), 1, "one message: {read:?}");
+    assert_eq!(read[0].text, "say again");
+    assert!(read[0].copies >= 2, "read again after the retry: {read:?}");
+    assert_eq!(pipe.server.violations(), [], "nothing to object to");
+    // Every answer's session advance was committed before it left.
+    let resent_sessions = pipe
+        .link(conn)
+        .stores
+        .iter()
+        .filter(|batch| {
+            batch
+                .iter()
+                .any(|w| matches!(w, Write::SignalSession { .. }))
+                && !batch
+                    .iter()
+                    .any(|w| matches!(w, Write::OutboundSealed { .. }))
+        })
+        .count();
+    assert!(resent_sessions >= 2, "{resent_sessions} batches");
+}

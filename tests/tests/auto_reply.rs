@@ -37,14 +37,21 @@ fn linked(home: &Path, env: &[(&str, &str)]) -> (FakeWa, Proc) {
 
 fn ping(wa: &FakeWa, phone: &str, lid: bool, n: u32) {
     let addressing = if lid { "lid" } else { "pn" };
-    wa.post(&format!("/send?from={phone}&as={addressing}"), &format!("ping {n}"));
+    wa.post(
+        &format!("/send?from={phone}&as={addressing}"),
+        &format!("ping {n}"),
+    );
 }
 
 /// What the contact's phone (device 0) read from the bot: text → the
 /// distinct message ids it came with.
 fn read_by(wa: &FakeWa, phone: &str) -> BTreeMap<String, BTreeSet<String>> {
     let mut read: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
-    for message in wa.get(&format!("/received?from={phone}")).as_array().expect("a list") {
+    for message in wa
+        .get(&format!("/received?from={phone}"))
+        .as_array()
+        .expect("a list")
+    {
         if message["device"].as_u64() != Some(0) {
             continue;
         }
@@ -69,7 +76,12 @@ fn wait_for_pongs(wa: &FakeWa, bot: &Proc, phone: &str, expected: &BTreeSet<Stri
         if expected.is_subset(&texts) {
             assert_eq!(&texts, expected, "only the pongs asked for");
             for (text, ids) in &read {
-                assert_eq!(ids.len(), 1, "{text:?} answered as {} messages: {ids:?}", ids.len());
+                assert_eq!(
+                    ids.len(),
+                    1,
+                    "{text:?} answered as {} messages: {ids:?}",
+                    ids.len()
+                );
             }
             return;
         }
@@ -114,9 +126,15 @@ fn contacts_by_number_and_by_lid_get_their_pongs() {
     wait_for_pongs(&wa, &bot, LID_CONTACT, &pongs(1..=5));
     assert_no_violations(&wa);
     // The phone got its copy of what this device said (DSM), per chat.
-    let own = wa.state()["phone"].as_str().expect("the account's number").to_owned();
+    let own = wa.state()["phone"]
+        .as_str()
+        .expect("the account's number")
+        .to_owned();
     let copies = read_by(&wa, &own);
-    assert!(copies.contains_key("pong 5"), "the phone's copies: {copies:?}");
+    assert!(
+        copies.contains_key("pong 5"),
+        "the phone's copies: {copies:?}"
+    );
     stop(&mut bot, "TERM");
 }
 
@@ -193,7 +211,9 @@ fn kill_9_at_random_moments_loses_no_pong_and_answers_none_twice() {
         .iter()
         .map(|m| m["copies"].as_u64().unwrap_or(1).saturating_sub(1))
         .sum();
-    eprintln!("{sent} pings per contact, 8 kills: every pong read once; {resent} resent copies (same id, same bytes)");
+    eprintln!(
+        "{sent} pings per contact, 8 kills: every pong read once; {resent} resent copies (same id, same bytes)"
+    );
     stop(&mut bot, "TERM");
 }
 
@@ -226,7 +246,10 @@ fn past_the_rate_limit_a_sender_gets_one_notice_then_silence() {
         "three pongs and one notice:\n{}",
         bot.transcript()
     );
-    assert!(bot.saw(|_, l| l.contains("RATE_LIMIT_PER_MIN")), "the log says why");
+    assert!(
+        bot.saw(|_, l| l.contains("RATE_LIMIT_PER_MIN")),
+        "the log says why"
+    );
     stop(&mut bot, "TERM");
 }
 

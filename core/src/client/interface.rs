@@ -106,6 +106,17 @@ pub enum Event {
         id: String,
         reason: String,
     },
+    /// A device asked for a message again (a retry receipt) and got it,
+    /// on a new session when it sent its keys.
+    RetryAnswered {
+        id: String,
+        fresh_session: bool,
+    },
+    /// A retry receipt that gets no answer, and why.
+    RetryNotAnswered {
+        id: String,
+        reason: String,
+    },
     /// A device's pre-key bundle was refused (it gets no copy).
     BundleRefused {
         device: String,
@@ -195,6 +206,16 @@ impl std::fmt::Debug for Event {
                 .field("id", id)
                 .finish(),
             Event::MessageSent { id } => f.debug_struct("MessageSent").field("id", id).finish(),
+            Event::RetryAnswered { id, fresh_session } => f
+                .debug_struct("RetryAnswered")
+                .field("id", id)
+                .field("fresh_session", fresh_session)
+                .finish(),
+            Event::RetryNotAnswered { id, reason } => f
+                .debug_struct("RetryNotAnswered")
+                .field("id", id)
+                .field("reason", reason)
+                .finish(),
             Event::SendFailed { id, reason } => f
                 .debug_struct("SendFailed")
                 .field("id", id)

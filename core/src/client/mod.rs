@@ -93,6 +93,11 @@ enum AfterStore {
         id: String,
         stanza: Vec<u8>,
     },
+    /// A message sealed again for a device that asked (its session's
+    /// advance is durable): send it.
+    Resend {
+        stanza: Vec<u8>,
+    },
     /// A message (the frame it came in) waits for the store's session,
     /// to be opened again with keys another process wrote.
     Reopen {

@@ -60,7 +60,13 @@ impl Client {
                 }
                 self.send(&stanzas::ack_for(node));
             }
-            "receipt" | "call" => self.send(&stanzas::ack_for(node)),
+            "receipt" => {
+                self.send(&stanzas::ack_for(node));
+                if node.attr("type") == Some("retry") {
+                    self.on_retry_receipt(node);
+                }
+            }
+            "call" => self.send(&stanzas::ack_for(node)),
             "ack" if node.attr("class") == Some("message") => self.on_message_ack(now, wall, node),
             "ib" => self.on_ib(node),
             // Server acks of what we sent, presence and the rest: nothing to do yet.
@@ -420,6 +426,7 @@ impl Client {
                     AfterStore::Ack { .. }
                     | AfterStore::AskAgain { .. }
                     | AfterStore::Transmit { .. }
+                    | AfterStore::Resend { .. }
                     | AfterStore::SendSignedPreKey { .. } => {
                         self.close(DisconnectReason::StoreRefused)
                     }
@@ -473,6 +480,7 @@ impl Client {
             }
             AfterStore::SendSignedPreKey { key } => self.send_signed_pre_key(now, &key),
             AfterStore::Transmit { id, stanza } => self.on_sealed(now, self.last_wall, &id, stanza),
+            AfterStore::Resend { stanza } => self.send_encoded(stanza),
             // A read-back answered as a write: the shell mixed its ops up.
             AfterStore::Reopen { .. } => return Err(InputError::UnknownOp(op)),
         }

@@ -418,6 +418,8 @@ impl StatusBoard {
             | Event::KeysTakenFromStore { .. }
             | Event::MessageSent { .. }
             | Event::SendFailed { .. }
+            | Event::RetryAnswered { .. }
+            | Event::RetryNotAnswered { .. }
             | Event::BundleRefused { .. }
             | Event::SignedPreKeyRotated { .. }
             | Event::IqTimedOut { .. } => {}

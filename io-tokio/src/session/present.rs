@@ -94,6 +94,12 @@ pub fn present(event: &Event, display: CodeDisplay, page_on: bool) {
         Event::SendFailed { id, reason } => {
             tracing::warn!(%id, "message not sent: {reason}");
         }
+        Event::RetryAnswered { id, fresh_session } => {
+            tracing::info!(%id, fresh_session, "a recipient's device asked for a message again: sent");
+        }
+        Event::RetryNotAnswered { id, reason } => {
+            tracing::info!(%id, "a retry receipt not answered: {reason}");
+        }
         Event::BundleRefused { reason, .. } => {
             tracing::warn!(
                 "a device of a recipient gets no copy: its pre-key bundle was refused ({reason})"

@@ -53,7 +53,7 @@ pub fn parse_bundles(answer: NodeRef<'_>) -> Vec<(Jid, Result<PreKeyBundle, Bund
         .collect()
 }
 
-fn bundle_of(user: NodeRef<'_>) -> Result<PreKeyBundle, BundleError> {
+pub(super) fn bundle_of(user: NodeRef<'_>) -> Result<PreKeyBundle, BundleError> {
     if let Some(error) = user.child("error") {
         return Err(BundleError::Refused(
             error.attr("code").unwrap_or("no code").to_owned(),

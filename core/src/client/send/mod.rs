@@ -7,10 +7,12 @@
 //!
 //! The parts: `devices` (who has which devices: the usync query and its
 //! cache), `bundles` (pre-key bundles of devices we have no session with),
-//! `seal` (the pure sealing of one message).
+//! `seal` (the pure sealing of one message), `resend` (a message sealed
+//! again for a device that asked with a retry receipt).
 
 pub mod bundles;
 pub mod devices;
+mod resend;
 pub mod seal;
 
 use std::collections::{BTreeMap, VecDeque};
@@ -33,6 +35,7 @@ pub(super) struct Outbox {
     step: Step,
     devices: DeviceCache,
     acked: VecDeque<String>,
+    recent: resend::RecentSent,
 }
 
 #[derive(Debug)]
@@ -256,6 +259,7 @@ impl Client {
             Ok(bytes) => bytes,
             Err(error) => return self.fail_outbound(&id, wall, error.to_string()),
         };
+        self.outbox.recent.remember(&id, &to, &message);
         let mut writes = sealed.writes;
         writes.push(Write::OutboundSealed {
             id: id.clone(),

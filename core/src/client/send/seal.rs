@@ -56,23 +56,22 @@ pub fn seal(
     bundles: &BTreeMap<String, PreKeyBundle>,
     rng: &mut impl CryptoRngCore,
 ) -> Result<Sealed, SealError> {
-    let me = session.creds.me.as_ref().ok_or(SealError::NotLinked)?;
-    let own_users: Vec<&str> = std::iter::once(me.jid.user())
-        .chain(me.lid.as_ref().map(Jid::user))
-        .collect();
-    let own_device = me.jid.device().unwrap_or(0);
-    let identity = &session.creds.identity_key;
-    let registration = u32::from(session.creds.registration_id);
+    let sender = Sender::of(session)?;
     let mut dsm: Option<Vec<u8>> = None;
     let mut participants = Vec::new();
     let mut writes = Vec::new();
     let mut left_out = Vec::new();
     let mut any_pkmsg = false;
     for device in out.devices {
-        let own = own_users.contains(&device.user());
-        if own && device.device().unwrap_or(0) == own_device {
-            continue; // this device
+        if sender.is_this_device(device) {
+            continue;
         }
+        let plaintext = if sender.is_own(device) {
+            dsm.get_or_insert_with(|| device_sent(out.to, out.message))
+                .as_slice()
+        } else {
+            out.message
+        };
         let Some(address) = session_address(session, device) else {
             left_out.push(device.clone());
             continue;
@@ -81,76 +80,194 @@ pub fn seal(
             .sessions
             .get(&address)
             .and_then(|bytes| SessionRecord::decode(bytes).ok());
-        let record = match (stored, bundles.get(&address)) {
-            (Some(record), _) => record,
-            (None, Some(bundle)) => {
-                match session_from_bundle(None, identity, registration, bundle, rng) {
-                    Ok(record) => {
-                        let key = bundle.identity.raw().to_vec();
-                        if session.identities.get(&address) != Some(&key) {
-                            writes.push(Write::Identity {
-                                address: address.clone(),
-                                key,
-                            });
-                        }
-                        record
-                    }
-                    Err(_) => {
-                        left_out.push(device.clone());
-                        continue;
-                    }
+        let start = match stored {
+            Some(record) => Start::Stored(record),
+            None => match bundles.get(&address) {
+                Some(bundle) => Start::Bundle(bundle),
+                None => {
+                    left_out.push(device.clone());
+                    continue;
                 }
-            }
-            (None, None) => {
-                left_out.push(device.clone());
-                continue;
-            }
+            },
         };
-        let plaintext = if own {
-            dsm.get_or_insert_with(|| device_sent(out.to, out.message))
-                .as_slice()
-        } else {
-            out.message
-        };
-        let Ok((encrypted, record)) = encrypt(&record, identity, &pad(plaintext, rng)) else {
+        let Some(enc) = sender.encrypt(session, address, start, plaintext, &mut writes, rng) else {
             left_out.push(device.clone());
             continue;
         };
-        any_pkmsg |= encrypted.kind == MessageKind::PreKeyMsg;
-        let kind = encrypted.kind.enc_type();
-        writes.push(Write::SignalSession {
-            address,
-            record: record.encode(),
-        });
+        any_pkmsg |= enc.attr("type") == Some(MessageKind::PreKeyMsg.enc_type());
         participants.push(
-            Node::new("to").with_attr("jid", device.clone()).with_child(
-                Node::new("enc")
-                    .with_attr("v", "2")
-                    .with_attr("type", kind)
-                    .with_bytes(encrypted.bytes),
-            ),
+            Node::new("to")
+                .with_attr("jid", device.clone())
+                .with_child(enc),
         );
     }
     let reached_recipient = participants.iter().any(|to| {
         to.attr_jid("jid")
-            .is_some_and(|jid| !own_users.contains(&jid.user()))
+            .is_some_and(|jid| !sender.own_users.contains(&jid.user()))
     });
     if !reached_recipient {
         return Err(SealError::NoDevice);
     }
-    let mut stanza = Node::new("message")
+    let stanza = Node::new("message")
         .with_attr("id", out.id.to_owned())
         .with_attr("to", out.to.clone())
         .with_attr("type", message_type(out.message))
         .with_child(Node::new("participants").with_children(participants));
-    if any_pkmsg && let Some(account) = &session.creds.account {
-        stanza = stanza.with_child(Node::new("device-identity").with_bytes(account.clone()));
-    }
     Ok(Sealed {
-        stanza,
+        stanza: with_device_identity(stanza, session, any_pkmsg),
         writes,
         left_out,
     })
+}
+
+/// A message sent again to the one device that asked for it (its retry
+/// receipt): sealed on a fresh session from `bundle` when the receipt
+/// carried the device's keys, else on the session we have.
+#[derive(Debug)]
+pub struct Resend<'a> {
+    pub id: &'a str,
+    /// The chat it was sent in (a user JID).
+    pub chat: &'a Jid,
+    /// The device that asked.
+    pub device: &'a Jid,
+    /// The `Message` protobuf, as first sent.
+    pub message: &'a [u8],
+    /// The receipt's retry count, repeated on the `<enc>`.
+    pub count: u32,
+}
+
+/// Seals `resend`: `<message id to=device type><enc v=2 type count/>
+/// [<device-identity/>]`, with the writes to commit before it leaves.
+pub fn seal_resend(
+    session: &Session,
+    resend: &Resend<'_>,
+    bundle: Option<&PreKeyBundle>,
+    rng: &mut impl CryptoRngCore,
+) -> Result<Sealed, SealError> {
+    let sender = Sender::of(session)?;
+    if sender.is_this_device(resend.device) {
+        return Err(SealError::NoDevice);
+    }
+    let dsm;
+    let plaintext = if sender.is_own(resend.device) {
+        dsm = device_sent(resend.chat, resend.message);
+        dsm.as_slice()
+    } else {
+        resend.message
+    };
+    let address = session_address(session, resend.device).ok_or(SealError::NoDevice)?;
+    let start = match bundle {
+        // The device threw its session away: start over from its keys.
+        Some(bundle) => Start::Bundle(bundle),
+        None => Start::Stored(
+            session
+                .sessions
+                .get(&address)
+                .and_then(|bytes| SessionRecord::decode(bytes).ok())
+                .ok_or(SealError::NoDevice)?,
+        ),
+    };
+    let mut writes = Vec::new();
+    let enc = sender
+        .encrypt(session, address, start, plaintext, &mut writes, rng)
+        .ok_or(SealError::NoDevice)?;
+    let pkmsg = enc.attr("type") == Some(MessageKind::PreKeyMsg.enc_type());
+    let stanza = Node::new("message")
+        .with_attr("id", resend.id.to_owned())
+        .with_attr("to", resend.device.clone())
+        .with_attr("type", message_type(resend.message))
+        .with_child(enc.with_attr("count", resend.count.to_string()));
+    Ok(Sealed {
+        stanza: with_device_identity(stanza, session, pkmsg),
+        writes,
+        left_out: Vec::new(),
+    })
+}
+
+/// Where a device's copy is encrypted from.
+enum Start<'a> {
+    Stored(SessionRecord),
+    Bundle(&'a PreKeyBundle),
+}
+
+/// This device, as the sender of a message.
+struct Sender<'s> {
+    own_users: Vec<&'s str>,
+    own_device: u16,
+}
+
+impl<'s> Sender<'s> {
+    fn of(session: &'s Session) -> Result<Sender<'s>, SealError> {
+        let me = session.creds.me.as_ref().ok_or(SealError::NotLinked)?;
+        Ok(Sender {
+            own_users: std::iter::once(me.jid.user())
+                .chain(me.lid.as_ref().map(Jid::user))
+                .collect(),
+            own_device: me.jid.device().unwrap_or(0),
+        })
+    }
+
+    /// One of our account's devices (they get the DSM copy).
+    fn is_own(&self, device: &Jid) -> bool {
+        self.own_users.contains(&device.user())
+    }
+
+    fn is_this_device(&self, device: &Jid) -> bool {
+        self.is_own(device) && device.device().unwrap_or(0) == self.own_device
+    }
+
+    /// `plaintext`, padded and encrypted for the session at `address`
+    /// (started from a bundle if so): the `<enc>` node, with the
+    /// session's advance (and a new identity) added to `writes`. `None`
+    /// when a bundle does not make a session.
+    fn encrypt(
+        &self,
+        session: &Session,
+        address: String,
+        start: Start<'_>,
+        plaintext: &[u8],
+        writes: &mut Vec<Write>,
+        rng: &mut impl CryptoRngCore,
+    ) -> Option<Node> {
+        let identity = &session.creds.identity_key;
+        let record = match start {
+            Start::Stored(record) => record,
+            Start::Bundle(bundle) => {
+                let registration = u32::from(session.creds.registration_id);
+                let record = session_from_bundle(None, identity, registration, bundle, rng).ok()?;
+                let key = bundle.identity.raw().to_vec();
+                if session.identities.get(&address) != Some(&key) {
+                    writes.push(Write::Identity {
+                        address: address.clone(),
+                        key,
+                    });
+                }
+                record
+            }
+        };
+        let (encrypted, record) = encrypt(&record, identity, &pad(plaintext, rng)).ok()?;
+        writes.push(Write::SignalSession {
+            address,
+            record: record.encode(),
+        });
+        Some(
+            Node::new("enc")
+                .with_attr("v", "2")
+                .with_attr("type", encrypted.kind.enc_type())
+                .with_bytes(encrypted.bytes),
+        )
+    }
+}
+
+/// `stanza` with our `<device-identity>` when a copy is a pkmsg (the
+/// recipient checks who starts a session with it).
+fn with_device_identity(stanza: Node, session: &Session, any_pkmsg: bool) -> Node {
+    match &session.creds.account {
+        Some(account) if any_pkmsg => {
+            stanza.with_child(Node::new("device-identity").with_bytes(account.clone()))
+        }
+        _ => stanza,
+    }
 }
 
 /// The session a device's messages use: under its LID when the LID of its

@@ -41,13 +41,16 @@ impl Peer {
 
     /// Opens this device's `<enc>` in `stanza`: the `Message` bytes.
     fn open(&mut self, stanza: &Node, me: &Jid, rng: &mut ChaCha20Rng) -> (String, Vec<u8>) {
-        let to = stanza
-            .child("participants")
-            .expect("participants")
-            .children_named("to")
-            .find(|to| to.attr_jid("jid").as_ref() == Some(me))
-            .expect("a copy for this device");
-        let enc = to.child("enc").expect("enc");
+        // A fan-out names each device; a resend goes to one, directly.
+        let enc = match stanza.child("participants") {
+            Some(participants) => participants
+                .children_named("to")
+                .find(|to| to.attr_jid("jid").as_ref() == Some(me))
+                .expect("a copy for this device")
+                .child("enc"),
+            None => stanza.child("enc"),
+        }
+        .expect("enc");
         let kind = enc.attr("type").expect("type").to_owned();
         let bytes = enc.bytes().expect("bytes");
         let padded = if kind == "pkmsg" {
@@ -246,4 +249,84 @@ fn a_contact_known_by_lid_is_sealed_on_its_lid_session() {
             |w| matches!(w, Write::SignalSession { address, .. } if address == "777000111_1.0")
         )
     );
+}
+
+#[test]
+fn a_resend_goes_to_the_one_device_on_a_fresh_session_from_its_keys() {
+    let mut rng = ChaCha20Rng::seed_from_u64(9);
+    let mut session = bot(&mut rng);
+    let mut contact = Peer::new(&mut rng);
+    let to = Jid::new(CONTACT, "s.whatsapp.net");
+    let me = device(CONTACT, 0);
+    let message = text("again");
+    let out = Outgoing {
+        id: "3EB0CC",
+        to: &to,
+        message: &message,
+        devices: std::slice::from_ref(&me),
+    };
+    let bundles = BTreeMap::from([(format!("{CONTACT}.0"), contact.bundle())]);
+    let first = seal(&session, &out, &bundles, &mut rng).expect("sealed");
+    commit(&mut session, &first);
+    contact.open(&first.stanza, &me, &mut rng);
+
+    // On the session we have (the contact has not answered on it yet, so
+    // still a pkmsg), to the device alone, with the count.
+    let resend = Resend {
+        id: "3EB0CC",
+        chat: &to,
+        device: &me,
+        message: &message,
+        count: 1,
+    };
+    let again = seal_resend(&session, &resend, None, &mut rng).expect("sealed");
+    assert_eq!(again.stanza.attr_jid("to"), Some(me.clone()));
+    let enc = again.stanza.child("enc").expect("a direct enc");
+    assert_eq!(enc.attr("type"), Some("pkmsg"));
+    assert_eq!(enc.attr("count"), Some("1"));
+    assert!(again.stanza.child("device-identity").is_some());
+    assert_eq!(contact.open(&again.stanza, &me, &mut rng).1, message);
+    commit(&mut session, &again);
+
+    // The device threw its session away and sent its keys: a pkmsg on a
+    // new session, with our device identity.
+    let mut renewed = Peer::new(&mut rng);
+    let resend = Resend { count: 2, ..resend };
+    let fresh = seal_resend(&session, &resend, Some(&renewed.bundle()), &mut rng).expect("sealed");
+    let enc = fresh.stanza.child("enc").expect("a direct enc");
+    assert_eq!(enc.attr("type"), Some("pkmsg"));
+    assert_eq!(enc.attr("count"), Some("2"));
+    assert!(fresh.stanza.child("device-identity").is_some());
+    assert!(
+        fresh
+            .writes
+            .iter()
+            .any(|w| matches!(w, Write::Identity { .. })),
+        "the new identity is recorded"
+    );
+    assert_eq!(
+        renewed.open(&fresh.stanza, &me, &mut rng),
+        ("pkmsg".to_owned(), message)
+    );
+}
+
+#[test]
+fn a_resend_to_a_device_without_session_or_keys_or_to_this_device_is_refused() {
+    let mut rng = ChaCha20Rng::seed_from_u64(10);
+    let session = bot(&mut rng);
+    let to = Jid::new(CONTACT, "s.whatsapp.net");
+    let message = text("x");
+    for device in [device(CONTACT, 0), Jid::parse(BOT).expect("jid")] {
+        let resend = Resend {
+            id: "3EB0DD",
+            chat: &to,
+            device: &device,
+            message: &message,
+            count: 1,
+        };
+        assert_eq!(
+            seal_resend(&session, &resend, None, &mut rng).map(|_| ()),
+            Err(SealError::NoDevice)
+        );
+    }
 }
