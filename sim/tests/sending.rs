@@ -12,7 +12,7 @@ use blacksky_core::time::UnixMillis;
 use blacksky_proto::Message as _;
 use blacksky_proto::wa;
 use blacksky_sim::pipe::Pipe;
-use blacksky_sim::server::{ConnId, FakeServer, ServerConfig};
+use blacksky_sim::server::{ConnId, FakeServer, ReceiptKind, ServerConfig, ServerEvent};
 use rand_chacha::ChaCha20Rng;
 use rand_core::SeedableRng;
 
@@ -222,4 +222,51 @@ fn a_device_that_lost_its_session_asks_again_and_reads_the_message() {
         })
         .count();
     assert!(resent_sessions >= 2, "{resent_sessions} batches");
+}
+
+#[test]
+fn read_receipts_and_typing_only_when_asked_for() {
+    for asked in [false, true] {
+        let server = FakeServer::new(ServerConfig::new(WALL), 6);
+        let mut pipe = Pipe::new(server, Instant::now(), WALL, 106);
+        let creds = Creds::generate(&mut ChaCha20Rng::seed_from_u64(1006));
+        let mut config = pipe.client_config();
+        config.send_read_receipts = asked;
+        config.send_typing = asked;
+        let conn = pipe
+            .pair_and_login(config, creds)
+            .expect("pairs and logs in");
+        pipe.server.send_text(CONTACT, "hello").expect("sent");
+        pipe.run();
+        hand_in(
+            &mut pipe,
+            conn,
+            vec![text("3EB0000000000000000051", CONTACT, "hi")],
+        );
+        let said: Vec<String> = pipe
+            .server_events
+            .iter()
+            .filter_map(|e| match e {
+                ServerEvent::Presence { what, .. } => Some(what.clone()),
+                ServerEvent::Receipt {
+                    kind: ReceiptKind::Read,
+                    ..
+                } => Some("read".to_owned()),
+                _ => None,
+            })
+            .collect();
+        let count = |what: &str| said.iter().filter(|s| s.as_str() == what).count();
+        let (read, typing, presence) = (
+            count("read"),
+            count("chatstate composing"),
+            count("presence available"),
+        );
+        let sent = &said;
+        assert_eq!(presence, 1, "online once: {sent:?}");
+        assert_eq!(
+            (read, typing),
+            if asked { (1, 1) } else { (0, 0) },
+            "{sent:?}"
+        );
+    }
 }

@@ -85,6 +85,10 @@ pub struct ClientConfig {
     pub device_lists_len_max: usize,
     /// A cached device list is asked for again after this long.
     pub device_list_ttl_ms: u64,
+    /// Mark what contacts write as read (blue ticks) once it is stored.
+    pub send_read_receipts: bool,
+    /// Show "typing…" in a chat while an answer to it is sealed.
+    pub send_typing: bool,
     /// TEST ONLY, and wrong on purpose: ack a message before it is stored
     /// (what Baileys-based bots do). The chaos harness turns it on to show
     /// it catches the loss this causes; nothing else may.
@@ -118,6 +122,8 @@ impl Default for ClientConfig {
             retry_receipts_max: 5,
             retries_len_max: 256,
             outbound_len_max: 1_024,
+            send_read_receipts: false,
+            send_typing: false,
             device_lists_len_max: 4_096,
             device_list_ttl_ms: DAY_MS,
             #[cfg(feature = "testing")]

@@ -103,6 +103,13 @@ impl Client {
                     *stage = Stage::Online;
                 }
                 self.event(Event::Online);
+                let push_name = self
+                    .session
+                    .creds
+                    .me
+                    .as_ref()
+                    .and_then(|me| me.push_name.clone());
+                self.send(&stanzas::presence_available(push_name.as_deref()));
                 // Messages that waited for a connection go out now.
                 self.pump_outbound(now, self.last_wall);
             }

@@ -158,6 +158,10 @@ impl Client {
                 let mut answer = Answer::delivered(node);
                 if self.is_own_account(&opened.sender) {
                     self.on_own_phone_content(node, &opened.content, &mut writes, &mut answer);
+                } else if self.config.send_read_receipts
+                    && matches!(opened.content.kind, Kind::Text(_) | Kind::Media(_))
+                {
+                    answer.receipts.push(stanzas::read_receipt(node));
                 }
                 let retry = (arrived.id.clone(), opened.sender);
                 if self.session.retries.contains_key(&retry) {

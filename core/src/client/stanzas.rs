@@ -125,6 +125,27 @@ pub fn delivery_receipt(message: NodeRef<'_>) -> Node {
     reply_to(message, Node::new("receipt"))
 }
 
+/// The read receipt (blue ticks) for a stored message.
+pub fn read_receipt(message: NodeRef<'_>) -> Node {
+    reply_to(message, Node::new("receipt").with_attr("type", "read"))
+}
+
+/// `<presence type=available [name]/>`: online, under our push name.
+pub fn presence_available(push_name: Option<&str>) -> Node {
+    let presence = Node::new("presence").with_attr("type", "available");
+    match push_name {
+        Some(name) => presence.with_attr("name", name.to_owned()),
+        None => presence,
+    }
+}
+
+/// `<chatstate to><composing/></chatstate>`: "typing…" in chat `to`.
+pub fn composing(to: &Jid) -> Node {
+    Node::new("chatstate")
+        .with_attr("to", to.clone())
+        .with_child(Node::new("composing"))
+}
+
 /// The receipt our phone waits for after a history-sync notice.
 pub fn history_sync_receipt(message: NodeRef<'_>) -> Node {
     reply_to(message, Node::new("receipt").with_attr("type", "hist_sync"))

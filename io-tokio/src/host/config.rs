@@ -249,6 +249,10 @@ pub struct Config {
     pub auto_replies: AutoReplySource,
     /// `RATE_LIMIT_PER_MIN`: answers per sender and minute, 0 for no limit.
     pub rate_limit_per_min: u32,
+    /// `SEND_READ_RECEIPTS`: mark what contacts write as read once stored.
+    pub send_read_receipts: bool,
+    /// `SEND_TYPING`: show "typing…" while an answer is sealed.
+    pub send_typing: bool,
 }
 
 /// Where the auto-reply rules come from.
@@ -577,6 +581,8 @@ impl Config {
                 (0, 10_000),
                 "answers per sender and minute, 0 to 10000 (0: no limit)",
             )?,
+            send_read_receipts: r.bool(&["SEND_READ_RECEIPTS"], false)?,
+            send_typing: r.bool(&["SEND_TYPING"], false)?,
         })
         .and_then(Config::check_consistency)
     }
@@ -713,6 +719,8 @@ impl Config {
                 },
             ),
             ("RATE_LIMIT_PER_MIN", self.rate_limit_per_min.to_string()),
+            ("SEND_READ_RECEIPTS", self.send_read_receipts.to_string()),
+            ("SEND_TYPING", self.send_typing.to_string()),
         ]
     }
 }

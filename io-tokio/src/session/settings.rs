@@ -21,6 +21,8 @@ pub fn client_config(config: &Config) -> ClientConfig {
                 phone: phone.clone(),
             },
         },
+        send_read_receipts: config.send_read_receipts,
+        send_typing: config.send_typing,
         ..ClientConfig::default()
     }
 }

@@ -78,7 +78,16 @@ impl FakeServer {
             "ack" if node.attr("class") == Some("message") => self.on_message_ack(conn, &node),
             "receipt" => self.on_receipt(conn, &node),
             "message" => self.on_bot_message(conn, &node),
-            // Acks of notifications, receipts, presence: nothing to keep.
+            "presence" => {
+                let what = format!("presence {}", node.attr("type").unwrap_or("available"));
+                self.event(ServerEvent::Presence { conn, what });
+            }
+            "chatstate" => {
+                let state = node.children().first().map_or("", |c| c.tag.as_str());
+                let what = format!("chatstate {state}");
+                self.event(ServerEvent::Presence { conn, what });
+            }
+            // Acks of notifications and receipts: nothing to keep.
             _ => {}
         }
     }

@@ -153,6 +153,13 @@ pub enum ServerEvent {
         id: String,
         kind: ReceiptKind,
     },
+    /// The bot said how it is: `<presence type>` (`available`), or a
+    /// chat state (`<chatstate to><composing/>`: "typing…").
+    Presence {
+        conn: ConnId,
+        /// `presence available`, `chatstate composing`, …
+        what: String,
+    },
     /// A retry receipt, and what the server did about it.
     Retry {
         conn: ConnId,

@@ -36,6 +36,8 @@ pub(super) struct Outbox {
     devices: DeviceCache,
     acked: VecDeque<String>,
     recent: resend::RecentSent,
+    /// The chat last shown "typing…" (once per run of answers to it).
+    typing_in: Option<Jid>,
 }
 
 #[derive(Debug)]
@@ -127,6 +129,10 @@ impl Client {
         let Some(own) = self.own_user() else {
             return self.fail_outbound(&id, wall, "this device is not linked".into());
         };
+        if self.config.send_typing && self.outbox.typing_in.as_ref() != Some(&to) {
+            self.send(&super::stanzas::composing(&to));
+            self.outbox.typing_in = Some(to.clone());
+        }
         let users = [to, own];
         let ttl = self.config.device_list_ttl_ms;
         let unknown: Vec<Jid> = users
@@ -290,6 +296,7 @@ impl Client {
             return;
         };
         self.outbox.rows.remove(at);
+        self.outbox.typing_in = None;
         self.remember_acked(id);
         match ack.attr("error") {
             None => self.event(Event::MessageSent { id: id.to_owned() }),
