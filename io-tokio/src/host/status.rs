@@ -384,6 +384,7 @@ impl StatusBoard {
                 board.received.record(wall, 1);
                 board.history.received(wall, 1);
             }
+            Event::MessageSent { .. } => self.on_messages_sent(1, wall),
             Event::StoreFailed { .. } => {
                 let mut board = self.lock();
                 board.store_failures_total = board.store_failures_total.saturating_add(1);
@@ -416,7 +417,6 @@ impl StatusBoard {
             Event::OfflineDelivered { .. }
             | Event::PreKeysUploaded { .. }
             | Event::KeysTakenFromStore { .. }
-            | Event::MessageSent { .. }
             | Event::SendFailed { .. }
             | Event::RetryAnswered { .. }
             | Event::RetryNotAnswered { .. }
