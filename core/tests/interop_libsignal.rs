@@ -4,36 +4,23 @@
 //! directions, out-of-order delivery, the forward limit on both sides, and
 //! tampered MACs refused without changing state.
 
+#[path = "support/libsignal_peer.rs"]
+mod libsignal_peer;
 #[path = "support/node_peer.rs"]
 mod node_peer;
 #[path = "support/signal_party.rs"]
 mod signal_party;
 
-use base64::Engine;
-use base64::engine::general_purpose::STANDARD as B64;
 use blacksky_core::crypto::xeddsa;
 use blacksky_core::signal::{
-    self, IdentityKey, MessageKind, OneTimePreKeyPublic, PreKeyBundle, PublicKey,
-    SKIPPED_PER_MESSAGE_MAX, SignalError, SignalMessage, SignedPreKeyPublic,
+    self, MessageKind, SKIPPED_PER_MESSAGE_MAX, SignalError, SignalMessage,
 };
-use node_peer::{NodePeer, PeerRefused, bytes};
+use libsignal_peer::{
+    US, b64, bundle_from_json, peer_decrypt, peer_encrypt, peer_encrypt_many, start_peer,
+};
+use node_peer::{NodePeer, bytes};
 use serde_json::{Value, json};
 use signal_party::Party as Us;
-
-/// How the peer knows us, and we it (libsignal addresses: name.device).
-const US: &str = "blacksky.1";
-
-fn b64(bytes: &[u8]) -> String {
-    B64.encode(bytes)
-}
-
-fn kind_of(value: &Value) -> MessageKind {
-    match value["type"].as_str() {
-        Some("pkmsg") => MessageKind::PreKeyMsg,
-        Some("msg") => MessageKind::Msg,
-        other => panic!("peer gave message type {other:?}"),
-    }
-}
 
 /// Our bundle as the server would hand it out (raw 32-byte keys).
 fn bundle_json(us: &Us, one_time_id: Option<u32>) -> Value {
@@ -53,67 +40,9 @@ fn bundle_json(us: &Us, one_time_id: Option<u32>) -> Value {
     json
 }
 
-/// The peer's bundle, read as we read a server's `<user>` node.
-fn bundle_from_json(bundle: &Value) -> PreKeyBundle {
-    let id = |value: &Value| u32::try_from(value.as_u64().expect("an id")).expect("u32");
-    let signed = &bundle["signed_pre_key"];
-    PreKeyBundle {
-        registration_id: id(&bundle["registration_id"]),
-        identity: IdentityKey::from_raw(&bytes(bundle, "identity"), "identity")
-            .expect("32-byte identity"),
-        signed_pre_key: SignedPreKeyPublic::from_raw(
-            id(&signed["id"]),
-            &bytes(signed, "public"),
-            &bytes(signed, "signature"),
-        )
-        .expect("signed pre-key"),
-        one_time_pre_key: (!bundle["pre_key"].is_null()).then(|| OneTimePreKeyPublic {
-            id: id(&bundle["pre_key"]["id"]),
-            key: PublicKey::from_raw(&bytes(&bundle["pre_key"], "public"), "pre_key")
-                .expect("32-byte pre-key"),
-        }),
-    }
-}
-
 fn start_session(us: &mut Us, bundle: &Value) {
     us.start_session(&bundle_from_json(bundle))
         .expect("libsignal's bundle verifies");
-}
-
-fn start_peer() -> Option<NodePeer> {
-    let mut peer = NodePeer::start("peer.mjs")?;
-    peer.ok(json!({"op": "init", "pre_keys": 3, "registration_id": 777}));
-    Some(peer)
-}
-
-fn peer_encrypt(peer: &mut NodePeer, plaintext: &[u8]) -> (MessageKind, Vec<u8>) {
-    let answer = peer.ok(json!({"op": "encrypt", "address": US, "plaintext": b64(plaintext)}));
-    (kind_of(&answer), bytes(&answer, "body"))
-}
-
-fn peer_encrypt_many(
-    peer: &mut NodePeer,
-    plaintext: &[u8],
-    count: usize,
-) -> Vec<(MessageKind, Vec<u8>)> {
-    let answer = peer.ok(json!({
-        "op": "encrypt_many", "address": US, "plaintext": b64(plaintext), "count": count,
-    }));
-    answer["messages"]
-        .as_array()
-        .expect("messages")
-        .iter()
-        .map(|m| (kind_of(m), bytes(m, "body")))
-        .collect()
-}
-
-fn peer_decrypt(
-    peer: &mut NodePeer,
-    kind: MessageKind,
-    body: &[u8],
-) -> Result<Vec<u8>, PeerRefused> {
-    peer.call(json!({"op": "decrypt", "address": US, "type": kind.enc_type(), "body": b64(body)}))
-        .map(|answer| bytes(&answer, "plaintext"))
 }
 
 /// Turns of `count` messages each way (ours first: the peer may still be

@@ -1,6 +1,7 @@
 //! Store figures: snapshot size of a session with 1,000 pre-keys and 200
-//! Signal sessions; time to write one key update; time to restore a full
-//! session; on SQLite and (with DATABASE_URL) PostgreSQL.
+//! Signal sessions; time to write one key update; time to commit one
+//! received message, and one sealed outbound message; time to restore a
+//! full session; on SQLite and (with DATABASE_URL) PostgreSQL.
 //!
 //! `cargo bench -p blacksky-io --bench store` prints a table;
 //! `-- --test` (what CI runs) does one quick round of each.
@@ -9,7 +10,7 @@ use std::time::{Duration, Instant};
 
 use blacksky_core::session::snapshot::{self, KDF_ITERATIONS_DEFAULT, Keyring};
 use blacksky_core::session::testing::sample_session;
-use blacksky_core::session::{InboxContent, InboxEntry, Session, Write};
+use blacksky_core::session::{InboxContent, InboxEntry, Outbound, Session, Write};
 use blacksky_io::host::config::Secret;
 use blacksky_io::store::backup::{self, Sealer};
 use blacksky_io::store::{PgStore, SqliteStore, Store, wall_now};
@@ -19,6 +20,9 @@ const SIGNAL_SESSIONS: u32 = 200;
 /// A Signal session record with a few chains is about this big; random
 /// bytes, so compression gains nothing on it (the worst case).
 const SESSION_RECORD_BYTES: usize = 1_024;
+/// An encoded `<message>` stanza sealed for one device (a text as a `msg`
+/// is about 150 bytes; a `pkmsg` with `<device-identity>` about 400).
+const SEALED_STANZA_BYTES: usize = 200;
 
 struct Timing {
     median: Duration,
@@ -81,6 +85,56 @@ async fn measure<S: Store>(label: &str, mut store: S, session: &Session, quick: 
     }
     let message = timing(samples);
 
+    // What sealing one outbound message commits before it is sent: the
+    // session record it advanced and the stanza on its outbox row, in one
+    // batch. The row (a reply to a handled inbox entry) is made untimed.
+    let mut samples = Vec::with_capacity(updates);
+    for i in 0..updates {
+        let inbox_id = format!("3EB0IN{label}{i:012}");
+        let reply_id = format!("3EB0OUT{label}{i:012}");
+        let to = "15550001111@s.whatsapp.net".to_owned();
+        let setup = [
+            Write::Inbox(InboxEntry {
+                id: inbox_id.clone(),
+                from: to.clone(),
+                stanza: vec![7; 250],
+                received_at: wall_now(),
+                content: InboxContent::Message(vec![0x0a; 100]),
+            }),
+            Write::Handled {
+                id: inbox_id,
+                at: wall_now(),
+                outbox: vec![Outbound {
+                    id: reply_id.clone(),
+                    to,
+                    message: vec![0x0a; 20],
+                    stanza: None,
+                }],
+            },
+        ];
+        store.commit(&setup).await.expect("commit the reply");
+        let writes = [
+            Write::SignalSession {
+                address: format!("1555000{:04}.0:1", i % SIGNAL_SESSIONS as usize),
+                record: vec![i as u8; SESSION_RECORD_BYTES],
+            },
+            Write::OutboundSealed {
+                id: reply_id,
+                stanza: vec![9; SEALED_STANZA_BYTES],
+            },
+        ];
+        let started = Instant::now();
+        store.commit(&writes).await.expect("commit");
+        samples.push(started.elapsed());
+    }
+    let outbox = store.outbox().await.expect("read the outbox");
+    assert_eq!(outbox.len(), updates, "one reply row per message");
+    assert!(
+        outbox.iter().all(|row| row.sealed),
+        "every row has its stanza"
+    );
+    let sealed = timing(samples);
+
     let secret = Secret::new("bench secret");
     let mut sealer = Sealer::standard(store.session_name(), Some(&secret));
     let live = store.load_session().await.expect("read").expect("present");
@@ -117,13 +171,18 @@ async fn measure<S: Store>(label: &str, mut store: S, session: &Session, quick: 
     };
     println!(
         "{label:<10} one key update: median {} p99 {} | one received message (record + \
-         inbox row): median {} p99 {} ({:.0} messages/s one at a time) | load live session: \
-         median {} | restore from snapshot: median {} (first, with PBKDF2: {})",
+         inbox row): median {} p99 {} ({:.0} messages/s one at a time) | one sealed send \
+         (record + stanza on its outbox row): median {} p99 {} ({:.0} messages/s one at a \
+         time) | load live session: median {} | restore from snapshot: median {} (first, \
+         with PBKDF2: {})",
         ms(update.median),
         ms(update.p99),
         ms(message.median),
         ms(message.p99),
         1.0 / message.median.as_secs_f64(),
+        ms(sealed.median),
+        ms(sealed.p99),
+        1.0 / sealed.median.as_secs_f64(),
         ms(timing(load).median),
         ms(restore.median),
         ms(restore_kdf[0]),
