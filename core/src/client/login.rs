@@ -222,10 +222,11 @@ impl Client {
             .collect();
         creds.next_pre_key_id = pre_key_ids::after(creds.next_pre_key_id, wanted);
         self.session.creds = creds.clone();
-        let mut writes = Vec::new();
         // Keys before the creds that count them, in one transaction.
-        writes.push(Write::FreshPreKeys(keys.clone()));
-        writes.push(Write::Creds(Box::new(creds)));
+        let writes = vec![
+            Write::FreshPreKeys(keys.clone()),
+            Write::Creds(Box::new(creds)),
+        ];
         self.store(writes, AfterStore::UploadPreKeys { keys });
     }
 }

@@ -105,6 +105,10 @@ impl DeviceCache {
     pub fn len(&self) -> usize {
         self.lists.len()
     }
+
+    pub fn is_empty(&self) -> bool {
+        self.lists.is_empty()
+    }
 }
 
 #[cfg(test)]

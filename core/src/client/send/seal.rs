@@ -81,7 +81,7 @@ pub fn seal(
             .get(&address)
             .and_then(|bytes| SessionRecord::decode(bytes).ok());
         let start = match stored {
-            Some(record) => Start::Stored(record),
+            Some(record) => Start::Stored(Box::new(record)),
             None => match bundles.get(&address) {
                 Some(bundle) => Start::Bundle(bundle),
                 None => {
@@ -159,13 +159,13 @@ pub fn seal_resend(
     let start = match bundle {
         // The device threw its session away: start over from its keys.
         Some(bundle) => Start::Bundle(bundle),
-        None => Start::Stored(
+        None => Start::Stored(Box::new(
             session
                 .sessions
                 .get(&address)
                 .and_then(|bytes| SessionRecord::decode(bytes).ok())
                 .ok_or(SealError::NoDevice)?,
-        ),
+        )),
     };
     let mut writes = Vec::new();
     let enc = sender
@@ -186,7 +186,7 @@ pub fn seal_resend(
 
 /// Where a device's copy is encrypted from.
 enum Start<'a> {
-    Stored(SessionRecord),
+    Stored(Box<SessionRecord>),
     Bundle(&'a PreKeyBundle),
 }
 
@@ -231,7 +231,7 @@ impl<'s> Sender<'s> {
     ) -> Option<Node> {
         let identity = &session.creds.identity_key;
         let record = match start {
-            Start::Stored(record) => record,
+            Start::Stored(record) => *record,
             Start::Bundle(bundle) => {
                 let registration = u32::from(session.creds.registration_id);
                 let record = session_from_bundle(None, identity, registration, bundle, rng).ok()?;
