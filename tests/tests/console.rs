@@ -507,3 +507,42 @@ fn an_alert_raised_while_the_receiver_is_down_arrives_after_a_restart() {
     assert_eq!(bot.wait_exit(WAIT).and_then(|s| s.code()), Some(0));
     assert_no_token(&bot);
 }
+
+#[test]
+fn the_owner_is_told_on_whatsapp_when_the_bot_is_back() {
+    const OWNER: &str = "4915100000001";
+    let env = [
+        ("ALERT_OWNER", "true"),
+        ("OWNER_NUMBER", OWNER),
+        ("MAX_RECONNECT_ATTEMPTS", "2"),
+        ("RECONNECT_BASE_MS", "50"),
+        ("RECONNECT_MAX_MS", "100"),
+    ];
+    let (wa, home, mut bot) = linked_bot(&env);
+    exhaust_reconnects(&wa, &mut bot);
+    // Nothing while it is away (it could not send anyway).
+    let told = |wa: &FakeWa| -> Vec<String> {
+        wa.get(&format!("/received?from={OWNER}"))
+            .as_array()
+            .expect("a list")
+            .iter()
+            .filter(|m| m["device"].as_u64() == Some(0))
+            .filter_map(|m| m["text"].as_str().map(str::to_owned))
+            .collect()
+    };
+    assert!(told(&wa).is_empty());
+    let mut bot = start_blacksky(&wa, home.path(), &env);
+    wait_online(&wa);
+    let texts = poll("the owner's message", WAIT, || {
+        let texts = told(&wa);
+        (!texts.is_empty()).then_some(texts)
+    });
+    assert_eq!(texts.len(), 1, "{texts:?}");
+    assert!(
+        texts[0].starts_with("blacksky is back online. It was away")
+            && texts[0].contains("reconnect"),
+        "{texts:?}"
+    );
+    bot.signal("TERM");
+    assert_eq!(bot.wait_exit(WAIT).and_then(|s| s.code()), Some(0));
+}

@@ -1,6 +1,5 @@
-//! The hook for `ALERT_OWNER=true`: the text the owner would get on
-//! WhatsApp when the bot is back after an incident. Sending does not exist
-//! yet (the sending issue); nothing calls this outside tests so far.
+//! `ALERT_OWNER=true`: the text the owner gets on WhatsApp when the bot is
+//! back after an incident (the shell queues it in the outbox).
 
 use super::record::{AlertRecord, Phase, duration_words};
 

@@ -8,8 +8,9 @@
 use std::collections::VecDeque;
 use std::time::Duration;
 
-use blacksky_core::alerts::{AlertRecord, OpenIncident};
+use blacksky_core::alerts::{AlertRecord, OpenIncident, owner_text};
 use blacksky_core::time::UnixMillis;
+use blacksky_core::wire::binary::Jid;
 use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinHandle;
 
@@ -18,6 +19,7 @@ use super::body;
 use super::webhook::Webhook;
 use crate::host::clock::{Clock, SharedClock};
 use crate::host::status::StatusBoard;
+use crate::session::proactive::Outbox;
 use crate::store::alert_outbox::{AlertBacklog, AlertOutbox, AlertRow, Delivery};
 
 /// Alerts handed in and not yet taken by the task, at most; a step of the
@@ -54,6 +56,15 @@ enum Command {
 #[derive(Debug, Clone)]
 pub struct AlertLink {
     tx: Option<mpsc::Sender<Command>>,
+    owner: Option<OwnerLine>,
+}
+
+/// Who hears on WhatsApp that the bot is back (`ALERT_OWNER=true`).
+#[derive(Debug, Clone)]
+pub struct OwnerLine {
+    pub outbox: Outbox,
+    /// The owner's chat.
+    pub owner: Jid,
 }
 
 impl std::fmt::Debug for Command {
@@ -68,7 +79,17 @@ impl std::fmt::Debug for Command {
 impl AlertLink {
     /// A link that goes nowhere (a store without an outbox).
     pub fn none() -> AlertLink {
-        AlertLink { tx: None }
+        AlertLink {
+            tx: None,
+            owner: None,
+        }
+    }
+
+    /// Tells `owner` of each recovery on WhatsApp too.
+    #[must_use]
+    pub fn with_owner(mut self, owner: Option<OwnerLine>) -> AlertLink {
+        self.owner = owner;
+        self
     }
 
     /// Hands `record` in; waits for room rather than drop it.
@@ -80,6 +101,19 @@ impl AlertLink {
             "alert: {}",
             record.headline()
         );
+        if let (Some(line), Some(text)) = (&self.owner, owner_text(&record)) {
+            // Stored in the outbox like any send (the loop does not wait
+            // for the store): it goes out once online, which a recovery is.
+            let line = line.clone();
+            tokio::spawn(async move {
+                match line.outbox.send(&line.owner, text).await {
+                    Ok(id) => {
+                        tracing::info!(%id, "the owner is told on WhatsApp that the bot is back")
+                    }
+                    Err(err) => tracing::warn!("the owner's WhatsApp alert was not queued: {err}"),
+                }
+            });
+        }
         if let Some(tx) = &self.tx
             && tx.send(Command::Record(record)).await.is_err()
         {
@@ -120,7 +154,10 @@ impl Dispatcher {
             pending: true,
         };
         Dispatcher {
-            link: AlertLink { tx: Some(tx) },
+            link: AlertLink {
+                tx: Some(tx),
+                owner: None,
+            },
             task: Some(tokio::spawn(task.run())),
         }
     }

@@ -7,7 +7,7 @@ pub mod body;
 pub mod dispatch;
 pub mod webhook;
 
-pub use dispatch::{AlertLink, Dispatcher};
+pub use dispatch::{AlertLink, Dispatcher, OwnerLine};
 
 /// `ALERT_FORMAT`: the body's shape.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -239,8 +239,8 @@ pub struct Config {
     /// `ALERT_OFFLINE_MINUTES`: offline (or the store down) this long is an
     /// incident.
     pub alert_offline_min: u64,
-    /// `ALERT_OWNER`: also tell the owner on WhatsApp when the bot is back
-    /// (accepted; sending comes with the sending issue).
+    /// `ALERT_OWNER`: also tell the owner (`OWNER_NUMBER`) on WhatsApp
+    /// when the bot is back.
     pub alert_owner: bool,
     /// `RESTART_AT` (HH:MM, UTC) and `RESTART_SPREAD_MINUTES`: the keeper's
     /// own graceful cycle once a day.

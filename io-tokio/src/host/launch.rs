@@ -132,7 +132,7 @@ where
         let (shutdown_tx, shutdown_rx) = watch::channel(false);
         spawn_signal_handler(shutdown_tx);
         let (outbox, intake) = proactive::channel();
-        let handler = match build(&config, outbox) {
+        let handler = match build(&config, outbox.clone()) {
             Ok(handler) => handler,
             Err(err) => {
                 eprintln!("blacksky: the bot did not start: {err}");
@@ -144,7 +144,8 @@ where
             ..BotConfig::default()
         };
         let bot = Bot::new(Either(auto_replies, handler), bot_config);
-        match runner::run(&config, shutdown_rx, bot, intake).await {
+        let proactive = proactive::Proactive { outbox, intake };
+        match runner::run(&config, shutdown_rx, bot, proactive).await {
             Ok(code) => code,
             Err(err) => {
                 tracing::error!("{err:#}");

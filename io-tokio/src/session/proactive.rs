@@ -52,6 +52,14 @@ pub enum SendError {
     BadRecipient,
 }
 
+/// A bot's proactive sends: the handle the process keeps (alerts to the
+/// owner use it too) and the worker's end.
+#[derive(Debug)]
+pub struct Proactive {
+    pub outbox: Outbox,
+    pub intake: OutboxIntake,
+}
+
 /// A new handle and the worker's end of it.
 #[must_use]
 pub fn channel() -> (Outbox, OutboxIntake) {

@@ -18,19 +18,20 @@ use blacksky_core::alerts::{IncidentConfig, Incidents, Observation};
 
 use crate::alerts::dispatch::open_incidents;
 use crate::alerts::webhook::Webhook;
-use crate::alerts::{AlertLink, Dispatcher};
+use crate::alerts::{AlertLink, Dispatcher, OwnerLine};
 use crate::host::clock::{Clock, SharedClock};
 use crate::host::config::Config;
 use crate::host::memory::ShedHooks;
 use crate::host::services;
 use crate::host::status::StatusBoard;
-use crate::session::proactive::OutboxIntake;
+use crate::session::proactive::{Outbox, Proactive};
 use crate::session::setup::{OpenStore, RunSetup};
 use crate::session::supervise::{Services, supervise};
 use crate::session::transport::Dialer;
 use crate::session::worker::{InboxHandler, StoreHealth, StoreWorker};
 use crate::store::backup::{self, PrepareError, Prepared, Sealer, Source};
 use crate::store::{AnyStore, Store};
+use blacksky_core::wire::binary::Jid;
 
 /// Exit code when stored credentials exist but none can be read (the log
 /// says what is corrupt and how to recover).
@@ -47,15 +48,15 @@ const ALERT_CLEAN_EXIT_BUDGET: Duration = Duration::from_secs(2);
 const STORE_RETRY_MAX: Duration = Duration::from_secs(30);
 
 /// Runs the bot with `handler` until shutdown (exit 0) or until it must
-/// stop; proactive sends come in through `intake`.
+/// stop; proactive sends come in through `proactive`.
 pub async fn run<H: InboxHandler>(
     config: &Config,
     shutdown: watch::Receiver<bool>,
     handler: H,
-    intake: OutboxIntake,
+    proactive: Proactive,
 ) -> anyhow::Result<i32> {
     let mut setup = RunSetup::production(config, StoreHealth::new(), handler);
-    setup.proactive = Some(intake);
+    setup.proactive = Some(proactive);
     run_with(config, shutdown, setup).await
 }
 
@@ -121,9 +122,13 @@ where
         worker,
         store_health,
     );
-    if let Some(intake) = proactive {
-        worker.take_proactive(intake);
-    }
+    let owner = match proactive {
+        Some(Proactive { outbox, intake }) => {
+            worker.take_proactive(intake);
+            owner_line(config, outbox)
+        }
+        None => None,
+    };
     let board = StatusBoard::new(clock.now(), clock.wall());
     board.set_memory_limit(config.memory_limit_mb.map(|mb| mb * 1024 * 1024));
     if let Some(me) = &worker.durable_creds().0.me {
@@ -146,7 +151,8 @@ where
         incidents: Incidents::new(incident_config(config), clock.now(), resumed),
         alerts: dispatcher
             .as_ref()
-            .map_or_else(AlertLink::none, Dispatcher::link),
+            .map_or_else(AlertLink::none, Dispatcher::link)
+            .with_owner(owner),
     };
     let finished = supervise(
         config,
@@ -184,6 +190,19 @@ where
         tracing::info!("shut down cleanly");
     }
     Ok(finished.exit_code)
+}
+
+/// Where `ALERT_OWNER=true` tells the owner the bot is back: the chat of
+/// `OWNER_NUMBER`.
+fn owner_line(config: &Config, outbox: Outbox) -> Option<OwnerLine> {
+    let number = config
+        .owner_number
+        .as_ref()
+        .filter(|_| config.alert_owner)?;
+    Some(OwnerLine {
+        outbox,
+        owner: Jid::new(number.digits().to_owned(), "s.whatsapp.net"),
+    })
 }
 
 /// The incident thresholds from the configuration.

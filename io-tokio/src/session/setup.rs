@@ -17,7 +17,7 @@ use crate::host::clock::SystemClock;
 use crate::host::config::{CodeDisplay, Config};
 use crate::host::memory::RssSampler;
 use crate::host::status::StatusBoard;
-use crate::session::proactive::OutboxIntake;
+use crate::session::proactive::Proactive;
 use crate::session::settings::worker_config;
 use crate::session::supervise::Finished;
 use crate::session::transport::WsDialer;
@@ -81,8 +81,9 @@ pub struct RunSetup<O, D, C, H> {
     /// Read by the loop, the connections and the store worker.
     pub clock: C,
     pub inbox_handler: H,
-    /// Where the bot's proactive sends come from, if it makes any.
-    pub proactive: Option<OutboxIntake>,
+    /// The bot's proactive sends (and the owner's alerts), if it makes
+    /// any.
+    pub proactive: Option<Proactive>,
     pub store_health: Arc<StoreHealth>,
     /// The worker's limits, timings and owner name; its `clock` is
     /// replaced by `clock` above, so one clock runs the session.
