@@ -344,6 +344,12 @@ impl FakeWa {
         });
         loop {
             let (stream, peer) = ws.accept().await?;
+            // Each frame goes out when written: with Nagle, a frame written
+            // behind small unacked ones waits for the client's delayed ACK
+            // (≈ 40 ms on Linux), which the round-trip figures would count.
+            if let Err(err) = stream.set_nodelay(true) {
+                tracing::warn!("{peer}: TCP_NODELAY: {err}");
+            }
             tokio::spawn(self.shell.clone().serve_socket::<TcpStream>(stream, peer));
         }
     }

@@ -8,6 +8,7 @@
 
 use blacksky_core::message::Content;
 use blacksky_core::session::InboxContent;
+use std::collections::{BTreeMap, BTreeSet};
 use std::io::{BufRead, BufReader, Read};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Stdio};
@@ -247,6 +248,14 @@ impl FakeWa {
         let text = response.body_mut().read_to_string().unwrap_or_default();
         assert!(status.is_success(), "POST {url} → {status}: {text}");
         serde_json::from_str(&text).unwrap_or(serde_json::Value::String(text))
+    }
+
+    /// Waits for fake-wa's next event of `kind` (`bot_message`, …) in its
+    /// log; returns the line, or `None` on timeout. Lines read while
+    /// waiting are kept in `proc.seen`.
+    pub fn wait_event(&mut self, timeout: Duration, kind: &str) -> Option<String> {
+        let tag = format!("\"event\":\"{kind}\"");
+        self.proc.wait_for_line(timeout, |_, l| l.contains(&tag))
     }
 
     /// The server's state as JSON.
@@ -503,17 +512,114 @@ pub fn http_get_json(port: u16, path: &str) -> serde_json::Value {
     serde_json::from_str(&body).unwrap_or_else(|err| panic!("GET {path}: {err}: {body}"))
 }
 
+/// A bot started in `home` against `wa` and linked by QR; returned once
+/// fake-wa sees it paired, logged in and active (each step within `wait`).
+fn link_in(wa: &FakeWa, home: &Path, extra_env: &[(&str, &str)], wait: Duration) -> Proc {
+    let mut bot = start_blacksky(wa, home, extra_env);
+    let qr = bot.expect_line(wait, "qr: line", |s, l| {
+        s == Stream::Stdout && l.starts_with("qr: ")
+    });
+    wa.post("/scan", qr.trim_start_matches("qr: "));
+    wa.wait_state(wait, "paired, logged in and active", |s| {
+        flag(s, "paired") && flag(s, "logged_in") && flag(s, "passive_active")
+    });
+    bot
+}
+
 /// fake-wa, a temp home and a bot linked by QR and online.
 pub fn linked_bot(extra_env: &[(&str, &str)]) -> (FakeWa, tempfile::TempDir, Proc) {
     let wa = FakeWa::start();
     let home = tempfile::tempdir().expect("temp dir");
-    let mut bot = start_blacksky(&wa, home.path(), extra_env);
-    let qr = bot.expect_line(LINE_WAIT, "qr: line", |s, l| {
-        s == Stream::Stdout && l.starts_with("qr: ")
-    });
-    wa.post("/scan", qr.trim_start_matches("qr: "));
-    wa.wait_state(LINE_WAIT, "paired, logged in and active", |s| {
-        flag(s, "paired") && flag(s, "logged_in") && flag(s, "passive_active")
-    });
+    let bot = link_in(&wa, home.path(), extra_env, LINE_WAIT);
     (wa, home, bot)
+}
+
+// ---- the auto-reply round trip: a contact's `ping n`, the bot's `pong n` ----
+
+/// The `auto-replies.toml` that answers `ping n` with `pong n`.
+pub const PING_PONG_RULES: &str = "[[reply]]\nmatch = '^ping (\\d+)$'\ntext = 'pong $1'\n";
+
+/// fake-wa and a bot linked in `home`, which holds `auto-replies.toml`
+/// with [`PING_PONG_RULES`].
+pub fn linked_ping_pong(home: &Path, extra_env: &[(&str, &str)]) -> (FakeWa, Proc) {
+    std::fs::write(home.join("auto-replies.toml"), PING_PONG_RULES).expect("write the rules");
+    let wa = FakeWa::start();
+    let bot = link_in(&wa, home, extra_env, PONG_WAIT);
+    (wa, bot)
+}
+
+/// The contact `phone` sends `ping n`, from its number or (`lid`) from its
+/// LID.
+pub fn ping(wa: &FakeWa, phone: &str, lid: bool, n: u64) {
+    let addressing = if lid { "lid" } else { "pn" };
+    wa.post(
+        &format!("/send?from={phone}&as={addressing}"),
+        &format!("ping {n}"),
+    );
+}
+
+/// What the contact's phone (device 0) read from the bot: text → the
+/// distinct message ids it came with.
+pub fn read_by(wa: &FakeWa, phone: &str) -> BTreeMap<String, BTreeSet<String>> {
+    let mut read: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+    for message in wa
+        .get(&format!("/received?from={phone}"))
+        .as_array()
+        .expect("a list")
+    {
+        if message["device"].as_u64() != Some(0) {
+            continue;
+        }
+        let text = message["text"].as_str().expect("text").to_owned();
+        let id = message["id"].as_str().expect("id").to_owned();
+        read.entry(text).or_default().insert(id);
+    }
+    read
+}
+
+/// `pong n` for each n of `range`.
+pub fn pongs(range: std::ops::RangeInclusive<u64>) -> BTreeSet<String> {
+    range.map(|n| format!("pong {n}")).collect()
+}
+
+/// How long [`wait_for_pongs`] waits.
+pub const PONG_WAIT: Duration = Duration::from_secs(60);
+
+/// Waits until `phone` has read every text of `expected`; then each came
+/// with one id only (never two answers to one ping), and nothing else.
+pub fn wait_for_pongs(wa: &FakeWa, bot: &Proc, phone: &str, expected: &BTreeSet<String>) {
+    let deadline = Instant::now() + PONG_WAIT;
+    loop {
+        let read = read_by(wa, phone);
+        let texts: BTreeSet<String> = read.keys().cloned().collect();
+        if expected.is_subset(&texts) {
+            assert_eq!(&texts, expected, "only the pongs asked for");
+            for (text, ids) in &read {
+                assert_eq!(
+                    ids.len(),
+                    1,
+                    "{text:?} answered as {} messages: {ids:?}",
+                    ids.len()
+                );
+            }
+            return;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "pongs missing: {:?}\n{}",
+            expected.difference(&texts).collect::<Vec<_>>(),
+            bot.transcript()
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// Nothing the bot sent was refused by fake-wa's checks.
+pub fn assert_no_violations(wa: &FakeWa) {
+    let violations = wa.get("/violations");
+    assert_eq!(
+        violations.as_array().map(Vec::len),
+        Some(0),
+        "what a real server or contact would refuse: {violations:#}"
+    );
 }

@@ -9,102 +9,16 @@
 //!
 //! The kill moments come from a seed, printed; `SEED=n` replays a run.
 
-use std::collections::{BTreeMap, BTreeSet};
-use std::path::Path;
 use std::time::{Duration, Instant};
 
 use blacksky_tests::{
-    FakeWa, Proc, Stream, flag, http_get_json, http_port, seen_or_wait, start_blacksky,
+    FakeWa, Proc, Stream, assert_no_violations, http_get_json, http_port, linked_ping_pong, ping,
+    pongs, read_by, seen_or_wait, start_blacksky, wait_for_pongs,
 };
 
 const WAIT: Duration = Duration::from_secs(60);
-const RULES: &str = "[[reply]]\nmatch = '^ping (\\d+)$'\ntext = 'pong $1'\n";
 const PN_CONTACT: &str = "4915112345678";
 const LID_CONTACT: &str = "4915187654321";
-
-/// fake-wa and a bot linked in `home`, which holds `auto-replies.toml`.
-fn linked(home: &Path, env: &[(&str, &str)]) -> (FakeWa, Proc) {
-    std::fs::write(home.join("auto-replies.toml"), RULES).expect("write the rules");
-    let wa = FakeWa::start();
-    let mut bot = start_blacksky(&wa, home, env);
-    let qr = bot.expect_line(WAIT, "qr: line", |s, l| {
-        s == Stream::Stdout && l.starts_with("qr: ")
-    });
-    wa.post("/scan", qr.trim_start_matches("qr: "));
-    wa.wait_state(WAIT, "paired, logged in and active", |s| {
-        flag(s, "paired") && flag(s, "logged_in") && flag(s, "passive_active")
-    });
-    (wa, bot)
-}
-
-fn ping(wa: &FakeWa, phone: &str, lid: bool, n: u32) {
-    let addressing = if lid { "lid" } else { "pn" };
-    wa.post(
-        &format!("/send?from={phone}&as={addressing}"),
-        &format!("ping {n}"),
-    );
-}
-
-/// What the contact's phone (device 0) read from the bot: text → the
-/// distinct message ids it came with.
-fn read_by(wa: &FakeWa, phone: &str) -> BTreeMap<String, BTreeSet<String>> {
-    let mut read: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
-    for message in wa
-        .get(&format!("/received?from={phone}"))
-        .as_array()
-        .expect("a list")
-    {
-        if message["device"].as_u64() != Some(0) {
-            continue;
-        }
-        let text = message["text"].as_str().expect("text").to_owned();
-        let id = message["id"].as_str().expect("id").to_owned();
-        read.entry(text).or_default().insert(id);
-    }
-    read
-}
-
-fn pongs(range: std::ops::RangeInclusive<u32>) -> BTreeSet<String> {
-    range.map(|n| format!("pong {n}")).collect()
-}
-
-/// Waits until `phone` has read every text of `expected`; then each came
-/// with one id only (never two answers to one ping), and nothing else.
-fn wait_for_pongs(wa: &FakeWa, bot: &Proc, phone: &str, expected: &BTreeSet<String>) {
-    let deadline = Instant::now() + WAIT;
-    loop {
-        let read = read_by(wa, phone);
-        let texts: BTreeSet<String> = read.keys().cloned().collect();
-        if expected.is_subset(&texts) {
-            assert_eq!(&texts, expected, "only the pongs asked for");
-            for (text, ids) in &read {
-                assert_eq!(
-                    ids.len(),
-                    1,
-                    "{text:?} answered as {} messages: {ids:?}",
-                    ids.len()
-                );
-            }
-            return;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "pongs missing: {:?}\n{}",
-            expected.difference(&texts).collect::<Vec<_>>(),
-            bot.transcript()
-        );
-        std::thread::sleep(Duration::from_millis(50));
-    }
-}
-
-fn assert_no_violations(wa: &FakeWa) {
-    let violations = wa.get("/violations");
-    assert_eq!(
-        violations.as_array().map(Vec::len),
-        Some(0),
-        "what a real server or contact would refuse: {violations:#}"
-    );
-}
 
 fn stop(bot: &mut Proc, signal: &str) {
     bot.signal(signal);
@@ -119,7 +33,7 @@ fn stop(bot: &mut Proc, signal: &str) {
 #[test]
 fn contacts_by_number_and_by_lid_get_their_pongs() {
     let home = tempfile::tempdir().expect("temp dir");
-    let (wa, mut bot) = linked(home.path(), &[]);
+    let (wa, mut bot) = linked_ping_pong(home.path(), &[]);
     for n in 1..=5 {
         ping(&wa, PN_CONTACT, false, n);
         ping(&wa, LID_CONTACT, true, n);
@@ -150,7 +64,7 @@ fn contacts_by_number_and_by_lid_get_their_pongs() {
 #[test]
 fn pings_sent_while_the_bot_is_down_are_answered_after_sigterm() {
     let home = tempfile::tempdir().expect("temp dir");
-    let (wa, mut bot) = linked(home.path(), &[]);
+    let (wa, mut bot) = linked_ping_pong(home.path(), &[]);
     ping(&wa, PN_CONTACT, false, 1);
     wait_for_pongs(&wa, &bot, PN_CONTACT, &pongs(1..=1));
     stop(&mut bot, "TERM");
@@ -192,7 +106,7 @@ fn kill_9_at_random_moments_loses_no_pong_and_answers_none_twice() {
     let home = tempfile::tempdir().expect("temp dir");
     // No rate limit: this test sends more than 30 pings a minute.
     let env = [("RATE_LIMIT_PER_MIN", "0")];
-    let (wa, mut bot) = linked(home.path(), &env);
+    let (wa, mut bot) = linked_ping_pong(home.path(), &env);
     let mut sent = 0;
     for round in 0..8 {
         for _ in 0..4 {
@@ -229,7 +143,7 @@ fn kill_9_at_random_moments_loses_no_pong_and_answers_none_twice() {
 #[test]
 fn past_the_rate_limit_a_sender_gets_one_notice_then_silence() {
     let home = tempfile::tempdir().expect("temp dir");
-    let (wa, mut bot) = linked(home.path(), &[("RATE_LIMIT_PER_MIN", "3")]);
+    let (wa, mut bot) = linked_ping_pong(home.path(), &[("RATE_LIMIT_PER_MIN", "3")]);
     for n in 1..=6 {
         ping(&wa, PN_CONTACT, false, n);
     }
