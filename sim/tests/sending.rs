@@ -270,3 +270,33 @@ fn read_receipts_and_typing_only_when_asked_for() {
         );
     }
 }
+
+#[test]
+fn a_contact_with_a_new_device_gets_it_covered_after_the_devices_notification() {
+    let (mut pipe, conn) = online(7);
+    hand_in(
+        &mut pipe,
+        conn,
+        vec![text("3EB0000000000000000061", CONTACT, "before")],
+    );
+    // The contact links a second device: the server tells the bot, which
+    // asks for the list again before the next message.
+    pipe.server
+        .set_contact_devices(CONTACT, &[0, 4])
+        .expect("devices");
+    pipe.run();
+    hand_in(
+        &mut pipe,
+        conn,
+        vec![text("3EB0000000000000000062", CONTACT, "after")],
+    );
+    let after: Vec<u8> = pipe
+        .server
+        .received_texts(CONTACT)
+        .into_iter()
+        .filter(|r| r.text == "after")
+        .map(|r| r.device)
+        .collect();
+    assert_eq!(after, [0, 4], "both devices read it");
+    assert_eq!(pipe.server.violations(), []);
+}

@@ -56,6 +56,13 @@ impl Client {
                             }
                         }
                     }
+                    // A user's devices changed: their list is asked for
+                    // again before the next message to them.
+                    Some("devices") => {
+                        if let Some(user) = node.attr_jid("from") {
+                            self.forget_devices(&user);
+                        }
+                    }
                     _ => {}
                 }
                 self.send(&stanzas::ack_for(node));

@@ -88,7 +88,16 @@ impl super::FakeServer {
     ) -> Result<(), super::ControlError> {
         super::contacts::check_phone(phone)?;
         let super::FakeServer { contacts, rng, .. } = self;
-        contacts.get_or_create(phone, rng)?.set_devices(ids, rng)
+        contacts.get_or_create(phone, rng)?.set_devices(ids, rng)?;
+        // As WhatsApp does: each linked device online hears that the
+        // contact's devices changed, and asks for the list again.
+        let live: Vec<_> = self.devices.values().filter_map(|d| d.live).collect();
+        for conn in live {
+            let id = self.next_stanza_id();
+            let node = super::stanzas::devices_changed(&id, self.wall, phone);
+            self.send(conn, &node);
+        }
+        Ok(())
     }
 
     /// The contact's LID user (made from the seed on first use), as usync

@@ -211,6 +211,17 @@ pub fn message(m: &IncomingMessage<'_>) -> Node {
     )
 }
 
+/// A contact's devices changed: `<notification type=devices from=user>
+/// <update/>` (the client asks for the list again).
+pub fn devices_changed(id: &str, wall: UnixMillis, phone: &str) -> Node {
+    Node::new("notification")
+        .with_attr("from", Jid::new(phone.to_owned(), "s.whatsapp.net"))
+        .with_attr("type", "devices")
+        .with_attr("id", id.to_owned())
+        .with_attr("t", wall.as_secs().to_string())
+        .with_children(vec![Node::new("update")])
+}
+
 /// The device's one-time pre-keys on the server ran low: `count` left.
 pub fn pre_key_count_notification(id: &str, wall: UnixMillis, count: u32) -> Node {
     Node::new("notification")

@@ -336,6 +336,13 @@ impl Client {
         self.outbox.acked.push_back(id.to_owned());
     }
 
+    /// Forgets the cached device list of `user` (a `devices`
+    /// notification said it changed).
+    pub(super) fn forget_devices(&mut self, user: &Jid) {
+        let user = Jid::new(user.user().to_owned(), user.server().to_owned());
+        self.outbox.devices.forget(&user);
+    }
+
     /// Our account as a user JID (the phone number, no device).
     fn own_user(&self) -> Option<Jid> {
         let me = self.session.creds.me.as_ref()?;
