@@ -127,6 +127,9 @@ impl Shared {
     }
 }
 
+/// How long a socket the server closed waits for the client's Close.
+const CLOSE_LINGER: Duration = Duration::from_secs(2);
+
 /// Locks the machine; a poisoned lock (a panic elsewhere) is taken over,
 /// since the machine itself never panics on input.
 fn lock(shared: &Mutex<Shared>) -> MutexGuard<'_, Shared> {
@@ -238,6 +241,24 @@ impl ServerShell {
                     }
                     Some(SocketCommand::Close) | None => {
                         let _ = sink.close().await;
+                        // As a WebSocket server does (RFC 6455, 7.1.1): wait
+                        // for the client's Close before dropping the TCP
+                        // stream. Dropping it at once would answer a frame
+                        // the client sent meanwhile with a reset, and a reset
+                        // loses the last words (`<stream:error>`) it has not
+                        // read yet.
+                        let linger = tokio::time::sleep(CLOSE_LINGER);
+                        tokio::pin!(linger);
+                        loop {
+                            tokio::select! {
+                                biased;
+                                message = source.next() => match message {
+                                    Some(Ok(Message::Close(_)) | Err(_)) | None => break,
+                                    Some(Ok(_)) => {}
+                                },
+                                () = &mut linger => break,
+                            }
+                        }
                         break;
                     }
                 },

@@ -24,6 +24,10 @@ use crate::session::worker::{Finished, StoreLink};
 /// Outbound messages handed to the client at once (it skips the ones it
 /// has; the rest follow as those are sent).
 const OUTBOUND_HANDED_IN_MAX: usize = 256;
+/// After a failed write, frames still read for the server's last words,
+/// and for how long at most.
+const LAST_WORDS_FRAMES_MAX: usize = 16;
+const LAST_WORDS_WAIT: std::time::Duration = std::time::Duration::from_millis(500);
 
 /// How a connection ended.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -78,6 +82,7 @@ where
                 Output::Transmit(bytes) => {
                     if let Err(err) = ws.send(Message::Binary(bytes.into())).await {
                         tracing::debug!(%err, "socket write failed");
+                        read_last_words(&mut ws, client, clock).await;
                         feed(client, clock, Input::Closed);
                     }
                 }
@@ -148,6 +153,37 @@ where
                 Some(Ok(_)) => {}
             },
             () = sleep_until(deadline) => client.handle_timeout(clock.now()),
+        }
+    }
+}
+
+/// A write failed, maybe because the server closed the socket after
+/// saying why (a `<stream:error code=401>` for a logout): what the socket
+/// still holds is read first, so a logout is never taken for a lost
+/// connection (and fought with reconnects). Bounded in frames and time.
+async fn read_last_words<S, C>(ws: &mut S, client: &mut Client, clock: &C)
+where
+    S: Stream<Item = Result<Message, WsError>> + Unpin,
+    C: Clock,
+{
+    let deadline = tokio::time::Instant::now() + LAST_WORDS_WAIT;
+    for _ in 0..LAST_WORDS_FRAMES_MAX {
+        if client.is_closed() {
+            return;
+        }
+        match tokio::time::timeout_at(deadline, ws.next()).await {
+            Ok(Some(Ok(Message::Binary(bytes)))) => {
+                feed(
+                    client,
+                    clock,
+                    Input::Received {
+                        bytes: &bytes,
+                        wall: clock.wall(),
+                    },
+                );
+            }
+            Ok(Some(Ok(Message::Close(_)) | Err(_)) | None) | Err(_) => return,
+            Ok(Some(Ok(_))) => {}
         }
     }
 }
