@@ -623,3 +623,39 @@ pub fn assert_no_violations(wa: &FakeWa) {
         "what a real server or contact would refuse: {violations:#}"
     );
 }
+
+/// xorshift64*: the moments of a randomized run (kills, sends), replayable
+/// from its seed.
+#[derive(Debug, Clone)]
+pub struct Moments(pub u64);
+
+impl Moments {
+    /// `SEED` when set (a replay), else one from the clock; printed with
+    /// `what` so a failing run can be replayed.
+    #[must_use]
+    pub fn from_env(what: &str) -> Moments {
+        let seed = std::env::var("SEED")
+            .ok()
+            .and_then(|s| s.parse().ok())
+            .unwrap_or_else(|| {
+                std::time::SystemTime::now()
+                    .duration_since(std::time::UNIX_EPOCH)
+                    .map_or(1, |d| d.as_nanos() as u64 | 1)
+            });
+        eprintln!("{what}: SEED={seed}");
+        Moments(seed)
+    }
+
+    /// The seed the run started from.
+    #[must_use]
+    pub fn seed(&self) -> u64 {
+        self.0
+    }
+
+    pub fn next_ms(&mut self, below: u64) -> u64 {
+        self.0 ^= self.0 >> 12;
+        self.0 ^= self.0 << 25;
+        self.0 ^= self.0 >> 27;
+        self.0.wrapping_mul(0x2545_F491_4F6C_DD1D) % below.max(1)
+    }
+}

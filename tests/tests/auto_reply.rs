@@ -12,8 +12,8 @@
 use std::time::{Duration, Instant};
 
 use blacksky_tests::{
-    FakeWa, Proc, Stream, assert_no_violations, http_get_json, http_port, linked_ping_pong, ping,
-    pongs, read_by, seen_or_wait, start_blacksky, wait_for_pongs,
+    FakeWa, Moments, Proc, Stream, assert_no_violations, http_get_json, http_port,
+    linked_ping_pong, ping, pongs, read_by, seen_or_wait, start_blacksky, wait_for_pongs,
 };
 
 const WAIT: Duration = Duration::from_secs(60);
@@ -78,31 +78,9 @@ fn pings_sent_while_the_bot_is_down_are_answered_after_sigterm() {
     assert_no_violations(&wa);
 }
 
-/// xorshift64*: kill moments, replayable from a seed.
-struct Moments(u64);
-
-impl Moments {
-    fn next_ms(&mut self, below: u64) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_F491_4F6C_DD1D) % below.max(1)
-    }
-}
-
 #[test]
 fn kill_9_at_random_moments_loses_no_pong_and_answers_none_twice() {
-    let seed = std::env::var("SEED")
-        .ok()
-        .and_then(|s| s.parse().ok())
-        .unwrap_or_else(|| {
-            std::time::SystemTime::now()
-                .duration_since(std::time::UNIX_EPOCH)
-                .map_or(1, |d| d.as_nanos() as u64)
-                | 1
-        });
-    eprintln!("kill -9 round trip: SEED={seed}");
-    let mut moments = Moments(seed);
+    let mut moments = Moments::from_env("kill -9 round trip");
     let home = tempfile::tempdir().expect("temp dir");
     // No rate limit: this test sends more than 30 pings a minute.
     let env = [("RATE_LIMIT_PER_MIN", "0")];

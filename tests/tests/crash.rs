@@ -14,7 +14,7 @@ use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
 use blacksky_tests::{
-    FakeWa, Proc, Stream, blacksky_command, inbox_texts, qr_noise_key, start_blacksky,
+    FakeWa, Moments, Proc, Stream, blacksky_command, inbox_texts, qr_noise_key, start_blacksky,
 };
 
 const WAIT: Duration = Duration::from_secs(30);
@@ -23,18 +23,6 @@ const WAIT: Duration = Duration::from_secs(30);
 const LINK_WORLDS: u32 = 12;
 /// Kills while messages arrive, on one linked store.
 const MESSAGE_ROUNDS: u32 = 40;
-
-/// xorshift64*: enough to spread kill moments, replayable from a seed.
-struct Moments(u64);
-
-impl Moments {
-    fn next_ms(&mut self, below: u64) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_F491_4F6C_DD1D) % below.max(1)
-    }
-}
 
 fn device(state: &serde_json::Value) -> Option<&serde_json::Value> {
     state["devices"].as_array()?.first()
@@ -138,16 +126,8 @@ fn link_under_fire(moments: &mut Moments, seed: u64, world: u32) -> u32 {
 
 #[test]
 fn kill_9_at_random_moments_never_costs_the_identity() {
-    let seed = std::env::var("SEED")
-        .ok()
-        .and_then(|s| s.parse().ok())
-        .unwrap_or_else(|| {
-            std::time::SystemTime::now()
-                .duration_since(std::time::UNIX_EPOCH)
-                .map_or(1, |d| d.as_nanos() as u64 | 1)
-        });
-    eprintln!("crash test seed: SEED={seed}");
-    let mut moments = Moments(seed);
+    let mut moments = Moments::from_env("crash test");
+    let seed = moments.seed();
     let started = Instant::now();
     // 1. Linking, killed at random moments, in fresh accounts.
     let mut relinks = 0;

@@ -204,6 +204,8 @@ struct Board {
     /// The store worker's count of waits on a full results channel.
     store_results_waits_total: u64,
     e2e: E2eCounts,
+    /// Retry receipts from devices we sent to (answered or not).
+    retry_receipts_in_total: u64,
     received: Counter,
     sent: Counter,
     rss_bytes: Option<u64>,
@@ -325,6 +327,7 @@ impl StatusBoard {
                 event_channel_waits_total: 0,
                 store_results_waits_total: 0,
                 e2e: E2eCounts::default(),
+                retry_receipts_in_total: 0,
                 received: Counter::default(),
                 sent: Counter::default(),
                 rss_bytes: None,
@@ -385,6 +388,10 @@ impl StatusBoard {
                 board.history.received(wall, 1);
             }
             Event::MessageSent { .. } => self.on_messages_sent(1, wall),
+            Event::RetryAnswered { .. } | Event::RetryNotAnswered { .. } => {
+                let mut board = self.lock();
+                board.retry_receipts_in_total = board.retry_receipts_in_total.saturating_add(1);
+            }
             Event::StoreFailed { .. } => {
                 let mut board = self.lock();
                 board.store_failures_total = board.store_failures_total.saturating_add(1);
@@ -418,8 +425,7 @@ impl StatusBoard {
             | Event::PreKeysUploaded { .. }
             | Event::KeysTakenFromStore { .. }
             | Event::SendFailed { .. }
-            | Event::RetryAnswered { .. }
-            | Event::RetryNotAnswered { .. }
+
             | Event::BundleRefused { .. }
             | Event::SignedPreKeyRotated { .. }
             | Event::IqTimedOut { .. } => {}
@@ -709,7 +715,7 @@ impl StatusBoard {
                         .iter()
                         .map(|(reason, count)| (reason.clone(), *count))
                         .collect(),
-                    retry_receipts_in_total: 0,
+                    retry_receipts_in_total: board.retry_receipts_in_total,
                     alert_outbox_unsent: board.alert_backlog.0,
                     alert_outbox_oldest_age_s: board
                         .alert_backlog
@@ -1104,6 +1110,30 @@ mod tests {
         let newest = at_min(10, 0).as_millis() / MINUTE_MS;
         assert_eq!(ring.count_in(newest), 2);
         assert_eq!(ring.effective_minute(at_min(0, 0)), newest);
+    }
+
+    #[test]
+    fn sends_and_retry_receipts_from_recipients_are_counted() {
+        let started = Instant::now();
+        let board = StatusBoard::new(started, at_min(0, 0));
+        board.on_event(&Event::MessageSent { id: "a".into() }, at_min(0, 1));
+        board.on_event(
+            &Event::RetryAnswered {
+                id: "a".into(),
+                fresh_session: true,
+            },
+            at_min(0, 2),
+        );
+        board.on_event(
+            &Event::RetryNotAnswered {
+                id: "b".into(),
+                reason: "unknown".into(),
+            },
+            at_min(0, 3),
+        );
+        let metrics = board.metrics(started + Duration::from_secs(5));
+        assert_eq!(metrics.messages_sent_total, 1);
+        assert_eq!(metrics.console.retry_receipts_in_total, 2);
     }
 
     #[test]
