@@ -20,7 +20,8 @@ use super::webhook::Webhook;
 use crate::host::clock::{Clock, SharedClock};
 use crate::host::status::StatusBoard;
 use crate::session::proactive::Outbox;
-use crate::store::alert_outbox::{AlertBacklog, AlertOutbox, AlertRow, Delivery};
+use crate::store::Backlog;
+use crate::store::alert_outbox::{AlertOutbox, AlertRow, Delivery};
 
 /// Alerts handed in and not yet taken by the task, at most; a step of the
 /// incident machine emits a handful, so the sender never waits long.
@@ -290,7 +291,7 @@ impl<O: AlertOutbox> Task<O> {
         match tokio::time::timeout(STORE_TIMEOUT, self.outbox.alert_backlog()).await {
             Ok(Ok(backlog)) => {
                 let in_memory = self.unsaved.iter().filter(|r| r.sent_at.is_none());
-                let backlog = AlertBacklog {
+                let backlog = Backlog {
                     unsent: backlog.unsent + in_memory.clone().count() as u64,
                     oldest_at: backlog
                         .oldest_at

@@ -19,6 +19,7 @@ use serde::Serialize;
 
 use crate::host::history::{History, MinuteSample, OfflineSpan};
 use crate::host::redact::mask_jid;
+use crate::store::Backlog;
 
 /// The version of this binary, as /status and /metrics show it.
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");
@@ -206,6 +207,7 @@ struct Board {
     e2e: E2eCounts,
     /// Retry receipts from devices we sent to (answered or not).
     retry_receipts_in_total: u64,
+    outbox_backlog: Backlog,
     received: Counter,
     sent: Counter,
     rss_bytes: Option<u64>,
@@ -328,6 +330,7 @@ impl StatusBoard {
                 store_results_waits_total: 0,
                 e2e: E2eCounts::default(),
                 retry_receipts_in_total: 0,
+                outbox_backlog: Backlog::default(),
                 received: Counter::default(),
                 sent: Counter::default(),
                 rss_bytes: None,
@@ -425,7 +428,6 @@ impl StatusBoard {
             | Event::PreKeysUploaded { .. }
             | Event::KeysTakenFromStore { .. }
             | Event::SendFailed { .. }
-
             | Event::BundleRefused { .. }
             | Event::SignedPreKeyRotated { .. }
             | Event::IqTimedOut { .. } => {}
@@ -537,6 +539,11 @@ impl StatusBoard {
     /// The alert outbox: unsent alerts and when the oldest was raised.
     pub fn set_alert_backlog(&self, unsent: u64, oldest_at: Option<UnixMillis>) {
         self.lock().alert_backlog = (unsent, oldest_at);
+    }
+
+    /// The message outbox: unsent messages and when the oldest was queued.
+    pub fn set_outbox_backlog(&self, backlog: Backlog) {
+        self.lock().outbox_backlog = backlog;
     }
 
     /// One-time pre-keys the session holds.
@@ -716,6 +723,11 @@ impl StatusBoard {
                         .map(|(reason, count)| (reason.clone(), *count))
                         .collect(),
                     retry_receipts_in_total: board.retry_receipts_in_total,
+                    outbox_unsent: board.outbox_backlog.unsent,
+                    outbox_oldest_age_s: board
+                        .outbox_backlog
+                        .oldest_at
+                        .map(|at| wall.as_millis().saturating_sub(at.as_millis()) as f64 / 1000.0),
                     alert_outbox_unsent: board.alert_backlog.0,
                     alert_outbox_oldest_age_s: board
                         .alert_backlog
@@ -991,6 +1003,10 @@ pub struct ConsoleMetrics {
     /// Retry receipts contacts sent for messages of ours (nothing is sent
     /// yet, so none come; the series exists).
     pub retry_receipts_in_total: u64,
+    /// Outbound messages the server has not taken yet.
+    pub outbox_unsent: u64,
+    /// Seconds the oldest of them has waited.
+    pub outbox_oldest_age_s: Option<f64>,
     pub alert_outbox_unsent: u64,
     /// Seconds the oldest unsent alert has waited.
     pub alert_outbox_oldest_age_s: Option<f64>,

@@ -42,7 +42,7 @@ use crate::session::outbound::{OUTBOUND_VIEW_LEN_MAX, SharedOutbound};
 use crate::session::proactive::{self, OutboxIntake};
 use crate::session::retention::{self, Retention};
 use crate::store::backup::Sealer;
-use crate::store::{InboxRecord, Standing, Store, StoreError};
+use crate::store::{Backlog, InboxRecord, Standing, Store, StoreError};
 
 /// Batches committed in one transaction at most (see `Worker::group_with`).
 const GROUP_COMMIT_JOBS_MAX: usize = 64;
@@ -145,6 +145,10 @@ pub struct StoreHealth {
     /// Stored inbox entries may wait for the handler (the daily restart
     /// waits for none).
     inbox_waiting: AtomicBool,
+    /// Outbound messages the server has not taken, as last counted.
+    outbox_unsent: AtomicU64,
+    /// When the oldest of them was queued (Unix ms; 0 for none).
+    outbox_oldest_at_ms: AtomicU64,
 }
 
 impl Default for StoreHealth {
@@ -161,6 +165,8 @@ impl Default for StoreHealth {
             handled_total: AtomicU64::new(0),
             results_waits_total: AtomicU64::new(0),
             inbox_waiting: AtomicBool::new(false),
+            outbox_unsent: AtomicU64::new(0),
+            outbox_oldest_at_ms: AtomicU64::new(0),
         }
     }
 }
@@ -222,6 +228,15 @@ impl StoreHealth {
     /// True while stored inbox entries may still wait for the handler.
     pub fn inbox_waiting(&self) -> bool {
         self.inbox_waiting.load(Ordering::Relaxed)
+    }
+
+    /// The message outbox as last counted (every instance heartbeat).
+    pub fn outbox_backlog(&self) -> Backlog {
+        let oldest = self.outbox_oldest_at_ms.load(Ordering::Relaxed);
+        Backlog {
+            unsent: self.outbox_unsent.load(Ordering::Relaxed),
+            oldest_at: (oldest > 0).then_some(UnixMillis(oldest)),
+        }
     }
 }
 
@@ -889,6 +904,7 @@ impl<S: Store> Worker<S> {
                     if let Err(err) = renewed.await {
                         tracing::debug!("instance heartbeat not renewed: {err}");
                     }
+                    self.count_outbox().await;
                 }
                 () = sleep_until(self.retention.next_round()) => {
                     let (wall, limit) = (self.config.clock.wall(), self.config.attempt_timeout_ms);
@@ -946,6 +962,20 @@ impl<S: Store> Worker<S> {
             Some(Control::Proactive(requests)) => self.proactive = Some(requests),
         }
         true
+    }
+
+    /// Counts the message outbox for /metrics.
+    async fn count_outbox(&mut self) {
+        let limit = self.config.attempt_timeout_ms;
+        if let Ok(backlog) = Self::attempt(limit, self.store.outbox_backlog()).await {
+            let oldest = backlog.oldest_at.map_or(0, UnixMillis::as_millis);
+            self.health
+                .outbox_unsent
+                .store(backlog.unsent, Ordering::Relaxed);
+            self.health
+                .outbox_oldest_at_ms
+                .store(oldest, Ordering::Relaxed);
+        }
     }
 
     /// Stores one proactive send and tells its sender; nothing is kept to

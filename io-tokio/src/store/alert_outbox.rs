@@ -11,7 +11,7 @@ use blacksky_core::alerts::{AlertRecord, IncidentKind, OpenIncident, Phase};
 use blacksky_core::time::UnixMillis;
 use sqlx::Row;
 
-use super::{AnyStore, MemoryStore, PgStore, SqliteStore, Store, StoreError};
+use super::{AnyStore, Backlog, MemoryStore, PgStore, SqliteStore, Store, StoreError};
 
 /// Sent rows older than this are deleted as new ones come in.
 pub const ALERTS_KEPT_MS: u64 = 30 * 24 * 3_600_000;
@@ -49,13 +49,6 @@ pub enum Delivery {
     Retry { attempts: u32, next_at: UnixMillis },
 }
 
-/// Unsent alerts: how many, and since when the oldest waits.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct AlertBacklog {
-    pub unsent: u64,
-    pub oldest_at: Option<UnixMillis>,
-}
-
 /// The outbox's operations, one transaction each.
 pub trait AlertOutbox: Send + 'static {
     /// Stores `row` unless that incident's phase is stored already; also
@@ -81,7 +74,7 @@ pub trait AlertOutbox: Send + 'static {
         &mut self,
     ) -> impl Future<Output = Result<Vec<OpenIncident>, StoreError>> + Send;
 
-    fn alert_backlog(&mut self) -> impl Future<Output = Result<AlertBacklog, StoreError>> + Send;
+    fn alert_backlog(&mut self) -> impl Future<Output = Result<Backlog, StoreError>> + Send;
 
     /// Every row, oldest first (tools and tests).
     fn alerts(&mut self) -> impl Future<Output = Result<Vec<AlertRow>, StoreError>> + Send;
@@ -247,7 +240,7 @@ macro_rules! sql_outbox {
                     .collect()
             }
 
-            async fn alert_backlog(&mut self) -> Result<AlertBacklog, StoreError> {
+            async fn alert_backlog(&mut self) -> Result<Backlog, StoreError> {
                 let what = "counting unsent alerts";
                 let row = sqlx::query(
                     "SELECT COUNT(*), MIN(created_at) FROM alert_outbox \
@@ -257,7 +250,7 @@ macro_rules! sql_outbox {
                 .fetch_one(self.pool())
                 .await
                 .map_err(db(what))?;
-                Ok(AlertBacklog {
+                Ok(Backlog {
                     unsent: u64::try_from(row.try_get::<i64, _>(0).map_err(db(what))?).unwrap_or(0),
                     oldest_at: row
                         .try_get::<Option<i64>, _>(1)
@@ -342,10 +335,10 @@ impl AlertOutbox for MemoryStore {
         })
     }
 
-    async fn alert_backlog(&mut self) -> Result<AlertBacklog, StoreError> {
+    async fn alert_backlog(&mut self) -> Result<Backlog, StoreError> {
         self.with_alerts(|alerts, _| {
             let unsent: Vec<&AlertRow> = alerts.iter().filter(|a| a.sent_at.is_none()).collect();
-            AlertBacklog {
+            Backlog {
                 unsent: unsent.len() as u64,
                 oldest_at: unsent.iter().map(|a| a.record.at).min(),
             }
@@ -384,7 +377,7 @@ impl AlertOutbox for AnyStore {
         dispatch!(self, s => s.open_incidents())
     }
 
-    async fn alert_backlog(&mut self) -> Result<AlertBacklog, StoreError> {
+    async fn alert_backlog(&mut self) -> Result<Backlog, StoreError> {
         dispatch!(self, s => s.alert_backlog())
     }
 

@@ -18,8 +18,8 @@ use rand_core::SeedableRng;
 use crate::host::clock::{Clock, SharedClock};
 
 use super::{
-    INSTANCE_FORGET_MS, InboxRecord, LiveCreds, OutboxRecord, PruneCount, SessionSummary, Standing,
-    Store, StoreError, StoredSnapshot,
+    Backlog, INSTANCE_FORGET_MS, InboxRecord, LiveCreds, OutboxRecord, PruneCount, SessionSummary,
+    Standing, Store, StoreError, StoredSnapshot,
 };
 
 /// A row of the instance register (times on the database's clock).
@@ -252,10 +252,10 @@ impl MemoryStore {
                     .find(|e| &e.id == id && e.handled_at.is_none())
                 {
                     entry.handled_at = Some(*at);
-                    queue_outbound(rows, next_seq, id, outbox);
+                    queue_outbound(rows, next_seq, id, outbox, *at);
                 }
             }
-            Write::Queued { outbox, .. } => queue_outbound(rows, next_seq, "", outbox),
+            Write::Queued { at, outbox } => queue_outbound(rows, next_seq, "", outbox, *at),
             Write::OutboundSealed { id, stanza } => {
                 if let Some(row) = rows.outbox.iter_mut().find(|row| &row.id == id) {
                     row.sealed = true;
@@ -298,7 +298,13 @@ impl MemoryStore {
 /// write arrives (the SQL stores keep them in their own tables the same way).
 /// Adds `outbox` to the queue, answering inbox message `inbox_id` ("" for
 /// a proactive send); a row already there (a retried commit) stays once.
-fn queue_outbound(rows: &mut SessionRows, next_seq: &mut i64, inbox_id: &str, outbox: &[Outbound]) {
+fn queue_outbound(
+    rows: &mut SessionRows,
+    next_seq: &mut i64,
+    inbox_id: &str,
+    outbox: &[Outbound],
+    at: UnixMillis,
+) {
     for reply in outbox {
         if rows.outbox.iter().any(|row| row.id == reply.id) {
             continue;
@@ -312,6 +318,7 @@ fn queue_outbound(rows: &mut SessionRows, next_seq: &mut i64, inbox_id: &str, ou
             sent_at: None,
             id: reply.id.clone(),
             sealed: false,
+            created_at: at,
         });
         rows.outbound.insert(reply.id.clone(), reply.clone());
     }
@@ -514,6 +521,16 @@ impl Store for MemoryStore {
 
     async fn outbox(&mut self) -> Result<Vec<OutboxRecord>, StoreError> {
         self.with_rows(|rows| rows.outbox.clone())
+    }
+
+    async fn outbox_backlog(&mut self) -> Result<Backlog, StoreError> {
+        self.with_rows(|rows| {
+            let unsent = rows.outbox.iter().filter(|row| row.sent_at.is_none());
+            Backlog {
+                unsent: unsent.clone().count() as u64,
+                oldest_at: unsent.map(|row| row.created_at).min(),
+            }
+        })
     }
 
     async fn unsent_outbound(&mut self, limit: u32) -> Result<Vec<Outbound>, StoreError> {

@@ -134,6 +134,16 @@ pub struct OutboxRecord {
     pub id: String,
     /// Its stanza is stored (it was sealed).
     pub sealed: bool,
+    /// When it was queued.
+    pub created_at: UnixMillis,
+}
+
+/// Unsent rows of an outbox (messages, alerts): how many, and since when
+/// the oldest waits.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Backlog {
+    pub unsent: u64,
+    pub oldest_at: Option<UnixMillis>,
 }
 
 /// What one [`Store::prune`] call deleted.
@@ -313,6 +323,10 @@ pub trait Store: Send + 'static {
         limit: u32,
     ) -> impl Future<Output = Result<Vec<Outbound>, StoreError>> + Send;
 
+    /// Outbound messages the server has not taken yet: how many, and
+    /// when the oldest was queued.
+    fn outbox_backlog(&mut self) -> impl Future<Output = Result<Backlog, StoreError>> + Send;
+
     /// Deletes this session's inbox rows handled before `before` and its
     /// outbox rows sent before it, oldest first, at most `rows_max` of each
     /// (one short transaction, however large the backlog). Unhandled and
@@ -481,6 +495,10 @@ impl Store for AnyStore {
 
     async fn unsent_outbound(&mut self, limit: u32) -> Result<Vec<Outbound>, StoreError> {
         dispatch!(self, s => s.unsent_outbound(limit))
+    }
+
+    async fn outbox_backlog(&mut self) -> Result<Backlog, StoreError> {
+        dispatch!(self, s => s.outbox_backlog())
     }
 
     async fn prune(&mut self, before: UnixMillis, rows_max: u32) -> Result<PruneCount, StoreError> {

@@ -27,8 +27,8 @@ use sqlx::sqlite::{
 };
 
 use super::{
-    InboxRecord, LiveCreds, OutboxRecord, PruneCount, SessionSummary, Standing, Store, StoreError,
-    StoredSnapshot, wall_now,
+    Backlog, InboxRecord, LiveCreds, OutboxRecord, PruneCount, SessionSummary, Standing, Store,
+    StoreError, StoredSnapshot, wall_now,
 };
 
 /// How long to wait for a pooled connection before calling the store down.
@@ -989,7 +989,7 @@ macro_rules! sql_store {
                 let what = "reading the outbox";
                 let rows = sqlx::query(
                     "SELECT seq, inbox_msg_id, recipient, payload, sent_at, msg_id, \
-                     stanza IS NOT NULL FROM outbox \
+                     stanza IS NOT NULL, created_at FROM outbox \
                      WHERE session = $1 ORDER BY seq",
                 )
                 .bind(&self.session)
@@ -1006,10 +1006,30 @@ macro_rules! sql_store {
                             sent_at: row.try_get::<Option<i64>, _>(4)?.map(millis),
                             id: row.try_get::<Option<String>, _>(5)?.unwrap_or_default(),
                             sealed: row.try_get(6)?,
+                            created_at: millis(row.try_get(7)?),
                         })
                     })
                     .collect::<Result<_, sqlx::Error>>()
                     .map_err(db(what))
+            }
+
+            async fn outbox_backlog(&mut self) -> Result<Backlog, StoreError> {
+                let what = "counting the unsent outbox";
+                let row = sqlx::query(
+                    "SELECT COUNT(*), MIN(created_at) FROM outbox \
+                     WHERE session = $1 AND sent_at IS NULL",
+                )
+                .bind(&self.session)
+                .fetch_one(&self.pool)
+                .await
+                .map_err(db(what))?;
+                Ok(Backlog {
+                    unsent: u64::try_from(row.try_get::<i64, _>(0).map_err(db(what))?).unwrap_or(0),
+                    oldest_at: row
+                        .try_get::<Option<i64>, _>(1)
+                        .map_err(db(what))?
+                        .map(millis),
+                })
             }
 
             async fn unsent_outbound(&mut self, limit: u32) -> Result<Vec<Outbound>, StoreError> {

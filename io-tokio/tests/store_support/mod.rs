@@ -792,6 +792,16 @@ pub async fn a_store_that_fails_for_a_while_recovers_with_nothing_lost<S: Db>(mu
     seen.dedup();
     assert_eq!(seen, ids);
     assert_eq!(store.outbox().await.expect("read").len(), 6);
+    let backlog = store.outbox_backlog().await.expect("count");
+    assert_eq!(backlog.unsent, 6, "none sent yet");
+    let first_queued = store
+        .outbox()
+        .await
+        .expect("read")
+        .iter()
+        .map(|r| r.created_at)
+        .min();
+    assert_eq!(backlog.oldest_at, first_queued);
     worker.close(Duration::from_secs(5)).await;
 }
 

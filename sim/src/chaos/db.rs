@@ -23,8 +23,8 @@ use std::time::Duration;
 use blacksky_core::session::{Committed, Outbound, Session, Write};
 use blacksky_core::time::UnixMillis;
 use blacksky_io::store::{
-    InboxRecord, LiveCreds, MemoryDb, MemoryStore, OutboxRecord, PruneCount, SessionSummary,
-    Standing, Store, StoreError, StoredSnapshot,
+    Backlog, InboxRecord, LiveCreds, MemoryDb, MemoryStore, OutboxRecord, PruneCount,
+    SessionSummary, Standing, Store, StoreError, StoredSnapshot,
 };
 use futures_util::FutureExt;
 
@@ -305,6 +305,10 @@ impl Store for NetStore {
 
     async fn outbox(&mut self) -> Result<Vec<OutboxRecord>, StoreError> {
         self.call(|mut rows| ready(rows.outbox())).await
+    }
+
+    async fn outbox_backlog(&mut self) -> Result<Backlog, StoreError> {
+        self.call(|mut rows| ready(rows.outbox_backlog())).await
     }
 
     async fn unsent_outbound(&mut self, limit: u32) -> Result<Vec<Outbound>, StoreError> {

@@ -183,6 +183,18 @@ pub fn render(view: &MetricsView) -> String {
         console.retry_receipts_in_total,
     );
     e.one(
+        "blacksky_outbox_depth",
+        Gauge,
+        "Outgoing messages the server has not taken yet (counted every 30 s).",
+        console.outbox_unsent,
+    );
+    e.one(
+        "blacksky_outbox_oldest_age_seconds",
+        Gauge,
+        "Seconds the oldest of them has waited (0 when none waits).",
+        format_args!("{:.3}", console.outbox_oldest_age_s.unwrap_or(0.0)),
+    );
+    e.one(
         "blacksky_alert_outbox_depth",
         Gauge,
         "Alerts not yet delivered to ALERT_WEBHOOK_URL.",
@@ -274,6 +286,8 @@ mod tests {
             console: ConsoleMetrics {
                 decrypt_failures: vec![("msg without a session".to_owned(), 2)],
                 retry_receipts_in_total: 0,
+                outbox_unsent: 3,
+                outbox_oldest_age_s: Some(12.5),
                 alert_outbox_unsent: 1,
                 alert_outbox_oldest_age_s: Some(2.5),
                 pre_keys_left: Some(812),
@@ -287,6 +301,11 @@ mod tests {
         );
         assert!(
             body.contains("\nblacksky_retry_receipts_by_direction_total{direction=\"in\"} 0\n")
+        );
+        assert!(body.contains("\nblacksky_outbox_depth 3\n"), "{body}");
+        assert!(
+            body.contains("\nblacksky_outbox_oldest_age_seconds 12.500\n"),
+            "{body}"
         );
         assert!(body.contains("\nblacksky_alert_outbox_depth 1\n"));
         assert!(body.contains("\nblacksky_alert_outbox_oldest_age_seconds 2.500\n"));
