@@ -89,6 +89,10 @@ impl OutboundView {
         self.rows.len()
     }
 
+    pub fn is_empty(&self) -> bool {
+        self.rows.is_empty()
+    }
+
     pub fn is_full(&self) -> bool {
         self.rows.len() >= OUTBOUND_VIEW_LEN_MAX
     }

@@ -896,8 +896,13 @@ impl<S: Store> Worker<S> {
                 }
                 () = tokio::time::sleep_until(self.next_inbox_sweep) => {
                     // Entries another (maybe dead) process had claimed are
-                    // free once its lease ends: look again.
+                    // free once its lease ends: look again. And the answers
+                    // another process of this session stored (an
+                    // overlapping dyno handling its last entries after this
+                    // one took the session) are this one's to send: read
+                    // the unsent outbox again.
                     self.inbox_dirty = true;
+                    self.outbound_loaded = false;
                     self.next_inbox_sweep =
                         Instant::now() + Duration::from_millis(self.config.claim_lease_ms.max(1));
                 }

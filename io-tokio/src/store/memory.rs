@@ -460,6 +460,7 @@ impl Store for MemoryStore {
             for row in rows.instances.iter_mut().filter(|i| i.owner == owner) {
                 row.stopped = true;
             }
+            rows.claims.retain(|_, (holder, _)| holder != owner);
         })
     }
 

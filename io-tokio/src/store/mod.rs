@@ -276,7 +276,9 @@ pub trait Store: Send + 'static {
         owner: &str,
     ) -> impl Future<Output = Result<(), StoreError>> + Send;
 
-    /// Marks `owner` stopped: it is exiting, no longer alive.
+    /// Marks `owner` stopped: it is exiting, no longer alive. Its claims
+    /// on inbox entries end with it: what it claimed and did not handle is
+    /// the next process's at once, not after the lease.
     fn retire_instance(
         &mut self,
         owner: &str,

@@ -231,6 +231,11 @@ where
     })
 }
 
+/// Ends `owner`'s claims on the entries it did not handle ($1 session, $2
+/// owner): it is exiting, and the next process need not wait out the lease.
+const RELEASE_CLAIMS: &str = "UPDATE inbox SET claimed_by = NULL, claim_until = NULL \
+     WHERE session = $1 AND claimed_by = $2 AND handled_at IS NULL";
+
 /// The statements whose text differs between the two databases: those
 /// that read the database's own clock (claims and heartbeats are judged on
 /// it, never on a host's clock, which may be off).
@@ -945,6 +950,8 @@ macro_rules! sql_store {
 
             async fn retire_instance(&mut self, owner: &str) -> Result<(), StoreError> {
                 self.mark_instance($dialect.retire, owner, "marking this instance stopped")
+                    .await?;
+                self.mark_instance(RELEASE_CLAIMS, owner, "giving up this instance's claims")
                     .await
             }
 

@@ -253,8 +253,8 @@ pub async fn the_inbox_drops_duplicates_and_marks_handled_with_the_replies<S: Db
 
 /// Two processes on one session never get the same inbox entry while a
 /// claim lasts; a handled entry is never claimed again; an expired claim
-/// (a dead process's) frees the entry; the newest registered process is
-/// the last to register.
+/// (a dead process's) frees the entry, and so does an exit; the newest
+/// registered process is the last to register.
 pub async fn claims_keep_two_processes_apart<S: Db>(mut store: S) {
     store
         .commit(&[Write::Inbox(entry("A", 1)), Write::Inbox(entry("B", 2))])
@@ -295,6 +295,19 @@ pub async fn claims_keep_two_processes_apart<S: Db>(mut store: S) {
     tokio::time::sleep(Duration::from_millis(20)).await;
     let taken_over = store.claim_inbox("new", 60_000, 10).await.expect("claim");
     assert_eq!(ids(taken_over), ["A"]);
+    // A process that exits gives up its claims: the next one takes what it
+    // did not handle at once, not after the lease.
+    assert!(
+        store
+            .claim_inbox("next", 60_000, 10)
+            .await
+            .expect("claim")
+            .is_empty(),
+        "A is the new process's for a minute"
+    );
+    store.retire_instance("new").await.expect("retire");
+    let after_exit = store.claim_inbox("next", 60_000, 10).await.expect("claim");
+    assert_eq!(ids(after_exit), ["A"]);
 
     let standing = |newer_alive, newer_ran, older_recent| Standing {
         newer_alive,
