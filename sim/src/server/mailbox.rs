@@ -56,7 +56,10 @@ impl Chat {
     /// The contact's phone number, for a chat written from its LID.
     pub(crate) fn sender_pn(&self) -> Option<Jid> {
         match self {
-            Chat::Direct { phone, lid: Some(_) } => Some(Jid::new(phone.clone(), "s.whatsapp.net")),
+            Chat::Direct {
+                phone,
+                lid: Some(_),
+            } => Some(Jid::new(phone.clone(), "s.whatsapp.net")),
             Chat::Direct { lid: None, .. } | Chat::Group { .. } => None,
         }
     }

@@ -30,11 +30,20 @@ impl FakeServer {
     /// As [`FakeServer::send_text`], written from the contact's LID (made
     /// on first use, [`FakeServer::contact_lid`]): the stanza's `from` is
     /// `LID@lid` and `sender_pn` names the number.
-    pub fn send_text_from_lid(&mut self, from_phone: &str, text: &str) -> Result<String, ControlError> {
+    pub fn send_text_from_lid(
+        &mut self,
+        from_phone: &str,
+        text: &str,
+    ) -> Result<String, ControlError> {
         self.send_direct(from_phone, text, true)
     }
 
-    fn send_direct(&mut self, from_phone: &str, text: &str, from_lid: bool) -> Result<String, ControlError> {
+    fn send_direct(
+        &mut self,
+        from_phone: &str,
+        text: &str,
+        from_lid: bool,
+    ) -> Result<String, ControlError> {
         check_phone(from_phone)?;
         let devices = self.sendable_devices(text)?;
         self.contacts.get_or_create(from_phone, &mut self.rng)?;
