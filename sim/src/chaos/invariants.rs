@@ -30,6 +30,15 @@
 //!    message, so a message it cannot open means its own Signal state was
 //!    lost or went backwards across a crash, an outage or a hand-over
 //!    (checked in `world.rs`, on the server's events and at the end).
+//! 7. **Every answer goes out once:** the harness's handler answers each
+//!    1:1 text with one pong. Each pong a contact's phone reads answers a
+//!    message whose handling was committed, under one id (the reply id),
+//!    and fake-wa objects to nothing the bot sends (no message key used
+//!    twice with other bytes across crashes, a valid device identity,
+//!    padding; each objection reported as it happens); once the world is
+//!    healed and quiet, every committed handling's pong has been read by
+//!    its contact's phone and no outbox row is left unsent (checked in
+//!    `world.rs`: `reply_violations`, `await_replies`).
 
 use std::collections::VecDeque;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};

@@ -218,6 +218,11 @@ pub struct Runner {
 /// How long `settle` lets the last fault land before it judges.
 const SETTLE_FIRST: Duration = Duration::from_secs(5);
 
+/// How long `settle` waits, once every message is handled, for every
+/// answer to be read and the outbox to drain: the bot is online by then,
+/// so a few round trips; with room for one more reconnect.
+const REPLIES_BOUND: Duration = Duration::from_secs(120);
+
 /// After a process exits, the platform starts a new one this much later.
 const RESTART_DELAY: Duration = Duration::from_secs(1);
 
@@ -509,7 +514,12 @@ impl Runner {
                     .len()
             ));
         }
-        let mut found = self.world.violations();
+        // Every handled 1:1 text's pong goes out and the outbox drains
+        // once the world is healed (the bot is online and nothing is
+        // held): a resend after the last reconnect, an ack, the contact's
+        // phone reading it.
+        let mut found = self.world.await_replies(REPLIES_BOUND);
+        found.extend(self.world.violations());
         found.extend(self.world.not_stored_once(&self.sent));
         if found.is_empty() {
             Ok(online)

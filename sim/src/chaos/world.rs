@@ -13,14 +13,15 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::net::{IpAddr, Ipv4Addr};
-use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, SystemTime};
 
 use blacksky_core::client::ClientConfig;
-use blacksky_core::message::Content;
+use blacksky_core::message::{Content, Incoming, Kind};
 use blacksky_core::session::{Creds, InboxContent, OutboxEntry};
 use blacksky_core::time::UnixMillis;
+use blacksky_core::wire::binary::{Jid, Str};
 use blacksky_io::host::clock::{Clock, SharedClock};
 use blacksky_io::host::config::{CodeDisplay, Config, UrlSetting};
 use blacksky_io::host::memory::RssSampler;
@@ -31,6 +32,7 @@ use blacksky_io::session::setup::{RunHooks, RunSetup};
 use blacksky_io::session::supervise::Finished;
 use blacksky_io::session::worker::{InboxHandler, StoreHealth};
 use blacksky_io::store::{InboxRecord, MemoryDb, MemoryStore, Store, StoreError};
+use blacksky_proto::{Message as _, wa};
 use futures_util::FutureExt;
 use tokio::sync::watch;
 
@@ -115,11 +117,70 @@ impl Trace {
     }
 }
 
+/// The text the harness's handler answers inbox message `id` with.
+#[must_use]
+pub fn pong_text(id: &str) -> String {
+    format!("pong {id}")
+}
+
+/// The answer an inbox row gets from the harness's handler: a 1:1 text
+/// from a contact gets one pong; groups (their sending is a later issue),
+/// protocol messages and unreadable rows get none.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Pong {
+    /// The contact without a device (`number@s.whatsapp.net` or `id@lid`).
+    pub to: String,
+    /// The contact's phone number, whose devices read the pong.
+    pub phone: String,
+    pub text: String,
+}
+
+impl Pong {
+    /// The pong `entry` gets, if any.
+    #[must_use]
+    pub fn of(entry: &InboxRecord) -> Option<Pong> {
+        let InboxContent::Message(bytes) = &entry.content else {
+            return None;
+        };
+        let incoming = Incoming::read(&entry.stanza, bytes).ok()?;
+        if !matches!(incoming.content.kind, Kind::Text(_)) {
+            return None;
+        }
+        let from = Jid::parse(&entry.from)?;
+        let phone = match from.server() {
+            "s.whatsapp.net" => from.user().to_owned(),
+            // A contact writing from its LID names its number (`sender_pn`).
+            "lid" => incoming.sender.pn.as_ref()?.user().to_owned(),
+            _ => return None,
+        };
+        Some(Pong {
+            to: Jid::new(Str::copy_from(from.user()), Str::copy_from(from.server())).to_string(),
+            phone,
+            text: pong_text(&entry.id),
+        })
+    }
+
+    /// As the handler hands it to the worker.
+    fn entry(&self) -> OutboxEntry {
+        OutboxEntry {
+            to: self.to.clone(),
+            payload: wa::Message {
+                conversation: Some(self.text.clone()),
+                ..Default::default()
+            }
+            .encode_to_vec(),
+        }
+    }
+}
+
 /// Records every inbox entry handed to the handler, and reports a hand-over
-/// of an entry whose handling was already committed (promise 2).
+/// of an entry whose handling was already committed (promise 2). Answers
+/// each 1:1 text with one [`Pong`].
 #[derive(Debug, Clone)]
 struct RecordingHandler {
     handled: Arc<Mutex<Vec<String>>>,
+    /// Answer 1:1 texts with pongs (see [`World::answer_texts`]).
+    answering: Arc<AtomicBool>,
     db: Arc<MemoryDb>,
     violations: Violations,
     trace: Trace,
@@ -137,7 +198,13 @@ impl InboxHandler for RecordingHandler {
         lock(&self.handled).push(entry.id.clone());
         self.trace
             .record(format!("{}: handled {}", self.host, entry.id));
-        Vec::new()
+        if !self.answering.load(Ordering::Relaxed) {
+            return Vec::new();
+        }
+        Pong::of(entry)
+            .map(|pong| pong.entry())
+            .into_iter()
+            .collect()
     }
 }
 
@@ -412,6 +479,11 @@ fn observe_server(
                     "{count} pre-key ids ({first}..={last}) were uploaded again with other keys"
                 ));
             }
+            // What a real server or contact would hold against what the
+            // bot sent (details in `FakeServer::violations` at the end).
+            ServerEvent::Violation { id, kind, .. } => {
+                violations.report(format!("fake-wa: {kind} on the bot's message {id}"));
+            }
             ServerEvent::LoginRefused { .. } => {
                 takeovers.on_login_refused(turmoil::sim_elapsed().unwrap_or_default());
             }
@@ -488,6 +560,12 @@ impl World {
         sim.host(DB_HOST, move || serving.clone().serve());
 
         let handled = Arc::new(Mutex::new(Vec::new()));
+        // Off unless asked for (`SIM_REPLIES=1`, or `answer_texts`): with
+        // answers on, the sweep finds the open key-reuse bug across
+        // overlapping dynos (README, "Known open bug").
+        let answering = Arc::new(AtomicBool::new(
+            std::env::var("SIM_REPLIES").is_ok_and(|v| v == "1"),
+        ));
         let starts = Arc::new(AtomicU32::new(0));
         let running_starts = Arc::new(Mutex::new(BTreeSet::new()));
         let exits = Arc::new(Mutex::new(Vec::new()));
@@ -525,6 +603,7 @@ impl World {
             open,
             handler: RecordingHandler {
                 handled: handled.clone(),
+                answering,
                 db: db.clone(),
                 violations: violations.clone(),
                 trace: trace.clone(),
@@ -1121,6 +1200,162 @@ impl World {
         }
     }
 
+    /// The unsent outbox rows, as `(message id, inbox id it answers)`.
+    #[must_use]
+    pub fn unsent_outbox(&self) -> Vec<(String, String)> {
+        match self.read_rows(|store| store.outbox().now_or_never()) {
+            Some(Ok(outbox)) => outbox
+                .into_iter()
+                .filter(|row| row.sent_at.is_none())
+                .map(|row| (row.id, row.inbox_id))
+                .collect(),
+            other => panic!(
+                "seed {}: the memory store did not answer: {other:?}",
+                self.seed
+            ),
+        }
+    }
+
+    /// The pongs the store's handled 1:1 texts owe, by text: the inbox id
+    /// answered and the contact's phone.
+    fn owed_pongs(&self) -> BTreeMap<String, (String, String)> {
+        if !self.bot.handler.answering.load(Ordering::Relaxed) {
+            return BTreeMap::new();
+        }
+        self.stored_inbox()
+            .into_iter()
+            .filter(|entry| entry.handled_at.is_some())
+            .filter_map(|entry| Pong::of(&entry).map(|pong| (pong.text, (entry.id, pong.phone))))
+            .collect()
+    }
+
+    /// The pongs the phones (device 0) of every contact that wrote to the
+    /// bot (and of each contact in `owed`) read, by text: each
+    /// `(phone, message id)` it came as.
+    fn read_pongs(
+        &self,
+        owed: &BTreeMap<String, (String, String)>,
+    ) -> BTreeMap<String, BTreeSet<(String, String)>> {
+        let mut contacts: BTreeSet<String> = self
+            .server_state()
+            .messages
+            .list
+            .into_iter()
+            .map(|m| m.from)
+            .collect();
+        contacts.extend(owed.values().map(|(_, phone)| phone.clone()));
+        let mut read: BTreeMap<String, BTreeSet<(String, String)>> = BTreeMap::new();
+        for phone in contacts {
+            let texts = self.server.with_server(|s| s.received_texts(&phone));
+            for text in texts
+                .into_iter()
+                .filter(|t| t.device == 0 && t.text.starts_with("pong "))
+            {
+                read.entry(text.text)
+                    .or_default()
+                    .insert((phone.clone(), text.id));
+            }
+        }
+        read
+    }
+
+    /// The promises about the bot's answers that hold at any moment: each
+    /// pong a contact read answers a message whose handling was committed,
+    /// reached that message's contact, once (one id: the reply id of the
+    /// message), and fake-wa objects to nothing the bot sent.
+    #[must_use]
+    pub fn reply_violations(&self) -> Vec<String> {
+        let mut found = Vec::new();
+        let owed = self.owed_pongs();
+        for (text, copies) in self.read_pongs(&owed) {
+            let Some((answered, phone)) = owed.get(&text) else {
+                found.push(format!(
+                    "a contact read \"{text}\", but that message's handling was never committed"
+                ));
+                continue;
+            };
+            let expected = blacksky_core::message::ids::reply_id(answered, 0);
+            for (to, id) in &copies {
+                if to != phone {
+                    found.push(format!("the pong to {answered} reached another contact"));
+                }
+                if *id != expected {
+                    found.push(format!(
+                        "the pong to {answered} came as {id}, not as its reply id {expected}"
+                    ));
+                }
+            }
+            if copies.len() > 1 {
+                found.push(format!(
+                    "the pong to {answered} was read {} times under different ids",
+                    copies.len()
+                ));
+            }
+        }
+        let objections = self.server.with_server(|s| s.violations());
+        found.extend(
+            objections
+                .iter()
+                .take(5)
+                .map(|v| format!("fake-wa objects: {v:?}")),
+        );
+        found
+    }
+
+    /// What the bot still owes once the world is quiet: stored messages
+    /// whose handling (and so their answers) was never committed, pongs to
+    /// handled messages that their contact's phone has not read, and outbox
+    /// rows not sent.
+    #[must_use]
+    pub fn replies_undelivered(&self) -> Vec<String> {
+        let mut owed: Vec<String> = self
+            .stored_inbox()
+            .into_iter()
+            .filter(|entry| entry.handled_at.is_none())
+            .map(|entry| {
+                format!(
+                    "message {} was stored but its handling never committed",
+                    entry.id
+                )
+            })
+            .collect();
+        let pongs = self.owed_pongs();
+        let read = self.read_pongs(&pongs);
+        owed.extend(
+            pongs
+                .into_iter()
+                .filter(|(text, _)| !read.contains_key(text))
+                .map(|(_, (answered, _))| {
+                    format!("the pong to {answered} was never read by its contact's phone")
+                }),
+        );
+        owed.extend(self.unsent_outbox().into_iter().map(|(id, answered)| {
+            format!("outbox row {id} (answering {answered:?}) was never sent")
+        }));
+        owed
+    }
+
+    /// Steps until every handled message's pong is read and the outbox is
+    /// empty, at most `limit`; returns what is still owed then (checked
+    /// once a simulated second: reading the store and the contacts is not
+    /// free).
+    pub fn await_replies(&mut self, limit: Duration) -> Vec<String> {
+        let end = self.elapsed() + limit;
+        loop {
+            let owed = self.replies_undelivered();
+            if owed.is_empty() || self.elapsed() >= end {
+                return owed;
+            }
+            self.run_for(Duration::from_secs(1));
+        }
+    }
+
+    /// Makes the bots' handlers answer each 1:1 text with one pong (or
+    /// stop); the promises about answers (7) follow.
+    pub fn answer_texts(&self, on: bool) {
+        self.bot.handler.answering.store(on, Ordering::Relaxed);
+    }
+
     /// Ids the bots' handlers were given, in order.
     #[must_use]
     pub fn handled(&self) -> Vec<String> {
@@ -1138,12 +1373,14 @@ impl World {
             let handled: BTreeSet<String> = w.handled().into_iter().collect();
             ids.iter().all(|id| handled.contains(id))
         });
-        let unkept = self.not_stored_once(ids);
+        let mut unkept = self.not_stored_once(ids);
+        unkept.extend(self.await_replies(Duration::from_secs(120)));
         assert!(
             unkept.is_empty(),
-            "seed {}: {}",
+            "seed {}: {}\nlast trace lines:\n  {}",
             self.seed,
-            unkept.join("; ")
+            unkept.join("\n  "),
+            self.trace_tail(40).join("\n  ")
         );
         self.assert_invariants();
     }
@@ -1175,11 +1412,14 @@ impl World {
         (world, guard)
     }
 
-    /// Every promise broken so far, plus the end-of-run check that every
-    /// acked message is stored, decrypted, with the text its contact sent.
+    /// Every promise broken so far, plus the end-of-run checks that every
+    /// acked message is stored, decrypted, with the text its contact sent,
+    /// and that the bot's answers broke nothing ([`World::reply_violations`];
+    /// that they all went out is [`World::await_replies`]).
     #[must_use]
     pub fn violations(&self) -> Vec<String> {
         let mut found = self.violations.list();
+        found.extend(self.reply_violations());
         let state = self.server_state();
         let stored: BTreeMap<String, InboxContent> = self
             .stored_inbox()
