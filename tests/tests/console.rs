@@ -22,7 +22,7 @@ use std::sync::{Arc, Mutex};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use blacksky_tests::{FakeWa, Proc, Stream, start_blacksky};
+use blacksky_tests::{FakeWa, Proc, flag, http_port, linked_bot, seen_or_wait, start_blacksky};
 
 const WAIT: Duration = Duration::from_secs(20);
 const CONTACT: &str = "4915550006666";
@@ -31,70 +31,10 @@ const HOOK_TOKEN: &str = "hook-token-5b2e91c4";
 
 // ---- helpers ----
 
-fn flag(state: &serde_json::Value, key: &str) -> bool {
-    state["devices"]
-        .as_array()
-        .and_then(|d| d.first())
-        .is_some_and(|d| d[key].as_bool() == Some(true))
-}
-
-/// fake-wa, a temp home and a bot linked by QR and online.
-fn linked_bot(extra_env: &[(&str, &str)]) -> (FakeWa, tempfile::TempDir, Proc) {
-    let wa = FakeWa::start();
-    let home = tempfile::tempdir().expect("temp dir");
-    let mut bot = start_blacksky(&wa, home.path(), extra_env);
-    let qr = bot.expect_line(WAIT, "qr: line", |s, l| {
-        s == Stream::Stdout && l.starts_with("qr: ")
-    });
-    wa.post("/scan", qr.trim_start_matches("qr: "));
-    wait_online(&wa);
-    (wa, home, bot)
-}
-
 fn wait_online(wa: &FakeWa) {
     wa.wait_state(WAIT, "logged in and active", |s| {
         flag(s, "logged_in") && flag(s, "passive_active")
     });
-}
-
-/// A line seen already, or the next one that matches.
-fn seen_or_wait(bot: &mut Proc, what: &str, pred: impl Fn(Stream, &str) -> bool + Copy) -> String {
-    let earlier = bot
-        .seen
-        .lock()
-        .expect("lines lock")
-        .iter()
-        .find(|(s, l)| pred(*s, l))
-        .map(|(_, l)| l.clone());
-    earlier.unwrap_or_else(|| bot.expect_line(WAIT, what, pred))
-}
-
-/// The port from the "HTTP server listening … port=N" log line.
-fn http_port(bot: &mut Proc) -> u16 {
-    let line = seen_or_wait(bot, "the HTTP listening line", |_, l| {
-        l.contains("HTTP server listening")
-    });
-    // Without the terminal colours: `port=N`.
-    let mut plain = String::new();
-    let mut in_escape = false;
-    for c in line.chars() {
-        match (in_escape, c) {
-            (false, '\u{1b}') => in_escape = true,
-            (true, c) if c.is_ascii_alphabetic() => in_escape = false,
-            (true, _) => {}
-            (false, c) => plain.push(c),
-        }
-    }
-    plain
-        .split_once("port=")
-        .and_then(|(_, rest)| {
-            rest.chars()
-                .take_while(char::is_ascii_digit)
-                .collect::<String>()
-                .parse()
-                .ok()
-        })
-        .unwrap_or_else(|| panic!("no port in {plain:?}"))
 }
 
 fn get(port: u16, path: &str) -> String {

@@ -241,22 +241,7 @@ macro_rules! sql_outbox {
             }
 
             async fn alert_backlog(&mut self) -> Result<Backlog, StoreError> {
-                let what = "counting unsent alerts";
-                let row = sqlx::query(
-                    "SELECT COUNT(*), MIN(created_at) FROM alert_outbox \
-                     WHERE session = $1 AND sent_at IS NULL",
-                )
-                .bind(self.session_name())
-                .fetch_one(self.pool())
-                .await
-                .map_err(db(what))?;
-                Ok(Backlog {
-                    unsent: u64::try_from(row.try_get::<i64, _>(0).map_err(db(what))?).unwrap_or(0),
-                    oldest_at: row
-                        .try_get::<Option<i64>, _>(1)
-                        .map_err(db(what))?
-                        .map(millis),
-                })
+                self.backlog("alert_outbox", "counting unsent alerts").await
             }
 
             async fn alerts(&mut self) -> Result<Vec<AlertRow>, StoreError> {

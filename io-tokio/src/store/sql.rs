@@ -731,6 +731,30 @@ macro_rules! sql_store {
                     .map_err(db("reading the inbox"))
             }
 
+            /// The unsent rows of an outbox table (`outbox`, `alert_outbox`):
+            /// how many, and when the oldest was written.
+            pub(crate) async fn backlog(
+                &self,
+                table: &'static str,
+                what: &'static str,
+            ) -> Result<Backlog, StoreError> {
+                let row = sqlx::query(&format!(
+                    "SELECT COUNT(*), MIN(created_at) FROM {table} \
+                     WHERE session = $1 AND sent_at IS NULL"
+                ))
+                .bind(&self.session)
+                .fetch_one(&self.pool)
+                .await
+                .map_err(db(what))?;
+                Ok(Backlog {
+                    unsent: u64::try_from(row.try_get::<i64, _>(0).map_err(db(what))?).unwrap_or(0),
+                    oldest_at: row
+                        .try_get::<Option<i64>, _>(1)
+                        .map_err(db(what))?
+                        .map(millis),
+                })
+            }
+
             async fn count(&self, table: &str, session: &str) -> Result<u64, StoreError> {
                 let n: i64 = sqlx::query(&format!(
                     "SELECT COUNT(*) FROM {table} WHERE session = $1"
@@ -1014,22 +1038,7 @@ macro_rules! sql_store {
             }
 
             async fn outbox_backlog(&mut self) -> Result<Backlog, StoreError> {
-                let what = "counting the unsent outbox";
-                let row = sqlx::query(
-                    "SELECT COUNT(*), MIN(created_at) FROM outbox \
-                     WHERE session = $1 AND sent_at IS NULL",
-                )
-                .bind(&self.session)
-                .fetch_one(&self.pool)
-                .await
-                .map_err(db(what))?;
-                Ok(Backlog {
-                    unsent: u64::try_from(row.try_get::<i64, _>(0).map_err(db(what))?).unwrap_or(0),
-                    oldest_at: row
-                        .try_get::<Option<i64>, _>(1)
-                        .map_err(db(what))?
-                        .map(millis),
-                })
+                self.backlog("outbox", "counting the unsent outbox").await
             }
 
             async fn unsent_outbound(&mut self, limit: u32) -> Result<Vec<Outbound>, StoreError> {
