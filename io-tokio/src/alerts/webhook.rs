@@ -3,7 +3,6 @@
 //! URL carries the receiver's token: errors and logs never show it (see
 //! [`mask_webhook_url`]).
 
-use std::sync::Arc;
 use std::time::Duration;
 
 use http_body_util::{BodyExt, Full, Limited};
@@ -12,7 +11,6 @@ use hyper::{Request, StatusCode, Uri};
 use hyper_rustls::HttpsConnector;
 use hyper_util::client::legacy::Client;
 use hyper_util::client::legacy::connect::HttpConnector;
-use hyper_util::rt::TokioExecutor;
 
 use crate::host::redact::mask_webhook_url;
 
@@ -66,22 +64,9 @@ impl Webhook {
                 url: mask_webhook_url(url),
             });
         }
-        let provider = Arc::new(rustls::crypto::ring::default_provider());
-        let roots = rustls::RootCertStore {
-            roots: webpki_roots::TLS_SERVER_ROOTS.to_vec(),
-        };
-        let tls = rustls::ClientConfig::builder_with_provider(provider)
-            .with_safe_default_protocol_versions()?
-            .with_root_certificates(roots)
-            .with_no_client_auth();
-        let connector = hyper_rustls::HttpsConnectorBuilder::new()
-            .with_tls_config(tls)
-            .https_or_http()
-            .enable_http1()
-            .build();
         Ok(Webhook {
             uri,
-            client: Client::builder(TokioExecutor::new()).build(connector),
+            client: crate::host::anti_idle::https_client()?,
         })
     }
 

@@ -65,8 +65,12 @@ pub fn health_url(app_url: &str) -> Result<Uri, AntiIdleError> {
 
 /// An HTTP(S) client on rustls with ring and the webpki roots: the same
 /// TLS stack as the WebSocket, and no dependence on a process-wide
-/// default crypto provider.
-fn client() -> Result<PingClient, AntiIdleError> {
+/// default crypto provider. The alert webhook uses it too.
+pub(crate) fn https_client<B>() -> Result<Client<HttpsConnector<HttpConnector>, B>, rustls::Error>
+where
+    B: hyper::body::Body + Send + 'static,
+    B::Data: Send,
+{
     let provider = Arc::new(rustls::crypto::ring::default_provider());
     let roots = rustls::RootCertStore {
         roots: webpki_roots::TLS_SERVER_ROOTS.to_vec(),
@@ -121,7 +125,7 @@ pub fn spawn(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<JoinHandle<()>, AntiIdleError> {
     let uri = health_url(app_url)?;
-    let client = client()?;
+    let client = https_client()?;
     // The URL is config, not a secret, but a userinfo part would be one.
     let shown = mask_url(&uri.to_string());
     tracing::info!(url = %shown, every_s = interval.as_secs(), "anti-idle ping active");
