@@ -283,26 +283,11 @@ fn device_text(device: Option<&str>) -> String {
     device.map_or_else(|| "not linked".to_owned(), mask_jid)
 }
 
-/// Unix milliseconds as `YYYY-MM-DD HH:MM:SS` (UTC).
+/// Unix milliseconds as `YYYY-MM-DD HH:MM:SS` (UTC): the alerts' ISO 8601
+/// form, read by people.
 pub fn utc(millis: u64) -> String {
-    let secs = millis / 1000;
-    let (days, rem) = (secs / 86_400, secs % 86_400);
-    // Howard Hinnant's civil-from-days.
-    let z = days as i64 + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = doy - (153 * mp + 2) / 5 + 1;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let year = yoe + era * 400 + i64::from(month <= 2);
-    format!(
-        "{year:04}-{month:02}-{day:02} {:02}:{:02}:{:02}",
-        rem / 3600,
-        rem % 3600 / 60,
-        rem % 60
-    )
+    let iso = crate::alerts::body::iso8601(blacksky_core::time::UnixMillis(millis));
+    iso.trim_end_matches('Z').replacen('T', " ", 1)
 }
 
 #[cfg(test)]
