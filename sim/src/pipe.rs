@@ -304,6 +304,19 @@ impl Pipe {
         self.run();
     }
 
+    /// A fake server at `wall` and a device linked by QR and online, all
+    /// drawn from `seed` (server `seed`, pipe `seed + 100`, creds
+    /// `seed + 1000`): the start most scenarios share.
+    pub fn online(seed: u64, wall: UnixMillis) -> (Pipe, ConnId) {
+        let server = FakeServer::new(crate::server::ServerConfig::new(wall), seed);
+        let mut pipe = Pipe::new(server, Instant::now(), wall, seed + 100);
+        let creds = Creds::generate(&mut ChaCha20Rng::seed_from_u64(seed + 1000));
+        let conn = pipe
+            .pair_and_login(pipe.client_config(), creds)
+            .expect("pairs and logs in");
+        (pipe, conn)
+    }
+
     /// Links a fresh client by QR and logs it in after the 515: returns
     /// the online connection, or what went wrong.
     pub fn pair_and_login(&mut self, config: ClientConfig, creds: Creds) -> Result<ConnId, String> {

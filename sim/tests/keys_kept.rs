@@ -3,28 +3,20 @@
 //! session are read back before a retry receipt is sent, and a one-time
 //! pre-key handed out to a contact is never deleted to make room.
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use blacksky_core::client::{Event, Limit};
-use blacksky_core::session::{Creds, Session};
+use blacksky_core::session::Session;
 use blacksky_core::time::UnixMillis;
 use blacksky_sim::pipe::{Pipe, stored_text};
-use blacksky_sim::server::{ConnId, FakeServer, ServerConfig};
-use rand_chacha::ChaCha20Rng;
-use rand_core::SeedableRng;
+use blacksky_sim::server::ConnId;
 
 const WALL: UnixMillis = UnixMillis::from_secs(1_750_000_000);
 const CONTACT: &str = "4915112345678";
 const GROUP: &str = "120363012345678901";
 
 fn online(seed: u64) -> (Pipe, ConnId) {
-    let server = FakeServer::new(ServerConfig::new(WALL), seed);
-    let mut pipe = Pipe::new(server, Instant::now(), WALL, seed + 100);
-    let creds = Creds::generate(&mut ChaCha20Rng::seed_from_u64(seed + 1000));
-    let conn = pipe
-        .pair_and_login(pipe.client_config(), creds)
-        .expect("pairs and logs in");
-    (pipe, conn)
+    Pipe::online(seed, WALL)
 }
 
 fn count(pipe: &Pipe, conn: ConnId, what: impl Fn(&Event) -> bool) -> usize {

@@ -5,32 +5,19 @@
 //! server's resending at the next login never turns into a reconnect loop.
 //! The real `Client` against the fake server through the in-memory `Pipe`.
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use blacksky_core::client::{CountSource, Event, Ignored};
-use blacksky_core::session::{Creds, InboxContent};
+use blacksky_core::session::InboxContent;
 use blacksky_core::time::UnixMillis;
 use blacksky_sim::pipe::Pipe;
 use blacksky_sim::server::poison::PoisonKind;
-use blacksky_sim::server::{ConnId, FakeServer, ServerConfig, Target};
-use rand_chacha::ChaCha20Rng;
-use rand_core::SeedableRng;
+use blacksky_sim::server::{ConnId, Target};
 
 const WALL: UnixMillis = UnixMillis::from_secs(1_750_000_000);
 
-/// A pipe with one device linked by QR and online.
 fn online(seed: u64) -> (Pipe, ConnId) {
-    let mut pipe = Pipe::new(
-        FakeServer::new(ServerConfig::new(WALL), seed),
-        Instant::now(),
-        WALL,
-        seed + 100,
-    );
-    let creds = Creds::generate(&mut ChaCha20Rng::seed_from_u64(seed + 1000));
-    let conn = pipe
-        .pair_and_login(pipe.client_config(), creds)
-        .expect("pairs and logs in");
-    (pipe, conn)
+    Pipe::online(seed, WALL)
 }
 
 fn ignored(pipe: &Pipe, conn: ConnId) -> Vec<Ignored> {

@@ -20,13 +20,7 @@ const WALL: UnixMillis = UnixMillis::from_secs(1_750_000_000);
 const CONTACT: &str = "4915112345678";
 
 fn online(seed: u64) -> (Pipe, ConnId) {
-    let server = FakeServer::new(ServerConfig::new(WALL), seed);
-    let mut pipe = Pipe::new(server, Instant::now(), WALL, seed + 100);
-    let creds = Creds::generate(&mut ChaCha20Rng::seed_from_u64(seed + 1000));
-    let conn = pipe
-        .pair_and_login(pipe.client_config(), creds)
-        .expect("pairs and logs in");
-    (pipe, conn)
+    Pipe::online(seed, WALL)
 }
 
 fn text(id: &str, to: &str, body: &str) -> Outbound {

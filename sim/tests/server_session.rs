@@ -26,14 +26,8 @@ fn pipe_with(config: ServerConfig, seed: u64) -> Pipe {
     )
 }
 
-/// A pipe with one device linked and online.
 fn online(seed: u64) -> (Pipe, ConnId) {
-    let mut pipe = pipe_with(ServerConfig::new(WALL), seed);
-    let creds = Creds::generate(&mut ChaCha20Rng::seed_from_u64(seed + 1000));
-    let conn = pipe
-        .pair_and_login(pipe.client_config(), creds)
-        .expect("pairs and logs in");
-    (pipe, conn)
+    Pipe::online(seed, WALL)
 }
 
 fn offline_counts(pipe: &Pipe, conn: ConnId) -> Vec<u32> {

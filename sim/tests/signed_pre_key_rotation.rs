@@ -5,7 +5,7 @@
 //! previous key is kept). And a crash between storing the key and sending
 //! it loses nothing: the next login sends the stored key.
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use blacksky_core::client::Event;
 use blacksky_core::session::{Creds, SignedPreKeyStatus, Write};
@@ -13,9 +13,7 @@ use blacksky_core::signal::PreKeySignalMessage;
 use blacksky_core::time::UnixMillis;
 use blacksky_core::wire::binary;
 use blacksky_sim::pipe::{Pipe, stored_text};
-use blacksky_sim::server::{ConnId, FakeServer, ServerConfig, ServerEvent};
-use rand_chacha::ChaCha20Rng;
-use rand_core::SeedableRng;
+use blacksky_sim::server::{ConnId, ServerEvent};
 
 const WALL: UnixMillis = UnixMillis::from_secs(1_750_000_000);
 const EARLY_CONTACT: &str = "4915112345678";
@@ -23,17 +21,7 @@ const LATE_CONTACT: &str = "4915187654321";
 const DAY: Duration = Duration::from_secs(24 * 60 * 60);
 
 fn online(seed: u64) -> (Pipe, ConnId) {
-    let mut pipe = Pipe::new(
-        FakeServer::new(ServerConfig::new(WALL), seed),
-        Instant::now(),
-        WALL,
-        seed + 100,
-    );
-    let creds = Creds::generate(&mut ChaCha20Rng::seed_from_u64(seed + 1000));
-    let conn = pipe
-        .pair_and_login(pipe.client_config(), creds)
-        .expect("pairs and logs in");
-    (pipe, conn)
+    Pipe::online(seed, WALL)
 }
 
 fn rotations(pipe: &Pipe) -> Vec<u32> {
