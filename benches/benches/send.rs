@@ -24,7 +24,7 @@ use std::time::{Duration, Instant};
 use blacksky_core::client::send::seal::{Outgoing, Sealed, seal};
 use blacksky_core::crypto::KeyPair;
 use blacksky_core::message::padding::{pad, unpad};
-use blacksky_core::session::{Creds, Me, PreKey, Session, Write};
+use blacksky_core::session::{Creds, Me, PreKey, Replaces, Session, Write};
 use blacksky_core::signal::address::device_address;
 use blacksky_core::signal::{
     LocalPreKeys, MessageKind, PreKeyBundle, SessionRecord, decrypt_msg, decrypt_pkmsg, encrypt,
@@ -199,6 +199,7 @@ fn established(devices: &[Jid], rng: &mut ChaCha20Rng) -> Session {
         session.apply(&Write::SignalSession {
             address,
             record: opened.record.encode(),
+            replaces: Replaces::Anything,
         });
     }
     // From now on every copy is a msg, and each device opens its own.

@@ -21,7 +21,7 @@ use blacksky_core::client::send::seal::{Outgoing, Sealed, seal};
 use blacksky_core::message::Content;
 use blacksky_core::message::content::Kind;
 use blacksky_core::message::padding::{pad, unpad};
-use blacksky_core::session::{Creds, Me, Session, Write};
+use blacksky_core::session::{Creds, Me, Replaces, Session, Write};
 use blacksky_core::signal::{MessageKind, PreKeyBundle, SessionRecord, decrypt_msg};
 use blacksky_core::wire::binary::{self, Jid, Node};
 use blacksky_proto::Message as _;
@@ -131,6 +131,7 @@ impl Bot {
         self.session.apply(&Write::SignalSession {
             address: PEER_ADDRESS.to_owned(),
             record: opened.record.encode(),
+            replaces: Replaces::Anything,
         });
         let message = unpad(&opened.plaintext).expect("padding");
         Content::decode(message).expect("a Message")

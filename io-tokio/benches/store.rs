@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 
 use blacksky_core::session::snapshot::{self, KDF_ITERATIONS_DEFAULT, Keyring};
 use blacksky_core::session::testing::sample_session;
-use blacksky_core::session::{InboxContent, InboxEntry, Outbound, Session, Write};
+use blacksky_core::session::{InboxContent, InboxEntry, Outbound, Replaces, Session, Write};
 use blacksky_io::host::config::Secret;
 use blacksky_io::store::backup::{self, Sealer};
 use blacksky_io::store::{PgStore, SqliteStore, Store, wall_now};
@@ -42,6 +42,21 @@ fn ms(d: Duration) -> String {
     format!("{:.3} ms", d.as_secs_f64() * 1000.0)
 }
 
+/// Session `i`'s next record, replacing the one `view` holds (the store
+/// checks that, as it does for every message).
+fn advance(view: &mut Session, i: usize) -> Write {
+    let address = format!("1555000{:04}.0:1", i % SIGNAL_SESSIONS as usize);
+    let mut record = vec![0u8; SESSION_RECORD_BYTES];
+    record[..8].copy_from_slice(&(i as u64).to_le_bytes());
+    let write = Write::SignalSession {
+        replaces: Replaces::current(view, &address),
+        address,
+        record,
+    };
+    view.apply(&write);
+    write
+}
+
 async fn measure<S: Store>(label: &str, mut store: S, session: &Session, quick: bool) {
     let updates = if quick { 3 } else { 300 };
     let restores = if quick { 1 } else { 10 };
@@ -50,12 +65,11 @@ async fn measure<S: Store>(label: &str, mut store: S, session: &Session, quick: 
         .await
         .expect("seed the store");
 
+    // What the client holds: each write replaces the record it read.
+    let mut view = session.clone();
     let mut samples = Vec::with_capacity(updates);
     for i in 0..updates {
-        let write = Write::SignalSession {
-            address: format!("1555000{:04}.0:1", i % SIGNAL_SESSIONS as usize),
-            record: vec![i as u8; SESSION_RECORD_BYTES],
-        };
+        let write = advance(&mut view, i);
         let started = Instant::now();
         store.commit(&[write]).await.expect("commit");
         samples.push(started.elapsed());
@@ -67,10 +81,7 @@ async fn measure<S: Store>(label: &str, mut store: S, session: &Session, quick: 
     let mut samples = Vec::with_capacity(updates);
     for i in 0..updates {
         let writes = [
-            Write::SignalSession {
-                address: format!("1555000{:04}.0:1", i % SIGNAL_SESSIONS as usize),
-                record: vec![i as u8; SESSION_RECORD_BYTES],
-            },
+            advance(&mut view, i),
             Write::Inbox(InboxEntry {
                 id: format!("3EB0{label}{i:012}"),
                 from: "15550001111@s.whatsapp.net".into(),
@@ -114,10 +125,7 @@ async fn measure<S: Store>(label: &str, mut store: S, session: &Session, quick: 
         ];
         store.commit(&setup).await.expect("commit the reply");
         let writes = [
-            Write::SignalSession {
-                address: format!("1555000{:04}.0:1", i % SIGNAL_SESSIONS as usize),
-                record: vec![i as u8; SESSION_RECORD_BYTES],
-            },
+            advance(&mut view, i),
             Write::OutboundSealed {
                 id: reply_id,
                 stanza: vec![9; SEALED_STANZA_BYTES],

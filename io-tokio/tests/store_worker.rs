@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 
 use blacksky_core::client::OpId;
 use blacksky_core::session::testing::sample_session;
-use blacksky_core::session::{Session, Write};
+use blacksky_core::session::{RecordDigest, Replaces, Session, StoreFault, Write};
 use blacksky_core::time::UnixMillis;
 use blacksky_io::host::clock::{Clock, SharedClock};
 use blacksky_io::session::worker::{QueueFull, silent_bot};
@@ -330,5 +330,76 @@ async fn a_full_results_channel_makes_the_worker_wait_and_loses_no_done() {
     assert_eq!(submitted, 65, "the slack (64) in the channel, one waiting");
     assert_eq!(worker.health().results_waits_total(), 1);
     assert!(worker.flush(Duration::from_secs(5)).await);
+    worker.close(Duration::from_secs(2)).await;
+}
+
+/// Another process of the session advanced a key record: the batch that
+/// replaces the old one is refused for good (its connection hears of it),
+/// the batches committed with it in one group still land, and the view
+/// new connections start from is read back from the store.
+#[tokio::test]
+async fn a_batch_over_a_record_another_process_changed_is_refused_alone() {
+    let db = MemoryDb::new();
+    let mut store = MemoryStore::new(db.clone(), "s");
+    let address = "15550000001.0".to_owned();
+    let theirs = Write::SignalSession {
+        address: address.clone(),
+        record: b"advanced by the other process".to_vec(),
+        replaces: Replaces::Anything,
+    };
+    let creds = Write::Creds(Box::new(sample_session(1, 0, 0, 0).creds));
+    store
+        .commit(&[creds, theirs])
+        .await
+        .expect("the other's write");
+    let mut worker = spawn(store.clone(), fast_worker_config());
+    let mut link = worker.link(IN_FLIGHT_MAX);
+    // Held back, so the three go in one group commit.
+    db.set_failing(true);
+    link.submit(OpId(1), vec![Write::Inbox(entry("before", 1))])
+        .expect("queued");
+    let stale = Write::SignalSession {
+        address: address.clone(),
+        record: b"advanced from what this process read".to_vec(),
+        replaces: Replaces::Record(RecordDigest::of(b"what this process read")),
+    };
+    link.submit(OpId(2), vec![stale, Write::Inbox(entry("stale", 2))])
+        .expect("queued");
+    link.submit(OpId(3), vec![Write::Inbox(entry("after", 3))])
+        .expect("queued");
+    db.set_failing(false);
+    let mut results = Vec::new();
+    for _ in 0..3 {
+        let done =
+            tokio::time::timeout(Duration::from_secs(5), store_support::next_done(&mut link))
+                .await
+                .expect("answered")
+                .expect("done");
+        results.push((done.op, done.result.is_ok()));
+        if let Err(fault) = done.result {
+            assert!(matches!(fault, StoreFault::Stale(_)), "{fault:?}");
+        }
+    }
+    assert_eq!(
+        results,
+        [(OpId(1), true), (OpId(2), false), (OpId(3), true)]
+    );
+    let ids: Vec<String> = store
+        .inbox()
+        .await
+        .expect("read")
+        .into_iter()
+        .map(|e| e.id)
+        .collect();
+    assert_eq!(ids, ["before", "after"], "nothing of the refused batch");
+    assert_eq!(worker.health().stale_refusals_total(), 1);
+    // Idle now: the view holds the store's record again.
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while worker.session().sessions.get(&address).map(Vec::as_slice)
+        != Some(b"advanced by the other process".as_slice())
+    {
+        assert!(Instant::now() < deadline, "the view was not read back");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
     worker.close(Duration::from_secs(2)).await;
 }

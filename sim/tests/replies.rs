@@ -12,7 +12,7 @@
 use std::time::Duration;
 
 use blacksky_core::message::ids::reply_id;
-use blacksky_core::session::{Outbound, Session, Write};
+use blacksky_core::session::{Outbound, Replaces, Session, Write};
 use blacksky_core::time::UnixMillis;
 use blacksky_io::store::{MemoryStore, Store};
 use blacksky_proto::{Message as _, wa};
@@ -234,7 +234,11 @@ fn a_store_that_loses_a_seals_ratchet_is_caught_reusing_a_key() {
     // counter, other bytes.
     let rollback: Vec<Write> = before
         .into_iter()
-        .map(|(address, record)| Write::SignalSession { address, record })
+        .map(|(address, record)| Write::SignalSession {
+            address,
+            record,
+            replaces: Replaces::Anything,
+        })
         .collect();
     commit(&world, &rollback);
     queue_text(&world, "3EB0EEEEEEEEEEEEEEEEEE", CONTACT, "sent on its own");

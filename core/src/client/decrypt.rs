@@ -8,7 +8,7 @@ use rand_core::CryptoRngCore;
 
 use crate::message::Content;
 use crate::message::padding::unpad;
-use crate::session::{Session, Write};
+use crate::session::{Replaces, Session, Write};
 use crate::signal::address::{device_address, is_lid};
 use crate::signal::group::{self, GroupError, SenderKeyRecord};
 use crate::signal::{LocalPreKeys, SessionRecord, SignalError, decrypt_msg, decrypt_pkmsg};
@@ -268,6 +268,7 @@ fn open_pairwise(
     opened.writes.push(Write::SignalSession {
         address: sender.address.clone(),
         record: record.encode(),
+        replaces: Replaces::current(session, &sender.address),
     });
     Ok(plaintext)
 }

@@ -7,6 +7,7 @@
 mod creds;
 mod model;
 pub mod pre_key_ids;
+pub mod replaces;
 pub mod restore;
 pub mod snapshot;
 #[cfg(any(test, feature = "testing"))]
@@ -22,4 +23,5 @@ pub use model::{
     Committed, InboxContent, InboxEntry, Outbound, OutboxEntry, PlacedPreKeys, RecordError, Retry,
     RetryKey, SenderKeyName, Session, StoreFault, Write, creds_over, place_fresh_pre_keys,
 };
+pub use replaces::{RecordDigest, Replaces, StaleRecord};
 pub use signed_pre_key_schedule::{SignedPreKeyCheck, next_signed_pre_key_id};

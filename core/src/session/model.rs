@@ -10,6 +10,7 @@ use blacksky_proto::store as pb;
 
 use super::creds::{Creds, CredsError, PreKey};
 use super::pre_key_ids;
+use super::replaces::Replaces;
 use crate::time::UnixMillis;
 
 /// An incoming stanza committed before it is acked.
@@ -85,6 +86,11 @@ pub enum StoreFault {
     /// The store failed the batch (its error, for the log).
     #[error("the store failed the batch: {detail}")]
     Failed { detail: String },
+    /// Refused for good: another process of this session changed a key
+    /// record the batch replaces ([`super::replaces`]); start again from
+    /// the store's.
+    #[error("{0}")]
+    Stale(#[from] super::replaces::StaleRecord),
 }
 
 /// A Signal sender key is named by the group and the sending device.
@@ -210,9 +216,12 @@ pub enum Write {
     /// commit says which ids they got ([`Committed::pre_key_ids`]).
     FreshPreKeys(Vec<PreKey>),
     RemovePreKey(u32),
+    /// A Signal session record, replacing what the writer read
+    /// ([`Replaces`]): the store refuses the batch if that changed.
     SignalSession {
         address: String,
         record: Vec<u8>,
+        replaces: Replaces,
     },
     RemoveSignalSession {
         address: String,
@@ -289,7 +298,9 @@ impl std::fmt::Debug for Write {
             Write::PreKey(key) => write!(f, "PreKey({})", key.id),
             Write::FreshPreKeys(keys) => write!(f, "FreshPreKeys({} keys)", keys.len()),
             Write::RemovePreKey(id) => write!(f, "RemovePreKey({id})"),
-            Write::SignalSession { address, record } => {
+            Write::SignalSession {
+                address, record, ..
+            } => {
                 write!(f, "SignalSession({address}, {} bytes)", record.len())
             }
             Write::RemoveSignalSession { address } => write!(f, "RemoveSignalSession({address})"),
@@ -461,7 +472,9 @@ impl Session {
             Write::RemovePreKey(id) => {
                 self.pre_keys.remove(id);
             }
-            Write::SignalSession { address, record } => {
+            Write::SignalSession {
+                address, record, ..
+            } => {
                 self.sessions.insert(address.clone(), record.clone());
             }
             Write::RemoveSignalSession { address } => {
@@ -524,6 +537,7 @@ impl Session {
                 .map(|(address, record)| Write::SignalSession {
                     address: address.clone(),
                     record: record.clone(),
+                    replaces: Replaces::Anything,
                 }),
         );
         writes.extend(

@@ -39,6 +39,7 @@ pub fn sample_session(
         session.apply(&Write::SignalSession {
             address: format!("1555000{i:04}.0:1"),
             record,
+            replaces: super::Replaces::Anything,
         });
     }
     session.apply(&Write::SenderKey {

@@ -204,6 +204,7 @@ struct Board {
     event_channel_waits_total: u64,
     /// The store worker's count of waits on a full results channel.
     store_results_waits_total: u64,
+    store_stale_refusals_total: u64,
     e2e: E2eCounts,
     /// Retry receipts from devices we sent to (answered or not).
     retry_receipts_in_total: u64,
@@ -328,6 +329,7 @@ impl StatusBoard {
                 limits_reached_total: 0,
                 event_channel_waits_total: 0,
                 store_results_waits_total: 0,
+                store_stale_refusals_total: 0,
                 e2e: E2eCounts::default(),
                 retry_receipts_in_total: 0,
                 outbox_backlog: Backlog::default(),
@@ -583,6 +585,13 @@ impl StatusBoard {
         self.lock().store_results_waits_total = total;
     }
 
+    /// Batches the store refused because another process of this session
+    /// had changed a key record first
+    /// ([`crate::session::worker::StoreHealth::stale_refusals_total`]).
+    pub fn set_store_stale_refusals(&self, total: u64) {
+        self.lock().store_stale_refusals_total = total;
+    }
+
     /// A connection found its events channel full and waits (nothing is
     /// dropped; this counts it).
     pub fn on_event_channel_full(&self) {
@@ -707,6 +716,7 @@ impl StatusBoard {
             store_up: board.store_up,
             store_write_queue_len: board.store_write_queue_len,
             store_failures_total: board.store_failures_total,
+            store_stale_refusals_total: board.store_stale_refusals_total,
             limits_reached_total: board.limits_reached_total,
             channel_waits_total: board
                 .event_channel_waits_total
@@ -984,6 +994,9 @@ pub struct MetricsView {
     pub store_up: bool,
     pub store_write_queue_len: u64,
     pub store_failures_total: u64,
+    /// Batches refused because another process of this session had
+    /// changed a key record they replace.
+    pub store_stale_refusals_total: u64,
     /// Times a client bound was hit (`LimitReached` events).
     pub limits_reached_total: u64,
     /// Times a bounded channel between tasks was full and its producer

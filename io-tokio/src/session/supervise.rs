@@ -445,6 +445,7 @@ pub async fn supervise<D: Dialer, C: Clock + Clone + 'static>(
                 let health = worker.health().clone();
                 board.set_store(health.is_up(), health.queue_len() as u64);
                 board.set_store_results_waits(health.results_waits_total());
+                board.set_store_stale_refusals(health.stale_refusals_total());
                 board.set_outbox_backlog(health.outbox_backlog());
                 board.set_pre_keys_left(worker.pre_keys_left() as u64);
                 keeper.handle_input(clock.now(), KeeperInput::StoreHealth { up: health.is_up() });

@@ -28,7 +28,8 @@ use blacksky_bot::{Bot, BotConfig, Handler, Silent};
 use blacksky_core::client::OpId;
 use blacksky_core::keeper::ShutdownStep;
 use blacksky_core::session::{
-    Committed, Creds, InboxContent, Outbound, OutboxEntry, Session, StoreFault, Write, pre_key_ids,
+    Committed, Creds, InboxContent, Outbound, OutboxEntry, Session, StaleRecord, StoreFault, Write,
+    pre_key_ids,
 };
 use blacksky_core::time::UnixMillis;
 use thiserror::Error;
@@ -142,6 +143,7 @@ pub struct StoreHealth {
     last_snapshot_at_ms: AtomicU64,
     handled_total: AtomicU64,
     results_waits_total: AtomicU64,
+    stale_refusals_total: AtomicU64,
     /// Stored inbox entries may wait for the handler (the daily restart
     /// waits for none).
     inbox_waiting: AtomicBool,
@@ -164,6 +166,7 @@ impl Default for StoreHealth {
             last_snapshot_at_ms: AtomicU64::new(0),
             handled_total: AtomicU64::new(0),
             results_waits_total: AtomicU64::new(0),
+            stale_refusals_total: AtomicU64::new(0),
             inbox_waiting: AtomicBool::new(false),
             outbox_unsent: AtomicU64::new(0),
             outbox_oldest_at_ms: AtomicU64::new(0),
@@ -223,6 +226,12 @@ impl StoreHealth {
     /// waited for its driver (nothing was dropped).
     pub fn results_waits_total(&self) -> u64 {
         self.results_waits_total.load(Ordering::Relaxed)
+    }
+
+    /// Batches refused because another process of this session had
+    /// changed a key record they replace (overlapping dynos).
+    pub fn stale_refusals_total(&self) -> u64 {
+        self.stale_refusals_total.load(Ordering::Relaxed)
     }
 
     /// True while stored inbox entries may still wait for the handler.
@@ -300,6 +309,15 @@ impl From<SnapshotFailure> for WorkerError {
             SnapshotFailure::Seal(err) => WorkerError::Seal(err),
         }
     }
+}
+
+/// How a commit of queued jobs ended.
+enum Landing {
+    Committed(Committed),
+    /// Refused for good ([`StoreError::Stale`]).
+    Stale(StaleRecord),
+    /// Told to stop while retrying.
+    Stopped,
 }
 
 /// The queue is full: the write was not taken.
@@ -548,6 +566,7 @@ impl StoreWorker {
             proactive: None,
             flushes: Vec::new(),
             reloads: Vec::new(),
+            view_stale: false,
             down_since: None,
             last_down_log: Instant::now(),
             idle_retry_at: None,
@@ -812,6 +831,8 @@ struct Worker<S: Store> {
     flushes: Vec<oneshot::Sender<()>>,
     /// Reloads asked for, answered once done (or given up on: dropped).
     reloads: Vec<oneshot::Sender<()>>,
+    /// The view holds writes the store refused: read it back when idle.
+    view_stale: bool,
     down_since: Option<Instant>,
     last_down_log: Instant,
     /// Idle work (inbox, snapshots) after a failure waits until then.
@@ -859,7 +880,7 @@ impl<S: Store> Worker<S> {
                 for flush in self.flushes.drain(..) {
                     let _ = flush.send(());
                 }
-                if !self.reloads.is_empty() {
+                if !self.reloads.is_empty() || self.view_stale {
                     self.reload().await;
                 }
             }
@@ -1032,8 +1053,38 @@ impl<S: Store> Worker<S> {
     }
 
     async fn run_jobs(&mut self, group: Vec<Job>) -> bool {
+        match self.commit_jobs(&group).await {
+            Landing::Committed(committed) => self.after_commits(group, committed).await,
+            Landing::Stopped => false,
+            Landing::Stale(_) if group.len() > 1 => {
+                // One of them replaces a key record another process
+                // changed: each on its own, so only that one is refused.
+                for job in group {
+                    let going_on = match self.commit_jobs(std::slice::from_ref(&job)).await {
+                        Landing::Committed(committed) => {
+                            self.after_commits(vec![job], committed).await
+                        }
+                        Landing::Stopped => false,
+                        Landing::Stale(stale) => self.refuse_stale(job, stale).await,
+                    };
+                    if !going_on {
+                        return false;
+                    }
+                }
+                true
+            }
+            Landing::Stale(stale) => match group.into_iter().next() {
+                Some(job) => self.refuse_stale(job, stale).await,
+                None => true,
+            },
+        }
+    }
+
+    /// Commits `jobs`' writes in one transaction, retrying until it lands
+    /// (every write is idempotent) or is refused for good.
+    async fn commit_jobs(&mut self, jobs: &[Job]) -> Landing {
         let joined: Vec<Write>;
-        let writes = match group.as_slice() {
+        let writes = match jobs {
             [one] => one.writes.as_slice(),
             many => {
                 joined = many
@@ -1055,22 +1106,57 @@ impl<S: Store> Worker<S> {
                         // Room in the outbound view: the inbox may go on.
                         self.inbox_dirty = true;
                     }
-                    for job in group {
-                        if !self.after_commit(job, committed).await {
-                            return false;
-                        }
-                    }
-                    return true;
+                    return Landing::Committed(committed);
+                }
+                Err(StoreError::Stale(stale)) => {
+                    // The store answered: it is up, and said no.
+                    self.mark_up();
+                    return Landing::Stale(stale);
                 }
                 Err(err) => {
                     self.mark_down(&err);
                     if !self.pause(Duration::from_millis(delay_ms)).await {
-                        return false;
+                        return Landing::Stopped;
                     }
                     delay_ms = (delay_ms * 2).min(self.config.retry_max_ms);
                 }
             }
         }
+    }
+
+    async fn after_commits(&mut self, jobs: Vec<Job>, committed: Committed) -> bool {
+        for job in jobs {
+            if !self.after_commit(job, committed).await {
+                return false;
+            }
+        }
+        true
+    }
+
+    /// `job` replaces a key record another process of this session
+    /// changed (an overlapping dyno): never retried, since committing it
+    /// would undo the other's ratchet step and encrypting from it would
+    /// use a chain counter twice. Its connection hears of it and starts
+    /// again from the store; the view, which holds its writes, is read
+    /// back from the store.
+    async fn refuse_stale(&mut self, job: Job, stale: StaleRecord) -> bool {
+        self.health.queue_len.fetch_sub(1, Ordering::SeqCst);
+        self.health
+            .stale_refusals_total
+            .fetch_add(1, Ordering::Relaxed);
+        self.view_stale = true;
+        tracing::warn!("{stale}; the connection starts again from the store's records");
+        let Some(op) = job.op else {
+            return true;
+        };
+        self.tell(
+            job.conn,
+            Done {
+                op,
+                result: Err(StoreFault::Stale(stale)),
+            },
+        )
+        .await
     }
 
     async fn attempt_commit(&mut self, writes: &[Write]) -> Result<Committed, StoreError> {
@@ -1142,14 +1228,22 @@ impl<S: Store> Worker<S> {
         let Some(op) = job.op else {
             return true;
         };
+        self.tell(
+            job.conn,
+            Done {
+                op,
+                result: Ok(committed),
+            },
+        )
+        .await
+    }
+
+    /// Gives `done` to connection `conn`, if it is still the linked one.
+    async fn tell(&mut self, conn: u64, done: Done) -> bool {
         let tx = match lock(&self.route).as_ref() {
-            Some(route) if route.conn == job.conn => route.tx.clone(),
+            Some(route) if route.conn == conn => route.tx.clone(),
             // An ended connection: its client is gone, nobody acks.
             _ => return true,
-        };
-        let done = Done {
-            op,
-            result: Ok(committed),
         };
         match tx.try_send(done) {
             Ok(()) | Err(mpsc::error::TrySendError::Closed(_)) => true,
@@ -1196,10 +1290,12 @@ impl<S: Store> Worker<S> {
                     return;
                 }
                 *view = session;
+                self.view_stale = false;
                 // Another process may have sent or sealed rows too.
                 self.outbound_loaded = false;
             }
-            Ok(None) => {}
+            // Nothing stored to read back.
+            Ok(None) => self.view_stale = false,
             Err(err) => {
                 // Keep the view; the caller times out and goes on with it.
                 tracing::debug!("session not reloaded: {err}");

@@ -8,6 +8,7 @@ use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
+use blacksky_core::session::replaces::{RecordDigest, check_replaces, checked_addresses};
 use blacksky_core::session::{
     Committed, Creds, Outbound, Session, Write, creds_over, place_fresh_pre_keys,
 };
@@ -369,6 +370,13 @@ impl Store for MemoryStore {
         let mut sessions = lock(&self.db.sessions);
         let mut next_seq = lock(&self.db.next_seq);
         let rows = sessions.entry(self.session.clone()).or_default();
+        let stored = checked_addresses(writes)
+            .filter_map(|address| {
+                let record = rows.keys.as_ref()?.sessions.get(address)?;
+                Some((address.to_owned(), RecordDigest::of(record)))
+            })
+            .collect();
+        check_replaces(writes, stored)?;
         let mut committed = Committed::default();
         for write in writes {
             committed = committed.and(self.apply(rows, &mut next_seq, write));

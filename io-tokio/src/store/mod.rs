@@ -19,7 +19,9 @@ mod sql;
 use std::future::Future;
 use std::path::Path;
 
-use blacksky_core::session::{Committed, Creds, InboxContent, Outbound, Session, Write};
+use blacksky_core::session::{
+    Committed, Creds, InboxContent, Outbound, Session, StaleRecord, Write,
+};
 use blacksky_core::time::UnixMillis;
 use thiserror::Error;
 
@@ -61,6 +63,10 @@ pub enum StoreError {
     Injected,
     #[error("store operation timed out after {0} ms")]
     TimedOut(u64),
+    /// A key record the batch replaces was changed by another process:
+    /// refused for good (retrying the same batch cannot succeed).
+    #[error("{0}")]
+    Stale(#[from] StaleRecord),
 }
 
 /// A stored record that does not read back: which, and what is wrong.

@@ -11,10 +11,12 @@
 //! public CA signs, and Heroku documents `require`); a local URL without
 //! `sslmode` keeps sqlx's default (`prefer`), so a plain local server works.
 
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 use std::str::FromStr;
 use std::time::Duration;
 
+use blacksky_core::session::replaces::{RecordDigest, check_replaces, checked_addresses};
 use blacksky_core::session::{
     Committed, Creds, PreKey, Session, Write, creds_over, place_fresh_pre_keys,
 };
@@ -355,10 +357,7 @@ macro_rules! sql_store {
                 tx: &mut sqlx::Transaction<'static, $db>,
                 session: &str,
             ) -> Result<Option<Creds>, sqlx::Error> {
-                sqlx::query("UPDATE creds SET updated_at = updated_at WHERE session = $1")
-                    .bind(session)
-                    .execute(&mut **tx)
-                    .await?;
+                Self::lock_creds_row(tx, session).await?;
                 let record: Option<Vec<u8>> =
                     sqlx::query_scalar("SELECT record FROM creds WHERE session = $1")
                         .bind(session)
@@ -367,6 +366,51 @@ macro_rules! sql_store {
                 // A record that cannot be read has no counter to keep: the
                 // creds write replaces it.
                 Ok(record.and_then(|record| Creds::decode(&record).ok()))
+            }
+
+            /// Takes the creds row lock (PostgreSQL) or the write lock
+            /// (SQLite) until the transaction ends: a no-op UPDATE.
+            async fn lock_creds_row(
+                tx: &mut sqlx::Transaction<'static, $db>,
+                session: &str,
+            ) -> Result<(), sqlx::Error> {
+                sqlx::query("UPDATE creds SET updated_at = updated_at WHERE session = $1")
+                    .bind(session)
+                    .execute(&mut **tx)
+                    .await?;
+                Ok(())
+            }
+
+            /// Refuses `writes` if a session record they replace is no
+            /// longer the stored one ([`check_replaces`]). The records are
+            /// read under the creds lock, so two processes of one session
+            /// take turns from the read to the commit.
+            async fn check_replaced(
+                tx: &mut sqlx::Transaction<'static, $db>,
+                session: &str,
+                writes: &[Write],
+            ) -> Result<(), StoreError> {
+                let what = "checking the session records a batch replaces";
+                let addresses: BTreeSet<&str> = checked_addresses(writes).collect();
+                if addresses.is_empty() {
+                    return Ok(());
+                }
+                Self::lock_creds_row(tx, session).await.map_err(db(what))?;
+                let mut stored = BTreeMap::new();
+                for address in addresses {
+                    let record: Option<Vec<u8>> = sqlx::query_scalar(
+                        "SELECT record FROM signal_sessions WHERE session = $1 AND address = $2",
+                    )
+                    .bind(session)
+                    .bind(address)
+                    .fetch_optional(&mut **tx)
+                    .await
+                    .map_err(db(what))?;
+                    if let Some(record) = record {
+                        stored.insert(address.to_owned(), RecordDigest::of(&record));
+                    }
+                }
+                check_replaces(writes, stored).map_err(StoreError::Stale)
             }
 
             async fn put_pre_key(
@@ -435,7 +479,9 @@ macro_rules! sql_store {
                             .execute(&mut **tx)
                             .await?;
                     }
-                    Write::SignalSession { address, record } => {
+                    Write::SignalSession {
+                        address, record, ..
+                    } => {
                         sqlx::query(
                             "INSERT INTO signal_sessions (session, address, record) \
                              VALUES ($1, $2, $3) ON CONFLICT (session, address) \
@@ -850,6 +896,7 @@ macro_rules! sql_store {
             async fn commit(&mut self, writes: &[Write]) -> Result<Committed, StoreError> {
                 let what = "committing writes";
                 let mut tx = self.pool.begin().await.map_err(db(what))?;
+                Self::check_replaced(&mut tx, &self.session, writes).await?;
                 let mut committed = Committed::default();
                 for write in writes {
                     let said = Self::write_one(&mut tx, &self.session, write)

@@ -11,7 +11,9 @@ use blacksky_core::client::OpId;
 use blacksky_core::crypto::KeyPair;
 use blacksky_core::session::snapshot::{Keyring, Seal, SnapshotKey, encode_snapshot};
 use blacksky_core::session::testing::sample_session;
-use blacksky_core::session::{Committed, OutboxEntry, PreKey, Session, Write};
+use blacksky_core::session::{
+    Committed, OutboxEntry, PreKey, RecordDigest, Replaces, Session, Write,
+};
 use blacksky_core::session::{InboxContent, InboxEntry};
 use blacksky_core::time::UnixMillis;
 use blacksky_io::host::config::Secret;
@@ -137,6 +139,7 @@ pub async fn every_record_kind_round_trips<S: Db>(mut store: S) {
         Write::SignalSession {
             address: "15550000001.0:1".into(),
             record: vec![42; 500],
+            replaces: Replaces::Anything,
         },
         Write::RemoveSignalSession {
             address: "15550000002.0:1".into(),
@@ -393,6 +396,76 @@ async fn upload<S: Db>(
         .await
         .expect("upload");
     committed.pre_key_ids.expect("fresh keys placed")
+}
+
+/// A session record write that names the record it replaces.
+fn advance(record: &[u8], over: Option<&[u8]>) -> Write {
+    Write::SignalSession {
+        address: "15550000001.0".into(),
+        record: record.to_vec(),
+        replaces: over.map_or(Replaces::Nothing, |old| {
+            Replaces::Record(RecordDigest::of(old))
+        }),
+    }
+}
+
+pub async fn session_records_are_compare_and_set<S: Db>(mut store: S) {
+    let creds = sample_session(9, 0, 0, 10).creds;
+    store
+        .commit(&[Write::Creds(Box::new(creds))])
+        .await
+        .expect("creds");
+    store.commit(&[advance(b"r0", None)]).await.expect("start");
+    // Two processes of the session (an overlap at a dyno hand-over) both
+    // read r0; the first to commit advances it.
+    let mut other = store.clone();
+    let first = [advance(b"r1-first", Some(b"r0"))];
+    store.commit(&first).await.expect("the first advance");
+    // The second's batch (its record and the message it sealed from r0)
+    // is refused whole: nothing of it is stored.
+    let second = [
+        advance(b"r1-second", Some(b"r0")),
+        Write::Inbox(entry("STALEBATCH", 1)),
+    ];
+    let refused = other.commit(&second).await;
+    assert!(
+        matches!(refused, Err(blacksky_io::store::StoreError::Stale(_))),
+        "a batch over a record another process advanced is refused: {refused:?}"
+    );
+    assert!(
+        !store
+            .inbox()
+            .await
+            .expect("inbox")
+            .iter()
+            .any(|e| e.id == "STALEBATCH"),
+        "nothing of a refused batch is stored"
+    );
+    let stored = store.load_session().await.expect("load").expect("stored");
+    assert_eq!(stored.sessions["15550000001.0"], b"r1-first");
+    // A retry of a batch that landed (its answer lost) lands again.
+    store.commit(&first).await.expect("a retried commit");
+    // A process that started its own session where one is stored is
+    // refused too.
+    let refused = other.commit(&[advance(b"mine", None)]).await;
+    assert!(matches!(
+        refused,
+        Err(blacksky_io::store::StoreError::Stale(_))
+    ));
+    // At the same moment: exactly one of two advances of r1 lands.
+    let mut third = store.clone();
+    let (batch_a, batch_b) = (
+        [advance(b"r2-a", Some(b"r1-first"))],
+        [advance(b"r2-b", Some(b"r1-first"))],
+    );
+    let (a, b) = tokio::join!(store.commit(&batch_a), third.commit(&batch_b));
+    assert!(
+        a.is_ok() != b.is_ok(),
+        "one of two concurrent advances lands: {a:?} / {b:?}"
+    );
+    let stored = store.load_session().await.expect("load").expect("stored");
+    let landed: &[u8] = if a.is_ok() { b"r2-a" } else { b"r2-b" };
+    assert_eq!(stored.sessions["15550000001.0"], landed);
 }
 
 pub async fn pre_key_ids_are_claimed_in_the_store<S: Db>(mut store: S) {

@@ -11,7 +11,7 @@ use rand_core::CryptoRngCore;
 use thiserror::Error;
 
 use crate::message::padding::pad;
-use crate::session::{Session, Write};
+use crate::session::{Replaces, Session, Write};
 use crate::signal::address::{device_address, is_lid};
 use crate::signal::{MessageKind, PreKeyBundle, SessionRecord, encrypt, session_from_bundle};
 use crate::wire::binary::{Jid, Node};
@@ -247,6 +247,7 @@ impl<'s> Sender<'s> {
         };
         let (encrypted, record) = encrypt(&record, identity, &pad(plaintext, rng)).ok()?;
         writes.push(Write::SignalSession {
+            replaces: Replaces::current(session, &address),
             address,
             record: record.encode(),
         });

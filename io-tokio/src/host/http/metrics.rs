@@ -125,6 +125,12 @@ pub fn render(view: &MetricsView) -> String {
         view.store_failures_total,
     );
     e.one(
+        "blacksky_store_stale_refusals_total",
+        Counter,
+        "Batches refused because another process of this session had changed a key record first (overlapping dynos); the connection restarted from the store.",
+        view.store_stale_refusals_total,
+    );
+    e.one(
         "blacksky_limits_reached_total",
         Counter,
         "Times a connection hit one of its bounds and held back instead of growing.",
@@ -273,6 +279,7 @@ mod tests {
             store_up: true,
             store_write_queue_len: 6,
             store_failures_total: 0,
+            store_stale_refusals_total: 0,
             limits_reached_total: 7,
             channel_waits_total: 9,
             e2e: E2eCounts {
