@@ -115,6 +115,7 @@ async fn measure<S: Store>(label: &str, mut store: S, session: &Session, quick: 
             Write::Handled {
                 id: inbox_id,
                 at: wall_now(),
+                by: "bench".into(),
                 outbox: vec![Outbound {
                     id: reply_id.clone(),
                     to,

@@ -58,6 +58,7 @@ async fn one_day<S: Db>(store: &mut S, day: u64) {
             handled.push(Write::Handled {
                 id,
                 at,
+                by: "test-instance".into(),
                 outbox: vec![reply],
             });
         }

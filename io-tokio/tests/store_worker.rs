@@ -245,6 +245,7 @@ async fn the_worker_prunes_rows_past_their_retention_on_its_own() {
             .commit(&[Write::Handled {
                 id: "old".into(),
                 at: long_ago,
+                by: "test-instance".into(),
                 outbox: vec![
                     OutboxEntry {
                         to: "15550001111@s.whatsapp.net".into(),

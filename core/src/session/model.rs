@@ -265,10 +265,14 @@ pub enum Write {
         lid: String,
     },
     /// The handler is done with inbox entry `id`; its replies join the
-    /// outbox in the same transaction.
+    /// outbox in the same transaction. Instance `by` handled it under its
+    /// claim: where another instance holds the claim now (the lease ran
+    /// out and was taken over), nothing is marked and nothing queued
+    /// ([`Committed::claim_lost`]); that instance handles it.
     Handled {
         id: String,
         at: UnixMillis,
+        by: String,
         outbox: Vec<Outbound>,
     },
     /// Messages sent on the bot's own initiative (not answers): they
@@ -350,6 +354,9 @@ pub struct Committed {
     /// The first id the batch's fresh pre-keys got (the rest follow in
     /// order) and the counter after them; `None` without fresh keys.
     pub pre_key_ids: Option<(u32, u32)>,
+    /// A [`Write::Handled`] was not marked: another instance holds the
+    /// entry's claim now.
+    pub claim_lost: bool,
 }
 
 impl Committed {
@@ -357,6 +364,7 @@ impl Committed {
     pub fn and(self, other: Committed) -> Committed {
         Committed {
             pre_key_ids: self.pre_key_ids.or(other.pre_key_ids),
+            claim_lost: self.claim_lost || other.claim_lost,
         }
     }
 }
@@ -399,6 +407,7 @@ pub fn place_fresh_pre_keys(stored: Option<Creds>, keys: &[PreKey]) -> PlacedPre
         creds,
         committed: Committed {
             pre_key_ids: claimed,
+            ..Committed::default()
         },
     }
 }

@@ -118,6 +118,7 @@ mod tests {
         let handled = Write::Handled {
             id: "in".into(),
             at: UnixMillis::EPOCH,
+            by: "test-instance".into(),
             outbox: vec![row("a"), row("b")],
         };
         view.apply(&handled);

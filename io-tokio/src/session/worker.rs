@@ -1394,6 +1394,7 @@ impl<S: Store> Worker<S> {
             let handled = Write::Handled {
                 id: entry.id.clone(),
                 at: self.config.clock.wall(),
+                by: owner.clone(),
                 outbox,
             };
             self.commit_handled(handled).await?;
@@ -1424,6 +1425,14 @@ impl<S: Store> Worker<S> {
     /// Commits the handler's result, or keeps it to commit again.
     async fn commit_handled(&mut self, handled: Write) -> Result<(), StoreError> {
         match self.attempt_commit(std::slice::from_ref(&handled)).await {
+            Ok(committed) if committed.claim_lost => {
+                // Its lease ran out (a slow store) and another instance of
+                // the session took the entry over: its handling counts.
+                tracing::info!(
+                    "an inbox entry was taken over by another instance: its answer is theirs"
+                );
+                Ok(())
+            }
             Ok(_) => {
                 self.health.handled_total.fetch_add(1, Ordering::Relaxed);
                 self.outbound.apply(std::slice::from_ref(&handled));

@@ -246,12 +246,19 @@ impl MemoryStore {
                     });
                 }
             }
-            Write::Handled { id, at, outbox } => {
+            Write::Handled { id, at, by, outbox } => {
+                let taken_over = rows.claims.get(id).is_some_and(|(holder, _)| holder != by);
                 if let Some(entry) = rows
                     .inbox
                     .iter_mut()
                     .find(|e| &e.id == id && e.handled_at.is_none())
                 {
+                    if taken_over {
+                        return Committed {
+                            claim_lost: true,
+                            ..Committed::default()
+                        };
+                    }
                     entry.handled_at = Some(*at);
                     queue_outbound(rows, next_seq, id, outbox, *at);
                 }

@@ -606,22 +606,38 @@ macro_rules! sql_store {
                                    WHERE session = $1 AND msg_id = $2 AND sender = $3";
                         Self::execute_two(tx, sql, session, id, sender).await?;
                     }
-                    Write::Handled { id, at, outbox } => {
+                    Write::Handled { id, at, by, outbox } => {
                         let marked = sqlx::query(
                             "UPDATE inbox SET handled_at = $3 \
-                             WHERE session = $1 AND msg_id = $2 AND handled_at IS NULL",
+                             WHERE session = $1 AND msg_id = $2 AND handled_at IS NULL \
+                             AND (claimed_by IS NULL OR claimed_by = $4)",
                         )
                         .bind(session)
                         .bind(id.as_str())
                         .bind(sql_millis(*at))
+                        .bind(by.as_str())
                         .execute(&mut **tx)
                         .await?
                         .rows_affected();
-                        // Handled already (a retried commit): its replies
-                        // are in the outbox once, not twice.
                         if marked == 1 {
                             Self::queue_outbound(tx, session, id, outbox, *at).await?;
+                            return Ok(Committed::default());
                         }
+                        // Handled already (a retried commit: its replies
+                        // are in the outbox once, not twice), or another
+                        // instance took the claim over.
+                        let holder: Option<Option<String>> = sqlx::query_scalar(
+                            "SELECT claimed_by FROM inbox \
+                             WHERE session = $1 AND msg_id = $2 AND handled_at IS NULL",
+                        )
+                        .bind(session)
+                        .bind(id.as_str())
+                        .fetch_optional(&mut **tx)
+                        .await?;
+                        return Ok(Committed {
+                            claim_lost: holder.is_some(),
+                            ..Committed::default()
+                        });
                     }
                     Write::Queued { at, outbox } => {
                         // Not an answer: no inbox message named.

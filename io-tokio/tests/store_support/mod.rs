@@ -209,6 +209,7 @@ pub async fn the_inbox_drops_duplicates_and_marks_handled_with_the_replies<S: Db
     let handled = Write::Handled {
         id: "A".into(),
         at: UnixMillis(9),
+        by: "test-instance".into(),
         outbox: vec![reply.clone().into_outbound("A", 0)],
     };
     store
@@ -254,6 +255,48 @@ pub async fn the_inbox_drops_duplicates_and_marks_handled_with_the_replies<S: Db
     );
 }
 
+/// A process whose claim ran out (a slow store) and was taken over by
+/// another finishes its handling late: nothing of it is stored, and the
+/// entry stays for the process that holds it now.
+pub async fn a_claim_taken_over_keeps_a_late_handling_out<S: Db>(mut store: S) {
+    store
+        .commit(&[Write::Inbox(entry("A", 1))])
+        .await
+        .expect("store");
+    let slow = store.claim_inbox("slow", 0, 1).await.expect("claim");
+    assert_eq!(slow.len(), 1);
+    tokio::time::sleep(Duration::from_millis(20)).await;
+    let taken = store.claim_inbox("new", 60_000, 1).await.expect("claim");
+    assert_eq!(taken.len(), 1, "the run-out claim is free");
+    let reply = OutboxEntry {
+        to: "15550001111@s.whatsapp.net".into(),
+        payload: vec![1],
+    };
+    let late = Write::Handled {
+        id: "A".into(),
+        at: UnixMillis(5),
+        by: "slow".into(),
+        outbox: vec![reply.clone().into_outbound("A", 0)],
+    };
+    let committed = store.commit(&[late]).await.expect("commit");
+    assert!(committed.claim_lost, "the late handling is told it lost");
+    assert_eq!(store.outbox().await.expect("outbox").len(), 0);
+    assert!(
+        store.inbox().await.expect("inbox")[0].handled_at.is_none(),
+        "not marked"
+    );
+    let own = Write::Handled {
+        id: "A".into(),
+        at: UnixMillis(6),
+        by: "new".into(),
+        outbox: vec![reply.into_outbound("A", 0)],
+    };
+    let committed = store.commit(&[own]).await.expect("commit");
+    assert!(!committed.claim_lost);
+    assert_eq!(store.outbox().await.expect("outbox").len(), 1);
+    assert!(store.inbox().await.expect("inbox")[0].handled_at.is_some());
+}
+
 /// Two processes on one session never get the same inbox entry while a
 /// claim lasts; a handled entry is never claimed again; an expired claim
 /// (a dead process's) frees the entry, and so does an exit; the newest
@@ -281,6 +324,7 @@ pub async fn claims_keep_two_processes_apart<S: Db>(mut store: S) {
         .commit(&[Write::Handled {
             id: "B".into(),
             at: UnixMillis(3),
+            by: "new".into(),
             outbox: Vec::new(),
         }])
         .await
@@ -937,6 +981,7 @@ async fn aged_entry<S: Db>(store: &mut S, id: &str, now: UnixMillis, days_ago: u
             .commit(&[Write::Handled {
                 id: id.into(),
                 at,
+                by: "test-instance".into(),
                 outbox: vec![reply.into_outbound(id, 0)],
             }])
             .await
