@@ -33,20 +33,42 @@ impl Answered<'_> {
     }
 }
 
-/// The outbox entries for `actions`, in their order.
+/// The outbox entries for the messages among `actions`, in their order
+/// (effects are the shell's: see [`Action::is_message`]).
 #[must_use]
 pub fn entries(actions: &[Action], answered: &Answered<'_>, now: UnixMillis) -> Vec<OutboxEntry> {
     actions
         .iter()
-        .map(|action| match action {
-            Action::Text { to, reply } => OutboxEntry {
+        .filter_map(|action| match action {
+            Action::Text { to, reply } => Some(OutboxEntry {
                 to: to.to_string(),
                 payload: text(reply, Some(answered), to).encode_to_vec(),
-            },
-            Action::React { emoji } => OutboxEntry {
+            }),
+            Action::React { emoji } => Some(OutboxEntry {
                 to: answered.chat().to_string(),
                 payload: reaction(answered, emoji, now).encode_to_vec(),
-            },
+            }),
+            Action::Delete { .. }
+            | Action::Group { .. }
+            | Action::Owner(_)
+            | Action::Broadcast { .. }
+            | Action::Setting(_) => None,
+        })
+        .collect()
+}
+
+/// The outbox entries for the texts among `actions` when they answer no
+/// message (a group event's welcome): nothing to quote or react to.
+#[must_use]
+pub fn unanswered_entries(actions: &[Action]) -> Vec<OutboxEntry> {
+    actions
+        .iter()
+        .filter_map(|action| match action {
+            Action::Text { to, reply } => Some(OutboxEntry {
+                to: to.to_string(),
+                payload: text(reply, None, to).encode_to_vec(),
+            }),
+            _ => None,
         })
         .collect()
 }
