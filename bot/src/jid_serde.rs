@@ -32,8 +32,7 @@ pub mod list {
         Vec::<String>::deserialize(deserializer)?
             .iter()
             .map(|text| {
-                Jid::parse(text)
-                    .ok_or_else(|| D::Error::custom("a JID (user@server) was expected"))
+                Jid::parse(text).ok_or_else(|| D::Error::custom("a JID (user@server) was expected"))
             })
             .collect()
     }

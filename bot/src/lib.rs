@@ -27,8 +27,8 @@ pub use auto_reply::{AutoReplies, AutoReplyError, ChatFilter};
 pub use blacksky_core::message::{Content, Incoming, Kind, Sender};
 pub use blacksky_core::time::UnixMillis;
 pub use blacksky_core::wire::binary::Jid;
-pub use context::{Action, Context, Reply, chat_of};
 pub use commands::Commands;
+pub use context::{Action, Context, Reply, chat_of};
 pub use dispatch::{Bot, BotConfig, Handled};
 
 /// A bot's code: called once for each message meant for the bot (text,

@@ -36,7 +36,12 @@ pub(crate) fn act(
     language: Language,
     ctx: &mut Context,
 ) {
-    let author = message.sender.pn.as_ref().or(message.sender.lid.as_ref()).map(chat_of);
+    let author = message
+        .sender
+        .pn
+        .as_ref()
+        .or(message.sender.lid.as_ref())
+        .map(chat_of);
     let bot_is_admin = group
         .and_then(|group| group.rank_of(account.jids()))
         .is_some_and(|rank| rank.is_admin());

@@ -268,7 +268,13 @@ fn choice(token: &str, choices: &'static [&'static str]) -> Option<&'static str>
 /// it consumes) and in the message's mentions; else the quoted author.
 fn users(rest: &mut &str, context: Option<&MessageContext>) -> Option<Vec<Jid>> {
     let mentioned: Vec<Jid> = context
-        .map(|context| context.mentions.iter().filter_map(|m| Jid::parse(m)).collect())
+        .map(|context| {
+            context
+                .mentions
+                .iter()
+                .filter_map(|m| Jid::parse(m))
+                .collect()
+        })
         .unwrap_or_default();
     let mut found: Vec<Jid> = Vec::new();
     let push = |found: &mut Vec<Jid>, jid: Jid| {
@@ -292,7 +298,10 @@ fn users(rest: &mut &str, context: Option<&MessageContext>) -> Option<Vec<Jid>> 
     }
     if found.is_empty() {
         let quoted = context.and_then(|context| context.quoted.as_ref());
-        if let Some(author) = quoted.and_then(|q| q.sender.as_deref()).and_then(Jid::parse) {
+        if let Some(author) = quoted
+            .and_then(|q| q.sender.as_deref())
+            .and_then(Jid::parse)
+        {
             push(&mut found, user_of(&author));
         }
     }
@@ -391,9 +400,15 @@ mod tests {
                 choices: ON_OFF
             })
         );
-        assert_eq!(read(&specs, "1", None), Err(ArgError::Missing { name: "state" }));
+        assert_eq!(
+            read(&specs, "1", None),
+            Err(ArgError::Missing { name: "state" })
+        );
         let users = [ArgSpec::required("who", ArgKind::Users)];
-        assert_eq!(read(&users, "nobody", None), Err(ArgError::NoUser { name: "who" }));
+        assert_eq!(
+            read(&users, "nobody", None),
+            Err(ArgError::NoUser { name: "who" })
+        );
         let quoted = [ArgSpec::required("message", ArgKind::Quoted)];
         assert_eq!(
             read(&quoted, "", Some(&context(&[], None))),
@@ -401,7 +416,10 @@ mod tests {
         );
         let rest = [ArgSpec::required("text", ArgKind::Rest)];
         let long = "x".repeat(TEXT_MAX_CHARS + 1);
-        assert_eq!(read(&rest, &long, None), Err(ArgError::TooLong { name: "text" }));
+        assert_eq!(
+            read(&rest, &long, None),
+            Err(ArgError::TooLong { name: "text" })
+        );
         let shown = format!("{:?}", read(&specs, "secret-typo on", None));
         assert!(!shown.contains("secret"), "{shown}");
     }
@@ -416,8 +434,12 @@ mod tests {
             &["15550001111@s.whatsapp.net", "777000111@lid"],
             Some("15550009999@s.whatsapp.net"),
         );
-        let args = read(&specs, "@15550001111 +491556123456 @777000111 spam", Some(&ctx))
-            .expect("reads");
+        let args = read(
+            &specs,
+            "@15550001111 +491556123456 @777000111 spam",
+            Some(&ctx),
+        )
+        .expect("reads");
         let who: Vec<String> = args.users("who").iter().map(ToString::to_string).collect();
         assert_eq!(
             who,
@@ -430,7 +452,11 @@ mod tests {
         );
         assert_eq!(args.rest("reason"), Some("spam"));
         let by_reply = read(&specs, "", Some(&ctx)).expect("reads");
-        let who: Vec<String> = by_reply.users("who").iter().map(ToString::to_string).collect();
+        let who: Vec<String> = by_reply
+            .users("who")
+            .iter()
+            .map(ToString::to_string)
+            .collect();
         assert_eq!(
             who,
             ["15550001111@s.whatsapp.net", "777000111@lid"],

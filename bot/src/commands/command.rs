@@ -50,7 +50,9 @@ pub enum Category {
     Group,
     Owner,
     /// A plugin's own section, titled by the text `title_key`.
-    Custom { title_key: &'static str },
+    Custom {
+        title_key: &'static str,
+    },
 }
 
 impl Category {
@@ -154,11 +156,7 @@ impl Spec {
 
     /// For a group's admins, in groups, with the bot an admin too.
     #[must_use]
-    pub const fn group_admin(
-        name: &'static str,
-        help: &'static str,
-        usage: &'static str,
-    ) -> Spec {
+    pub const fn group_admin(name: &'static str, help: &'static str, usage: &'static str) -> Spec {
         Spec {
             permission: Permission::GroupAdmin,
             scope: Scope::Groups,

@@ -7,12 +7,8 @@ use blacksky_core::wire::binary::Jid;
 #[must_use]
 pub fn duration(ms: u64) -> String {
     let secs = ms / 1000;
-    let (days, hours, minutes, seconds) = (
-        secs / 86_400,
-        secs / 3600 % 24,
-        secs / 60 % 60,
-        secs % 60,
-    );
+    let (days, hours, minutes, seconds) =
+        (secs / 86_400, secs / 3600 % 24, secs / 60 % 60, secs % 60);
     if days > 0 {
         format!("{days}d {hours}h")
     } else if hours > 0 {

@@ -53,7 +53,10 @@ mod tests {
         assert_eq!(got.name, "kick");
         assert_eq!(got.rest, "@123 @456\nmore");
         let bare = invocation("!menu", &dot_bang()).expect("a command");
-        assert_eq!((bare.prefix, bare.name.as_str(), bare.rest), ('!', "menu", ""));
+        assert_eq!(
+            (bare.prefix, bare.name.as_str(), bare.rest),
+            ('!', "menu", "")
+        );
         let umlaut = invocation(".GRÜSSE x", &dot_bang()).expect("a command");
         assert_eq!(umlaut.name, "grüsse");
     }

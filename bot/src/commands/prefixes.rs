@@ -23,7 +23,9 @@ pub enum PrefixError {
     Empty,
     #[error("the prefix has {count} signs; at most {PREFIXES_MAX}")]
     TooMany { count: usize },
-    #[error("the prefix sign {sign:?} cannot start a command (letters, digits, spaces, @ and quotes are text)")]
+    #[error(
+        "the prefix sign {sign:?} cannot start a command (letters, digits, spaces, @ and quotes are text)"
+    )]
     NotASign { sign: char },
     #[error("the prefix sign {sign:?} is given twice")]
     Twice { sign: char },
@@ -135,9 +137,15 @@ mod tests {
     #[test]
     fn bad_prefixes_are_named() {
         assert_eq!(Prefixes::new("  "), Err(PrefixError::Empty));
-        assert_eq!(Prefixes::new(".a"), Err(PrefixError::NotASign { sign: 'a' }));
+        assert_eq!(
+            Prefixes::new(".a"),
+            Err(PrefixError::NotASign { sign: 'a' })
+        );
         assert_eq!(Prefixes::new(". "), Ok(Prefixes(".".into())), "trimmed");
-        assert_eq!(Prefixes::new(".@"), Err(PrefixError::NotASign { sign: '@' }));
+        assert_eq!(
+            Prefixes::new(".@"),
+            Err(PrefixError::NotASign { sign: '@' })
+        );
         assert_eq!(Prefixes::new(".!."), Err(PrefixError::Twice { sign: '.' }));
         assert_eq!(
             Prefixes::new(".!#$%^&*("),
@@ -150,7 +158,10 @@ mod tests {
         let prefixes = Prefixes::new(".!").expect("valid");
         let json = serde_json::to_string(&prefixes).expect("serializes");
         assert_eq!(json, "\".!\"");
-        assert_eq!(serde_json::from_str::<Prefixes>(&json).expect("reads"), prefixes);
+        assert_eq!(
+            serde_json::from_str::<Prefixes>(&json).expect("reads"),
+            prefixes
+        );
         assert!(serde_json::from_str::<Prefixes>("\"a\"").is_err());
     }
 }

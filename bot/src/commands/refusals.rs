@@ -1,7 +1,7 @@
 //! A refused command says so once per episode: the first refusal of a
-//! command to a sender is answered, the ones that follow it closely are
-//! not. An episode ends after [`EPISODE_QUIET_MS`] without a refusal of
-//! that command to that sender.
+//! command to a sender is answered, the ones that follow it closely (for
+//! the same reason) are not. An episode ends after [`EPISODE_QUIET_MS`]
+//! without such a refusal.
 
 use std::collections::HashMap;
 
@@ -11,10 +11,13 @@ use blacksky_core::time::UnixMillis;
 /// refusal is told again.
 pub const EPISODE_QUIET_MS: u64 = 10 * 60_000;
 
-/// Recent refusals: (sender, command) → the last one.
+/// Who was refused which command, and why.
+type Key = (String, &'static str, &'static str);
+
+/// Recent refusals: (sender, command, reason) → the last one.
 #[derive(Debug)]
 pub struct Refusals {
-    last: HashMap<(String, &'static str), UnixMillis>,
+    last: HashMap<Key, UnixMillis>,
     max: usize,
 }
 
@@ -29,9 +32,16 @@ impl Refusals {
         }
     }
 
-    /// `sender` was refused `command` at `now`: whether to tell them.
-    pub fn tell(&mut self, sender: &str, command: &'static str, now: UnixMillis) -> bool {
-        let key = (sender.to_owned(), command);
+    /// `sender` was refused `command` for `reason` at `now`: whether to
+    /// tell them.
+    pub fn tell(
+        &mut self,
+        sender: &str,
+        command: &'static str,
+        reason: &'static str,
+        now: UnixMillis,
+    ) -> bool {
+        let key = (sender.to_owned(), command, reason);
         let ongoing = self
             .last
             .get(&key)
@@ -81,19 +91,35 @@ mod tests {
     #[test]
     fn told_once_per_episode_per_sender_and_command() {
         let mut refusals = Refusals::new(100);
-        assert!(refusals.tell("a", "kick", at(0)));
-        assert!(!refusals.tell("a", "kick", at(5)));
-        assert!(!refusals.tell("a", "kick", at(500)), "still within 10 min of the last");
-        assert!(refusals.tell("a", "restart", at(500)), "another command");
-        assert!(refusals.tell("b", "kick", at(500)), "another sender");
-        assert!(refusals.tell("a", "kick", at(500 + 600)), "a new episode");
+        assert!(refusals.tell("a", "kick", "admin", at(0)));
+        assert!(!refusals.tell("a", "kick", "admin", at(5)));
+        assert!(
+            !refusals.tell("a", "kick", "admin", at(500)),
+            "still within 10 min of the last"
+        );
+        assert!(
+            refusals.tell("a", "kick", "groups", at(500)),
+            "another reason"
+        );
+        assert!(
+            refusals.tell("a", "restart", "admin", at(500)),
+            "another command"
+        );
+        assert!(
+            refusals.tell("b", "kick", "admin", at(500)),
+            "another sender"
+        );
+        assert!(
+            refusals.tell("a", "kick", "admin", at(500 + 600)),
+            "a new episode"
+        );
     }
 
     #[test]
     fn the_pairs_followed_are_bounded() {
         let mut refusals = Refusals::new(10);
         for n in 0..1000u64 {
-            refusals.tell(&format!("sender {n}"), "kick", at(n));
+            refusals.tell(&format!("sender {n}"), "kick", "admin", at(n));
             assert!(refusals.len() <= 10);
         }
     }

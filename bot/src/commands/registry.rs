@@ -161,7 +161,10 @@ impl Commands {
             })?;
         let title = matches!(spec.category, super::Category::Custom { .. })
             .then_some(spec.category.title_key());
-        for key in [Some(spec.help), Some(spec.usage), title].into_iter().flatten() {
+        for key in [Some(spec.help), Some(spec.usage), title]
+            .into_iter()
+            .flatten()
+        {
             if !catalog.has(key) {
                 return Err(RegistryError::MissingText {
                     command: spec.name.to_owned(),
@@ -332,9 +335,9 @@ impl Commands {
             let admission = limit.admit(chat.user(), ctx.now(), 1);
             if admission.admitted == 0 {
                 if admission.notice {
-                    let text = self
-                        .catalog
-                        .render(language, "cooldown", &[("command", &refuse.shown)]);
+                    let text =
+                        self.catalog
+                            .render(language, "cooldown", &[("command", &refuse.shown)]);
                     ctx.reply(Reply::text(text).quoting());
                 }
                 return;
@@ -381,11 +384,11 @@ impl Commands {
         }
     }
 
-    fn refuse(&mut self, refusal: &Refusal, key: &str, ctx: &mut Context) {
+    fn refuse(&mut self, refusal: &Refusal, key: &'static str, ctx: &mut Context) {
         tracing::debug!(command = refusal.command, reason = key, "command refused");
         if self
             .refusals
-            .tell(&refusal.sender, refusal.command, refusal.now)
+            .tell(&refusal.sender, refusal.command, key, refusal.now)
         {
             let text = self
                 .catalog
@@ -407,9 +410,7 @@ impl Commands {
         let usage = self
             .catalog
             .render(language, spec.usage, &[("prefix", &prefix)]);
-        let usage_line = self
-            .catalog
-            .render(language, "usage", &[("usage", &usage)]);
+        let usage_line = self.catalog.render(language, "usage", &[("usage", &usage)]);
         let max = args::TEXT_MAX_CHARS.to_string();
         let problem = match err {
             args::ArgError::Missing { .. } => None,
@@ -423,13 +424,17 @@ impl Commands {
                 "arg.not_a_choice",
                 &[("got", got), ("choices", &choices.join(", "))],
             )),
-            args::ArgError::NoUser { .. } => Some(self.catalog.render(language, "arg.no_user", &[])),
+            args::ArgError::NoUser { .. } => {
+                Some(self.catalog.render(language, "arg.no_user", &[]))
+            }
             args::ArgError::NoQuote { .. } => {
                 Some(self.catalog.render(language, "arg.no_quote", &[]))
             }
-            args::ArgError::TooLong { .. } => {
-                Some(self.catalog.render(language, "arg.too_long", &[("max", &max)]))
-            }
+            args::ArgError::TooLong { .. } => Some(self.catalog.render(
+                language,
+                "arg.too_long",
+                &[("max", &max)],
+            )),
         };
         let text = match problem {
             Some(problem) => format!("{problem}\n{usage_line}"),

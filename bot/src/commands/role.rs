@@ -195,7 +195,10 @@ mod tests {
         assert_eq!(Owners::parse(""), Ok(Owners::default()));
         let err = Owners::parse("15550001111, call me").expect_err("not a number");
         assert_eq!(err, OwnersError::NotANumber { position: 2 });
-        assert!(!err.to_string().contains("call me"), "the entry is not echoed");
+        assert!(
+            !err.to_string().contains("call me"),
+            "the entry is not echoed"
+        );
         assert!(!format!("{owners:?}").contains("4915"), "{owners:?}");
     }
 
@@ -223,8 +226,16 @@ mod tests {
         };
         let role = |s: Sender| role_of(&s, &owners, &account, Some(&group));
         assert_eq!(role(sender(Some("491556123456"), None)), Role::Owner);
-        assert_eq!(role(sender(Some("15550000000"), None)), Role::Owner, "the account");
-        assert_eq!(role(sender(None, Some("999000"))), Role::Owner, "the account's LID");
+        assert_eq!(
+            role(sender(Some("15550000000"), None)),
+            Role::Owner,
+            "the account"
+        );
+        assert_eq!(
+            role(sender(None, Some("999000"))),
+            Role::Owner,
+            "the account's LID"
+        );
         assert_eq!(
             role(sender(Some("15550003333"), Some("777000111"))),
             Role::GroupAdmin,

@@ -191,7 +191,9 @@ impl Settings {
                 self.edit_group(group, |settings| settings.language = *language);
             }
             SettingChange::Greeting { group, kind, state } => {
-                self.edit_group(group, |settings| settings.greeting_mut(*kind).state = *state);
+                self.edit_group(group, |settings| {
+                    settings.greeting_mut(*kind).state = *state
+                });
             }
             SettingChange::GreetingText { group, kind, text } => {
                 self.edit_group(group, |settings| {
@@ -312,7 +314,9 @@ impl fmt::Debug for SettingChange {
             SettingChange::GroupLanguage { language, .. } => {
                 write!(f, "GroupLanguage({language:?})")
             }
-            SettingChange::Greeting { kind, state, .. } => write!(f, "Greeting({kind:?}, {state:?})"),
+            SettingChange::Greeting { kind, state, .. } => {
+                write!(f, "Greeting({kind:?}, {state:?})")
+            }
             SettingChange::GreetingText { kind, text, .. } => {
                 write!(f, "GreetingText({kind:?}, custom: {})", text.is_some())
             }
@@ -345,7 +349,10 @@ mod tests {
         let prefixes = SettingChange::Prefixes {
             prefixes: Prefixes::new(".!").expect("valid"),
         };
-        assert_eq!(prefixes.to_json(), r#"{"setting":"prefixes","prefixes":".!"}"#);
+        assert_eq!(
+            prefixes.to_json(),
+            r#"{"setting":"prefixes","prefixes":".!"}"#
+        );
         assert!(SettingChange::from_json(r#"{"setting":"prefixes","prefixes":"a"}"#).is_err());
         assert!(!format!("{change:?}").contains("120363"), "{change:?}");
     }
@@ -389,7 +396,10 @@ mod tests {
         ] {
             store.record(&change).expect("kept");
         }
-        assert!(store.load().expect("reads").groups.is_empty(), "back to defaults");
+        assert!(
+            store.load().expect("reads").groups.is_empty(),
+            "back to defaults"
+        );
     }
 
     #[test]

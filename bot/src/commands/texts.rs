@@ -161,7 +161,10 @@ pub fn check_tables(tables: &dyn Fn(Language) -> Table) -> Result<(), TextError>
     Ok(())
 }
 
-fn unique(table: Table, language: Language) -> Result<HashMap<&'static str, &'static str>, TextError> {
+fn unique(
+    table: Table,
+    language: Language,
+) -> Result<HashMap<&'static str, &'static str>, TextError> {
     let mut map = HashMap::with_capacity(table.len());
     for (key, template) in table {
         if map.insert(*key, *template).is_some() {
@@ -224,9 +227,7 @@ pub fn fill(template: &str, values: &[(&str, &str)]) -> String {
 }
 
 fn is_name(text: &str) -> bool {
-    !text.is_empty()
-        && text.len() <= 32
-        && text.chars().all(|c| c.is_ascii_lowercase() || c == '_')
+    !text.is_empty() && text.len() <= 32 && text.chars().all(|c| c.is_ascii_lowercase() || c == '_')
 }
 
 #[cfg(test)]
@@ -279,14 +280,23 @@ mod tests {
     #[test]
     fn a_missing_key_shows_itself_and_english_fills_in() {
         let mut catalog = Catalog::builtin().expect("checks");
-        assert_eq!(catalog.render(Language::De, "no.such.key", &[]), "no.such.key");
+        assert_eq!(
+            catalog.render(Language::De, "no.such.key", &[]),
+            "no.such.key"
+        );
         const EN: Table = &[("plugin.x", "X {n}")];
         const DE: Table = &[("plugin.x", "Y {n}")];
         catalog
             .add(&|l| if l == Language::En { EN } else { DE })
             .expect("new key");
-        assert_eq!(catalog.render(Language::De, "plugin.x", &[("n", "1")]), "Y 1");
+        assert_eq!(
+            catalog.render(Language::De, "plugin.x", &[("n", "1")]),
+            "Y 1"
+        );
         let again = catalog.add(&|l| if l == Language::En { EN } else { DE });
-        assert!(matches!(again, Err(TextError::Duplicate { .. })), "{again:?}");
+        assert!(
+            matches!(again, Err(TextError::Duplicate { .. })),
+            "{again:?}"
+        );
     }
 }

@@ -73,7 +73,10 @@ fn menu(call: &Call<'_>) -> String {
         if spec.permission == Permission::Owner && call.role != Role::Owner {
             continue;
         }
-        match sections.iter_mut().find(|(category, _)| *category == spec.category) {
+        match sections
+            .iter_mut()
+            .find(|(category, _)| *category == spec.category)
+        {
             Some((_, specs)) => specs.push(spec),
             None => sections.push((spec.category, vec![spec])),
         }

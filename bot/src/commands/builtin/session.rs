@@ -31,7 +31,10 @@ impl Command for Session {
                 let ago = duration(call.now.as_millis().saturating_sub(backup.at.as_millis()));
                 call.render(
                     "session.backup",
-                    &[("generation", &backup.generation.to_string()), ("ago", &ago)],
+                    &[
+                        ("generation", &backup.generation.to_string()),
+                        ("ago", &ago),
+                    ],
                 )
             },
         );
