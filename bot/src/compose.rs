@@ -110,6 +110,31 @@ pub fn text(reply: &Reply, answered: Option<&Answered<'_>>, to: &Jid) -> wa::Mes
     }
 }
 
+/// The `Message` that deletes message `id` of `author` in `chat` for
+/// everyone (an [`Action::Delete`]): a `protocolMessage` of type REVOKE
+/// naming its key. Deleting another's message in a group takes admin
+/// rights; the stanza carrying it marks it as an admin's delete.
+#[must_use]
+pub fn revoke(chat: &Jid, id: &str, author: Option<&Jid>) -> wa::Message {
+    let chat = chat_of(chat);
+    let in_group = chat.server() == "g.us";
+    wa::Message {
+        protocol_message: Some(Box::new(pb::ProtocolMessage {
+            key: Some(wa::MessageKey {
+                remote_jid: Some(chat.to_string()),
+                from_me: Some(false),
+                id: Some(id.to_owned()),
+                participant: author
+                    .filter(|_| in_group)
+                    .map(|jid| chat_of(jid).to_string()),
+            }),
+            r#type: Some(pb::protocol_message::Type::Revoke as i32),
+            ..Default::default()
+        })),
+        ..Default::default()
+    }
+}
+
 /// A reaction with `emoji` to `answered`.
 #[must_use]
 pub fn reaction(answered: &Answered<'_>, emoji: &str, now: UnixMillis) -> wa::Message {
@@ -195,6 +220,30 @@ mod tests {
         );
         assert_eq!(context.remote_jid, None, "same chat");
         assert_eq!(context.mentioned_jid, ["15550002222@s.whatsapp.net"]);
+    }
+
+    #[test]
+    fn a_revoke_names_the_message_and_its_author() {
+        let group = Jid::new("120363000000000001", "g.us");
+        let author = Jid::ad("15550001111", 0, 3);
+        let message = revoke(&group, "3EB0LINK", Some(&author));
+        let protocol = message.protocol_message.expect("a protocol message");
+        assert_eq!(
+            protocol.r#type,
+            Some(pb::protocol_message::Type::Revoke as i32)
+        );
+        let key = protocol.key.expect("key");
+        assert_eq!(key.id.as_deref(), Some("3EB0LINK"));
+        assert_eq!(key.remote_jid.as_deref(), Some("120363000000000001@g.us"));
+        assert_eq!(key.from_me, Some(false));
+        assert_eq!(
+            key.participant.as_deref(),
+            Some("15550001111@s.whatsapp.net")
+        );
+        let unknown_author = revoke(&group, "x", None).encode_to_vec();
+        let read = wa::Message::decode(unknown_author.as_slice()).expect("decodes");
+        let key = read.protocol_message.and_then(|p| p.key).expect("key");
+        assert_eq!(key.participant, None);
     }
 
     #[test]

@@ -30,7 +30,7 @@ pub fn has_invite_link(text: &str) -> bool {
 /// Deletes `message` (when the bot can) and warns its author.
 pub(crate) fn act(
     message: &Incoming,
-    group: Option<&GroupInfo>,
+    group: &GroupInfo,
     account: &Account,
     catalog: &Catalog,
     language: Language,
@@ -43,7 +43,7 @@ pub(crate) fn act(
         .or(message.sender.lid.as_ref())
         .map(chat_of);
     let bot_is_admin = group
-        .and_then(|group| group.rank_of(account.jids()))
+        .rank_of(account.jids())
         .is_some_and(|rank| rank.is_admin());
     if bot_is_admin {
         ctx.perform(Action::Delete {

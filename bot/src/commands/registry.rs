@@ -246,18 +246,23 @@ impl Commands {
             GroupSettings::default()
         };
         let language = group_settings.language.unwrap_or(self.language());
-        if in_group && group_settings.antilink.is_on() && antilink::has_invite_link(text) {
-            let info = self.groups.group(&chat);
+        // Without the group's members the bot cannot tell an admin's link
+        // from a member's: it lets the link be.
+        if in_group
+            && group_settings.antilink.is_on()
+            && antilink::has_invite_link(text)
+            && let Some(info) = self.groups.group(&chat)
+        {
             let role = role_of(
                 &message.sender,
                 &self.config.owners,
                 &self.config.account,
-                info.as_ref(),
+                Some(&info),
             );
             if role == Role::Everyone {
                 antilink::act(
                     message,
-                    info.as_ref(),
+                    &info,
                     &self.config.account,
                     &self.catalog,
                     language,

@@ -320,6 +320,11 @@ fn antilink_deletes_members_links_and_warns_but_spares_admins() {
     let warned = run(&mut bot, &in_group(OTHER, link));
     assert!(effects(&warned).is_empty());
     assert_eq!(texts(&warned).len(), 1);
+    fake.forget_groups();
+    assert!(
+        run(&mut bot, &in_group(ADMIN, link)).is_empty(),
+        "members unknown: no admin is warned by mistake"
+    );
     fake.set_group(true);
     assert_eq!(
         answer(&mut bot, &in_group(ADMIN, ".antilink off")),

@@ -220,3 +220,31 @@ fn nothing_secret_in_debug_output() {
         assert!(!shown.contains(secret), "{secret} in {shown}");
     }
 }
+
+mod any_text {
+    use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(256))]
+        #[test]
+        fn never_panics_and_answers_briefly(
+            text in prop_oneof![
+                "\\PC*",
+                "[.!][a-zA-Z]{1,9}( [@+]?[0-9a-z{}]{0,14}){0,4}",
+            ],
+            from in prop_oneof![Just(OWNER), Just(ADMIN), Just(MEMBER)],
+            grouped in any::<bool>(),
+        ) {
+            let fake = Fake::with_group(true);
+            let mut bot = commands(&fake);
+            let message = if grouped { in_group(from, &text) } else { private(from, &text) };
+            let actions = run(&mut bot, &message.quoting(OTHER).mentioning(MEMBER));
+            prop_assert!(actions.len() <= 3, "{actions:?}");
+            for action in &actions {
+                let read = Action::from_json(&action.to_json()).ok();
+                prop_assert_eq!(read.as_ref(), Some(action));
+            }
+        }
+    }
+}
