@@ -49,3 +49,8 @@ pub use texts::{Catalog, Table, TextError};
 
 #[cfg(test)]
 mod tests;
+
+/// The guide's plugin example compiles (`bot/COMMANDS.md`).
+#[cfg(doctest)]
+#[doc = include_str!("../../COMMANDS.md")]
+struct CommandsGuide;
