@@ -8,8 +8,10 @@ mod backup;
 mod block;
 mod broadcast;
 mod greetings;
+mod group_info;
 mod info;
 mod lang;
+mod leave;
 mod link;
 mod members;
 mod menu;
@@ -43,6 +45,10 @@ pub fn all() -> Vec<Box<dyn Command>> {
         Box::new(link::Link::REVOKE),
         Box::new(mute::Mute::ON),
         Box::new(mute::Mute::OFF),
+        Box::new(group_info::GroupText::SUBJECT),
+        Box::new(group_info::GroupText::DESCRIPTION),
+        Box::new(group_info::Lock::ON),
+        Box::new(group_info::Lock::OFF),
         Box::new(greetings::Greetings::WELCOME),
         Box::new(greetings::Greetings::GOODBYE),
         Box::new(antilink::Antilink),
@@ -55,5 +61,6 @@ pub fn all() -> Vec<Box<dyn Command>> {
         Box::new(block::Block::BLOCK),
         Box::new(block::Block::UNBLOCK),
         Box::new(setprefix::SetPrefix),
+        Box::new(leave::Leave),
     ]
 }

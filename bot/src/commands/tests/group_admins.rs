@@ -332,3 +332,51 @@ fn antilink_deletes_members_links_and_warns_but_spares_admins() {
     );
     assert!(run(&mut bot, &in_group(MEMBER, link)).is_empty());
 }
+
+#[test]
+fn setname_setdesc_lock_and_unlock() {
+    let fake = Fake::with_group(true);
+    let mut bot = commands(&fake);
+    let name = run(&mut bot, &in_group(ADMIN, ".subject Rustaceans 🦀"));
+    assert_eq!(
+        group_change(&name),
+        Some(&GroupChange::Subject {
+            subject: "Rustaceans 🦀".into()
+        })
+    );
+    assert_eq!(texts(&name), ["The group has a new name."]);
+    let too_long = format!(".setname {}", "n".repeat(101));
+    assert_eq!(
+        answer(&mut bot, &in_group(ADMIN, &too_long)),
+        "That is too long: at most 100 characters."
+    );
+    let desc = run(&mut bot, &in_group(ADMIN, ".setdesc Rules:\n1. be kind"));
+    assert_eq!(
+        group_change(&desc),
+        Some(&GroupChange::Description {
+            description: "Rules:\n1. be kind".into()
+        })
+    );
+    let lock = run(&mut bot, &in_group(ADMIN, ".lock"));
+    assert_eq!(
+        group_change(&lock),
+        Some(&GroupChange::Locked { state: Toggle::On })
+    );
+    assert_eq!(texts(&lock), ["Only admins can edit the group's info now."]);
+    let mut german = commands_with(&fake, Language::De, Settings::default());
+    let unlock = run(&mut german, &in_group(ADMIN, ".unlock"));
+    assert_eq!(
+        group_change(&unlock),
+        Some(&GroupChange::Locked { state: Toggle::Off })
+    );
+    assert_eq!(
+        texts(&unlock),
+        ["Jetzt können alle die Gruppeninfo ändern."]
+    );
+    assert_eq!(
+        answer(&mut bot, &in_group(MEMBER, ".setname mine now")),
+        "Only group admins may use .setname."
+    );
+    assert_json_round_trips(&name);
+    assert_json_round_trips(&desc);
+}

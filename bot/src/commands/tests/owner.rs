@@ -201,3 +201,28 @@ fn lang_alone_with_the_bot_sets_the_bot_s_language() {
         "“fr” is not one of: en, de, default.\nUsage: .lang en|de|default"
     );
 }
+
+#[test]
+fn leave_says_goodbye_then_leaves_and_only_in_groups() {
+    let fake = Fake::with_group(false);
+    let mut bot = commands(&fake);
+    let actions = run(&mut bot, &in_group(OWNER, ".leave"));
+    assert_eq!(texts(&actions), ["Goodbye, everyone!"]);
+    assert_eq!(
+        effects(&actions),
+        [&Action::Group {
+            group: group_jid(),
+            change: GroupChange::Leave
+        }]
+    );
+    assert!(actions[0].is_message(), "the goodbye goes first");
+    assert_eq!(
+        answer(&mut bot, &private(OWNER, ".leave")),
+        ".leave works in groups only."
+    );
+    assert_eq!(
+        answer(&mut bot, &in_group(ADMIN, ".leave")),
+        "Only the bot's owner may use .leave."
+    );
+    assert_json_round_trips(&actions);
+}

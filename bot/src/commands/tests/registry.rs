@@ -248,3 +248,32 @@ mod any_text {
         }
     }
 }
+
+#[test]
+fn every_built_in_has_its_help_and_usage_in_both_languages() {
+    let fake = Fake::with_group(true);
+    let specs: Vec<Spec> = builtin::all().iter().map(|c| *c.spec()).collect();
+    assert!(specs.len() >= 30, "{} built-ins", specs.len());
+    for language in Language::ALL {
+        let mut bot = commands_with(&fake, language, Settings::default());
+        let menu = answer(&mut bot, &private(OWNER, ".menu"));
+        for spec in &specs {
+            let name = spec.name;
+            assert!(
+                menu.contains(&format!("\n.{name} — ")),
+                "{name} in the {language} menu"
+            );
+            let help = answer(&mut bot, &private(OWNER, &format!(".help {name}")));
+            let usage = help.lines().next().unwrap_or_default();
+            assert!(
+                usage.starts_with(&format!(".{name}")),
+                "{language} {name}: {help}"
+            );
+            for raw in [spec.help, spec.usage, "{prefix}"] {
+                assert!(!help.contains(raw), "{language} {name}: {raw} in {help}");
+                assert!(!menu.contains(raw), "{language}: {raw} in {menu}");
+            }
+        }
+        assert!(!menu.contains("category."), "{language}: {menu}");
+    }
+}

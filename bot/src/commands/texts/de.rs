@@ -142,6 +142,12 @@ pub const TABLE: Table = &[
         "Meinen Besitzer und mich selbst blockiere ich nicht.",
     ),
     (
+        "leave.help",
+        "Ich verabschiede mich und verlasse diese Gruppe.",
+    ),
+    ("leave.usage", "{prefix}leave"),
+    ("leave.text", "Tschüss, alle zusammen!"),
+    (
         "setprefix.help",
         "Legt die Zeichen fest, mit denen Befehle beginnen.",
     ),
@@ -205,6 +211,24 @@ pub const TABLE: Table = &[
     ("unmute.help", "Alle können wieder schreiben."),
     ("unmute.usage", "{prefix}unmute"),
     ("unmute.done", "Jetzt können alle schreiben."),
+    ("setname.help", "Benennt die Gruppe um."),
+    ("setname.usage", "{prefix}setname <Name>"),
+    ("setname.done", "Die Gruppe hat einen neuen Namen."),
+    ("setdesc.help", "Legt die Beschreibung der Gruppe fest."),
+    ("setdesc.usage", "{prefix}setdesc <Text>"),
+    ("setdesc.done", "Die Gruppe hat eine neue Beschreibung."),
+    (
+        "lock.help",
+        "Nur Admins können Name, Bild und Beschreibung der Gruppe ändern.",
+    ),
+    ("lock.usage", "{prefix}lock"),
+    (
+        "lock.done",
+        "Jetzt können nur Admins die Gruppeninfo ändern.",
+    ),
+    ("unlock.help", "Alle können die Gruppeninfo ändern."),
+    ("unlock.usage", "{prefix}unlock"),
+    ("unlock.done", "Jetzt können alle die Gruppeninfo ändern."),
     (
         "welcome.help",
         "Begrüßt neue Mitglieder; der Text kann {user} und {group} enthalten.",
