@@ -8,10 +8,11 @@ use std::fmt;
 
 use blacksky_core::message::{Incoming, Kind};
 use blacksky_core::time::UnixMillis;
+use blacksky_core::wire::binary::Jid;
 
 use super::args;
 use super::call::{BotView, Call};
-use super::command::{BotNeeds, Command, Cooldown, Scope};
+use super::command::{BotNeeds, Command, Cooldown, Scope, Spec};
 use super::facts::{GroupFacts, GroupInfo, RuntimeFacts};
 use super::group_event::{self, GroupEvent};
 use super::language::Language;
@@ -301,48 +302,21 @@ impl Commands {
             &self.config.account,
             info.as_ref(),
         );
-        let refuse = Refusal {
+        let refusal = Refusal {
             sender: sender_key(message),
             command: spec.name,
             shown: format!("{}{}", invocation.prefix, spec.name),
             language,
             now: ctx.now(),
         };
-        if spec.scope == Scope::Groups && !in_group {
-            return self.refuse(&refuse, "refused.groups_only", ctx);
-        }
-        if !spec.permission.allows(role) {
-            let key = if in_group && info.is_none() && spec.permission == Permission::GroupAdmin {
-                "refused.group_unknown"
-            } else if spec.permission == Permission::Owner || !in_group {
-                "refused.owner"
-            } else {
-                "refused.admin"
-            };
-            return self.refuse(&refuse, key, ctx);
-        }
-        if spec.bot_needs == BotNeeds::GroupAdmin && in_group {
-            match &info {
-                None => return self.refuse(&refuse, "refused.group_unknown", ctx),
-                Some(info) if !bot_is_admin(info, &self.config.account) => {
-                    return self.refuse(&refuse, "refused.bot_not_admin", ctx);
-                }
-                Some(_) => {}
-            }
-        }
-        if let Cooldown::PerChatPerMinute(per_min) = spec.cooldown
-            && role != Role::Owner
-        {
-            let limit = self
-                .cooldowns
-                .entry(spec.name)
-                .or_insert_with(|| RateLimit::new(per_min, COOLDOWN_CHATS_MAX));
-            let admission = limit.admit(chat.user(), ctx.now(), 1);
-            if admission.admitted == 0 {
-                if admission.notice {
+        match self.gate(&spec, role, &chat, info.as_ref(), ctx.now()) {
+            Gate::Open => {}
+            Gate::Refused(reason) => return self.refuse(&refusal, reason, ctx),
+            Gate::Resting { notice } => {
+                if notice {
                     let text =
                         self.catalog
-                            .render(language, "cooldown", &[("command", &refuse.shown)]);
+                            .render(language, "cooldown", &[("command", &refusal.shown)]);
                     ctx.reply(Reply::text(text).quoting());
                 }
                 return;
@@ -350,7 +324,7 @@ impl Commands {
         }
         let args = match args::read(spec.args, invocation.rest, message.content.context()) {
             Ok(args) => args,
-            Err(err) => return self.usage(&refuse, &spec, &err, invocation.prefix, ctx),
+            Err(err) => return self.usage(language, &spec, &err, invocation.prefix, ctx),
         };
         let first_new = ctx.actions().len();
         let call = Call {
@@ -389,6 +363,57 @@ impl Commands {
         }
     }
 
+    /// Whether `spec` may run for `role` in `chat` now (a cool-down that
+    /// lets it run counts the run).
+    fn gate(
+        &mut self,
+        spec: &Spec,
+        role: Role,
+        chat: &Jid,
+        info: Option<&GroupInfo>,
+        now: UnixMillis,
+    ) -> Gate {
+        let in_group = chat.server() == "g.us";
+        if spec.scope == Scope::Groups && !in_group {
+            return Gate::Refused("refused.groups_only");
+        }
+        if !spec.permission.allows(role) {
+            return Gate::Refused(
+                if in_group && info.is_none() && spec.permission == Permission::GroupAdmin {
+                    "refused.group_unknown"
+                } else if spec.permission == Permission::Owner || !in_group {
+                    "refused.owner"
+                } else {
+                    "refused.admin"
+                },
+            );
+        }
+        if spec.bot_needs == BotNeeds::GroupAdmin && in_group {
+            match info {
+                None => return Gate::Refused("refused.group_unknown"),
+                Some(info) if !bot_is_admin(info, &self.config.account) => {
+                    return Gate::Refused("refused.bot_not_admin");
+                }
+                Some(_) => {}
+            }
+        }
+        if let Cooldown::PerChatPerMinute(per_min) = spec.cooldown
+            && role != Role::Owner
+        {
+            let admission = self
+                .cooldowns
+                .entry(spec.name)
+                .or_insert_with(|| RateLimit::new(per_min, COOLDOWN_CHATS_MAX))
+                .admit(&chat.to_string(), now, 1);
+            if admission.admitted == 0 {
+                return Gate::Resting {
+                    notice: admission.notice,
+                };
+            }
+        }
+        Gate::Open
+    }
+
     fn refuse(&mut self, refusal: &Refusal, key: &'static str, ctx: &mut Context) {
         tracing::debug!(command = refusal.command, reason = key, "command refused");
         if self
@@ -404,13 +429,12 @@ impl Commands {
 
     fn usage(
         &self,
-        refusal: &Refusal,
-        spec: &super::Spec,
+        language: Language,
+        spec: &Spec,
         err: &args::ArgError,
         prefix: char,
         ctx: &mut Context,
     ) {
-        let language = refusal.language;
         let prefix = prefix.to_string();
         let usage = self
             .catalog
@@ -447,6 +471,18 @@ impl Commands {
         };
         ctx.reply(Reply::text(text).quoting());
     }
+}
+
+/// Whether a command may run now.
+enum Gate {
+    Open,
+    /// Not here, not for this caller, or not without the bot as admin:
+    /// the text key saying so.
+    Refused(&'static str),
+    /// Its cool-down in this chat: tell the chat (once).
+    Resting {
+        notice: bool,
+    },
 }
 
 /// Who a refusal is for, and in which words.
