@@ -105,3 +105,31 @@ fn the_owner_is_exempt_from_the_rate_limit() {
     assert_eq!(answered[1], [crate::dispatch::RATE_LIMIT_NOTICE]);
     assert!(answered[2].is_empty());
 }
+
+#[test]
+fn the_rate_limit_holds_back_answers_but_not_effects() {
+    let fake = Fake::with_group(true);
+    let mut bot = Bot::new(
+        commands(&fake),
+        BotConfig {
+            rate_limit_per_min: 1,
+            rate_limit_senders_max: 100,
+        },
+    );
+    let (stanza, message) = stored(ADMIN, "K1", &format!(".kick {OTHER}"));
+    let first = bot.handle_stored(&stanza, &message, NOW);
+    assert_eq!((first.outbox.len(), first.effects.len()), (1, 1));
+    let (stanza, message) = stored(ADMIN, "K2", &format!(".kick {MEMBER}"));
+    let second = bot.handle_stored(&stanza, &message, NOW);
+    assert_eq!(bodies(&second.outbox), [crate::dispatch::RATE_LIMIT_NOTICE]);
+    assert_eq!(
+        second.effects,
+        [Action::Group {
+            group: group_jid(),
+            change: GroupChange::Remove {
+                people: vec![pn(MEMBER)]
+            }
+        }],
+        "an admin's kick is done even when its answer is held back"
+    );
+}
