@@ -33,20 +33,42 @@ impl Answered<'_> {
     }
 }
 
-/// The outbox entries for `actions`, in their order.
+/// The outbox entries for the messages among `actions`, in their order
+/// (effects are the shell's: see [`Action::is_message`]).
 #[must_use]
 pub fn entries(actions: &[Action], answered: &Answered<'_>, now: UnixMillis) -> Vec<OutboxEntry> {
     actions
         .iter()
-        .map(|action| match action {
-            Action::Text { to, reply } => OutboxEntry {
+        .filter_map(|action| match action {
+            Action::Text { to, reply } => Some(OutboxEntry {
                 to: to.to_string(),
                 payload: text(reply, Some(answered), to).encode_to_vec(),
-            },
-            Action::React { emoji } => OutboxEntry {
+            }),
+            Action::React { emoji } => Some(OutboxEntry {
                 to: answered.chat().to_string(),
                 payload: reaction(answered, emoji, now).encode_to_vec(),
-            },
+            }),
+            Action::Delete { .. }
+            | Action::Group { .. }
+            | Action::Owner(_)
+            | Action::Broadcast { .. }
+            | Action::Setting(_) => None,
+        })
+        .collect()
+}
+
+/// The outbox entries for the texts among `actions` when they answer no
+/// message (a group event's welcome): nothing to quote or react to.
+#[must_use]
+pub fn unanswered_entries(actions: &[Action]) -> Vec<OutboxEntry> {
+    actions
+        .iter()
+        .filter_map(|action| match action {
+            Action::Text { to, reply } => Some(OutboxEntry {
+                to: to.to_string(),
+                payload: text(reply, None, to).encode_to_vec(),
+            }),
+            _ => None,
         })
         .collect()
 }
@@ -82,6 +104,31 @@ pub fn text(reply: &Reply, answered: Option<&Answered<'_>>, to: &Jid) -> wa::Mes
         extended_text_message: Some(Box::new(pb::ExtendedTextMessage {
             text: Some(reply.text.clone()),
             context_info: Some(Box::new(context)),
+            ..Default::default()
+        })),
+        ..Default::default()
+    }
+}
+
+/// The `Message` that deletes message `id` of `author` in `chat` for
+/// everyone (an [`Action::Delete`]): a `protocolMessage` of type REVOKE
+/// naming its key. Deleting another's message in a group takes admin
+/// rights; the stanza carrying it marks it as an admin's delete.
+#[must_use]
+pub fn revoke(chat: &Jid, id: &str, author: Option<&Jid>) -> wa::Message {
+    let chat = chat_of(chat);
+    let in_group = chat.server() == "g.us";
+    wa::Message {
+        protocol_message: Some(Box::new(pb::ProtocolMessage {
+            key: Some(wa::MessageKey {
+                remote_jid: Some(chat.to_string()),
+                from_me: Some(false),
+                id: Some(id.to_owned()),
+                participant: author
+                    .filter(|_| in_group)
+                    .map(|jid| chat_of(jid).to_string()),
+            }),
+            r#type: Some(pb::protocol_message::Type::Revoke as i32),
             ..Default::default()
         })),
         ..Default::default()
@@ -173,6 +220,30 @@ mod tests {
         );
         assert_eq!(context.remote_jid, None, "same chat");
         assert_eq!(context.mentioned_jid, ["15550002222@s.whatsapp.net"]);
+    }
+
+    #[test]
+    fn a_revoke_names_the_message_and_its_author() {
+        let group = Jid::new("120363000000000001", "g.us");
+        let author = Jid::ad("15550001111", 0, 3);
+        let message = revoke(&group, "3EB0LINK", Some(&author));
+        let protocol = message.protocol_message.expect("a protocol message");
+        assert_eq!(
+            protocol.r#type,
+            Some(pb::protocol_message::Type::Revoke as i32)
+        );
+        let key = protocol.key.expect("key");
+        assert_eq!(key.id.as_deref(), Some("3EB0LINK"));
+        assert_eq!(key.remote_jid.as_deref(), Some("120363000000000001@g.us"));
+        assert_eq!(key.from_me, Some(false));
+        assert_eq!(
+            key.participant.as_deref(),
+            Some("15550001111@s.whatsapp.net")
+        );
+        let unknown_author = revoke(&group, "x", None).encode_to_vec();
+        let read = wa::Message::decode(unknown_author.as_slice()).expect("decodes");
+        let key = read.protocol_message.and_then(|p| p.key).expect("key");
+        assert_eq!(key.participant, None);
     }
 
     #[test]

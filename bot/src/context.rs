@@ -1,18 +1,26 @@
 //! What a handler can ask for in answer to one message: replies (quoting
-//! it, mentioning people), reactions, texts to other chats.
+//! it, mentioning people), reactions, texts to other chats, and effects
+//! the shell performs (group admin actions, owner controls, broadcasts,
+//! setting changes).
 
 use std::fmt;
 
 use blacksky_core::message::Incoming;
 use blacksky_core::time::UnixMillis;
 use blacksky_core::wire::binary::Jid;
+use serde::{Deserialize, Serialize};
+
+use crate::commands::effects::{GroupChange, OwnerControl};
+use crate::commands::settings::SettingChange;
 
 /// A text to send, maybe quoting the message it answers and mentioning
 /// people (write `@<number>` in the text for each, as WhatsApp shows it).
-#[derive(Clone, PartialEq, Eq)]
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Reply {
     pub text: String,
+    #[serde(default)]
     pub quote: bool,
+    #[serde(default, with = "crate::jid_serde::list")]
     pub mentions: Vec<Jid>,
 }
 
@@ -64,13 +72,82 @@ impl fmt::Debug for Reply {
     }
 }
 
-/// One thing a handler asked for.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// One thing a handler asked for. `Text` and `React` are messages (the
+/// outbox sends them); the others are effects the shell performs. All
+/// have a stable JSON form (`{"action": "text", ...}`) so effects can be
+/// stored in the transaction that marks the message handled.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "action", rename_all = "snake_case")]
 pub enum Action {
     /// A text to `to` (the message's chat for a reply).
-    Text { to: Jid, reply: Reply },
+    Text {
+        #[serde(with = "crate::jid_serde")]
+        to: Jid,
+        reply: Reply,
+    },
     /// A reaction to the message (an empty emoji takes one back).
     React { emoji: String },
+    /// Delete message `id` of `author` in `chat` for everyone (as a group
+    /// admin: a `protocolMessage` of type REVOKE naming its key).
+    Delete {
+        #[serde(with = "crate::jid_serde")]
+        chat: Jid,
+        id: String,
+        #[serde(with = "crate::jid_serde::option")]
+        author: Option<Jid>,
+    },
+    /// A change to a group the bot administers.
+    Group {
+        #[serde(with = "crate::jid_serde")]
+        group: Jid,
+        change: GroupChange,
+    },
+    /// Restart, backup, block: the owner's controls.
+    Owner(OwnerControl),
+    /// `text` to every group the bot is in (paced, from the durable outbox).
+    Broadcast { text: String },
+    /// A setting a command changed, to be stored.
+    Setting(SettingChange),
+}
+
+impl Action {
+    /// Whether it is a message the outbox sends (else an effect).
+    #[must_use]
+    pub fn is_message(&self) -> bool {
+        matches!(self, Action::Text { .. } | Action::React { .. })
+    }
+
+    /// The stable JSON form.
+    #[must_use]
+    pub fn to_json(&self) -> String {
+        serde_json::to_string(self).unwrap_or_else(|_| "{}".to_owned())
+    }
+
+    pub fn from_json(json: &str) -> Result<Action, serde_json::Error> {
+        serde_json::from_str(json)
+    }
+}
+
+// Addresses and texts stay out of logs.
+impl fmt::Debug for Action {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Action::Text { to, reply } => f
+                .debug_struct("Text")
+                .field("to_server", &to.server())
+                .field("reply", reply)
+                .finish(),
+            Action::React { emoji } => f.debug_struct("React").field("emoji", emoji).finish(),
+            Action::Delete { .. } => f.write_str("Delete"),
+            Action::Group { change, .. } => f.debug_tuple("Group").field(change).finish(),
+            Action::Owner(control) => f.debug_tuple("Owner").field(control).finish(),
+            Action::Broadcast { text } => f
+                .debug_struct("Broadcast")
+                .field("text_chars", &text.chars().count())
+                .finish(),
+            Action::Setting(change) => f.debug_tuple("Setting").field(change).finish(),
+        }
+    }
 }
 
 /// The answers to one message, as its handler builds them.
@@ -85,8 +162,15 @@ impl Context {
     /// For `message`, handled at `now`.
     #[must_use]
     pub fn new(message: &Incoming, now: UnixMillis) -> Context {
+        Context::for_chat(&message.chat, now)
+    }
+
+    /// For an event in `chat` that is no message (a member joined a
+    /// group): replies go to `chat` and quote nothing.
+    #[must_use]
+    pub fn for_chat(chat: &Jid, now: UnixMillis) -> Context {
         Context {
-            chat: chat_of(&message.chat),
+            chat: chat_of(chat),
             now,
             actions: Vec::new(),
         }
@@ -117,6 +201,11 @@ impl Context {
         });
     }
 
+    /// Asks for an effect (or any action) as it is.
+    pub fn perform(&mut self, action: Action) {
+        self.actions.push(action);
+    }
+
     /// Where replies go: the group, or the contact (without a device).
     #[must_use]
     pub fn chat(&self) -> &Jid {
@@ -135,7 +224,9 @@ impl Context {
         &self.actions
     }
 
-    pub(crate) fn into_actions(self) -> Vec<Action> {
+    /// What was asked, taken out.
+    #[must_use]
+    pub fn into_actions(self) -> Vec<Action> {
         self.actions
     }
 }

@@ -10,12 +10,21 @@ use blacksky_core::time::UnixMillis;
 
 use crate::Handler;
 use crate::compose::{self, Answered};
-use crate::context::{Context, Reply};
+use crate::context::{Action, Context, Reply};
 use crate::rate_limit::RateLimit;
 
 /// What a sender past `RATE_LIMIT_PER_MIN` is told, once.
 pub const RATE_LIMIT_NOTICE: &str =
     "You are sending faster than I answer: I will answer again in a minute.";
+
+/// What one stored message gave.
+#[derive(Debug, Default)]
+pub struct Handled {
+    /// Messages, for the outbox.
+    pub outbox: Vec<OutboxEntry>,
+    /// Effects for the shell to perform, in order (never messages).
+    pub effects: Vec<Action>,
+}
 
 /// The bot layer's settings.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -59,22 +68,38 @@ impl<H: Handler> Bot<H> {
 
     /// The answers to a stored message (its `<message>` stanza and its
     /// decrypted `Message`), handled at `now`. Messages that are not for
-    /// a bot (the protocol's own) get none.
+    /// a bot (the protocol's own) get none. Effects (group actions, owner
+    /// controls, settings) are dropped here: a shell that performs them
+    /// calls [`Bot::handle_stored`].
     pub fn on_stored(
         &mut self,
         stanza: &[u8],
         message: &[u8],
         now: UnixMillis,
     ) -> Vec<OutboxEntry> {
+        let handled = self.handle_stored(stanza, message, now);
+        if !handled.effects.is_empty() {
+            tracing::warn!(
+                effects = handled.effects.len(),
+                "the handler asked for effects this shell does not perform"
+            );
+        }
+        handled.outbox
+    }
+
+    /// [`Bot::on_stored`], with the effects the handler asked for (each
+    /// with a stable JSON form: [`Action::to_json`]), to be stored in the
+    /// same transaction as the outbox entries.
+    pub fn handle_stored(&mut self, stanza: &[u8], message: &[u8], now: UnixMillis) -> Handled {
         let incoming = match Incoming::read(stanza, message) {
             Ok(incoming) => incoming,
             Err(err) => {
                 tracing::warn!(%err, "a stored message does not read back: no answer");
-                return Vec::new();
+                return Handled::default();
             }
         };
         if !incoming.is_for_the_bot() {
-            return Vec::new();
+            return Handled::default();
         }
         tracing::info!(
             id = %incoming.id,
@@ -90,10 +115,26 @@ impl<H: Handler> Bot<H> {
         if catch_unwind(AssertUnwindSafe(|| handler.on_message(&incoming, &mut ctx))).is_err() {
             self.panics_total += 1;
             tracing::error!(id = %incoming.id, "the handler panicked on this message: it gets no answer");
-            return Vec::new();
+            return Handled::default();
         }
-        let mut actions = ctx.into_actions();
-        let sender = sender_key(&incoming);
+        let (mut actions, effects): (Vec<Action>, Vec<Action>) =
+            ctx.into_actions().into_iter().partition(Action::is_message);
+        if !self.handler.exempt_from_rate_limit(&incoming) {
+            self.limit_answers(&incoming, &mut actions, now);
+        }
+        let answered = Answered {
+            incoming: &incoming,
+            message,
+        };
+        Handled {
+            outbox: compose::entries(&actions, &answered, now),
+            effects,
+        }
+    }
+
+    /// Holds `actions` (messages only) to the sender's rate limit.
+    fn limit_answers(&mut self, incoming: &Incoming, actions: &mut Vec<Action>, now: UnixMillis) {
+        let sender = sender_key(incoming);
         let admission = self.limit.admit(&sender, now, actions.len());
         if admission.admitted < actions.len() {
             self.limited_total += (actions.len() - admission.admitted) as u64;
@@ -103,16 +144,11 @@ impl<H: Handler> Bot<H> {
                     id = %incoming.id,
                     "a sender is past RATE_LIMIT_PER_MIN: their answers are held back for now"
                 );
-                let mut notice = Context::new(&incoming, now);
+                let mut notice = Context::new(incoming, now);
                 notice.reply(Reply::text(RATE_LIMIT_NOTICE).quoting());
                 actions.extend(notice.into_actions());
             }
         }
-        let answered = Answered {
-            incoming: &incoming,
-            message,
-        };
-        compose::entries(&actions, &answered, now)
     }
 
     /// Answers held back by the rate limit, since the start.

@@ -8,23 +8,28 @@
 //!   per-sender rate limit, and gives the outbox entries that are stored
 //!   in the transaction marking the row handled.
 //! - [`AutoReplies`]: answers from a TOML file of regex rules, no code.
+//! - [`Commands`]: prefixed commands (`.menu`, `.kick @…`) with
+//!   permissions, cool-downs, two languages and settings that survive.
 //! - [`compose`]: the answers as WhatsApp `Message`s.
 //!
 //! Sans-I/O like the core: the time is given, nothing is read from a
 //! clock, the environment or the network.
 
 pub mod auto_reply;
+pub mod commands;
 pub mod compose;
 mod context;
 mod dispatch;
+mod jid_serde;
 pub mod rate_limit;
 
 pub use auto_reply::{AutoReplies, AutoReplyError, ChatFilter};
 pub use blacksky_core::message::{Content, Incoming, Kind, Sender};
 pub use blacksky_core::time::UnixMillis;
 pub use blacksky_core::wire::binary::Jid;
+pub use commands::Commands;
 pub use context::{Action, Context, Reply, chat_of};
-pub use dispatch::{Bot, BotConfig};
+pub use dispatch::{Bot, BotConfig, Handled};
 
 /// A bot's code: called once for each message meant for the bot (text,
 /// media, reactions, edits, deletions), in arrival order. What it asks
@@ -36,6 +41,12 @@ pub use dispatch::{Bot, BotConfig};
 /// proactive outbox.
 pub trait Handler: Send + 'static {
     fn on_message(&mut self, message: &Incoming, ctx: &mut Context);
+
+    /// Whether `message`'s sender is exempt from `RATE_LIMIT_PER_MIN`
+    /// (the owner, for commands).
+    fn exempt_from_rate_limit(&self, _message: &Incoming) -> bool {
+        false
+    }
 }
 
 impl<F> Handler for F
@@ -66,5 +77,9 @@ impl<A: Handler, B: Handler> Handler for Either<A, B> {
         if ctx.actions().is_empty() {
             self.1.on_message(message, ctx);
         }
+    }
+
+    fn exempt_from_rate_limit(&self, message: &Incoming) -> bool {
+        self.0.exempt_from_rate_limit(message) || self.1.exempt_from_rate_limit(message)
     }
 }

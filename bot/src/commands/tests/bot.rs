@@ -1,0 +1,135 @@
+//! The registry behind [`crate::Bot`], as the shell runs it: stored
+//! messages in, outbox entries and effects out.
+
+use blacksky_core::wire::binary::{Node, encode};
+use blacksky_proto::wa;
+use prost::Message as _;
+
+use super::*;
+use crate::{AutoReplies, Bot, BotConfig, Either};
+
+fn stored(from: &str, id: &str, body: &str) -> (Vec<u8>, Vec<u8>) {
+    let node = Node::new("message")
+        .with_attr("from", Jid::new(GROUP, "g.us"))
+        .with_attr("participant", Jid::ad(from.to_owned(), 0, 0))
+        .with_attr("id", id.to_owned())
+        .with_attr("t", "1700000000");
+    let message = wa::Message {
+        conversation: Some(body.into()),
+        ..Default::default()
+    };
+    (encode(&node).expect("encodes"), message.encode_to_vec())
+}
+
+fn bodies(outbox: &[blacksky_core::session::OutboxEntry]) -> Vec<String> {
+    outbox
+        .iter()
+        .map(|entry| {
+            let message = wa::Message::decode(entry.payload.as_slice()).expect("decodes");
+            message
+                .conversation
+                .or_else(|| message.extended_text_message.and_then(|e| e.text))
+                .unwrap_or_default()
+        })
+        .collect()
+}
+
+#[test]
+fn auto_replies_first_then_commands_with_effects_apart() {
+    let fake = Fake::with_group(true);
+    let rules =
+        AutoReplies::parse("[[reply]]\nmatch = '^hi$'\ntext = 'hello'\n", "t").expect("parses");
+    let mut bot = Bot::new(
+        Either(rules, commands(&fake)),
+        BotConfig {
+            rate_limit_per_min: 2,
+            rate_limit_senders_max: 100,
+        },
+    );
+    let (stanza, message) = stored(MEMBER, "A1", "hi");
+    assert_eq!(
+        bodies(&bot.handle_stored(&stanza, &message, NOW).outbox),
+        ["hello"]
+    );
+
+    let (stanza, message) = stored(ADMIN, "A2", &format!(".kick {OTHER}"));
+    let handled = bot.handle_stored(&stanza, &message, NOW);
+    assert_eq!(bodies(&handled.outbox), [format!("Removing @{OTHER}.")]);
+    assert_eq!(handled.outbox[0].to, group_jid().to_string());
+    assert_eq!(
+        handled.effects,
+        [Action::Group {
+            group: group_jid(),
+            change: GroupChange::Remove {
+                people: vec![pn(OTHER)]
+            }
+        }]
+    );
+    assert_eq!(
+        handled.effects[0].to_json(),
+        format!(
+            r#"{{"action":"group","group":"{GROUP}@g.us","change":{{"change":"remove","people":["{OTHER}@s.whatsapp.net"]}}}}"#
+        )
+    );
+    let (stanza, message) = stored(ADMIN, "A3", ".mute");
+    assert!(
+        bot.on_stored(&stanza, &message, NOW).len() == 1,
+        "on_stored keeps the messages"
+    );
+}
+
+#[test]
+fn the_owner_is_exempt_from_the_rate_limit() {
+    let fake = Fake::with_group(true);
+    let mut bot = Bot::new(
+        commands(&fake),
+        BotConfig {
+            rate_limit_per_min: 1,
+            rate_limit_senders_max: 100,
+        },
+    );
+    for n in 0..5 {
+        let (stanza, message) = stored(OWNER, &format!("O{n}"), ".ping");
+        assert_eq!(
+            bodies(&bot.handle_stored(&stanza, &message, NOW).outbox),
+            ["Pong! 100000 ms"],
+            "ping {n}"
+        );
+    }
+    let mut answered = Vec::new();
+    for n in 0..3 {
+        let (stanza, message) = stored(MEMBER, &format!("M{n}"), ".ping");
+        answered.push(bodies(&bot.handle_stored(&stanza, &message, NOW).outbox));
+    }
+    assert_eq!(answered[0], ["Pong! 100000 ms"]);
+    assert_eq!(answered[1], [crate::dispatch::RATE_LIMIT_NOTICE]);
+    assert!(answered[2].is_empty());
+}
+
+#[test]
+fn the_rate_limit_holds_back_answers_but_not_effects() {
+    let fake = Fake::with_group(true);
+    let mut bot = Bot::new(
+        commands(&fake),
+        BotConfig {
+            rate_limit_per_min: 1,
+            rate_limit_senders_max: 100,
+        },
+    );
+    let (stanza, message) = stored(ADMIN, "K1", &format!(".kick {OTHER}"));
+    let first = bot.handle_stored(&stanza, &message, NOW);
+    assert_eq!((first.outbox.len(), first.effects.len()), (1, 1));
+    let (stanza, message) = stored(ADMIN, "K2", &format!(".kick {MEMBER}"));
+    let second = bot.handle_stored(&stanza, &message, NOW);
+    assert_eq!(bodies(&second.outbox), [crate::dispatch::RATE_LIMIT_NOTICE]);
+    assert_eq!(
+        second.effects,
+        [Action::Group {
+            group: group_jid(),
+            change: GroupChange::Remove {
+                people: vec![pn(MEMBER)]
+            }
+        }],
+        "an admin's kick is done even when its answer is held back"
+    );
+}
