@@ -20,6 +20,7 @@ mod config;
 mod connection;
 mod decrypt;
 mod disconnect;
+pub mod groups;
 mod ignored;
 mod interface;
 mod iq;
