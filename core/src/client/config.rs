@@ -85,6 +85,9 @@ pub struct ClientConfig {
     pub device_lists_len_max: usize,
     /// A cached device list is asked for again after this long.
     pub device_list_ttl_ms: u64,
+    /// A cached group's metadata is read again after this long
+    /// (notifications keep it current meanwhile).
+    pub group_info_ttl_ms: u64,
     /// Mark what contacts write as read (blue ticks) once it is stored.
     pub send_read_receipts: bool,
     /// Show "typing…" in a chat while an answer to it is sealed.
@@ -126,6 +129,7 @@ impl Default for ClientConfig {
             send_typing: false,
             device_lists_len_max: 4_096,
             device_list_ttl_ms: DAY_MS,
+            group_info_ttl_ms: DAY_MS,
             #[cfg(feature = "testing")]
             broken_ack_before_store: false,
         }

@@ -5,6 +5,7 @@ use crate::session::{Committed, Outbound, Session, StoreFault, Write};
 use crate::time::UnixMillis;
 use crate::wire::binary::Jid;
 
+use super::groups::notification::GroupEvent;
 use super::{DisconnectReason, Ignored, IqPurpose};
 
 /// Identifies a store batch so its completion can be matched.
@@ -117,6 +118,13 @@ pub enum Event {
         id: String,
         reason: String,
     },
+    /// The groups we are in were read (at login).
+    GroupsRead {
+        count: usize,
+    },
+    /// A group changed (members, admins, subject, settings), as its
+    /// `w:gp2` notification said.
+    GroupChanged(GroupEvent),
     /// A device's pre-key bundle was refused (it gets no copy).
     BundleRefused {
         device: String,
@@ -222,6 +230,8 @@ impl std::fmt::Debug for Event {
                 .field("reason", reason)
                 .finish(),
             // The device JID names a contact: left out.
+            Event::GroupsRead { count } => f.debug_struct("GroupsRead").field("count", count).finish(),
+            Event::GroupChanged(event) => f.debug_tuple("GroupChanged").field(event).finish(),
             Event::BundleRefused { reason, .. } => f
                 .debug_struct("BundleRefused")
                 .field("reason", reason)

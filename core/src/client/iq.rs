@@ -27,6 +27,10 @@ pub enum IqPurpose {
     DeviceLists,
     /// Pre-key bundles of devices we have no session with.
     Bundles,
+    /// A group's metadata, before a message to it.
+    GroupInfo,
+    /// Every group we are in (at login).
+    Participating,
 }
 
 #[derive(Debug)]

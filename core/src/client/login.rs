@@ -68,7 +68,11 @@ impl Client {
         }
         match purpose {
             // Answered where sending is (`on_iq` routes them there).
-            IqPurpose::Ping | IqPurpose::DeviceLists | IqPurpose::Bundles => {}
+            IqPurpose::Ping
+            | IqPurpose::DeviceLists
+            | IqPurpose::Bundles
+            | IqPurpose::GroupInfo => {}
+            IqPurpose::Participating => self.on_participating(self.last_wall, node),
             IqPurpose::PreKeyCount => {
                 let count = node
                     .child("count")
@@ -110,6 +114,7 @@ impl Client {
                     .as_ref()
                     .and_then(|me| me.push_name.clone());
                 self.send(&stanzas::presence_available(push_name.as_deref()));
+                self.ask_participating(now);
                 // Messages that waited for a connection go out now.
                 self.pump_outbound(now, self.last_wall);
             }

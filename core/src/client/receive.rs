@@ -63,6 +63,7 @@ impl Client {
                             self.forget_devices(&user);
                         }
                     }
+                    Some("w:gp2") => self.on_group_notification(node),
                     _ => {}
                 }
                 self.send(&stanzas::ack_for(node));
@@ -93,6 +94,15 @@ impl Client {
                         .to_owned();
                     self.on_send_query_refused(wall, code);
                 }
+                Some(IqPurpose::GroupInfo) if kind == "error" => {
+                    let code = node
+                        .child("error")
+                        .and_then(|e| e.attr("code"))
+                        .unwrap_or("no code")
+                        .to_owned();
+                    self.on_group_info_refused(now, wall, &code);
+                }
+                Some(IqPurpose::GroupInfo) => self.on_group_info(now, wall, node),
                 Some(IqPurpose::DeviceLists) => self.on_device_lists(now, wall, node),
                 Some(IqPurpose::Bundles) => self.on_bundles(wall, node),
                 Some(purpose) => self.on_iq_answer(now, purpose, node),

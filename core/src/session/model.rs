@@ -3,7 +3,7 @@
 //! the shell carries out against a store, one transaction per batch; the
 //! same writes applied to a [`Session`] give what the store now holds.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use blacksky_proto::Message;
 use blacksky_proto::store as pb;
@@ -122,6 +122,10 @@ pub struct Session {
     /// one Signal session each, under the LID once it is known, whichever
     /// address a message comes from.
     pub lid_for_pn: BTreeMap<String, String>,
+    /// The devices that hold our current sender key, by group: they get
+    /// no distribution message before our next message there. Not part
+    /// of a snapshot: losing it only sends the key again.
+    pub sender_key_shared: BTreeMap<String, BTreeSet<String>>,
 }
 
 impl std::fmt::Debug for Session {
@@ -136,6 +140,7 @@ impl std::fmt::Debug for Session {
             .field("app_state_keys", &self.app_state_keys.len())
             .field("retries", &self.retries.len())
             .field("lid_for_pn", &self.lid_for_pn.len())
+            .field("sender_key_shared", &self.sender_key_shared.len())
             .finish()
     }
 }
@@ -246,6 +251,15 @@ pub enum Write {
     RemoveAppStateKey {
         id: Vec<u8>,
     },
+    /// These devices now hold our sender key for `group`.
+    SenderKeyShared {
+        group: String,
+        devices: Vec<String>,
+    },
+    /// Nobody holds our (new) sender key for `group` yet.
+    ForgetSenderKeyShared {
+        group: String,
+    },
     /// An incoming message; an id already stored is ignored (a redelivery).
     Inbox(InboxEntry),
     /// A retry receipt went (or goes) out for message `id` from `sender`.
@@ -326,6 +340,10 @@ impl std::fmt::Debug for Write {
             Write::ForgetRetry { id, .. } => write!(f, "ForgetRetry({id})"),
             // Phone numbers stay out of Debug.
             Write::LidMapping { .. } => f.write_str("LidMapping"),
+            Write::SenderKeyShared { devices, .. } => {
+                write!(f, "SenderKeyShared({} devices)", devices.len())
+            }
+            Write::ForgetSenderKeyShared { .. } => f.write_str("ForgetSenderKeyShared"),
             Write::Handled { id, outbox, .. } => {
                 write!(f, "Handled({id}, {} replies)", outbox.len())
             }
@@ -434,6 +452,7 @@ impl Session {
             app_state_keys: BTreeMap::new(),
             retries: BTreeMap::new(),
             lid_for_pn: BTreeMap::new(),
+            sender_key_shared: BTreeMap::new(),
         }
     }
 
@@ -517,6 +536,15 @@ impl Session {
             }
             Write::LidMapping { pn, lid } => {
                 self.lid_for_pn.insert(pn.clone(), lid.clone());
+            }
+            Write::SenderKeyShared { group, devices } => {
+                self.sender_key_shared
+                    .entry(group.clone())
+                    .or_default()
+                    .extend(devices.iter().cloned());
+            }
+            Write::ForgetSenderKeyShared { group } => {
+                self.sender_key_shared.remove(group);
             }
             Write::Inbox(_)
             | Write::Handled { .. }

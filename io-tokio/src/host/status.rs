@@ -431,6 +431,8 @@ impl StatusBoard {
             | Event::KeysTakenFromStore { .. }
             | Event::SendFailed { .. }
             | Event::BundleRefused { .. }
+            | Event::GroupsRead { .. }
+            | Event::GroupChanged(_)
             | Event::SignedPreKeyRotated { .. }
             | Event::IqTimedOut { .. } => {}
         }

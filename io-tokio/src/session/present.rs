@@ -100,6 +100,8 @@ pub fn present(event: &Event, display: CodeDisplay, page_on: bool) {
         Event::RetryNotAnswered { id, reason } => {
             tracing::info!(%id, "a retry receipt not answered: {reason}");
         }
+        Event::GroupsRead { count } => tracing::info!(count, "groups the bot is in, read"),
+        Event::GroupChanged(event) => tracing::info!(?event, "a group changed"),
         Event::BundleRefused { reason, .. } => {
             tracing::warn!(
                 "a device of a recipient gets no copy: its pre-key bundle was refused ({reason})"

@@ -601,6 +601,22 @@ macro_rules! sql_store {
                                    ON CONFLICT (session, pn) DO UPDATE SET lid = excluded.lid";
                         Self::execute_two(tx, sql, session, pn, lid).await?;
                     }
+                    Write::SenderKeyShared { group, devices } => {
+                        let sql = "INSERT INTO sender_key_shared (session, group_id, device) \
+                                   VALUES ($1, $2, $3) ON CONFLICT DO NOTHING";
+                        for device in devices {
+                            Self::execute_two(tx, sql, session, group, device).await?;
+                        }
+                    }
+                    Write::ForgetSenderKeyShared { group } => {
+                        sqlx::query(
+                            "DELETE FROM sender_key_shared WHERE session = $1 AND group_id = $2",
+                        )
+                        .bind(session)
+                        .bind(group.as_str())
+                        .execute(&mut **tx)
+                        .await?;
+                    }
                     Write::ForgetRetry { id, sender } => {
                         let sql = "DELETE FROM message_retries \
                                    WHERE session = $1 AND msg_id = $2 AND sender = $3";
@@ -742,6 +758,7 @@ macro_rules! sql_store {
                         "app_state_keys",
                         "message_retries",
                         "lid_mappings",
+                        "sender_key_shared",
                         "alert_outbox",
                         "inbox",
                         "outbox",
@@ -758,6 +775,7 @@ macro_rules! sql_store {
                         "app_state_keys",
                         "message_retries",
                         "lid_mappings",
+                        "sender_key_shared",
                     ]
                 };
                 for table in tables {
@@ -896,6 +914,10 @@ macro_rules! sql_store {
                 for row in read("SELECT pn, lid FROM lid_mappings WHERE session = $1").await? {
                     let (pn, lid) = pair(&row).map_err(db(what))?;
                     session.lid_for_pn.insert(pn, lid);
+                }
+                for row in read("SELECT group_id, device FROM sender_key_shared WHERE session = $1").await? {
+                    let (group, device) = pair(&row).map_err(db(what))?;
+                    session.sender_key_shared.entry(group).or_default().insert(device);
                 }
                 for row in read("SELECT msg_id, sender, count, at FROM message_retries WHERE session = $1").await? {
                     let key = pair(&row).map_err(db(what))?;

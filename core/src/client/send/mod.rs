@@ -12,6 +12,8 @@
 
 pub mod bundles;
 pub mod devices;
+pub mod group;
+mod group_flow;
 mod resend;
 pub mod seal;
 
@@ -22,6 +24,7 @@ use super::{AfterStore, Client, Event, IqPurpose, ms};
 use crate::session::{Outbound, Write};
 use crate::time::UnixMillis;
 use crate::wire::binary::{self, Jid, NodeRef};
+use super::groups::GroupCache;
 use devices::DeviceCache;
 
 /// Ids of messages acked in this connection, kept so that a row handed in
@@ -38,6 +41,8 @@ pub(super) struct Outbox {
     recent: resend::RecentSent,
     /// The chat last shown "typing…" (once per run of answers to it).
     typing_in: Option<Jid>,
+    /// The groups we are in, as last read or told.
+    groups: GroupCache,
 }
 
 #[derive(Debug)]
@@ -52,10 +57,12 @@ struct Queued {
 enum Step {
     #[default]
     Idle,
-    /// A usync query for its users' devices is out.
-    DeviceLists,
+    /// A usync query for the devices of these users is out.
+    DeviceLists { asked: Vec<Jid> },
     /// A key query for the bundles of these devices is out.
     Bundles { devices: Vec<Jid> },
+    /// A metadata query for its group is out.
+    GroupInfo,
     /// Its stanza is being committed.
     Sealing,
 }
@@ -133,7 +140,24 @@ impl Client {
             self.send(&super::stanzas::composing(&to));
             self.outbox.typing_in = Some(to.clone());
         }
-        let users = [to, own];
+        if is_group(&to) {
+            return self.start_group_sealing(now, wall, &id, &to, own);
+        }
+        let Some(devices) = self.devices_of(now, wall, &[to, own]) else {
+            return;
+        };
+        let me = self.session.creds.me.as_ref().map(|me| me.jid.clone());
+        let without_session: Vec<Jid> = devices
+            .iter()
+            .filter(|device| Some(*device) != me.as_ref())
+            .cloned()
+            .collect();
+        self.seal_when_sessions(now, wall, devices, without_session);
+    }
+
+    /// The devices of `users`, or `None` when a usync query for those not
+    /// cached went out (its answer resumes sealing).
+    fn devices_of(&mut self, now: Instant, wall: UnixMillis, users: &[Jid]) -> Option<Vec<Jid>> {
         let ttl = self.config.device_list_ttl_ms;
         let unknown: Vec<Jid> = users
             .iter()
@@ -146,10 +170,10 @@ impl Client {
                 .start(IqPurpose::DeviceLists, now, ms(self.config.iq_timeout_ms));
             let sid = self.iqs.next_id();
             self.send(&devices::device_query(&iq, &sid, &unknown));
-            self.outbox.step = Step::DeviceLists;
-            return;
+            self.outbox.step = Step::DeviceLists { asked: unknown };
+            return None;
         }
-        let devices: Vec<Jid> = users
+        let devices = users
             .iter()
             .flat_map(|user| {
                 let ids = self.outbox.devices.get(user, wall, ttl).unwrap_or_default();
@@ -158,15 +182,25 @@ impl Client {
                     .collect::<Vec<_>>()
             })
             .collect();
-        let me = self.session.creds.me.as_ref().map(|me| me.jid.clone());
-        let without_session: Vec<Jid> = devices
-            .iter()
-            .filter(|device| Some(*device) != me.as_ref())
+        Some(devices)
+    }
+
+    /// Seals the head message for `devices` once each of `copies` (the
+    /// devices that get a 1:1 copy) has a session: asks for the bundles
+    /// of those that have none first.
+    fn seal_when_sessions(
+        &mut self,
+        now: Instant,
+        wall: UnixMillis,
+        devices: Vec<Jid>,
+        copies: Vec<Jid>,
+    ) {
+        let without_session: Vec<Jid> = copies
+            .into_iter()
             .filter(|device| {
                 seal::session_address(&self.session, device)
                     .is_some_and(|address| !self.session.sessions.contains_key(&address))
             })
-            .cloned()
             .collect();
         if without_session.is_empty() {
             return self.seal_head(wall, &devices, &BTreeMap::new());
@@ -180,21 +214,32 @@ impl Client {
 
     /// The usync answer: device lists cached, then on with the message.
     pub(super) fn on_device_lists(&mut self, now: Instant, wall: UnixMillis, answer: NodeRef<'_>) {
+        let len_max = self.config.device_lists_len_max;
+        let mut listed = Vec::new();
         for (user, ids) in devices::parse_device_lists(answer) {
-            let len_max = self.config.device_lists_len_max;
             self.outbox.devices.put(&user, ids, wall, len_max);
+            listed.push(user);
         }
-        if self.outbox.step == Step::DeviceLists {
+        if let Step::DeviceLists { asked } = &self.outbox.step {
+            // A user the answer left out has no device to reach: known as
+            // such until the list is asked for again, not asked forever.
+            for user in asked.clone() {
+                if !listed.contains(&user) {
+                    self.outbox.devices.put(&user, Vec::new(), wall, len_max);
+                }
+            }
             self.outbox.step = Step::Idle;
-            // A user the answer left out has no devices to reach: the
-            // message fails rather than asking forever.
+            // A user with no devices to reach: the message fails. (A
+            // group goes to the members that have devices.)
             if let Some(head) = self.outbox.rows.iter().find(|q| q.row.stanza.is_none()) {
                 let to = Jid::parse(&head.row.to);
                 let listed = to.is_some_and(|to| {
-                    self.outbox
-                        .devices
-                        .get(&to, wall, self.config.device_list_ttl_ms)
-                        .is_some_and(|ids| !ids.is_empty())
+                    is_group(&to)
+                        || self
+                            .outbox
+                            .devices
+                            .get(&to, wall, self.config.device_list_ttl_ms)
+                            .is_some_and(|ids| !ids.is_empty())
                 });
                 if !listed {
                     let id = head.row.id.clone();
@@ -251,13 +296,24 @@ impl Client {
         let Some(to) = Jid::parse(&head.row.to) else {
             return self.fail_outbound(&id, wall, "the recipient is not a JID".into());
         };
-        let out = seal::Outgoing {
-            id: &id,
-            to: &to,
-            message: &message,
-            devices,
+        let sealed = if is_group(&to) {
+            let out = group::GroupOutgoing {
+                id: &id,
+                group: &to,
+                message: &message,
+                devices,
+            };
+            group::seal_group(&self.session, &out, found, &mut self.rng)
+        } else {
+            let out = seal::Outgoing {
+                id: &id,
+                to: &to,
+                message: &message,
+                devices,
+            };
+            seal::seal(&self.session, &out, found, &mut self.rng)
         };
-        let sealed = match seal::seal(&self.session, &out, found, &mut self.rng) {
+        let sealed = match sealed {
             Ok(sealed) => sealed,
             Err(error) => return self.fail_outbound(&id, wall, error.to_string()),
         };
@@ -351,6 +407,11 @@ impl Client {
             me.jid.server().to_owned(),
         ))
     }
+}
+
+/// A group chat (`…@g.us`).
+fn is_group(jid: &Jid) -> bool {
+    jid.server() == "g.us"
 }
 
 /// Device `device` of `user` (a user JID).

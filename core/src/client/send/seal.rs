@@ -34,6 +34,8 @@ pub enum SealError {
     NoDevice,
     #[error("this device is not linked")]
     NotLinked,
+    #[error("our sender key for the group cannot encrypt: {0}")]
+    SenderKey(crate::signal::group::GroupError),
 }
 
 /// What one message is and who gets it.
@@ -185,19 +187,19 @@ pub fn seal_resend(
 }
 
 /// Where a device's copy is encrypted from.
-enum Start<'a> {
+pub(super) enum Start<'a> {
     Stored(Box<SessionRecord>),
     Bundle(&'a PreKeyBundle),
 }
 
 /// This device, as the sender of a message.
-struct Sender<'s> {
+pub(super) struct Sender<'s> {
     own_users: Vec<&'s str>,
     own_device: u16,
 }
 
 impl<'s> Sender<'s> {
-    fn of(session: &'s Session) -> Result<Sender<'s>, SealError> {
+    pub(super) fn of(session: &'s Session) -> Result<Sender<'s>, SealError> {
         let me = session.creds.me.as_ref().ok_or(SealError::NotLinked)?;
         Ok(Sender {
             own_users: std::iter::once(me.jid.user())
@@ -208,11 +210,11 @@ impl<'s> Sender<'s> {
     }
 
     /// One of our account's devices (they get the DSM copy).
-    fn is_own(&self, device: &Jid) -> bool {
+    pub(super) fn is_own(&self, device: &Jid) -> bool {
         self.own_users.contains(&device.user())
     }
 
-    fn is_this_device(&self, device: &Jid) -> bool {
+    pub(super) fn is_this_device(&self, device: &Jid) -> bool {
         self.is_own(device) && device.device().unwrap_or(0) == self.own_device
     }
 
@@ -220,7 +222,7 @@ impl<'s> Sender<'s> {
     /// (started from a bundle if so): the `<enc>` node, with the
     /// session's advance (and a new identity) added to `writes`. `None`
     /// when a bundle does not make a session.
-    fn encrypt(
+    pub(super) fn encrypt(
         &self,
         session: &Session,
         address: String,
@@ -262,7 +264,7 @@ impl<'s> Sender<'s> {
 
 /// `stanza` with our `<device-identity>` when a copy is a pkmsg (the
 /// recipient checks who starts a session with it).
-fn with_device_identity(stanza: Node, session: &Session, any_pkmsg: bool) -> Node {
+pub(super) fn with_device_identity(stanza: Node, session: &Session, any_pkmsg: bool) -> Node {
     match &session.creds.account {
         Some(account) if any_pkmsg => {
             stanza.with_child(Node::new("device-identity").with_bytes(account.clone()))
@@ -307,7 +309,7 @@ fn device_sent(to: &Jid, message: &[u8]) -> Vec<u8> {
 }
 
 /// The stanza `type` WhatsApp expects for a message's kind.
-fn message_type(message: &[u8]) -> &'static str {
+pub(super) fn message_type(message: &[u8]) -> &'static str {
     use crate::message::content::{Content, Kind};
     match Content::decode(message).map(|content| content.kind) {
         Ok(Kind::Reaction(_)) => "reaction",

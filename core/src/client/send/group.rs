@@ -1,0 +1,174 @@
+//! One outgoing group message sealed, as a pure function on the session:
+//! encrypted once under our sender key for the group (`skmsg`), with the
+//! key itself (a sender key distribution message, SKDM) sealed 1:1 for
+//! each member device that does not have it yet. The writes (the sender
+//! key's next iteration, sessions advanced or started, the devices that
+//! now hold the key) are committed with the stanza before it leaves.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use blacksky_proto::Message as _;
+use blacksky_proto::wa;
+use rand_core::CryptoRngCore;
+
+use super::seal::{Sealed, SealError, Sender, Start, message_type, session_address, with_device_identity};
+use crate::message::padding::pad;
+use crate::session::{Session, Write};
+use crate::signal::group::{self, SenderKeyRecord};
+use crate::signal::{MessageKind, PreKeyBundle, SessionRecord};
+use crate::wire::binary::{Jid, Node};
+
+/// What one group message is and who gets it.
+#[derive(Debug)]
+pub struct GroupOutgoing<'a> {
+    pub id: &'a str,
+    /// `…@g.us`.
+    pub group: &'a Jid,
+    /// The `Message` protobuf.
+    pub message: &'a [u8],
+    /// Every device of every member (ours included), as the group
+    /// addresses them.
+    pub devices: &'a [Jid],
+}
+
+/// The name our own sender key for `group` is stored under.
+#[must_use]
+pub fn own_sender_key_name(session: &Session, group: &Jid) -> Option<(String, String)> {
+    let me = session.creds.me.as_ref()?;
+    let sender = crate::signal::address::device_address(&me.jid)?;
+    Some((group.to_string(), sender))
+}
+
+/// The devices of `devices` that need our sender key before they can read
+/// the next message to `group` (all of them when we have no key yet).
+#[must_use]
+pub fn devices_without_key<'d>(
+    session: &Session,
+    group: &Jid,
+    devices: &'d [Jid],
+) -> Vec<&'d Jid> {
+    let has_key = own_sender_key_name(session, group)
+        .is_some_and(|name| session.sender_keys.contains_key(&name));
+    let shared = session.sender_key_shared.get(&group.to_string());
+    devices
+        .iter()
+        .filter(|device| {
+            !has_key || !shared.is_some_and(|shared| shared.contains(&device.to_string()))
+        })
+        .collect()
+}
+
+/// Seals `out`: `<message id to=group type><participants><to jid><enc
+/// type=pkmsg|msg/></to>…</participants><enc v=2 type=skmsg/>
+/// [<device-identity/>]</message>`, starting a session from `bundles`
+/// (by session address) for a device that needs the key and has none.
+pub fn seal_group(
+    session: &Session,
+    out: &GroupOutgoing<'_>,
+    bundles: &BTreeMap<String, PreKeyBundle>,
+    rng: &mut impl CryptoRngCore,
+) -> Result<Sealed, SealError> {
+    let sender = Sender::of(session)?;
+    let (group_name, own_name) = own_sender_key_name(session, out.group).ok_or(SealError::NotLinked)?;
+    let stored = session
+        .sender_keys
+        .get(&(group_name.clone(), own_name.clone()))
+        .and_then(|bytes| SenderKeyRecord::decode(bytes).ok())
+        .filter(|record| group::distribution_message(record).is_ok());
+    let mut writes = Vec::new();
+    let (record, distribution, fresh) = match stored {
+        Some(record) => {
+            let distribution = group::distribution_message(&record).map_err(SealError::SenderKey)?;
+            (record, distribution, false)
+        }
+        None => {
+            let (record, distribution) = group::create_sender_key(rng);
+            // A new key: whoever had the old one must get this one.
+            writes.push(Write::ForgetSenderKeyShared {
+                group: group_name.clone(),
+            });
+            (record, distribution, true)
+        }
+    };
+    let skdm = wa::Message {
+        sender_key_distribution_message: Some(wa::message::SenderKeyDistributionMessage {
+            group_id: Some(group_name.clone()),
+            axolotl_sender_key_distribution_message: Some(distribution.to_bytes()),
+        }),
+        ..wa::Message::default()
+    }
+    .encode_to_vec();
+    let mut participants = Vec::new();
+    let mut left_out = Vec::new();
+    let mut reached = Vec::new();
+    let mut any_pkmsg = false;
+    let needing: BTreeSet<String> = devices_without_key(session, out.group, out.devices)
+        .into_iter()
+        .map(Jid::to_string)
+        .collect();
+    for device in out.devices {
+        if sender.is_this_device(device) || !(fresh || needing.contains(&device.to_string())) {
+            continue;
+        }
+        let Some(address) = session_address(session, device) else {
+            left_out.push(device.clone());
+            continue;
+        };
+        let stored = session
+            .sessions
+            .get(&address)
+            .and_then(|bytes| SessionRecord::decode(bytes).ok());
+        let start = match stored {
+            Some(record) => Start::Stored(Box::new(record)),
+            None => match bundles.get(&address) {
+                Some(bundle) => Start::Bundle(bundle),
+                None => {
+                    left_out.push(device.clone());
+                    continue;
+                }
+            },
+        };
+        let Some(enc) = sender.encrypt(session, address, start, &skdm, &mut writes, rng) else {
+            left_out.push(device.clone());
+            continue;
+        };
+        any_pkmsg |= enc.attr("type") == Some(MessageKind::PreKeyMsg.enc_type());
+        reached.push(device.to_string());
+        participants.push(
+            Node::new("to")
+                .with_attr("jid", device.clone())
+                .with_child(enc),
+        );
+    }
+    let (skmsg, advanced) = group::group_encrypt(&record, &pad(out.message, rng), rng)
+        .map_err(SealError::SenderKey)?;
+    writes.push(Write::SenderKey {
+        group: group_name.clone(),
+        sender: own_name,
+        record: advanced.encode(),
+    });
+    if !reached.is_empty() {
+        writes.push(Write::SenderKeyShared {
+            group: group_name,
+            devices: reached,
+        });
+    }
+    let mut stanza = Node::new("message")
+        .with_attr("id", out.id.to_owned())
+        .with_attr("to", out.group.clone())
+        .with_attr("type", message_type(out.message));
+    if !participants.is_empty() {
+        stanza = stanza.with_child(Node::new("participants").with_children(participants));
+    }
+    let stanza = stanza.with_child(
+        Node::new("enc")
+            .with_attr("v", "2")
+            .with_attr("type", "skmsg")
+            .with_bytes(skmsg),
+    );
+    Ok(Sealed {
+        stanza: with_device_identity(stanza, session, any_pkmsg),
+        writes,
+        left_out,
+    })
+}
