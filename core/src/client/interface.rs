@@ -230,7 +230,9 @@ impl std::fmt::Debug for Event {
                 .field("reason", reason)
                 .finish(),
             // The device JID names a contact: left out.
-            Event::GroupsRead { count } => f.debug_struct("GroupsRead").field("count", count).finish(),
+            Event::GroupsRead { count } => {
+                f.debug_struct("GroupsRead").field("count", count).finish()
+            }
             Event::GroupChanged(event) => f.debug_tuple("GroupChanged").field(event).finish(),
             Event::BundleRefused { reason, .. } => f
                 .debug_struct("BundleRefused")

@@ -11,7 +11,9 @@ use blacksky_proto::Message as _;
 use blacksky_proto::wa;
 use rand_core::CryptoRngCore;
 
-use super::seal::{Sealed, SealError, Sender, Start, message_type, session_address, with_device_identity};
+use super::seal::{
+    SealError, Sealed, Sender, Start, message_type, session_address, with_device_identity,
+};
 use crate::message::padding::pad;
 use crate::session::{Session, Write};
 use crate::signal::group::{self, SenderKeyRecord};
@@ -42,11 +44,7 @@ pub fn own_sender_key_name(session: &Session, group: &Jid) -> Option<(String, St
 /// The devices of `devices` that need our sender key before they can read
 /// the next message to `group` (all of them when we have no key yet).
 #[must_use]
-pub fn devices_without_key<'d>(
-    session: &Session,
-    group: &Jid,
-    devices: &'d [Jid],
-) -> Vec<&'d Jid> {
+pub fn devices_without_key<'d>(session: &Session, group: &Jid, devices: &'d [Jid]) -> Vec<&'d Jid> {
     let has_key = own_sender_key_name(session, group)
         .is_some_and(|name| session.sender_keys.contains_key(&name));
     let shared = session.sender_key_shared.get(&group.to_string());
@@ -69,7 +67,8 @@ pub fn seal_group(
     rng: &mut impl CryptoRngCore,
 ) -> Result<Sealed, SealError> {
     let sender = Sender::of(session)?;
-    let (group_name, own_name) = own_sender_key_name(session, out.group).ok_or(SealError::NotLinked)?;
+    let (group_name, own_name) =
+        own_sender_key_name(session, out.group).ok_or(SealError::NotLinked)?;
     let stored = session
         .sender_keys
         .get(&(group_name.clone(), own_name.clone()))
@@ -78,7 +77,8 @@ pub fn seal_group(
     let mut writes = Vec::new();
     let (record, distribution, fresh) = match stored {
         Some(record) => {
-            let distribution = group::distribution_message(&record).map_err(SealError::SenderKey)?;
+            let distribution =
+                group::distribution_message(&record).map_err(SealError::SenderKey)?;
             (record, distribution, false)
         }
         None => {
@@ -140,8 +140,8 @@ pub fn seal_group(
                 .with_child(enc),
         );
     }
-    let (skmsg, advanced) = group::group_encrypt(&record, &pad(out.message, rng), rng)
-        .map_err(SealError::SenderKey)?;
+    let (skmsg, advanced) =
+        group::group_encrypt(&record, &pad(out.message, rng), rng).map_err(SealError::SenderKey)?;
     writes.push(Write::SenderKey {
         group: group_name.clone(),
         sender: own_name,
@@ -172,3 +172,6 @@ pub fn seal_group(
         left_out,
     })
 }
+
+#[cfg(test)]
+mod tests;

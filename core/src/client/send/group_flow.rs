@@ -183,6 +183,9 @@ impl Client {
         let own_device = me.jid.device().unwrap_or(0);
         device.device().unwrap_or(0) == own_device
             && (device.user() == me.jid.user()
-                || me.lid.as_ref().is_some_and(|lid| lid.user() == device.user()))
+                || me
+                    .lid
+                    .as_ref()
+                    .is_some_and(|lid| lid.user() == device.user()))
     }
 }

@@ -16,15 +16,17 @@ pub mod group;
 mod group_flow;
 mod resend;
 pub mod seal;
+#[cfg(test)]
+mod test_peer;
 
 use std::collections::{BTreeMap, VecDeque};
 use std::time::Instant;
 
+use super::groups::GroupCache;
 use super::{AfterStore, Client, Event, IqPurpose, ms};
 use crate::session::{Outbound, Write};
 use crate::time::UnixMillis;
 use crate::wire::binary::{self, Jid, NodeRef};
-use super::groups::GroupCache;
 use devices::DeviceCache;
 
 /// Ids of messages acked in this connection, kept so that a row handed in
