@@ -109,7 +109,9 @@ fn take_key(peer: &mut NodePeer, group_peer: &mut NodePeer, stanza: &Node) -> bo
     let message = wa::Message::decode(unpad(&padded).expect("padding")).expect("a Message");
     let skdm = message.sender_key_distribution_message.expect("an SKDM");
     assert_eq!(skdm.group_id.as_deref(), Some(GROUP));
-    let key = skdm.axolotl_sender_key_distribution_message.expect("axolotl");
+    let key = skdm
+        .axolotl_sender_key_distribution_message
+        .expect("axolotl");
     group_peer.ok(json!({
         "op": "process", "group": GROUP, "sender": US_IN_GROUP, "skdm": B64.encode(key),
     }));
@@ -145,18 +147,27 @@ fn baileys_reads_our_group_messages_and_a_new_key_only_once_it_came() {
     let bundles = BTreeMap::from([(MEMBER_ADDRESS.to_owned(), bundle_from_json(&bundle))]);
 
     let first = bot.send("hello group", &bundles);
-    assert!(take_key(&mut peer, &mut group_peer, &first), "the key comes first");
-    assert_eq!(open_skmsg(&mut group_peer, &first).as_deref(), Ok("hello group"));
+    assert!(
+        take_key(&mut peer, &mut group_peer, &first),
+        "the key comes first"
+    );
+    assert_eq!(
+        open_skmsg(&mut group_peer, &first).as_deref(),
+        Ok("hello group")
+    );
     for text in ["second", "third"] {
         let next = bot.send(text, &BTreeMap::new());
-        assert!(next.child("participants").is_none(), "the member has the key");
+        assert!(
+            next.child("participants").is_none(),
+            "the member has the key"
+        );
         assert_eq!(open_skmsg(&mut group_peer, &next).as_deref(), Ok(text));
     }
 
     // Our key is made anew (someone left): a message under it without its
     // distribution does not open; with it, it does.
-    let (group, sender) = own_sender_key_name(&bot.session, &Jid::parse(GROUP).expect("group"))
-        .expect("linked");
+    let (group, sender) =
+        own_sender_key_name(&bot.session, &Jid::parse(GROUP).expect("group")).expect("linked");
     bot.session.apply(&Write::RemoveSenderKey {
         group: group.clone(),
         sender,
