@@ -56,6 +56,27 @@ pub fn devices_without_key<'d>(session: &Session, group: &Jid, devices: &'d [Jid
         .collect()
 }
 
+/// `message` (a `Message`'s bytes) with our current sender key for
+/// `group` added as its `senderKeyDistributionMessage` (field 2; appended,
+/// which protobuf reads as set): what a member device that asked again
+/// gets 1:1. `None` without a key of ours.
+#[must_use]
+pub fn with_own_distribution(session: &Session, group: &Jid, message: &[u8]) -> Option<Vec<u8>> {
+    let name = own_sender_key_name(session, group)?;
+    let record = SenderKeyRecord::decode(session.sender_keys.get(&name)?).ok()?;
+    let distribution = group::distribution_message(&record).ok()?;
+    let skdm = wa::message::SenderKeyDistributionMessage {
+        group_id: Some(name.0),
+        axolotl_sender_key_distribution_message: Some(distribution.to_bytes()),
+    }
+    .encode_to_vec();
+    let mut out = message.to_vec();
+    prost::encoding::encode_key(2, prost::encoding::WireType::LengthDelimited, &mut out);
+    prost::encoding::encode_varint(skdm.len() as u64, &mut out);
+    out.extend_from_slice(&skdm);
+    Some(out)
+}
+
 /// Seals `out`: `<message id to=group type><participants><to jid><enc
 /// type=pkmsg|msg/></to>…</participants><enc v=2 type=skmsg/>
 /// [<device-identity/>]</message>`, starting a session from `bundles`

@@ -74,9 +74,18 @@ impl NoResend {
 
 impl Client {
     /// `<receipt type=retry from=device id><retry count/>[<registration/>
-    /// <keys/>]`: seal the message again for that device.
+    /// <keys/>]` (in a group: `from=group participant=device`): seal the
+    /// message again for that device.
     pub(crate) fn on_retry_receipt(&mut self, receipt: NodeRef<'_>) {
-        let (Some(id), Some(device)) = (receipt.attr("id"), receipt.attr_jid("from")) else {
+        let Some(from) = receipt.attr_jid("from") else {
+            return;
+        };
+        let device = if from.server() == "g.us" {
+            receipt.attr_jid("participant")
+        } else {
+            Some(from)
+        };
+        let (Some(id), Some(device)) = (receipt.attr("id"), device) else {
             return;
         };
         let count = receipt
@@ -85,6 +94,19 @@ impl Client {
             .and_then(|count| count.parse::<u32>().ok())
             .unwrap_or(1);
         let (chat, message) = match self.take_resend(id, &device) {
+            Ok((chat, message)) if chat.server() == "g.us" => {
+                // The device missed our sender key or its message: it gets
+                // the message 1:1, with the key for the next ones.
+                match super::group::with_own_distribution(&self.session, &chat, &message) {
+                    Some(message) => (chat, message),
+                    None => {
+                        return self.event(Event::RetryNotAnswered {
+                            id: id.to_owned(),
+                            reason: "our sender key for the group is gone".to_owned(),
+                        });
+                    }
+                }
+            }
             Ok(found) => found,
             Err(why) => {
                 return self.event(Event::RetryNotAnswered {
@@ -125,11 +147,18 @@ impl Client {
         let Ok(stanza) = binary::encode(&sealed.stanza) else {
             return;
         };
+        let mut writes = sealed.writes;
+        if chat.server() == "g.us" {
+            writes.push(crate::session::Write::SenderKeyShared {
+                group: chat.to_string(),
+                devices: vec![device.to_string()],
+            });
+        }
         self.event(Event::RetryAnswered {
             id: id.to_owned(),
             fresh_session: bundle.is_some(),
         });
-        self.store(sealed.writes, AfterStore::Resend { stanza });
+        self.store(writes, AfterStore::Resend { stanza });
     }
 
     /// The chat and message `id` went out as, if `device` may have it
@@ -142,7 +171,18 @@ impl Client {
             .iter_mut()
             .find(|m| m.id == id)
             .ok_or(NoResend::Unknown)?;
-        if !is_recipient(&self.session, &recent.to, device) {
+        let recipient = if recent.to.server() == "g.us" {
+            // A member of the group as we know it, or one of our devices.
+            is_own(&self.session, device)
+                || self
+                    .outbox
+                    .groups
+                    .any(&recent.to)
+                    .is_some_and(|group| group.participant(device).is_some())
+        } else {
+            is_recipient(&self.session, &recent.to, device)
+        };
+        if !recipient {
             return Err(NoResend::NotARecipient);
         }
         let key = device.to_string();
@@ -163,10 +203,7 @@ impl Client {
 /// message sealed for them.
 fn is_recipient(session: &Session, to: &Jid, device: &Jid) -> bool {
     let user = device.user();
-    let own = session.creds.me.as_ref().is_some_and(|me| {
-        me.jid.user() == user || me.lid.as_ref().is_some_and(|lid| lid.user() == user)
-    });
-    if own || user == to.user() {
+    if is_own(session, device) || user == to.user() {
         return true;
     }
     if is_lid(device) {
@@ -180,6 +217,14 @@ fn is_recipient(session: &Session, to: &Jid, device: &Jid) -> bool {
             .get(user)
             .is_some_and(|lid| lid == to.user())
     }
+}
+
+/// One of our own account's devices (by number or LID).
+fn is_own(session: &Session, device: &Jid) -> bool {
+    let user = device.user();
+    session.creds.me.as_ref().is_some_and(|me| {
+        me.jid.user() == user || me.lid.as_ref().is_some_and(|lid| lid.user() == user)
+    })
 }
 
 #[cfg(test)]

@@ -150,8 +150,9 @@ pub fn seal_resend(
     if sender.is_this_device(resend.device) {
         return Err(SealError::NoDevice);
     }
+    let in_group = resend.chat.server() == "g.us";
     let dsm;
-    let plaintext = if sender.is_own(resend.device) {
+    let plaintext = if sender.is_own(resend.device) && !in_group {
         dsm = device_sent(resend.chat, resend.message);
         dsm.as_slice()
     } else {
@@ -174,11 +175,19 @@ pub fn seal_resend(
         .encrypt(session, address, start, plaintext, &mut writes, rng)
         .ok_or(SealError::NoDevice)?;
     let pkmsg = enc.attr("type") == Some(MessageKind::PreKeyMsg.enc_type());
-    let stanza = Node::new("message")
-        .with_attr("id", resend.id.to_owned())
-        .with_attr("to", resend.device.clone())
-        .with_attr("type", message_type(resend.message))
-        .with_child(enc.with_attr("count", resend.count.to_string()));
+    // To the device itself; in a group to the group, naming the device.
+    let stanza = if in_group {
+        Node::new("message")
+            .with_attr("id", resend.id.to_owned())
+            .with_attr("to", resend.chat.clone())
+            .with_attr("participant", resend.device.clone())
+    } else {
+        Node::new("message")
+            .with_attr("id", resend.id.to_owned())
+            .with_attr("to", resend.device.clone())
+    }
+    .with_attr("type", message_type(resend.message))
+    .with_child(enc.with_attr("count", resend.count.to_string()));
     Ok(Sealed {
         stanza: with_device_identity(stanza, session, pkmsg),
         writes,

@@ -220,12 +220,66 @@ fn a_member_without_session_or_bundle_is_left_out_and_not_marked() {
     let bob = Member::new("4915550000002", 0, &mut rng);
     let bundles = bundles_of(&session, &[&alice]);
     let sealed = seal_for(&session, "G1", "hi", &[&alice, &bob], &bundles, &mut rng);
-    assert_eq!(sealed.left_out, [bob.jid.clone()]);
+    assert_eq!(sealed.left_out, std::slice::from_ref(&bob.jid));
     commit(&mut session, &sealed);
     let shared = &session.sender_key_shared[&format!("{GROUP}@g.us")];
     assert!(shared.contains(&alice.jid.to_string()) && !shared.contains(&bob.jid.to_string()));
     assert_eq!(
         devices_without_key(&session, &group(), &[alice.jid.clone(), bob.jid.clone()]),
         [&bob.jid]
+    );
+}
+
+#[test]
+fn a_member_that_asks_again_gets_the_message_and_the_key_one_to_one() {
+    let mut rng = ChaCha20Rng::seed_from_u64(8);
+    let mut session = bot(&mut rng);
+    let mut alice = Member::new("4915550000001", 0, &mut rng);
+    let bundles = bundles_of(&session, &[&alice]);
+    let message = text("missed");
+    let devices = [alice.jid.clone()];
+    let out = GroupOutgoing {
+        id: "G1",
+        group: &group(),
+        message: &message,
+        devices: &devices,
+    };
+    let sealed = seal_group(&session, &out, &bundles, &mut rng).expect("sealed");
+    commit(&mut session, &sealed);
+    // Alice lost it all (say her device was restored): she asks again.
+    let with_key = with_own_distribution(&session, &group(), &message).expect("our key");
+    let resend = super::super::seal::Resend {
+        id: "G1",
+        chat: &group(),
+        device: &alice.jid,
+        message: &with_key,
+        count: 1,
+    };
+    let answer =
+        super::super::seal::seal_resend(&session, &resend, None, &mut rng).expect("sealed");
+    commit(&mut session, &answer);
+    assert_eq!(answer.stanza.attr_jid("to"), Some(group()));
+    assert_eq!(
+        answer.stanza.attr_jid("participant"),
+        Some(alice.jid.clone())
+    );
+    let enc = answer.stanza.child("enc").expect("one enc");
+    assert_eq!(enc.attr("count"), Some("1"));
+    // Alice's session with us was started by the first message's pkmsg;
+    // she opens this copy like a 1:1 message and finds text and key.
+    alice.read(&sealed.stanza, &mut rng).expect("first read");
+    let direct = Node::new("message").with_child(
+        Node::new("participants").with_child(
+            Node::new("to")
+                .with_attr("jid", alice.jid.clone())
+                .with_child(enc.clone()),
+        ),
+    );
+    let (_, bytes) = alice.peer.open(&direct, &alice.jid, &mut rng);
+    let read = wa::Message::decode(bytes.as_slice()).expect("a Message");
+    assert_eq!(read.conversation.as_deref(), Some("missed"));
+    assert!(
+        read.sender_key_distribution_message.is_some(),
+        "with our key"
     );
 }
