@@ -267,7 +267,7 @@ fn open_pairwise(
     }
     opened.writes.push(Write::SignalSession {
         address: sender.address.clone(),
-        record: record.encode(),
+        record: record.encode_stamped(rng.next_u64()),
         replaces: Replaces::current(session, &sender.address),
     });
     Ok(plaintext)

@@ -21,9 +21,17 @@ impl SessionRecord {
     /// The stored form.
     #[must_use]
     pub fn encode(&self) -> Vec<u8> {
+        self.encode_stamped(0)
+    }
+
+    /// The stored form with `stamp` (fresh and random for each write to a
+    /// store: see `write_stamp` in `signal_record.proto`).
+    #[must_use]
+    pub fn encode_stamped(&self, stamp: u64) -> Vec<u8> {
         pb::SignalRecord {
             current: Some(state_to_pb(&self.current)),
             previous: self.previous.iter().map(state_to_pb).collect(),
+            write_stamp: stamp,
         }
         .encode_to_vec()
     }

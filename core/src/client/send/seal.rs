@@ -260,7 +260,7 @@ impl<'s> Sender<'s> {
         writes.push(Write::SignalSession {
             replaces: Replaces::current(session, &address),
             address,
-            record: record.encode(),
+            record: record.encode_stamped(rng.next_u64()),
         });
         Some(
             Node::new("enc")
