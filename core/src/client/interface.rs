@@ -122,6 +122,11 @@ pub enum Event {
     GroupsRead {
         count: usize,
     },
+    /// The server would not list our groups (each is read when first
+    /// needed instead).
+    GroupsNotRead {
+        code: String,
+    },
     /// A group changed (members, admins, subject, settings), as its
     /// `w:gp2` notification said.
     GroupChanged(GroupEvent),
@@ -234,6 +239,9 @@ impl std::fmt::Debug for Event {
                 f.debug_struct("GroupsRead").field("count", count).finish()
             }
             Event::GroupChanged(event) => f.debug_tuple("GroupChanged").field(event).finish(),
+            Event::GroupsNotRead { code } => {
+                f.debug_struct("GroupsNotRead").field("code", code).finish()
+            }
             Event::BundleRefused { reason, .. } => f
                 .debug_struct("BundleRefused")
                 .field("reason", reason)

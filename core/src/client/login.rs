@@ -71,8 +71,8 @@ impl Client {
             IqPurpose::Ping
             | IqPurpose::DeviceLists
             | IqPurpose::Bundles
-            | IqPurpose::GroupInfo => {}
-            IqPurpose::Participating => self.on_participating(self.last_wall, node),
+            | IqPurpose::GroupInfo
+            | IqPurpose::Participating => {}
             IqPurpose::PreKeyCount => {
                 let count = node
                     .child("count")

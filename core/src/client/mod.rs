@@ -281,9 +281,10 @@ impl Client {
             self.event(Event::IqTimedOut {
                 purpose: purpose.clone(),
             });
-            // A lost ping is covered by the silence deadline; a lost setup
-            // request leaves the session half-open, so start over.
-            if purpose != IqPurpose::Ping {
+            // A lost ping is covered by the silence deadline, a lost list
+            // of groups by reading each when needed; a lost setup request
+            // leaves the session half-open, so start over.
+            if !matches!(purpose, IqPurpose::Ping | IqPurpose::Participating) {
                 return self.close(DisconnectReason::TimedOut);
             }
         }

@@ -103,6 +103,17 @@ impl Client {
                     self.on_group_info_refused(now, wall, &code);
                 }
                 Some(IqPurpose::GroupInfo) => self.on_group_info(now, wall, node),
+                // Without the list the groups are read one by one when
+                // first needed: nothing to end the connection for.
+                Some(IqPurpose::Participating) if kind == "error" => {
+                    let code = node
+                        .child("error")
+                        .and_then(|e| e.attr("code"))
+                        .unwrap_or("no code")
+                        .to_owned();
+                    self.event(Event::GroupsNotRead { code });
+                }
+                Some(IqPurpose::Participating) => self.on_participating(wall, node),
                 Some(IqPurpose::DeviceLists) => self.on_device_lists(now, wall, node),
                 Some(IqPurpose::Bundles) => self.on_bundles(wall, node),
                 Some(purpose) => self.on_iq_answer(now, purpose, node),

@@ -432,6 +432,7 @@ impl StatusBoard {
             | Event::SendFailed { .. }
             | Event::BundleRefused { .. }
             | Event::GroupsRead { .. }
+            | Event::GroupsNotRead { .. }
             | Event::GroupChanged(_)
             | Event::SignedPreKeyRotated { .. }
             | Event::IqTimedOut { .. } => {}

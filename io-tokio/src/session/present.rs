@@ -101,6 +101,11 @@ pub fn present(event: &Event, display: CodeDisplay, page_on: bool) {
             tracing::info!(%id, "a retry receipt not answered: {reason}");
         }
         Event::GroupsRead { count } => tracing::info!(count, "groups the bot is in, read"),
+        Event::GroupsNotRead { code } => {
+            tracing::info!(
+                "the server would not list the bot's groups ({code}): each is read when first needed"
+            )
+        }
         Event::GroupChanged(event) => tracing::info!(?event, "a group changed"),
         Event::BundleRefused { reason, .. } => {
             tracing::warn!(
