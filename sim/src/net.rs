@@ -403,11 +403,18 @@ impl From<ControlError> for ApiError {
             | ControlError::BadCode { .. }
             | ControlError::BadPhone
             | ControlError::BadGroup
-            | ControlError::TextTooLong { .. } => StatusCode::BAD_REQUEST,
+            | ControlError::TextTooLong { .. }
+            | ControlError::BadSubject { .. }
+            | ControlError::BadDescription { .. }
+            | ControlError::NoMembers => StatusCode::BAD_REQUEST,
             ControlError::UnknownRef { .. }
             | ControlError::UnknownMessage { .. }
             | ControlError::UnknownConn { .. }
-            | ControlError::NoCodeRequest => StatusCode::NOT_FOUND,
+            | ControlError::NoCodeRequest
+            | ControlError::UnknownGroup { .. } => StatusCode::NOT_FOUND,
+            ControlError::NotAMember { .. } | ControlError::NotAdmin { .. } => {
+                StatusCode::FORBIDDEN
+            }
             ControlError::NoiseKeyMismatch { .. } | ControlError::IdentityKeyMismatch { .. } => {
                 StatusCode::UNPROCESSABLE_ENTITY
             }
@@ -416,11 +423,15 @@ impl From<ControlError> for ApiError {
             | ControlError::NoFreeDeviceId
             | ControlError::NoSession { .. }
             | ControlError::DeviceOffline { .. }
-            | ControlError::TooManyRetries { .. } => StatusCode::CONFLICT,
+            | ControlError::TooManyRetries { .. }
+            | ControlError::GroupExists { .. } => StatusCode::CONFLICT,
             ControlError::TooManyContacts { .. }
             | ControlError::TooManyGroups { .. }
             | ControlError::TooManyDevices { .. }
-            | ControlError::MailboxFull { .. } => StatusCode::INSUFFICIENT_STORAGE,
+            | ControlError::MailboxFull { .. }
+            | ControlError::TooManyGroupsKept { .. }
+            | ControlError::TooManyMembers { .. }
+            | ControlError::TooManyHeldKeys { .. } => StatusCode::INSUFFICIENT_STORAGE,
             ControlError::DeviceKeys(_) | ControlError::Signal(_) | ControlError::SenderKey(_) => {
                 StatusCode::INTERNAL_SERVER_ERROR
             }

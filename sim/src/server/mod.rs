@@ -36,6 +36,11 @@ mod bundles;
 mod config;
 mod conn;
 mod contacts;
+mod group_controls;
+mod group_iq;
+mod group_stanzas;
+mod groups;
+mod bot_group_messages;
 mod ids;
 mod iq;
 mod login;
@@ -70,6 +75,11 @@ use rand_core::SeedableRng;
 
 pub use config::{DEFAULT_PHONE, ServerConfig, TEST_ROOT_PRIVATE};
 pub use contacts::{CONTACTS_LEN_MAX, DEVICES_PER_CONTACT_MAX, GROUPS_PER_CONTACT_MAX};
+pub use group_controls::{GroupChange, GroupState, NewGroup};
+pub use groups::{
+    DESCRIPTION_CHARS_MAX, GROUPS_LEN_MAX, GroupAddressing, HELD_KEYS_PER_GROUP_MAX,
+    MEMBERS_PER_GROUP_MAX, Rank, SUBJECT_CHARS_MAX,
+};
 pub use mailbox::MESSAGES_LEN_MAX;
 pub use output::{
     ConnId, ControlError, HandshakeKind, ReceiptKind, RetryOutcome, ServerEvent, ServerOutput,
@@ -113,6 +123,8 @@ pub struct FakeServer {
     contacts: Contacts,
     /// The account's phone as a Signal device (it reads DSM copies).
     own_phone: OwnPhone,
+    /// The groups, their members and the bot's sender keys they hold.
+    groups: groups::Groups,
     /// What the bot's messages broke, in a ring.
     violations: Violations,
     /// Retry receipts the played devices sent, per message and device.
@@ -167,6 +179,7 @@ impl FakeServer {
             mailbox: Mailbox::default(),
             contacts: Contacts::default(),
             own_phone: OwnPhone::default(),
+            groups: groups::Groups::default(),
             violations: Violations::default(),
             retry_counts: RetryCounts::default(),
             outputs: VecDeque::new(),
