@@ -120,7 +120,7 @@ impl FakeServer {
                     self.on_link_code_iq(conn, &id, reg);
                 }
             }
-            ("get" | "set", "encrypt" | "passive") if device.is_none() => {
+            ("get" | "set", "encrypt" | "passive" | "w:g2") if device.is_none() => {
                 let what = format!("{xmlns} iq before login");
                 self.refuse_iq(conn, &id, 401, "not-authorized", what);
             }
@@ -136,6 +136,7 @@ impl FakeServer {
                 );
                 self.send(conn, &reply);
             }
+            ("get" | "set", "w:g2") => self.on_group_iq(conn, &id, kind, iq),
             // Before login a usync is no request the server knows (501).
             ("get", "usync") if device.is_some() => self.on_usync(conn, &id, iq),
             ("get", "encrypt") if iq.child("key").is_some() => {
