@@ -72,7 +72,8 @@ impl FakeServer {
     }
 
     /// The contact `from_phone` writes `text` in the group
-    /// `<group_jid_user>@g.us`: one skmsg under its sender key for that
+    /// `<group_jid_user>@g.us` (a member of it, if the server keeps that
+    /// group: [`FakeServer::create_group`]): one skmsg under its sender key for that
     /// group (made on first use), preceded, for each device that has not
     /// had the key yet, by a 1:1 pkmsg/msg carrying
     /// `Message { senderKeyDistributionMessage }`. Returns the message id.
@@ -84,6 +85,16 @@ impl FakeServer {
     ) -> Result<String, ControlError> {
         check_group(group_jid_user)?;
         check_phone(from_phone)?;
+        // A group the server keeps takes only its members' words (only
+        // its admins' while announce-only); others are ad hoc.
+        if let Some(group) = self.groups.get(group_jid_user) {
+            let rank = group
+                .rank(from_phone)
+                .ok_or(ControlError::NotAMember { role: "writer" })?;
+            if group.announce && !rank.is_admin() {
+                return Err(ControlError::NotAdmin { role: "writer" });
+            }
+        }
         let devices = self.sendable_devices(text)?;
         let rng = &mut self.rng;
         let sender_key = self
