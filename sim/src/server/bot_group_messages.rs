@@ -135,9 +135,15 @@ impl FakeServer {
             .find(|e| e.attr("type") == Some("skmsg"))
             .ok_or("a group <message> without <enc type=skmsg>")?;
         if skmsg.attr("v") != Some("2") {
-            return Err(format!("<enc type=skmsg> has v={:?}, expected 2", skmsg.attr("v")));
+            return Err(format!(
+                "<enc type=skmsg> has v={:?}, expected 2",
+                skmsg.attr("v")
+            ));
         }
-        let skmsg = skmsg.bytes().ok_or("<enc type=skmsg> without bytes")?.to_vec();
+        let skmsg = skmsg
+            .bytes()
+            .ok_or("<enc type=skmsg> without bytes")?
+            .to_vec();
         let mut pairwise = Vec::new();
         let own = self.config.phone.clone();
         for to_node in node
@@ -265,14 +271,17 @@ impl FakeServer {
         let plain = unpad(padded).map_err(|e| ViolationKind::BadPadding {
             what: e.to_string(),
         })?;
-        let message =
-            wa::Message::decode(plain).map_err(|e| bad(format!("not a Message: {e}")))?;
+        let message = wa::Message::decode(plain).map_err(|e| bad(format!("not a Message: {e}")))?;
         let skdm = message
             .sender_key_distribution_message
             .as_ref()
-            .ok_or_else(|| bad("a group's pairwise message without senderKeyDistributionMessage".into()))?;
+            .ok_or_else(|| {
+                bad("a group's pairwise message without senderKeyDistributionMessage".into())
+            })?;
         if skdm.group_id.as_deref() != Some(group_jid_text(cx.group).as_str()) {
-            return Err(bad("senderKeyDistributionMessage.groupId is not this group".into()));
+            return Err(bad(
+                "senderKeyDistributionMessage.groupId is not this group".into(),
+            ));
         }
         let bytes = skdm
             .axolotl_sender_key_distribution_message
@@ -289,9 +298,7 @@ impl FakeServer {
         let current = group.held.get(&holder).cloned().unwrap_or_default();
         let next = process_distribution(&current, bytes)
             .map_err(|e| bad(format!("the sender key does not parse: {e}")))?;
-        group
-            .hold(holder, next)
-            .map_err(|e| bad(e.to_string()))
+        group.hold(holder, next).map_err(|e| bad(e.to_string()))
     }
 
     /// Every device of every member reads the skmsg with the key it

@@ -253,7 +253,13 @@ impl FakeServer {
 
     /// A message with a pkmsg must carry the sending device's signed
     /// identity: the account's signature over it, and the device's own.
-    pub(super) fn check_message_identity(&mut self, conn: ConnId, id: &str, sender: u8, node: &Node) -> bool {
+    pub(super) fn check_message_identity(
+        &mut self,
+        conn: ConnId,
+        id: &str,
+        sender: u8,
+        node: &Node,
+    ) -> bool {
         let kind = match node.child("device-identity").and_then(Node::bytes) {
             None => ViolationKind::MissingDeviceIdentity,
             Some(bytes) => match self.verify_device_identity(sender, bytes) {
@@ -446,7 +452,13 @@ impl FakeServer {
 
     /// `<ack class=message id from=to t>` (with `error` for a message the
     /// server refuses).
-    pub(super) fn send_message_ack(&mut self, conn: ConnId, id: &str, to: Option<&Jid>, error: Option<u16>) {
+    pub(super) fn send_message_ack(
+        &mut self,
+        conn: ConnId,
+        id: &str,
+        to: Option<&Jid>,
+        error: Option<u16>,
+    ) {
         let mut ack = Node::new("ack")
             .with_attr("class", "message")
             .with_attr("id", id.to_owned());

@@ -40,17 +40,33 @@ pub struct NewGroup {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum GroupChange {
-    Add { phones: Vec<String> },
-    Remove { phones: Vec<String> },
-    Promote { phones: Vec<String> },
-    Demote { phones: Vec<String> },
+    Add {
+        phones: Vec<String>,
+    },
+    Remove {
+        phones: Vec<String>,
+    },
+    Promote {
+        phones: Vec<String>,
+    },
+    Demote {
+        phones: Vec<String>,
+    },
     /// The actor leaves.
     Leave,
-    Subject { subject: String },
+    Subject {
+        subject: String,
+    },
     /// `None` deletes it.
-    Description { body: Option<String> },
-    Announce { on: bool },
-    Locked { on: bool },
+    Description {
+        body: Option<String>,
+    },
+    Announce {
+        on: bool,
+    },
+    Locked {
+        on: bool,
+    },
     /// A new invite code; the old one stops working.
     RevokeInvite,
 }
@@ -202,7 +218,9 @@ impl FakeServer {
         let own = self.config.phone.clone();
         let bot_was_in = group.members.contains_key(&own);
         let (done, child) = match change {
-            GroupChange::Add { phones } => self.participants_change(id, ParticipantAction::Add, phones)?,
+            GroupChange::Add { phones } => {
+                self.participants_change(id, ParticipantAction::Add, phones)?
+            }
             GroupChange::Remove { phones } => {
                 self.participants_change(id, ParticipantAction::Remove, phones)?
             }
@@ -331,7 +349,11 @@ impl FakeServer {
                 if group.rank(phone) == Some(Rank::Superadmin) {
                     return Err(406);
                 }
-                if group.remove(phone) { Ok(()) } else { Err(404) }
+                if group.remove(phone) {
+                    Ok(())
+                } else {
+                    Err(404)
+                }
             }
             ParticipantAction::Promote | ParticipantAction::Demote => {
                 let rank = group.rank(phone).ok_or(404u16)?;

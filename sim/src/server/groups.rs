@@ -265,9 +265,11 @@ impl Groups {
 
     /// The group `id`, or the control error naming it unknown.
     pub(crate) fn known_mut(&mut self, id: &str) -> Result<&mut Group, ControlError> {
-        self.by_id.get_mut(id).ok_or_else(|| ControlError::UnknownGroup {
-            group: id.to_owned(),
-        })
+        self.by_id
+            .get_mut(id)
+            .ok_or_else(|| ControlError::UnknownGroup {
+                group: id.to_owned(),
+            })
     }
 
     /// A fresh id in WhatsApp's new form (18 digits from `120363`).

@@ -31,6 +31,7 @@
 //! again) and `violations` (what a real server or contact would refuse).
 
 mod account;
+mod bot_group_messages;
 mod bot_messages;
 mod bundles;
 mod config;
@@ -40,7 +41,6 @@ mod group_controls;
 mod group_iq;
 mod group_stanzas;
 mod groups;
-mod bot_group_messages;
 mod ids;
 mod iq;
 mod login;
