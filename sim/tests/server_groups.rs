@@ -879,3 +879,46 @@ fn a_message_to_a_group_we_left_is_refused() {
     assert_eq!(kinds, [ViolationKind::NotInGroup]);
     assert!(read_by(&server, BOB, "3EB0X1").is_empty());
 }
+
+// ---- members writing ----
+
+#[test]
+fn a_member_writing_in_a_lid_group_is_named_by_lid_with_its_number() {
+    let (mut server, mut bot) = online(15);
+    group(
+        &mut server,
+        &mut bot,
+        Some(Rank::Member),
+        GroupAddressing::Lid,
+    );
+    server.send_group_text(GROUP, BOB, "hi all").expect("sent");
+    let got = bot.pump(&mut server);
+    let message = got.iter().find(|n| n.tag == "message").expect("delivered");
+    let bob_lid = server.contact_lid(BOB).expect("a lid");
+    assert_eq!(jid_text(message, "from"), format!("{GROUP}@g.us"));
+    assert_eq!(jid_text(message, "participant"), format!("{bob_lid}@lid"));
+    assert_eq!(
+        jid_text(message, "participant_pn"),
+        format!("{BOB}@s.whatsapp.net")
+    );
+    assert_eq!(message.attr("addressing_mode"), Some("lid"));
+    // A PN group names the writer by number, as before.
+    let pn_group = server
+        .create_group(&NewGroup {
+            subject: "by number".into(),
+            creator: ALICE.into(),
+            members: vec![BOB.into()],
+            bot: Some(Rank::Member),
+            ..NewGroup::default()
+        })
+        .expect("made");
+    bot.pump(&mut server);
+    server.send_group_text(&pn_group, BOB, "hi").expect("sent");
+    let got = bot.pump(&mut server);
+    let message = got.iter().find(|n| n.tag == "message").expect("delivered");
+    assert_eq!(
+        jid_text(message, "participant"),
+        format!("{BOB}@s.whatsapp.net")
+    );
+    assert!(message.attr("participant_pn").is_none());
+}

@@ -9,6 +9,7 @@ use blacksky_proto::Message;
 
 use super::FakeServer;
 use super::contacts::{EncPart, check_group, check_phone, distribution_content, text_message};
+use super::groups::GroupAddressing;
 use super::mailbox::{Chat, Sent};
 use super::output::{ControlError, ServerEvent};
 use super::pre_keys::PRE_KEYS_LOW_WATER;
@@ -127,11 +128,16 @@ impl FakeServer {
             encs.push(skmsg.clone());
             per_device.push((device, encs));
         }
+        let lid = match self.groups.get(group_jid_user).map(|g| g.addressing) {
+            Some(GroupAddressing::Lid) => Some(self.contact_lid(from_phone)?),
+            _ => None,
+        };
         let id = self.new_message_id();
         let sent = Sent {
             chat: Chat::Group {
                 group: group_jid_user.to_owned(),
                 phone: from_phone.to_owned(),
+                lid,
             },
             text: text.to_owned(),
             t: self.wall,
