@@ -542,6 +542,53 @@ fn every_control_change_reaches_the_bot_as_the_notification_whatsapp_sends() {
 }
 
 #[test]
+fn a_notification_missed_offline_comes_in_the_next_offline_batch_until_acked() {
+    let (mut server, bot) = online(16);
+    let creds = bot.creds.clone();
+    let id = make_group(&mut server, Some(Rank::Member), GroupAddressing::Pn);
+    server.handle_closed(bot.conn);
+    server
+        .change_group(
+            &id,
+            ALICE,
+            &GroupChange::Remove {
+                phones: vec![CAROL.into()],
+            },
+        )
+        .expect("removed");
+    // The create and the remove, both unacked.
+    assert_eq!(server.pending_group_notices(), 2);
+    let mut bot = Bot::login(&mut server, creds.clone(), 1601);
+    let told: Vec<Node> = notifications(&bot.at_login).into_iter().cloned().collect();
+    let tags: Vec<&str> = told
+        .iter()
+        .filter_map(|n| n.children().first().map(|c| c.tag.as_str()))
+        .collect();
+    assert_eq!(tags, ["create", "remove"]);
+    assert!(told.iter().all(|n| n.attr("offline") == Some("1")));
+    let offline = bot
+        .at_login
+        .iter()
+        .find_map(|n| n.child("offline"))
+        .and_then(|o| o.attr("count"))
+        .map(str::to_owned);
+    assert_eq!(offline.as_deref(), Some("2"), "counted in the batch");
+    // Acked: not again.
+    for notice in &told {
+        let ack = Node::new("ack")
+            .with_attr("class", "notification")
+            .with_attr("id", notice.attr("id").unwrap_or_default().to_owned())
+            .with_attr("to", Jid::new(id.clone(), "g.us"))
+            .with_attr("type", "w:gp2");
+        bot.send(&mut server, &ack);
+    }
+    assert_eq!(server.pending_group_notices(), 0);
+    server.handle_closed(bot.conn);
+    let again = Bot::login(&mut server, creds, 1602);
+    assert!(notifications(&again.at_login).is_empty());
+}
+
+#[test]
 fn changes_need_an_admin_and_groups_without_the_bot_tell_it_nothing() {
     let (mut server, mut bot) = online(9);
     let id = group(&mut server, &mut bot, None, GroupAddressing::Pn);

@@ -126,16 +126,11 @@ impl FakeServer {
     }
 
     /// `<notification type=w:gp2 from=G@g.us participant=actor id t>` with
-    /// `child`, sent to every linked device online (not queued: a device
-    /// offline misses it and reads the group again on its next query).
+    /// `child`, for every linked device (kept until acked: `group_notices`).
     pub(crate) fn notify_group(&mut self, id: &str, actor: &str, child: Node) {
         let Some(addressing) = self.groups.get(id).map(|g| g.addressing) else {
             return;
         };
-        let live: Vec<_> = self.devices.values().filter_map(|d| d.live).collect();
-        if live.is_empty() {
-            return;
-        }
         let actor_jid = self.member_jid(addressing, actor);
         let mut node = Node::new("notification")
             .with_attr("from", group_jid(id))
@@ -149,13 +144,11 @@ impl FakeServer {
         }
         let stanza_id = self.next_stanza_id();
         let node = node
-            .with_attr("id", stanza_id)
+            .with_attr("id", stanza_id.clone())
             .with_attr("t", self.wall.as_secs().to_string())
             .with_attr("notify", "fake-wa")
             .with_children(vec![child]);
-        for conn in live {
-            self.send(conn, &node);
-        }
+        self.send_group_notice(stanza_id, node);
     }
 
     /// `<tag><participant jid/>…</tag>` for a notification.

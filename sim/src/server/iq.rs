@@ -76,6 +76,9 @@ impl FakeServer {
             "iq" => self.on_client_iq(conn, &node),
             "ack" if self.on_poison_ack(&node) => {}
             "ack" if node.attr("class") == Some("message") => self.on_message_ack(conn, &node),
+            "ack" if node.attr("class") == Some("notification") => {
+                self.on_notification_ack(conn, &node);
+            }
             "receipt" => self.on_receipt(conn, &node),
             "message" => self.on_bot_message(conn, &node),
             "presence" => {

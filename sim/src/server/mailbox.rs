@@ -253,6 +253,7 @@ impl FakeServer {
                 count += 1;
             }
         }
+        count += self.deliver_group_notices(conn, device);
         self.send(conn, &stanzas::offline(count));
     }
 

@@ -39,6 +39,7 @@ mod conn;
 mod contacts;
 mod group_controls;
 mod group_iq;
+mod group_notices;
 mod group_stanzas;
 mod groups;
 mod ids;
@@ -76,6 +77,7 @@ use rand_core::SeedableRng;
 pub use config::{DEFAULT_PHONE, ServerConfig, TEST_ROOT_PRIVATE};
 pub use contacts::{CONTACTS_LEN_MAX, DEVICES_PER_CONTACT_MAX, GROUPS_PER_CONTACT_MAX};
 pub use group_controls::{GroupChange, GroupState, NewGroup};
+pub use group_notices::GROUP_NOTICES_LEN_MAX;
 pub use groups::{
     DESCRIPTION_CHARS_MAX, GROUPS_LEN_MAX, GroupAddressing, HELD_KEYS_PER_GROUP_MAX,
     MEMBERS_PER_GROUP_MAX, Rank, SUBJECT_CHARS_MAX,
@@ -125,6 +127,8 @@ pub struct FakeServer {
     own_phone: OwnPhone,
     /// The groups, their members and the bot's sender keys they hold.
     groups: groups::Groups,
+    /// Group notifications until each linked device acks them.
+    group_notices: group_notices::GroupNotices,
     /// What the bot's messages broke, in a ring.
     violations: Violations,
     /// Retry receipts the played devices sent, per message and device.
@@ -180,6 +184,7 @@ impl FakeServer {
             contacts: Contacts::default(),
             own_phone: OwnPhone::default(),
             groups: groups::Groups::default(),
+            group_notices: group_notices::GroupNotices::default(),
             violations: Violations::default(),
             retry_counts: RetryCounts::default(),
             outputs: VecDeque::new(),

@@ -60,6 +60,8 @@ pub struct Bot {
     pub sessions: BTreeMap<String, SessionRecord>,
     pub rng: ChaCha20Rng,
     next_iq: u32,
+    /// What the server sent at login (`<success>`, the offline batch).
+    pub at_login: Vec<Node>,
 }
 
 impl Bot {
@@ -72,7 +74,9 @@ impl Bot {
         let (hs, hello) = ClientHandshake::start(&INTRO_HEADER, &creds.noise_key, &mut rng);
         server.handle_bytes(conn, now, WALL, &encoder.encode(&hello).expect("fits"));
         for output in std::iter::from_fn(|| server.poll_output()) {
-            if let ServerOutput::Transmit { bytes, .. } = output {
+            if let ServerOutput::Transmit { conn: to, bytes } = output
+                && to == conn
+            {
                 decoder.push(&bytes);
             }
         }
@@ -104,9 +108,11 @@ impl Bot {
             sessions: BTreeMap::new(),
             rng,
             next_iq: 0,
+            at_login: Vec::new(),
         };
         let got = bot.pump(server);
         assert!(got.iter().any(|n| n.tag == "success"), "{got:?}");
+        bot.at_login = got;
         bot
     }
 
