@@ -857,7 +857,20 @@ fn a_member_left_without_the_key_cannot_read_and_a_stranger_given_it_is_a_violat
     let mut key = SenderKey::new(&mut bot);
     let skmsg = key.skmsg(&mut bot, "not for Dave");
     let message = group_message(&mut bot, "3EB0V1", GROUP, &key, &skdm_to, skmsg);
-    bot.send(&mut server, &message);
+    let got = bot.send(&mut server, &message);
+    let retry = got
+        .iter()
+        .find(|n| n.tag == "receipt" && n.attr("type") == Some("retry"))
+        .expect("Carol asks again");
+    assert_eq!(jid_text(retry, "from"), format!("{GROUP}@g.us"));
+    assert_eq!(
+        jid_text(retry, "participant"),
+        format!("{CAROL}@s.whatsapp.net")
+    );
+    assert_eq!(
+        retry.child("retry").and_then(|r| r.attr("id")),
+        Some("3EB0V1")
+    );
     let violations = server.violations();
     assert_eq!(violations.len(), 2, "{violations:?}");
     assert!(violations.iter().any(|v| matches!(
@@ -868,6 +881,36 @@ fn a_member_left_without_the_key_cannot_read_and_a_stranger_given_it_is_a_violat
     assert!(read_by(&server, CAROL, "3EB0V1").is_empty());
     assert!(server.received_texts(DAVE).is_empty());
     assert_eq!(read_by(&server, BOB, "3EB0V1").len(), 1);
+
+    // The retry answered as Baileys does: the same id, the key to Carol
+    // on a new session (she dropped hers), the next skmsg.
+    bot.start_sessions(&mut server, std::slice::from_ref(&carol));
+    let skmsg = key.skmsg(&mut bot, "not for Dave");
+    let resend = group_message(
+        &mut bot,
+        "3EB0V1",
+        GROUP,
+        &key,
+        std::slice::from_ref(&carol),
+        skmsg,
+    );
+    bot.send(&mut server, &resend);
+    assert_eq!(
+        server.violations_total(),
+        2,
+        "nothing new: {:?}",
+        server.violations()
+    );
+    assert_eq!(
+        read_by(&server, CAROL, "3EB0V1"),
+        vec![(0, "not for Dave".into())]
+    );
+    let bob = server.received_texts(BOB);
+    assert_eq!(
+        bob.iter().map(|r| r.copies).collect::<Vec<_>>(),
+        [2],
+        "a copy for Bob"
+    );
 }
 
 #[test]

@@ -33,6 +33,7 @@ use super::groups::{GroupAddressing, Holder};
 use super::output::{ConnId, ServerEvent};
 use super::peer::{OpenFailure, Opened};
 use super::received::ReceivedText;
+use super::retry_request::RetryAsked;
 use super::users::{Addressing, User};
 use super::violations::{Violation, ViolationKind};
 
@@ -115,12 +116,25 @@ impl FakeServer {
         for pairwise in &plan.pairwise {
             self.take_sender_key(&cx, pairwise, identity_ok);
         }
-        let read = self.read_skmsg(&cx, &plan.skmsg);
+        let (read, unread) = self.read_skmsg(&cx, &plan.skmsg);
         self.check_former_members(&cx, &plan.skmsg);
         self.send_message_ack(conn, id, Some(to), None);
         for (user, device) in &read {
             let receipt = self.group_receipt(&cx, user, *device);
             self.send(conn, &receipt);
+        }
+        let addressing = match addressing {
+            GroupAddressing::Pn => Addressing::Pn,
+            GroupAddressing::Lid => Addressing::Lid,
+        };
+        for (user, device) in unread {
+            // A device that cannot read it asks for it again, as for 1:1.
+            let asked = RetryAsked {
+                id,
+                t: cx.t,
+                group: Some(&group),
+            };
+            let _ = self.send_retry_receipt(conn, &user, addressing, device, sender, &asked);
         }
         self.event(ServerEvent::BotMessage {
             conn,
@@ -302,14 +316,19 @@ impl FakeServer {
     }
 
     /// Every device of every member reads the skmsg with the key it
-    /// holds; returns the devices that read it.
-    fn read_skmsg(&mut self, cx: &GroupContext<'_>, skmsg: &[u8]) -> Vec<(User, u8)> {
+    /// holds; returns the devices that read it and those that could not.
+    fn read_skmsg(
+        &mut self,
+        cx: &GroupContext<'_>,
+        skmsg: &[u8],
+    ) -> (Vec<(User, u8)>, Vec<(User, u8)>) {
         let members: Vec<String> = self
             .groups
             .get(cx.group)
             .map(|g| g.members.keys().cloned().collect())
             .unwrap_or_default();
         let mut read = Vec::new();
+        let mut unread = Vec::new();
         for phone in members {
             let user = self.member_user(&phone);
             let devices: Vec<u8> = match &user {
@@ -319,6 +338,11 @@ impl FakeServer {
             };
             for device in devices {
                 if self.read_before(&user, cx.id, device) {
+                    // Sent again (a retry answered, a resend): a copy if
+                    // it opens, and no harm if not.
+                    if let Ok(text) = self.open_skmsg(cx, &phone, device, skmsg) {
+                        self.record_group_read(cx, &user, device, text);
+                    }
                     read.push((user.clone(), device));
                     continue;
                 }
@@ -330,11 +354,12 @@ impl FakeServer {
                     Err(what) => {
                         let kind = ViolationKind::MemberCannotRead { device, what };
                         self.violation(cx.conn, cx.violation(Some(&user), Some(device), kind));
+                        unread.push((user.clone(), device));
                     }
                 }
             }
         }
-        read
+        (read, unread)
     }
 
     /// The skmsg opened by one member device with the key it holds (kept

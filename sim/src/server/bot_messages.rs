@@ -31,6 +31,7 @@ use super::contacts::EncKind;
 use super::output::{ConnId, ServerEvent};
 use super::peer::{OpenFailure, Opened};
 use super::received::ReceivedText;
+use super::retry_request::RetryAsked;
 use super::users::{Addressing, User};
 use super::violations::{Owner, Violation, ViolationKind};
 
@@ -186,8 +187,12 @@ impl FakeServer {
         }
         for (user, device) in retries {
             // A device that cannot read a message asks for it again.
-            let _ =
-                self.send_retry_receipt(conn, &user, plan.addressing, device, sender, &id, cx.t);
+            let asked = RetryAsked {
+                id: &id,
+                t: cx.t,
+                group: None,
+            };
+            let _ = self.send_retry_receipt(conn, &user, plan.addressing, device, sender, &asked);
         }
         self.event(ServerEvent::BotMessage {
             conn,
