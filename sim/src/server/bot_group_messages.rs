@@ -47,6 +47,9 @@ struct Pairwise {
     bytes: Vec<u8>,
 }
 
+/// A member's device.
+type MemberDevice = (User, u8);
+
 /// The message, read.
 struct GroupPlan {
     skmsg: Vec<u8>,
@@ -321,7 +324,7 @@ impl FakeServer {
         &mut self,
         cx: &GroupContext<'_>,
         skmsg: &[u8],
-    ) -> (Vec<(User, u8)>, Vec<(User, u8)>) {
+    ) -> (Vec<MemberDevice>, Vec<MemberDevice>) {
         let members: Vec<String> = self
             .groups
             .get(cx.group)
