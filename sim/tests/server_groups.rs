@@ -1012,3 +1012,39 @@ fn a_member_writing_in_a_lid_group_is_named_by_lid_with_its_number() {
     );
     assert!(message.attr("participant_pn").is_none());
 }
+
+#[test]
+fn a_group_the_bot_creates_makes_it_superadmin_and_it_may_still_leave() {
+    let (mut server, mut bot) = online(17);
+    let create = Node::new("create")
+        .with_attr("subject", "made by the bot")
+        .with_attr("key", "ABCDEF")
+        .with_children(vec![
+            Node::new("participant").with_attr("jid", pn(ALICE)),
+            Node::new("participant").with_attr("jid", pn(BOB)),
+        ]);
+    let (answer, others) = g2(&mut server, &mut bot, "set", "", create);
+    let g = answer.child("group").expect("<group>");
+    let id = g.attr("id").expect("an id").to_owned();
+    assert!(id.starts_with("120363"), "{id}");
+    assert_eq!(jid_text(g, "creator"), format!("{OWN}@s.whatsapp.net"));
+    assert_eq!(g.children_named("participant").count(), 3);
+    assert_eq!(notifications(&others).len(), 1, "the create notification");
+    let state = server.group_state(&id).expect("kept");
+    assert_eq!(state.members[OWN], Rank::Superadmin);
+    let leave =
+        Node::new("leave").with_children(vec![Node::new("group").with_attr("id", id.clone())]);
+    let (answer, _) = g2(&mut server, &mut bot, "set", "", leave);
+    let left = answer
+        .child("leave")
+        .and_then(|l| l.child("group"))
+        .expect("answered");
+    assert_eq!(left.attr("error"), None);
+    assert!(
+        !server
+            .group_state(&id)
+            .expect("kept")
+            .members
+            .contains_key(OWN)
+    );
+}

@@ -231,8 +231,9 @@ impl FakeServer {
                 self.participants_change(id, ParticipantAction::Demote, phones)?
             }
             GroupChange::Leave => {
-                self.apply_participant(id, ParticipantAction::Remove, actor)
-                    .map_err(|_| ControlError::NotAMember { role: "actor" })?;
+                if !self.apply_leave(id, actor) {
+                    return Err(ControlError::NotAMember { role: "actor" });
+                }
                 let left = vec![actor.to_owned()];
                 let child = self.participants_child(id, "remove", &left);
                 (left, Some(child))
@@ -369,6 +370,12 @@ impl FakeServer {
                 Ok(())
             }
         }
+    }
+
+    /// `phone` leaves (the creator too, unlike a removal); false if it
+    /// was no member.
+    pub(crate) fn apply_leave(&mut self, id: &str, phone: &str) -> bool {
+        self.groups.get_mut(id).is_some_and(|g| g.remove(phone))
     }
 
     /// Sets the subject; the notification's `<subject>`.

@@ -124,7 +124,7 @@ impl FakeServer {
                         None => node = node.with_attr("error", "404"),
                         Some(None) => node = node.with_attr("error", "403"),
                         Some(Some(_)) => {
-                            let _ = self.apply_participant(&group, ParticipantAction::Remove, &own);
+                            self.apply_leave(&group, &own);
                             let left = vec![own.clone()];
                             let child = self.participants_child(&group, "remove", &left);
                             self.notify_group(&group, &own, child);
