@@ -13,7 +13,8 @@ use blacksky_core::wire::binary::{Jid, Node};
 use blacksky_proto::Message;
 use blacksky_proto::wa;
 use blacksky_sim::server::{
-    ControlError, FakeServer, GroupAddressing, GroupChange, NewGroup, Owner, Rank, ViolationKind,
+    ControlError, FakeServer, GroupAddressing, GroupChange, NewGroup, Owner, Rank, ServerEvent,
+    ViolationKind,
 };
 use hand_bot::{Bot, OWN, device_jid, linked, pn, to_node};
 
@@ -521,6 +522,12 @@ fn every_control_change_reaches_the_bot_as_the_notification_whatsapp_sends() {
         assert!(n.attr("id").is_some() && n.attr("t").is_some());
         let child = n.children().first().expect("one child");
         assert_eq!(child.tag.as_str(), tag, "{change:?}");
+        assert!(
+            matches!(bot.events.last(), Some(ServerEvent::GroupNotified { group, change })
+                if *group == id && change == tag),
+            "{:?}",
+            bot.events.last()
+        );
         match tag {
             "add" | "promote" | "demote" => assert_eq!(
                 child.child("participant").map(|p| jid_text(p, "jid")),

@@ -22,6 +22,7 @@ use blacksky_core::wire::binary::{Jid, Node};
 
 use super::FakeServer;
 use super::groups::{Group, GroupAddressing, Rank};
+use super::output::ServerEvent;
 use super::users::{Addressing, User};
 
 /// The group's JID.
@@ -142,6 +143,7 @@ impl FakeServer {
                 .with_attr("participant_pn", pn)
                 .with_attr("addressing_mode", "lid");
         }
+        let change = child.tag.to_string();
         let stanza_id = self.next_stanza_id();
         let node = node
             .with_attr("id", stanza_id.clone())
@@ -149,6 +151,10 @@ impl FakeServer {
             .with_attr("notify", "fake-wa")
             .with_children(vec![child]);
         self.send_group_notice(stanza_id, node);
+        self.event(ServerEvent::GroupNotified {
+            group: id.to_owned(),
+            change,
+        });
     }
 
     /// `<tag><participant jid/>…</tag>` for a notification.

@@ -182,6 +182,13 @@ pub enum ServerEvent {
         id: String,
         kind: String,
     },
+    /// A group changed and the bot's devices are told (`w:gp2`, kept
+    /// until acked); `change` is the notification's child (`add`,
+    /// `remove`, `subject`, …).
+    GroupNotified {
+        group: String,
+        change: String,
+    },
     /// A contact's device asked the bot to send a message again.
     RetryRequested {
         conn: ConnId,

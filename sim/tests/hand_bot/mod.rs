@@ -25,7 +25,7 @@ use blacksky_core::wire::noise::{ClientHandshake, Transport};
 use blacksky_proto::Message;
 use blacksky_proto::wa::ClientPayload;
 use blacksky_sim::pipe::Pipe;
-use blacksky_sim::server::{ConnId, FakeServer, ServerConfig, ServerOutput};
+use blacksky_sim::server::{ConnId, FakeServer, ServerConfig, ServerEvent, ServerOutput};
 use rand_chacha::ChaCha20Rng;
 use rand_core::SeedableRng;
 
@@ -62,6 +62,8 @@ pub struct Bot {
     next_iq: u32,
     /// What the server sent at login (`<success>`, the offline batch).
     pub at_login: Vec<Node>,
+    /// The server's events seen while pumping.
+    pub events: Vec<ServerEvent>,
 }
 
 impl Bot {
@@ -109,6 +111,7 @@ impl Bot {
             rng,
             next_iq: 0,
             at_login: Vec::new(),
+            events: Vec::new(),
         };
         let got = bot.pump(server);
         assert!(got.iter().any(|n| n.tag == "success"), "{got:?}");
@@ -124,10 +127,12 @@ impl Bot {
     /// Stanzas the server sent this connection since the last call.
     pub fn pump(&mut self, server: &mut FakeServer) -> Vec<Node> {
         for output in std::iter::from_fn(|| server.poll_output()) {
-            if let ServerOutput::Transmit { conn, bytes } = output
-                && conn == self.conn
-            {
-                self.decoder.push(&bytes);
+            match output {
+                ServerOutput::Transmit { conn, bytes } if conn == self.conn => {
+                    self.decoder.push(&bytes);
+                }
+                ServerOutput::Event(event) => self.events.push(event),
+                _ => {}
             }
         }
         let mut nodes = Vec::new();
