@@ -6,6 +6,7 @@
 //! (`group_iq`) and end in the same `apply_*` functions.
 
 use std::collections::BTreeMap;
+use std::fmt;
 
 use blacksky_core::wire::binary::Node;
 use rand_core::RngCore;
@@ -21,7 +22,7 @@ use super::output::ControlError;
 /// A group to make: `creator` (a contact, or the account's own number)
 /// is its superadmin; `admins` and `members` join as such; `bot` puts the
 /// account in with that rank (`None`: the bot is not in it).
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct NewGroup {
     /// The JID user part; `None` picks a new `1203…` id.
     pub id: Option<String>,
@@ -37,7 +38,7 @@ pub struct NewGroup {
 }
 
 /// A change to a group by one of its members (`actor`).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum GroupChange {
     Add {
@@ -102,7 +103,7 @@ impl ParticipantAction {
 }
 
 /// A group as the control API shows it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct GroupState {
     pub id: String,
     pub subject: String,
@@ -116,6 +117,68 @@ pub struct GroupState {
     pub invite_code: String,
     /// Member devices holding a sender key of the bot.
     pub held_keys: usize,
+}
+
+// Numbers, subjects and texts stay out of Debug output (logs).
+
+impl fmt::Debug for NewGroup {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("NewGroup")
+            .field("id", &self.id)
+            .field("admins", &self.admins.len())
+            .field("members", &self.members.len())
+            .field("bot", &self.bot)
+            .field("addressing", &self.addressing)
+            .finish_non_exhaustive()
+    }
+}
+
+impl GroupChange {
+    /// The change's name, as the JSON `kind` gives it.
+    #[must_use]
+    pub fn kind(&self) -> &'static str {
+        match self {
+            GroupChange::Add { .. } => "add",
+            GroupChange::Remove { .. } => "remove",
+            GroupChange::Promote { .. } => "promote",
+            GroupChange::Demote { .. } => "demote",
+            GroupChange::Leave => "leave",
+            GroupChange::Subject { .. } => "subject",
+            GroupChange::Description { .. } => "description",
+            GroupChange::Announce { .. } => "announce",
+            GroupChange::Locked { .. } => "locked",
+            GroupChange::RevokeInvite => "revoke_invite",
+        }
+    }
+}
+
+impl fmt::Debug for GroupChange {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mut out = f.debug_struct("GroupChange");
+        out.field("kind", &self.kind());
+        match self {
+            GroupChange::Add { phones }
+            | GroupChange::Remove { phones }
+            | GroupChange::Promote { phones }
+            | GroupChange::Demote { phones } => out.field("phones", &phones.len()),
+            GroupChange::Announce { on } | GroupChange::Locked { on } => out.field("on", on),
+            _ => &mut out,
+        };
+        out.finish_non_exhaustive()
+    }
+}
+
+impl fmt::Debug for GroupState {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("GroupState")
+            .field("id", &self.id)
+            .field("addressing", &self.addressing)
+            .field("members", &self.members.len())
+            .field("announce", &self.announce)
+            .field("locked", &self.locked)
+            .field("held_keys", &self.held_keys)
+            .finish_non_exhaustive()
+    }
 }
 
 /// A WhatsApp invite code: 22 letters and digits.
