@@ -27,6 +27,9 @@
 //! | `GET /received?from=PHONE` | what the contact's devices read from the bot, in order: `[{id, text, device, …}]` (the account's own number: the phone's DSM copies) |
 //! | `GET /violations` | what a real server or contact would refuse in the bot's messages: `[{id, owner, device, kind, …}]` |
 //! | `GET /state` | the [`crate::server::ServerState`] |
+//! | `POST /groups` (body: JSON [`crate::server::NewGroup`]) | a group with mock members (and the bot, if `bot` gives its rank); `{"id": …}` |
+//! | `POST /groups/change?group=G&actor=PHONE` (body: JSON [`crate::server::GroupChange`]) | a member changes the group; the bot's devices get the `w:gp2` notification; `{"changed": [phones]}` |
+//! | `GET /groups[?id=G]` | every group (or one) as [`crate::server::GroupState`] |
 //! | `POST /poison?kind=K[&conn=I]`, `GET /poison` | stanzas a client cannot use (`server::poison`) |
 
 use std::collections::HashMap;
@@ -403,11 +406,18 @@ impl From<ControlError> for ApiError {
             | ControlError::BadCode { .. }
             | ControlError::BadPhone
             | ControlError::BadGroup
-            | ControlError::TextTooLong { .. } => StatusCode::BAD_REQUEST,
+            | ControlError::TextTooLong { .. }
+            | ControlError::BadSubject { .. }
+            | ControlError::BadDescription { .. }
+            | ControlError::NoMembers => StatusCode::BAD_REQUEST,
             ControlError::UnknownRef { .. }
             | ControlError::UnknownMessage { .. }
             | ControlError::UnknownConn { .. }
-            | ControlError::NoCodeRequest => StatusCode::NOT_FOUND,
+            | ControlError::NoCodeRequest
+            | ControlError::UnknownGroup { .. } => StatusCode::NOT_FOUND,
+            ControlError::NotAMember { .. } | ControlError::NotAdmin { .. } => {
+                StatusCode::FORBIDDEN
+            }
             ControlError::NoiseKeyMismatch { .. } | ControlError::IdentityKeyMismatch { .. } => {
                 StatusCode::UNPROCESSABLE_ENTITY
             }
@@ -416,11 +426,15 @@ impl From<ControlError> for ApiError {
             | ControlError::NoFreeDeviceId
             | ControlError::NoSession { .. }
             | ControlError::DeviceOffline { .. }
-            | ControlError::TooManyRetries { .. } => StatusCode::CONFLICT,
+            | ControlError::TooManyRetries { .. }
+            | ControlError::GroupExists { .. } => StatusCode::CONFLICT,
             ControlError::TooManyContacts { .. }
             | ControlError::TooManyGroups { .. }
             | ControlError::TooManyDevices { .. }
-            | ControlError::MailboxFull { .. } => StatusCode::INSUFFICIENT_STORAGE,
+            | ControlError::MailboxFull { .. }
+            | ControlError::TooManyGroupsKept { .. }
+            | ControlError::TooManyMembers { .. }
+            | ControlError::TooManyHeldKeys { .. } => StatusCode::INSUFFICIENT_STORAGE,
             ControlError::DeviceKeys(_) | ControlError::Signal(_) | ControlError::SenderKey(_) => {
                 StatusCode::INTERNAL_SERVER_ERROR
             }
@@ -486,6 +500,8 @@ fn control_router(fake: FakeWa) -> Router {
         .route("/received", get(received))
         .route("/violations", get(violations))
         .route("/state", get(state))
+        .route("/groups", get(groups).post(create_group))
+        .route("/groups/change", post(change_group))
         .merge(crate::server::poison::routes())
         .fallback(|| async {
             ApiError {
@@ -648,4 +664,38 @@ fn to_json(value: &impl serde::Serialize) -> ApiResult {
 
 async fn state(State(fake): State<FakeWa>) -> ApiResult {
     to_json(&fake.with_server(|s| s.state()))
+}
+
+/// The body as JSON of `T`, or a 400 naming what is wrong.
+fn json_body<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
+    serde_json::from_slice(body)
+        .map_err(|err| ApiError::bad_request(format!("the body is not the JSON expected: {err}")))
+}
+
+async fn create_group(State(fake): State<FakeWa>, body: axum::body::Bytes) -> ApiResult {
+    let spec: crate::server::NewGroup = json_body(&body)?;
+    let id = fake.with_server(|s| s.create_group(&spec))?;
+    Ok(axum::Json(json!({ "id": id })))
+}
+
+async fn change_group(
+    State(fake): State<FakeWa>,
+    Query(params): Params,
+    body: axum::body::Bytes,
+) -> ApiResult {
+    let group: String = required(&params, "group")?;
+    let actor = phone_param(&params, "actor")?;
+    let change: crate::server::GroupChange = json_body(&body)?;
+    let changed = fake.with_server(|s| s.change_group(&group, &actor, &change))?;
+    Ok(axum::Json(json!({ "changed": changed })))
+}
+
+async fn groups(State(fake): State<FakeWa>, Query(params): Params) -> ApiResult {
+    match params.get("id") {
+        Some(id) => match fake.with_server(|s| s.group_state(id)) {
+            Some(group) => to_json(&group),
+            None => Err(ControlError::UnknownGroup { group: id.clone() }.into()),
+        },
+        None => to_json(&fake.with_server(|s| s.group_states())),
+    }
 }

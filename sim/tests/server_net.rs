@@ -9,7 +9,7 @@ use std::time::Duration;
 use blacksky_core::client::{Client, DisconnectReason, Event, Input, Output};
 use blacksky_core::session::{Committed, Creds, Write as StoreWrite};
 use blacksky_sim::net::{FakeWa, wall_now};
-use blacksky_sim::server::{FakeServer, ServerConfig, ServerState};
+use blacksky_sim::server::{DEFAULT_PHONE, FakeServer, ServerConfig, ServerState};
 use futures_util::{SinkExt, StreamExt};
 use rand_chacha::ChaCha20Rng;
 use rand_core::SeedableRng;
@@ -288,6 +288,52 @@ async fn control_errors_are_json_4xx() {
         let json: serde_json::Value = serde_json::from_str(body).expect("JSON body");
         assert_eq!(json["error"], want_kind, "{body}");
     }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn group_routes_make_change_and_show_groups() {
+    let any = SocketAddr::from((Ipv4Addr::LOCALHOST, 0));
+    let server = FakeServer::new(ServerConfig::new(wall_now()), 7);
+    let fake = FakeWa::start(server, any, any).await.expect("bind");
+    let control = fake.control_addr;
+    let answers = tokio::task::spawn_blocking(move || {
+        let spec = r#"{"subject":"fans","creator":"491001","admins":["491002"],"members":["491003"],"bot":"admin","addressing":"lid"}"#;
+        let made = http(control, "POST", "/groups", spec);
+        let id = serde_json::from_str::<serde_json::Value>(&made.1).expect("JSON")["id"]
+            .as_str()
+            .expect("an id")
+            .to_owned();
+        let add = r#"{"kind":"add","phones":["491004","491003"]}"#;
+        [
+            made,
+            http(control, "POST", &format!("/groups/change?group={id}&actor=491002"), add),
+            http(control, "POST", &format!("/groups/change?group={id}&actor=491003"), add),
+            http(control, "POST", "/groups/change?group=120363000000000999&actor=491002", add),
+            http(control, "POST", &format!("/groups/change?group={id}&actor=491002"), "{"),
+            http(control, "GET", &format!("/groups?id={id}"), ""),
+            http(control, "GET", "/groups", ""),
+        ]
+    })
+    .await
+    .expect("joined");
+    let json =
+        |i: usize| -> serde_json::Value { serde_json::from_str(&answers[i].1).expect("JSON body") };
+    let statuses: Vec<u16> = answers.iter().map(|(status, _)| *status).collect();
+    assert_eq!(statuses, [200, 200, 403, 404, 400, 200, 200], "{answers:?}");
+    assert_eq!(
+        json(1)["changed"],
+        serde_json::json!(["491004"]),
+        "Carol was in"
+    );
+    assert_eq!(json(2)["error"], "not_admin");
+    assert_eq!(json(3)["error"], "unknown_group");
+    assert_eq!(json(4)["error"], "bad_request");
+    let group = json(5);
+    assert_eq!(group["addressing"], "lid");
+    assert_eq!(group["members"]["491001"], "superadmin");
+    assert_eq!(group["members"]["491004"], "member");
+    assert_eq!(group["members"][DEFAULT_PHONE], "admin");
+    assert_eq!(json(6).as_array().map(Vec::len), Some(1));
 }
 
 #[test]

@@ -558,8 +558,8 @@ pub fn ping(wa: &FakeWa, phone: &str, lid: bool, n: u64) {
     );
 }
 
-/// What the contact's phone (device 0) read from the bot: text → the
-/// distinct message ids it came with.
+/// What the contact's phone (device 0) read from the bot in their 1:1
+/// chat: text → the distinct message ids it came with.
 pub fn read_by(wa: &FakeWa, phone: &str) -> BTreeMap<String, BTreeSet<String>> {
     let mut read: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
     for message in wa
@@ -567,7 +567,8 @@ pub fn read_by(wa: &FakeWa, phone: &str) -> BTreeMap<String, BTreeSet<String>> {
         .as_array()
         .expect("a list")
     {
-        if message["device"].as_u64() != Some(0) {
+        // Group messages are `group_read_by`'s.
+        if message["device"].as_u64() != Some(0) || !message["group"].is_null() {
             continue;
         }
         let text = message["text"].as_str().expect("text").to_owned();
@@ -612,6 +613,63 @@ pub fn wait_for_pongs(wa: &FakeWa, bot: &Proc, phone: &str, expected: &BTreeSet<
         );
         std::thread::sleep(Duration::from_millis(50));
     }
+}
+
+/// Makes a group in fake-wa (`POST /groups`, the JSON of
+/// `blacksky_sim::server::NewGroup`: `{subject, creator, admins?,
+/// members?, bot?: "member"|"admin"|"superadmin", addressing?: "pn"|"lid",
+/// id?}`); returns its JID user part.
+pub fn create_group(wa: &FakeWa, spec: &serde_json::Value) -> String {
+    wa.post("/groups", &spec.to_string())["id"]
+        .as_str()
+        .expect("a group id")
+        .to_owned()
+}
+
+/// A member (`actor`) changes the group (`POST /groups/change`, the JSON
+/// of `blacksky_sim::server::GroupChange`, e.g. `{"kind": "remove",
+/// "phones": [..]}`); the bot's devices get the `w:gp2` notification.
+/// Returns the numbers the change took effect for.
+pub fn change_group(
+    wa: &FakeWa,
+    group: &str,
+    actor: &str,
+    change: &serde_json::Value,
+) -> Vec<String> {
+    wa.post(
+        &format!("/groups/change?group={group}&actor={actor}"),
+        &change.to_string(),
+    )["changed"]
+        .as_array()
+        .expect("a list")
+        .iter()
+        .filter_map(|p| p.as_str().map(str::to_owned))
+        .collect()
+}
+
+/// The group as fake-wa keeps it (`GET /groups?id=G`): subject, members
+/// by number with their rank, settings, invite code, held keys.
+pub fn group_state(wa: &FakeWa, group: &str) -> serde_json::Value {
+    wa.get(&format!("/groups?id={group}"))
+}
+
+/// What the contact's devices read from the bot in `group`: text → the
+/// devices that read it.
+pub fn group_read_by(wa: &FakeWa, phone: &str, group: &str) -> BTreeMap<String, BTreeSet<u64>> {
+    let mut read: BTreeMap<String, BTreeSet<u64>> = BTreeMap::new();
+    for message in wa
+        .get(&format!("/received?from={phone}"))
+        .as_array()
+        .expect("a list")
+    {
+        if message["group"].as_str() != Some(group) {
+            continue;
+        }
+        let text = message["text"].as_str().expect("text").to_owned();
+        let device = message["device"].as_u64().expect("a device");
+        read.entry(text).or_default().insert(device);
+    }
+    read
 }
 
 /// Nothing the bot sent was refused by fake-wa's checks.

@@ -47,6 +47,15 @@ control API (JSON):
                                      login until answered; K: message-without-id,
                                      undecodable, message-unreadable, count-notification,
                                      count-answer; GET /poison: what became of them
+  POST /groups                       body: JSON {subject, creator, admins?, members?, bot?:
+                                     member|admin|superadmin, addressing?: pn|lid,
+                                     id?}: a group; returns {\"id\"}
+  POST /groups/change?group=G&actor=P
+                                     body: JSON {kind: add|remove|promote|demote (phones),
+                                     leave, subject (subject), description (body|null),
+                                     announce|locked (on), revoke_invite}; the bot's devices
+                                     get the w:gp2 notification; returns {\"changed\"}
+  GET  /groups[?id=G]                every group (or one): members, ranks, settings
   GET  /state                        everything the server knows
 ";
 

@@ -31,6 +31,7 @@ use super::contacts::EncKind;
 use super::output::{ConnId, ServerEvent};
 use super::peer::{OpenFailure, Opened};
 use super::received::ReceivedText;
+use super::retry_request::RetryAsked;
 use super::users::{Addressing, User};
 use super::violations::{Owner, Violation, ViolationKind};
 
@@ -62,18 +63,18 @@ struct Context<'a> {
     plan_addressing: Addressing,
 }
 
-fn owner(user: &User) -> Owner {
+pub(super) fn owner(user: &User) -> Owner {
     match user {
         User::Own => Owner::Own,
         User::Contact(_) => Owner::Contact,
     }
 }
 
-fn plain(jid: &Jid) -> Jid {
+pub(super) fn plain(jid: &Jid) -> Jid {
     Jid::new(jid.user().to_owned(), jid.server().to_owned())
 }
 
-fn enc_kind(enc: &Node) -> Result<EncKind, String> {
+pub(super) fn enc_kind(enc: &Node) -> Result<EncKind, String> {
     if enc.attr("v") != Some("2") {
         return Err(format!("<enc> has v={:?}, expected 2", enc.attr("v")));
     }
@@ -85,7 +86,7 @@ fn enc_kind(enc: &Node) -> Result<EncKind, String> {
 }
 
 /// The text a `Message` shows.
-fn text_of(message: &wa::Message) -> String {
+pub(super) fn text_of(message: &wa::Message) -> String {
     message
         .conversation
         .clone()
@@ -147,6 +148,9 @@ impl FakeServer {
             self.violation(conn, malformed(&id, "<message> without a to".into()));
             return self.send_message_ack(conn, &id, None, Some(400));
         };
+        if to.server() == "g.us" {
+            return self.on_bot_group_message(conn, node, &id, &to, sender);
+        }
         let plan = match self.read_plan(node, &to) {
             Ok(plan) => plan,
             Err(what) => {
@@ -183,8 +187,12 @@ impl FakeServer {
         }
         for (user, device) in retries {
             // A device that cannot read a message asks for it again.
-            let _ =
-                self.send_retry_receipt(conn, &user, plan.addressing, device, sender, &id, cx.t);
+            let asked = RetryAsked {
+                id: &id,
+                t: cx.t,
+                group: None,
+            };
+            let _ = self.send_retry_receipt(conn, &user, plan.addressing, device, sender, &asked);
         }
         self.event(ServerEvent::BotMessage {
             conn,
@@ -250,7 +258,13 @@ impl FakeServer {
 
     /// A message with a pkmsg must carry the sending device's signed
     /// identity: the account's signature over it, and the device's own.
-    fn check_message_identity(&mut self, conn: ConnId, id: &str, sender: u8, node: &Node) -> bool {
+    pub(super) fn check_message_identity(
+        &mut self,
+        conn: ConnId,
+        id: &str,
+        sender: u8,
+        node: &Node,
+    ) -> bool {
         let kind = match node.child("device-identity").and_then(Node::bytes) {
             None => ViolationKind::MissingDeviceIdentity,
             Some(bytes) => match self.verify_device_identity(sender, bytes) {
@@ -428,6 +442,7 @@ impl FakeServer {
             copies: 1,
             t: cx.t,
             via_lid: cx.plan_addressing == Addressing::Lid,
+            group: None,
         };
         match &target.user {
             User::Own => self.own_phone.record_received(received),
@@ -442,7 +457,13 @@ impl FakeServer {
 
     /// `<ack class=message id from=to t>` (with `error` for a message the
     /// server refuses).
-    fn send_message_ack(&mut self, conn: ConnId, id: &str, to: Option<&Jid>, error: Option<u16>) {
+    pub(super) fn send_message_ack(
+        &mut self,
+        conn: ConnId,
+        id: &str,
+        to: Option<&Jid>,
+        error: Option<u16>,
+    ) {
         let mut ack = Node::new("ack")
             .with_attr("class", "message")
             .with_attr("id", id.to_owned());

@@ -76,6 +76,9 @@ impl FakeServer {
             "iq" => self.on_client_iq(conn, &node),
             "ack" if self.on_poison_ack(&node) => {}
             "ack" if node.attr("class") == Some("message") => self.on_message_ack(conn, &node),
+            "ack" if node.attr("class") == Some("notification") => {
+                self.on_notification_ack(conn, &node);
+            }
             "receipt" => self.on_receipt(conn, &node),
             "message" => self.on_bot_message(conn, &node),
             "presence" => {
@@ -120,7 +123,7 @@ impl FakeServer {
                     self.on_link_code_iq(conn, &id, reg);
                 }
             }
-            ("get" | "set", "encrypt" | "passive") if device.is_none() => {
+            ("get" | "set", "encrypt" | "passive" | "w:g2") if device.is_none() => {
                 let what = format!("{xmlns} iq before login");
                 self.refuse_iq(conn, &id, 401, "not-authorized", what);
             }
@@ -136,6 +139,7 @@ impl FakeServer {
                 );
                 self.send(conn, &reply);
             }
+            ("get" | "set", "w:g2") => self.on_group_iq(conn, &id, kind, iq),
             // Before login a usync is no request the server knows (501).
             ("get", "usync") if device.is_some() => self.on_usync(conn, &id, iq),
             ("get", "encrypt") if iq.child("key").is_some() => {

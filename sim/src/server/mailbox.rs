@@ -26,8 +26,14 @@ pub(crate) enum Chat {
     /// `lid` is set, from its LID (the stanza then names the number in
     /// `sender_pn`, as WhatsApp does for LID-addressed chats).
     Direct { phone: String, lid: Option<String> },
-    /// A group (its JID's user part), written by a contact.
-    Group { group: String, phone: String },
+    /// A group (its JID's user part), written by a contact; in a
+    /// LID-addressed group the stanza names the writer by `lid` (with
+    /// `participant_pn` and `addressing_mode=lid`, as WhatsApp does).
+    Group {
+        group: String,
+        phone: String,
+        lid: Option<String>,
+    },
 }
 
 impl Chat {
@@ -68,7 +74,20 @@ impl Chat {
     pub(crate) fn participant(&self) -> Option<Jid> {
         match self {
             Chat::Direct { .. } => None,
+            Chat::Group { lid: Some(lid), .. } => Some(Jid::new(lid.clone(), "lid")),
             Chat::Group { phone, .. } => Some(Jid::new(phone.clone(), "s.whatsapp.net")),
+        }
+    }
+
+    /// The writer's number, in a LID-addressed group.
+    pub(crate) fn participant_pn(&self) -> Option<Jid> {
+        match self {
+            Chat::Group {
+                phone,
+                lid: Some(_),
+                ..
+            } => Some(Jid::new(phone.clone(), "s.whatsapp.net")),
+            _ => None,
         }
     }
 
@@ -85,7 +104,12 @@ impl Chat {
                 Chat::Direct { .. } => {
                     participant.is_none() || same(participant, self.participant())
                 }
-                Chat::Group { .. } => same(participant, self.participant()),
+                // A receipt may name the writer by LID or by number.
+                Chat::Group { .. } => {
+                    same(participant, self.participant())
+                        || (self.participant_pn().is_some()
+                            && same(participant, self.participant_pn()))
+                }
             }
     }
 }
@@ -229,6 +253,7 @@ impl FakeServer {
                 count += 1;
             }
         }
+        count += self.deliver_group_notices(conn, device);
         self.send(conn, &stanzas::offline(count));
     }
 
@@ -258,6 +283,7 @@ fn message_node(entry: &Entry, sent: &Sent, notify: &str, offline: bool) -> Node
         id: &entry.id,
         from: sent.chat.stanza_from(),
         participant: sent.chat.participant(),
+        participant_pn: sent.chat.participant_pn(),
         sender_pn: sent.chat.sender_pn(),
         t: sent.t,
         notify,

@@ -31,11 +31,17 @@
 //! again) and `violations` (what a real server or contact would refuse).
 
 mod account;
+mod bot_group_messages;
 mod bot_messages;
 mod bundles;
 mod config;
 mod conn;
 mod contacts;
+mod group_controls;
+mod group_iq;
+mod group_notices;
+mod group_stanzas;
+mod groups;
 mod ids;
 mod iq;
 mod login;
@@ -70,6 +76,12 @@ use rand_core::SeedableRng;
 
 pub use config::{DEFAULT_PHONE, ServerConfig, TEST_ROOT_PRIVATE};
 pub use contacts::{CONTACTS_LEN_MAX, DEVICES_PER_CONTACT_MAX, GROUPS_PER_CONTACT_MAX};
+pub use group_controls::{GroupChange, GroupState, NewGroup};
+pub use group_notices::GROUP_NOTICES_LEN_MAX;
+pub use groups::{
+    DESCRIPTION_CHARS_MAX, GROUPS_LEN_MAX, GroupAddressing, HELD_KEYS_PER_GROUP_MAX,
+    MEMBERS_PER_GROUP_MAX, Rank, SUBJECT_CHARS_MAX,
+};
 pub use mailbox::MESSAGES_LEN_MAX;
 pub use output::{
     ConnId, ControlError, HandshakeKind, ReceiptKind, RetryOutcome, ServerEvent, ServerOutput,
@@ -113,6 +125,10 @@ pub struct FakeServer {
     contacts: Contacts,
     /// The account's phone as a Signal device (it reads DSM copies).
     own_phone: OwnPhone,
+    /// The groups, their members and the bot's sender keys they hold.
+    groups: groups::Groups,
+    /// Group notifications until each linked device acks them.
+    group_notices: group_notices::GroupNotices,
     /// What the bot's messages broke, in a ring.
     violations: Violations,
     /// Retry receipts the played devices sent, per message and device.
@@ -167,6 +183,8 @@ impl FakeServer {
             mailbox: Mailbox::default(),
             contacts: Contacts::default(),
             own_phone: OwnPhone::default(),
+            groups: groups::Groups::default(),
+            group_notices: group_notices::GroupNotices::default(),
             violations: Violations::default(),
             retry_counts: RetryCounts::default(),
             outputs: VecDeque::new(),

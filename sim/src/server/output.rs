@@ -182,6 +182,13 @@ pub enum ServerEvent {
         id: String,
         kind: String,
     },
+    /// A group changed and the bot's devices are told (`w:gp2`, kept
+    /// until acked); `change` is the notification's child (`add`,
+    /// `remove`, `subject`, …).
+    GroupNotified {
+        group: String,
+        change: String,
+    },
     /// A contact's device asked the bot to send a message again.
     RetryRequested {
         conn: ConnId,
@@ -283,6 +290,26 @@ pub enum ControlError {
     Signal(#[from] SignalError),
     #[error("sender key: {0}")]
     SenderKey(#[from] GroupError),
+    #[error("no group {group:?} on the server")]
+    UnknownGroup { group: String },
+    #[error("a group {group:?} exists already")]
+    GroupExists { group: String },
+    #[error("the server keeps at most {max} groups")]
+    TooManyGroupsKept { max: usize },
+    #[error("a group has at most {max} members")]
+    TooManyMembers { max: usize },
+    #[error("a group keeps at most {max} sender keys of the bot")]
+    TooManyHeldKeys { max: usize },
+    #[error("a subject is 1 to {max} characters")]
+    BadSubject { max: usize },
+    #[error("a description is at most {max} characters")]
+    BadDescription { max: usize },
+    #[error("the {role} is not a member of the group")]
+    NotAMember { role: &'static str },
+    #[error("the {role} is not an admin of the group")]
+    NotAdmin { role: &'static str },
+    #[error("the group needs at least one member")]
+    NoMembers,
 }
 
 impl ControlError {
@@ -314,6 +341,16 @@ impl ControlError {
             Self::DeviceKeys(_) => "device_keys",
             Self::Signal(_) => "signal",
             Self::SenderKey(_) => "sender_key",
+            Self::UnknownGroup { .. } => "unknown_group",
+            Self::GroupExists { .. } => "group_exists",
+            Self::TooManyGroupsKept { .. } => "too_many_groups_kept",
+            Self::TooManyMembers { .. } => "too_many_members",
+            Self::TooManyHeldKeys { .. } => "too_many_held_keys",
+            Self::BadSubject { .. } => "bad_subject",
+            Self::BadDescription { .. } => "bad_description",
+            Self::NotAMember { .. } => "not_a_member",
+            Self::NotAdmin { .. } => "not_admin",
+            Self::NoMembers => "no_members",
         }
     }
 }

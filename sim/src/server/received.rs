@@ -31,6 +31,9 @@ pub struct ReceivedText {
     pub t: u64,
     /// The bot addressed the chat by LID.
     pub via_lid: bool,
+    /// The group's JID user part, for a message the bot sent to a group.
+    #[serde(default)]
+    pub group: Option<String>,
 }
 
 impl fmt::Debug for ReceivedText {
@@ -123,6 +126,7 @@ mod tests {
             copies: 1,
             t: 0,
             via_lid: false,
+            group: None,
         }
     }
 

@@ -13,7 +13,7 @@
 use std::collections::{BTreeMap, VecDeque};
 
 use blacksky_core::crypto::KEY_TYPE_DJB;
-use blacksky_core::wire::binary::Node;
+use blacksky_core::wire::binary::{Jid, Node};
 
 use super::FakeServer;
 use super::bundles::{key_node, skey_node};
@@ -28,6 +28,15 @@ pub const RETRY_COUNTS_LEN_MAX: usize = 4_096;
 /// Who asked: the contact (phone digits, or empty for our own phone),
 /// its device, and the message id.
 type RetryKey = (String, u8, String);
+
+/// The message a retry receipt asks for: its id, when the server took it
+/// in (seconds), and its group, if it went to one.
+#[derive(Clone, Copy)]
+pub(crate) struct RetryAsked<'a> {
+    pub(crate) id: &'a str,
+    pub(crate) t: u64,
+    pub(crate) group: Option<&'a str>,
+}
 
 #[derive(Default)]
 pub(crate) struct RetryCounts {
@@ -70,14 +79,14 @@ impl FakeServer {
     /// many receipts went out.
     pub fn request_retry(&mut self, phone: &str, id: &str) -> Result<u32, ControlError> {
         super::contacts::check_phone(phone)?;
-        let reads: Vec<(u8, u8, u64, bool)> = self
+        let reads: Vec<(u8, u8, u64, bool, Option<String>)> = self
             .contacts
             .get(phone)
             .map(|c| {
                 c.received()
                     .iter()
                     .filter(|r| r.id == id)
-                    .map(|r| (r.device, r.from_device, r.t, r.via_lid))
+                    .map(|r| (r.device, r.from_device, r.t, r.via_lid, r.group.clone()))
                     .collect()
             })
             .unwrap_or_default();
@@ -85,7 +94,7 @@ impl FakeServer {
             return Err(ControlError::UnknownMessage { id: id.to_owned() });
         }
         let mut sent = 0;
-        for (device, bot_device, t, via_lid) in reads {
+        for (device, bot_device, t, via_lid, group) in reads {
             let conn = self
                 .devices
                 .get(&bot_device)
@@ -97,7 +106,12 @@ impl FakeServer {
             } else {
                 Addressing::Pn
             };
-            self.send_retry_receipt(conn, &user, addressing, device, bot_device, id, t)?;
+            let asked = RetryAsked {
+                id,
+                t,
+                group: group.as_deref(),
+            };
+            self.send_retry_receipt(conn, &user, addressing, device, bot_device, &asked)?;
             sent += 1;
         }
         Ok(sent)
@@ -105,7 +119,6 @@ impl FakeServer {
 
     /// `device` of `user` drops its session with `bot_device` and sends
     /// its retry receipt for `id` on `conn`.
-    #[allow(clippy::too_many_arguments)]
     pub(crate) fn send_retry_receipt(
         &mut self,
         conn: ConnId,
@@ -113,9 +126,9 @@ impl FakeServer {
         addressing: Addressing,
         device: u8,
         bot_device: u8,
-        id: &str,
-        t: u64,
+        asked: &RetryAsked<'_>,
     ) -> Result<(), ControlError> {
+        let RetryAsked { id, t, group } = *asked;
         let who = match user {
             User::Own => String::new(),
             User::Contact(phone) => phone.clone(),
@@ -161,8 +174,14 @@ impl FakeServer {
             Node::new("registration").with_bytes(registration.to_be_bytes().to_vec()),
         ];
         children.extend(keys);
-        let receipt = Node::new("receipt")
-            .with_attr("from", from)
+        // In a group: `from` the group, the device as `participant`.
+        let receipt = match group {
+            Some(group) => Node::new("receipt")
+                .with_attr("from", Jid::new(group.to_owned(), "g.us"))
+                .with_attr("participant", from),
+            None => Node::new("receipt").with_attr("from", from),
+        };
+        let receipt = receipt
             .with_attr("id", id.to_owned())
             .with_attr("type", "retry")
             .with_attr("t", self.wall.as_secs().to_string())

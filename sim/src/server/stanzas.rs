@@ -169,6 +169,8 @@ pub struct IncomingMessage<'a> {
     pub from: Jid,
     /// The writer, in a group.
     pub participant: Option<Jid>,
+    /// The writer's number, when `participant` is its LID.
+    pub participant_pn: Option<Jid>,
     /// The contact's number, in a 1:1 chat written from its LID.
     pub sender_pn: Option<Jid>,
     pub t: UnixMillis,
@@ -189,6 +191,11 @@ pub fn message(m: &IncomingMessage<'_>) -> Node {
         .with_attr("notify", m.notify.to_owned());
     if let Some(participant) = &m.participant {
         node = node.with_attr("participant", participant.clone());
+    }
+    if let Some(pn) = &m.participant_pn {
+        node = node
+            .with_attr("participant_pn", pn.clone())
+            .with_attr("addressing_mode", "lid");
     }
     if let Some(pn) = &m.sender_pn {
         node = node

@@ -9,6 +9,7 @@ use blacksky_proto::Message;
 
 use super::FakeServer;
 use super::contacts::{EncPart, check_group, check_phone, distribution_content, text_message};
+use super::groups::GroupAddressing;
 use super::mailbox::{Chat, Sent};
 use super::output::{ControlError, ServerEvent};
 use super::pre_keys::PRE_KEYS_LOW_WATER;
@@ -72,7 +73,8 @@ impl FakeServer {
     }
 
     /// The contact `from_phone` writes `text` in the group
-    /// `<group_jid_user>@g.us`: one skmsg under its sender key for that
+    /// `<group_jid_user>@g.us` (a member of it, if the server keeps that
+    /// group: [`FakeServer::create_group`]): one skmsg under its sender key for that
     /// group (made on first use), preceded, for each device that has not
     /// had the key yet, by a 1:1 pkmsg/msg carrying
     /// `Message { senderKeyDistributionMessage }`. Returns the message id.
@@ -84,6 +86,16 @@ impl FakeServer {
     ) -> Result<String, ControlError> {
         check_group(group_jid_user)?;
         check_phone(from_phone)?;
+        // A group the server keeps takes only its members' words (only
+        // its admins' while announce-only); others are ad hoc.
+        if let Some(group) = self.groups.get(group_jid_user) {
+            let rank = group
+                .rank(from_phone)
+                .ok_or(ControlError::NotAMember { role: "writer" })?;
+            if group.announce && !rank.is_admin() {
+                return Err(ControlError::NotAdmin { role: "writer" });
+            }
+        }
         let devices = self.sendable_devices(text)?;
         let rng = &mut self.rng;
         let sender_key = self
@@ -116,11 +128,16 @@ impl FakeServer {
             encs.push(skmsg.clone());
             per_device.push((device, encs));
         }
+        let lid = match self.groups.get(group_jid_user).map(|g| g.addressing) {
+            Some(GroupAddressing::Lid) => Some(self.contact_lid(from_phone)?),
+            _ => None,
+        };
         let id = self.new_message_id();
         let sent = Sent {
             chat: Chat::Group {
                 group: group_jid_user.to_owned(),
                 phone: from_phone.to_owned(),
+                lid,
             },
             text: text.to_owned(),
             t: self.wall,

@@ -49,6 +49,17 @@ pub enum ViolationKind {
     DeviceLeftOut { device: u8 },
     /// The stanza itself is not a message the server takes.
     Malformed { what: String },
+    /// A group message from a bot that is not a member of the group.
+    NotInGroup,
+    /// A member's device, in the group when the bot sent, could not read
+    /// the skmsg: it holds no sender key of the bot device, or the key
+    /// it holds does not decrypt it.
+    MemberCannotRead { device: u8, what: String },
+    /// A device of someone not in the group was sent the bot's sender key.
+    SenderKeyToNonMember { device: u8 },
+    /// A removed member's device could still read a message sent after
+    /// its removal with the key it held: the bot did not rotate its key.
+    FormerMemberCouldRead { device: u8 },
 }
 
 /// One violation: which message, which device, what.
@@ -110,5 +121,9 @@ pub(crate) fn kind_name(kind: &ViolationKind) -> &'static str {
         ViolationKind::UnknownDevice { .. } => "unknown_device",
         ViolationKind::DeviceLeftOut { .. } => "device_left_out",
         ViolationKind::Malformed { .. } => "malformed",
+        ViolationKind::NotInGroup => "not_in_group",
+        ViolationKind::MemberCannotRead { .. } => "member_cannot_read",
+        ViolationKind::SenderKeyToNonMember { .. } => "sender_key_to_non_member",
+        ViolationKind::FormerMemberCouldRead { .. } => "former_member_could_read",
     }
 }

@@ -1,0 +1,477 @@
+//! A `<message>` the bot sends to a group, as WhatsApp's server and the
+//! members' devices take it (Baileys' messages-send.ts group branch,
+//! whatsmeow's send.go `sendGroup`):
+//!
+//! `<message id to=G@g.us type><participants><to jid=device><enc v=2
+//! type=pkmsg|msg/></to>…</participants><enc v=2 type=skmsg/>
+//! [<device-identity/>]</message>`.
+//!
+//! Each named device opens its pairwise `<enc>`: a `Message` carrying
+//! `senderKeyDistributionMessage{groupId, axolotl…}` (the same for the
+//! bot's own devices: no `deviceSentMessage` in a group), and keeps the
+//! bot device's sender key for the group. Then every device of every
+//! member (the account's phone included) reads the `skmsg` with the key
+//! it holds, and each that read it sends `<receipt from=G@g.us
+//! participant=device id t>` after the server's `<ack>`.
+//!
+//! Violations: the bot is not in the group; a member's device present at
+//! send time cannot read the skmsg; a device of a non-member was sent the
+//! sender key; a removed member could still read it with the key it held
+//! (the bot must rotate its sender key on a removal or a leave); in a LID
+//! group a device named by phone number.
+
+use blacksky_core::message::padding::unpad;
+use blacksky_core::signal::group::{group_decrypt, process_distribution};
+use blacksky_core::wire::binary::{Jid, Node};
+use blacksky_proto::Message;
+use blacksky_proto::wa;
+
+use super::FakeServer;
+use super::bot_messages::{enc_kind, owner, plain, text_of};
+use super::contacts::{EncKind, group_jid_text};
+use super::groups::{GroupAddressing, Holder};
+use super::output::{ConnId, ServerEvent};
+use super::peer::{OpenFailure, Opened};
+use super::received::ReceivedText;
+use super::retry_request::RetryAsked;
+use super::users::{Addressing, User};
+use super::violations::{Violation, ViolationKind};
+
+/// One pairwise `<enc>` (the sender key's carrier) and its device.
+struct Pairwise {
+    jid: Jid,
+    user: User,
+    phone: String,
+    device: u8,
+    kind: EncKind,
+    bytes: Vec<u8>,
+}
+
+/// A member's device.
+type MemberDevice = (User, u8);
+
+/// The message, read.
+struct GroupPlan {
+    skmsg: Vec<u8>,
+    pairwise: Vec<Pairwise>,
+}
+
+/// What the message is, for records and receipts.
+struct GroupContext<'a> {
+    conn: ConnId,
+    id: &'a str,
+    group: &'a str,
+    sender: u8,
+    t: u64,
+    addressing: GroupAddressing,
+}
+
+impl GroupContext<'_> {
+    fn violation(&self, user: Option<&User>, device: Option<u8>, kind: ViolationKind) -> Violation {
+        Violation {
+            id: self.id.to_owned(),
+            owner: user.map(owner),
+            device,
+            kind,
+        }
+    }
+}
+
+impl FakeServer {
+    /// `<message to=G@g.us>` from bot device `sender`.
+    pub(crate) fn on_bot_group_message(
+        &mut self,
+        conn: ConnId,
+        node: &Node,
+        id: &str,
+        to: &Jid,
+        sender: u8,
+    ) {
+        let group = to.user().to_owned();
+        let own = self.config.phone.clone();
+        let Some(addressing) = self.groups.get(&group).map(|g| g.addressing) else {
+            let what = "a group the server does not know".to_owned();
+            let kind = ViolationKind::Malformed { what };
+            self.violation(conn, plain_violation(id, kind));
+            return self.send_message_ack(conn, id, Some(to), Some(404));
+        };
+        if self.groups.get(&group).and_then(|g| g.rank(&own)).is_none() {
+            self.violation(conn, plain_violation(id, ViolationKind::NotInGroup));
+            return self.send_message_ack(conn, id, Some(to), Some(403));
+        }
+        let cx = GroupContext {
+            conn,
+            id,
+            group: &group,
+            sender,
+            t: self.wall.as_secs(),
+            addressing,
+        };
+        let plan = match self.read_group_plan(node) {
+            Ok(plan) => plan,
+            Err(what) => {
+                self.violation(conn, plain_violation(id, ViolationKind::Malformed { what }));
+                return self.send_message_ack(conn, id, Some(to), Some(400));
+            }
+        };
+        let any_pkmsg = plan.pairwise.iter().any(|p| p.kind == EncKind::PkMsg);
+        let identity_ok = !any_pkmsg || self.check_message_identity(conn, id, sender, node);
+        for pairwise in &plan.pairwise {
+            self.take_sender_key(&cx, pairwise, identity_ok);
+        }
+        let (read, unread) = self.read_skmsg(&cx, &plan.skmsg);
+        self.check_former_members(&cx, &plan.skmsg);
+        self.send_message_ack(conn, id, Some(to), None);
+        for (user, device) in &read {
+            let receipt = self.group_receipt(&cx, user, *device);
+            self.send(conn, &receipt);
+        }
+        let addressing = match addressing {
+            GroupAddressing::Pn => Addressing::Pn,
+            GroupAddressing::Lid => Addressing::Lid,
+        };
+        for (user, device) in unread {
+            // A device that cannot read it asks for it again, as for 1:1.
+            let asked = RetryAsked {
+                id,
+                t: cx.t,
+                group: Some(&group),
+            };
+            let _ = self.send_retry_receipt(conn, &user, addressing, device, sender, &asked);
+        }
+        self.event(ServerEvent::BotMessage {
+            conn,
+            id: id.to_owned(),
+            opened: u32::try_from(read.len()).unwrap_or(u32::MAX),
+        });
+    }
+
+    fn read_group_plan(&mut self, node: &Node) -> Result<GroupPlan, String> {
+        let skmsg = node
+            .children_named("enc")
+            .find(|e| e.attr("type") == Some("skmsg"))
+            .ok_or("a group <message> without <enc type=skmsg>")?;
+        if skmsg.attr("v") != Some("2") {
+            return Err(format!(
+                "<enc type=skmsg> has v={:?}, expected 2",
+                skmsg.attr("v")
+            ));
+        }
+        let skmsg = skmsg
+            .bytes()
+            .ok_or("<enc type=skmsg> without bytes")?
+            .to_vec();
+        let mut pairwise = Vec::new();
+        let own = self.config.phone.clone();
+        for to_node in node
+            .child("participants")
+            .map(|p| p.children_named("to").collect::<Vec<_>>())
+            .unwrap_or_default()
+        {
+            let jid = to_node.attr_jid("jid").ok_or("<to> without a jid")?;
+            let (user, _) = self
+                .user_of(&plain(&jid))
+                .ok_or("<to> names a user the server does not know")?;
+            let phone = match &user {
+                User::Own => own.clone(),
+                User::Contact(phone) => phone.clone(),
+            };
+            let device = u8::try_from(jid.device().unwrap_or(0))
+                .map_err(|_| format!("device {:?} is out of range", jid.device()))?;
+            let enc = to_node.child("enc").ok_or("<to> without an <enc>")?;
+            pairwise.push(Pairwise {
+                jid,
+                user,
+                phone,
+                device,
+                kind: enc_kind(enc)?,
+                bytes: enc.bytes().ok_or("<enc> without bytes")?.to_vec(),
+            });
+        }
+        Ok(GroupPlan { skmsg, pairwise })
+    }
+
+    /// One pairwise `<enc>` at its device: opened, and the sender key it
+    /// carries kept for the group.
+    fn take_sender_key(&mut self, cx: &GroupContext<'_>, target: &Pairwise, identity_ok: bool) {
+        let user = Some(&target.user);
+        let device = Some(target.device);
+        if cx.addressing == GroupAddressing::Lid && target.jid.server() != "lid" {
+            let what = "a LID group names its members' devices by LID".to_owned();
+            let kind = ViolationKind::Malformed { what };
+            self.violation(cx.conn, cx.violation(user, device, kind));
+        }
+        let is_member = self
+            .groups
+            .get(cx.group)
+            .is_some_and(|g| g.members.contains_key(&target.phone));
+        if !is_member {
+            let kind = ViolationKind::SenderKeyToNonMember {
+                device: target.device,
+            };
+            return self.violation(cx.conn, cx.violation(user, device, kind));
+        }
+        let exists = self
+            .devices_of(&target.user)
+            .iter()
+            .any(|&(d, _)| d == target.device);
+        if !exists || (target.user == User::Own && target.device == cx.sender) {
+            let kind = ViolationKind::UnknownDevice {
+                device: u16::from(target.device),
+            };
+            return self.violation(cx.conn, cx.violation(user, device, kind));
+        }
+        if target.user == User::Own && target.device != 0 {
+            // Another linked device of the bot: not played here.
+            return;
+        }
+        if target.kind == EncKind::PkMsg && !identity_ok {
+            return;
+        }
+        let Some(bot_identity) = self
+            .devices
+            .get(&cx.sender)
+            .map(|d| d.companion.identity_public)
+        else {
+            return;
+        };
+        let opened = {
+            let FakeServer {
+                contacts,
+                own_phone,
+                account_key,
+                rng,
+                ..
+            } = self;
+            let peer = match &target.user {
+                User::Own => Some(own_phone.peer(account_key, rng)),
+                User::Contact(phone) => contacts
+                    .get_mut(phone)
+                    .and_then(|c| c.device_mut(target.device)),
+            };
+            let Some(peer) = peer else {
+                return;
+            };
+            peer.open(cx.sender, &bot_identity, target.kind, &target.bytes, rng)
+        };
+        let padded = match opened {
+            Ok(Opened::Fresh(padded)) => padded,
+            // Opened before: its key was taken in then.
+            Ok(Opened::Duplicate) => return,
+            Err(OpenFailure::AfterDrop) => return,
+            Err(OpenFailure::KeyReused { counter }) => {
+                let kind = ViolationKind::KeyReused { counter };
+                return self.violation(cx.conn, cx.violation(user, device, kind));
+            }
+            Err(OpenFailure::IdentityMismatch) => {
+                let kind = ViolationKind::IdentityMismatch;
+                return self.violation(cx.conn, cx.violation(user, device, kind));
+            }
+            Err(OpenFailure::Undecryptable { what }) => {
+                let kind = ViolationKind::Undecryptable { what };
+                return self.violation(cx.conn, cx.violation(user, device, kind));
+            }
+        };
+        if let Err(kind) = self.keep_distribution(cx, target, &padded) {
+            self.violation(cx.conn, cx.violation(user, device, kind));
+        }
+    }
+
+    /// Reads the SKDM out of a pairwise plaintext and keeps the key.
+    fn keep_distribution(
+        &mut self,
+        cx: &GroupContext<'_>,
+        target: &Pairwise,
+        padded: &[u8],
+    ) -> Result<(), ViolationKind> {
+        let bad = |what: String| ViolationKind::BadContent { what };
+        let plain = unpad(padded).map_err(|e| ViolationKind::BadPadding {
+            what: e.to_string(),
+        })?;
+        let message = wa::Message::decode(plain).map_err(|e| bad(format!("not a Message: {e}")))?;
+        let skdm = message
+            .sender_key_distribution_message
+            .as_ref()
+            .ok_or_else(|| {
+                bad("a group's pairwise message without senderKeyDistributionMessage".into())
+            })?;
+        if skdm.group_id.as_deref() != Some(group_jid_text(cx.group).as_str()) {
+            return Err(bad(
+                "senderKeyDistributionMessage.groupId is not this group".into(),
+            ));
+        }
+        let bytes = skdm
+            .axolotl_sender_key_distribution_message
+            .as_deref()
+            .ok_or_else(|| bad("senderKeyDistributionMessage without axolotl bytes".into()))?;
+        let holder = Holder {
+            bot_device: cx.sender,
+            phone: target.phone.clone(),
+            device: target.device,
+        };
+        let Some(group) = self.groups.get_mut(cx.group) else {
+            return Ok(());
+        };
+        let current = group.held.get(&holder).cloned().unwrap_or_default();
+        let next = process_distribution(&current, bytes)
+            .map_err(|e| bad(format!("the sender key does not parse: {e}")))?;
+        group.hold(holder, next).map_err(|e| bad(e.to_string()))
+    }
+
+    /// Every device of every member reads the skmsg with the key it
+    /// holds; returns the devices that read it and those that could not.
+    fn read_skmsg(
+        &mut self,
+        cx: &GroupContext<'_>,
+        skmsg: &[u8],
+    ) -> (Vec<MemberDevice>, Vec<MemberDevice>) {
+        let members: Vec<String> = self
+            .groups
+            .get(cx.group)
+            .map(|g| g.members.keys().cloned().collect())
+            .unwrap_or_default();
+        let mut read = Vec::new();
+        let mut unread = Vec::new();
+        for phone in members {
+            let user = self.member_user(&phone);
+            let devices: Vec<u8> = match &user {
+                // The bot's other linked devices are not played.
+                User::Own => vec![0],
+                User::Contact(_) => self.devices_of(&user).into_iter().map(|(d, _)| d).collect(),
+            };
+            for device in devices {
+                if self.read_before(&user, cx.id, device) {
+                    // Sent again (a retry answered, a resend): a copy if
+                    // it opens, and no harm if not.
+                    if let Ok(text) = self.open_skmsg(cx, &phone, device, skmsg) {
+                        self.record_group_read(cx, &user, device, text);
+                    }
+                    read.push((user.clone(), device));
+                    continue;
+                }
+                match self.open_skmsg(cx, &phone, device, skmsg) {
+                    Ok(text) => {
+                        self.record_group_read(cx, &user, device, text);
+                        read.push((user.clone(), device));
+                    }
+                    Err(what) => {
+                        let kind = ViolationKind::MemberCannotRead { device, what };
+                        self.violation(cx.conn, cx.violation(Some(&user), Some(device), kind));
+                        unread.push((user.clone(), device));
+                    }
+                }
+            }
+        }
+        (read, unread)
+    }
+
+    /// The skmsg opened by one member device with the key it holds (kept
+    /// moved on); the text it shows.
+    fn open_skmsg(
+        &mut self,
+        cx: &GroupContext<'_>,
+        phone: &str,
+        device: u8,
+        skmsg: &[u8],
+    ) -> Result<String, String> {
+        let holder = Holder {
+            bot_device: cx.sender,
+            phone: phone.to_owned(),
+            device,
+        };
+        let group = self.groups.get_mut(cx.group).ok_or("no group")?;
+        let record = group
+            .held
+            .get(&holder)
+            .ok_or("it holds no sender key of the bot device")?;
+        let (padded, next) = group_decrypt(record, skmsg).map_err(|e| e.to_string())?;
+        group.held.insert(holder, next);
+        let plain = unpad(&padded).map_err(|e| format!("padding: {e}"))?;
+        let message = wa::Message::decode(plain).map_err(|e| format!("not a Message: {e}"))?;
+        Ok(text_of(&message))
+    }
+
+    /// Removed members' devices try the key they kept.
+    fn check_former_members(&mut self, cx: &GroupContext<'_>, skmsg: &[u8]) {
+        let Some(group) = self.groups.get(cx.group) else {
+            return;
+        };
+        let could_read: Vec<Holder> = group
+            .former
+            .iter()
+            .filter(|(h, _)| h.bot_device == cx.sender)
+            .filter(|(_, record)| group_decrypt(record, skmsg).is_ok())
+            .map(|(h, _)| h.clone())
+            .collect();
+        for holder in could_read {
+            let user = self.member_user(&holder.phone);
+            let kind = ViolationKind::FormerMemberCouldRead {
+                device: holder.device,
+            };
+            self.violation(
+                cx.conn,
+                cx.violation(Some(&user), Some(holder.device), kind),
+            );
+        }
+    }
+
+    /// The device read this message before (the bot sent it again).
+    fn read_before(&self, user: &User, id: &str, device: u8) -> bool {
+        let ring = match user {
+            User::Own => Some(self.own_phone.received()),
+            User::Contact(phone) => self.contacts.get(phone).map(|c| c.received()),
+        };
+        ring.is_some_and(|r| r.iter().any(|t| t.id == id && t.device == device))
+    }
+
+    fn record_group_read(&mut self, cx: &GroupContext<'_>, user: &User, device: u8, text: String) {
+        let received = ReceivedText {
+            id: cx.id.to_owned(),
+            text,
+            device,
+            from_device: cx.sender,
+            dsm_destination: None,
+            copies: 1,
+            t: cx.t,
+            via_lid: cx.addressing == GroupAddressing::Lid,
+            group: Some(cx.group.to_owned()),
+        };
+        match user {
+            User::Own => self.own_phone.record_received(received),
+            User::Contact(phone) => {
+                if let Some(contact) = self.contacts.get_mut(phone) {
+                    contact.record_received(received);
+                }
+            }
+        }
+    }
+
+    /// `<receipt from=G@g.us participant=device id t>`; our own phone's
+    /// carries `type=sender`.
+    fn group_receipt(&mut self, cx: &GroupContext<'_>, user: &User, device: u8) -> Node {
+        let addressing = match cx.addressing {
+            GroupAddressing::Pn => Addressing::Pn,
+            GroupAddressing::Lid => Addressing::Lid,
+        };
+        let participant = self.device_jid(user, addressing, device);
+        let receipt = Node::new("receipt")
+            .with_attr("from", Jid::new(cx.group.to_owned(), "g.us"))
+            .with_attr("id", cx.id.to_owned())
+            .with_attr("participant", participant);
+        let receipt = match user {
+            User::Own => receipt.with_attr("type", "sender"),
+            User::Contact(_) => receipt,
+        };
+        receipt.with_attr("t", cx.t.to_string())
+    }
+}
+
+/// A violation about the whole message.
+fn plain_violation(id: &str, kind: ViolationKind) -> Violation {
+    Violation {
+        id: id.to_owned(),
+        owner: None,
+        device: None,
+        kind,
+    }
+}
