@@ -7,6 +7,8 @@ use std::fmt;
 
 use serde::{Deserialize, Serialize};
 
+use super::media::ReceivedMedia;
+
 /// Texts kept per contact (and for the account's phone); past it the
 /// oldest go first.
 pub const RECEIVED_TEXTS_PER_CONTACT_MAX: usize = 1_000;
@@ -31,6 +33,10 @@ pub struct ReceivedText {
     pub t: u64,
     /// The bot addressed the chat by LID.
     pub via_lid: bool,
+    /// The media it carried, downloaded and checked (absent for a message
+    /// without media or whose media failed a check: see the violations).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub media: Option<ReceivedMedia>,
 }
 
 impl fmt::Debug for ReceivedText {
@@ -123,6 +129,7 @@ mod tests {
             copies: 1,
             t: 0,
             via_lid: false,
+            media: None,
         }
     }
 

@@ -9,6 +9,7 @@ use std::collections::VecDeque;
 use serde::{Deserialize, Serialize};
 
 use super::FakeServer;
+use super::media::MediaCheck;
 use super::output::{ConnId, ServerEvent};
 
 /// Violations kept; past it the oldest go first (the total still counts).
@@ -49,6 +50,9 @@ pub enum ViolationKind {
     DeviceLeftOut { device: u8 },
     /// The stanza itself is not a message the server takes.
     Malformed { what: String },
+    /// The media the message references does not download, verify or
+    /// open as its kind needs (`check` says which check failed).
+    BadMedia { check: MediaCheck, what: String },
 }
 
 /// One violation: which message, which device, what.
@@ -110,5 +114,6 @@ pub(crate) fn kind_name(kind: &ViolationKind) -> &'static str {
         ViolationKind::UnknownDevice { .. } => "unknown_device",
         ViolationKind::DeviceLeftOut { .. } => "device_left_out",
         ViolationKind::Malformed { .. } => "malformed",
+        ViolationKind::BadMedia { .. } => "bad_media",
     }
 }
