@@ -18,6 +18,7 @@ pub mod compose;
 mod context;
 mod dispatch;
 pub mod rate_limit;
+pub mod reactions;
 
 pub use auto_reply::{AutoReplies, AutoReplyError, ChatFilter};
 pub use blacksky_core::message::{Content, Incoming, Kind, Sender};

@@ -285,7 +285,11 @@ fn a_gif_the_bot_sends_is_fetched_checked_and_read_as_an_mp4_by_every_device() {
     pipe.server
         .set_contact_devices(CONTACT, &[0, 3])
         .expect("devices");
-    let plaintext = mp4(5000);
+    // The shipped hug clip, as a reaction command sends it.
+    let plaintext = blacksky_bot::reactions::Reaction::find("hug")
+        .expect("hug ships")
+        .mp4
+        .to_vec();
     let (_, message) = uploaded_message(&mut pipe.server, MediaType::Gif, "video", &plaintext);
     send(&mut pipe, conn, "3EB0000000000000000M01", &message);
 
