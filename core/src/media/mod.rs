@@ -1,7 +1,8 @@
 //! WhatsApp media, sans I/O: a media key's expansion per type, the
 //! encrypted blob made and opened in a stream (AES-256-CBC + a 10-byte
-//! HMAC-SHA256), the checks against the message that references it, and
-//! the upload request's path. The shell moves the bytes.
+//! HMAC-SHA256), the checks against the message that references it, the
+//! upload request's path, and `media_conn` (hosts and auth, kept for
+//! their ttl). The shell moves the bytes.
 //!
 //! Sending: draw 32 random bytes as a [`MediaKey`], [`MediaKeys::expand`]
 //! them for the type, feed the file through a [`MediaEncryptor`] into the
@@ -12,6 +13,7 @@
 //!
 //! [`MediaKey`]: crate::message::content::MediaKey
 
+pub mod conn;
 pub mod decrypt;
 pub mod descriptor;
 pub mod encrypt;
@@ -19,6 +21,7 @@ pub mod keys;
 pub mod media_type;
 pub mod upload;
 
+pub use conn::{MediaConn, MediaConnCache, MediaConnError, media_conn_request};
 pub use decrypt::{ExpectedMedia, MediaDecryptError, MediaDecryptor, VerifiedMedia, decrypt_media};
 pub use descriptor::{
     BlobLocation, DescriptorError, DownloadPlan, UploadedBlob, uploaded_descriptor,
