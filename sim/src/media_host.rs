@@ -10,8 +10,9 @@
 //!
 //! On the control port: `POST /media/rotate-auth` (uploads with the old
 //! auth get 401), `POST /media/fail?count=N` (the next N media requests
-//! get 503), `GET /media/stats`, `GET /media/check?id=ID` (what the check
-//! of the bot's message ID found).
+//! get 503), `GET /media/stats`, `GET /media/conn` (what `media_conn`
+//! answers now), `GET /media/check?id=ID` (what the check of the bot's
+//! message ID found).
 
 use std::collections::HashMap;
 
@@ -85,6 +86,7 @@ pub fn control_routes() -> Router<FakeWa> {
         .route("/media/rotate-auth", post(rotate_auth))
         .route("/media/fail", post(fail))
         .route("/media/stats", get(stats))
+        .route("/media/conn", get(conn))
         .route("/media/check", get(check))
 }
 
@@ -99,6 +101,19 @@ async fn fail(State(fake): State<FakeWa>, Query(params): Params) -> Response {
     };
     fake.with_server(|s| s.fail_media_requests(count));
     axum::Json(json!({ "ok": true })).into_response()
+}
+
+/// What `media_conn` answers now, for tests that upload without a
+/// session (the auth is the fake's own, no secret).
+async fn conn(State(fake): State<FakeWa>) -> Response {
+    let (auth, hosts, ttl) = fake.with_server(|s| {
+        (
+            s.media_auth(),
+            s.config().media_hosts.clone(),
+            s.config().media_conn_ttl_secs,
+        )
+    });
+    axum::Json(json!({ "auth": auth, "hosts": hosts, "ttl": ttl })).into_response()
 }
 
 async fn stats(State(fake): State<FakeWa>) -> Response {

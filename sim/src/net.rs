@@ -28,7 +28,7 @@
 //! | `GET /violations` | what a real server or contact would refuse in the bot's messages: `[{id, owner, device, kind, …}]` |
 //! | `GET /state` | the [`crate::server::ServerState`] |
 //! | `POST /poison?kind=K[&conn=I]`, `GET /poison` | stanzas a client cannot use (`server::poison`) |
-//! | `POST /media/rotate-auth`, `POST /media/fail?count=N`, `GET /media/stats`, `GET /media/check?id=ID` | the media host (`media_host`) |
+//! | `POST /media/rotate-auth`, `POST /media/fail?count=N`, `GET /media/stats`, `GET /media/conn`, `GET /media/check?id=ID` | the media host (`media_host`) |
 //!
 //! The media host listens on its own port ([`FakeWa::media_url`]):
 //! `POST /mms/<type>/<token>?auth&token` and `GET <direct path or url path>`.

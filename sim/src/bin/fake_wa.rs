@@ -54,6 +54,7 @@ control API (JSON):
   POST /media/rotate-auth            a new media_conn auth (uploads with the old get 401)
   POST /media/fail?count=N           the next N media requests get 503
   GET  /media/stats                  blobs stored, uploads, downloads
+  GET  /media/conn                   what media_conn answers now: {auth, hosts, ttl}
   GET  /media/check?id=ID            what the check of the bot's media message ID found
                                      (a failed check is also a bad_media violation)
 
