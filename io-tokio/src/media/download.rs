@@ -103,6 +103,11 @@ impl<S: MediaConnSource> MediaClient<S> {
         sink: &mut impl Sink,
     ) -> Result<u64, MediaTransferError> {
         let urls = self.download_urls(&plan.location).await;
+        if urls.is_empty() {
+            return Err(MediaTransferError::NoLocation {
+                what: "media_conn named no host for the direct path".into(),
+            });
+        }
         let mut last = None;
         for attempt in 0..self.config.attempts_max {
             self.back_off(attempt).await;

@@ -106,12 +106,18 @@ impl<S: MediaConnSource> MediaClient<S> {
         Ok(conn)
     }
 
-    /// The base URLs to try, in order.
-    fn bases(&self, conn: &MediaConn) -> Vec<String> {
-        match &self.config.base_url_override {
+    /// The base URLs to try, in order (never none).
+    fn bases(&self, conn: &MediaConn) -> Result<Vec<String>, MediaTransferError> {
+        let bases: Vec<String> = match &self.config.base_url_override {
             Some(base) => vec![base.as_str().to_owned()],
             None => conn.hosts.iter().map(|h| format!("https://{h}")).collect(),
+        };
+        if bases.is_empty() {
+            return Err(MediaTransferError::NoLocation {
+                what: "media_conn named no host".into(),
+            });
         }
+        Ok(bases)
     }
 
     /// Waits before the `attempt`-th try (1-based retries).

@@ -61,7 +61,7 @@ impl<S: MediaConnSource> MediaClient<S> {
             .map_err(|e| MediaTransferError::Descriptor(e.into()))?;
         let encrypted = measure(source, &keys, self.config.chunk_bytes).await?;
         let mut conn = self.media_conn(false).await?;
-        let mut bases = self.bases(&conn);
+        let mut bases = self.bases(&conn)?;
         let mut next_base = 0;
         let mut refreshed = false;
         let mut last = None;
@@ -88,7 +88,7 @@ impl<S: MediaConnSource> MediaClient<S> {
                     tracing::info!(%host, status, "media upload refused its auth; refreshing media_conn");
                     refreshed = true;
                     conn = self.media_conn(true).await?;
-                    bases = self.bases(&conn);
+                    bases = self.bases(&conn)?;
                     next_base = 0;
                     last = Some(MediaTransferError::Status { host, status });
                 }
