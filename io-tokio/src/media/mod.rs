@@ -10,6 +10,9 @@
 //! `base` is `WA_MEDIA_URL` when set ([`MediaBaseUrl`]), else
 //! `https://<host>` for each host `media_conn` names, in its order.
 //!
+//! [`ReactionCdn`]: reaction clips from a CDN first, cached on disk, the
+//! shipped clip whenever it fails.
+//!
 //! The session wires a [`MediaConnSource`]: how to ask the server
 //! (`blacksky_core::media::media_conn_request`, answer read by
 //! `MediaConn::parse`).
@@ -17,6 +20,7 @@
 mod config;
 mod download;
 mod error;
+pub mod reaction_cdn;
 mod source;
 mod upload;
 
@@ -32,6 +36,7 @@ use hyper_util::client::legacy::connect::HttpConnector;
 
 pub use config::{MediaBaseUrl, MediaBaseUrlError, MediaTransferConfig};
 pub use error::MediaTransferError;
+pub use reaction_cdn::{CdnTemplate, CdnTemplateError, ClipOrigin, ReactionCdn, ReactionCdnConfig};
 pub use source::MediaSource;
 pub use upload::Uploaded;
 
