@@ -21,7 +21,8 @@ the file's size and SHA-256, the total), media/reactions/README.md (the
 list) and bot/src/reactions/table.rs (the same table for the bot, which
 embeds the clips). Other ffmpeg or
 x264 versions may give other bytes; the pictures stay the same.
-`--check` only draws one frame of each (no ffmpeg), for a quick look.
+`--check` only draws one frame of each as media/reactions/<name>.png (no
+ffmpeg; git-ignored), for a quick look.
 """
 
 import hashlib
