@@ -17,6 +17,7 @@ pub mod auto_reply;
 pub mod compose;
 mod context;
 mod dispatch;
+pub mod media_message;
 pub mod rate_limit;
 pub mod reactions;
 

@@ -14,7 +14,7 @@ use blacksky_core::media::{
     EncryptedMedia, MediaKeys, MediaType, UploadedBlob, encrypt_media, upload_token,
     uploaded_descriptor,
 };
-use blacksky_core::message::content::MediaKey;
+use blacksky_core::message::content::{MediaKey, MediaKind};
 use blacksky_core::session::Outbound;
 use blacksky_core::time::UnixMillis;
 use blacksky_proto::Message as _;
@@ -73,59 +73,26 @@ fn sha256(bytes: &[u8]) -> [u8; 32] {
     sha2::Sha256::digest(bytes).into()
 }
 
-/// A message carrying `descriptor` as `media_type`.
+/// A message carrying `descriptor` as `media_type`, as the bot makes it.
 fn media_message(
     media_type: MediaType,
     descriptor: &blacksky_core::message::content::MediaDescriptor,
 ) -> wa::Message {
-    let d = descriptor;
-    let key = d.media_key.as_ref().map(|k| k.as_bytes().to_vec());
-    match media_type {
-        MediaType::Video | MediaType::Gif => wa::Message {
-            video_message: Some(Box::new(wa::message::VideoMessage {
-                url: d.url.clone(),
-                direct_path: d.direct_path.clone(),
-                mimetype: Some("video/mp4".into()),
-                file_sha256: d.file_sha256.clone(),
-                file_enc_sha256: d.file_enc_sha256.clone(),
-                file_length: d.file_length,
-                media_key: key,
-                media_key_timestamp: d.media_key_timestamp,
-                gif_playback: Some(media_type == MediaType::Gif),
-                caption: Some("Ana hugs Ben".into()),
-                ..Default::default()
-            })),
-            ..Default::default()
+    let kind = match media_type {
+        MediaType::Gif => MediaKind::Video { gif_playback: true },
+        MediaType::Video => MediaKind::Video {
+            gif_playback: false,
         },
-        MediaType::Sticker => wa::Message {
-            sticker_message: Some(Box::new(wa::message::StickerMessage {
-                url: d.url.clone(),
-                direct_path: d.direct_path.clone(),
-                mimetype: Some("image/webp".into()),
-                file_sha256: d.file_sha256.clone(),
-                file_enc_sha256: d.file_enc_sha256.clone(),
-                file_length: d.file_length,
-                media_key: key,
-                media_key_timestamp: d.media_key_timestamp,
-                ..Default::default()
-            })),
-            ..Default::default()
-        },
-        MediaType::Image => wa::Message {
-            image_message: Some(Box::new(wa::message::ImageMessage {
-                url: d.url.clone(),
-                direct_path: d.direct_path.clone(),
-                mimetype: Some("image/jpeg".into()),
-                file_sha256: d.file_sha256.clone(),
-                file_enc_sha256: d.file_enc_sha256.clone(),
-                file_length: d.file_length,
-                media_key: key,
-                ..Default::default()
-            })),
-            ..Default::default()
-        },
+        MediaType::Sticker => MediaKind::Sticker { animated: false },
+        MediaType::Image => MediaKind::Image,
         other => panic!("no message built for {other:?} here"),
-    }
+    };
+    blacksky_bot::media_message::media_message(
+        &kind,
+        descriptor.clone(),
+        Some("Ana hugs Ben".into()),
+        None,
+    )
 }
 
 /// Encrypts, uploads (as `mms_type`) and describes `plaintext`.
