@@ -21,7 +21,9 @@ pub mod compose;
 mod context;
 mod dispatch;
 mod jid_serde;
+pub mod media_message;
 pub mod rate_limit;
+pub mod reactions;
 
 pub use auto_reply::{AutoReplies, AutoReplyError, ChatFilter};
 pub use blacksky_core::message::{Content, Incoming, Kind, Sender};

@@ -9,6 +9,7 @@ pub mod alerts;
 pub mod client;
 pub mod crypto;
 pub mod keeper;
+pub mod media;
 pub mod message;
 pub mod session;
 pub mod signal;

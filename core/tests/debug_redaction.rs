@@ -147,3 +147,52 @@ fn events_and_settings_show_no_qr_text_code_or_phone() {
     };
     assert_hidden("ClientConfig", &both(&config), &["1556123"], &[]);
 }
+
+#[test]
+fn media_keys_and_media_conn_auth_stay_out_of_debug() {
+    use blacksky_core::media::{
+        DownloadPlan, MediaConn, MediaDecryptor, MediaEncryptor, MediaKeys, MediaType,
+        UploadedBlob, encrypt_media, uploaded_descriptor,
+    };
+    use blacksky_core::message::content::MediaKey;
+
+    let secret = [0x5a_u8; 32];
+    let key = MediaKey::from_bytes(secret.to_vec());
+    let keys = MediaKeys::expand(&key, MediaType::Gif).expect("32 bytes");
+    let key_bytes: [&[u8]; 5] = [
+        &secret,
+        keys.iv(),
+        keys.cipher_key(),
+        keys.mac_key(),
+        keys.ref_key(),
+    ];
+    let (_, encrypted) = encrypt_media(&keys, b"\0\0\0\x18ftypmp42");
+    let descriptor = uploaded_descriptor(
+        key.clone(),
+        &encrypted,
+        UploadedBlob {
+            url: "https://mmg.whatsapp.net/v/1.enc".into(),
+            direct_path: "/v/1.enc".into(),
+        },
+        1,
+    );
+    let plan = DownloadPlan::from_descriptor(&descriptor, MediaType::Gif).expect("complete");
+    let shown = [
+        both(&key),
+        both(&keys),
+        both(&descriptor),
+        both(&plan),
+        both(&MediaEncryptor::new(&keys)),
+        both(&MediaDecryptor::new(&keys, plan.expected.clone(), 1 << 20)),
+    ]
+    .concat();
+    assert_hidden("media", &shown, &[], &key_bytes);
+
+    let conn = MediaConn {
+        auth: "AUTH-SECRET-TOKEN".into(),
+        ttl: std::time::Duration::from_secs(60),
+        hosts: vec!["mmg.whatsapp.net".into()],
+    };
+    assert_hidden("MediaConn", &both(&conn), &["AUTH-SECRET"], &[]);
+    assert!(both(&conn).contains("mmg.whatsapp.net"));
+}

@@ -31,6 +31,10 @@
 //! | `POST /groups/change?group=G&actor=PHONE` (body: JSON [`crate::server::GroupChange`]) | a member changes the group; the bot's devices get the `w:gp2` notification; `{"changed": [phones]}` |
 //! | `GET /groups[?id=G]` | every group (or one) as [`crate::server::GroupState`] |
 //! | `POST /poison?kind=K[&conn=I]`, `GET /poison` | stanzas a client cannot use (`server::poison`) |
+//! | `POST /media/rotate-auth`, `POST /media/fail?count=N`, `GET /media/stats`, `GET /media/conn`, `GET /media/check?id=ID` | the media host (`media_host`) |
+//!
+//! The media host listens on its own port ([`FakeWa::media_url`]):
+//! `POST /mms/<type>/<token>?auth&token` and `GET <direct path or url path>`.
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -299,7 +303,7 @@ impl ServerShell {
     }
 }
 
-/// A fake-wa bound to its two ports, ready to serve.
+/// A fake-wa bound to its three ports, ready to serve.
 #[derive(Debug, Clone)]
 pub struct FakeWa {
     shell: ServerShell,
@@ -307,36 +311,53 @@ pub struct FakeWa {
     pub ws_addr: SocketAddr,
     /// Where the control API listens.
     pub control_addr: SocketAddr,
+    /// Where the media host listens (uploads and downloads).
+    pub media_addr: SocketAddr,
     pub root_public_key: [u8; 32],
 }
 
+/// The bound sockets [`FakeWa::serve`] accepts on.
+#[derive(Debug)]
+pub struct Listeners {
+    pub ws: TcpListener,
+    pub control: TcpListener,
+    pub media: TcpListener,
+}
+
 impl FakeWa {
-    /// Binds both listeners (port 0 picks a free port; read the actual
-    /// ones from `ws_addr` / `control_addr`).
+    /// Binds the three listeners (port 0 picks a free port; read the
+    /// actual ones from `ws_addr` / `control_addr` / `media_addr`).
     pub async fn bind(
-        server: FakeServer,
+        mut server: FakeServer,
         ws_addr: SocketAddr,
         control_addr: SocketAddr,
-    ) -> std::io::Result<(FakeWa, TcpListener, TcpListener)> {
+        media_addr: SocketAddr,
+    ) -> std::io::Result<(FakeWa, Listeners)> {
         let ws = TcpListener::bind(ws_addr).await?;
         let control = TcpListener::bind(control_addr).await?;
+        let media = TcpListener::bind(media_addr).await?;
+        let media_addr = media.local_addr()?;
+        server.set_media_url_base(&format!("http://{media_addr}"));
         let fake = FakeWa {
             root_public_key: server.root_public_key(),
             shell: ServerShell::new(server),
             ws_addr: ws.local_addr()?,
             control_addr: control.local_addr()?,
+            media_addr,
         };
-        Ok((fake, ws, control))
+        Ok((fake, Listeners { ws, control, media }))
     }
 
-    /// Binds, then serves in background tasks until the runtime ends.
+    /// Binds (the media host on a free port beside the control API), then
+    /// serves in background tasks until the runtime ends.
     pub async fn start(
         server: FakeServer,
         ws_addr: SocketAddr,
         control_addr: SocketAddr,
     ) -> std::io::Result<FakeWa> {
-        let (fake, ws, control) = Self::bind(server, ws_addr, control_addr).await?;
-        tokio::spawn(fake.clone().serve(ws, control));
+        let media_addr = SocketAddr::new(control_addr.ip(), 0);
+        let (fake, listeners) = Self::bind(server, ws_addr, control_addr, media_addr).await?;
+        tokio::spawn(fake.clone().serve(listeners));
         Ok(fake)
     }
 
@@ -352,18 +373,31 @@ impl FakeWa {
         format!("http://{}", self.control_addr)
     }
 
+    /// The media host's base URL (what the bot's `WA_MEDIA_URL` is set to).
+    #[must_use]
+    pub fn media_url(&self) -> String {
+        format!("http://{}", self.media_addr)
+    }
+
     /// Runs a closure on the machine, then routes its outputs.
     pub fn with_server<T>(&self, f: impl FnOnce(&mut FakeServer) -> T) -> T {
         self.shell.with_server(f)
     }
 
-    /// Accepts WebSockets and control requests, and runs the timers.
-    pub async fn serve(self, ws: TcpListener, control: TcpListener) -> std::io::Result<()> {
+    /// Accepts WebSockets, control and media requests, and runs the timers.
+    pub async fn serve(self, listeners: Listeners) -> std::io::Result<()> {
+        let Listeners { ws, control, media } = listeners;
         tokio::spawn(self.shell.clone().run_timers());
         let app = control_router(self.clone());
         tokio::spawn(async move {
             if let Err(err) = axum::serve(control, app).await {
                 tracing::error!("control API stopped: {err}");
+            }
+        });
+        let media_app = crate::media_host::router(self.clone());
+        tokio::spawn(async move {
+            if let Err(err) = axum::serve(media, media_app).await {
+                tracing::error!("media host stopped: {err}");
             }
         });
         loop {
@@ -503,6 +537,7 @@ fn control_router(fake: FakeWa) -> Router {
         .route("/groups", get(groups).post(create_group))
         .route("/groups/change", post(change_group))
         .merge(crate::server::poison::routes())
+        .merge(crate::media_host::control_routes())
         .fallback(|| async {
             ApiError {
                 status: StatusCode::NOT_FOUND,

@@ -1031,6 +1031,33 @@ fn a_contact_whose_session_the_bot_started_sends_msg_at_once() {
     assert_eq!(opened.conversation.as_deref(), Some("hi back"));
 }
 
+// ---- media_conn ----
+
+#[test]
+fn media_conn_answers_the_hosts_an_auth_the_media_host_takes_and_a_ttl() {
+    let (mut server, mut bot) = online(10);
+    let iq = Node::new("iq")
+        .with_attr("id", "m.1")
+        .with_attr("type", "set")
+        .with_attr("xmlns", "w:m")
+        .with_attr("to", Jid::at("s.whatsapp.net"))
+        .with_children(vec![Node::new("media_conn")]);
+    let answer = bot
+        .send(&mut server, &iq)
+        .into_iter()
+        .find(|n| n.tag == "iq" && n.attr("id") == Some("m.1"))
+        .expect("an answer");
+    assert_eq!(answer.attr("type"), Some("result"));
+    let media_conn = answer.child("media_conn").expect("<media_conn>");
+    assert_eq!(media_conn.attr("auth"), Some(server.media_auth().as_str()));
+    assert_eq!(media_conn.attr("ttl"), Some("300"));
+    let hosts: Vec<_> = media_conn
+        .children_named("host")
+        .filter_map(|h| h.attr("hostname"))
+        .collect();
+    assert_eq!(hosts, ["mmg.whatsapp.net", "media-fra5-1.cdn.whatsapp.net"]);
+}
+
 // ---- the control API ----
 
 /// A blocking HTTP/1.1 request; returns the status and the body.

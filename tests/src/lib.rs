@@ -205,6 +205,8 @@ pub struct FakeWa {
     pub proc: Proc,
     pub ws_url: String,
     pub control_url: String,
+    /// The media host (what the bot's `WA_MEDIA_URL` points at).
+    pub media_url: String,
     pub root_pubkey: String,
 }
 
@@ -218,19 +220,26 @@ impl FakeWa {
         let mut command = Command::new(target_bin("fake-wa"));
         command.args(["--port", "0", "--control-port", "0"]);
         let mut proc = Proc::spawn("fake-wa", command);
-        let (mut ws_url, mut control_url, mut root_pubkey) = (None, None, None);
-        while ws_url.is_none() || control_url.is_none() || root_pubkey.is_none() {
+        let (mut ws_url, mut control_url, mut media_url, mut root_pubkey) =
+            (None, None, None, None);
+        while ws_url.is_none()
+            || control_url.is_none()
+            || media_url.is_none()
+            || root_pubkey.is_none()
+        {
             let line = proc.expect_line(Duration::from_secs(20), "startup announcement", |s, _| {
                 s == Stream::Stdout
             });
             ws_url = ws_url.or_else(|| field(&line, "listening:"));
             control_url = control_url.or_else(|| field(&line, "control:"));
+            media_url = media_url.or_else(|| field(&line, "media:"));
             root_pubkey = root_pubkey.or_else(|| field(&line, "root-pubkey:"));
         }
         FakeWa {
             proc,
             ws_url: ws_url.unwrap_or_default(),
             control_url: control_url.unwrap_or_default(),
+            media_url: media_url.unwrap_or_default(),
             root_pubkey: root_pubkey.unwrap_or_default(),
         }
     }

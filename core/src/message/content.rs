@@ -132,6 +132,13 @@ pub struct MediaDescriptor {
 pub struct MediaKey(Zeroizing<Vec<u8>>);
 
 impl MediaKey {
+    /// A key we drew ourselves (32 random bytes for an upload) or read
+    /// from a stored descriptor.
+    #[must_use]
+    pub fn from_bytes(bytes: impl Into<Vec<u8>>) -> MediaKey {
+        MediaKey(Zeroizing::new(bytes.into()))
+    }
+
     #[must_use]
     pub fn as_bytes(&self) -> &[u8] {
         &self.0

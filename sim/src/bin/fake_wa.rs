@@ -2,10 +2,11 @@
 //! blacksky offline and for the end-to-end tests.
 //!
 //! ```text
-//! fake-wa [--port P] [--control-port C] [--seed N] [--phone DIGITS] [--routing-info HEX]
+//! fake-wa [--port P] [--control-port C] [--media-port M] [--seed N] [--phone DIGITS] [--routing-info HEX]
 //! ```
 //! Prints, one per line: `root-pubkey: <64 hex>`, `listening: ws://…`,
-//! `control: http://…` (the actual ports, so 0 works). Logs go to stderr.
+//! `control: http://…`, `media: http://…` (the actual ports, so 0 works).
+//! Logs go to stderr.
 
 use std::io::Write;
 use std::net::{Ipv4Addr, SocketAddr};
@@ -15,10 +16,12 @@ use blacksky_sim::net::{FakeWa, wall_now};
 use blacksky_sim::server::{DEFAULT_PHONE, FakeServer, ServerConfig};
 
 const USAGE: &str = "\
-usage: fake-wa [--port P] [--control-port C] [--seed N] [--phone DIGITS] [--routing-info HEX]
+usage: fake-wa [--port P] [--control-port C] [--media-port M] [--seed N] [--phone DIGITS] [--routing-info HEX]
 
   --port P            WebSocket port on 127.0.0.1 (default 0: any free port)
   --control-port C    control API port on 127.0.0.1 (default 0: any free port)
+  --media-port M      media host port on 127.0.0.1 (default 0: any free port);
+                      point the bot's WA_MEDIA_URL at the printed `media:` URL
   --seed N            seed for every key and id the server makes (default 1)
   --phone DIGITS      the account's phone number (default 491556123456)
   --routing-info HEX  edge routing info sent after each login (default none)
@@ -57,12 +60,25 @@ control API (JSON):
                                      get the w:gp2 notification; returns {\"changed\"}
   GET  /groups[?id=G]                every group (or one): members, ranks, settings
   GET  /state                        everything the server knows
+  POST /media/rotate-auth            a new media_conn auth (uploads with the old get 401)
+  POST /media/fail?count=N           the next N media requests get 503
+  GET  /media/stats                  blobs stored, uploads, downloads
+  GET  /media/conn                   what media_conn answers now: {auth, hosts, ttl}
+  GET  /media/check?id=ID            what the check of the bot's media message ID found
+                                     (a failed check is also a bad_media violation)
+
+media host (its own port):
+  POST /mms/<type>/<token>?auth=A&token=T   store the encrypted blob (type: image, video,
+                                     audio, document; token: base64url SHA-256 of the body);
+                                     returns {\"url\", \"direct_path\"}
+  GET  <direct_path>                 the blob (a url's path works too)
 ";
 
 #[derive(Debug)]
 struct Args {
     port: u16,
     control_port: u16,
+    media_port: u16,
     seed: u64,
     phone: String,
     routing_info: Option<Vec<u8>>,
@@ -72,6 +88,7 @@ fn parse_args(mut args: impl Iterator<Item = String>) -> Result<Option<Args>, St
     let mut parsed = Args {
         port: 0,
         control_port: 0,
+        media_port: 0,
         seed: 1,
         phone: DEFAULT_PHONE.to_owned(),
         routing_info: None,
@@ -83,6 +100,7 @@ fn parse_args(mut args: impl Iterator<Item = String>) -> Result<Option<Args>, St
         let known = [
             "--port",
             "--control-port",
+            "--media-port",
             "--seed",
             "--phone",
             "--routing-info",
@@ -96,6 +114,9 @@ fn parse_args(mut args: impl Iterator<Item = String>) -> Result<Option<Args>, St
             "--port" => parsed.port = value.parse().map_err(|_| bad("not a port"))?,
             "--control-port" => {
                 parsed.control_port = value.parse().map_err(|_| bad("not a port"))?;
+            }
+            "--media-port" => {
+                parsed.media_port = value.parse().map_err(|_| bad("not a port"))?;
             }
             "--seed" => parsed.seed = value.parse().map_err(|_| bad("not a number"))?,
             "--phone" => {
@@ -136,23 +157,30 @@ async fn main() -> ExitCode {
     config.routing_info = args.routing_info;
     let server = FakeServer::new(config, args.seed);
     let localhost = |port| SocketAddr::from((Ipv4Addr::LOCALHOST, port));
-    let (fake, ws, control) =
-        match FakeWa::bind(server, localhost(args.port), localhost(args.control_port)).await {
-            Ok(bound) => bound,
-            Err(err) => {
-                eprintln!("fake-wa: cannot listen: {err}");
-                return ExitCode::FAILURE;
-            }
-        };
+    let bound = FakeWa::bind(
+        server,
+        localhost(args.port),
+        localhost(args.control_port),
+        localhost(args.media_port),
+    )
+    .await;
+    let (fake, listeners) = match bound {
+        Ok(bound) => bound,
+        Err(err) => {
+            eprintln!("fake-wa: cannot listen: {err}");
+            return ExitCode::FAILURE;
+        }
+    };
     let mut stdout = std::io::stdout().lock();
     let _ = writeln!(stdout, "root-pubkey: {}", hex::encode(fake.root_public_key));
     let _ = writeln!(stdout, "listening: {}", fake.ws_url());
     let _ = writeln!(stdout, "control: {}", fake.control_url());
+    let _ = writeln!(stdout, "media: {}", fake.media_url());
     let _ = stdout.flush();
     drop(stdout);
 
     tokio::select! {
-        result = fake.serve(ws, control) => {
+        result = fake.serve(listeners) => {
             if let Err(err) = result {
                 eprintln!("fake-wa: {err}");
                 return ExitCode::FAILURE;
@@ -177,6 +205,11 @@ mod tests {
             .expect("valid")
             .expect("not help");
         assert_eq!((args.port, args.control_port, args.seed), (0, 8788, 7));
+        assert_eq!(args.media_port, 0);
+        let args = parse(&["--media-port", "8789"])
+            .expect("valid")
+            .expect("not help");
+        assert_eq!(args.media_port, 8789);
         assert_eq!(args.phone, DEFAULT_PHONE);
         let err = parse(&["--prot", "1"]).expect_err("unknown");
         assert!(err.contains("--prot"), "{err}");

@@ -435,6 +435,8 @@ impl FakeServer {
             t: cx.t,
             via_lid: cx.addressing == GroupAddressing::Lid,
             group: Some(cx.group.to_owned()),
+            // Media in group messages is not fetched and checked yet.
+            media: None,
         };
         match user {
             User::Own => self.own_phone.record_received(received),

@@ -15,7 +15,8 @@
 //! receipt (the phone a `type=sender` one). A device that cannot open its
 //! `<enc>` asks for it again with a retry receipt. What a real server or
 //! contact would hold against the message is recorded as a
-//! [`super::violations::Violation`].
+//! [`super::violations::Violation`]. Media a message carries is fetched
+//! from the media host and checked once (`super::media`).
 
 use std::collections::BTreeSet;
 
@@ -99,9 +100,13 @@ pub(super) fn text_of(message: &wa::Message) -> String {
         .unwrap_or_default()
 }
 
+/// A device's reading of the plaintext: its text, a DSM's destination, and
+/// the message itself (a DSM's inner one), for its media.
+type Read = (String, Option<String>, wa::Message);
+
 /// Unpads and reads the plaintext: a DSM for our own phone (its text and
 /// destination), a plain message for a contact.
-fn read_content(padded: &[u8], own: bool) -> Result<(String, Option<String>), ViolationKind> {
+fn read_content(padded: &[u8], own: bool) -> Result<Read, ViolationKind> {
     let plain = unpad(padded).map_err(|e| ViolationKind::BadPadding {
         what: e.to_string(),
     })?;
@@ -119,11 +124,11 @@ fn read_content(padded: &[u8], own: bool) -> Result<(String, Option<String>), Vi
                 .destination_jid
                 .clone()
                 .ok_or_else(|| bad("deviceSentMessage without destinationJid"))?;
-            Ok((text_of(inner), Some(destination)))
+            Ok((text_of(inner), Some(destination), inner.clone()))
         }
         (true, None) => Err(bad("our own phone got a message without deviceSentMessage")),
         (false, Some(_)) => Err(bad("a contact got a deviceSentMessage")),
-        (false, None) => Ok((text_of(&message), None)),
+        (false, None) => Ok((text_of(&message), None, message)),
     }
 }
 
@@ -426,13 +431,15 @@ impl FakeServer {
             }
         };
         let own = target.user == User::Own;
-        let (text, dsm_destination) = match read_content(&padded, own) {
+        let (text, dsm_destination, message) = match read_content(&padded, own) {
             Ok(read) => read,
             Err(kind) => {
                 self.violation(cx.conn, violation(kind));
                 return Delivery::Nothing;
             }
         };
+        let media =
+            self.check_bot_media(cx.conn, cx.id, owner(&target.user), target.device, &message);
         let received = ReceivedText {
             id: cx.id.to_owned(),
             text,
@@ -443,6 +450,7 @@ impl FakeServer {
             t: cx.t,
             via_lid: cx.plan_addressing == Addressing::Lid,
             group: None,
+            media,
         };
         match &target.user {
             User::Own => self.own_phone.record_received(received),

@@ -43,6 +43,11 @@ pub struct ServerConfig {
     pub min_app_version: Option<[u32; 3]>,
     /// The push name mock contacts' messages carry (`notify`).
     pub contact_name: String,
+    /// The hosts `media_conn` names (a client with `WA_MEDIA_URL` set
+    /// goes to the fake's media port instead).
+    pub media_hosts: Vec<String>,
+    /// How long a `media_conn` answer is good for (its `ttl`).
+    pub media_conn_ttl_secs: u32,
 }
 
 impl ServerConfig {
@@ -67,6 +72,11 @@ impl ServerConfig {
             handshake_timeout_ms: 20_000,
             min_app_version: None,
             contact_name: "Mock Contact".to_owned(),
+            media_hosts: vec![
+                "mmg.whatsapp.net".to_owned(),
+                "media-fra5-1.cdn.whatsapp.net".to_owned(),
+            ],
+            media_conn_ttl_secs: 300,
         }
     }
 

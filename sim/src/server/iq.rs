@@ -1,6 +1,6 @@
 //! Stanzas from clients after the handshake: their requests (ping,
-//! pre-keys, passive mode, code pairing), their answers to ours, and
-//! their acks.
+//! pre-keys, passive mode, code pairing, media_conn), their answers to
+//! ours, and their acks.
 
 use blacksky_core::crypto::KEY_TYPE_DJB;
 use blacksky_core::wire::binary::Node;
@@ -152,6 +152,9 @@ impl FakeServer {
             }
             ("set", "encrypt") if iq.child("rotate").is_some() => {
                 self.on_signed_pre_key_rotate(conn, &id, iq, device);
+            }
+            ("set", "w:m") if iq.child("media_conn").is_some() && device.is_some() => {
+                self.on_media_conn(conn, &id);
             }
             ("set", "passive") if iq.child("active").is_some() => {
                 self.send(conn, &stanzas::iq_result(&id));

@@ -29,6 +29,8 @@
 //! `bot_messages` (the bot's `<message>`: opened, acked, receipted),
 //! `received` (what each device read), `retry_request` (contacts asking
 //! again) and `violations` (what a real server or contact would refuse).
+//! `media` is the media host (`media_conn`, uploads, downloads) and the
+//! check of the blobs the bot's media messages reference.
 
 mod account;
 mod bot_group_messages;
@@ -46,6 +48,7 @@ mod ids;
 mod iq;
 mod login;
 mod mailbox;
+mod media;
 mod output;
 mod own_phone;
 mod peer;
@@ -83,6 +86,10 @@ pub use groups::{
     MEMBERS_PER_GROUP_MAX, Rank, SUBJECT_CHARS_MAX,
 };
 pub use mailbox::MESSAGES_LEN_MAX;
+pub use media::{
+    MEDIA_BLOB_BYTES_MAX, MEDIA_BLOBS_LEN_MAX, MEDIA_CHECKS_LEN_MAX, MEDIA_STORED_BYTES_MAX,
+    MediaCheck, MediaHostError, MediaStats, ReceivedMedia, UPLOAD_TYPES, UploadAnswer,
+};
 pub use output::{
     ConnId, ControlError, HandshakeKind, ReceiptKind, RetryOutcome, ServerEvent, ServerOutput,
     Tamper, Target,
@@ -131,6 +138,8 @@ pub struct FakeServer {
     group_notices: group_notices::GroupNotices,
     /// What the bot's messages broke, in a ring.
     violations: Violations,
+    /// The media host: uploaded blobs and the checks of the bot's media.
+    media: media::MediaHost,
     /// Retry receipts the played devices sent, per message and device.
     retry_counts: RetryCounts,
     outputs: VecDeque<ServerOutput>,
@@ -186,6 +195,7 @@ impl FakeServer {
             groups: groups::Groups::default(),
             group_notices: group_notices::GroupNotices::default(),
             violations: Violations::default(),
+            media: media::MediaHost::default(),
             retry_counts: RetryCounts::default(),
             outputs: VecDeque::new(),
             wall: UnixMillis::from_secs(middle),

@@ -175,6 +175,11 @@ pub enum ServerEvent {
         id: String,
         opened: u32,
     },
+    /// The media host stored a blob the bot uploaded.
+    MediaUploaded {
+        mms_type: String,
+        len: u64,
+    },
     /// A check a real server or contact makes failed (see
     /// [`super::FakeServer::violations`]); `kind` is its short name.
     Violation {

@@ -7,6 +7,8 @@ use std::fmt;
 
 use serde::{Deserialize, Serialize};
 
+use super::media::ReceivedMedia;
+
 /// Texts kept per contact (and for the account's phone); past it the
 /// oldest go first.
 pub const RECEIVED_TEXTS_PER_CONTACT_MAX: usize = 1_000;
@@ -34,6 +36,10 @@ pub struct ReceivedText {
     /// The group's JID user part, for a message the bot sent to a group.
     #[serde(default)]
     pub group: Option<String>,
+    /// The media it carried, downloaded and checked (absent for a message
+    /// without media or whose media failed a check: see the violations).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub media: Option<ReceivedMedia>,
 }
 
 impl fmt::Debug for ReceivedText {
@@ -127,6 +133,7 @@ mod tests {
             t: 0,
             via_lid: false,
             group: None,
+            media: None,
         }
     }
 

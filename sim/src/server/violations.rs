@@ -9,6 +9,7 @@ use std::collections::VecDeque;
 use serde::{Deserialize, Serialize};
 
 use super::FakeServer;
+use super::media::MediaCheck;
 use super::output::{ConnId, ServerEvent};
 
 /// Violations kept; past it the oldest go first (the total still counts).
@@ -60,6 +61,9 @@ pub enum ViolationKind {
     /// A removed member's device could still read a message sent after
     /// its removal with the key it held: the bot did not rotate its key.
     FormerMemberCouldRead { device: u8 },
+    /// The media the message references does not download, verify or
+    /// open as its kind needs (`check` says which check failed).
+    BadMedia { check: MediaCheck, what: String },
 }
 
 /// One violation: which message, which device, what.
@@ -125,5 +129,6 @@ pub(crate) fn kind_name(kind: &ViolationKind) -> &'static str {
         ViolationKind::MemberCannotRead { .. } => "member_cannot_read",
         ViolationKind::SenderKeyToNonMember { .. } => "sender_key_to_non_member",
         ViolationKind::FormerMemberCouldRead { .. } => "former_member_could_read",
+        ViolationKind::BadMedia { .. } => "bad_media",
     }
 }

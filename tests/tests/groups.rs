@@ -1,0 +1,110 @@
+//! Groups end to end with the real binary and `fake-wa`'s groups, whose
+//! members are mock contacts with Signal stacks and sender keys of their
+//! own: a member writes `ping n` in the group, the auto-reply answers
+//! `pong n` there, and every member's devices decrypt it (fake-wa records
+//! a violation for a member that cannot, and for one that could read
+//! after leaving). Across SIGTERM (pings queued while the bot is down),
+//! a member added later (it gets our sender key before our next message)
+//! and a member removed (our key is made anew; it reads nothing more).
+
+use std::collections::BTreeSet;
+use std::time::{Duration, Instant};
+
+use blacksky_tests::{
+    FakeWa, Proc, assert_no_violations, change_group, create_group, group_read_by,
+    linked_ping_pong, start_blacksky,
+};
+use serde_json::json;
+
+const WAIT: Duration = Duration::from_secs(60);
+const ALICE: &str = "4915112345678";
+const BOB: &str = "4915187654321";
+const CAROL: &str = "4915100000003";
+
+fn group_ping(wa: &FakeWa, from: &str, group: &str, n: u64) {
+    wa.post(
+        &format!("/send?from={from}&group={group}"),
+        &format!("ping {n}"),
+    );
+}
+
+/// Waits until each of `members` read `text` in `group` on its phone.
+fn wait_read(wa: &FakeWa, bot: &Proc, group: &str, members: &[&str], text: &str) {
+    let deadline = Instant::now() + WAIT;
+    loop {
+        let missing: Vec<&str> = members
+            .iter()
+            .copied()
+            .filter(|member| {
+                !group_read_by(wa, member, group)
+                    .get(text)
+                    .is_some_and(|devices| devices.contains(&0))
+            })
+            .collect();
+        if missing.is_empty() {
+            return;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{missing:?} never read {text:?} in the group; violations: {}\n{}",
+            wa.get("/violations"),
+            bot.transcript()
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+fn stop(bot: &mut Proc) {
+    bot.signal("TERM");
+    let status = bot
+        .wait_exit(WAIT)
+        .unwrap_or_else(|| panic!("no exit after SIGTERM:\n{}", bot.transcript()));
+    assert!(status.success(), "{status:?}:\n{}", bot.transcript());
+}
+
+#[test]
+fn every_member_reads_the_answers_across_restarts_joins_and_removals() {
+    let home = tempfile::tempdir().expect("temp dir");
+    let (wa, mut bot) = linked_ping_pong(home.path(), &[]);
+    let group = create_group(
+        &wa,
+        &json!({"subject": "Weekend", "creator": ALICE, "members": [BOB], "bot": "member"}),
+    );
+    group_ping(&wa, ALICE, &group, 1);
+    wait_read(&wa, &bot, &group, &[ALICE, BOB], "pong 1");
+
+    // Pings while the bot is down are answered after it is back.
+    stop(&mut bot);
+    group_ping(&wa, BOB, &group, 2);
+    let mut bot = start_blacksky(&wa, home.path(), &[]);
+    wait_read(&wa, &bot, &group, &[ALICE, BOB], "pong 2");
+
+    // A member added later gets our key before our next message.
+    let added = change_group(
+        &wa,
+        &group,
+        ALICE,
+        &json!({"kind": "add", "phones": [CAROL]}),
+    );
+    assert_eq!(added, [CAROL]);
+    group_ping(&wa, ALICE, &group, 3);
+    wait_read(&wa, &bot, &group, &[ALICE, BOB, CAROL], "pong 3");
+
+    // A member removed does not read our next one.
+    let removed = change_group(
+        &wa,
+        &group,
+        ALICE,
+        &json!({"kind": "remove", "phones": [BOB]}),
+    );
+    assert_eq!(removed, [BOB]);
+    group_ping(&wa, CAROL, &group, 4);
+    wait_read(&wa, &bot, &group, &[ALICE, CAROL], "pong 4");
+    let bob_read: BTreeSet<String> = group_read_by(&wa, BOB, &group).into_keys().collect();
+    assert!(
+        !bob_read.contains("pong 4"),
+        "the removed member read {bob_read:?}"
+    );
+    assert_no_violations(&wa);
+    stop(&mut bot);
+}
