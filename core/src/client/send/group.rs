@@ -11,13 +11,11 @@ use blacksky_proto::Message as _;
 use blacksky_proto::wa;
 use rand_core::CryptoRngCore;
 
-use super::seal::{
-    SealError, Sealed, Sender, Start, message_type, session_address, with_device_identity,
-};
+use super::seal::{SealError, Sealed, Sender, is_pkmsg, message_type, with_device_identity};
 use crate::message::padding::pad;
 use crate::session::{Session, Write};
+use crate::signal::PreKeyBundle;
 use crate::signal::group::{self, SenderKeyRecord};
-use crate::signal::{MessageKind, PreKeyBundle, SessionRecord};
 use crate::wire::binary::{Jid, Node};
 
 /// What one group message is and who gets it.
@@ -131,35 +129,14 @@ pub fn seal_group(
         if sender.is_this_device(device) || !(fresh || needing.contains(&device.to_string())) {
             continue;
         }
-        let Some(address) = session_address(session, device) else {
-            left_out.push(device.clone());
-            continue;
-        };
-        let stored = session
-            .sessions
-            .get(&address)
-            .and_then(|bytes| SessionRecord::decode(bytes).ok());
-        let start = match stored {
-            Some(record) => Start::Stored(Box::new(record)),
-            None => match bundles.get(&address) {
-                Some(bundle) => Start::Bundle(bundle),
-                None => {
-                    left_out.push(device.clone());
-                    continue;
-                }
-            },
-        };
-        let Some(enc) = sender.encrypt(session, address, start, &skdm, &mut writes, rng) else {
-            left_out.push(device.clone());
-            continue;
-        };
-        any_pkmsg |= enc.attr("type") == Some(MessageKind::PreKeyMsg.enc_type());
-        reached.push(device.to_string());
-        participants.push(
-            Node::new("to")
-                .with_attr("jid", device.clone())
-                .with_child(enc),
-        );
+        match sender.copy_for(session, device, &skdm, bundles, &mut writes, rng) {
+            Some(copy) => {
+                any_pkmsg |= is_pkmsg(&copy);
+                reached.push(device.to_string());
+                participants.push(copy);
+            }
+            None => left_out.push(device.clone()),
+        }
     }
     let (skmsg, advanced) =
         group::group_encrypt(&record, &pad(out.message, rng), rng).map_err(SealError::SenderKey)?;

@@ -74,34 +74,13 @@ pub fn seal(
         } else {
             out.message
         };
-        let Some(address) = session_address(session, device) else {
-            left_out.push(device.clone());
-            continue;
-        };
-        let stored = session
-            .sessions
-            .get(&address)
-            .and_then(|bytes| SessionRecord::decode(bytes).ok());
-        let start = match stored {
-            Some(record) => Start::Stored(Box::new(record)),
-            None => match bundles.get(&address) {
-                Some(bundle) => Start::Bundle(bundle),
-                None => {
-                    left_out.push(device.clone());
-                    continue;
-                }
-            },
-        };
-        let Some(enc) = sender.encrypt(session, address, start, plaintext, &mut writes, rng) else {
-            left_out.push(device.clone());
-            continue;
-        };
-        any_pkmsg |= enc.attr("type") == Some(MessageKind::PreKeyMsg.enc_type());
-        participants.push(
-            Node::new("to")
-                .with_attr("jid", device.clone())
-                .with_child(enc),
-        );
+        match sender.copy_for(session, device, plaintext, bundles, &mut writes, rng) {
+            Some(copy) => {
+                any_pkmsg |= is_pkmsg(&copy);
+                participants.push(copy);
+            }
+            None => left_out.push(device.clone()),
+        }
     }
     let reached_recipient = participants.iter().any(|to| {
         to.attr_jid("jid")
@@ -227,6 +206,36 @@ impl<'s> Sender<'s> {
         self.is_own(device) && device.device().unwrap_or(0) == self.own_device
     }
 
+    /// `plaintext` for `device`: `<to jid><enc/></to>`, on its stored
+    /// session or else one started from its bundle in `bundles` (by
+    /// session address). `None` when it has neither, or the bundle makes
+    /// no session.
+    pub(super) fn copy_for(
+        &self,
+        session: &Session,
+        device: &Jid,
+        plaintext: &[u8],
+        bundles: &BTreeMap<String, PreKeyBundle>,
+        writes: &mut Vec<Write>,
+        rng: &mut impl CryptoRngCore,
+    ) -> Option<Node> {
+        let address = session_address(session, device)?;
+        let stored = session
+            .sessions
+            .get(&address)
+            .and_then(|bytes| SessionRecord::decode(bytes).ok());
+        let start = match stored {
+            Some(record) => Start::Stored(Box::new(record)),
+            None => Start::Bundle(bundles.get(&address)?),
+        };
+        let enc = self.encrypt(session, address, start, plaintext, writes, rng)?;
+        Some(
+            Node::new("to")
+                .with_attr("jid", device.clone())
+                .with_child(enc),
+        )
+    }
+
     /// `plaintext`, padded and encrypted for the session at `address`
     /// (started from a bundle if so): the `<enc>` node, with the
     /// session's advance (and a new identity) added to `writes`. `None`
@@ -269,6 +278,12 @@ impl<'s> Sender<'s> {
                 .with_bytes(encrypted.bytes),
         )
     }
+}
+
+/// A `<to><enc/></to>` copy that starts a session (a pkmsg).
+pub(super) fn is_pkmsg(copy: &Node) -> bool {
+    copy.child("enc")
+        .is_some_and(|enc| enc.attr("type") == Some(MessageKind::PreKeyMsg.enc_type()))
 }
 
 /// `stanza` with our `<device-identity>` when a copy is a pkmsg (the

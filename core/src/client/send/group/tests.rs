@@ -5,6 +5,7 @@ use rand_chacha::ChaCha20Rng;
 use rand_core::SeedableRng;
 
 use super::*;
+use crate::client::send::seal::session_address;
 use crate::client::send::test_peer::*;
 use crate::message::padding::unpad;
 use crate::signal::group::{group_decrypt, process_distribution};
