@@ -152,6 +152,32 @@ pub struct Backlog {
     pub oldest_at: Option<UnixMillis>,
 }
 
+/// An effect a handler asked for that is not done yet.
+#[derive(Clone, PartialEq, Eq)]
+pub struct EffectRecord {
+    /// Unique: the inbox message id and the effect's place.
+    pub id: String,
+    /// The inbox message that asked for it.
+    pub inbox_id: String,
+    /// The effect as JSON (`blacksky_bot::Action::to_json`).
+    pub json: String,
+    pub created_at: UnixMillis,
+}
+
+// The JSON holds texts and numbers: Debug shows its size.
+impl std::fmt::Debug for EffectRecord {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("EffectRecord")
+            .field("id", &self.id)
+            .field("json_bytes", &self.json.len())
+            .field("created_at", &self.created_at)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Effects read per [`Store::pending_effects`] call at most.
+pub const EFFECTS_BATCH_MAX: u32 = 64;
+
 /// What one [`Store::prune`] call deleted.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct PruneCount {
@@ -349,6 +375,17 @@ pub trait Store: Send + 'static {
 
     /// Every session in the database.
     fn sessions(&mut self) -> impl Future<Output = Result<Vec<SessionSummary>, StoreError>> + Send;
+
+    /// The bot's settings as last stored ([`Write::BotSettings`]), `None`
+    /// before any were.
+    fn bot_settings(&mut self) -> impl Future<Output = Result<Option<String>, StoreError>> + Send;
+
+    /// Up to `limit` effects not marked done ([`Write::EffectDone`]),
+    /// oldest first.
+    fn pending_effects(
+        &mut self,
+        limit: u32,
+    ) -> impl Future<Output = Result<Vec<EffectRecord>, StoreError>> + Send;
 }
 
 /// The store the configuration selects.
@@ -517,6 +554,14 @@ impl Store for AnyStore {
 
     async fn sessions(&mut self) -> Result<Vec<SessionSummary>, StoreError> {
         dispatch!(self, s => s.sessions())
+    }
+
+    async fn bot_settings(&mut self) -> Result<Option<String>, StoreError> {
+        dispatch!(self, s => s.bot_settings())
+    }
+
+    async fn pending_effects(&mut self, limit: u32) -> Result<Vec<EffectRecord>, StoreError> {
+        dispatch!(self, s => s.pending_effects(limit))
     }
 }
 
