@@ -412,9 +412,12 @@ pub async fn supervise<D: Dialer, C: Clock + Clone + 'static>(
         tokio::select! {
             biased;
             _ = shutdown.changed() => keeper.handle_input(clock.now(), KeeperInput::ShutdownRequested),
-            _ = restart.wait_for(|asked| *asked), if !restart_asked => {
+            changed = restart.changed(), if !restart_asked => {
+                // Once: it only ever turns true (or the worker is gone).
                 restart_asked = true;
-                keeper.handle_input(clock.now(), KeeperInput::RestartRequested);
+                if changed.is_ok() && *restart.borrow() {
+                    keeper.handle_input(clock.now(), KeeperInput::RestartRequested);
+                }
             }
             Some(event) = events_rx.recv() => {
                 show(&event, services, &clock);
