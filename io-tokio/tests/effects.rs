@@ -52,6 +52,12 @@ impl InboxHandler for Asker {
                 }),
                 None,
             ),
+            "block" => (
+                Action::Owner(OwnerControl::Block {
+                    people: vec![owner.clone()],
+                }),
+                None,
+            ),
             _ => (Action::Broadcast { text: "hi".into() }, None),
         };
         Handling {
@@ -73,6 +79,14 @@ impl InboxHandler for Asker {
 fn message(id: &str, n: u64) -> Write {
     let mut entry = entry(id, n);
     entry.content = InboxContent::Message(vec![0x0a, 1, b'x']);
+    Write::Inbox(entry)
+}
+
+fn in_group(id: &str, n: u64, group: &str) -> Write {
+    let Write::Inbox(mut entry) = message(id, n) else {
+        unreachable!("an inbox write")
+    };
+    entry.from = format!("{group}@g.us");
     Write::Inbox(entry)
 }
 
@@ -131,7 +145,7 @@ async fn a_restart_is_done_before_it_is_asked_for_and_never_twice() {
 }
 
 #[tokio::test]
-async fn a_backup_answers_with_its_generation_once_and_group_work_waits() {
+async fn a_backup_answers_with_its_generation_once_and_group_iqs_wait() {
     let db = MemoryDb::new();
     let mut store = MemoryStore::new(db.clone(), "s");
     store
@@ -139,7 +153,7 @@ async fn a_backup_answers_with_its_generation_once_and_group_work_waits() {
         .await
         .expect("a session to back up");
     store
-        .commit(&[message("backup", 2), message("broadcast", 4)])
+        .commit(&[message("backup", 2), message("block", 4)])
         .await
         .expect("stored");
     let worker = spawn(&store, Asker::default());
@@ -174,11 +188,7 @@ async fn a_backup_answers_with_its_generation_once_and_group_work_waits() {
     );
     let pending = store.pending_effects(10).await.expect("read");
     let ids: Vec<&str> = pending.iter().map(|e| e.id.as_str()).collect();
-    assert_eq!(
-        ids,
-        ["broadcast:e0"],
-        "the broadcast waits for the group layer"
-    );
+    assert_eq!(ids, ["block:e0"], "a block waits for the group layer");
     worker.close(Duration::from_secs(2)).await;
     // Performed once: the next process queues no second answer.
     let worker = spawn(&store, Asker::default());
@@ -192,4 +202,51 @@ async fn a_backup_answers_with_its_generation_once_and_group_work_waits() {
         .count();
     assert_eq!(answers, 1);
     worker.close(Duration::from_secs(2)).await;
+}
+
+#[tokio::test]
+async fn a_broadcast_queues_one_text_per_known_group_once() {
+    let db = MemoryDb::new();
+    let mut store = MemoryStore::new(db.clone(), "s");
+    store
+        .commit(&[
+            in_group("g1", 2, "1203630001"),
+            in_group("g2", 4, "1203630002"),
+            in_group("g3", 6, "1203630001"),
+            message("broadcast", 8),
+        ])
+        .await
+        .expect("stored");
+    let worker = spawn(&store, Asker::default());
+    let deadline = std::time::Instant::now() + Duration::from_secs(5);
+    while !store.unhandled_inbox(10).await.expect("read").is_empty()
+        || !store.pending_effects(10).await.expect("read").is_empty()
+    {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the broadcasts were not performed"
+        );
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    worker.close(Duration::from_secs(2)).await;
+    // Each of the 4 entries asked for a broadcast (the test handler's
+    // default): each group gets one text per broadcast, none twice.
+    let unsent = store.unsent_outbound(100).await.expect("read");
+    let to_groups: Vec<&str> = unsent
+        .iter()
+        .filter(|row| row.to.ends_with("@g.us"))
+        .map(|row| row.to.as_str())
+        .collect();
+    assert_eq!(
+        to_groups.len(),
+        4 * 2,
+        "4 broadcasts to 2 groups: {to_groups:?}"
+    );
+    for group in ["1203630001@g.us", "1203630002@g.us"] {
+        assert_eq!(to_groups.iter().filter(|to| **to == group).count(), 4);
+    }
+    let mut ids: Vec<&str> = unsent.iter().map(|row| row.id.as_str()).collect();
+    ids.sort_unstable();
+    ids.dedup();
+    assert_eq!(ids.len(), unsent.len(), "every row its own id");
 }

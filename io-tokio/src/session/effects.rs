@@ -9,8 +9,11 @@
 //!   keeper's graceful cycle (drain, final snapshot, exit 75).
 //! - `BackupNow`: a snapshot, then the answer with its `{generation}`,
 //!   queued in the transaction that marks the effect done (sent once).
-//! - Broadcasts, blocks, deletes and group actions need the group layer
-//!   (sending to groups, group IQs): they stay pending, said once.
+//! - `Broadcast`: one text per group the inbox knows, queued in the
+//!   transaction that marks it done (durable, sent once each, in order
+//!   from the outbox).
+//! - Blocks, deletes and group actions need the group layer (group IQs):
+//!   they stay pending, said once.
 
 use blacksky_bot::commands::OwnerControl;
 use blacksky_bot::{Action, Jid, Reply, chat_of, compose};
@@ -32,6 +35,8 @@ pub enum Plan {
     /// Take a snapshot now, then queue `answer` (with `{generation}`
     /// filled in) to `to` while marking it done.
     Backup { to: Jid, answer: String },
+    /// Queue `text` to every known group while marking it done.
+    Broadcast { text: String },
     /// Not performed by this shell yet: left pending for the layer that
     /// will (`what` names it for the log).
     NeedsGroupLayer { what: &'static str },
@@ -56,7 +61,7 @@ pub fn plan(effect: &EffectRecord) -> Plan {
         Action::Owner(OwnerControl::BackupNow { to, answer }) => Plan::Backup { to, answer },
         Action::Owner(OwnerControl::Block { .. }) => Plan::NeedsGroupLayer { what: "block" },
         Action::Owner(OwnerControl::Unblock { .. }) => Plan::NeedsGroupLayer { what: "unblock" },
-        Action::Broadcast { .. } => Plan::NeedsGroupLayer { what: "broadcast" },
+        Action::Broadcast { text } => Plan::Broadcast { text },
         Action::Delete { .. } => Plan::NeedsGroupLayer { what: "delete" },
         Action::Group { .. } => Plan::NeedsGroupLayer {
             what: "group change",
@@ -81,6 +86,22 @@ pub fn backup_answer(effect_id: &str, to: &Jid, answer: &str, generation: u64) -
         message: compose::text(&Reply::text(text), None, &to).encode_to_vec(),
         stanza: None,
     }
+}
+
+/// The broadcast's text to `group`, as the outbox keeps it: its id
+/// derives from the effect's and the group's, so performing it again
+/// queues nothing twice, whatever other groups joined the list meanwhile.
+/// `None` for a group JID that does not read.
+#[must_use]
+pub fn broadcast_text(effect_id: &str, group: &str, text: &str) -> Option<Outbound> {
+    let to = Jid::parse(group).filter(|jid| jid.server() == "g.us")?;
+    let to = chat_of(&to);
+    Some(Outbound {
+        id: ids::reply_id(&format!("{effect_id}>{to}"), 0),
+        to: to.to_string(),
+        message: compose::text(&Reply::text(text), None, &to).encode_to_vec(),
+        stanza: None,
+    })
 }
 
 #[cfg(test)]
@@ -130,7 +151,14 @@ mod tests {
         let broadcast = Action::Broadcast { text: "hi".into() };
         assert_eq!(
             plan(&record(&broadcast)),
-            Plan::NeedsGroupLayer { what: "broadcast" }
+            Plan::Broadcast { text: "hi".into() }
+        );
+        let block = Action::Owner(OwnerControl::Block {
+            people: vec![owner.clone()],
+        });
+        assert_eq!(
+            plan(&record(&block)),
+            Plan::NeedsGroupLayer { what: "block" }
         );
         let mut broken = record(&broadcast);
         broken.json = "{\"action\":\"launch\"}".into();
@@ -147,5 +175,17 @@ mod tests {
         let message = blacksky_proto::wa::Message::decode(first.message.as_slice()).expect("proto");
         let text = message.conversation.unwrap_or_default();
         assert_eq!(text, "Backup 7 saved");
+    }
+
+    #[test]
+    fn a_broadcast_text_goes_to_its_group_once() {
+        let a = broadcast_text("M:e0", "1203630001@g.us", "news").expect("a group");
+        let again = broadcast_text("M:e0", "1203630001@g.us", "news").expect("a group");
+        let other = broadcast_text("M:e0", "1203630002@g.us", "news").expect("a group");
+        assert_eq!(a.id, again.id);
+        assert_ne!(a.id, other.id);
+        assert_eq!(a.to, "1203630001@g.us");
+        assert!(broadcast_text("M:e0", "15550001111@s.whatsapp.net", "news").is_none());
+        assert!(broadcast_text("M:e0", "not a jid", "news").is_none());
     }
 }

@@ -46,7 +46,8 @@ use crate::session::proactive::{self, OutboxIntake};
 use crate::session::retention::{self, Retention};
 use crate::store::backup::Sealer;
 use crate::store::{
-    Backlog, EFFECTS_BATCH_MAX, EffectRecord, InboxRecord, Standing, Store, StoreError,
+    BROADCAST_GROUPS_MAX, Backlog, EFFECTS_BATCH_MAX, EffectRecord, InboxRecord, Standing, Store,
+    StoreError,
 };
 
 /// Batches committed in one transaction at most (see `Worker::group_with`).
@@ -1587,6 +1588,25 @@ impl<S: Store> Worker<S> {
                 let queued = Write::Queued {
                     at: self.config.clock.wall(),
                     outbox: vec![effects::backup_answer(&effect.id, &to, &answer, generation)],
+                };
+                let writes = [queued, done];
+                self.attempt_commit(&writes).await?;
+                self.outbound.apply(&writes);
+            }
+            Plan::Broadcast { text } => {
+                let groups = Self::attempt(
+                    self.config.attempt_timeout_ms,
+                    self.store.known_groups(BROADCAST_GROUPS_MAX),
+                )
+                .await?;
+                let outbox: Vec<Outbound> = groups
+                    .iter()
+                    .filter_map(|group| effects::broadcast_text(&effect.id, group, &text))
+                    .collect();
+                tracing::info!(effect = %effect.id, groups = outbox.len(), "broadcast queued");
+                let queued = Write::Queued {
+                    at: self.config.clock.wall(),
+                    outbox,
                 };
                 let writes = [queued, done];
                 self.attempt_commit(&writes).await?;

@@ -657,6 +657,18 @@ impl Store for MemoryStore {
         self.with_rows(|rows| rows.bot_settings.clone())
     }
 
+    async fn known_groups(&mut self, limit: u32) -> Result<Vec<String>, StoreError> {
+        self.with_rows(|rows| {
+            let groups: std::collections::BTreeSet<&String> = rows
+                .inbox
+                .iter()
+                .map(|entry| &entry.from)
+                .filter(|from| from.ends_with("@g.us"))
+                .collect();
+            groups.into_iter().take(limit as usize).cloned().collect()
+        })
+    }
+
     async fn pending_effects(&mut self, limit: u32) -> Result<Vec<EffectRecord>, StoreError> {
         self.with_rows(|rows| {
             rows.effects

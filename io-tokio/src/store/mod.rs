@@ -178,6 +178,9 @@ impl std::fmt::Debug for EffectRecord {
 /// Effects read per [`Store::pending_effects`] call at most.
 pub const EFFECTS_BATCH_MAX: u32 = 64;
 
+/// Groups a broadcast goes to at most ([`Store::known_groups`]).
+pub const BROADCAST_GROUPS_MAX: u32 = 1024;
+
 /// What one [`Store::prune`] call deleted.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct PruneCount {
@@ -380,6 +383,15 @@ pub trait Store: Send + 'static {
     /// before any were.
     fn bot_settings(&mut self) -> impl Future<Output = Result<Option<String>, StoreError>> + Send;
 
+    /// The group chats (`…@g.us`) the inbox has messages from, at most
+    /// `limit`, in JID order: where a broadcast goes until the group
+    /// layer's metadata cache knows the groups (the inbox keeps
+    /// `INBOX_RETENTION_DAYS` of them).
+    fn known_groups(
+        &mut self,
+        limit: u32,
+    ) -> impl Future<Output = Result<Vec<String>, StoreError>> + Send;
+
     /// Up to `limit` effects not marked done ([`Write::EffectDone`]),
     /// oldest first.
     fn pending_effects(
@@ -562,6 +574,10 @@ impl Store for AnyStore {
 
     async fn pending_effects(&mut self, limit: u32) -> Result<Vec<EffectRecord>, StoreError> {
         dispatch!(self, s => s.pending_effects(limit))
+    }
+
+    async fn known_groups(&mut self, limit: u32) -> Result<Vec<String>, StoreError> {
+        dispatch!(self, s => s.known_groups(limit))
     }
 }
 

@@ -1278,6 +1278,18 @@ macro_rules! sql_store {
                     .map_err(db("reading the bot's settings"))
             }
 
+            async fn known_groups(&mut self, limit: u32) -> Result<Vec<String>, StoreError> {
+                sqlx::query_scalar(
+                    "SELECT DISTINCT sender FROM inbox \
+                     WHERE session = $1 AND sender LIKE '%@g.us' ORDER BY sender LIMIT $2",
+                )
+                .bind(&self.session)
+                .bind(i64::from(limit))
+                .fetch_all(&self.pool)
+                .await
+                .map_err(db("reading the groups of the inbox"))
+            }
+
             async fn pending_effects(&mut self, limit: u32) -> Result<Vec<EffectRecord>, StoreError> {
                 let what = "reading pending effects";
                 let rows = sqlx::query(

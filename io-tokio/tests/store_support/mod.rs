@@ -408,6 +408,25 @@ pub async fn settings_and_effects_ride_on_the_handled_mark<S: Db>(mut store: S) 
     let mut other = Db::with_session(&store, "other-session");
     assert_eq!(other.bot_settings().await.expect("read"), None);
     assert!(other.pending_effects(10).await.expect("read").is_empty());
+    // The groups a broadcast goes to: the inbox's group chats, once each.
+    assert!(store.known_groups(10).await.expect("read").is_empty());
+    let mut writes = Vec::new();
+    for (id, group) in [
+        ("G1", "1203630002"),
+        ("G2", "1203630001"),
+        ("G3", "1203630002"),
+    ] {
+        let mut in_group = entry(id, 4);
+        in_group.from = format!("{group}@g.us");
+        writes.push(Write::Inbox(in_group));
+    }
+    store.commit(&writes).await.expect("store");
+    assert_eq!(
+        store.known_groups(10).await.expect("read"),
+        ["1203630001@g.us", "1203630002@g.us"]
+    );
+    assert_eq!(store.known_groups(1).await.expect("read").len(), 1);
+    assert!(other.known_groups(10).await.expect("read").is_empty());
 }
 
 /// Two processes on one session never get the same inbox entry while a

@@ -298,6 +298,11 @@ impl Store for NetStore {
         self.call(|mut rows| ready(rows.bot_settings())).await
     }
 
+    async fn known_groups(&mut self, limit: u32) -> Result<Vec<String>, StoreError> {
+        self.call(move |mut rows| ready(rows.known_groups(limit)))
+            .await
+    }
+
     async fn pending_effects(&mut self, limit: u32) -> Result<Vec<EffectRecord>, StoreError> {
         self.call(move |mut rows| ready(rows.pending_effects(limit)))
             .await
