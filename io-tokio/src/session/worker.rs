@@ -17,7 +17,9 @@
 //! not reported. The worker also takes snapshots (on every credential
 //! change, every backup interval, and on demand) and, when idle, hands
 //! stored inbox entries to the [`InboxHandler`] in order, marking each
-//! handled in the transaction that stores the handler's replies.
+//! handled in the transaction that stores the handler's replies, its
+//! settings and its effects; then it performs the effects
+//! ([`crate::session::effects`]) and marks each done.
 
 use std::collections::VecDeque;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
