@@ -614,9 +614,16 @@ impl Store for MemoryStore {
                 outbox += usize::from(prune);
                 !prune
             });
+            let mut effects = 0;
+            rows.effects.retain(|(_, done_at)| {
+                let prune = effects < rows_max && old(*done_at);
+                effects += usize::from(prune);
+                !prune
+            });
             PruneCount {
                 inbox: pruned_ids.len() as u64,
                 outbox: outbox as u64,
+                effects: effects as u64,
             }
         })
     }

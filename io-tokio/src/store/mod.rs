@@ -188,12 +188,16 @@ pub struct PruneCount {
     pub inbox: u64,
     /// Sent outbox rows.
     pub outbox: u64,
+    /// Effects marked done.
+    pub effects: u64,
 }
 
 impl PruneCount {
-    /// True when either table had `rows_max` rows to go: more may be left.
+    /// True when a table had `rows_max` rows to go: more may be left.
     pub fn hit(&self, rows_max: u32) -> bool {
-        self.inbox >= u64::from(rows_max) || self.outbox >= u64::from(rows_max)
+        [self.inbox, self.outbox, self.effects]
+            .into_iter()
+            .any(|count| count >= u64::from(rows_max))
     }
 }
 
@@ -362,8 +366,8 @@ pub trait Store: Send + 'static {
     /// when the oldest was queued.
     fn outbox_backlog(&mut self) -> impl Future<Output = Result<Backlog, StoreError>> + Send;
 
-    /// Deletes this session's inbox rows handled before `before` and its
-    /// outbox rows sent before it, oldest first, at most `rows_max` of each
+    /// Deletes this session's inbox rows handled before `before`, its
+    /// outbox rows sent before it and its effects done before it, oldest first, at most `rows_max` of each
     /// (one short transaction, however large the backlog). Unhandled and
     /// unsent rows always stay. Times are the ones the handler and the
     /// sender stamped (the host's wall clock).

@@ -1186,11 +1186,14 @@ macro_rules! sql_store {
             ) -> Result<PruneCount, StoreError> {
                 let what = "pruning old inbox and outbox rows";
                 let mut tx = self.pool.begin().await.map_err(db(what))?;
-                // Handled inbox rows and sent outbox rows, the oldest first.
-                let mut pruned = [0u64; 2];
-                for (count, (table, done_at)) in pruned
-                    .iter_mut()
-                    .zip([("inbox", "handled_at"), ("outbox", "sent_at")])
+                // Handled inbox rows, sent outbox rows and done effects,
+                // the oldest first.
+                let mut pruned = [0u64; 3];
+                for (count, (table, done_at)) in pruned.iter_mut().zip([
+                    ("inbox", "handled_at"),
+                    ("outbox", "sent_at"),
+                    ("effects", "done_at"),
+                ])
                 {
                     let sql = format!(
                         "DELETE FROM {table} WHERE seq IN (SELECT seq FROM {table} \
@@ -1206,9 +1209,13 @@ macro_rules! sql_store {
                         .map_err(db(what))?
                         .rows_affected();
                 }
-                let [inbox, outbox] = pruned;
+                let [inbox, outbox, effects] = pruned;
                 tx.commit().await.map_err(db(what))?;
-                Ok(PruneCount { inbox, outbox })
+                Ok(PruneCount {
+                    inbox,
+                    outbox,
+                    effects,
+                })
             }
 
             async fn wipe(&mut self) -> Result<(), StoreError> {

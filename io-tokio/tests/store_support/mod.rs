@@ -363,6 +363,18 @@ pub async fn settings_and_effects_ride_on_the_handled_mark<S: Db>(mut store: S) 
     let pending = store.pending_effects(10).await.expect("read");
     assert_eq!(pending.len(), 1);
     assert_eq!(pending[0].id, "A:e1");
+    // Retention deletes done effects; a pending one stays however old.
+    let pruned = store.prune(UnixMillis(1_000), 100).await.expect("prune");
+    assert_eq!(pruned.effects, 1);
+    assert_eq!(store.pending_effects(10).await.expect("read").len(), 1);
+    assert_eq!(
+        store
+            .prune(UnixMillis(1_000), 100)
+            .await
+            .expect("prune")
+            .effects,
+        0
+    );
     // B's claim is taken over: a late handling of it stores nothing.
     tokio::time::sleep(Duration::from_millis(5)).await;
     store
@@ -1156,7 +1168,8 @@ pub async fn prune_drops_old_handled_rows_and_keeps_the_rest<S: Db>(mut store: S
         pruned,
         PruneCount {
             inbox: 2,
-            outbox: 1
+            outbox: 1,
+            effects: 0
         }
     );
     assert!(!pruned.hit(100));
@@ -1204,7 +1217,8 @@ pub async fn prune_drops_old_handled_rows_and_keeps_the_rest<S: Db>(mut store: S
         first,
         PruneCount {
             inbox: 4,
-            outbox: 1
+            outbox: 1,
+            effects: 0
         }
     );
     assert!(first.hit(4));
@@ -1221,7 +1235,8 @@ pub async fn prune_drops_old_handled_rows_and_keeps_the_rest<S: Db>(mut store: S
         second,
         PruneCount {
             inbox: 2,
-            outbox: 0
+            outbox: 0,
+            effects: 0
         }
     );
     assert!(other.inbox().await.expect("inbox").is_empty());
