@@ -52,6 +52,9 @@ use crate::store::{
     StoreError,
 };
 
+/// The settings of a bot whose commands changed none.
+const NO_SETTINGS: &str = "{}";
+
 /// Batches committed in one transaction at most (see `Worker::group_with`).
 const GROUP_COMMIT_JOBS_MAX: usize = 64;
 
@@ -328,7 +331,7 @@ impl<H: Handler> InboxHandler for Bot<H> {
     fn restore_settings(&mut self, json: &str) {
         match Settings::from_json(json) {
             Ok(settings) => {
-                tracing::info!("the bot's stored settings are restored");
+                tracing::debug!("the bot's settings are restored from the store");
                 Bot::restore_settings(self, settings);
             }
             Err(err) => tracing::error!(
@@ -1545,9 +1548,11 @@ impl<S: Store> Worker<S> {
     /// Hands the handler the settings the store kept, once.
     async fn restore_settings(&mut self) -> Result<(), StoreError> {
         let limit = self.config.attempt_timeout_ms;
-        if let Some(json) = Self::attempt(limit, self.store.bot_settings()).await? {
-            self.handler.restore_settings(&json);
-        }
+        // None stored: the defaults (after a lost claim, a handler may
+        // hold settings that were never stored).
+        let stored = Self::attempt(limit, self.store.bot_settings()).await?;
+        self.handler
+            .restore_settings(stored.as_deref().unwrap_or(NO_SETTINGS));
         self.settings_restored = true;
         Ok(())
     }
@@ -1659,6 +1664,14 @@ impl<S: Store> Worker<S> {
                 tracing::info!(
                     "an inbox entry was taken over by another instance: its answer is theirs"
                 );
+                if handled
+                    .iter()
+                    .any(|w| matches!(w, Write::BotSettings { .. }))
+                {
+                    // The handler changed its settings for a handling that
+                    // was not stored: it gets the stored ones back.
+                    self.settings_restored = false;
+                }
                 Ok(())
             }
             Ok(_) => {
