@@ -9,6 +9,7 @@ use blacksky_core::session::OutboxEntry;
 use blacksky_core::time::UnixMillis;
 
 use crate::Handler;
+use crate::commands::{Account, Settings};
 use crate::compose::{self, Answered};
 use crate::context::{Action, Context, Reply};
 use crate::rate_limit::RateLimit;
@@ -24,6 +25,9 @@ pub struct Handled {
     pub outbox: Vec<OutboxEntry>,
     /// Effects for the shell to perform, in order (never messages).
     pub effects: Vec<Action>,
+    /// The handler's settings as JSON ([`crate::commands::Settings::to_json`])
+    /// when this message changed them: stored with the handled mark.
+    pub settings: Option<String>,
 }
 
 /// The bot layer's settings.
@@ -126,9 +130,15 @@ impl<H: Handler> Bot<H> {
             incoming: &incoming,
             message,
         };
+        let settings = effects
+            .iter()
+            .any(|effect| matches!(effect, Action::Setting(_)))
+            .then(|| self.handler.kept_settings().map(Settings::to_json))
+            .flatten();
         Handled {
             outbox: compose::entries(&actions, &answered, now),
             effects,
+            settings,
         }
     }
 
@@ -149,6 +159,16 @@ impl<H: Handler> Bot<H> {
                 actions.extend(notice.into_actions());
             }
         }
+    }
+
+    /// The settings an earlier run stored (see [`Handler::restore_settings`]).
+    pub fn restore_settings(&mut self, settings: Settings) {
+        self.handler.restore_settings(settings);
+    }
+
+    /// The linked account, once known (see [`Handler::linked_account`]).
+    pub fn linked_account(&mut self, account: Account) {
+        self.handler.linked_account(account);
     }
 
     /// Answers held back by the rate limit, since the start.

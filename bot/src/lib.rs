@@ -30,6 +30,7 @@ pub use blacksky_core::message::{Content, Incoming, Kind, Sender};
 pub use blacksky_core::time::UnixMillis;
 pub use blacksky_core::wire::binary::Jid;
 pub use commands::Commands;
+use commands::{Account, Settings};
 pub use context::{Action, Context, Reply, chat_of};
 pub use dispatch::{Bot, BotConfig, Handled};
 
@@ -49,6 +50,19 @@ pub trait Handler: Send + 'static {
     fn exempt_from_rate_limit(&self, _message: &Incoming) -> bool {
         false
     }
+
+    /// The settings it keeps in the store (commands' prefix, languages,
+    /// greetings), as they are now; `None` for a handler with none.
+    fn kept_settings(&self) -> Option<&Settings> {
+        None
+    }
+
+    /// The settings the store kept from an earlier run, handed over at
+    /// start before any message.
+    fn restore_settings(&mut self, _settings: Settings) {}
+
+    /// The linked account (the bot's own number and LID), once known.
+    fn linked_account(&mut self, _account: Account) {}
 }
 
 impl<F> Handler for F
@@ -83,5 +97,19 @@ impl<A: Handler, B: Handler> Handler for Either<A, B> {
 
     fn exempt_from_rate_limit(&self, message: &Incoming) -> bool {
         self.0.exempt_from_rate_limit(message) || self.1.exempt_from_rate_limit(message)
+    }
+
+    fn kept_settings(&self) -> Option<&Settings> {
+        self.1.kept_settings().or_else(|| self.0.kept_settings())
+    }
+
+    fn restore_settings(&mut self, settings: Settings) {
+        self.0.restore_settings(settings.clone());
+        self.1.restore_settings(settings);
+    }
+
+    fn linked_account(&mut self, account: Account) {
+        self.0.linked_account(account.clone());
+        self.1.linked_account(account);
     }
 }

@@ -421,6 +421,29 @@ fn shutdown_runs_its_steps_in_order_then_exits_zero() {
 }
 
 #[test]
+fn the_owners_restart_is_a_graceful_cycle_ending_in_a_planned_restart() {
+    let (mut keeper, t0) = started(no_backups(), 8);
+    keeper.handle_input(t0, Input::Online);
+    drain(&mut keeper);
+    keeper.handle_input(t0, Input::RestartRequested);
+    assert_eq!(
+        drain(&mut keeper),
+        vec![Output::Shutdown(ShutdownStep::Drain)]
+    );
+    for step in [
+        ShutdownStep::Drain,
+        ShutdownStep::FinalSnapshot,
+        ShutdownStep::Close,
+    ] {
+        keeper.handle_input(t0, Input::ShutdownStepDone(step));
+    }
+    assert_eq!(
+        drain(&mut keeper).last(),
+        Some(&Output::Exit(exit::PLANNED_RESTART))
+    );
+}
+
+#[test]
 fn a_stuck_shutdown_step_is_cut_off_at_the_grace_deadline() {
     let (mut keeper, t0) = started(no_backups(), 7);
     keeper.handle_input(t0, Input::ShutdownRequested);

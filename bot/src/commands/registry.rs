@@ -508,6 +508,18 @@ impl Handler for Commands {
             None,
         ) == Role::Owner
     }
+
+    fn kept_settings(&self) -> Option<&Settings> {
+        Some(&self.settings)
+    }
+
+    fn restore_settings(&mut self, settings: Settings) {
+        self.settings = settings;
+    }
+
+    fn linked_account(&mut self, account: Account) {
+        self.set_account(account);
+    }
 }
 
 /// The text commands are read from: a text or a caption (not an edit,

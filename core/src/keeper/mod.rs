@@ -29,8 +29,8 @@ pub mod exit {
     /// (4 is the shell's: stored credentials that cannot be read.)
     /// MAX_RECONNECT_ATTEMPTS reached.
     pub const GAVE_UP: i32 = 5;
-    /// Planned restart (memory over the limit, or the daily restart hour):
-    /// start me again.
+    /// Planned restart (memory over the limit, the daily restart hour, or
+    /// the owner's `.restart`): start me again.
     pub const PLANNED_RESTART: i32 = 75;
 }
 
@@ -196,6 +196,9 @@ pub enum Input {
         rss_bytes: u64,
     },
     ShutdownRequested,
+    /// The owner asked for a restart (a bot command): the graceful cycle
+    /// of a planned restart (exit 75, for the host to start it again).
+    RestartRequested,
     ShutdownStepDone(ShutdownStep),
     /// A person asked to take over from another instance.
     ConnectRequested,
@@ -448,6 +451,7 @@ impl Keeper {
             Input::StoreHealth { up } => self.health.store_up = up,
             Input::MemorySample { rss_bytes } => self.on_memory(now, rss_bytes),
             Input::ShutdownRequested => self.begin_shutdown(now, exit::CLEAN),
+            Input::RestartRequested => self.begin_shutdown(now, exit::PLANNED_RESTART),
             Input::ShutdownStepDone(_) => {}
             Input::WallClock(wall) => self.schedule_daily(now, wall),
             Input::Backlog {

@@ -306,6 +306,29 @@ pub enum Write {
         id: String,
         at: UnixMillis,
     },
+    /// The bot's settings (commands' prefix, languages, greetings) as
+    /// JSON, replacing the stored ones. Rides on the [`Write::Handled`]
+    /// before it in the batch: not stored when that one's claim was lost
+    /// ([`Write::rides_on_handled`]).
+    BotSettings {
+        json: String,
+    },
+    /// An effect a handler asked for (an owner control, a group action),
+    /// as JSON, pending until [`Write::EffectDone`]. `id` names it
+    /// uniquely (the inbox entry's id and its place), so a retried commit
+    /// stores it once. Rides on the [`Write::Handled`] before it, like
+    /// [`Write::BotSettings`].
+    Effect {
+        id: String,
+        inbox_id: String,
+        json: String,
+        at: UnixMillis,
+    },
+    /// Effect `id` was performed (or given up on): never again.
+    EffectDone {
+        id: String,
+        at: UnixMillis,
+    },
 }
 
 impl std::fmt::Debug for Write {
@@ -352,11 +375,23 @@ impl std::fmt::Debug for Write {
                 write!(f, "OutboundSealed({id}, {} bytes)", stanza.len())
             }
             Write::OutboundSent { id, .. } => write!(f, "OutboundSent({id})"),
+            // Settings and effects hold texts and numbers: sizes only.
+            Write::BotSettings { json } => write!(f, "BotSettings({} bytes)", json.len()),
+            Write::Effect { id, json, .. } => write!(f, "Effect({id}, {} bytes)", json.len()),
+            Write::EffectDone { id, .. } => write!(f, "EffectDone({id})"),
         }
     }
 }
 
 impl Write {
+    /// Whether this write belongs to the handling of the
+    /// [`Write::Handled`] before it in its batch: a store skips it when
+    /// that handled mark lost its claim ([`Committed::claim_lost`]), so a
+    /// handling another instance took over leaves nothing behind.
+    pub fn rides_on_handled(&self) -> bool {
+        matches!(self, Write::BotSettings { .. } | Write::Effect { .. })
+    }
+
     /// The creds this write stores, if it stores creds.
     pub fn creds(&self) -> Option<&Creds> {
         match self {
@@ -550,7 +585,10 @@ impl Session {
             | Write::Handled { .. }
             | Write::Queued { .. }
             | Write::OutboundSealed { .. }
-            | Write::OutboundSent { .. } => {}
+            | Write::OutboundSent { .. }
+            | Write::BotSettings { .. }
+            | Write::Effect { .. }
+            | Write::EffectDone { .. } => {}
         }
         Committed::default()
     }

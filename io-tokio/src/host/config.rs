@@ -12,6 +12,8 @@ use std::str::FromStr;
 
 use thiserror::Error;
 
+use blacksky_bot::commands::role::OWNERS_MAX;
+use blacksky_bot::commands::{Language, Prefixes};
 use blacksky_core::keeper::{DailyRestart, SPREAD_MINUTES_MAX};
 
 use crate::alerts::AlertFormat;
@@ -226,8 +228,9 @@ pub struct Config {
     /// `RUST_LOG`: the log filter (checked at start: a filter that does not
     /// parse stops the start instead of logging at some other level).
     pub log_filter: String,
-    /// `OWNER_NUMBER`: the bot owner's phone (digits).
-    pub owner_number: Option<PhoneNumber>,
+    /// `OWNER_NUMBER`: the owners' phones (digits), a comma list; the
+    /// first one is the one `ALERT_OWNER` writes to.
+    pub owner_numbers: Vec<PhoneNumber>,
     /// `USE_CDN_MEDIA`: fetch media through WhatsApp's CDN hosts.
     pub use_cdn_media: bool,
     // --- the operator's console ---
@@ -253,6 +256,14 @@ pub struct Config {
     pub send_read_receipts: bool,
     /// `SEND_TYPING`: show "typing…" while an answer is sealed.
     pub send_typing: bool,
+    // --- bot commands ---
+    /// `COMMANDS`: answer `.menu`, `.ping`, … (`on`, the default; `off`).
+    pub commands: bool,
+    /// `PREFIX`: the signs a command starts with (a `.setprefix` stored
+    /// later wins).
+    pub prefixes: Prefixes,
+    /// `LANGUAGE`: the bot's language (a `.lang` stored later wins).
+    pub language: Language,
 }
 
 /// Where the auto-reply rules come from.
@@ -416,9 +427,25 @@ impl Config {
             });
         }
         let cloud_mode = r.bool(&["CLOUD_MODE"], false)?;
-        let owner_number = match r.raw(&["OWNER_NUMBER"]) {
-            None => None,
-            Some((var, raw)) => Some(PhoneNumber(parse_phone(var, &raw)?)),
+        let owner_numbers = match r.raw(&["OWNER_NUMBER"]) {
+            None => Vec::new(),
+            Some((var, raw)) => parse_phones(var, &raw)?,
+        };
+        let prefixes = match r.raw(&["PREFIX"]) {
+            None => Prefixes::default(),
+            Some((var, raw)) => Prefixes::new(&raw).map_err(|err| ConfigError {
+                var,
+                problem: err.to_string(),
+                expected: "1 to 8 signs that are no letter, digit or space, e.g. . or .!",
+            })?,
+        };
+        let language = match r.raw(&["LANGUAGE"]) {
+            None => Language::default(),
+            Some((var, raw)) => raw.parse::<Language>().map_err(|err| ConfigError {
+                var,
+                problem: err.to_string(),
+                expected: "en or de",
+            })?,
         };
         let heroku_app_url = heroku_app_url.transpose()?;
         let alert_webhook_url = match r.raw(&["ALERT_WEBHOOK_URL"]) {
@@ -559,7 +586,7 @@ impl Config {
             log_full_jids: r.bool(&["LOG_FULL_JIDS"], false)?,
             json_logs: production || heroku || cloud_mode,
             log_filter,
-            owner_number,
+            owner_numbers,
             use_cdn_media: r.bool(&["USE_CDN_MEDIA"], false)?,
             alert_webhook_url,
             alert_format,
@@ -583,6 +610,9 @@ impl Config {
             )?,
             send_read_receipts: r.bool(&["SEND_READ_RECEIPTS"], false)?,
             send_typing: r.bool(&["SEND_TYPING"], false)?,
+            commands: r.bool(&["COMMANDS"], true)?,
+            prefixes,
+            language,
         })
         .and_then(Config::check_consistency)
     }
@@ -682,9 +712,15 @@ impl Config {
             ("RUST_LOG", self.log_filter.clone()),
             (
                 "OWNER_NUMBER",
-                self.owner_number
-                    .as_ref()
-                    .map_or_else(|| "<unset>".to_owned(), |p| mask_phone(p.digits())),
+                if self.owner_numbers.is_empty() {
+                    "<unset>".to_owned()
+                } else {
+                    self.owner_numbers
+                        .iter()
+                        .map(|p| mask_phone(p.digits()))
+                        .collect::<Vec<_>>()
+                        .join(",")
+                },
             ),
             ("USE_CDN_MEDIA", self.use_cdn_media.to_string()),
             (
@@ -721,6 +757,9 @@ impl Config {
             ("RATE_LIMIT_PER_MIN", self.rate_limit_per_min.to_string()),
             ("SEND_READ_RECEIPTS", self.send_read_receipts.to_string()),
             ("SEND_TYPING", self.send_typing.to_string()),
+            ("COMMANDS", self.commands.to_string()),
+            ("PREFIX", self.prefixes.as_str().to_owned()),
+            ("LANGUAGE", self.language.code().to_owned()),
         ]
     }
 }
@@ -746,6 +785,26 @@ fn parse_hh_mm(text: &str) -> Option<u32> {
 fn parse_hex32(text: &str) -> Option<[u8; 32]> {
     let bytes = hex::decode(text.trim()).ok()?;
     bytes.try_into().ok()
+}
+
+/// A comma list of phone numbers (`OWNER_NUMBER`); an empty entry is
+/// skipped, a number given twice kept once.
+fn parse_phones(var: &'static str, raw: &str) -> Result<Vec<PhoneNumber>, ConfigError> {
+    let mut numbers: Vec<PhoneNumber> = Vec::new();
+    for entry in raw.split(',').map(str::trim).filter(|e| !e.is_empty()) {
+        let number = PhoneNumber(parse_phone(var, entry)?);
+        if !numbers.contains(&number) {
+            numbers.push(number);
+        }
+    }
+    if numbers.len() > OWNERS_MAX {
+        return Err(ConfigError {
+            var,
+            problem: format!("{} numbers are too many", numbers.len()),
+            expected: "at most 32 numbers, separated by commas",
+        });
+    }
+    Ok(numbers)
 }
 
 /// Accepts `+49 155 612-3456` and the like; keeps the digits.
@@ -802,6 +861,26 @@ mod tests {
     }
 
     #[test]
+    fn the_command_settings_are_read() {
+        let config = Config::from_env(&env(&[
+            ("OWNER_NUMBER", "+49 155 6123456, 15550001111,15550001111"),
+            ("PREFIX", ".!"),
+            ("LANGUAGE", "DE"),
+            ("COMMANDS", "off"),
+        ]))
+        .expect("valid");
+        let owners: Vec<&str> = config.owner_numbers.iter().map(|p| p.digits()).collect();
+        assert_eq!(owners, ["491556123456", "15550001111"]);
+        assert_eq!(config.prefixes.as_str(), ".!");
+        assert_eq!(config.language, Language::De);
+        assert!(!config.commands);
+        let defaults = Config::from_env(&env(&[])).expect("valid");
+        assert!(defaults.commands && defaults.owner_numbers.is_empty());
+        assert_eq!(defaults.prefixes.as_str(), ".");
+        assert_eq!(defaults.language, Language::En);
+    }
+
+    #[test]
     fn each_bad_variable_is_named() {
         for (var, value) in [
             ("WA_WS_URL", "http://example.com"),
@@ -821,6 +900,10 @@ mod tests {
             ("HEROKU_APP_URL", "myapp.herokuapp.com"),
             ("ANTI_IDLE_MINUTES", "0"),
             ("OWNER_NUMBER", "12"),
+            ("OWNER_NUMBER", "15550001111,12"),
+            ("PREFIX", "ab"),
+            ("LANGUAGE", "fr"),
+            ("COMMANDS", "maybe"),
             ("HEROKU", "sure"),
             ("CLOUD_MODE", "sometimes"),
             ("RUST_LOG", "blacksky=loud"),

@@ -10,8 +10,10 @@ use crate::host::cli;
 use crate::host::config::{AutoReplySource, Config, ProcessEnv};
 use crate::host::dotenv;
 use crate::host::redact;
+use crate::host::runtime_facts::BoardFacts;
 use crate::session::proactive::{self, Outbox};
 use crate::session::runner;
+use crate::session::worker::StoreHealth;
 
 /// Exit code of a start refused for its configuration (a variable, the
 /// `.env` file, the auto-reply file).
@@ -69,6 +71,17 @@ pub fn main_with<H, F>(build: F) -> !
 where
     H: Handler,
     F: FnOnce(&Config, Outbox) -> Result<H, String>,
+{
+    main_with_facts(|config, outbox, _| build(config, outbox))
+}
+
+/// [`main_with`], and `build` also gets what the process knows of itself
+/// ([`BoardFacts`]: the numbers of /stats), for commands like `.stats`
+/// (the `blacksky` binary's built-in commands start here).
+pub fn main_with_facts<H, F>(build: F) -> !
+where
+    H: Handler,
+    F: FnOnce(&Config, Outbox, BoardFacts) -> Result<H, String>,
 {
     // A missing .env is normal; a malformed one stops the start, as a bad
     // variable does.
@@ -132,7 +145,8 @@ where
         let (shutdown_tx, shutdown_rx) = watch::channel(false);
         spawn_signal_handler(shutdown_tx);
         let (outbox, intake) = proactive::channel();
-        let handler = match build(&config, outbox.clone()) {
+        let facts = BoardFacts::new(&config, StoreHealth::new());
+        let handler = match build(&config, outbox.clone(), facts.clone()) {
             Ok(handler) => handler,
             Err(err) => {
                 eprintln!("blacksky: the bot did not start: {err}");
@@ -145,7 +159,7 @@ where
         };
         let bot = Bot::new(Either(auto_replies, handler), bot_config);
         let proactive = proactive::Proactive { outbox, intake };
-        match runner::run(&config, shutdown_rx, bot, proactive).await {
+        match runner::run(&config, shutdown_rx, bot, proactive, facts).await {
             Ok(code) => code,
             Err(err) => {
                 tracing::error!("{err:#}");

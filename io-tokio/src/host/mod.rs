@@ -5,6 +5,7 @@
 //! `blacksky session` CLI and the clocks.
 
 pub mod anti_idle;
+pub mod builtin_bot;
 pub mod cli;
 pub mod clock;
 pub mod config;
@@ -15,5 +16,6 @@ pub mod launch;
 pub mod memory;
 pub mod qr;
 pub mod redact;
+pub mod runtime_facts;
 pub mod services;
 pub mod status;

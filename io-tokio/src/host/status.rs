@@ -11,6 +11,7 @@ use std::collections::{BTreeMap, VecDeque};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Instant;
 
+use blacksky_bot::commands::RuntimeSnapshot;
 use blacksky_core::client::{DisconnectReason, Event, Ignored};
 use blacksky_core::keeper::{self, Alert, ConnState, Health, Reaction};
 use blacksky_core::time::UnixMillis;
@@ -704,6 +705,26 @@ impl StatusBoard {
                 .iter()
                 .map(DisconnectView::from)
                 .collect(),
+        }
+    }
+
+    /// What bot commands (`.stats`, `.uptime`, `.session`) read: the
+    /// numbers /stats shows. The store and the last backup are the
+    /// store worker's ([`crate::host::runtime_facts`] adds them).
+    pub fn runtime_snapshot(&self) -> RuntimeSnapshot {
+        let board = self.lock();
+        RuntimeSnapshot {
+            messages_in: board.received.total,
+            messages_out: board.sent.total,
+            started_at: board.started_wall,
+            online_since: board
+                .online_since
+                .filter(|_| board.state == ConnState::Online.as_str()),
+            rss_bytes: board.rss_bytes,
+            reconnects: board.reconnects,
+            store: String::new(),
+            last_backup: None,
+            pre_keys_left: board.pre_keys_left,
         }
     }
 

@@ -4,9 +4,11 @@
 //! [`events`] to the loop, the store [`worker`] owns the session's store
 //! (and prunes it, [`retention`]); [`settings`] and [`present`] are shared
 //! by the runner and the loop; [`grace`] shares the shutdown's budget
-//! among its steps; [`proactive`] takes the bot's own sends.
+//! among its steps; [`proactive`] takes the bot's own sends, and
+//! [`effects`] says what the worker does with a handler's effects.
 
 pub mod driver;
+pub mod effects;
 pub mod events;
 pub mod grace;
 pub mod outbound;

@@ -75,12 +75,13 @@ impl Retention {
         };
         let wait = match result {
             Ok(count) => {
-                if count.inbox > 0 || count.outbox > 0 {
+                if count.inbox > 0 || count.outbox > 0 || count.effects > 0 {
                     tracing::info!(
                         inbox = count.inbox,
                         outbox = count.outbox,
+                        effects = count.effects,
                         keep_days = keep.as_secs() / 86_400,
-                        "deleted handled inbox rows and sent outbox rows past their retention"
+                        "deleted handled inbox rows, sent outbox rows and done effects past their retention"
                     );
                 }
                 if count.hit(PRUNE_ROWS_MAX) {

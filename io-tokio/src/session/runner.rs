@@ -22,13 +22,14 @@ use crate::alerts::{AlertLink, Dispatcher, OwnerLine};
 use crate::host::clock::{Clock, SharedClock};
 use crate::host::config::Config;
 use crate::host::memory::ShedHooks;
+use crate::host::runtime_facts::BoardFacts;
 use crate::host::services;
 use crate::host::status::StatusBoard;
 use crate::session::proactive::{Outbox, Proactive};
 use crate::session::setup::{OpenStore, RunSetup};
 use crate::session::supervise::{Services, supervise};
 use crate::session::transport::Dialer;
-use crate::session::worker::{InboxHandler, StoreHealth, StoreWorker};
+use crate::session::worker::{InboxHandler, StoreWorker};
 use crate::store::backup::{self, PrepareError, Prepared, Sealer, Source};
 use crate::store::{AnyStore, Store};
 use blacksky_core::wire::binary::Jid;
@@ -48,15 +49,18 @@ const ALERT_CLEAN_EXIT_BUDGET: Duration = Duration::from_secs(2);
 const STORE_RETRY_MAX: Duration = Duration::from_secs(30);
 
 /// Runs the bot with `handler` until shutdown (exit 0) or until it must
-/// stop; proactive sends come in through `proactive`.
+/// stop; proactive sends come in through `proactive`, and `facts` (what
+/// the bot's commands read of the process) get the status board.
 pub async fn run<H: InboxHandler>(
     config: &Config,
     shutdown: watch::Receiver<bool>,
     handler: H,
     proactive: Proactive,
+    facts: BoardFacts,
 ) -> anyhow::Result<i32> {
-    let mut setup = RunSetup::production(config, StoreHealth::new(), handler);
+    let mut setup = RunSetup::production(config, facts.health(), handler);
     setup.proactive = Some(proactive);
+    setup.hooks = Box::new(facts);
     run_with(config, shutdown, setup).await
 }
 
@@ -193,11 +197,12 @@ where
 }
 
 /// Where `ALERT_OWNER=true` tells the owner the bot is back: the chat of
-/// `OWNER_NUMBER`.
+/// the first number in `OWNER_NUMBER` (one message, not one per owner:
+/// the others are co-owners of the commands, not on call).
 fn owner_line(config: &Config, outbox: Outbox) -> Option<OwnerLine> {
     let number = config
-        .owner_number
-        .as_ref()
+        .owner_numbers
+        .first()
         .filter(|_| config.alert_owner)?;
     Some(OwnerLine {
         outbox,

@@ -276,6 +276,9 @@ pub async fn supervise<D: Dialer, C: Clock + Clone + 'static>(
     // (a relink with a new identity, or what a client said to resume from).
     let mut pending_creds: Option<Creds> = None;
     let mut samples = tokio::time::interval(SAMPLE_INTERVAL);
+    // The owner's `.restart` (its effect is marked done already).
+    let mut restart = worker.restart_requested();
+    let mut restart_asked = false;
     loop {
         while let Some(output) = keeper.poll_output() {
             match output {
@@ -409,6 +412,13 @@ pub async fn supervise<D: Dialer, C: Clock + Clone + 'static>(
         tokio::select! {
             biased;
             _ = shutdown.changed() => keeper.handle_input(clock.now(), KeeperInput::ShutdownRequested),
+            changed = restart.changed(), if !restart_asked => {
+                // Once: it only ever turns true (or the worker is gone).
+                restart_asked = true;
+                if changed.is_ok() && *restart.borrow() {
+                    keeper.handle_input(clock.now(), KeeperInput::RestartRequested);
+                }
+            }
             Some(event) = events_rx.recv() => {
                 show(&event, services, &clock);
                 if event == Event::Online {

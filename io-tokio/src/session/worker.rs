@@ -17,33 +17,43 @@
 //! not reported. The worker also takes snapshots (on every credential
 //! change, every backup interval, and on demand) and, when idle, hands
 //! stored inbox entries to the [`InboxHandler`] in order, marking each
-//! handled in the transaction that stores the handler's replies.
+//! handled in the transaction that stores the handler's replies, its
+//! settings and its effects; then it performs the effects
+//! ([`crate::session::effects`]) and marks each done.
 
 use std::collections::VecDeque;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
-use blacksky_bot::{Bot, BotConfig, Handler, Silent};
+use blacksky_bot::commands::{Account, Settings};
+use blacksky_bot::{Action, Bot, BotConfig, Handler, Silent, chat_of};
 use blacksky_core::client::OpId;
 use blacksky_core::keeper::ShutdownStep;
 use blacksky_core::session::{
-    Committed, Creds, InboxContent, Outbound, OutboxEntry, Session, StaleRecord, StoreFault, Write,
-    pre_key_ids,
+    Committed, Creds, InboxContent, Me, Outbound, OutboxEntry, Session, StaleRecord, StoreFault,
+    Write, pre_key_ids,
 };
 use blacksky_core::time::UnixMillis;
 use thiserror::Error;
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::{mpsc, oneshot, watch};
 use tokio::task::JoinHandle;
 use tokio::time::Instant;
 
 use crate::host::clock::{Clock, SharedClock};
+use crate::session::effects::{self, LEFT_PENDING_MAX, Plan};
 use crate::session::grace::GraceBudget;
 use crate::session::outbound::{OUTBOUND_VIEW_LEN_MAX, SharedOutbound};
 use crate::session::proactive::{self, OutboxIntake};
 use crate::session::retention::{self, Retention};
 use crate::store::backup::Sealer;
-use crate::store::{Backlog, InboxRecord, Standing, Store, StoreError};
+use crate::store::{
+    BROADCAST_GROUPS_MAX, Backlog, EFFECTS_BATCH_MAX, EffectRecord, InboxRecord, Standing, Store,
+    StoreError,
+};
+
+/// The settings of a bot whose commands changed none.
+const NO_SETTINGS: &str = "{}";
 
 /// Batches committed in one transaction at most (see `Worker::group_with`).
 const GROUP_COMMIT_JOBS_MAX: usize = 64;
@@ -141,6 +151,7 @@ pub struct StoreHealth {
     writes_total: AtomicU64,
     snapshots_total: AtomicU64,
     last_snapshot_at_ms: AtomicU64,
+    last_snapshot_generation: AtomicU64,
     handled_total: AtomicU64,
     results_waits_total: AtomicU64,
     stale_refusals_total: AtomicU64,
@@ -164,6 +175,7 @@ impl Default for StoreHealth {
             writes_total: AtomicU64::new(0),
             snapshots_total: AtomicU64::new(0),
             last_snapshot_at_ms: AtomicU64::new(0),
+            last_snapshot_generation: AtomicU64::new(0),
             handled_total: AtomicU64::new(0),
             results_waits_total: AtomicU64::new(0),
             stale_refusals_total: AtomicU64::new(0),
@@ -217,6 +229,11 @@ impl StoreHealth {
         self.last_snapshot_at_ms.load(Ordering::Relaxed)
     }
 
+    /// The generation of the last snapshot this process took, 0 for none.
+    pub fn last_snapshot_generation(&self) -> u64 {
+        self.last_snapshot_generation.load(Ordering::Relaxed)
+    }
+
     /// Inbox entries the handler finished.
     pub fn handled_total(&self) -> u64 {
         self.handled_total.load(Ordering::Relaxed)
@@ -255,16 +272,83 @@ impl StoreHealth {
 /// again (at least once, with exactly one set of replies stored).
 pub trait InboxHandler: Send + 'static {
     fn handle(&mut self, entry: &InboxRecord, at: UnixMillis) -> Vec<OutboxEntry>;
+
+    /// The whole handling of `entry`: its replies, and the effects and
+    /// settings stored with them ([`Handling`]). Replies alone unless a
+    /// handler has more.
+    fn handle_entry(&mut self, entry: &InboxRecord, at: UnixMillis) -> Handling {
+        Handling {
+            outbox: self.handle(entry, at),
+            ..Handling::default()
+        }
+    }
+
+    /// The settings an earlier run stored ([`Handling::settings`]),
+    /// handed over once at start before any entry.
+    fn restore_settings(&mut self, _json: &str) {}
+
+    /// The linked account, at start and whenever the creds name it.
+    fn linked_account(&mut self, _me: &Me) {}
+}
+
+/// What handling one inbox entry gave, stored in one transaction with
+/// its handled mark.
+#[derive(Debug, Default)]
+pub struct Handling {
+    pub outbox: Vec<OutboxEntry>,
+    /// Effects for the worker to perform after the commit, as JSON
+    /// ([`blacksky_bot::Action::to_json`]), in order.
+    pub effects: Vec<String>,
+    /// The handler's settings as JSON, when this entry changed them.
+    pub settings: Option<String>,
 }
 
 /// A bot: the entries that are decrypted messages go to its handler;
 /// unreadable entries get no answer.
 impl<H: Handler> InboxHandler for Bot<H> {
     fn handle(&mut self, entry: &InboxRecord, at: UnixMillis) -> Vec<OutboxEntry> {
-        match &entry.content {
-            InboxContent::Message(message) => self.on_stored(&entry.stanza, message, at),
-            _ => Vec::new(),
+        self.handle_entry(entry, at).outbox
+    }
+
+    fn handle_entry(&mut self, entry: &InboxRecord, at: UnixMillis) -> Handling {
+        let InboxContent::Message(message) = &entry.content else {
+            return Handling::default();
+        };
+        let handled = self.handle_stored(&entry.stanza, message, at);
+        Handling {
+            outbox: handled.outbox,
+            // A setting change is kept as the settings, not performed.
+            effects: handled
+                .effects
+                .iter()
+                .filter(|effect| !matches!(effect, Action::Setting(_)))
+                .map(Action::to_json)
+                .collect(),
+            settings: handled.settings,
         }
+    }
+
+    fn restore_settings(&mut self, json: &str) {
+        match Settings::from_json(json) {
+            Ok(settings) => {
+                tracing::debug!("the bot's settings are restored from the store");
+                Bot::restore_settings(self, settings);
+            }
+            Err(err) => tracing::error!(
+                %err,
+                "the bot's stored settings do not read: PREFIX and LANGUAGE apply until a command changes them"
+            ),
+        }
+    }
+
+    fn linked_account(&mut self, me: &Me) {
+        Bot::linked_account(
+            self,
+            Account {
+                pn: Some(chat_of(&me.jid)),
+                lid: me.lid.as_ref().map(chat_of),
+            },
+        );
     }
 }
 
@@ -406,6 +490,8 @@ pub struct StoreWorker {
     outbound: Arc<SharedOutbound>,
     next_conn: u64,
     task: Option<JoinHandle<()>>,
+    /// Turns true when a handler's effect asked for a restart (`.restart`).
+    restart: watch::Receiver<bool>,
 }
 
 impl std::fmt::Debug for StoreWorker {
@@ -549,9 +635,14 @@ impl StoreWorker {
         let (jobs_tx, jobs_rx) = mpsc::channel(config.queue_len_max.max(1));
         let (control_tx, control_rx) = mpsc::channel(CONTROL_LEN_MAX);
         let route = Arc::new(Mutex::new(None));
+        let mut handler = handler;
+        if let Some(me) = &session.creds.me {
+            handler.linked_account(me);
+        }
         let view = Arc::new(Mutex::new(session));
         let outbound = Arc::new(SharedOutbound::default());
         let next_backup = config.backup_interval.map(|i| Instant::now() + i);
+        let (restart_tx, restart_rx) = watch::channel(false);
         let worker = Worker {
             store,
             jobs: jobs_rx,
@@ -563,6 +654,10 @@ impl StoreWorker {
             outbound_loaded: false,
             sealer,
             handler,
+            settings_restored: false,
+            effects_dirty: true,
+            left_pending: std::collections::HashSet::new(),
+            restart: restart_tx,
             proactive: None,
             flushes: Vec::new(),
             reloads: Vec::new(),
@@ -592,7 +687,14 @@ impl StoreWorker {
             outbound,
             next_conn: 0,
             task: Some(tokio::spawn(worker.run())),
+            restart: restart_rx,
         }
+    }
+
+    /// Resolves once a handler's effect asked for a planned restart (its
+    /// effect is marked done before: a restart never loops).
+    pub fn restart_requested(&self) -> watch::Receiver<bool> {
+        self.restart.clone()
     }
 
     pub fn health(&self) -> &Arc<StoreHealth> {
@@ -823,6 +925,15 @@ struct Worker<S: Store> {
     outbound_loaded: bool,
     sealer: Sealer,
     handler: Box<dyn InboxHandler>,
+    /// The handler has the settings the store kept (read once, before
+    /// the first entry is handed over).
+    settings_restored: bool,
+    /// Effects may be pending: read and perform them when idle.
+    effects_dirty: bool,
+    /// Pending effects this shell cannot perform, already logged.
+    left_pending: std::collections::HashSet<String>,
+    /// Asks the keeper's loop for a planned restart.
+    restart: watch::Sender<bool>,
     /// Where the bot's proactive sends come from, once the runner says.
     proactive: Option<mpsc::Receiver<proactive::Request>>,
     config: WorkerConfig,
@@ -842,9 +953,10 @@ struct Worker<S: Store> {
     /// A batch taken off the queue while grouping that must commit alone:
     /// it goes right after the group, before anything behind it.
     held_job: Option<Job>,
-    /// A handled entry whose commit failed: committed again before the
-    /// handler is given anything, so an outage never hands it over twice.
-    unsaved_handled: Option<Write>,
+    /// A handled entry (its mark, settings and effects) whose commit
+    /// failed: committed again before the handler is given anything, so
+    /// an outage never hands it over twice.
+    unsaved_handled: Option<Vec<Write>>,
     /// This process is in the store's instance list.
     registered: bool,
     /// When this process next renews its "alive" mark there.
@@ -887,8 +999,11 @@ impl<S: Store> Worker<S> {
             self.health
                 .inbox_waiting
                 .store(self.inbox_dirty, Ordering::Relaxed);
-            let idle_work =
-                self.inbox_dirty || self.snapshot_due.is_some() || !self.outbound_loaded;
+            let idle_work = self.inbox_dirty
+                || self.snapshot_due.is_some()
+                || !self.outbound_loaded
+                || !self.settings_restored
+                || self.effects_dirty;
             let idle_at = self.idle_retry_at.unwrap_or_else(Instant::now);
             tokio::select! {
                 biased;
@@ -1224,6 +1339,10 @@ impl<S: Store> Worker<S> {
         }
         if creds_changed {
             self.snapshot_due = Some("credentials changed");
+            let me = lock(&self.view).creds.me.clone();
+            if let Some(me) = me {
+                self.handler.linked_account(&me);
+            }
         }
         let Some(op) = job.op else {
             return true;
@@ -1329,8 +1448,12 @@ impl<S: Store> Worker<S> {
     async fn idle_work(&mut self) {
         let result = if !self.outbound_loaded {
             self.load_outbound().await
+        } else if !self.settings_restored {
+            self.restore_settings().await
         } else if self.inbox_dirty {
             self.pump_inbox().await.map(|more| self.inbox_dirty = more)
+        } else if self.effects_dirty {
+            self.perform_effects().await
         } else if let Some(reason) = self.snapshot_due {
             match self.snapshot(reason).await {
                 Ok(_) => {
@@ -1384,26 +1507,136 @@ impl<S: Store> Worker<S> {
         let limit = self.config.attempt_timeout_ms;
         let entries = Self::attempt(limit, self.store.claim_inbox(&owner, lease, batch)).await?;
         for entry in &entries {
-            let outbox = self
-                .handler
-                .handle(entry, self.config.clock.wall())
+            let handling = self.handler.handle_entry(entry, self.config.clock.wall());
+            let at = self.config.clock.wall();
+            let outbox = handling
+                .outbox
                 .into_iter()
                 .enumerate()
                 .map(|(index, reply)| reply.into_outbound(&entry.id, index))
                 .collect();
-            let handled = Write::Handled {
+            // The mark first: what follows rides on its claim
+            // (`Write::rides_on_handled`).
+            let mut writes = vec![Write::Handled {
                 id: entry.id.clone(),
-                at: self.config.clock.wall(),
+                at,
                 by: owner.clone(),
                 outbox,
-            };
-            self.commit_handled(handled).await?;
+            }];
+            writes.extend(handling.settings.map(|json| Write::BotSettings { json }));
+            writes.extend(
+                handling
+                    .effects
+                    .into_iter()
+                    .enumerate()
+                    .map(|(index, json)| Write::Effect {
+                        id: format!("{}:e{index}", entry.id),
+                        inbox_id: entry.id.clone(),
+                        json,
+                        at,
+                    }),
+            );
+            self.commit_handled(writes).await?;
             if !self.jobs.is_empty() {
                 // Writes the connection waits on go first.
                 return Ok(true);
             }
         }
         Ok(entries.len() == batch as usize)
+    }
+
+    /// Hands the handler the settings the store kept, once.
+    async fn restore_settings(&mut self) -> Result<(), StoreError> {
+        let limit = self.config.attempt_timeout_ms;
+        // None stored: the defaults (after a lost claim, a handler may
+        // hold settings that were never stored).
+        let stored = Self::attempt(limit, self.store.bot_settings()).await?;
+        self.handler
+            .restore_settings(stored.as_deref().unwrap_or(NO_SETTINGS));
+        self.settings_restored = true;
+        Ok(())
+    }
+
+    /// Performs the pending effects (see [`effects`]), each marked done
+    /// once performed.
+    async fn perform_effects(&mut self) -> Result<(), StoreError> {
+        let limit = self.config.attempt_timeout_ms;
+        let pending = Self::attempt(limit, self.store.pending_effects(EFFECTS_BATCH_MAX)).await?;
+        for effect in &pending {
+            self.perform(effect).await?;
+        }
+        self.effects_dirty = false;
+        Ok(())
+    }
+
+    async fn perform(&mut self, effect: &EffectRecord) -> Result<(), StoreError> {
+        let done = Write::EffectDone {
+            id: effect.id.clone(),
+            at: self.config.clock.wall(),
+        };
+        match effects::plan(effect) {
+            Plan::Restart => {
+                // Done before it is performed: the next process must not
+                // read it and restart again.
+                self.attempt_commit(std::slice::from_ref(&done)).await?;
+                tracing::warn!(effect = %effect.id, "restart asked for by the owner: a graceful cycle");
+                self.restart.send_replace(true);
+            }
+            Plan::Backup { to, answer } => {
+                let generation = match self.snapshot("asked for by the owner").await {
+                    Ok(generation) => generation,
+                    Err(SnapshotFailure::Store(err)) => return Err(err),
+                    Err(err @ SnapshotFailure::Seal(_)) => {
+                        tracing::error!(effect = %effect.id, "the asked-for backup was not taken: {err}");
+                        self.attempt_commit(std::slice::from_ref(&done)).await?;
+                        return Ok(());
+                    }
+                };
+                let queued = Write::Queued {
+                    at: self.config.clock.wall(),
+                    outbox: vec![effects::backup_answer(&effect.id, &to, &answer, generation)],
+                };
+                let writes = [queued, done];
+                self.attempt_commit(&writes).await?;
+                self.outbound.apply(&writes);
+            }
+            Plan::Broadcast { text } => {
+                let groups = Self::attempt(
+                    self.config.attempt_timeout_ms,
+                    self.store.known_groups(BROADCAST_GROUPS_MAX),
+                )
+                .await?;
+                let outbox: Vec<Outbound> = groups
+                    .iter()
+                    .filter_map(|group| effects::broadcast_text(&effect.id, group, &text))
+                    .collect();
+                tracing::info!(effect = %effect.id, groups = outbox.len(), "broadcast queued");
+                let queued = Write::Queued {
+                    at: self.config.clock.wall(),
+                    outbox,
+                };
+                let writes = [queued, done];
+                self.attempt_commit(&writes).await?;
+                self.outbound.apply(&writes);
+            }
+            Plan::NeedsGroupLayer { what } => {
+                if self.left_pending.len() >= LEFT_PENDING_MAX {
+                    self.left_pending.clear();
+                }
+                if self.left_pending.insert(effect.id.clone()) {
+                    tracing::warn!(
+                        effect = %effect.id,
+                        what,
+                        "an effect stays pending: it needs the group layer (group sends and IQs), which this build does not have yet"
+                    );
+                }
+            }
+            Plan::Unreadable { why } => {
+                tracing::error!(effect = %effect.id, "a stored effect does not read, dropped: {why}");
+                self.attempt_commit(std::slice::from_ref(&done)).await?;
+            }
+        }
+        Ok(())
     }
 
     async fn standing(&mut self) -> Result<Standing, StoreError> {
@@ -1423,19 +1656,30 @@ impl<S: Store> Worker<S> {
     }
 
     /// Commits the handler's result, or keeps it to commit again.
-    async fn commit_handled(&mut self, handled: Write) -> Result<(), StoreError> {
-        match self.attempt_commit(std::slice::from_ref(&handled)).await {
+    async fn commit_handled(&mut self, handled: Vec<Write>) -> Result<(), StoreError> {
+        match self.attempt_commit(&handled).await {
             Ok(committed) if committed.claim_lost => {
                 // Its lease ran out (a slow store) and another instance of
                 // the session took the entry over: its handling counts.
                 tracing::info!(
                     "an inbox entry was taken over by another instance: its answer is theirs"
                 );
+                if handled
+                    .iter()
+                    .any(|w| matches!(w, Write::BotSettings { .. }))
+                {
+                    // The handler changed its settings for a handling that
+                    // was not stored: it gets the stored ones back.
+                    self.settings_restored = false;
+                }
                 Ok(())
             }
             Ok(_) => {
                 self.health.handled_total.fetch_add(1, Ordering::Relaxed);
-                self.outbound.apply(std::slice::from_ref(&handled));
+                self.outbound.apply(&handled);
+                if handled.iter().any(|w| matches!(w, Write::Effect { .. })) {
+                    self.effects_dirty = true;
+                }
                 Ok(())
             }
             Err(err) => {
@@ -1461,6 +1705,9 @@ impl<S: Store> Worker<S> {
         self.health
             .last_snapshot_at_ms
             .store(created_at.as_millis(), Ordering::Relaxed);
+        self.health
+            .last_snapshot_generation
+            .store(generation, Ordering::Relaxed);
         tracing::info!(
             generation,
             bytes = bytes.len(),

@@ -19,8 +19,8 @@ use rand_core::SeedableRng;
 use crate::host::clock::{Clock, SharedClock};
 
 use super::{
-    Backlog, INSTANCE_FORGET_MS, InboxRecord, LiveCreds, OutboxRecord, PruneCount, SessionSummary,
-    Standing, Store, StoreError, StoredSnapshot,
+    Backlog, EffectRecord, INSTANCE_FORGET_MS, InboxRecord, LiveCreds, OutboxRecord, PruneCount,
+    SessionSummary, Standing, Store, StoreError, StoredSnapshot,
 };
 
 /// A row of the instance register (times on the database's clock).
@@ -47,6 +47,10 @@ struct SessionRows {
     instances: Vec<Instance>,
     /// The alert outbox ([`super::alert_outbox`]).
     alerts: Vec<super::alert_outbox::AlertRow>,
+    /// The bot's settings (JSON).
+    bot_settings: Option<String>,
+    /// Effects in the order stored, with when they were done.
+    effects: Vec<(EffectRecord, Option<UnixMillis>)>,
 }
 
 /// The shared database behind [`MemoryStore`] handles.
@@ -264,6 +268,32 @@ impl MemoryStore {
                 }
             }
             Write::Queued { at, outbox } => queue_outbound(rows, next_seq, "", outbox, *at),
+            Write::BotSettings { json } => rows.bot_settings = Some(json.clone()),
+            Write::Effect {
+                id,
+                inbox_id,
+                json,
+                at,
+            } => {
+                if rows.effects.iter().all(|(effect, _)| &effect.id != id) {
+                    let effect = EffectRecord {
+                        id: id.clone(),
+                        inbox_id: inbox_id.clone(),
+                        json: json.clone(),
+                        created_at: *at,
+                    };
+                    rows.effects.push((effect, None));
+                }
+            }
+            Write::EffectDone { id, at } => {
+                if let Some((_, done)) = rows
+                    .effects
+                    .iter_mut()
+                    .find(|(effect, done)| &effect.id == id && done.is_none())
+                {
+                    *done = Some(*at);
+                }
+            }
             Write::OutboundSealed { id, stanza } => {
                 if let Some(row) = rows.outbox.iter_mut().find(|row| &row.id == id) {
                     row.sealed = true;
@@ -386,6 +416,9 @@ impl Store for MemoryStore {
         check_replaces(writes, stored)?;
         let mut committed = Committed::default();
         for write in writes {
+            if committed.claim_lost && write.rides_on_handled() {
+                continue;
+            }
             committed = committed.and(self.apply(rows, &mut next_seq, write));
         }
         self.db.commits_total.fetch_add(1, Ordering::SeqCst);
@@ -581,9 +614,16 @@ impl Store for MemoryStore {
                 outbox += usize::from(prune);
                 !prune
             });
+            let mut effects = 0;
+            rows.effects.retain(|(_, done_at)| {
+                let prune = effects < rows_max && old(*done_at);
+                effects += usize::from(prune);
+                !prune
+            });
             PruneCount {
                 inbox: pruned_ids.len() as u64,
                 outbox: outbox as u64,
+                effects: effects as u64,
             }
         })
     }
@@ -618,5 +658,32 @@ impl Store for MemoryStore {
                 })
             })
             .collect()
+    }
+
+    async fn bot_settings(&mut self) -> Result<Option<String>, StoreError> {
+        self.with_rows(|rows| rows.bot_settings.clone())
+    }
+
+    async fn known_groups(&mut self, limit: u32) -> Result<Vec<String>, StoreError> {
+        self.with_rows(|rows| {
+            let groups: std::collections::BTreeSet<&String> = rows
+                .inbox
+                .iter()
+                .map(|entry| &entry.from)
+                .filter(|from| from.ends_with("@g.us"))
+                .collect();
+            groups.into_iter().take(limit as usize).cloned().collect()
+        })
+    }
+
+    async fn pending_effects(&mut self, limit: u32) -> Result<Vec<EffectRecord>, StoreError> {
+        self.with_rows(|rows| {
+            rows.effects
+                .iter()
+                .filter(|(_, done)| done.is_none())
+                .take(limit as usize)
+                .map(|(effect, _)| effect.clone())
+                .collect()
+        })
     }
 }

@@ -152,6 +152,35 @@ pub struct Backlog {
     pub oldest_at: Option<UnixMillis>,
 }
 
+/// An effect a handler asked for that is not done yet.
+#[derive(Clone, PartialEq, Eq)]
+pub struct EffectRecord {
+    /// Unique: the inbox message id and the effect's place.
+    pub id: String,
+    /// The inbox message that asked for it.
+    pub inbox_id: String,
+    /// The effect as JSON (`blacksky_bot::Action::to_json`).
+    pub json: String,
+    pub created_at: UnixMillis,
+}
+
+// The JSON holds texts and numbers: Debug shows its size.
+impl std::fmt::Debug for EffectRecord {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("EffectRecord")
+            .field("id", &self.id)
+            .field("json_bytes", &self.json.len())
+            .field("created_at", &self.created_at)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Effects read per [`Store::pending_effects`] call at most.
+pub const EFFECTS_BATCH_MAX: u32 = 64;
+
+/// Groups a broadcast goes to at most ([`Store::known_groups`]).
+pub const BROADCAST_GROUPS_MAX: u32 = 1024;
+
 /// What one [`Store::prune`] call deleted.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct PruneCount {
@@ -159,12 +188,16 @@ pub struct PruneCount {
     pub inbox: u64,
     /// Sent outbox rows.
     pub outbox: u64,
+    /// Effects marked done.
+    pub effects: u64,
 }
 
 impl PruneCount {
-    /// True when either table had `rows_max` rows to go: more may be left.
+    /// True when a table had `rows_max` rows to go: more may be left.
     pub fn hit(&self, rows_max: u32) -> bool {
-        self.inbox >= u64::from(rows_max) || self.outbox >= u64::from(rows_max)
+        [self.inbox, self.outbox, self.effects]
+            .into_iter()
+            .any(|count| count >= u64::from(rows_max))
     }
 }
 
@@ -333,8 +366,8 @@ pub trait Store: Send + 'static {
     /// when the oldest was queued.
     fn outbox_backlog(&mut self) -> impl Future<Output = Result<Backlog, StoreError>> + Send;
 
-    /// Deletes this session's inbox rows handled before `before` and its
-    /// outbox rows sent before it, oldest first, at most `rows_max` of each
+    /// Deletes this session's inbox rows handled before `before`, its
+    /// outbox rows sent before it and its effects done before it, oldest first, at most `rows_max` of each
     /// (one short transaction, however large the backlog). Unhandled and
     /// unsent rows always stay. Times are the ones the handler and the
     /// sender stamped (the host's wall clock).
@@ -349,6 +382,26 @@ pub trait Store: Send + 'static {
 
     /// Every session in the database.
     fn sessions(&mut self) -> impl Future<Output = Result<Vec<SessionSummary>, StoreError>> + Send;
+
+    /// The bot's settings as last stored ([`Write::BotSettings`]), `None`
+    /// before any were.
+    fn bot_settings(&mut self) -> impl Future<Output = Result<Option<String>, StoreError>> + Send;
+
+    /// The group chats (`…@g.us`) the inbox has messages from, at most
+    /// `limit`, in JID order: where a broadcast goes until the group
+    /// layer's metadata cache knows the groups (the inbox keeps
+    /// `INBOX_RETENTION_DAYS` of them).
+    fn known_groups(
+        &mut self,
+        limit: u32,
+    ) -> impl Future<Output = Result<Vec<String>, StoreError>> + Send;
+
+    /// Up to `limit` effects not marked done ([`Write::EffectDone`]),
+    /// oldest first.
+    fn pending_effects(
+        &mut self,
+        limit: u32,
+    ) -> impl Future<Output = Result<Vec<EffectRecord>, StoreError>> + Send;
 }
 
 /// The store the configuration selects.
@@ -517,6 +570,18 @@ impl Store for AnyStore {
 
     async fn sessions(&mut self) -> Result<Vec<SessionSummary>, StoreError> {
         dispatch!(self, s => s.sessions())
+    }
+
+    async fn bot_settings(&mut self) -> Result<Option<String>, StoreError> {
+        dispatch!(self, s => s.bot_settings())
+    }
+
+    async fn pending_effects(&mut self, limit: u32) -> Result<Vec<EffectRecord>, StoreError> {
+        dispatch!(self, s => s.pending_effects(limit))
+    }
+
+    async fn known_groups(&mut self, limit: u32) -> Result<Vec<String>, StoreError> {
+        dispatch!(self, s => s.known_groups(limit))
     }
 }
 

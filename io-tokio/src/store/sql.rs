@@ -29,8 +29,8 @@ use sqlx::sqlite::{
 };
 
 use super::{
-    Backlog, InboxRecord, LiveCreds, OutboxRecord, PruneCount, SessionSummary, Standing, Store,
-    StoreError, StoredSnapshot, wall_now,
+    Backlog, EffectRecord, InboxRecord, LiveCreds, OutboxRecord, PruneCount, SessionSummary,
+    Standing, Store, StoreError, StoredSnapshot, wall_now,
 };
 
 /// How long to wait for a pooled connection before calling the store down.
@@ -681,6 +681,49 @@ macro_rules! sql_store {
                         .execute(&mut **tx)
                         .await?;
                     }
+                    Write::BotSettings { json } => {
+                        sqlx::query(
+                            "INSERT INTO bot_settings (session, settings, updated_at) \
+                             VALUES ($1, $2, $3) ON CONFLICT (session) DO UPDATE \
+                             SET settings = excluded.settings, updated_at = excluded.updated_at",
+                        )
+                        .bind(session)
+                        .bind(json.as_str())
+                        .bind(sql_millis(wall_now()))
+                        .execute(&mut **tx)
+                        .await?;
+                    }
+                    Write::Effect {
+                        id,
+                        inbox_id,
+                        json,
+                        at,
+                    } => {
+                        sqlx::query(
+                            "INSERT INTO effects \
+                             (session, effect_id, inbox_msg_id, effect, created_at) \
+                             VALUES ($1, $2, $3, $4, $5) \
+                             ON CONFLICT (session, effect_id) DO NOTHING",
+                        )
+                        .bind(session)
+                        .bind(id.as_str())
+                        .bind(inbox_id.as_str())
+                        .bind(json.as_str())
+                        .bind(sql_millis(*at))
+                        .execute(&mut **tx)
+                        .await?;
+                    }
+                    Write::EffectDone { id, at } => {
+                        sqlx::query(
+                            "UPDATE effects SET done_at = $3 \
+                             WHERE session = $1 AND effect_id = $2 AND done_at IS NULL",
+                        )
+                        .bind(session)
+                        .bind(id.as_str())
+                        .bind(sql_millis(*at))
+                        .execute(&mut **tx)
+                        .await?;
+                    }
                 }
                 Ok(Committed::default())
             }
@@ -760,6 +803,8 @@ macro_rules! sql_store {
                         "lid_mappings",
                         "sender_key_shared",
                         "alert_outbox",
+                        "bot_settings",
+                        "effects",
                         "inbox",
                         "outbox",
                         "snapshots",
@@ -937,6 +982,11 @@ macro_rules! sql_store {
                 Self::check_replaced(&mut tx, &self.session, writes).await?;
                 let mut committed = Committed::default();
                 for write in writes {
+                    if committed.claim_lost && write.rides_on_handled() {
+                        // Another instance handles that entry: its
+                        // settings and effects are theirs to store.
+                        continue;
+                    }
                     let said = Self::write_one(&mut tx, &self.session, write)
                         .await
                         .map_err(db(what))?;
@@ -1158,11 +1208,14 @@ macro_rules! sql_store {
             ) -> Result<PruneCount, StoreError> {
                 let what = "pruning old inbox and outbox rows";
                 let mut tx = self.pool.begin().await.map_err(db(what))?;
-                // Handled inbox rows and sent outbox rows, the oldest first.
-                let mut pruned = [0u64; 2];
-                for (count, (table, done_at)) in pruned
-                    .iter_mut()
-                    .zip([("inbox", "handled_at"), ("outbox", "sent_at")])
+                // Handled inbox rows, sent outbox rows and done effects,
+                // the oldest first.
+                let mut pruned = [0u64; 3];
+                for (count, (table, done_at)) in pruned.iter_mut().zip([
+                    ("inbox", "handled_at"),
+                    ("outbox", "sent_at"),
+                    ("effects", "done_at"),
+                ])
                 {
                     let sql = format!(
                         "DELETE FROM {table} WHERE seq IN (SELECT seq FROM {table} \
@@ -1178,9 +1231,13 @@ macro_rules! sql_store {
                         .map_err(db(what))?
                         .rows_affected();
                 }
-                let [inbox, outbox] = pruned;
+                let [inbox, outbox, effects] = pruned;
                 tx.commit().await.map_err(db(what))?;
-                Ok(PruneCount { inbox, outbox })
+                Ok(PruneCount {
+                    inbox,
+                    outbox,
+                    effects,
+                })
             }
 
             async fn wipe(&mut self) -> Result<(), StoreError> {
@@ -1240,6 +1297,50 @@ macro_rules! sql_store {
                     });
                 }
                 Ok(out)
+            }
+
+            async fn bot_settings(&mut self) -> Result<Option<String>, StoreError> {
+                sqlx::query_scalar("SELECT settings FROM bot_settings WHERE session = $1")
+                    .bind(&self.session)
+                    .fetch_optional(&self.pool)
+                    .await
+                    .map_err(db("reading the bot's settings"))
+            }
+
+            async fn known_groups(&mut self, limit: u32) -> Result<Vec<String>, StoreError> {
+                sqlx::query_scalar(
+                    "SELECT DISTINCT sender FROM inbox \
+                     WHERE session = $1 AND sender LIKE '%@g.us' ORDER BY sender LIMIT $2",
+                )
+                .bind(&self.session)
+                .bind(i64::from(limit))
+                .fetch_all(&self.pool)
+                .await
+                .map_err(db("reading the groups of the inbox"))
+            }
+
+            async fn pending_effects(&mut self, limit: u32) -> Result<Vec<EffectRecord>, StoreError> {
+                let what = "reading pending effects";
+                let rows = sqlx::query(
+                    "SELECT effect_id, inbox_msg_id, effect, created_at FROM effects \
+                     WHERE session = $1 AND done_at IS NULL ORDER BY seq LIMIT $2",
+                )
+                .bind(&self.session)
+                .bind(i64::from(limit))
+                .fetch_all(&self.pool)
+                .await
+                .map_err(db(what))?;
+                rows.iter()
+                    .map(|row| {
+                        Ok(EffectRecord {
+                            id: row.try_get(0)?,
+                            inbox_id: row.try_get(1)?,
+                            json: row.try_get(2)?,
+                            created_at: millis(row.try_get(3)?),
+                        })
+                    })
+                    .collect::<Result<_, sqlx::Error>>()
+                    .map_err(db(what))
             }
         }
     };

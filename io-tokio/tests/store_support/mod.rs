@@ -297,6 +297,150 @@ pub async fn a_claim_taken_over_keeps_a_late_handling_out<S: Db>(mut store: S) {
     assert!(store.inbox().await.expect("inbox")[0].handled_at.is_some());
 }
 
+/// The bot's settings and effects are stored with the handled mark that
+/// carries them: a retried commit stores each effect once, settings are
+/// replaced, an effect done is no longer pending, and a handling whose
+/// claim was taken over stores neither (its settings or effects).
+pub async fn settings_and_effects_ride_on_the_handled_mark<S: Db>(mut store: S) {
+    assert_eq!(store.bot_settings().await.expect("read"), None);
+    assert!(store.pending_effects(10).await.expect("read").is_empty());
+    store
+        .commit(&[Write::Inbox(entry("A", 1)), Write::Inbox(entry("B", 2))])
+        .await
+        .expect("store");
+    assert_eq!(
+        store
+            .claim_inbox("me", 60_000, 2)
+            .await
+            .expect("claim")
+            .len(),
+        2
+    );
+    let handled_a = [
+        Write::Handled {
+            id: "A".into(),
+            at: UnixMillis(5),
+            by: "me".into(),
+            outbox: Vec::new(),
+        },
+        Write::BotSettings {
+            json: r#"{"prefixes":"!"}"#.into(),
+        },
+        Write::Effect {
+            id: "A:e0".into(),
+            inbox_id: "A".into(),
+            json: r#"{"action":"owner","control":"restart"}"#.into(),
+            at: UnixMillis(5),
+        },
+        Write::Effect {
+            id: "A:e1".into(),
+            inbox_id: "A".into(),
+            json: r#"{"action":"broadcast","text":"hi"}"#.into(),
+            at: UnixMillis(5),
+        },
+    ];
+    store.commit(&handled_a).await.expect("commit");
+    // A retried commit (the first answer was lost) changes nothing.
+    let again = store.commit(&handled_a).await.expect("commit again");
+    assert!(!again.claim_lost);
+    assert_eq!(
+        store.bot_settings().await.expect("read").as_deref(),
+        Some(r#"{"prefixes":"!"}"#)
+    );
+    let pending = store.pending_effects(10).await.expect("read");
+    let ids: Vec<&str> = pending.iter().map(|e| e.id.as_str()).collect();
+    assert_eq!(ids, ["A:e0", "A:e1"], "once each, in order");
+    assert_eq!(pending[0].inbox_id, "A");
+    assert!(pending[1].json.contains("broadcast"));
+    assert_eq!(store.pending_effects(1).await.expect("read").len(), 1);
+    store
+        .commit(&[Write::EffectDone {
+            id: "A:e0".into(),
+            at: UnixMillis(6),
+        }])
+        .await
+        .expect("done");
+    let pending = store.pending_effects(10).await.expect("read");
+    assert_eq!(pending.len(), 1);
+    assert_eq!(pending[0].id, "A:e1");
+    // Retention deletes done effects; a pending one stays however old.
+    let pruned = store.prune(UnixMillis(1_000), 100).await.expect("prune");
+    assert_eq!(pruned.effects, 1);
+    assert_eq!(store.pending_effects(10).await.expect("read").len(), 1);
+    assert_eq!(
+        store
+            .prune(UnixMillis(1_000), 100)
+            .await
+            .expect("prune")
+            .effects,
+        0
+    );
+    // B's claim is taken over: a late handling of it stores nothing.
+    tokio::time::sleep(Duration::from_millis(5)).await;
+    store
+        .exec("UPDATE inbox SET claimed_by = 'other'")
+        .await
+        .expect("take over");
+    let late = [
+        Write::Handled {
+            id: "B".into(),
+            at: UnixMillis(7),
+            by: "me".into(),
+            outbox: Vec::new(),
+        },
+        Write::BotSettings {
+            json: r#"{"prefixes":"?"}"#.into(),
+        },
+        Write::Effect {
+            id: "B:e0".into(),
+            inbox_id: "B".into(),
+            json: r#"{"action":"owner","control":"restart"}"#.into(),
+            at: UnixMillis(7),
+        },
+    ];
+    assert!(store.commit(&late).await.expect("commit").claim_lost);
+    assert_eq!(
+        store.bot_settings().await.expect("read").as_deref(),
+        Some(r#"{"prefixes":"!"}"#),
+        "the lost handling's settings are not stored"
+    );
+    assert_eq!(store.pending_effects(10).await.expect("read").len(), 1);
+    // Settings written later replace the earlier ones; another session
+    // of the database has its own.
+    store
+        .commit(&[Write::BotSettings {
+            json: r#"{"language":"de"}"#.into(),
+        }])
+        .await
+        .expect("commit");
+    assert_eq!(
+        store.bot_settings().await.expect("read").as_deref(),
+        Some(r#"{"language":"de"}"#)
+    );
+    let mut other = Db::with_session(&store, "other-session");
+    assert_eq!(other.bot_settings().await.expect("read"), None);
+    assert!(other.pending_effects(10).await.expect("read").is_empty());
+    // The groups a broadcast goes to: the inbox's group chats, once each.
+    assert!(store.known_groups(10).await.expect("read").is_empty());
+    let mut writes = Vec::new();
+    for (id, group) in [
+        ("G1", "1203630002"),
+        ("G2", "1203630001"),
+        ("G3", "1203630002"),
+    ] {
+        let mut in_group = entry(id, 4);
+        in_group.from = format!("{group}@g.us");
+        writes.push(Write::Inbox(in_group));
+    }
+    store.commit(&writes).await.expect("store");
+    assert_eq!(
+        store.known_groups(10).await.expect("read"),
+        ["1203630001@g.us", "1203630002@g.us"]
+    );
+    assert_eq!(store.known_groups(1).await.expect("read").len(), 1);
+    assert!(other.known_groups(10).await.expect("read").is_empty());
+}
+
 /// Two processes on one session never get the same inbox entry while a
 /// claim lasts; a handled entry is never claimed again; an expired claim
 /// (a dead process's) frees the entry, and so does an exit; the newest
@@ -1024,7 +1168,8 @@ pub async fn prune_drops_old_handled_rows_and_keeps_the_rest<S: Db>(mut store: S
         pruned,
         PruneCount {
             inbox: 2,
-            outbox: 1
+            outbox: 1,
+            effects: 0
         }
     );
     assert!(!pruned.hit(100));
@@ -1072,7 +1217,8 @@ pub async fn prune_drops_old_handled_rows_and_keeps_the_rest<S: Db>(mut store: S
         first,
         PruneCount {
             inbox: 4,
-            outbox: 1
+            outbox: 1,
+            effects: 0
         }
     );
     assert!(first.hit(4));
@@ -1089,7 +1235,8 @@ pub async fn prune_drops_old_handled_rows_and_keeps_the_rest<S: Db>(mut store: S
         second,
         PruneCount {
             inbox: 2,
-            outbox: 0
+            outbox: 0,
+            effects: 0
         }
     );
     assert!(other.inbox().await.expect("inbox").is_empty());

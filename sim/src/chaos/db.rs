@@ -23,7 +23,7 @@ use std::time::Duration;
 use blacksky_core::session::{Committed, Outbound, Session, Write};
 use blacksky_core::time::UnixMillis;
 use blacksky_io::store::{
-    Backlog, InboxRecord, LiveCreds, MemoryDb, MemoryStore, OutboxRecord, PruneCount,
+    Backlog, EffectRecord, InboxRecord, LiveCreds, MemoryDb, MemoryStore, OutboxRecord, PruneCount,
     SessionSummary, Standing, Store, StoreError, StoredSnapshot,
 };
 use futures_util::FutureExt;
@@ -291,6 +291,20 @@ impl Store for NetStore {
     ) -> Result<Standing, StoreError> {
         let owner = owner.to_owned();
         self.call(move |mut rows| ready(rows.instance_standing(&owner, alive_ms, recent_ms)))
+            .await
+    }
+
+    async fn bot_settings(&mut self) -> Result<Option<String>, StoreError> {
+        self.call(|mut rows| ready(rows.bot_settings())).await
+    }
+
+    async fn known_groups(&mut self, limit: u32) -> Result<Vec<String>, StoreError> {
+        self.call(move |mut rows| ready(rows.known_groups(limit)))
+            .await
+    }
+
+    async fn pending_effects(&mut self, limit: u32) -> Result<Vec<EffectRecord>, StoreError> {
+        self.call(move |mut rows| ready(rows.pending_effects(limit)))
             .await
     }
 

@@ -133,3 +133,54 @@ fn the_rate_limit_holds_back_answers_but_not_effects() {
         "an admin's kick is done even when its answer is held back"
     );
 }
+
+#[test]
+fn a_setting_change_hands_the_settings_to_store_and_a_restore_brings_them_back() {
+    let fake = Fake::with_group(true);
+    let rules = AutoReplies::parse("", "t").expect("parses");
+    let mut bot = Bot::new(Either(rules, commands(&fake)), BotConfig::default());
+    let (stanza, message) = stored(OWNER, "S1", ".ping");
+    assert_eq!(
+        bot.handle_stored(&stanza, &message, NOW).settings,
+        None,
+        "nothing changed: nothing to store"
+    );
+    let (stanza, message) = stored(OWNER, "S2", ".setprefix #");
+    let handled = bot.handle_stored(&stanza, &message, NOW);
+    let json = handled.settings.expect("the settings, to store");
+    let kept = Settings::from_json(&json).expect("reads back");
+    assert_eq!(kept.prefixes.as_ref().map(Prefixes::as_str), Some("#"));
+
+    // The next process: defaults until the store's settings come back.
+    let rules = AutoReplies::parse("", "t").expect("parses");
+    let mut next = Bot::new(Either(rules, commands(&fake)), BotConfig::default());
+    let (stanza, message) = stored(OWNER, "S3", "#ping");
+    assert!(next.handle_stored(&stanza, &message, NOW).outbox.is_empty());
+    next.restore_settings(kept);
+    let (stanza, message) = stored(OWNER, "S4", "#ping");
+    assert_eq!(
+        bodies(&next.handle_stored(&stanza, &message, NOW).outbox),
+        ["Pong! 100000 ms"]
+    );
+}
+
+#[test]
+fn the_linked_account_reaches_the_commands_through_the_bot() {
+    let fake = Fake::with_group(true);
+    let mut config = config(Language::En);
+    config.account = Account::default();
+    config.owners = Owners::default();
+    let commands = Commands::with_builtins(config, Settings::default(), fake.clone(), fake.clone())
+        .expect("registers");
+    let mut bot = Bot::new(commands, BotConfig::default());
+    let (stanza, message) = stored(BOT, "L1", ".restart");
+    let before = bot.handle_stored(&stanza, &message, NOW);
+    assert!(before.effects.is_empty(), "not the owner yet");
+    bot.linked_account(Account {
+        pn: Some(pn(BOT)),
+        lid: None,
+    });
+    let (stanza, message) = stored(BOT, "L2", ".restart");
+    let after = bot.handle_stored(&stanza, &message, NOW);
+    assert_eq!(after.effects, [Action::Owner(OwnerControl::Restart)]);
+}
