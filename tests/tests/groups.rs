@@ -30,6 +30,18 @@ fn group_ping(wa: &FakeWa, from: &str, group: &str, n: u64) {
 
 /// Waits until each of `members` read `text` in `group` on its phone.
 fn wait_read(wa: &FakeWa, bot: &Proc, group: &str, members: &[&str], text: &str) {
+    wait_read_matching(wa, bot, group, members, text, |read| read == text);
+}
+
+/// Waits until each of `members` read a text `matches` accepts.
+fn wait_read_matching(
+    wa: &FakeWa,
+    bot: &Proc,
+    group: &str,
+    members: &[&str],
+    text: &str,
+    matches: impl Fn(&str) -> bool,
+) {
     let deadline = Instant::now() + WAIT;
     loop {
         let missing: Vec<&str> = members
@@ -37,8 +49,8 @@ fn wait_read(wa: &FakeWa, bot: &Proc, group: &str, members: &[&str], text: &str)
             .copied()
             .filter(|member| {
                 !group_read_by(wa, member, group)
-                    .get(text)
-                    .is_some_and(|devices| devices.contains(&0))
+                    .iter()
+                    .any(|(read, devices)| matches(read) && devices.contains(&0))
             })
             .collect();
         if missing.is_empty() {
@@ -104,6 +116,46 @@ fn every_member_reads_the_answers_across_restarts_joins_and_removals() {
     assert!(
         !bob_read.contains("pong 4"),
         "the removed member read {bob_read:?}"
+    );
+    assert_no_violations(&wa);
+    stop(&mut bot);
+}
+
+/// The group's members and admins as the bot read them serve its
+/// commands: an admin's `.tagall` mentions every member, a member's is
+/// refused, both answers read by every member.
+#[test]
+fn group_commands_know_who_is_admin() {
+    let home = tempfile::tempdir().expect("temp dir");
+    let (wa, mut bot) = linked_ping_pong(home.path(), &[]);
+    let group = create_group(
+        &wa,
+        &json!({"subject": "Club", "creator": ALICE, "members": [BOB], "bot": "admin"}),
+    );
+    wa.post(&format!("/send?from={BOB}&group={group}"), ".tagall");
+    wait_read(
+        &wa,
+        &bot,
+        &group,
+        &[ALICE, BOB],
+        "Only group admins may use .tagall.",
+    );
+    wa.post(
+        &format!("/send?from={ALICE}&group={group}"),
+        ".tagall dinner at 8",
+    );
+    let mentions_both = |text: &str| {
+        text.starts_with("dinner at 8\n\n")
+            && text.contains(&format!("@{ALICE}"))
+            && text.contains(&format!("@{BOB}"))
+    };
+    wait_read_matching(
+        &wa,
+        &bot,
+        &group,
+        &[ALICE, BOB],
+        "the tagall",
+        mentions_both,
     );
     assert_no_violations(&wa);
     stop(&mut bot);

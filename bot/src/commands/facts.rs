@@ -43,20 +43,8 @@ pub trait RuntimeFacts: Send + 'static {
     fn snapshot(&self, now: UnixMillis) -> RuntimeSnapshot;
 }
 
-/// A participant's standing in a group.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
-pub enum Rank {
-    Member,
-    Admin,
-    SuperAdmin,
-}
-
-impl Rank {
-    #[must_use]
-    pub fn is_admin(self) -> bool {
-        self >= Rank::Admin
-    }
-}
+/// A participant's standing in a group (as the group's metadata says).
+pub use blacksky_core::client::groups::metadata::Rank;
 
 /// One member of a group, by phone number and/or LID (WhatsApp names
 /// members by LID in LID-addressed groups).

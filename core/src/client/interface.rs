@@ -5,6 +5,7 @@ use crate::session::{Committed, Outbound, Session, StoreFault, Write};
 use crate::time::UnixMillis;
 use crate::wire::binary::Jid;
 
+use super::groups::metadata::GroupInfo;
 use super::groups::notification::GroupEvent;
 use super::{DisconnectReason, Ignored, IqPurpose};
 
@@ -121,6 +122,13 @@ pub enum Event {
     /// The groups we are in were read (at login).
     GroupsRead {
         count: usize,
+    },
+    /// A group as now known (read from the server, or changed by a
+    /// notification): its members and their ranks.
+    GroupKnown(Box<GroupInfo>),
+    /// We are no longer in this group.
+    GroupLeft {
+        group: Jid,
     },
     /// The server would not list our groups (each is read when first
     /// needed instead).
@@ -239,6 +247,8 @@ impl std::fmt::Debug for Event {
                 f.debug_struct("GroupsRead").field("count", count).finish()
             }
             Event::GroupChanged(event) => f.debug_tuple("GroupChanged").field(event).finish(),
+            Event::GroupKnown(info) => f.debug_tuple("GroupKnown").field(info).finish(),
+            Event::GroupLeft { .. } => f.write_str("GroupLeft"),
             Event::GroupsNotRead { code } => {
                 f.debug_struct("GroupsNotRead").field("code", code).finish()
             }

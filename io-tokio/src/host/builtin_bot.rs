@@ -2,9 +2,7 @@
 //! `.ping`, `.restart`, …) as the configuration sets them up (`PREFIX`,
 //! `LANGUAGE`, `OWNER_NUMBER`), or nothing with `COMMANDS=off`.
 
-use blacksky_bot::commands::{
-    Account, Commands, CommandsConfig, NoFacts, Owners, RegistryError, Settings,
-};
+use blacksky_bot::commands::{Account, Commands, CommandsConfig, Owners, RegistryError, Settings};
 use blacksky_bot::{Context, Handler, Incoming};
 
 use crate::host::config::Config;
@@ -28,8 +26,9 @@ impl BuiltinBot {
             tracing::info!("bot commands are off (COMMANDS=off)");
             return Ok(BuiltinBot::Off);
         }
+        let groups = facts.clone();
         let commands =
-            Commands::with_builtins(commands_config(config), Settings::default(), facts, NoFacts)?;
+            Commands::with_builtins(commands_config(config), Settings::default(), facts, groups)?;
         tracing::info!(
             prefix = commands.prefixes().as_str(),
             language = %commands.language(),

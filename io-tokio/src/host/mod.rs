@@ -10,6 +10,7 @@ pub mod cli;
 pub mod clock;
 pub mod config;
 pub mod dotenv;
+pub mod groups;
 pub mod history;
 pub mod http;
 pub mod launch;

@@ -1,13 +1,15 @@
 //! What bot commands know of the running process (`.stats`, `.uptime`,
 //! `.session`): the status board behind /stats, and the store worker's
-//! health for the last backup. The handler is built before the session
+//! health for the last backup; and of the groups the bot is in (their
+//! members and admins, for group commands), which the board keeps too. The handler is built before the session
 //! starts, so the board joins when the runner has it
 //! ([`RunHooks::board_ready`]); until then the numbers are empty.
 
 use std::sync::{Arc, Mutex, PoisonError};
 
-use blacksky_bot::commands::{Backup, RuntimeFacts, RuntimeSnapshot};
+use blacksky_bot::commands::{Backup, GroupFacts, GroupInfo, RuntimeFacts, RuntimeSnapshot};
 use blacksky_core::time::UnixMillis;
+use blacksky_core::wire::binary::Jid;
 
 use crate::host::config::Config;
 use crate::host::status::StatusBoard;
@@ -62,6 +64,17 @@ impl RuntimeFacts for BoardFacts {
             at: UnixMillis(self.health.last_snapshot_at_ms()),
         });
         snapshot
+    }
+}
+
+impl GroupFacts for BoardFacts {
+    fn group(&self, group: &Jid) -> Option<GroupInfo> {
+        let board = self
+            .board
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()?;
+        board.groups().group(group)
     }
 }
 

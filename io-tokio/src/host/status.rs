@@ -18,6 +18,7 @@ use blacksky_core::time::UnixMillis;
 use blacksky_core::wire::binary::Jid;
 use serde::Serialize;
 
+use crate::host::groups::GroupDirectory;
 use crate::host::history::{History, MinuteSample, OfflineSpan};
 use crate::host::redact::mask_jid;
 use crate::store::Backlog;
@@ -288,6 +289,8 @@ fn millis(duration: std::time::Duration) -> u64 {
 #[derive(Clone)]
 pub struct StatusBoard {
     inner: Arc<Mutex<Board>>,
+    /// The groups the bot is in, for its commands.
+    groups: GroupDirectory,
 }
 
 impl std::fmt::Debug for StatusBoard {
@@ -311,6 +314,7 @@ impl StatusBoard {
     /// at the same moment).
     pub fn new(started: Instant, started_wall: UnixMillis) -> StatusBoard {
         StatusBoard {
+            groups: GroupDirectory::default(),
             inner: Arc::new(Mutex::new(Board {
                 started,
                 started_wall,
@@ -354,6 +358,12 @@ impl StatusBoard {
         // A panic while holding the lock leaves plain numbers behind, still
         // worth showing: a status page must not die with the writer.
         self.inner.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// The groups the bot is in, as the connection last told.
+    #[must_use]
+    pub fn groups(&self) -> &GroupDirectory {
+        &self.groups
     }
 
     // ---- writers (the runner) ----
@@ -427,6 +437,8 @@ impl StatusBoard {
                 }
             }
             Event::Disconnected { reason } => self.record_disconnect(reason, wall),
+            Event::GroupKnown(info) => self.groups.put(info),
+            Event::GroupLeft { group } => self.groups.forget(group),
             Event::OfflineDelivered { .. }
             | Event::PreKeysUploaded { .. }
             | Event::KeysTakenFromStore { .. }

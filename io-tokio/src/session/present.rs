@@ -101,6 +101,8 @@ pub fn present(event: &Event, display: CodeDisplay, page_on: bool) {
             tracing::info!(%id, "a retry receipt not answered: {reason}");
         }
         Event::GroupsRead { count } => tracing::info!(count, "groups the bot is in, read"),
+        Event::GroupKnown(info) => tracing::debug!(?info, "group metadata"),
+        Event::GroupLeft { .. } => tracing::info!("the bot is no longer in a group"),
         Event::GroupsNotRead { code } => {
             tracing::info!(
                 "the server would not list the bot's groups ({code}): each is read when first needed"

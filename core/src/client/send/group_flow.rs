@@ -7,7 +7,9 @@
 use std::time::Instant;
 
 use super::{Step, group};
-use crate::client::groups::metadata::{self, Addressing, parse_group, parse_participating};
+use crate::client::groups::metadata::{
+    self, Addressing, GroupInfo, parse_group, parse_participating,
+};
 use crate::client::groups::notification::parse_notification;
 use crate::client::{AfterStore, Client, Event, IqPurpose, ms};
 use crate::session::Write;
@@ -66,14 +68,14 @@ impl Client {
         let read = answer.child("group").map(parse_group);
         if self.outbox.step != Step::GroupInfo {
             if let Some(Ok(info)) = read {
-                self.outbox.groups.put(info, wall);
+                self.learn_group(info, wall);
             }
             return;
         }
         self.outbox.step = Step::Idle;
         match read {
             Some(Ok(info)) => {
-                self.outbox.groups.put(info, wall);
+                self.learn_group(info, wall);
                 self.pump_outbound(now, wall);
             }
             Some(Err(error)) => self.fail_head(wall, format!("the group's metadata: {error}")),
@@ -110,7 +112,7 @@ impl Client {
         let groups = parse_participating(answer);
         let count = groups.len();
         for info in groups {
-            self.outbox.groups.put(info, wall);
+            self.learn_group(info, wall);
         }
         self.event(Event::GroupsRead { count });
     }
@@ -141,6 +143,11 @@ impl Client {
         }
         if we_left {
             self.outbox.groups.forget(&event.group);
+            self.event(Event::GroupLeft {
+                group: event.group.clone(),
+            });
+        } else if let Some(info) = self.outbox.groups.any(&event.group) {
+            self.event(Event::GroupKnown(Box::new(info.clone())));
         }
         if (we_left || others_left)
             && let Some((group, sender)) = group::own_sender_key_name(&self.session, &event.group)
@@ -159,6 +166,12 @@ impl Client {
             self.store(writes, AfterStore::Nothing);
         }
         self.event(Event::GroupChanged(event));
+    }
+
+    /// Caches `info` and tells the shell.
+    fn learn_group(&mut self, info: GroupInfo, wall: UnixMillis) {
+        self.event(Event::GroupKnown(Box::new(info.clone())));
+        self.outbox.groups.put(info, wall);
     }
 
     /// Fails the first unsealed message with `reason`.
