@@ -73,22 +73,31 @@ pub fn unanswered_entries(actions: &[Action]) -> Vec<OutboxEntry> {
         .collect()
 }
 
-/// A text to `to`, quoting `answered` when the reply asks to.
+/// A text to `to`, quoting `answered` when the reply asks to. Each
+/// `@<number>` written in the text mentions that number (WhatsApp shows
+/// it as the person's name), as do the reply's own mentions.
 #[must_use]
 pub fn text(reply: &Reply, answered: Option<&Answered<'_>>, to: &Jid) -> wa::Message {
     let quoted = answered.filter(|_| reply.quote);
-    if quoted.is_none() && reply.mentions.is_empty() {
+    let mut mentioned: Vec<String> = reply
+        .mentions
+        .iter()
+        .map(|jid| chat_of(jid).to_string())
+        .collect();
+    for jid in mentions_in(&reply.text) {
+        let jid = jid.to_string();
+        if !mentioned.contains(&jid) {
+            mentioned.push(jid);
+        }
+    }
+    if quoted.is_none() && mentioned.is_empty() {
         return wa::Message {
             conversation: Some(reply.text.clone()),
             ..Default::default()
         };
     }
     let mut context = wa::ContextInfo {
-        mentioned_jid: reply
-            .mentions
-            .iter()
-            .map(|jid| chat_of(jid).to_string())
-            .collect(),
+        mentioned_jid: mentioned,
         ..Default::default()
     };
     if let Some(quoted) = quoted {
@@ -108,6 +117,36 @@ pub fn text(reply: &Reply, answered: Option<&Answered<'_>>, to: &Jid) -> wa::Mes
         })),
         ..Default::default()
     }
+}
+
+/// The most mentions taken from one text.
+const TEXT_MENTIONS_MAX: usize = 256;
+
+/// The phone numbers a text mentions: `@` then 5 to 15 digits, not
+/// inside a word (an e-mail address is no mention).
+#[must_use]
+pub fn mentions_in(text: &str) -> Vec<Jid> {
+    let bytes = text.as_bytes();
+    let mut found = Vec::new();
+    let mut i = 0;
+    while i < bytes.len() && found.len() < TEXT_MENTIONS_MAX {
+        let starts_word = i == 0 || !(bytes[i - 1].is_ascii_alphanumeric() || bytes[i - 1] == b'_');
+        if bytes[i] == b'@' && starts_word {
+            let digits = bytes[i + 1..]
+                .iter()
+                .take_while(|b| b.is_ascii_digit())
+                .count();
+            let end = i + 1 + digits;
+            let ends_word = bytes.get(end).is_none_or(|b| !b.is_ascii_alphanumeric());
+            if (5..=15).contains(&digits) && ends_word {
+                found.push(Jid::new(text[i + 1..end].to_owned(), "s.whatsapp.net"));
+            }
+            i = end.max(i + 1);
+            continue;
+        }
+        i += 1;
+    }
+    found
 }
 
 /// The `Message` that deletes message `id` of `author` in `chat` for
@@ -162,6 +201,28 @@ pub fn reaction(answered: &Answered<'_>, emoji: &str, now: UnixMillis) -> wa::Me
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn numbers_written_with_an_at_are_mentioned_and_addresses_are_not() {
+        let found: Vec<String> =
+            mentions_in("hi @4915112345678, ask @491556123 or mail a@12345678.de @12")
+                .iter()
+                .map(ToString::to_string)
+                .collect();
+        assert_eq!(
+            found,
+            ["4915112345678@s.whatsapp.net", "491556123@s.whatsapp.net"]
+        );
+        let to = Jid::new("120363000000000001", "g.us");
+        let message = text(&Reply::text("@4915112345678 welcome"), None, &to);
+        let context = message
+            .extended_text_message
+            .and_then(|m| m.context_info)
+            .expect("a context");
+        assert_eq!(context.mentioned_jid, ["4915112345678@s.whatsapp.net"]);
+        let plain = text(&Reply::text("no one here"), None, &to);
+        assert_eq!(plain.conversation.as_deref(), Some("no one here"));
+    }
     use blacksky_core::wire::binary::{Node, encode};
 
     fn incoming(from: Jid, participant: Option<Jid>) -> (Vec<u8>, Vec<u8>) {
