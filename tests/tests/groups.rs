@@ -5,13 +5,15 @@
 //! a violation for a member that cannot, and for one that could read
 //! after leaving). Across SIGTERM (pings queued while the bot is down),
 //! a member added later (it gets our sender key before our next message)
-//! and a member removed (our key is made anew; it reads nothing more).
+//! and a member removed (our key is made anew; it reads nothing more);
+//! across kill -9 at random moments; and the group commands that need to
+//! know who is an admin.
 
 use std::collections::BTreeSet;
 use std::time::{Duration, Instant};
 
 use blacksky_tests::{
-    FakeWa, Proc, assert_no_violations, change_group, create_group, group_read_by,
+    FakeWa, Moments, Proc, assert_no_violations, change_group, create_group, group_read_by,
     linked_ping_pong, start_blacksky,
 };
 use serde_json::json;
@@ -157,6 +159,41 @@ fn group_commands_know_who_is_admin() {
         "the tagall",
         mentions_both,
     );
+    assert_no_violations(&wa);
+    stop(&mut bot);
+}
+
+/// kill -9 at random moments while members write in the group (the
+/// moments come from a seed, printed; `SEED=n` replays a run): every
+/// answer is read by every member, and nothing a member's device or the
+/// server would refuse (a sender key iteration or a message key used
+/// twice, a member left without the key) happens.
+#[test]
+fn every_member_reads_every_answer_across_kill_nine() {
+    let mut moments = Moments::from_env("group kill -9");
+    let home = tempfile::tempdir().expect("temp dir");
+    let env = [("RATE_LIMIT_PER_MIN", "0")];
+    let (wa, mut bot) = linked_ping_pong(home.path(), &env);
+    let group = create_group(
+        &wa,
+        &json!({"subject": "Crash club", "creator": ALICE, "members": [BOB], "bot": "member"}),
+    );
+    let mut sent = 0;
+    for round in 0..5 {
+        for _ in 0..3 {
+            sent += 1;
+            let from = if sent % 2 == 0 { ALICE } else { BOB };
+            group_ping(&wa, from, &group, sent);
+        }
+        std::thread::sleep(Duration::from_millis(moments.next_ms(400)));
+        bot.signal("KILL");
+        bot.wait_exit(WAIT)
+            .unwrap_or_else(|| panic!("round {round}: no exit after SIGKILL"));
+        bot = start_blacksky(&wa, home.path(), &env);
+    }
+    for n in 1..=sent {
+        wait_read(&wa, &bot, &group, &[ALICE, BOB], &format!("pong {n}"));
+    }
     assert_no_violations(&wa);
     stop(&mut bot);
 }
