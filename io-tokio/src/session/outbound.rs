@@ -37,6 +37,34 @@ impl SharedOutbound {
         }
     }
 
+    /// Follows a batch handed to the store, except its sealed stanzas:
+    /// those join the view once committed ([`SharedOutbound::apply_sealed`]).
+    /// A stanza the store refused (sealed from a record another process
+    /// had moved on) must never reach a connection, which would send it
+    /// as already sealed.
+    pub fn apply_handed_in(&self, writes: &[Write]) {
+        let mut view = self.lock();
+        let before = view.len();
+        for write in writes {
+            if !matches!(write, Write::OutboundSealed { .. }) {
+                view.apply(write);
+            }
+        }
+        if view.len() > before {
+            self.changed.notify_one();
+        }
+    }
+
+    /// The sealed stanzas of a committed batch.
+    pub fn apply_sealed(&self, writes: &[Write]) {
+        let mut view = self.lock();
+        for write in writes {
+            if matches!(write, Write::OutboundSealed { .. }) {
+                view.apply(write);
+            }
+        }
+    }
+
     /// Replaces the rows with the store's; the connection hears of them.
     pub fn reset(&self, rows: Vec<Outbound>) {
         self.lock().reset(rows);

@@ -471,7 +471,7 @@ fn try_submit(
             view.apply(write);
         }
     }
-    outbound.apply(&job.writes);
+    outbound.apply_handed_in(&job.writes);
     // Counted before the send, so the worker never decrements first.
     let waiting = health.queue_len.fetch_add(1, Ordering::SeqCst) + 1;
     health.queue_len_max.fetch_max(waiting, Ordering::Relaxed);
@@ -1316,6 +1316,7 @@ impl<S: Store> Worker<S> {
     /// told to stop while waiting for room in the results channel.
     async fn after_commit(&mut self, job: Job, committed: Committed) -> bool {
         self.health.queue_len.fetch_sub(1, Ordering::SeqCst);
+        self.outbound.apply_sealed(&job.writes);
         self.health.writes_total.fetch_add(1, Ordering::Relaxed);
         let mut creds_changed = false;
         for write in &job.writes {
