@@ -5,7 +5,7 @@
 //! 405), dropped sockets, refused logins, wall-clock jumps, memory
 //! pressure and pre-keys used up — with contacts sending all along. After the chaos the bot is
 //! online within `SWEEP_ONLINE_BOUND` (120 s), every message is acked, stored once
-//! and handled (with `SIM_REPLIES=1`, every 1:1 text's pong read once by its
+//! and handled (every 1:1 text's pong read once by its
 //! contact's phone and the outbox empty), and no invariant broke (see `blacksky_sim::chaos::invariants`).
 //!
 //! `SIM_SEEDS=<n>` sets how many seeds (200 by default in release, the CI

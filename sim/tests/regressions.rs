@@ -128,3 +128,40 @@ fn seed_2998_5502_5608_9788_keys_stored_late_are_read_back() {
 fn seed_2300_a_handed_out_pre_key_is_never_evicted() {
     replay(2300);
 }
+
+/// With answers on: the old dyno committed a pong's seal (the advanced
+/// ratchet and the stanza) after the new dyno read the session, and the
+/// new one sealed from the older ratchet: one message key, two
+/// ciphertexts. Fixed: each Signal record write names the record it
+/// advanced, and the store refuses a batch whose record changed.
+#[test]
+fn seed_250_two_dynos_never_use_one_message_key() {
+    replay(250);
+}
+
+/// With answers on, under a 2.5 s database and an overlapping dyno: a
+/// seal the store refused (its record had moved on) was still handed to
+/// the next connection as an already sealed stanza and sent, using the
+/// stored record's next counter a second time. Fixed: a sealed stanza
+/// joins the outbound view only once committed.
+#[test]
+fn seed_361_a_refused_seal_is_never_sent() {
+    replay(361);
+}
+
+/// With answers on: a pong was never read by its contact (the same
+/// refused seal, sent, could not be opened).
+#[test]
+fn seed_622_every_pong_is_read() {
+    replay(622);
+}
+
+/// Under a 2.7 s database with an overlapping dyno, a claimed batch
+/// outlived its claim lease: the other process claimed an entry and
+/// handed it to its handler after this one committed its handling.
+/// Fixed: a handled mark needs the entry's claim; a late handling whose
+/// claim was taken over stores nothing.
+#[test]
+fn seed_9390_a_taken_over_claim_keeps_a_late_handling_out() {
+    replay(9390);
+}

@@ -560,11 +560,10 @@ impl World {
         sim.host(DB_HOST, move || serving.clone().serve());
 
         let handled = Arc::new(Mutex::new(Vec::new()));
-        // Off unless asked for (`SIM_REPLIES=1`, or `answer_texts`): with
-        // answers on, the sweep finds the open key-reuse bug across
-        // overlapping dynos (README, "Known open bug").
+        // On unless turned off (`SIM_REPLIES=0`, or `answer_texts`): the
+        // handler answers each 1:1 text, so every scenario sends too.
         let answering = Arc::new(AtomicBool::new(
-            std::env::var("SIM_REPLIES").is_ok_and(|v| v == "1"),
+            std::env::var("SIM_REPLIES").map_or(true, |v| v != "0"),
         ));
         let starts = Arc::new(AtomicU32::new(0));
         let running_starts = Arc::new(Mutex::new(BTreeSet::new()));
