@@ -130,6 +130,11 @@ fn every_member_reads_the_answers_across_restarts_joins_and_removals() {
 fn group_commands_know_who_is_admin() {
     let home = tempfile::tempdir().expect("temp dir");
     let (wa, mut bot) = linked_ping_pong(home.path(), &[]);
+    // The groups were read at login, before this one existed: the bot
+    // learns it from the `create` notification.
+    bot.expect_line(WAIT, "the groups read at login", |_, line| {
+        line.contains("groups the bot is in, read")
+    });
     let group = create_group(
         &wa,
         &json!({"subject": "Club", "creator": ALICE, "members": [BOB], "bot": "admin"}),

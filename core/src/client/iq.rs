@@ -31,6 +31,8 @@ pub enum IqPurpose {
     GroupInfo,
     /// Every group we are in (at login).
     Participating,
+    /// A group we were just added to (nothing waits on it).
+    GroupRefresh,
 }
 
 #[derive(Debug)]

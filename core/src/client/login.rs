@@ -72,6 +72,7 @@ impl Client {
             | IqPurpose::DeviceLists
             | IqPurpose::Bundles
             | IqPurpose::GroupInfo
+            | IqPurpose::GroupRefresh
             | IqPurpose::Participating => {}
             IqPurpose::PreKeyCount => {
                 let count = node

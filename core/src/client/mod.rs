@@ -284,7 +284,10 @@ impl Client {
             // A lost ping is covered by the silence deadline, a lost list
             // of groups by reading each when needed; a lost setup request
             // leaves the session half-open, so start over.
-            if !matches!(purpose, IqPurpose::Ping | IqPurpose::Participating) {
+            if !matches!(
+                purpose,
+                IqPurpose::Ping | IqPurpose::Participating | IqPurpose::GroupRefresh
+            ) {
                 return self.close(DisconnectReason::TimedOut);
             }
         }

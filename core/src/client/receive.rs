@@ -63,7 +63,7 @@ impl Client {
                             self.forget_devices(&user);
                         }
                     }
-                    Some("w:gp2") => self.on_group_notification(node),
+                    Some("w:gp2") => self.on_group_notification(now, wall, node),
                     _ => {}
                 }
                 self.send(&stanzas::ack_for(node));
@@ -114,6 +114,9 @@ impl Client {
                     self.event(Event::GroupsNotRead { code });
                 }
                 Some(IqPurpose::Participating) => self.on_participating(wall, node),
+                // Read again when first needed, if refused.
+                Some(IqPurpose::GroupRefresh) if kind == "error" => {}
+                Some(IqPurpose::GroupRefresh) => self.on_group_info(now, wall, node),
                 Some(IqPurpose::DeviceLists) => self.on_device_lists(now, wall, node),
                 Some(IqPurpose::Bundles) => self.on_bundles(wall, node),
                 Some(purpose) => self.on_iq_answer(now, purpose, node),

@@ -10,7 +10,7 @@ use super::{Step, group};
 use crate::client::groups::metadata::{
     self, Addressing, GroupInfo, parse_group, parse_participating,
 };
-use crate::client::groups::notification::parse_notification;
+use crate::client::groups::notification::{GroupChange, parse_notification};
 use crate::client::{AfterStore, Client, Event, IqPurpose, ms};
 use crate::session::Write;
 use crate::time::UnixMillis;
@@ -121,7 +121,20 @@ impl Client {
     /// was removed our sender key is made anew before our next message
     /// there (they hold the old one); when we left, the group is
     /// forgotten. The bot hears of it.
-    pub(crate) fn on_group_notification(&mut self, node: NodeRef<'_>) {
+    pub(crate) fn on_group_notification(
+        &mut self,
+        now: Instant,
+        wall: UnixMillis,
+        node: NodeRef<'_>,
+    ) {
+        // A group made with us in it comes whole.
+        if let Some(Ok(info)) = node
+            .child("create")
+            .and_then(|create| create.child("group"))
+            .map(parse_group)
+        {
+            self.learn_group(info, wall);
+        }
         let Some(event) = parse_notification(node) else {
             return;
         };
@@ -140,6 +153,18 @@ impl Client {
             } else {
                 others_left = true;
             }
+        }
+        let we_joined = event.changes.iter().any(|change| {
+            matches!(change, GroupChange::Added(who)
+                if who.iter().any(|jid| own_users.iter().any(|own| own == jid.user())))
+        });
+        if we_joined && self.outbox.groups.any(&event.group).is_none() {
+            // Added to a group we do not know: read it now, so its
+            // members and admins are known before its first message.
+            let iq = self
+                .iqs
+                .start(IqPurpose::GroupRefresh, now, ms(self.config.iq_timeout_ms));
+            self.send(&metadata::metadata_query(&iq, &event.group));
         }
         if we_left {
             self.outbox.groups.forget(&event.group);
