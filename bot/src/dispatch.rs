@@ -8,11 +8,11 @@ use blacksky_core::message::Incoming;
 use blacksky_core::session::OutboxEntry;
 use blacksky_core::time::UnixMillis;
 
-use crate::Handler;
 use crate::commands::{Account, Settings};
 use crate::compose::{self, Answered};
 use crate::context::{Action, Context, Reply};
 use crate::rate_limit::RateLimit;
+use crate::{Handler, Jid, Refusal};
 
 /// What a sender past `RATE_LIMIT_PER_MIN` is told, once.
 pub const RATE_LIMIT_NOTICE: &str =
@@ -169,6 +169,13 @@ impl<H: Handler> Bot<H> {
     /// The linked account, once known (see [`Handler::linked_account`]).
     pub fn linked_account(&mut self, account: Account) {
         self.handler.linked_account(account);
+    }
+
+    /// The words for the server's refusal of an effect (see
+    /// [`Handler::refusal`]).
+    #[must_use]
+    pub fn refusal(&self, chat: &Jid, refusal: Refusal, people: &[Jid]) -> Option<Reply> {
+        self.handler.refusal(chat, refusal, people)
     }
 
     /// Answers held back by the rate limit, since the start.

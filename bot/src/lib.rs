@@ -26,6 +26,7 @@ pub mod rate_limit;
 pub mod reactions;
 
 pub use auto_reply::{AutoReplies, AutoReplyError, ChatFilter};
+pub use blacksky_core::client::groups::admin::Refusal;
 pub use blacksky_core::message::{Content, Incoming, Kind, Sender};
 pub use blacksky_core::time::UnixMillis;
 pub use blacksky_core::wire::binary::Jid;
@@ -63,6 +64,13 @@ pub trait Handler: Send + 'static {
 
     /// The linked account (the bot's own number and LID), once known.
     fn linked_account(&mut self, _account: Account) {}
+
+    /// The words for the server's refusal of an effect it asked for in
+    /// `chat` (a group change); `people`: those a participant change did
+    /// not take for. `None`: nothing is said.
+    fn refusal(&self, _chat: &Jid, _refusal: Refusal, _people: &[Jid]) -> Option<Reply> {
+        None
+    }
 }
 
 impl<F> Handler for F
@@ -111,5 +119,11 @@ impl<A: Handler, B: Handler> Handler for Either<A, B> {
     fn linked_account(&mut self, account: Account) {
         self.0.linked_account(account.clone());
         self.1.linked_account(account);
+    }
+
+    fn refusal(&self, chat: &Jid, refusal: Refusal, people: &[Jid]) -> Option<Reply> {
+        self.0
+            .refusal(chat, refusal, people)
+            .or_else(|| self.1.refusal(chat, refusal, people))
     }
 }

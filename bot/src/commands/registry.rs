@@ -14,6 +14,7 @@ use super::args;
 use super::call::{BotView, Call};
 use super::command::{BotNeeds, Command, Cooldown, Scope, Spec};
 use super::facts::{GroupFacts, GroupInfo, RuntimeFacts};
+use super::format;
 use super::group_event::{self, GroupEvent};
 use super::language::Language;
 use super::parse;
@@ -519,6 +520,34 @@ impl Handler for Commands {
 
     fn linked_account(&mut self, account: Account) {
         self.set_account(account);
+    }
+
+    fn refusal(&self, chat: &Jid, refusal: crate::Refusal, people: &[Jid]) -> Option<Reply> {
+        use crate::Refusal;
+        let chat = chat_of(chat);
+        let language = self
+            .settings
+            .group(&chat)
+            .language
+            .unwrap_or(self.language());
+        let text = match refusal {
+            Refusal::NotAdmin => self.catalog.render(language, "effect.not_admin", &[]),
+            _ if !people.is_empty() => self.catalog.render(
+                language,
+                "effect.people_refused",
+                &[("users", &format::mentions(people))],
+            ),
+            other => self.catalog.render(
+                language,
+                "effect.refused",
+                &[("reason", &other.to_string())],
+            ),
+        };
+        let mut reply = Reply::text(text);
+        for person in people {
+            reply = reply.mentioning(person.clone());
+        }
+        Some(reply)
     }
 }
 

@@ -5,6 +5,7 @@ use crate::session::{Committed, Outbound, Session, StoreFault, Write};
 use crate::time::UnixMillis;
 use crate::wire::binary::Jid;
 
+use super::ask::{Answered, AskId, Request};
 use super::groups::metadata::GroupInfo;
 use super::groups::notification::GroupEvent;
 use super::{DisconnectReason, Ignored, IqPurpose};
@@ -156,6 +157,9 @@ pub enum Event {
     IqTimedOut {
         purpose: IqPurpose,
     },
+    /// A request the shell asked for ([`Input::Ask`]) was answered,
+    /// refused, or timed out.
+    Answered(Answered),
     /// A store batch failed: what was waiting on it did not happen.
     StoreFailed {
         op: OpId,
@@ -264,6 +268,7 @@ impl std::fmt::Debug for Event {
                 .debug_struct("PreKeysUploaded")
                 .field("count", count)
                 .finish(),
+            Event::Answered(answered) => f.debug_tuple("Answered").field(answered).finish(),
             Event::IqTimedOut { purpose } => f
                 .debug_struct("IqTimedOut")
                 .field("purpose", purpose)
@@ -319,6 +324,9 @@ pub enum Input<'a> {
         op: OpId,
         result: Result<Committed, StoreFault>,
     },
+    /// A request to make over the session (see `client::ask`); answered
+    /// with [`Event::Answered`] for `id`, at once when not online.
+    Ask { id: AskId, request: Request },
     /// Outbound messages from the store's outbox, in order (sealed ones
     /// with their stanza). Handed in at connection start and as new ones
     /// are stored; ones the client has already are skipped.

@@ -33,6 +33,11 @@ pub enum IqPurpose {
     Participating,
     /// A group we were just added to (nothing waits on it).
     GroupRefresh,
+    /// A request the shell asked for (`client::ask`).
+    Ask {
+        id: super::ask::AskId,
+        request: Box<super::ask::Request>,
+    },
 }
 
 #[derive(Debug)]

@@ -73,6 +73,7 @@ impl Client {
             | IqPurpose::Bundles
             | IqPurpose::GroupInfo
             | IqPurpose::GroupRefresh
+            | IqPurpose::Ask { .. }
             | IqPurpose::Participating => {}
             IqPurpose::PreKeyCount => {
                 let count = node

@@ -16,6 +16,7 @@
 //! `pairing_flow` (QR and code linking), `login` (success, pre-keys,
 //! going online).
 
+pub mod ask;
 mod config;
 mod connection;
 mod decrypt;
@@ -260,6 +261,10 @@ impl Client {
                 self.on_outbound(now, wall, rows);
                 Ok(())
             }
+            Input::Ask { id, request } => {
+                self.on_ask(now, id, request);
+                Ok(())
+            }
         }
     }
 
@@ -278,6 +283,12 @@ impl Client {
         }
         self.rotate_qr(now);
         for purpose in self.iqs.expire(now) {
+            // The shell's requests are answered as timed out: it asks
+            // again (or gives up) itself.
+            if let IqPurpose::Ask { id, .. } = purpose {
+                self.answered(id, Err(ask::AskError::TimedOut));
+                continue;
+            }
             self.event(Event::IqTimedOut {
                 purpose: purpose.clone(),
             });

@@ -448,7 +448,8 @@ impl StatusBoard {
             | Event::GroupsNotRead { .. }
             | Event::GroupChanged(_)
             | Event::SignedPreKeyRotated { .. }
-            | Event::IqTimedOut { .. } => {}
+            | Event::IqTimedOut { .. }
+            | Event::Answered(_) => {}
         }
     }
 

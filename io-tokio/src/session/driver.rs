@@ -18,6 +18,7 @@ use tokio::sync::watch;
 use tokio_tungstenite::tungstenite::{Error as WsError, Message};
 
 use crate::host::clock::Clock;
+use crate::session::asks::{Asks, InFlight};
 use crate::session::events::EventSender;
 use crate::session::worker::{Finished, StoreLink};
 
@@ -66,6 +67,11 @@ where
     C: Clock,
 {
     feed(client, clock, Input::Connected { wall: clock.wall() });
+    // Requests for the server from the shell's other tasks (group admin
+    // actions, media_conn): handed in once online, answered back.
+    let asks = store.asks().clone();
+    let mut in_flight = InFlight::default();
+    let mut asks_left = false;
     // What waits to go out goes once the client is online.
     let rows = store.outbound(OUTBOUND_HANDED_IN_MAX);
     feed(
@@ -96,6 +102,7 @@ where
                     }
                 }
                 Output::ReadBack(op) => store.read_back(op),
+                Output::Event(Event::Answered(answered)) => in_flight.answered(answered),
                 Output::Event(event) => {
                     events.send(event.clone()).await;
                     if let Event::Disconnected { reason } = event {
@@ -153,7 +160,23 @@ where
                 Some(Ok(_)) => {}
             },
             () = sleep_until(deadline) => client.handle_timeout(clock.now()),
+            () = next_ask(&asks, asks_left), if client.is_online() && in_flight.has_room() => {
+                while let Some((id, request)) = in_flight.take(&asks) {
+                    feed(client, clock, Input::Ask { id, request });
+                }
+                // Out of room with some maybe still waiting: look again
+                // as soon as an answer makes room.
+                asks_left = !in_flight.has_room();
+            }
         }
+    }
+}
+
+/// Resolves when requests may wait: at once when some were left for want
+/// of room, else when one arrives.
+async fn next_ask(asks: &Asks, left: bool) {
+    if !left {
+        asks.arrived().await;
     }
 }
 

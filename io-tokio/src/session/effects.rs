@@ -12,20 +12,24 @@
 //! - `Broadcast`: one text per group the inbox knows, queued in the
 //!   transaction that marks it done (durable, sent once each, in order
 //!   from the outbox).
-//! - Blocks, deletes and group actions need the group layer (group IQs):
-//!   they stay pending, said once.
+//! - `Delete`: the revoke message, queued in the transaction that marks
+//!   it done.
+//! - Group actions and blocks: requests to the server, made off the
+//!   worker's loop ([`crate::session::performing`]); once answered, marked
+//!   done with their answer (the invite link, or the refusal worded by the
+//!   handler) queued in the same transaction.
 
-use blacksky_bot::commands::OwnerControl;
+use blacksky_bot::commands::{GroupChange, OwnerControl, Toggle};
 use blacksky_bot::{Action, Jid, Reply, chat_of, compose};
+use blacksky_core::client::ask::{Answer, Request};
+use blacksky_core::client::groups::admin::{
+    AdminAction, AdminAnswer, ParticipantChange, PersonOutcome, Refusal,
+};
 use blacksky_core::message::ids;
 use blacksky_core::session::Outbound;
 use prost::Message as _;
 
 use crate::store::EffectRecord;
-
-/// Effects left pending that the worker remembers having logged, at most
-/// (past it, they are logged again: never a leak).
-pub const LEFT_PENDING_MAX: usize = 1024;
 
 /// What one stored effect asks the worker to do.
 #[derive(Debug, PartialEq, Eq)]
@@ -37,9 +41,11 @@ pub enum Plan {
     Backup { to: Jid, answer: String },
     /// Queue `text` to every known group while marking it done.
     Broadcast { text: String },
-    /// Not performed by this shell yet: left pending for the layer that
-    /// will (`what` names it for the log).
-    NeedsGroupLayer { what: &'static str },
+    /// Queue this message while marking it done.
+    Queue(Outbound),
+    /// Ask the server for each of `requests` in order (off the worker's
+    /// loop), then mark it done with what `then` says of the answers.
+    Ask { requests: Vec<Request>, then: Then },
     /// The stored JSON does not read (a newer or broken row): marked done
     /// so it is not read at every start, and logged.
     Unreadable { why: String },
@@ -59,17 +65,165 @@ pub fn plan(effect: &EffectRecord) -> Plan {
     match action {
         Action::Owner(OwnerControl::Restart) => Plan::Restart,
         Action::Owner(OwnerControl::BackupNow { to, answer }) => Plan::Backup { to, answer },
-        Action::Owner(OwnerControl::Block { .. }) => Plan::NeedsGroupLayer { what: "block" },
-        Action::Owner(OwnerControl::Unblock { .. }) => Plan::NeedsGroupLayer { what: "unblock" },
+        Action::Owner(OwnerControl::Block { people }) => blocks(people, true),
+        Action::Owner(OwnerControl::Unblock { people }) => blocks(people, false),
         Action::Broadcast { text } => Plan::Broadcast { text },
-        Action::Delete { .. } => Plan::NeedsGroupLayer { what: "delete" },
-        Action::Group { .. } => Plan::NeedsGroupLayer {
-            what: "group change",
-        },
+        Action::Delete { chat, id, author } => {
+            let to = chat_of(&chat);
+            Plan::Queue(Outbound {
+                id: ids::reply_id(&effect.id, 0),
+                to: to.to_string(),
+                message: compose::revoke(&to, &id, author.as_ref()).encode_to_vec(),
+                stanza: None,
+            })
+        }
+        Action::Group { group, change } => group_plan(group, change),
         // Messages and settings are stored as such, never as effects.
         Action::Text { .. } | Action::React { .. } | Action::Setting(_) => Plan::Unreadable {
             why: "a message or setting stored as an effect".to_owned(),
         },
+    }
+}
+
+/// What is sent once the server answered an effect's requests.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Then {
+    /// Nothing: the server tells the group itself (a notification).
+    Nothing,
+    /// `answer` to `group`, with `{link}` the invite link the server gave.
+    Link { group: Jid, answer: String },
+}
+
+/// Who hears of a refusal: the chat the action was about.
+#[derive(Debug, PartialEq, Eq)]
+pub struct Refused {
+    pub chat: Jid,
+    pub refusal: Refusal,
+    /// For a participant change: the people it did not take for.
+    pub people: Vec<Jid>,
+}
+
+fn blocks(people: Vec<Jid>, block: bool) -> Plan {
+    Plan::Ask {
+        requests: people
+            .into_iter()
+            .map(|person| Request::Block {
+                person: chat_of(&person),
+                block,
+            })
+            .collect(),
+        then: Then::Nothing,
+    }
+}
+
+/// A group change as the server's request.
+fn group_plan(group: Jid, change: GroupChange) -> Plan {
+    let on = |state: Toggle| state.is_on();
+    let participants = |change, people: Vec<Jid>| AdminAction::Participants {
+        change,
+        people: people.iter().map(chat_of).collect(),
+    };
+    let mut then = Then::Nothing;
+    let action = match change {
+        GroupChange::Add { people } => participants(ParticipantChange::Add, people),
+        GroupChange::Remove { people } => participants(ParticipantChange::Remove, people),
+        GroupChange::Promote { people } => participants(ParticipantChange::Promote, people),
+        GroupChange::Demote { people } => participants(ParticipantChange::Demote, people),
+        GroupChange::Subject { subject } => AdminAction::Subject(subject),
+        GroupChange::Description { description } => {
+            AdminAction::Description(Some(description).filter(|text| !text.is_empty()))
+        }
+        GroupChange::Announce { state } => AdminAction::Announce(on(state)),
+        GroupChange::Locked { state } => AdminAction::Locked(on(state)),
+        GroupChange::InviteLink { answer } => {
+            then = Then::Link {
+                group: group.clone(),
+                answer,
+            };
+            AdminAction::InviteCode
+        }
+        GroupChange::RevokeInviteLink { answer } => {
+            then = Then::Link {
+                group: group.clone(),
+                answer,
+            };
+            AdminAction::RevokeInvite
+        }
+        GroupChange::Leave => AdminAction::Leave,
+    };
+    let group = chat_of(&group);
+    Plan::Ask {
+        requests: vec![Request::Group { group, action }],
+        then,
+    }
+}
+
+/// The message `then` asks for once `answers` came, if any.
+#[must_use]
+pub fn answer_of(effect_id: &str, then: &Then, answers: &[Answer]) -> Option<Outbound> {
+    let Then::Link { group, answer } = then else {
+        return None;
+    };
+    let code = answers.iter().find_map(|answer| match answer {
+        Answer::Group(AdminAnswer::InviteCode(code)) => Some(code),
+        _ => None,
+    })?;
+    Some(text_to(
+        effect_id,
+        group,
+        &Reply::text(answer.replace("{link}", &code.link())),
+    ))
+}
+
+/// The people a participant change did not take for, with the first
+/// refusal among them.
+#[must_use]
+pub fn refused_people(effect: &EffectRecord, answers: &[Answer]) -> Option<Refused> {
+    let Ok(Action::Group { group, .. }) = Action::from_json(&effect.json) else {
+        return None;
+    };
+    let refused: Vec<&PersonOutcome> = answers
+        .iter()
+        .filter_map(|answer| match answer {
+            Answer::Group(AdminAnswer::People(people)) => Some(people),
+            _ => None,
+        })
+        .flatten()
+        .filter(|person| person.result.is_err())
+        .collect();
+    let refusal = refused.first()?.result.err()?;
+    Some(Refused {
+        chat: chat_of(&group),
+        refusal,
+        people: refused.iter().map(|person| person.person.clone()).collect(),
+    })
+}
+
+/// Who hears that the server refused `effect` as a whole.
+#[must_use]
+pub fn refused_whole(effect: &EffectRecord, refusal: Refusal) -> Option<Refused> {
+    // A refused block has no chat to tell (the owner's command named
+    // people, not where to answer): it is logged only.
+    let Action::Group { group, .. } = Action::from_json(&effect.json).ok()? else {
+        return None;
+    };
+    Some(Refused {
+        chat: chat_of(&group),
+        refusal,
+        people: Vec::new(),
+    })
+}
+
+/// `reply` to `to`, as the answer of effect `effect_id` (one per effect:
+/// performed twice, it is queued once).
+#[must_use]
+pub fn text_to(effect_id: &str, to: &Jid, reply: &Reply) -> Outbound {
+    let to = chat_of(to);
+    Outbound {
+        id: ids::reply_id(effect_id, 0),
+        to: to.to_string(),
+        message: compose::text(reply, None, &to).encode_to_vec(),
+        stanza: None,
     }
 }
 
@@ -79,13 +233,7 @@ pub fn plan(effect: &EffectRecord) -> Plan {
 #[must_use]
 pub fn backup_answer(effect_id: &str, to: &Jid, answer: &str, generation: u64) -> Outbound {
     let text = answer.replace("{generation}", &generation.to_string());
-    let to = chat_of(to);
-    Outbound {
-        id: ids::reply_id(effect_id, 0),
-        to: to.to_string(),
-        message: compose::text(&Reply::text(text), None, &to).encode_to_vec(),
-        stanza: None,
-    }
+    text_to(effect_id, to, &Reply::text(text))
 }
 
 /// The broadcast's text to `group`, as the outbox keeps it: its id
@@ -121,7 +269,7 @@ mod tests {
     }
 
     #[test]
-    fn owner_controls_are_performed_and_group_work_waits() {
+    fn owner_controls_are_performed_and_group_work_asks_the_server() {
         let owner = Jid::new("15550001111", "s.whatsapp.net");
         assert_eq!(
             plan(&record(&Action::Owner(OwnerControl::Restart))),
@@ -144,8 +292,12 @@ mod tests {
         };
         assert_eq!(
             plan(&record(&group)),
-            Plan::NeedsGroupLayer {
-                what: "group change"
+            Plan::Ask {
+                requests: vec![Request::Group {
+                    group: Jid::new("1203630001", "g.us"),
+                    action: AdminAction::Leave
+                }],
+                then: Then::Nothing
             }
         );
         let broadcast = Action::Broadcast { text: "hi".into() };
@@ -158,11 +310,76 @@ mod tests {
         });
         assert_eq!(
             plan(&record(&block)),
-            Plan::NeedsGroupLayer { what: "block" }
+            Plan::Ask {
+                requests: vec![Request::Block {
+                    person: owner.clone(),
+                    block: true
+                }],
+                then: Then::Nothing
+            }
         );
         let mut broken = record(&broadcast);
         broken.json = "{\"action\":\"launch\"}".into();
         assert!(matches!(plan(&broken), Plan::Unreadable { .. }));
+    }
+
+    #[test]
+    fn an_invite_link_answer_fills_in_the_link_and_refused_people_are_named() {
+        let group = Jid::new("1203630001", "g.us");
+        let asked = record(&Action::Group {
+            group: group.clone(),
+            change: GroupChange::InviteLink {
+                answer: "Join: {link}".into(),
+            },
+        });
+        let Plan::Ask { then, .. } = plan(&asked) else {
+            panic!("a request to the server");
+        };
+        let code = blacksky_core::client::groups::admin::InviteCode("AbC".into());
+        let answer = answer_of(
+            &asked.id,
+            &then,
+            &[Answer::Group(AdminAnswer::InviteCode(code))],
+        )
+        .expect("an answer");
+        let message =
+            blacksky_proto::wa::Message::decode(answer.message.as_slice()).expect("proto");
+        assert_eq!(
+            message.conversation.as_deref(),
+            Some("Join: https://chat.whatsapp.com/AbC")
+        );
+        assert_eq!(answer.to, "1203630001@g.us");
+
+        let ana = Jid::new("15550001111", "s.whatsapp.net");
+        let ben = Jid::new("15550002222", "s.whatsapp.net");
+        let added = record(&Action::Group {
+            group: group.clone(),
+            change: GroupChange::Add {
+                people: vec![ana.clone(), ben.clone()],
+            },
+        });
+        let people = Answer::Group(AdminAnswer::People(vec![
+            PersonOutcome {
+                person: ana,
+                result: Ok(()),
+            },
+            PersonOutcome {
+                person: ben.clone(),
+                result: Err(Refusal::Forbidden),
+            },
+        ]));
+        assert_eq!(
+            refused_people(&added, &[people]),
+            Some(Refused {
+                chat: group.clone(),
+                refusal: Refusal::Forbidden,
+                people: vec![ben]
+            })
+        );
+        assert_eq!(
+            refused_whole(&added, Refusal::NotAdmin).map(|r| r.chat),
+            Some(group)
+        );
     }
 
     #[test]

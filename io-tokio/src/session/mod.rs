@@ -7,11 +7,13 @@
 //! among its steps; [`proactive`] takes the bot's own sends, and
 //! [`effects`] says what the worker does with a handler's effects.
 
+pub mod asks;
 pub mod driver;
 pub mod effects;
 pub mod events;
 pub mod grace;
 pub mod outbound;
+pub mod performing;
 pub mod present;
 pub mod proactive;
 pub mod retention;

@@ -125,6 +125,8 @@ pub fn present(event: &Event, display: CodeDisplay, page_on: bool) {
             )
         }
         Event::IqTimedOut { purpose } => tracing::warn!(?purpose, "request timed out"),
+        // Routed to the asker by the driver, never shown.
+        Event::Answered(answered) => tracing::debug!(?answered, "request answered"),
         Event::StoreFailed { op, error } => tracing::error!(?op, %error, "store write failed"),
         Event::LimitReached { limit } => tracing::warn!(
             limit = limit.as_str(),

@@ -27,8 +27,9 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
 use blacksky_bot::commands::{Account, Settings};
-use blacksky_bot::{Action, Bot, BotConfig, Handler, Silent, chat_of};
+use blacksky_bot::{Action, Bot, BotConfig, Handler, Reply, Silent, chat_of};
 use blacksky_core::client::OpId;
+use blacksky_core::client::ask::AskError;
 use blacksky_core::keeper::ShutdownStep;
 use blacksky_core::session::{
     Committed, Creds, InboxContent, Me, Outbound, OutboxEntry, Session, StaleRecord, StoreFault,
@@ -41,9 +42,11 @@ use tokio::task::JoinHandle;
 use tokio::time::Instant;
 
 use crate::host::clock::{Clock, SharedClock};
-use crate::session::effects::{self, LEFT_PENDING_MAX, Plan};
+use crate::session::asks::{AskFailure, Asks};
+use crate::session::effects::{self, Plan, Refused};
 use crate::session::grace::GraceBudget;
 use crate::session::outbound::{OUTBOUND_VIEW_LEN_MAX, SharedOutbound};
+use crate::session::performing::{AfterFailure, Performed, Performing};
 use crate::session::proactive::{self, OutboxIntake};
 use crate::session::retention::{self, Retention};
 use crate::store::backup::Sealer;
@@ -289,6 +292,12 @@ pub trait InboxHandler: Send + 'static {
 
     /// The linked account, at start and whenever the creds name it.
     fn linked_account(&mut self, _me: &Me) {}
+
+    /// The words for a refusal of an effect it asked for (a group change
+    /// the server did not make), for the chat it was asked in.
+    fn refusal_text(&self, _refused: &Refused) -> Option<Reply> {
+        None
+    }
 }
 
 /// What handling one inbox entry gave, stored in one transaction with
@@ -339,6 +348,10 @@ impl<H: Handler> InboxHandler for Bot<H> {
                 "the bot's stored settings do not read: PREFIX and LANGUAGE apply until a command changes them"
             ),
         }
+    }
+
+    fn refusal_text(&self, refused: &Refused) -> Option<Reply> {
+        self.refusal(&refused.chat, refused.refusal, &refused.people)
     }
 
     fn linked_account(&mut self, me: &Me) {
@@ -492,6 +505,8 @@ pub struct StoreWorker {
     task: Option<JoinHandle<()>>,
     /// Turns true when a handler's effect asked for a restart (`.restart`).
     restart: watch::Receiver<bool>,
+    /// Requests for the server, handed to each connection.
+    asks: Asks,
 }
 
 impl std::fmt::Debug for StoreWorker {
@@ -512,6 +527,7 @@ pub struct StoreLink {
     health: Arc<StoreHealth>,
     view: Arc<Mutex<Session>>,
     outbound: Arc<SharedOutbound>,
+    asks: Asks,
     results: mpsc::Receiver<Done>,
     /// Read-backs asked for, in order; the client bounds them with its
     /// store ops in flight.
@@ -572,6 +588,11 @@ impl StoreLink {
                 writes,
             },
         )
+    }
+
+    /// Where the shell's requests for the server wait for a connection.
+    pub fn asks(&self) -> &Asks {
+        &self.asks
     }
 
     /// The first `len_max` unsent outbound messages, in order (sealed ones
@@ -643,6 +664,7 @@ impl StoreWorker {
         let outbound = Arc::new(SharedOutbound::default());
         let next_backup = config.backup_interval.map(|i| Instant::now() + i);
         let (restart_tx, restart_rx) = watch::channel(false);
+        let asks = Asks::default();
         let worker = Worker {
             store,
             jobs: jobs_rx,
@@ -656,7 +678,7 @@ impl StoreWorker {
             handler,
             settings_restored: false,
             effects_dirty: true,
-            left_pending: std::collections::HashSet::new(),
+            performing: Performing::new(asks.clone()),
             restart: restart_tx,
             proactive: None,
             flushes: Vec::new(),
@@ -688,6 +710,7 @@ impl StoreWorker {
             next_conn: 0,
             task: Some(tokio::spawn(worker.run())),
             restart: restart_rx,
+            asks,
         }
     }
 
@@ -726,6 +749,7 @@ impl StoreWorker {
             health: self.health.clone(),
             view: self.view.clone(),
             outbound: self.outbound.clone(),
+            asks: self.asks.clone(),
             results: rx,
             read_backs: VecDeque::new(),
         }
@@ -930,8 +954,8 @@ struct Worker<S: Store> {
     settings_restored: bool,
     /// Effects may be pending: read and perform them when idle.
     effects_dirty: bool,
-    /// Pending effects this shell cannot perform, already logged.
-    left_pending: std::collections::HashSet<String>,
+    /// Effects that ask the server, performed off this loop.
+    performing: Performing,
     /// Asks the keeper's loop for a planned restart.
     restart: watch::Sender<bool>,
     /// Where the bot's proactive sends come from, once the runner says.
@@ -1005,6 +1029,7 @@ impl<S: Store> Worker<S> {
                 || !self.settings_restored
                 || self.effects_dirty;
             let idle_at = self.idle_retry_at.unwrap_or_else(Instant::now);
+            let next_retry = self.performing.next_retry();
             tokio::select! {
                 biased;
                 command = self.control.recv() => {
@@ -1030,6 +1055,12 @@ impl<S: Store> Worker<S> {
                     self.next_backup = self.config.backup_interval.map(|i| Instant::now() + i);
                 }
                 () = tokio::time::sleep_until(idle_at), if idle_work => self.idle_work().await,
+                Some(performed) = self.performing.next() => self.on_performed(performed).await,
+                () = sleep_until(next_retry) => {
+                    if self.performing.wake_due(Instant::now()) {
+                        self.effects_dirty = true;
+                    }
+                }
                 () = tokio::time::sleep_until(self.next_heartbeat), if self.registered => {
                     self.next_heartbeat = Instant::now() + INSTANCE_HEARTBEAT;
                     let owner = self.config.owner.clone();
@@ -1620,17 +1651,19 @@ impl<S: Store> Worker<S> {
                 self.attempt_commit(&writes).await?;
                 self.outbound.apply(&writes);
             }
-            Plan::NeedsGroupLayer { what } => {
-                if self.left_pending.len() >= LEFT_PENDING_MAX {
-                    self.left_pending.clear();
-                }
-                if self.left_pending.insert(effect.id.clone()) {
-                    tracing::warn!(
-                        effect = %effect.id,
-                        what,
-                        "an effect stays pending: it needs the group layer (group sends and IQs), which this build does not have yet"
-                    );
-                }
+            Plan::Queue(message) => {
+                let writes = [
+                    Write::Queued {
+                        at: self.config.clock.wall(),
+                        outbox: vec![message],
+                    },
+                    done,
+                ];
+                self.attempt_commit(&writes).await?;
+                self.outbound.apply(&writes);
+            }
+            Plan::Ask { requests, .. } => {
+                self.performing.start(effect, requests, Instant::now());
             }
             Plan::Unreadable { why } => {
                 tracing::error!(effect = %effect.id, "a stored effect does not read, dropped: {why}");
@@ -1638,6 +1671,67 @@ impl<S: Store> Worker<S> {
             }
         }
         Ok(())
+    }
+
+    /// An effect's requests came back: marked done with its answer, or
+    /// left pending to be asked again.
+    async fn on_performed(&mut self, performed: Performed) {
+        let Performed { effect, outcome } = performed;
+        let id = effect.id.clone();
+        let Plan::Ask { then, .. } = effects::plan(&effect) else {
+            self.performing.finished(&id);
+            return;
+        };
+        let answer = match &outcome {
+            Ok(answers) => effects::answer_of(&id, &then, answers).or_else(|| {
+                effects::refused_people(&effect, answers).and_then(|r| self.refusal_answer(&id, &r))
+            }),
+            Err(AskFailure::Client(AskError::Refused(refusal))) => {
+                tracing::warn!(effect = %id, %refusal, "the server refused an effect");
+                effects::refused_whole(&effect, *refusal).and_then(|r| self.refusal_answer(&id, &r))
+            }
+            Err(AskFailure::Client(AskError::BadAnswer(why))) => {
+                tracing::error!(effect = %id, "the server's answer to an effect does not read: {why}");
+                None
+            }
+            Err(transient) => match self.performing.failed(&id, Instant::now()) {
+                AfterFailure::Retry => {
+                    tracing::debug!(effect = %id, "an effect waits to be asked again: {transient}");
+                    return;
+                }
+                AfterFailure::GiveUp { failures } => {
+                    tracing::error!(effect = %id, failures, "an effect is given up on: {transient}");
+                    None
+                }
+            },
+        };
+        let mut writes = Vec::with_capacity(2);
+        if let Some(answer) = answer {
+            writes.push(Write::Queued {
+                at: self.config.clock.wall(),
+                outbox: vec![answer],
+            });
+        }
+        writes.push(Write::EffectDone {
+            id: id.clone(),
+            at: self.config.clock.wall(),
+        });
+        match self.attempt_commit(&writes).await {
+            Ok(_) => {
+                self.outbound.apply(&writes);
+                self.performing.finished(&id);
+            }
+            Err(err) => {
+                // Asked again once the store is back (and its wait is over).
+                self.mark_down(&err);
+                let _ = self.performing.failed(&id, Instant::now());
+            }
+        }
+    }
+
+    fn refusal_answer(&self, effect_id: &str, refused: &Refused) -> Option<Outbound> {
+        let reply = self.handler.refusal_text(refused)?;
+        Some(effects::text_to(effect_id, &refused.chat, &reply))
     }
 
     async fn standing(&mut self) -> Result<Standing, StoreError> {

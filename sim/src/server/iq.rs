@@ -153,6 +153,10 @@ impl FakeServer {
             ("set", "encrypt") if iq.child("rotate").is_some() => {
                 self.on_signed_pre_key_rotate(conn, &id, iq, device);
             }
+            // Blocks are taken as WhatsApp does (no state is kept here).
+            ("set", "blocklist") if iq.child("item").is_some() && device.is_some() => {
+                self.send(conn, &stanzas::iq_result(&id));
+            }
             ("set", "w:m") if iq.child("media_conn").is_some() && device.is_some() => {
                 self.on_media_conn(conn, &id);
             }

@@ -4,6 +4,16 @@
 use super::Table;
 
 pub const TABLE: Table = &[
+    // The server's refusal of a group change.
+    (
+        "effect.not_admin",
+        "Laut WhatsApp bin ich in dieser Gruppe kein Admin, daher ist das nicht passiert.",
+    ),
+    (
+        "effect.people_refused",
+        "WhatsApp hat das für {users} nicht getan.",
+    ),
+    ("effect.refused", "WhatsApp hat das abgelehnt: {reason}."),
     // Fehler und Ablehnungen.
     ("usage", "So geht's: {usage}"),
     ("arg.not_a_number", "„{got}“ ist keine ganze Zahl."),

@@ -4,6 +4,16 @@
 use super::Table;
 
 pub const TABLE: Table = &[
+    // The server's refusal of a group change.
+    (
+        "effect.not_admin",
+        "WhatsApp says I am not an admin of this group, so that was not done.",
+    ),
+    (
+        "effect.people_refused",
+        "WhatsApp did not do that for {users}.",
+    ),
+    ("effect.refused", "WhatsApp refused that: {reason}."),
     // Mistakes and refusals.
     ("usage", "Usage: {usage}"),
     ("arg.not_a_number", "“{got}” is not a whole number."),

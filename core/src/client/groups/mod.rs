@@ -2,6 +2,7 @@
 //! `w:gp2` notifications that change it (`notification`), and the cache
 //! the client keeps of the groups it is in.
 
+pub mod admin;
 pub mod metadata;
 pub mod notification;
 

@@ -74,6 +74,14 @@ impl Outbox {
         self.rows.len()
     }
 
+    /// The id of `group`'s description as we know it, if any.
+    pub(super) fn description_id(&self, group: &Jid) -> Option<String> {
+        self.groups
+            .any(group)
+            .and_then(|info| info.description.as_ref())
+            .map(|description| description.id.clone())
+    }
+
     fn knows(&self, id: &str) -> bool {
         self.rows.iter().any(|q| q.row.id == id) || self.acked.iter().any(|a| a == id)
     }
