@@ -6,10 +6,14 @@
 
 mod hand_bot;
 
+use blacksky_core::client::groups::admin::{
+    AdminAction, AdminAnswer, DescriptionIds, ParticipantChange, Refusal, admin_request,
+    parse_admin_answer,
+};
 use blacksky_core::message::padding::pad;
 use blacksky_core::signal::MessageKind;
 use blacksky_core::signal::group::{SenderKeyRecord, create_sender_key, group_encrypt};
-use blacksky_core::wire::binary::{Jid, Node};
+use blacksky_core::wire::binary::{Decoded, Jid, Node, encode};
 use blacksky_proto::Message;
 use blacksky_proto::wa;
 use blacksky_sim::server::{
@@ -1053,5 +1057,122 @@ fn a_group_the_bot_creates_makes_it_superadmin_and_it_may_still_leave() {
             .expect("kept")
             .members
             .contains_key(OWN)
+    );
+}
+
+/// Sends core's own request for `action` (what the bot's client sends)
+/// and reads fake-wa's answer with core's own reader.
+fn admin(
+    server: &mut FakeServer,
+    bot: &mut Bot,
+    action: &AdminAction,
+) -> Result<AdminAnswer, Refusal> {
+    let group = Jid::new(GROUP, "g.us");
+    let ids = DescriptionIds {
+        new_id: "3EB0D1".to_owned(),
+        previous: None,
+    };
+    let iq = admin_request("core.1", &group, action, &ids);
+    let mut got = bot.send(server, &iq);
+    let at = got
+        .iter()
+        .position(|n| n.tag == "iq" && n.attr("id") == Some("core.1"))
+        .expect("an answer");
+    let answer = got.remove(at);
+    if answer.attr("type") == Some("error") {
+        let code = answer
+            .child("error")
+            .and_then(|e| e.attr("code"))
+            .unwrap_or_default();
+        return Err(Refusal::from_attr(code));
+    }
+    let bytes = encode(&answer).expect("encode");
+    let mut decoded = Decoded::new();
+    parse_admin_answer(action, decoded.decode(&bytes).expect("decode"))
+        .expect("an answer core reads")
+}
+
+#[test]
+fn the_clients_own_admin_requests_are_taken_and_their_answers_read() {
+    let (mut server, mut bot) = online(77);
+    group(
+        &mut server,
+        &mut bot,
+        Some(Rank::Admin),
+        GroupAddressing::Pn,
+    );
+    let people = |change, who: &[&str]| AdminAction::Participants {
+        change,
+        people: who.iter().map(|p| pn(p)).collect(),
+    };
+    let Ok(AdminAnswer::People(removed)) = admin(
+        &mut server,
+        &mut bot,
+        &people(ParticipantChange::Remove, &[CAROL, DAVE]),
+    ) else {
+        panic!("a per-person answer");
+    };
+    let results: Vec<_> = removed.iter().map(|p| p.result).collect();
+    assert_eq!(results, vec![Ok(()), Err(Refusal::NotFound)]);
+    let state = server.group_state(GROUP).expect("the group");
+    assert!(!state.members.contains_key(CAROL));
+    let Ok(AdminAnswer::People(promoted)) = admin(
+        &mut server,
+        &mut bot,
+        &people(ParticipantChange::Promote, &[ALICE]),
+    ) else {
+        panic!("a per-person answer");
+    };
+    assert_eq!(promoted.len(), 1);
+    for action in [
+        AdminAction::Subject("Fans".into()),
+        AdminAction::Description(Some("Be kind".into())),
+        AdminAction::Announce(true),
+        AdminAction::Locked(true),
+    ] {
+        assert_eq!(admin(&mut server, &mut bot, &action), Ok(AdminAnswer::Done));
+    }
+    let state = server.group_state(GROUP).expect("the group");
+    assert!(state.announce && state.locked);
+    assert_eq!(state.subject, "Fans");
+    assert_eq!(state.description.as_deref(), Some("Be kind"));
+    let Ok(AdminAnswer::InviteCode(code)) = admin(&mut server, &mut bot, &AdminAction::InviteCode)
+    else {
+        panic!("an invite code");
+    };
+    assert_eq!(code.0, state.invite_code);
+    let Ok(AdminAnswer::InviteCode(new)) = admin(&mut server, &mut bot, &AdminAction::RevokeInvite)
+    else {
+        panic!("a new invite code");
+    };
+    assert_ne!(new, code);
+    assert_eq!(
+        admin(&mut server, &mut bot, &AdminAction::Leave),
+        Ok(AdminAnswer::Left)
+    );
+    assert_eq!(
+        admin(&mut server, &mut bot, &AdminAction::Announce(false)),
+        Err(Refusal::Forbidden),
+        "no longer a member"
+    );
+}
+
+#[test]
+fn a_member_bots_admin_requests_are_refused_as_not_admin() {
+    let (mut server, mut bot) = online(78);
+    group(
+        &mut server,
+        &mut bot,
+        Some(Rank::Member),
+        GroupAddressing::Pn,
+    );
+    let kick = AdminAction::Participants {
+        change: ParticipantChange::Remove,
+        people: vec![pn(CAROL)],
+    };
+    assert_eq!(admin(&mut server, &mut bot, &kick), Err(Refusal::NotAdmin));
+    assert_eq!(
+        admin(&mut server, &mut bot, &AdminAction::InviteCode),
+        Err(Refusal::NotAdmin)
     );
 }

@@ -14,7 +14,7 @@ use std::time::{Duration, Instant};
 
 use blacksky_tests::{
     FakeWa, Moments, Proc, assert_no_violations, change_group, create_group, group_read_by,
-    linked_ping_pong, start_blacksky,
+    group_state, linked_ping_pong, start_blacksky,
 };
 use serde_json::json;
 
@@ -164,6 +164,86 @@ fn group_commands_know_who_is_admin() {
         "the tagall",
         mentions_both,
     );
+    assert_no_violations(&wa);
+    stop(&mut bot);
+}
+
+/// Waits until fake-wa's group satisfies `holds`.
+fn wait_group(
+    wa: &FakeWa,
+    bot: &Proc,
+    group: &str,
+    what: &str,
+    holds: impl Fn(&serde_json::Value) -> bool,
+) {
+    let deadline = Instant::now() + WAIT;
+    loop {
+        let state = group_state(wa, group);
+        if holds(&state) {
+            return;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the group never got to {what}: {state:#}\n{}",
+            bot.transcript()
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// An admin's commands are done by WhatsApp (fake-wa's `w:g2` answers):
+/// a member kicked is gone, one promoted is an admin, the group muted
+/// takes only admins' messages, the invite link is the group's own, and
+/// after a revoke the new one; across a SIGTERM between asking and doing
+/// (the effect is pending in the store and done by the next process).
+#[test]
+fn group_admin_commands_are_done_by_whatsapp() {
+    let home = tempfile::tempdir().expect("temp dir");
+    let (wa, mut bot) = linked_ping_pong(home.path(), &[]);
+    bot.expect_line(WAIT, "the groups read at login", |_, line| {
+        line.contains("groups the bot is in, read")
+    });
+    let group = create_group(
+        &wa,
+        &json!({"subject": "Club", "creator": ALICE, "members": [BOB, CAROL], "bot": "admin"}),
+    );
+    let admin_says = |text: &str| {
+        wa.post(&format!("/send?from={ALICE}&group={group}"), text);
+    };
+    admin_says(&format!(".kick {CAROL}"));
+    wait_group(&wa, &bot, &group, "Carol removed", |state| {
+        state["members"].get(CAROL).is_none()
+    });
+    admin_says(&format!(".promote {BOB}"));
+    wait_group(&wa, &bot, &group, "Bob an admin", |state| {
+        state["members"][BOB] == "admin"
+    });
+    admin_says(".mute");
+    wait_group(&wa, &bot, &group, "announce on", |state| {
+        state["announce"] == true
+    });
+    admin_says(".link");
+    let code = group_state(&wa, &group)["invite_code"]
+        .as_str()
+        .expect("an invite code")
+        .to_owned();
+    let link = format!("Invite link: https://chat.whatsapp.com/{code}");
+    wait_read(&wa, &bot, &group, &[ALICE, BOB], &link);
+    // Asked, then the bot stops before or after doing it: the next
+    // process does what is still pending, once.
+    admin_says(".revoke");
+    stop(&mut bot);
+    let mut bot = start_blacksky(&wa, home.path(), &[]);
+    wait_group(&wa, &bot, &group, "a new invite code", |state| {
+        state["invite_code"].as_str() != Some(code.as_str())
+    });
+    let new_code = group_state(&wa, &group)["invite_code"]
+        .as_str()
+        .expect("an invite code")
+        .to_owned();
+    wait_read_matching(&wa, &bot, &group, &[ALICE, BOB], "the new link", |text| {
+        text.contains(&format!("https://chat.whatsapp.com/{new_code}"))
+    });
     assert_no_violations(&wa);
     stop(&mut bot);
 }

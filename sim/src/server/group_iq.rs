@@ -110,8 +110,11 @@ impl FakeServer {
             ("set", "leave") => {
                 let asked: Vec<String> = child
                     .children_named("group")
-                    .filter_map(|g| g.attr("id"))
-                    .map(|g| group_user(g).to_owned())
+                    // Text ("…@g.us") or, as WhatsApp Web encodes it, a JID.
+                    .filter_map(|g| match g.attr_jid("id") {
+                        Some(jid) => Some(jid.user().to_owned()),
+                        None => g.attr("id").map(|g| group_user(g).to_owned()),
+                    })
                     .collect();
                 if asked.is_empty() || asked.len() > GROUPS_PER_REQUEST_MAX {
                     return Err(BAD_REQUEST);
