@@ -8,7 +8,10 @@ use blacksky_core::message::Incoming;
 use blacksky_core::session::OutboxEntry;
 use blacksky_core::time::UnixMillis;
 
-use crate::commands::{Account, Settings};
+use blacksky_core::client::groups::notification::{GroupChange, parse_notification};
+use blacksky_core::wire::binary::Decoded;
+
+use crate::commands::{Account, GroupEvent, Membership, Settings};
 use crate::compose::{self, Answered};
 use crate::context::{Action, Context, Reply};
 use crate::rate_limit::RateLimit;
@@ -140,6 +143,42 @@ impl<H: Handler> Bot<H> {
             effects,
             settings,
         }
+    }
+
+    /// The answers to a stored group notice (a `w:gp2` notification of
+    /// members who came or went): the handler's welcome or goodbye, to
+    /// the group, quoting nothing.
+    pub fn handle_group_notice(&mut self, stanza: &[u8], now: UnixMillis) -> Vec<OutboxEntry> {
+        let mut decoded = Decoded::new();
+        let Some(event) = decoded.decode(stanza).ok().and_then(parse_notification) else {
+            tracing::warn!("a stored group notice does not read back: no greeting");
+            return Vec::new();
+        };
+        let mut ctx = Context::for_chat(&event.group, now);
+        for change in &event.changes {
+            let (change, participants) = match change {
+                GroupChange::Added(who) => (Membership::Added, who),
+                GroupChange::Removed(who) => (Membership::Removed, who),
+                GroupChange::Left(who) => (Membership::Left, who),
+                _ => continue,
+            };
+            let event = GroupEvent {
+                group: event.group.clone(),
+                change,
+                participants: participants.clone(),
+            };
+            let handler = &mut self.handler;
+            if catch_unwind(AssertUnwindSafe(|| {
+                handler.on_group_event(&event, &mut ctx)
+            }))
+            .is_err()
+            {
+                self.panics_total += 1;
+                tracing::error!("the handler panicked on a group notice: it gets no answer");
+                return Vec::new();
+            }
+        }
+        compose::unanswered_entries(&ctx.into_actions())
     }
 
     /// Holds `actions` (messages only) to the sender's rate limit.

@@ -31,7 +31,7 @@ pub use blacksky_core::message::{Content, Incoming, Kind, Sender};
 pub use blacksky_core::time::UnixMillis;
 pub use blacksky_core::wire::binary::Jid;
 pub use commands::Commands;
-use commands::{Account, Settings};
+use commands::{Account, GroupEvent, Settings};
 pub use context::{Action, Context, Reply, chat_of};
 pub use dispatch::{Bot, BotConfig, Handled};
 
@@ -64,6 +64,10 @@ pub trait Handler: Send + 'static {
 
     /// The linked account (the bot's own number and LID), once known.
     fn linked_account(&mut self, _account: Account) {}
+
+    /// Members came to or left a group the bot is in (a welcome or a
+    /// goodbye): answers go to the group through `ctx`, once.
+    fn on_group_event(&mut self, _event: &GroupEvent, _ctx: &mut Context) {}
 
     /// The words for the server's refusal of an effect it asked for in
     /// `chat` (a group change); `people`: those a participant change did
@@ -119,6 +123,11 @@ impl<A: Handler, B: Handler> Handler for Either<A, B> {
     fn linked_account(&mut self, account: Account) {
         self.0.linked_account(account.clone());
         self.1.linked_account(account);
+    }
+
+    fn on_group_event(&mut self, event: &GroupEvent, ctx: &mut Context) {
+        self.0.on_group_event(event, ctx);
+        self.1.on_group_event(event, ctx);
     }
 
     fn refusal(&self, chat: &Jid, refusal: Refusal, people: &[Jid]) -> Option<Reply> {

@@ -623,6 +623,6 @@ pub fn stored_text(entry: &InboxEntry) -> Option<String> {
             .ok()?
             .text()
             .map(str::to_owned),
-        InboxContent::Unreadable(_) => None,
+        InboxContent::Unreadable(_) | InboxContent::GroupNotice => None,
     }
 }

@@ -248,6 +248,72 @@ fn group_admin_commands_are_done_by_whatsapp() {
     stop(&mut bot);
 }
 
+/// `.welcome on` and `.goodbye on`: a member added is welcomed and one
+/// removed is said goodbye to, once each, in the group's own words; the
+/// notification is kept in the inbox and acked once stored, so a SIGTERM
+/// right after it loses no greeting.
+#[test]
+fn new_members_are_welcomed_and_leavers_said_goodbye_once() {
+    const DAVE: &str = "4915100000004";
+    let home = tempfile::tempdir().expect("temp dir");
+    let (wa, mut bot) = linked_ping_pong(home.path(), &[]);
+    bot.expect_line(WAIT, "the groups read at login", |_, line| {
+        line.contains("groups the bot is in, read")
+    });
+    let group = create_group(
+        &wa,
+        &json!({"subject": "Club", "creator": ALICE, "members": [BOB], "bot": "admin"}),
+    );
+    for command in [".welcome on", ".goodbye on"] {
+        wa.post(&format!("/send?from={ALICE}&group={group}"), command);
+    }
+    wait_read(
+        &wa,
+        &bot,
+        &group,
+        &[ALICE, BOB],
+        "I will say goodbye to members who leave.",
+    );
+    assert_eq!(
+        change_group(
+            &wa,
+            &group,
+            ALICE,
+            &json!({"kind": "add", "phones": [DAVE]})
+        ),
+        vec![DAVE.to_owned()]
+    );
+    stop(&mut bot);
+    let mut bot = start_blacksky(&wa, home.path(), &[]);
+    let welcome = format!("Welcome to Club, @{DAVE}!");
+    wait_read(&wa, &bot, &group, &[ALICE, BOB, DAVE], &welcome);
+    change_group(
+        &wa,
+        &group,
+        ALICE,
+        &json!({"kind": "remove", "phones": [DAVE]}),
+    );
+    let goodbye = format!("Goodbye, @{DAVE}.");
+    wait_read(&wa, &bot, &group, &[ALICE, BOB], &goodbye);
+    stop(&mut bot);
+    // Once each, across the restart.
+    for member in [ALICE, BOB] {
+        let received = wa.get(&format!("/received?from={member}"));
+        let welcomes = received
+            .as_array()
+            .expect("a list")
+            .iter()
+            .filter(|m| m["text"] == welcome.as_str() && m["device"] == 0)
+            .count();
+        assert_eq!(welcomes, 1, "{received:#}");
+    }
+    assert!(
+        !group_read_by(&wa, DAVE, &group).contains_key(&goodbye),
+        "a removed member reads nothing more"
+    );
+    assert_no_violations(&wa);
+}
+
 /// kill -9 at random moments while members write in the group (the
 /// moments come from a seed, printed; `SEED=n` replays a run): every
 /// answer is read by every member, and nothing a member's device or the

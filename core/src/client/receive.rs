@@ -63,7 +63,11 @@ impl Client {
                             self.forget_devices(&user);
                         }
                     }
-                    Some("w:gp2") => self.on_group_notification(now, wall, node),
+                    Some("w:gp2") => {
+                        if self.on_group_notification(now, wall, node) {
+                            return self.keep_notice(node, raw, wall);
+                        }
+                    }
                     _ => {}
                 }
                 self.send(&stanzas::ack_for(node));
@@ -142,6 +146,27 @@ impl Client {
             }
             _ => {}
         }
+    }
+
+    /// Members came or went: the notification is kept in the inbox (the
+    /// bot's welcome or goodbye is said from there, once) and acked once
+    /// it is durable, like a message.
+    fn keep_notice(&mut self, node: NodeRef<'_>, raw: &[u8], wall: UnixMillis) {
+        let (Some(id), Some(from)) = (node.attr("id"), attr_text(node, "from")) else {
+            return self.send(&stanzas::ack_for(node));
+        };
+        let arrived = Arrived {
+            id: id.to_owned(),
+            from,
+            raw,
+            wall,
+        };
+        let answer = Answer {
+            ack: stanzas::ack_for(node),
+            receipts: Vec::new(),
+        };
+        let entry = arrived.entry(InboxContent::GroupNotice);
+        self.store(vec![entry], arrived.after(answer));
     }
 
     fn on_message(&mut self, node: NodeRef<'_>, raw: &[u8], wall: UnixMillis) {

@@ -48,6 +48,10 @@ pub enum InboxContent {
     /// It cannot be read (why, without secrets): stored and acked, so the
     /// server stops sending it, and an operator can see it.
     Unreadable(String),
+    /// Not a message: a `w:gp2` notification of members who came or went
+    /// (the stanza is the notification), kept so the bot's welcome or
+    /// goodbye is said once.
+    GroupNotice,
 }
 
 impl InboxContent {
@@ -60,6 +64,7 @@ impl std::fmt::Debug for InboxContent {
         match self {
             InboxContent::Message(bytes) => write!(f, "Message({} bytes)", bytes.len()),
             InboxContent::Unreadable(reason) => write!(f, "Unreadable({reason})"),
+            InboxContent::GroupNotice => f.write_str("GroupNotice"),
         }
     }
 }

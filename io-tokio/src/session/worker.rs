@@ -320,8 +320,15 @@ impl<H: Handler> InboxHandler for Bot<H> {
     }
 
     fn handle_entry(&mut self, entry: &InboxRecord, at: UnixMillis) -> Handling {
-        let InboxContent::Message(message) = &entry.content else {
-            return Handling::default();
+        let message = match &entry.content {
+            InboxContent::Message(message) => message,
+            InboxContent::GroupNotice => {
+                return Handling {
+                    outbox: self.handle_group_notice(&entry.stanza, at),
+                    ..Handling::default()
+                };
+            }
+            InboxContent::Unreadable(_) => return Handling::default(),
         };
         let handled = self.handle_stored(&entry.stanza, message, at);
         Handling {

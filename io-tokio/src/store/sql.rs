@@ -218,6 +218,9 @@ where
     let message: Option<Vec<u8>> = row.try_get(6)?;
     let unreadable: Option<String> = row.try_get(7)?;
     let content = match (message, unreadable) {
+        // A group notice is kept with an empty message: no decrypted
+        // message is empty (it would say nothing), and the stanza tells.
+        (Some(message), _) if message.is_empty() => InboxContent::GroupNotice,
         (Some(message), _) => InboxContent::Message(message),
         (None, Some(reason)) => InboxContent::Unreadable(reason),
         (None, None) => InboxContent::Unreadable(InboxContent::LEGACY_REASON.to_owned()),
@@ -565,6 +568,7 @@ macro_rules! sql_store {
                         let (message, unreadable) = match content {
                             InboxContent::Message(message) => (Some(message.as_slice()), None),
                             InboxContent::Unreadable(reason) => (None, Some(reason.as_str())),
+                            InboxContent::GroupNotice => (Some(&[][..]), None),
                         };
                         sqlx::query(
                             "INSERT INTO inbox \

@@ -9,7 +9,7 @@ use std::time::Duration;
 use rand_chacha::ChaCha8Rng;
 use rand_core::{RngCore, SeedableRng};
 
-use super::world::{CALM_RSS_BYTES, MEMORY_LIMIT_MB, World, WorldConfig};
+use super::world::{CALM_RSS_BYTES, CHAOS_GROUPS, MEMORY_LIMIT_MB, World, WorldConfig};
 
 /// One fault. Those with a duration undo themselves when it ends.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -395,11 +395,13 @@ impl Runner {
             Fault::Messages { count } => {
                 self.contact += 1;
                 let phone = format!("49155500{:05}", self.contact % 100_000);
-                // Every other burst is group traffic: a sender key handed
-                // over 1:1 with the first message, then skmsgs.
+                // Every other burst is group traffic: the writer joins one
+                // of the bot's groups, its sender key goes over 1:1 with
+                // the first message, then skmsgs; the bot answers there.
                 let ids = if self.contact % 2 == 0 {
-                    let group = format!("1203630000000{:05}", self.contact % 7);
-                    self.world.send_group_messages(&group, &phone, count)
+                    let group = CHAOS_GROUPS[(self.contact / 2) as usize % CHAOS_GROUPS.len()];
+                    self.world.join_group(group, &phone);
+                    self.world.send_group_messages(group, &phone, count)
                 } else {
                     self.world.send_messages(&phone, count)
                 };

@@ -123,16 +123,37 @@ pub fn pong_text(id: &str) -> String {
     format!("pong {id}")
 }
 
-/// The answer an inbox row gets from the harness's handler: a 1:1 text
-/// from a contact gets one pong; groups (their sending is a later issue),
-/// protocol messages and unreadable rows get none.
+/// The groups the world's contacts write in, kept by fake-wa with the
+/// bot as a member (a writer joins before its first message there), so
+/// the bot's answers go to every member: their sender key, the skmsg, and
+/// fake-wa's check that each member at the time reads it.
+pub const CHAOS_GROUPS: [&str; 3] = [
+    "120363000000900000",
+    "120363000000900001",
+    "120363000000900002",
+];
+/// Who made the chaos groups (an admin who adds the writers).
+pub const CHAOS_GROUP_CREATOR: &str = "4915559999999";
+
+/// The answer an inbox row gets from the harness's handler: a text from a
+/// contact gets one pong, 1:1 or in its group; protocol messages and
+/// unreadable rows get none.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Pong {
-    /// The contact without a device (`number@s.whatsapp.net` or `id@lid`).
+    /// The chat: the contact without a device (`number@s.whatsapp.net` or
+    /// `id@lid`), or the group.
     pub to: String,
-    /// The contact's phone number, whose devices read the pong.
+    /// The writer's phone number, whose devices read the pong.
     pub phone: String,
     pub text: String,
+}
+
+impl Pong {
+    /// True for an answer in a group (read by every member).
+    #[must_use]
+    pub fn in_group(&self) -> bool {
+        self.to.ends_with("@g.us")
+    }
 }
 
 impl Pong {
@@ -151,6 +172,9 @@ impl Pong {
             "s.whatsapp.net" => from.user().to_owned(),
             // A contact writing from its LID names its number (`sender_pn`).
             "lid" => incoming.sender.pn.as_ref()?.user().to_owned(),
+            "g.us" if CHAOS_GROUPS.contains(&from.user()) => {
+                incoming.sender.pn.as_ref()?.user().to_owned()
+            }
             _ => return None,
         };
         Some(Pong {
@@ -527,7 +551,21 @@ impl World {
         // The database's clock is its own: a bot's clock jump does not move it.
         db.set_clock(SharedClock(Arc::new(SimClock::new())));
         let open = OpenSockets::default();
-        let server = FakeServer::new(ServerConfig::new(SIM_EPOCH), seed);
+        let mut server = FakeServer::new(ServerConfig::new(SIM_EPOCH), seed);
+        for id in CHAOS_GROUPS {
+            let group = crate::server::NewGroup {
+                id: Some(id.to_owned()),
+                subject: "Chaos".to_owned(),
+                creator: CHAOS_GROUP_CREATOR.to_owned(),
+                admins: Vec::new(),
+                members: Vec::new(),
+                bot: Some(crate::server::Rank::Member),
+                addressing: crate::server::GroupAddressing::Pn,
+            };
+            if let Err(err) = server.create_group(&group) {
+                panic!("seed {seed}: the chaos groups: {err}");
+            }
+        }
         let root = server.root_public_key();
         // The server's clock never jumps: only the bot host's NTP is off.
         let server_clock = SimClock::new();
@@ -1144,6 +1182,21 @@ impl World {
             .collect()
     }
 
+    /// The contact joins `group` (one of [`CHAOS_GROUPS`]: its creator
+    /// adds it, and the bot hears of it in a `w:gp2` notification); a
+    /// member already stays one.
+    pub fn join_group(&mut self, group: &str, phone: &str) {
+        let add = crate::server::GroupChange::Add {
+            phones: vec![phone.to_owned()],
+        };
+        if let Err(err) = self
+            .server
+            .with_server(|s| s.change_group(group, CHAOS_GROUP_CREATOR, &add))
+        {
+            panic!("seed {}: the contact cannot join: {err}", self.seed);
+        }
+    }
+
     /// A mock contact sends `count` texts ("group hello 0", …) in the
     /// group `<group>@g.us` (its sender key goes 1:1 with the first);
     /// returns their ids.
@@ -1217,14 +1270,14 @@ impl World {
 
     /// The pongs the store's handled 1:1 texts owe, by text: the inbox id
     /// answered and the contact's phone.
-    fn owed_pongs(&self) -> BTreeMap<String, (String, String)> {
+    fn owed_pongs(&self) -> BTreeMap<String, (String, Pong)> {
         if !self.bot.handler.answering.load(Ordering::Relaxed) {
             return BTreeMap::new();
         }
         self.stored_inbox()
             .into_iter()
             .filter(|entry| entry.handled_at.is_some())
-            .filter_map(|entry| Pong::of(&entry).map(|pong| (pong.text, (entry.id, pong.phone))))
+            .filter_map(|entry| Pong::of(&entry).map(|pong| (pong.text.clone(), (entry.id, pong))))
             .collect()
     }
 
@@ -1233,7 +1286,7 @@ impl World {
     /// `(phone, message id)` it came as.
     fn read_pongs(
         &self,
-        owed: &BTreeMap<String, (String, String)>,
+        owed: &BTreeMap<String, (String, Pong)>,
     ) -> BTreeMap<String, BTreeSet<(String, String)>> {
         let mut contacts: BTreeSet<String> = self
             .server_state()
@@ -1242,7 +1295,7 @@ impl World {
             .into_iter()
             .map(|m| m.from)
             .collect();
-        contacts.extend(owed.values().map(|(_, phone)| phone.clone()));
+        contacts.extend(owed.values().map(|(_, pong)| pong.phone.clone()));
         let mut read: BTreeMap<String, BTreeSet<(String, String)>> = BTreeMap::new();
         for phone in contacts {
             let texts = self.server.with_server(|s| s.received_texts(&phone));
@@ -1267,7 +1320,7 @@ impl World {
         let mut found = Vec::new();
         let owed = self.owed_pongs();
         for (text, copies) in self.read_pongs(&owed) {
-            let Some((answered, phone)) = owed.get(&text) else {
+            let Some((answered, pong)) = owed.get(&text) else {
                 found.push(format!(
                     "a contact read \"{text}\", but that message's handling was never committed"
                 ));
@@ -1275,7 +1328,9 @@ impl World {
             };
             let expected = blacksky_core::message::ids::reply_id(answered, 0);
             for (to, id) in &copies {
-                if to != phone {
+                // A group's answer is read by every member; fake-wa
+                // checks that none who was a member at the time missed it.
+                if *to != pong.phone && !pong.in_group() {
                     found.push(format!("the pong to {answered} reached another contact"));
                 }
                 if *id != expected {
@@ -1284,10 +1339,11 @@ impl World {
                     ));
                 }
             }
-            if copies.len() > 1 {
+            let ids: BTreeSet<&String> = copies.iter().map(|(_, id)| id).collect();
+            if ids.len() > 1 {
                 found.push(format!(
                     "the pong to {answered} was read {} times under different ids",
-                    copies.len()
+                    ids.len()
                 ));
             }
         }
@@ -1323,9 +1379,13 @@ impl World {
         owed.extend(
             pongs
                 .into_iter()
-                .filter(|(text, _)| !read.contains_key(text))
+                .filter(|(text, (_, pong))| {
+                    !read
+                        .get(text)
+                        .is_some_and(|copies| copies.iter().any(|(phone, _)| *phone == pong.phone))
+                })
                 .map(|(_, (answered, _))| {
-                    format!("the pong to {answered} was never read by its contact's phone")
+                    format!("the pong to {answered} was never read by its writer's phone")
                 }),
         );
         owed.extend(self.unsent_outbox().into_iter().map(|(id, answered)| {
@@ -1440,7 +1500,7 @@ impl World {
                 InboxContent::Message(bytes) => Content::decode(bytes)
                     .ok()
                     .and_then(|c| c.text().map(str::to_owned)),
-                InboxContent::Unreadable(_) => None,
+                InboxContent::Unreadable(_) | InboxContent::GroupNotice => None,
             };
             if text != sent {
                 found.push(format!(

@@ -121,12 +121,14 @@ impl Client {
     /// was removed our sender key is made anew before our next message
     /// there (they hold the old one); when we left, the group is
     /// forgotten. The bot hears of it.
+    /// Takes a `w:gp2` notification in; true when members other than us
+    /// came or went (the bot may greet them: the caller keeps it).
     pub(crate) fn on_group_notification(
         &mut self,
         now: Instant,
         wall: UnixMillis,
         node: NodeRef<'_>,
-    ) {
+    ) -> bool {
         // A group made with us in it comes whole.
         if let Some(Ok(info)) = node
             .child("create")
@@ -136,7 +138,7 @@ impl Client {
             self.learn_group(info, wall);
         }
         let Some(event) = parse_notification(node) else {
-            return;
+            return false;
         };
         self.outbox.groups.apply(&event);
         let own_users: Vec<String> = self
@@ -154,9 +156,13 @@ impl Client {
                 others_left = true;
             }
         }
-        let we_joined = event.changes.iter().any(|change| {
-            matches!(change, GroupChange::Added(who)
-                if who.iter().any(|jid| own_users.iter().any(|own| own == jid.user())))
+        let is_own = |jid: &Jid| own_users.iter().any(|own| own == jid.user());
+        let we_joined = event
+            .changes
+            .iter()
+            .any(|change| matches!(change, GroupChange::Added(who) if who.iter().any(is_own)));
+        let others_joined = event.changes.iter().any(|change| {
+            matches!(change, GroupChange::Added(who) if who.iter().any(|jid| !is_own(jid)))
         });
         if we_joined && self.outbox.groups.any(&event.group).is_none() {
             // Added to a group we do not know: read it now, so its
@@ -191,6 +197,7 @@ impl Client {
             self.store(writes, AfterStore::Nothing);
         }
         self.event(Event::GroupChanged(event));
+        others_joined || others_left
     }
 
     /// Caches `info` and tells the shell.
