@@ -156,6 +156,8 @@ pub struct Context {
     chat: Jid,
     now: UnixMillis,
     actions: Vec<Action>,
+    /// The message mentions the bot (an `@` of its number or LID).
+    bot_mentioned: bool,
 }
 
 impl Context {
@@ -173,7 +175,24 @@ impl Context {
             chat: chat_of(chat),
             now,
             actions: Vec::new(),
+            bot_mentioned: false,
         }
+    }
+
+    /// Says whether the message mentions the bot (set by [`crate::Bot`],
+    /// which knows the linked account).
+    #[must_use]
+    pub fn with_bot_mentioned(mut self, mentioned: bool) -> Context {
+        self.bot_mentioned = mentioned;
+        self
+    }
+
+    /// True when the message being answered mentions the bot (`@` its
+    /// number or LID), as WhatsApp shows a mention: in groups, the usual
+    /// way to call a bot without a command.
+    #[must_use]
+    pub fn mentions_bot(&self) -> bool {
+        self.bot_mentioned
     }
 
     /// Answers in the message's chat (the group, or the contact).

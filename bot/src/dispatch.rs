@@ -60,6 +60,9 @@ pub struct Bot<H> {
     limited_total: u64,
     /// Messages whose handler panicked, since the start.
     panics_total: u64,
+    /// The bot's own number and LID, once linked: a mention of either is
+    /// flagged to the handler ([`Context::mentions_bot`]).
+    account: Account,
 }
 
 impl<H: Handler> Bot<H> {
@@ -70,6 +73,7 @@ impl<H: Handler> Bot<H> {
             limit: RateLimit::new(config.rate_limit_per_min, config.rate_limit_senders_max),
             limited_total: 0,
             panics_total: 0,
+            account: Account::default(),
         }
     }
 
@@ -115,7 +119,8 @@ impl<H: Handler> Bot<H> {
             offline = incoming.from_offline_queue,
             "message received"
         );
-        let mut ctx = Context::new(&incoming, now);
+        let mentions_bot = mentions_any(&incoming, &self.account);
+        let mut ctx = Context::new(&incoming, now).with_bot_mentioned(mentions_bot);
         let handler = &mut self.handler;
         // A handler that panics on one message must not panic on it again
         // at every start: the message is handled, with no answer.
@@ -207,6 +212,7 @@ impl<H: Handler> Bot<H> {
 
     /// The linked account, once known (see [`Handler::linked_account`]).
     pub fn linked_account(&mut self, account: Account) {
+        self.account = account.clone();
         self.handler.linked_account(account);
     }
 
@@ -228,6 +234,17 @@ impl<H: Handler> Bot<H> {
     pub fn panics_total(&self) -> u64 {
         self.panics_total
     }
+}
+
+/// Whether `incoming` mentions the linked account (by number or LID).
+fn mentions_any(incoming: &Incoming, account: &Account) -> bool {
+    incoming.content.context().is_some_and(|context| {
+        context
+            .mentions
+            .iter()
+            .filter_map(|mention| Jid::parse(mention))
+            .any(|jid| account.is(&jid))
+    })
 }
 
 /// Who the rate limit counts a message against: the author, by LID when

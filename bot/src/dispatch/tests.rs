@@ -156,3 +156,74 @@ fn replies_reactions_and_sends_come_out_in_order() {
         .and_then(|c| c.stanza_id);
     assert_eq!(quoted.as_deref(), Some("F1"));
 }
+
+#[test]
+fn a_mention_of_the_bot_is_flagged_and_others_are_not() {
+    let mut bot = Bot::new(
+        |_: &Incoming, ctx: &mut Context| {
+            if ctx.mentions_bot() {
+                ctx.reply("you called?");
+            }
+        },
+        BotConfig::default(),
+    );
+    bot.linked_account(Account {
+        pn: Some(Jid::new("15550009999", "s.whatsapp.net")),
+        lid: Some(Jid::new("8888", "lid")),
+    });
+    let mentioning = |who: &str| wa::Message {
+        extended_text_message: Some(Box::new(wa::message::ExtendedTextMessage {
+            text: Some("hey".into()),
+            context_info: Some(Box::new(wa::ContextInfo {
+                mentioned_jid: vec![who.to_owned()],
+                ..Default::default()
+            })),
+            ..Default::default()
+        })),
+        ..Default::default()
+    };
+    for (id, who, answered) in [
+        ("M1", "15550009999@s.whatsapp.net", true),
+        ("M2", "8888@lid", true),
+        ("M3", "15550001234@s.whatsapp.net", false),
+    ] {
+        let (stanza, message) = stored("15550001111", id, &mentioning(who));
+        let out = bot.on_stored(&stanza, &message, NOW);
+        assert_eq!(!out.is_empty(), answered, "{who}");
+    }
+}
+
+#[test]
+fn a_group_notice_of_members_who_came_is_greeted_by_the_handler() {
+    struct Greeter;
+    impl Handler for Greeter {
+        fn on_message(&mut self, _: &Incoming, _: &mut Context) {}
+        fn on_group_event(&mut self, event: &GroupEvent, ctx: &mut Context) {
+            let names: Vec<String> = event
+                .participants
+                .iter()
+                .map(|p| p.user().to_owned())
+                .collect();
+            ctx.reply(format!("{:?} {}", event.change, names.join(",")));
+        }
+    }
+    let mut bot = Bot::new(Greeter, BotConfig::default());
+    let notice = Node::new("notification")
+        .with_attr("from", Jid::new("120363000000000001", "g.us"))
+        .with_attr("type", "w:gp2")
+        .with_attr("id", "N1")
+        .with_attr("participant", Jid::new("15550001111", "s.whatsapp.net"))
+        .with_children(vec![Node::new("add").with_child(
+            Node::new("participant").with_attr("jid", Jid::new("15550002222", "s.whatsapp.net")),
+        )]);
+    let out = bot.handle_group_notice(&encode(&notice).expect("encodes"), NOW);
+    let texts: Vec<String> = out
+        .iter()
+        .map(|entry| {
+            let message = wa::Message::decode(entry.payload.as_slice()).expect("decodes");
+            format!("{} {}", entry.to, message.conversation.unwrap_or_default())
+        })
+        .collect();
+    assert_eq!(texts, ["120363000000000001@g.us Added 15550002222"]);
+    assert!(bot.handle_group_notice(b"\0not a stanza", NOW).is_empty());
+}
