@@ -196,6 +196,10 @@ impl AutoReplies {
 
 impl Handler for AutoReplies {
     fn on_message(&mut self, message: &Incoming, ctx: &mut Context) {
+        // The owner's own words to others are theirs: no auto-reply.
+        if message.from_me {
+            return;
+        }
         if let Some(reply) = self.answer(message) {
             ctx.reply(reply);
         }

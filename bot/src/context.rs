@@ -96,11 +96,14 @@ pub enum Action {
         #[serde(with = "crate::jid_serde::option")]
         author: Option<Jid>,
     },
-    /// A change to a group the bot administers.
+    /// A change to a group the bot administers; `done` is said in the
+    /// group once WhatsApp made it.
     Group {
         #[serde(with = "crate::jid_serde")]
         group: Jid,
         change: GroupChange,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        done: Option<Reply>,
     },
     /// Restart, backup, block: the owner's controls.
     Owner(OwnerControl),

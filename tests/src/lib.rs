@@ -393,6 +393,7 @@ pub fn inbox_texts(home: &Path) -> Vec<(String, String)> {
                         .and_then(|content| content.text().map(str::to_owned))
                         .unwrap_or_else(|| "<no text>".into()),
                     InboxContent::Unreadable(why) => format!("unreadable: {why}"),
+                    InboxContent::GroupNotice => "<group notice>".into(),
                 };
                 (entry.id, text)
             })

@@ -12,8 +12,10 @@ use std::time::Instant;
 use rand_core::RngCore;
 
 use super::groups::admin::{
-    AdminAction, AdminAnswer, DescriptionIds, Refusal, admin_request, parse_admin_answer,
+    AdminAction, AdminAnswer, DescriptionIds, ParticipantChange, PersonOutcome, Refusal,
+    admin_request, parse_admin_answer,
 };
+use super::groups::notification::{GroupChange, GroupEvent};
 use super::{Client, Event, IqPurpose, ms};
 use crate::media::conn::{MediaConn, media_conn_request};
 use crate::message::ids;
@@ -113,7 +115,13 @@ impl Client {
     }
 
     /// The answer to request `id`, of type `result` or `error`.
-    pub(super) fn on_ask_answer(&mut self, id: AskId, request: &Request, answer: NodeRef<'_>) {
+    pub(super) fn on_ask_answer(
+        &mut self,
+        now: Instant,
+        id: AskId,
+        request: &Request,
+        answer: NodeRef<'_>,
+    ) {
         if answer.attr("type") == Some("error") {
             let refusal = Refusal::from_attr(
                 answer
@@ -134,6 +142,16 @@ impl Client {
                 .map(Answer::MediaConn)
                 .map_err(|err| AskError::BadAnswer(err.to_string())),
         };
+        if let (Request::Group { group, action }, Ok(Answer::Group(AdminAnswer::People(people)))) =
+            (request, &outcome)
+        {
+            // Our own change is known from its answer, before the server's
+            // notification: a message sealed next goes to the members as
+            // they are now (never our key to someone just removed).
+            if let Some(event) = own_change(group, action, people) {
+                self.on_group_event(now, event);
+            }
+        }
         self.answered(id, outcome);
     }
 
@@ -151,6 +169,32 @@ impl Client {
             previous: self.outbox.description_id(group),
         }
     }
+}
+
+/// The group event our participant change made, for those it took for.
+fn own_change(group: &Jid, action: &AdminAction, people: &[PersonOutcome]) -> Option<GroupEvent> {
+    let AdminAction::Participants { change, .. } = action else {
+        return None;
+    };
+    let done: Vec<Jid> = people
+        .iter()
+        .filter(|person| person.result.is_ok())
+        .map(|person| person.person.clone())
+        .collect();
+    if done.is_empty() {
+        return None;
+    }
+    let change = match change {
+        ParticipantChange::Add => GroupChange::Added(done),
+        ParticipantChange::Remove => GroupChange::Removed(done),
+        ParticipantChange::Promote => GroupChange::Promoted(done),
+        ParticipantChange::Demote => GroupChange::Demoted(done),
+    };
+    Some(GroupEvent {
+        group: group.clone(),
+        actor: None,
+        changes: vec![change],
+    })
 }
 
 /// `<iq xmlns=blocklist type=set><item action=block|unblock jid/></iq>`.

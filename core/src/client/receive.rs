@@ -123,7 +123,7 @@ impl Client {
                 Some(IqPurpose::GroupRefresh) => self.on_group_info(now, wall, node),
                 Some(IqPurpose::DeviceLists) => self.on_device_lists(now, wall, node),
                 Some(IqPurpose::Bundles) => self.on_bundles(wall, node),
-                Some(IqPurpose::Ask { id, request }) => self.on_ask_answer(id, &request, node),
+                Some(IqPurpose::Ask { id, request }) => self.on_ask_answer(now, id, &request, node),
                 Some(purpose) => self.on_iq_answer(now, purpose, node),
                 None => {}
             },

@@ -7,6 +7,7 @@ use std::fmt;
 
 use thiserror::Error;
 
+use super::content::Kind;
 use super::{Content, ContentError};
 use crate::time::UnixMillis;
 use crate::wire::binary::{DecodeError, Jid, Node, decode};
@@ -30,6 +31,10 @@ pub struct Incoming {
     /// What it says: text, quote and mentions, media descriptors, a
     /// reaction, …
     pub content: Content,
+    /// Written by the linked account itself on another of its devices
+    /// (its phone), and copied to this one: `chat` is where it was sent,
+    /// `content` what it said. The owner's own commands come so.
+    pub from_me: bool,
 }
 
 /// A sender's addresses. At least one is set.
@@ -70,6 +75,18 @@ impl Incoming {
         } else {
             (chat.clone(), ["sender_lid", "sender_pn"])
         };
+        let content = Content::decode(message)?;
+        // Our phone's copy of what it sent: the chat is its destination.
+        let (chat, content, from_me) = match content.kind {
+            Kind::DeviceSent {
+                destination,
+                message,
+            } if !in_group => match Jid::parse(&destination) {
+                Some(to) => (to, *message, true),
+                None => return Err(IncomingError::Missing("destination")),
+            },
+            kind => (chat, Content { kind, ..content }, false),
+        };
         Ok(Incoming {
             id: id.to_owned(),
             sender: Sender::of(author, &node, alternates),
@@ -80,7 +97,8 @@ impl Incoming {
                 .and_then(|t| t.parse::<u64>().ok())
                 .map_or(UnixMillis(0), |secs| UnixMillis(secs.saturating_mul(1000))),
             from_offline_queue: node.attr("offline").is_some(),
-            content: Content::decode(message)?,
+            content,
+            from_me,
         })
     }
 
@@ -117,6 +135,7 @@ impl fmt::Debug for Incoming {
             .field("id", &self.id)
             .field("chat_server", &self.chat.server())
             .field("from_offline_queue", &self.from_offline_queue)
+            .field("from_me", &self.from_me)
             .field("content", &self.content)
             .finish_non_exhaustive()
     }
@@ -190,5 +209,37 @@ mod tests {
             Incoming::read(&stanza(node), &text("x")),
             Err(IncomingError::Missing("from"))
         );
+    }
+
+    #[test]
+    fn our_phones_copy_is_read_as_written_by_us_in_its_destination_chat() {
+        let own = Jid::new("15550009999", "s.whatsapp.net");
+        let node = Node::new("message")
+            .with_attr("from", own.clone())
+            .with_attr("recipient", Jid::new("15550001111", "s.whatsapp.net"))
+            .with_attr("id", "DSM1")
+            .with_attr("t", "1700000000");
+        let copy = wa::Message {
+            device_sent_message: Some(Box::new(wa::message::DeviceSentMessage {
+                destination_jid: Some("15550001111@s.whatsapp.net".into()),
+                message: Some(Box::new(wa::Message {
+                    conversation: Some(".ping".into()),
+                    ..Default::default()
+                })),
+                ..Default::default()
+            })),
+            ..Default::default()
+        };
+        let incoming = Incoming::read(&stanza(node), &copy.encode_to_vec()).expect("reads");
+        assert!(incoming.from_me);
+        assert_eq!(incoming.chat, Jid::new("15550001111", "s.whatsapp.net"));
+        assert_eq!(incoming.content.text(), Some(".ping"));
+        assert_eq!(incoming.sender.pn.as_ref(), Some(&own));
+        assert!(incoming.is_for_the_bot());
+        let plain = Node::new("message")
+            .with_attr("from", Jid::new("15550001111", "s.whatsapp.net"))
+            .with_attr("id", "M1");
+        let incoming = Incoming::read(&stanza(plain), &text("hi")).expect("reads");
+        assert!(!incoming.from_me);
     }
 }

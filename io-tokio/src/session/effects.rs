@@ -77,7 +77,11 @@ pub fn plan(effect: &EffectRecord) -> Plan {
                 stanza: None,
             })
         }
-        Action::Group { group, change } => group_plan(group, change),
+        Action::Group {
+            group,
+            change,
+            done,
+        } => group_plan(group, change, done),
         // Messages and settings are stored as such, never as effects.
         Action::Text { .. } | Action::React { .. } | Action::Setting(_) => Plan::Unreadable {
             why: "a message or setting stored as an effect".to_owned(),
@@ -92,6 +96,8 @@ pub enum Then {
     Nothing,
     /// `answer` to `group`, with `{link}` the invite link the server gave.
     Link { group: Jid, answer: String },
+    /// `reply` to `group`: the change is made.
+    Done { group: Jid, reply: Reply },
 }
 
 /// Who hears of a refusal: the chat the action was about.
@@ -117,13 +123,19 @@ fn blocks(people: Vec<Jid>, block: bool) -> Plan {
 }
 
 /// A group change as the server's request.
-fn group_plan(group: Jid, change: GroupChange) -> Plan {
+fn group_plan(group: Jid, change: GroupChange, done: Option<Reply>) -> Plan {
     let on = |state: Toggle| state.is_on();
     let participants = |change, people: Vec<Jid>| AdminAction::Participants {
         change,
         people: people.iter().map(chat_of).collect(),
     };
-    let mut then = Then::Nothing;
+    let mut then = match done {
+        Some(reply) => Then::Done {
+            group: group.clone(),
+            reply,
+        },
+        None => Then::Nothing,
+    };
     let action = match change {
         GroupChange::Add { people } => participants(ParticipantChange::Add, people),
         GroupChange::Remove { people } => participants(ParticipantChange::Remove, people),
@@ -161,8 +173,10 @@ fn group_plan(group: Jid, change: GroupChange) -> Plan {
 /// The message `then` asks for once `answers` came, if any.
 #[must_use]
 pub fn answer_of(effect_id: &str, then: &Then, answers: &[Answer]) -> Option<Outbound> {
-    let Then::Link { group, answer } = then else {
-        return None;
+    let (group, answer) = match then {
+        Then::Nothing => return None,
+        Then::Done { group, reply } => return Some(text_to(effect_id, group, reply)),
+        Then::Link { group, answer } => (group, answer),
     };
     let code = answers.iter().find_map(|answer| match answer {
         Answer::Group(AdminAnswer::InviteCode(code)) => Some(code),
@@ -289,6 +303,7 @@ mod tests {
         let group = Action::Group {
             group: Jid::new("1203630001", "g.us"),
             change: GroupChange::Leave,
+            done: None,
         };
         assert_eq!(
             plan(&record(&group)),
@@ -331,6 +346,7 @@ mod tests {
             change: GroupChange::InviteLink {
                 answer: "Join: {link}".into(),
             },
+            done: None,
         });
         let Plan::Ask { then, .. } = plan(&asked) else {
             panic!("a request to the server");
@@ -357,6 +373,7 @@ mod tests {
             change: GroupChange::Add {
                 people: vec![ana.clone(), ben.clone()],
             },
+            done: Some(Reply::text("Adding them")),
         });
         let people = Answer::Group(AdminAnswer::People(vec![
             PersonOutcome {
@@ -380,6 +397,12 @@ mod tests {
             refused_whole(&added, Refusal::NotAdmin).map(|r| r.chat),
             Some(group)
         );
+        let Plan::Ask { then, .. } = plan(&added) else {
+            panic!("a request to the server");
+        };
+        let done = answer_of(&added.id, &then, &[]).expect("the done text");
+        let message = blacksky_proto::wa::Message::decode(done.message.as_slice()).expect("proto");
+        assert_eq!(message.conversation.as_deref(), Some("Adding them"));
     }
 
     #[test]

@@ -1690,9 +1690,11 @@ impl<S: Store> Worker<S> {
             return;
         };
         let answer = match &outcome {
-            Ok(answers) => effects::answer_of(&id, &then, answers).or_else(|| {
-                effects::refused_people(&effect, answers).and_then(|r| self.refusal_answer(&id, &r))
-            }),
+            // People it did not take for are named instead of the done text.
+            Ok(answers) => match effects::refused_people(&effect, answers) {
+                Some(refused) => self.refusal_answer(&id, &refused),
+                None => effects::answer_of(&id, &then, answers),
+            },
             Err(AskFailure::Client(AskError::Refused(refusal))) => {
                 tracing::warn!(effect = %id, %refusal, "the server refused an effect");
                 effects::refused_whole(&effect, *refusal).and_then(|r| self.refusal_answer(&id, &r))

@@ -164,7 +164,7 @@ impl Pong {
             return None;
         };
         let incoming = Incoming::read(&entry.stanza, bytes).ok()?;
-        if !matches!(incoming.content.kind, Kind::Text(_)) {
+        if incoming.from_me || !matches!(incoming.content.kind, Kind::Text(_)) {
             return None;
         }
         let from = Jid::parse(&entry.from)?;

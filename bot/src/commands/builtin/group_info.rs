@@ -69,7 +69,11 @@ impl Command for GroupText {
                 "setdesc.done",
             ),
         };
-        ctx.perform(Action::Group { group, change });
+        ctx.perform(Action::Group {
+            group,
+            change,
+            done: None,
+        });
         call.answer(ctx, key, &[]);
     }
 }
@@ -103,6 +107,7 @@ impl Command for Lock {
         ctx.perform(Action::Group {
             group,
             change: GroupChange::Locked { state: self.state },
+            done: None,
         });
         let key = if self.state.is_on() {
             "lock.done"

@@ -23,6 +23,7 @@ impl Command for Leave {
         ctx.perform(Action::Group {
             group,
             change: GroupChange::Leave,
+            done: None,
         });
     }
 }

@@ -44,6 +44,10 @@ impl Command for Link {
                 answer: call.text("link.text"),
             }
         };
-        ctx.perform(Action::Group { group, change });
+        ctx.perform(Action::Group {
+            group,
+            change,
+            done: None,
+        });
     }
 }

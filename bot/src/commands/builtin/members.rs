@@ -99,16 +99,21 @@ impl Command for Members {
                 "demote.done",
             ),
         };
-        ctx.perform(Action::Group { group, change });
         let mut text = call.render(key, &[("users", &mentions(&people))]);
         if people.len() < named.len() {
             text.push('\n');
             text.push_str(&call.text("members.protected"));
         }
-        let mut reply = Reply::text(text).quoting();
+        let mut reply = Reply::text(text);
         for person in people {
             reply = reply.mentioning(person);
         }
-        ctx.reply(reply);
+        // Said once WhatsApp made the change, so the message goes to the
+        // members as they are then (never our key to someone just removed).
+        ctx.perform(Action::Group {
+            group,
+            change,
+            done: Some(reply),
+        });
     }
 }

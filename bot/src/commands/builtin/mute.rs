@@ -37,6 +37,7 @@ impl Command for Mute {
         ctx.perform(Action::Group {
             group,
             change: GroupChange::Announce { state: self.state },
+            done: None,
         });
         let key = if self.state.is_on() {
             "mute.done"

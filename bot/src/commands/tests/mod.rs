@@ -10,7 +10,7 @@ use blacksky_core::time::UnixMillis;
 use blacksky_core::wire::binary::Jid;
 
 use super::*;
-use crate::{Action, Context, Handler};
+use crate::{Action, Context, Handler, Reply};
 
 mod bot;
 mod everyone;
@@ -192,6 +192,7 @@ impl Message {
             push_name: None,
             sent_at: SENT,
             from_offline_queue: false,
+            from_me: false,
             content: Content {
                 kind: Kind::Text(Text {
                     body: self.text.clone(),
@@ -223,11 +224,23 @@ fn run(commands: &mut Commands, message: &Message) -> Vec<Action> {
 }
 
 /// The texts among `actions`.
+/// The texts `actions` say: replies, and what a group change says once
+/// it is made.
 fn texts(actions: &[Action]) -> Vec<String> {
+    replies(actions)
+        .into_iter()
+        .map(|reply| reply.text.clone())
+        .collect()
+}
+
+fn replies(actions: &[Action]) -> Vec<&Reply> {
     actions
         .iter()
         .filter_map(|action| match action {
-            Action::Text { reply, .. } => Some(reply.text.clone()),
+            Action::Text { reply, .. }
+            | Action::Group {
+                done: Some(reply), ..
+            } => Some(reply),
             _ => None,
         })
         .collect()

@@ -212,7 +212,8 @@ fn leave_says_goodbye_then_leaves_and_only_in_groups() {
         effects(&actions),
         [&Action::Group {
             group: group_jid(),
-            change: GroupChange::Leave
+            change: GroupChange::Leave,
+            done: None
         }]
     );
     assert!(actions[0].is_message(), "the goodbye goes first");

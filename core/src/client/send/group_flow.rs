@@ -10,7 +10,7 @@ use super::{Step, group};
 use crate::client::groups::metadata::{
     self, Addressing, GroupInfo, parse_group, parse_participating,
 };
-use crate::client::groups::notification::{GroupChange, parse_notification};
+use crate::client::groups::notification::{GroupChange, GroupEvent, parse_notification};
 use crate::client::{AfterStore, Client, Event, IqPurpose, ms};
 use crate::session::Write;
 use crate::time::UnixMillis;
@@ -117,12 +117,9 @@ impl Client {
         self.event(Event::GroupsRead { count });
     }
 
-    /// A `w:gp2` notification: the cache follows it; when a member left or
-    /// was removed our sender key is made anew before our next message
-    /// there (they hold the old one); when we left, the group is
-    /// forgotten. The bot hears of it.
-    /// Takes a `w:gp2` notification in; true when members other than us
-    /// came or went (the bot may greet them: the caller keeps it).
+    /// A `w:gp2` notification (see [`Client::on_group_event`]); true when
+    /// members other than us came or went (the bot may greet them: the
+    /// caller keeps it).
     pub(crate) fn on_group_notification(
         &mut self,
         now: Instant,
@@ -140,6 +137,15 @@ impl Client {
         let Some(event) = parse_notification(node) else {
             return false;
         };
+        self.on_group_event(now, event)
+    }
+
+    /// A change to a group, told by the server or made by our own admin
+    /// request: the cache follows it; when a member left or was removed
+    /// our sender key is made anew before our next message there (they
+    /// hold the old one); when we left, the group is forgotten. The bot
+    /// hears of it. True when members other than us came or went.
+    pub(crate) fn on_group_event(&mut self, now: Instant, event: GroupEvent) -> bool {
         self.outbox.groups.apply(&event);
         let own_users: Vec<String> = self
             .own_user()
