@@ -190,6 +190,16 @@ impl Proc {
         }
         None
     }
+
+    /// SIGTERM, then an exit with status 0 within `timeout`; panics with
+    /// the transcript otherwise.
+    pub fn stop_cleanly(&mut self, timeout: Duration) {
+        self.signal("TERM");
+        let status = self
+            .wait_exit(timeout)
+            .unwrap_or_else(|| panic!("no exit after SIGTERM:\n{}", self.transcript()));
+        assert!(status.success(), "{status:?}:\n{}", self.transcript());
+    }
 }
 
 impl Drop for Proc {

@@ -5,7 +5,7 @@
 //! stored one at once; WA_VERSION overrides it and is never looked up.
 
 use blacksky_tests::{
-    FakeWa, LINE_WAIT, Proc, device, flag, link_in, logins, start_blacksky, stored_client_version,
+    FakeWa, LINE_WAIT, flag, link_in, logins, start_blacksky, stored_client_version,
 };
 
 /// Above the built-in version's build, so the built-in one is refused.
@@ -15,19 +15,12 @@ fn outdated_logins(wa: &FakeWa) -> u64 {
     wa.state()["outdated_logins"].as_u64().unwrap_or_default()
 }
 
-fn online_again(wa: &FakeWa, bot: &Proc, logins_before: u64) {
+/// A login after `logins_before`, and the session active: with a version
+/// the server takes.
+fn online_again(wa: &FakeWa, logins_before: u64) {
     wa.wait_state(LINE_WAIT, "a login with the newer version", |s| {
         logins(s) > logins_before && flag(s, "logged_in") && flag(s, "passive_active")
     });
-    assert!(device(&wa.state()).is_some(), "{}", bot.transcript());
-}
-
-fn stop(bot: &mut Proc) {
-    bot.signal("TERM");
-    let status = bot
-        .wait_exit(LINE_WAIT)
-        .unwrap_or_else(|| panic!("no exit after SIGTERM:\n{}", bot.transcript()));
-    assert!(status.success(), "{status:?}:\n{}", bot.transcript());
 }
 
 #[test]
@@ -46,13 +39,13 @@ fn a_405_looks_the_version_up_stores_it_and_a_restart_uses_it_at_once() {
     bot.expect_line(LINE_WAIT, "the lookup after the 405", |_, l| {
         l.contains("looking up the current one")
     });
-    online_again(&wa, &bot, before);
+    online_again(&wa, before);
     assert_eq!(outdated_logins(&wa), 1, "one 405, then the newer version");
     bot.expect_line(LINE_WAIT, "the adopted version", |_, l| {
         l.contains("reconnecting with WhatsApp Web's current client version")
             && l.contains(DEMANDED)
     });
-    stop(&mut bot);
+    bot.stop_cleanly(LINE_WAIT);
     assert_eq!(
         stored_client_version(home.path()).as_deref(),
         Some(DEMANDED)
@@ -61,9 +54,9 @@ fn a_405_looks_the_version_up_stores_it_and_a_restart_uses_it_at_once() {
     // A restart sends the stored version at once: no 405, no lookup.
     let before = logins(&wa.state());
     let mut again = start_blacksky(&wa, home.path(), &env);
-    online_again(&wa, &again, before);
+    online_again(&wa, before);
     again.expect_line(LINE_WAIT, "online log line", |_, l| l.contains("online"));
-    stop(&mut again);
+    again.stop_cleanly(LINE_WAIT);
     assert_eq!(outdated_logins(&wa), 1, "{}", again.transcript());
     assert!(
         again.saw(|_, l| l.contains(DEMANDED) && l.contains("learnt after a 405")),
@@ -86,7 +79,7 @@ fn a_405_looks_the_version_up_stores_it_and_a_restart_uses_it_at_once() {
     pinned_bot.expect_line(LINE_WAIT, "the refused WA_VERSION", |_, l| {
         l.contains("WA_VERSION sets (405)")
     });
-    stop(&mut pinned_bot);
+    pinned_bot.stop_cleanly(LINE_WAIT);
     assert_eq!(outdated_logins(&wa), 2, "{}", pinned_bot.transcript());
     assert!(
         !pinned_bot.saw(|_, l| l.contains("looking up")),
@@ -98,4 +91,28 @@ fn a_405_looks_the_version_up_stores_it_and_a_restart_uses_it_at_once() {
         Some(DEMANDED),
         "a pinned version is not stored"
     );
+}
+
+#[test]
+fn a_failed_lookup_keeps_the_version_says_so_and_backs_off() {
+    let wa = FakeWa::start();
+    let home = tempfile::tempdir().expect("temp dir");
+    // Nothing listens on port 9: the lookup fails at once.
+    let env = [
+        ("WA_VERSION_URL", "http://127.0.0.1:9/sw.js"),
+        ("RECONNECT_BASE_MS", "60000"),
+    ];
+    let mut bot = link_in(&wa, home.path(), &env, LINE_WAIT);
+    wa.post(&format!("/min-version?v={DEMANDED}"), "");
+    wa.post("/kick?code=515", "");
+    bot.expect_line(LINE_WAIT, "the failed lookup", |_, l| {
+        l.contains("the client version lookup failed") && l.contains("built in")
+    });
+    bot.expect_line(LINE_WAIT, "a backoff after the 405", |_, l| {
+        l.contains("reconnecting after a pause") && l.contains("405")
+    });
+    bot.stop_cleanly(LINE_WAIT);
+    // (A short jittered pause may have let one more login try.)
+    assert!(outdated_logins(&wa) >= 1, "{}", bot.transcript());
+    assert_eq!(stored_client_version(home.path()), None);
 }

@@ -68,14 +68,6 @@ fn wait_read_matching(
     }
 }
 
-fn stop(bot: &mut Proc) {
-    bot.signal("TERM");
-    let status = bot
-        .wait_exit(WAIT)
-        .unwrap_or_else(|| panic!("no exit after SIGTERM:\n{}", bot.transcript()));
-    assert!(status.success(), "{status:?}:\n{}", bot.transcript());
-}
-
 #[test]
 fn every_member_reads_the_answers_across_restarts_joins_and_removals() {
     let home = tempfile::tempdir().expect("temp dir");
@@ -88,7 +80,7 @@ fn every_member_reads_the_answers_across_restarts_joins_and_removals() {
     wait_read(&wa, &bot, &group, &[ALICE, BOB], "pong 1");
 
     // Pings while the bot is down are answered after it is back.
-    stop(&mut bot);
+    bot.stop_cleanly(WAIT);
     group_ping(&wa, BOB, &group, 2);
     let mut bot = start_blacksky(&wa, home.path(), &[]);
     wait_read(&wa, &bot, &group, &[ALICE, BOB], "pong 2");
@@ -120,7 +112,7 @@ fn every_member_reads_the_answers_across_restarts_joins_and_removals() {
         "the removed member read {bob_read:?}"
     );
     assert_no_violations(&wa);
-    stop(&mut bot);
+    bot.stop_cleanly(WAIT);
 }
 
 /// The group's members and admins as the bot read them serve its
@@ -165,7 +157,7 @@ fn group_commands_know_who_is_admin() {
         mentions_both,
     );
     assert_no_violations(&wa);
-    stop(&mut bot);
+    bot.stop_cleanly(WAIT);
 }
 
 /// kill -9 at random moments while members write in the group (the
@@ -200,5 +192,5 @@ fn every_member_reads_every_answer_across_kill_nine() {
         wait_read(&wa, &bot, &group, &[ALICE, BOB], &format!("pong {n}"));
     }
     assert_no_violations(&wa);
-    stop(&mut bot);
+    bot.stop_cleanly(WAIT);
 }

@@ -285,12 +285,12 @@ pub async fn supervise<D: Dialer, C: Clock + Clone + 'static>(
     let (events_tx, mut events_rx) = events::channel(EVENTS_LEN_MAX, board.clone());
     let mut connection: Option<Connection> = None;
     let mut client_config = client_config(config);
+    let mut version = version_at_start(config, worker).await;
+    client_config.app_version = version.version;
     #[cfg(feature = "testing")]
     if let Some(tune) = services.tune_client {
         tune(&mut client_config);
     }
-    let mut version = version_at_start(config, worker).await;
-    client_config.app_version = version.version;
     // The lookup after a 405, while it runs.
     let mut lookup: Option<JoinHandle<Result<AppVersion, LookupError>>> = None;
     // Creds to use instead of the stored ones, until the store has them
