@@ -13,6 +13,7 @@ use blacksky_bot::{Bot, Silent};
 use blacksky_io::host::clock::SystemClock;
 use blacksky_io::host::config::{CodeDisplay, Config};
 use blacksky_io::host::status::StatusBoard;
+use blacksky_io::session::client_version::Lookup;
 use blacksky_io::session::runner::{EXIT_SESSION_UNREADABLE, run_with};
 use blacksky_io::session::setup::{OpenStore, RunHooks, RunSetup};
 use blacksky_io::session::transport::WsDialer;
@@ -83,6 +84,7 @@ fn setup(
         #[cfg(feature = "testing")]
         tune_client: None,
         hooks: Box::new(BoardCount(boards.clone())),
+        version_lookup: Lookup::Off,
     }
 }
 

@@ -41,6 +41,7 @@ promise!(sessions_share_a_database_by_name);
 promise!(a_store_that_fails_for_a_while_recovers_with_nothing_lost);
 promise!(the_worker_snapshots_on_creds_changes_and_at_close);
 promise!(prune_drops_old_handled_rows_and_keeps_the_rest);
+promise!(the_client_version_is_one_for_the_database);
 
 #[tokio::test]
 async fn reopening_runs_no_migration_twice_and_keeps_the_data() {

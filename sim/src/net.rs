@@ -19,6 +19,8 @@
 //! | `POST /failure?code=N[&conn=I]` | `<failure reason=N>` and close |
 //! | `POST /drop[?conn=I]` | close without a word |
 //! | `POST /refuse-logins?code=N&count=K` | refuse the next K logins |
+//! | `POST /min-version?v=2.3000.N\|none` | logins below that app version get `<failure reason=405>` |
+//! | `GET /sw.js` | a stand-in for WhatsApp Web's service worker whose `client_revision` is the demanded build (the bot's `WA_VERSION_URL`) |
 //! | `POST /send?from=PHONE[&as=pn\|lid][&group=G][&len=N]` (body: UTF-8 text) | a contact's text, Signal-encrypted for each linked device (in group `G@g.us` if given; from the contact's LID with `as=lid`); `{"id": …}` |
 //! | `POST /silent?conn=I&on=true\|false` | cut a connection off (or restore it) |
 //! | `POST /ignore-iqs?xmlns=X` (no xmlns: answer all) | stop answering iqs of X |
@@ -46,6 +48,7 @@ use axum::extract::{Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
+use blacksky_core::session::AppVersion;
 use blacksky_core::time::UnixMillis;
 use futures_util::{SinkExt, StreamExt};
 use serde_json::json;
@@ -526,6 +529,8 @@ fn control_router(fake: FakeWa) -> Router {
         .route("/failure", post(failure))
         .route("/drop", post(drop_conns))
         .route("/refuse-logins", post(refuse_logins))
+        .route("/min-version", post(min_version))
+        .route("/sw.js", get(service_worker))
         .route("/send", post(send))
         .route("/silent", post(silent))
         .route("/ignore-iqs", post(ignore_iqs))
@@ -583,6 +588,41 @@ async fn refuse_logins(State(fake): State<FakeWa>, Query(params): Params) -> Api
     let count = required::<u32>(&params, "count")?;
     fake.with_server(|s| s.refuse_logins(code, count));
     Ok(axum::Json(json!({ "ok": true })))
+}
+
+/// `v=2.3000.N` (or `v=none`): the app version logins need from now on.
+async fn min_version(State(fake): State<FakeWa>, Query(params): Params) -> ApiResult {
+    let text: String = required(&params, "v")?;
+    let min = match text.as_str() {
+        "none" => None,
+        _ => Some(
+            text.parse::<AppVersion>()
+                .map_err(|err| ApiError::bad_request(err.to_string()))?
+                .0,
+        ),
+    };
+    fake.with_server(|s| s.demand_app_version(min));
+    Ok(axum::Json(json!({ "min_app_version": min })))
+}
+
+/// A stand-in for WhatsApp Web's service worker (the bot's
+/// `WA_VERSION_URL`): its `client_revision` is the build of the version
+/// the server demands (the built-in one's when it demands none), quoted
+/// as the real script quotes it, inside a JSON string.
+async fn service_worker(State(fake): State<FakeWa>) -> Response {
+    let [_, _, build] = fake
+        .with_server(|s| s.config().min_app_version)
+        .unwrap_or(AppVersion::BUILT_IN.0);
+    let script = format!(
+        r#"/* fake-wa */
+self.__swData=JSON.parse(/*BTDS*/"{{\"dynamic_data\":{{\"SiteData\":{{\"server_revision\":{build},\"client_revision\":{build}}}}}}}");
+"#
+    );
+    (
+        [(axum::http::header::CONTENT_TYPE, "text/javascript")],
+        script,
+    )
+        .into_response()
 }
 
 async fn send(

@@ -190,6 +190,16 @@ impl Proc {
         }
         None
     }
+
+    /// SIGTERM, then an exit with status 0 within `timeout`; panics with
+    /// the transcript otherwise.
+    pub fn stop_cleanly(&mut self, timeout: Duration) {
+        self.signal("TERM");
+        let status = self
+            .wait_exit(timeout)
+            .unwrap_or_else(|| panic!("no exit after SIGTERM:\n{}", self.transcript()));
+        assert!(status.success(), "{status:?}:\n{}", self.transcript());
+    }
 }
 
 impl Drop for Proc {
@@ -378,6 +388,16 @@ pub fn inbox_ids(home: &Path) -> Vec<String> {
     })
 }
 
+/// The client version the bot's SQLite store keeps from a 405.
+pub fn stored_client_version(home: &Path) -> Option<String> {
+    with_store(home, async |mut store| {
+        blacksky_io::store::Store::client_version(&mut store)
+            .await
+            .expect("read the client version")
+            .map(|version| version.to_string())
+    })
+}
+
 /// The inbox as (id, text): the text of each decrypted message, or
 /// `unreadable: <why>` for one that could not be read.
 pub fn inbox_texts(home: &Path) -> Vec<(String, String)> {
@@ -524,7 +544,7 @@ pub fn http_get_json(port: u16, path: &str) -> serde_json::Value {
 
 /// A bot started in `home` against `wa` and linked by QR; returned once
 /// fake-wa sees it paired, logged in and active (each step within `wait`).
-fn link_in(wa: &FakeWa, home: &Path, extra_env: &[(&str, &str)], wait: Duration) -> Proc {
+pub fn link_in(wa: &FakeWa, home: &Path, extra_env: &[(&str, &str)], wait: Duration) -> Proc {
     let mut bot = start_blacksky(wa, home, extra_env);
     let qr = bot.expect_line(wait, "qr: line", |s, l| {
         s == Stream::Stdout && l.starts_with("qr: ")

@@ -54,14 +54,6 @@ fn count(wa: &FakeWa, phone: &str, pred: impl Fn(&str) -> bool) -> usize {
         .sum()
 }
 
-fn stop(bot: &mut Proc) {
-    bot.signal("TERM");
-    let status = bot
-        .wait_exit(WAIT)
-        .unwrap_or_else(|| panic!("no exit after SIGTERM:\n{}", bot.transcript()));
-    assert!(status.success(), "{status:?}:\n{}", bot.transcript());
-}
-
 #[test]
 fn menu_and_ping_are_answered_and_an_owner_command_is_refused_once() {
     let (wa, _home, mut bot) = linked_bot(&[("OWNER_NUMBER", OWNER)]);
@@ -89,7 +81,7 @@ fn menu_and_ping_are_answered_and_an_owner_command_is_refused_once() {
         "no restart for a stranger"
     );
     assert_no_violations(&wa);
-    stop(&mut bot);
+    bot.stop_cleanly(WAIT);
 }
 
 #[test]
@@ -100,7 +92,7 @@ fn the_owners_settings_survive_a_restart_and_restart_exits_once() {
     wait_for_text(&wa, &bot, OWNER, "the new prefix", |t| {
         t == "Commands now start with !."
     });
-    stop(&mut bot);
+    bot.stop_cleanly(WAIT);
 
     // A new process: the prefix comes from the store.
     let mut bot = start_blacksky(&wa, home.path(), &env);
@@ -141,5 +133,5 @@ fn the_owners_settings_survive_a_restart_and_restart_exits_once() {
         bot.transcript()
     );
     assert_no_violations(&wa);
-    stop(&mut bot);
+    bot.stop_cleanly(WAIT);
 }

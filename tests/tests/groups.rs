@@ -68,14 +68,6 @@ fn wait_read_matching(
     }
 }
 
-fn stop(bot: &mut Proc) {
-    bot.signal("TERM");
-    let status = bot
-        .wait_exit(WAIT)
-        .unwrap_or_else(|| panic!("no exit after SIGTERM:\n{}", bot.transcript()));
-    assert!(status.success(), "{status:?}:\n{}", bot.transcript());
-}
-
 #[test]
 fn every_member_reads_the_answers_across_restarts_joins_and_removals() {
     let home = tempfile::tempdir().expect("temp dir");
@@ -88,7 +80,7 @@ fn every_member_reads_the_answers_across_restarts_joins_and_removals() {
     wait_read(&wa, &bot, &group, &[ALICE, BOB], "pong 1");
 
     // Pings while the bot is down are answered after it is back.
-    stop(&mut bot);
+    bot.stop_cleanly(WAIT);
     group_ping(&wa, BOB, &group, 2);
     let mut bot = start_blacksky(&wa, home.path(), &[]);
     wait_read(&wa, &bot, &group, &[ALICE, BOB], "pong 2");
@@ -120,7 +112,7 @@ fn every_member_reads_the_answers_across_restarts_joins_and_removals() {
         "the removed member read {bob_read:?}"
     );
     assert_no_violations(&wa);
-    stop(&mut bot);
+    bot.stop_cleanly(WAIT);
 }
 
 /// The group's members and admins as the bot read them serve its
@@ -165,7 +157,7 @@ fn group_commands_know_who_is_admin() {
         mentions_both,
     );
     assert_no_violations(&wa);
-    stop(&mut bot);
+    bot.stop_cleanly(WAIT);
 }
 
 /// Waits until fake-wa's group satisfies `holds`.
@@ -232,7 +224,7 @@ fn group_admin_commands_are_done_by_whatsapp() {
     // Asked, then the bot stops before or after doing it: the next
     // process does what is still pending, once.
     admin_says(".revoke");
-    stop(&mut bot);
+    bot.stop_cleanly(WAIT);
     let mut bot = start_blacksky(&wa, home.path(), &[]);
     wait_group(&wa, &bot, &group, "a new invite code", |state| {
         state["invite_code"].as_str() != Some(code.as_str())
@@ -245,7 +237,7 @@ fn group_admin_commands_are_done_by_whatsapp() {
         text.contains(&format!("https://chat.whatsapp.com/{new_code}"))
     });
     assert_no_violations(&wa);
-    stop(&mut bot);
+    bot.stop_cleanly(WAIT);
 }
 
 /// `.welcome on` and `.goodbye on`: a member added is welcomed and one
@@ -283,7 +275,7 @@ fn new_members_are_welcomed_and_leavers_said_goodbye_once() {
         ),
         vec![DAVE.to_owned()]
     );
-    stop(&mut bot);
+    bot.stop_cleanly(WAIT);
     let mut bot = start_blacksky(&wa, home.path(), &[]);
     let welcome = format!("Welcome to Club, @{DAVE}!");
     wait_read(&wa, &bot, &group, &[ALICE, BOB, DAVE], &welcome);
@@ -295,7 +287,7 @@ fn new_members_are_welcomed_and_leavers_said_goodbye_once() {
     );
     let goodbye = format!("Goodbye, @{DAVE}.");
     wait_read(&wa, &bot, &group, &[ALICE, BOB], &goodbye);
-    stop(&mut bot);
+    bot.stop_cleanly(WAIT);
     // Once each, across the restart.
     for member in [ALICE, BOB] {
         let received = wa.get(&format!("/received?from={member}"));
@@ -346,5 +338,5 @@ fn every_member_reads_every_answer_across_kill_nine() {
         wait_read(&wa, &bot, &group, &[ALICE, BOB], &format!("pong {n}"));
     }
     assert_no_violations(&wa);
-    stop(&mut bot);
+    bot.stop_cleanly(WAIT);
 }

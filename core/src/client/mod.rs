@@ -36,6 +36,7 @@ pub mod send;
 pub mod stanzas;
 mod state;
 mod violation;
+pub mod web_version;
 
 use std::collections::{BTreeSet, HashMap, VecDeque};
 use std::time::{Duration, Instant};

@@ -62,13 +62,42 @@ pub struct Me {
     pub push_name: Option<String>,
 }
 
-/// A client version as WhatsApp numbers it: `primary.secondary.tertiary`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// A client version as WhatsApp numbers it: `primary.secondary.tertiary`
+/// (ordered part by part, so a newer version compares greater).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct AppVersion(pub [u32; 3]);
 
 impl AppVersion {
     /// The version built in (WhatsApp Web's, as current clients send it).
     pub const BUILT_IN: AppVersion = AppVersion([2, 3000, 1_035_194_821]);
+}
+
+/// Text that is not `primary.secondary.tertiary` in decimal.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{text:?} is no version of three decimal parts, like 2.3000.1015901307")]
+pub struct AppVersionError {
+    pub text: String,
+}
+
+impl std::str::FromStr for AppVersion {
+    type Err = AppVersionError;
+
+    fn from_str(text: &str) -> Result<AppVersion, AppVersionError> {
+        let bad = || AppVersionError {
+            text: text.to_owned(),
+        };
+        let mut parts = text.trim().split('.').map(|part| {
+            if part.is_empty() || !part.bytes().all(|b| b.is_ascii_digit()) {
+                return None;
+            }
+            part.parse::<u32>().ok()
+        });
+        let version = [parts.next(), parts.next(), parts.next()];
+        match (version, parts.next()) {
+            ([Some(Some(a)), Some(Some(b)), Some(Some(c))], None) => Ok(AppVersion([a, b, c])),
+            _ => Err(bad()),
+        }
+    }
 }
 
 impl std::fmt::Display for AppVersion {
@@ -434,6 +463,27 @@ mod tests {
         assert_eq!(old.signed_pre_key_status, SignedPreKeyStatus::Unknown);
         assert!(old.previous_signed_pre_key.is_none());
         assert_eq!(old.signed_pre_key.id, creds.signed_pre_key.id);
+    }
+
+    #[test]
+    fn app_versions_parse_from_text_and_order_part_by_part() {
+        let v: AppVersion = "2.3000.1015901307".parse().expect("version");
+        assert_eq!(v, AppVersion([2, 3000, 1_015_901_307]));
+        assert_eq!(v.to_string(), "2.3000.1015901307");
+        assert_eq!(" 2.3000.1 ".parse(), Ok(AppVersion([2, 3000, 1])));
+        for bad in [
+            "",
+            "2.3000",
+            "2.3000.1.4",
+            "2.3000.x",
+            "2..1",
+            "2.3000.-1",
+            "2.3000.99999999999",
+        ] {
+            assert!(bad.parse::<AppVersion>().is_err(), "{bad:?}");
+        }
+        assert!(AppVersion([2, 3000, 10]) > AppVersion([2, 3000, 9]));
+        assert!(AppVersion([2, 3001, 0]) > AppVersion([2, 3000, 9]));
     }
 
     #[test]

@@ -16,7 +16,7 @@ pub mod testing;
 mod signed_pre_key_schedule;
 
 pub use creds::{
-    AppVersion, Creds, CredsError, Me, PreKey, PreviousSignedPreKey, SignedPreKey,
+    AppVersion, AppVersionError, Creds, CredsError, Me, PreKey, PreviousSignedPreKey, SignedPreKey,
     SignedPreKeyStatus,
 };
 pub use model::{

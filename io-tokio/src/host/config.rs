@@ -15,12 +15,16 @@ use thiserror::Error;
 use blacksky_bot::commands::role::OWNERS_MAX;
 use blacksky_bot::commands::{Language, Prefixes};
 use blacksky_core::keeper::{DailyRestart, SPREAD_MINUTES_MAX};
+use blacksky_core::session::AppVersion;
 
 use crate::alerts::AlertFormat;
 use crate::host::redact::{mask_phone, mask_url, mask_webhook_url};
 
 /// WhatsApp's WebSocket endpoint.
 pub const WHATSAPP_WS_URL: &str = "wss://web.whatsapp.com/ws/chat";
+/// The web client's service worker, whose `client_revision` is the current
+/// WhatsApp Web build (what the Node.js bots read after a 405).
+pub const WHATSAPP_VERSION_URL: &str = "https://web.whatsapp.com/sw.js";
 
 /// A variable that failed validation. The value is shown only for
 /// variables that hold no secret.
@@ -165,6 +169,12 @@ pub struct Config {
     pub pairing: Pairing,
     /// `FRAME_BYTES_MAX`: the largest frame accepted from the server.
     pub frame_bytes_max: usize,
+    /// `WA_VERSION`: the client version to log in with, whatever was
+    /// learnt after a 405; unset → the learnt one, else the built-in one.
+    pub wa_version: Option<AppVersion>,
+    /// `WA_VERSION_URL`: where the current version is looked up after a
+    /// 405 (the web client's sw.js; a fake-wa in tests).
+    pub wa_version_url: UrlSetting,
     // --- session and storage ---
     /// `SESSION_ID`: the session's name (rows are keyed by it; exported
     /// session strings start with it).
@@ -372,6 +382,23 @@ impl Config {
                 expected: "64 hex characters",
             })?,
         };
+        let wa_version = match r.raw(&["WA_VERSION"]) {
+            None => None,
+            Some((var, text)) => Some(text.parse::<AppVersion>().map_err(|err| ConfigError {
+                var,
+                problem: err.to_string(),
+                expected: "primary.secondary.build, like 2.3000.1015901307",
+            })?),
+        };
+        let wa_version_url = r.string(&["WA_VERSION_URL"], WHATSAPP_VERSION_URL);
+        if !http_url(&wa_version_url) {
+            return Err(ConfigError {
+                var: "WA_VERSION_URL",
+                problem: format!("{:?} is not an http(s) URL", mask_url(&wa_version_url)),
+                expected: "https://web.whatsapp.com/sw.js or a test server's http(s) URL",
+            });
+        }
+        let wa_version_url = UrlSetting(wa_version_url);
         let pairing = match r.raw(&["PAIRING_NUMBER"]) {
             None => Pairing::Qr,
             Some((var, raw)) => Pairing::Code {
@@ -451,10 +478,7 @@ impl Config {
         let alert_webhook_url = match r.raw(&["ALERT_WEBHOOK_URL"]) {
             None => None,
             Some((var, url)) => {
-                let parsed: Option<hyper::Uri> = url.parse().ok();
-                let usable = (url.starts_with("http://") || url.starts_with("https://"))
-                    && parsed.is_some_and(|uri| uri.host().is_some_and(|h| !h.is_empty()));
-                if !usable {
+                if !http_url(&url) {
                     return Err(ConfigError {
                         var,
                         problem: format!("{:?} is not an http(s) URL", mask_webhook_url(&url)),
@@ -503,6 +527,8 @@ impl Config {
         Ok(Config {
             ws_url,
             root_pubkey,
+            wa_version,
+            wa_version_url,
             pairing,
             frame_bytes_max: r.number(
                 &["FRAME_BYTES_MAX"],
@@ -650,6 +676,14 @@ impl Config {
             ("WA_WS_URL", self.ws_url.to_string()),
             ("WA_ROOT_PUBKEY", hex::encode(self.root_pubkey)),
             (
+                "WA_VERSION",
+                self.wa_version.map_or_else(
+                    || "<unset> (the version learnt after a 405, else the built-in one)".to_owned(),
+                    |v| v.to_string(),
+                ),
+            ),
+            ("WA_VERSION_URL", self.wa_version_url.to_string()),
+            (
                 "PAIRING_NUMBER",
                 match &self.pairing {
                     Pairing::Qr => "<unset> (pair by QR)".to_owned(),
@@ -782,6 +816,13 @@ fn parse_hh_mm(text: &str) -> Option<u32> {
     (h < 24 && m < 60).then_some(h * 60 + m)
 }
 
+/// An http(s) URL with a host.
+fn http_url(url: &str) -> bool {
+    let parsed: Option<hyper::Uri> = url.parse().ok();
+    (url.starts_with("http://") || url.starts_with("https://"))
+        && parsed.is_some_and(|uri| uri.host().is_some_and(|h| !h.is_empty()))
+}
+
 fn parse_hex32(text: &str) -> Option<[u8; 32]> {
     let bytes = hex::decode(text.trim()).ok()?;
     bytes.try_into().ok()
@@ -861,6 +902,29 @@ mod tests {
     }
 
     #[test]
+    fn the_client_version_and_its_lookup_are_read() {
+        let defaults = Config::from_env(&env(&[])).expect("valid");
+        assert_eq!(defaults.wa_version, None);
+        assert_eq!(defaults.wa_version_url.expose(), WHATSAPP_VERSION_URL);
+        let config = Config::from_env(&env(&[
+            ("WA_VERSION", "2.3000.1015901307"),
+            ("WA_VERSION_URL", "http://127.0.0.1:8788/sw.js"),
+        ]))
+        .expect("valid");
+        assert_eq!(
+            config.wa_version,
+            Some(AppVersion([2, 3000, 1_015_901_307]))
+        );
+        assert_eq!(
+            config.wa_version_url.expose(),
+            "http://127.0.0.1:8788/sw.js"
+        );
+        let shown: HashMap<_, _> = config.describe().into_iter().collect();
+        assert_eq!(shown["WA_VERSION"], "2.3000.1015901307");
+        assert_eq!(shown["WA_VERSION_URL"], "http://127.0.0.1:8788/sw.js");
+    }
+
+    #[test]
     fn the_command_settings_are_read() {
         let config = Config::from_env(&env(&[
             ("OWNER_NUMBER", "+49 155 6123456, 15550001111,15550001111"),
@@ -885,6 +949,9 @@ mod tests {
         for (var, value) in [
             ("WA_WS_URL", "http://example.com"),
             ("WA_ROOT_PUBKEY", "abcd"),
+            ("WA_VERSION", "2.3000"),
+            ("WA_VERSION", "latest"),
+            ("WA_VERSION_URL", "web.whatsapp.com/sw.js"),
             ("PAIRING_NUMBER", "call me"),
             ("SESSION_ID", "a b"),
             ("FRAME_BYTES_MAX", "12"),

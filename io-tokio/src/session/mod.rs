@@ -5,9 +5,12 @@
 //! (and prunes it, [`retention`]); [`settings`] and [`present`] are shared
 //! by the runner and the loop; [`grace`] shares the shutdown's budget
 //! among its steps; [`proactive`] takes the bot's own sends, and
-//! [`effects`] says what the worker does with a handler's effects.
+//! [`effects`] says what the worker does with a handler's effects;
+//! [`client_version`] picks the client version and looks up a newer one
+//! after a 405.
 
 pub mod asks;
+pub mod client_version;
 pub mod driver;
 pub mod effects;
 pub mod events;

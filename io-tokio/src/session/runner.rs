@@ -93,6 +93,7 @@ where
         #[cfg(feature = "testing")]
         tune_client,
         mut hooks,
+        version_lookup,
     } = setup;
     backup::announce_encryption(config.session_secret.as_ref());
     tracing::info!(
@@ -157,6 +158,7 @@ where
             .as_ref()
             .map_or_else(AlertLink::none, Dispatcher::link)
             .with_owner(owner),
+        version_lookup,
     };
     let finished = supervise(
         config,

@@ -17,6 +17,7 @@ use crate::host::clock::SystemClock;
 use crate::host::config::{CodeDisplay, Config};
 use crate::host::memory::RssSampler;
 use crate::host::status::StatusBoard;
+use crate::session::client_version::Lookup;
 use crate::session::proactive::Proactive;
 use crate::session::settings::worker_config;
 use crate::session::supervise::Finished;
@@ -105,6 +106,9 @@ pub struct RunSetup<O, D, C, H> {
     #[cfg(feature = "testing")]
     pub tune_client: Option<fn(&mut ClientConfig)>,
     pub hooks: Box<dyn RunHooks>,
+    /// Where a newer client version is looked up after a 405 (off in the
+    /// simulation, whose network is not the host's).
+    pub version_lookup: Lookup,
 }
 
 impl<O, D, C, H> std::fmt::Debug for RunSetup<O, D, C, H> {
@@ -139,6 +143,7 @@ impl<H: InboxHandler> RunSetup<ConfiguredStore, WsDialer, SystemClock, H> {
             #[cfg(feature = "testing")]
             tune_client: None,
             hooks: Box::new(()),
+            version_lookup: Lookup::from_config(config),
         }
     }
 }

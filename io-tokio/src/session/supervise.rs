@@ -15,7 +15,7 @@ use blacksky_core::keeper::{
     Alert, ConnState, Input as KeeperInput, Keeper, Output as KeeperOutput, ShutdownStep,
     StandByCause,
 };
-use blacksky_core::session::{Creds, Session};
+use blacksky_core::session::{AppVersion, Creds, Session};
 
 /// How long a new connection waits for the session to be read back from
 /// the store before it starts from the one in memory.
@@ -32,6 +32,7 @@ use crate::host::http::PairingPhone;
 use crate::host::memory::{RssSampler, ShedHooks};
 use crate::host::redact::mask_url;
 use crate::host::status::StatusBoard;
+use crate::session::client_version::{self, InUse, Lookup, LookupError, Source};
 use crate::session::driver::{Control, Ended, run_connection};
 use crate::session::events::{self, EVENTS_LEN_MAX, EventSender};
 use crate::session::grace::GraceBudget;
@@ -77,6 +78,8 @@ pub struct Services {
     /// left open), and where its alerts go.
     pub incidents: Incidents,
     pub alerts: AlertLink,
+    /// Where a newer client version is looked up after a 405.
+    pub version_lookup: Lookup,
 }
 
 /// Feeds the incident machine and hands its alerts to the dispatcher.
@@ -221,6 +224,20 @@ async fn join(connection: &mut Option<Connection>) -> Outcome {
     }
 }
 
+async fn join_lookup(
+    lookup: &mut Option<JoinHandle<Result<AppVersion, LookupError>>>,
+) -> Result<AppVersion, LookupError> {
+    match lookup {
+        Some(task) => match task.await {
+            Ok(result) => result,
+            Err(err) => Err(LookupError::Request(format!(
+                "the lookup task failed: {err}"
+            ))),
+        },
+        None => std::future::pending().await,
+    }
+}
+
 async fn next_code(requests: &mut Option<mpsc::Receiver<PairingPhone>>) -> Option<PairingPhone> {
     match requests {
         Some(rx) => rx.recv().await,
@@ -268,10 +285,14 @@ pub async fn supervise<D: Dialer, C: Clock + Clone + 'static>(
     let (events_tx, mut events_rx) = events::channel(EVENTS_LEN_MAX, board.clone());
     let mut connection: Option<Connection> = None;
     let mut client_config = client_config(config);
+    let mut version = version_at_start(config, worker).await;
+    client_config.app_version = version.version;
     #[cfg(feature = "testing")]
     if let Some(tune) = services.tune_client {
         tune(&mut client_config);
     }
+    // The lookup after a 405, while it runs.
+    let mut lookup: Option<JoinHandle<Result<AppVersion, LookupError>>> = None;
     // Creds to use instead of the stored ones, until the store has them
     // (a relink with a new identity, or what a client said to resume from).
     let mut pending_creds: Option<Creds> = None;
@@ -339,15 +360,33 @@ pub async fn supervise<D: Dialer, C: Clock + Clone + 'static>(
                     tracing::info!(delay_ms, attempt, reason = %after, "reconnecting after a pause");
                     board.on_reconnect_scheduled(delay_ms, clock.now());
                 }
-                KeeperOutput::RefreshVersion => {
-                    // No source of newer versions is wired in yet: say so, and
-                    // let the keeper back off rather than loop on 405.
-                    tracing::error!(
-                        version = %client_config.app_version,
-                        "WhatsApp refused this client version (405); update blacksky"
-                    );
-                    keeper.handle_input(clock.now(), KeeperInput::VersionRefreshFailed);
-                }
+                KeeperOutput::RefreshVersion => match (version.source, &services.version_lookup) {
+                    (Source::Pinned, _) => {
+                        tracing::error!(
+                            version = %version.version,
+                            "WhatsApp refused the client version WA_VERSION sets (405): set a \
+                             newer one, or unset it to look the current one up; backing off"
+                        );
+                        keeper.handle_input(clock.now(), KeeperInput::VersionRefreshFailed);
+                    }
+                    (_, Lookup::Off) => {
+                        tracing::error!(
+                            version = %version.version,
+                            "WhatsApp refused this client version (405) and no lookup is \
+                             configured; backing off"
+                        );
+                        keeper.handle_input(clock.now(), KeeperInput::VersionRefreshFailed);
+                    }
+                    (_, web) => {
+                        tracing::warn!(
+                            version = %version.version,
+                            url = %web.shown(),
+                            "WhatsApp refused this client version (405): looking up the current one"
+                        );
+                        let web = web.clone();
+                        lookup = Some(tokio::spawn(async move { web.current().await }));
+                    }
+                },
                 KeeperOutput::Snapshot => {}
                 KeeperOutput::ShedCaches => {
                     let report = services.shed.shed_all();
@@ -419,6 +458,15 @@ pub async fn supervise<D: Dialer, C: Clock + Clone + 'static>(
                     keeper.handle_input(clock.now(), KeeperInput::RestartRequested);
                 }
             }
+            looked_up = join_lookup(&mut lookup) => {
+                lookup = None;
+                let refreshed = adopt(looked_up, &mut version, worker, &services.version_lookup).await;
+                client_config.app_version = version.version;
+                keeper.handle_input(
+                    clock.now(),
+                    if refreshed { KeeperInput::VersionRefreshed } else { KeeperInput::VersionRefreshFailed },
+                );
+            }
             Some(event) = events_rx.recv() => {
                 show(&event, services, &clock);
                 if event == Event::Online {
@@ -489,6 +537,81 @@ pub async fn supervise<D: Dialer, C: Clock + Clone + 'static>(
                 client_config.pairing = PairingMethod::Code { phone: phone.into_digits() };
                 keeper.handle_input(clock.now(), KeeperInput::LinkRequested);
             }
+        }
+    }
+}
+
+/// The version the first connect sends: `WA_VERSION`, else the one the
+/// store keeps from an earlier 405, else the built-in one (also when the
+/// store cannot say in time: a later 405 looks it up again).
+async fn version_at_start(config: &Config, worker: &StoreWorker) -> InUse {
+    let learnt = match config.wa_version {
+        Some(_) => None,
+        None => match worker.client_version(STANDING_CHECK_TIMEOUT).await {
+            Ok(learnt) => learnt,
+            Err(err) => {
+                tracing::warn!("the learnt client version could not be read: {err}");
+                None
+            }
+        },
+    };
+    let in_use = InUse::choose(config.wa_version, learnt);
+    tracing::info!(version = %in_use.version, source = %in_use.source, "client version");
+    in_use
+}
+
+/// Takes a looked-up version if it is newer than the one refused, and
+/// stores it for every later connect; true when the next connect sends a
+/// newer version. Anything else is logged, and the keeper backs off: the
+/// same version would only be refused again.
+async fn adopt(
+    looked_up: Result<AppVersion, LookupError>,
+    in_use: &mut InUse,
+    worker: &StoreWorker,
+    lookup: &Lookup,
+) -> bool {
+    match looked_up {
+        Ok(current) if current > in_use.version => {
+            tracing::info!(
+                refused = %in_use.version,
+                version = %current,
+                "reconnecting with WhatsApp Web's current client version"
+            );
+            *in_use = InUse {
+                version: current,
+                source: Source::Learnt,
+            };
+            if let Err(err) = worker
+                .keep_client_version(current, STANDING_CHECK_TIMEOUT)
+                .await
+            {
+                tracing::warn!(
+                    "the client version was not stored ({err}): this process uses it, a \
+                     restart starts from the one before"
+                );
+            }
+            true
+        }
+        Ok(current) => {
+            tracing::error!(
+                refused = %in_use.version,
+                published = %current,
+                url = %lookup.shown(),
+                "the published client version is not newer than the one refused (405); \
+                 backing off"
+            );
+            false
+        }
+        Err(err) => {
+            tracing::error!(
+                url = %lookup.shown(),
+                version = %in_use.version,
+                source = %in_use.source,
+                "the client version lookup failed ({err}); keeping this version and backing off \
+                 (timeout {} s)",
+                client_version::LOOKUP_TIMEOUT.as_secs()
+            );
+            false
         }
     }
 }

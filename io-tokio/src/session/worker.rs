@@ -32,8 +32,8 @@ use blacksky_core::client::OpId;
 use blacksky_core::client::ask::AskError;
 use blacksky_core::keeper::ShutdownStep;
 use blacksky_core::session::{
-    Committed, Creds, InboxContent, Me, Outbound, OutboxEntry, Session, StaleRecord, StoreFault,
-    Write, pre_key_ids,
+    AppVersion, Committed, Creds, InboxContent, Me, Outbound, OutboxEntry, Session, StaleRecord,
+    StoreFault, Write, pre_key_ids,
 };
 use blacksky_core::time::UnixMillis;
 use thiserror::Error;
@@ -453,6 +453,13 @@ enum Control {
         reply: oneshot::Sender<Result<u64, WorkerError>>,
     },
     Standing(oneshot::Sender<Result<Standing, WorkerError>>),
+    /// Read the WhatsApp version learnt after a 405.
+    ClientVersion(oneshot::Sender<Result<Option<AppVersion>, WorkerError>>),
+    /// Keep a WhatsApp version learnt after a 405.
+    KeepClientVersion {
+        version: AppVersion,
+        reply: oneshot::Sender<Result<(), WorkerError>>,
+    },
     /// From now on, take the bot's proactive sends from here.
     Proactive(mpsc::Receiver<proactive::Request>),
     Stop,
@@ -871,6 +878,29 @@ impl StoreWorker {
         self.ask(Control::Standing(reply), rx, timeout).await
     }
 
+    /// The WhatsApp version learnt after a 405 (by any process of the
+    /// database), `None` before one was. `Err` when the store cannot say
+    /// within `timeout`.
+    pub async fn client_version(
+        &self,
+        timeout: Duration,
+    ) -> Result<Option<AppVersion>, WorkerError> {
+        let (reply, rx) = oneshot::channel();
+        self.ask(Control::ClientVersion(reply), rx, timeout).await
+    }
+
+    /// Keeps `version` for every later connect, of this process after a
+    /// restart too. `Err` when it was not stored within `timeout`.
+    pub async fn keep_client_version(
+        &self,
+        version: AppVersion,
+        timeout: Duration,
+    ) -> Result<(), WorkerError> {
+        let (reply, rx) = oneshot::channel();
+        self.ask(Control::KeepClientVersion { version, reply }, rx, timeout)
+            .await
+    }
+
     /// Stops the worker; writes still queued are dropped (none was acked).
     pub async fn stop(self) {
         self.stop_by(Instant::now().into_std() + Duration::from_secs(3600))
@@ -1133,6 +1163,16 @@ impl<S: Store> Worker<S> {
             Some(Control::Standing(reply)) => {
                 let _ = reply.send(self.standing().await.map_err(WorkerError::from));
             }
+            Some(Control::ClientVersion(reply)) => {
+                let limit = self.config.attempt_timeout_ms;
+                let read = Self::attempt(limit, self.store.client_version()).await;
+                let _ = reply.send(read.map_err(WorkerError::from));
+            }
+            Some(Control::KeepClientVersion { version, reply }) => {
+                let (limit, at) = (self.config.attempt_timeout_ms, self.config.clock.wall());
+                let kept = Self::attempt(limit, self.store.put_client_version(version, at)).await;
+                let _ = reply.send(kept.map_err(WorkerError::from));
+            }
             Some(Control::Proactive(requests)) => self.proactive = Some(requests),
         }
         true
@@ -1341,6 +1381,12 @@ impl<S: Store> Worker<S> {
                         let _ = reply.send(Err(WorkerError::StoreDown));
                     }
                     Some(Control::Standing(reply)) => {
+                        let _ = reply.send(Err(WorkerError::StoreDown));
+                    }
+                    Some(Control::ClientVersion(reply)) => {
+                        let _ = reply.send(Err(WorkerError::StoreDown));
+                    }
+                    Some(Control::KeepClientVersion { reply, .. }) => {
                         let _ = reply.send(Err(WorkerError::StoreDown));
                     }
                     Some(Control::Proactive(requests)) => self.proactive = Some(requests),

@@ -10,7 +10,7 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
 use blacksky_core::session::replaces::{RecordDigest, check_replaces, checked_addresses};
 use blacksky_core::session::{
-    Committed, Creds, Outbound, Session, Write, creds_over, place_fresh_pre_keys,
+    AppVersion, Committed, Creds, Outbound, Session, Write, creds_over, place_fresh_pre_keys,
 };
 use blacksky_core::time::UnixMillis;
 use rand_chacha::ChaCha20Rng;
@@ -63,6 +63,8 @@ pub struct MemoryDb {
     commits_total: AtomicU64,
     /// The database server's clock (claims expire on it).
     clock: Mutex<SharedClock>,
+    /// The WhatsApp version learnt after a 405, for every session.
+    client_version: Mutex<Option<AppVersion>>,
 }
 
 impl MemoryDb {
@@ -662,6 +664,21 @@ impl Store for MemoryStore {
 
     async fn bot_settings(&mut self) -> Result<Option<String>, StoreError> {
         self.with_rows(|rows| rows.bot_settings.clone())
+    }
+
+    async fn client_version(&mut self) -> Result<Option<AppVersion>, StoreError> {
+        self.check()?;
+        Ok(*lock(&self.db.client_version))
+    }
+
+    async fn put_client_version(
+        &mut self,
+        version: AppVersion,
+        _learned_at: UnixMillis,
+    ) -> Result<(), StoreError> {
+        self.check()?;
+        *lock(&self.db.client_version) = Some(version);
+        Ok(())
     }
 
     async fn known_groups(&mut self, limit: u32) -> Result<Vec<String>, StoreError> {

@@ -20,7 +20,7 @@ use std::future::Future;
 use std::path::Path;
 
 use blacksky_core::session::{
-    Committed, Creds, InboxContent, Outbound, Session, StaleRecord, Write,
+    AppVersion, Committed, Creds, InboxContent, Outbound, Session, StaleRecord, Write,
 };
 use blacksky_core::time::UnixMillis;
 use thiserror::Error;
@@ -387,6 +387,21 @@ pub trait Store: Send + 'static {
     /// before any were.
     fn bot_settings(&mut self) -> impl Future<Output = Result<Option<String>, StoreError>> + Send;
 
+    /// The WhatsApp Web version learnt after a 405
+    /// ([`Store::put_client_version`]), `None` before one was. One for the
+    /// whole database: every session logs in with it.
+    fn client_version(
+        &mut self,
+    ) -> impl Future<Output = Result<Option<AppVersion>, StoreError>> + Send;
+
+    /// Keeps `version` (learnt at `learned_at`) for every later connect
+    /// of every session of the database, in place of the one before.
+    fn put_client_version(
+        &mut self,
+        version: AppVersion,
+        learned_at: UnixMillis,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
+
     /// The group chats (`…@g.us`) the inbox has messages from, at most
     /// `limit`, in JID order: where a broadcast goes until the group
     /// layer's metadata cache knows the groups (the inbox keeps
@@ -578,6 +593,18 @@ impl Store for AnyStore {
 
     async fn pending_effects(&mut self, limit: u32) -> Result<Vec<EffectRecord>, StoreError> {
         dispatch!(self, s => s.pending_effects(limit))
+    }
+
+    async fn client_version(&mut self) -> Result<Option<AppVersion>, StoreError> {
+        dispatch!(self, s => s.client_version())
+    }
+
+    async fn put_client_version(
+        &mut self,
+        version: AppVersion,
+        learned_at: UnixMillis,
+    ) -> Result<(), StoreError> {
+        dispatch!(self, s => s.put_client_version(version, learned_at))
     }
 
     async fn known_groups(&mut self, limit: u32) -> Result<Vec<String>, StoreError> {

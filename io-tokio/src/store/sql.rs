@@ -18,9 +18,11 @@ use std::time::Duration;
 
 use blacksky_core::session::replaces::{RecordDigest, check_replaces, checked_addresses};
 use blacksky_core::session::{
+    AppVersion, AppVersionError, InboxContent, InboxEntry, Outbound, Retry,
+};
+use blacksky_core::session::{
     Committed, Creds, PreKey, Session, Write, creds_over, place_fresh_pre_keys,
 };
-use blacksky_core::session::{InboxContent, InboxEntry, Outbound, Retry};
 use blacksky_core::time::UnixMillis;
 use sqlx::Row;
 use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions, PgSslMode};
@@ -1309,6 +1311,39 @@ macro_rules! sql_store {
                     .fetch_optional(&self.pool)
                     .await
                     .map_err(db("reading the bot's settings"))
+            }
+
+            async fn client_version(&mut self) -> Result<Option<AppVersion>, StoreError> {
+                let text: Option<String> =
+                    sqlx::query_scalar("SELECT version FROM client_version WHERE id = 1")
+                        .fetch_optional(&self.pool)
+                        .await
+                        .map_err(db("reading the learnt WhatsApp version"))?;
+                text.map(|text| {
+                    text.parse().map_err(|err: AppVersionError| StoreError::Corrupt {
+                        what: "client_version".into(),
+                        detail: err.to_string(),
+                    })
+                })
+                .transpose()
+            }
+
+            async fn put_client_version(
+                &mut self,
+                version: AppVersion,
+                learned_at: UnixMillis,
+            ) -> Result<(), StoreError> {
+                sqlx::query(
+                    "INSERT INTO client_version (id, version, learned_at) VALUES (1, $1, $2) \
+                     ON CONFLICT (id) DO UPDATE SET version = excluded.version, \
+                     learned_at = excluded.learned_at",
+                )
+                .bind(version.to_string())
+                .bind(i64::try_from(learned_at.as_millis()).unwrap_or(i64::MAX))
+                .execute(&self.pool)
+                .await
+                .map_err(db("storing the learnt WhatsApp version"))?;
+                Ok(())
             }
 
             async fn known_groups(&mut self, limit: u32) -> Result<Vec<String>, StoreError> {

@@ -12,7 +12,7 @@ use blacksky_core::crypto::KeyPair;
 use blacksky_core::session::snapshot::{Keyring, Seal, SnapshotKey, encode_snapshot};
 use blacksky_core::session::testing::sample_session;
 use blacksky_core::session::{
-    Committed, OutboxEntry, PreKey, RecordDigest, Replaces, Session, Write,
+    AppVersion, Committed, OutboxEntry, PreKey, RecordDigest, Replaces, Session, Write,
 };
 use blacksky_core::session::{InboxContent, InboxEntry};
 use blacksky_core::time::UnixMillis;
@@ -952,6 +952,27 @@ pub async fn sessions_share_a_database_by_name<S: Db>(store: S) {
         a.load_creds().await.expect("read").is_some(),
         "alpha untouched"
     );
+}
+
+/// The WhatsApp version learnt after a 405 is one for the database: what
+/// one session stores, every session reads, and a later one replaces it.
+pub async fn the_client_version_is_one_for_the_database<S: Db>(store: S) {
+    let mut a = store.with_session("alpha");
+    let mut b = store.with_session("beta");
+    assert_eq!(a.client_version().await.expect("read"), None);
+    let first = AppVersion([2, 3000, 1_015_901_307]);
+    a.put_client_version(first, UnixMillis(1))
+        .await
+        .expect("store");
+    assert_eq!(b.client_version().await.expect("read"), Some(first));
+    let newer = AppVersion([2, 3000, 1_020_000_000]);
+    b.put_client_version(newer, UnixMillis(2))
+        .await
+        .expect("replace");
+    assert_eq!(a.client_version().await.expect("read"), Some(newer));
+    // A session's wipe is no reason to forget it.
+    a.wipe().await.expect("wipe");
+    assert_eq!(a.client_version().await.expect("read"), Some(newer));
 }
 
 /// Records the order the handler sees entries in.

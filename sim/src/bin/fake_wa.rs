@@ -33,6 +33,11 @@ control API (JSON):
   POST /failure?code=N[&conn=I]      <failure reason=N> and close
   POST /drop[?conn=I]                close without a word
   POST /refuse-logins?code=N&count=K refuse the next K logins with N
+  POST /min-version?v=2.3000.N       logins whose app version is below get
+                                     <failure reason=405> (v=none: any version)
+  GET  /sw.js                        WhatsApp Web's service worker stand-in: its
+                                     client_revision is the demanded build (point the
+                                     bot's WA_VERSION_URL here)
   POST /send?from=PHONE[&as=pn|lid][&group=G][&len=N]
                                      a contact's text (body: UTF-8; len=N: N letters),
                                      Signal-encrypted for each linked device, in group

@@ -20,7 +20,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
-use blacksky_core::session::{Committed, Outbound, Session, Write};
+use blacksky_core::session::{AppVersion, Committed, Outbound, Session, Write};
 use blacksky_core::time::UnixMillis;
 use blacksky_io::store::{
     Backlog, EffectRecord, InboxRecord, LiveCreds, MemoryDb, MemoryStore, OutboxRecord, PruneCount,
@@ -296,6 +296,19 @@ impl Store for NetStore {
 
     async fn bot_settings(&mut self) -> Result<Option<String>, StoreError> {
         self.call(|mut rows| ready(rows.bot_settings())).await
+    }
+
+    async fn client_version(&mut self) -> Result<Option<AppVersion>, StoreError> {
+        self.call(|mut rows| ready(rows.client_version())).await
+    }
+
+    async fn put_client_version(
+        &mut self,
+        version: AppVersion,
+        learned_at: UnixMillis,
+    ) -> Result<(), StoreError> {
+        self.call(move |mut rows| ready(rows.put_client_version(version, learned_at)))
+            .await
     }
 
     async fn known_groups(&mut self, limit: u32) -> Result<Vec<String>, StoreError> {

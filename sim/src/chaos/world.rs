@@ -26,6 +26,7 @@ use blacksky_io::host::clock::{Clock, SharedClock};
 use blacksky_io::host::config::{CodeDisplay, Config, UrlSetting};
 use blacksky_io::host::memory::RssSampler;
 use blacksky_io::host::status::StatusBoard;
+use blacksky_io::session::client_version::Lookup;
 use blacksky_io::session::runner::run_with;
 use blacksky_io::session::settings::worker_config;
 use blacksky_io::session::setup::{RunHooks, RunSetup};
@@ -352,6 +353,8 @@ impl Bot {
                 board: self.handles.board.clone(),
                 trace: self.trace.clone(),
             }),
+            // turmoil's network is not the host's: a 405 backs off.
+            version_lookup: Lookup::Off,
         };
         let code = match run_with(&self.config, shutdown, setup).await {
             Ok(code) => code,

@@ -36,6 +36,7 @@ impl FakeServer {
                 })
                 .unwrap_or_default();
             if version < min {
+                self.outdated_logins += 1;
                 self.send(conn, &stanzas::failure(OUTDATED));
                 self.event(ServerEvent::LoginRefused {
                     conn,

@@ -147,6 +147,8 @@ pub struct FakeServer {
     wall: UnixMillis,
     /// The next `count` logins get `<failure reason=code>`.
     refused_logins: Option<(u16, u32)>,
+    /// Logins and registrations refused with 405 for an old app version.
+    outdated_logins: u32,
     /// Iqs of this xmlns are never answered.
     ignored_iq_xmlns: Option<String>,
     /// The next pair-success is spoiled this way.
@@ -200,6 +202,7 @@ impl FakeServer {
             outputs: VecDeque::new(),
             wall: UnixMillis::from_secs(middle),
             refused_logins: None,
+            outdated_logins: 0,
             ignored_iq_xmlns: None,
             tamper_pair_success: None,
             stanza_counter: 0,
@@ -384,6 +387,12 @@ impl FakeServer {
     /// The next `count` logins are refused with `<failure reason=code>`.
     pub fn refuse_logins(&mut self, code: u16, count: u32) {
         self.refused_logins = (count > 0).then_some((code, count));
+    }
+
+    /// From now on, logins and registrations whose app version is below
+    /// `min` get `<failure reason=405>` (`None`: any version logs in).
+    pub fn demand_app_version(&mut self, min: Option<[u32; 3]>) {
+        self.config.min_app_version = min;
     }
 
     /// Never answer iqs of this xmlns (`None`: answer all again).

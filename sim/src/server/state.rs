@@ -28,6 +28,10 @@ pub struct ServerState {
     pub last_client_error: Option<String>,
     /// Logins still to be refused, and with which code.
     pub refused_logins: Option<(u16, u32)>,
+    /// The app version logins must have at least (below: 405).
+    pub min_app_version: Option<[u32; 3]>,
+    /// Logins and registrations refused with 405 for an old app version.
+    pub outdated_logins: u32,
     pub ignored_iq_xmlns: Option<String>,
     /// How the next pair-success will be spoiled, if it will.
     pub tamper_pair_success: Option<Tamper>,
@@ -179,6 +183,8 @@ impl FakeServer {
             replaced_connections: self.replaced_connections,
             last_client_error: self.last_client_error.clone(),
             refused_logins: self.refused_logins,
+            min_app_version: self.config.min_app_version,
+            outdated_logins: self.outdated_logins,
             ignored_iq_xmlns: self.ignored_iq_xmlns.clone(),
             tamper_pair_success: self.tamper_pair_success,
         }
