@@ -1,7 +1,8 @@
 //! Store figures: snapshot size of a session with 1,000 pre-keys and 200
 //! Signal sessions; time to write one key update; time to commit one
 //! received message, and one sealed outbound message; time to restore a
-//! full session; on SQLite and (with DATABASE_URL) PostgreSQL.
+//! full session; on SQLite (clear and with the key rows sealed) and
+//! (with DATABASE_URL) PostgreSQL.
 //!
 //! `cargo bench -p blacksky-io --bench store` prints a table;
 //! `-- --test` (what CI runs) does one quick round of each.
@@ -13,7 +14,7 @@ use blacksky_core::session::testing::sample_session;
 use blacksky_core::session::{InboxContent, InboxEntry, Outbound, Replaces, Session, Write};
 use blacksky_io::host::config::Secret;
 use blacksky_io::store::backup::{self, Sealer};
-use blacksky_io::store::{PgStore, SqliteStore, Store, wall_now};
+use blacksky_io::store::{PgStore, RowSecret, SqliteStore, Store, wall_now};
 
 const PRE_KEYS: u32 = 1_000;
 const SIGNAL_SESSIONS: u32 = 200;
@@ -249,6 +250,16 @@ fn main() {
             .await
             .expect("open SQLite");
         measure("SQLite", sqlite, &session, quick).await;
+        // The same with the key rows sealed (SESSION_SECRET): the cost of
+        // sealing is the difference between the two lines.
+        let sealed_sqlite = SqliteStore::open_sealed(
+            &dir.path().join("sealed.db"),
+            "bench",
+            Some(&RowSecret::new(&secret)),
+        )
+        .await
+        .expect("open SQLite sealed");
+        measure("SQLite, sealed rows", sealed_sqlite, &session, quick).await;
 
         match std::env::var("DATABASE_URL") {
             Ok(url) if !url.is_empty() => {

@@ -7,7 +7,7 @@ mod store_support;
 
 use std::sync::atomic::{AtomicU32, Ordering};
 
-use blacksky_io::store::PgStore;
+use blacksky_io::store::{PgStore, RowSecret};
 
 static NEXT: AtomicU32 = AtomicU32::new(0);
 
@@ -53,7 +53,7 @@ fn database_url() -> Option<String> {
     }
 }
 
-async fn fresh() -> Option<(Schema, PgStore)> {
+async fn fresh(secret: Option<&RowSecret>) -> Option<(Schema, PgStore)> {
     let url = database_url()?;
     let name = format!(
         "blacksky_test_{}_{}_{}",
@@ -75,7 +75,7 @@ async fn fresh() -> Option<(Schema, PgStore)> {
         url: url.clone(),
         name,
     };
-    let store = PgStore::open(&url, "s", Some(&schema.name))
+    let store = PgStore::open_sealed(&url, "s", Some(&schema.name), secret)
         .await
         .expect("open");
     Some((schema, store))
@@ -85,7 +85,32 @@ macro_rules! promise {
     ($name:ident) => {
         #[tokio::test]
         async fn $name() {
-            let Some((_schema, store)) = fresh().await else {
+            let Some((_schema, store)) = fresh(None).await else {
+                return;
+            };
+            store_support::$name(store).await;
+        }
+
+        /// The same promise with the key rows sealed (SESSION_SECRET).
+        mod $name {
+            #[tokio::test]
+            async fn sealed() {
+                let secret = super::store_support::row_secret();
+                let Some((_schema, store)) = super::fresh(Some(&secret)).await else {
+                    return;
+                };
+                super::store_support::$name(store).await;
+            }
+        }
+    };
+}
+
+/// A promise about sealing itself (it opens with and without the secret).
+macro_rules! sealing {
+    ($name:ident) => {
+        #[tokio::test]
+        async fn $name() {
+            let Some((_schema, store)) = fresh(None).await else {
                 return;
             };
             store_support::$name(store).await;
@@ -116,7 +141,7 @@ promise!(the_client_version_is_one_for_the_database);
 /// of the database): the pool reconnects and the next write lands.
 #[tokio::test]
 async fn dropped_connections_are_replaced() {
-    let Some((schema, mut store)) = fresh().await else {
+    let Some((schema, mut store)) = fresh(None).await else {
         return;
     };
     use blacksky_io::store::Store;
@@ -160,3 +185,7 @@ async fn dropped_connections_are_replaced() {
     assert!(back.same_as(&session));
 }
 promise!(the_alert_outbox_keeps_alerts_until_delivered);
+sealing!(sealed_rows_hold_no_plain_key_bytes);
+sealing!(a_sealed_store_refuses_another_secret_and_none);
+sealing!(a_clear_store_is_sealed_on_the_first_start_with_a_secret);
+sealing!(a_swapped_row_is_refused);

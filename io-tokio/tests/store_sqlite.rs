@@ -3,12 +3,12 @@
 
 mod store_support;
 
-use blacksky_io::store::SqliteStore;
+use blacksky_io::store::{RowSecret, SqliteStore};
 use tempfile::TempDir;
 
-async fn fresh() -> (TempDir, SqliteStore) {
+async fn fresh(secret: Option<&RowSecret>) -> (TempDir, SqliteStore) {
     let dir = tempfile::tempdir().expect("temp dir");
-    let store = SqliteStore::open(&dir.path().join("data/blacksky.db"), "s")
+    let store = SqliteStore::open_sealed(&dir.path().join("data/blacksky.db"), "s", secret)
         .await
         .expect("open");
     (dir, store)
@@ -18,7 +18,28 @@ macro_rules! promise {
     ($name:ident) => {
         #[tokio::test]
         async fn $name() {
-            let (_dir, store) = fresh().await;
+            let (_dir, store) = fresh(None).await;
+            store_support::$name(store).await;
+        }
+
+        /// The same promise with the key rows sealed (SESSION_SECRET).
+        mod $name {
+            #[tokio::test]
+            async fn sealed() {
+                let secret = super::store_support::row_secret();
+                let (_dir, store) = super::fresh(Some(&secret)).await;
+                super::store_support::$name(store).await;
+            }
+        }
+    };
+}
+
+/// A promise about sealing itself (it opens with and without the secret).
+macro_rules! sealing {
+    ($name:ident) => {
+        #[tokio::test]
+        async fn $name() {
+            let (_dir, store) = fresh(None).await;
             store_support::$name(store).await;
         }
     };
@@ -61,3 +82,40 @@ async fn reopening_runs_no_migration_twice_and_keeps_the_data() {
     assert!(back.same_as(&session));
 }
 promise!(the_alert_outbox_keeps_alerts_until_delivered);
+sealing!(sealed_rows_hold_no_plain_key_bytes);
+sealing!(a_sealed_store_refuses_another_secret_and_none);
+sealing!(a_clear_store_is_sealed_on_the_first_start_with_a_secret);
+sealing!(a_swapped_row_is_refused);
+
+/// On disk, not only in the rows: after a clear store is sealed, no file
+/// of the database (main file, write-ahead log) holds a plain key value
+/// (secure_delete overwrites the replaced values, the log is truncated).
+#[tokio::test]
+async fn the_database_files_hold_no_plain_key_bytes_once_sealed() {
+    use blacksky_io::store::Store;
+    let dir = tempfile::tempdir().expect("temp dir");
+    let path = dir.path().join("blacksky.db");
+    let mut store = SqliteStore::open(&path, "s").await.expect("open");
+    let session = blacksky_core::session::testing::sample_session(8, 20, 10, 200);
+    store.replace_session(&session).await.expect("write clear");
+    let plain = store_support::plain_key_values(&session);
+    let on_disk = || -> Vec<Vec<u8>> {
+        std::fs::read_dir(dir.path())
+            .expect("list")
+            .map(|entry| std::fs::read(entry.expect("entry").path()).expect("read"))
+            .collect()
+    };
+    assert!(
+        store_support::plain_hits(&on_disk(), &plain) > 0,
+        "the clear store's files hold its keys"
+    );
+    let secret = store_support::row_secret();
+    let mut sealed = store.resealed(Some(&secret)).await.expect("seal");
+    assert_eq!(
+        store_support::plain_hits(&on_disk(), &plain),
+        0,
+        "a plain key value is left on disk"
+    );
+    let back = sealed.load_session().await.expect("read").expect("present");
+    assert!(back.same_as(&session));
+}

@@ -13,7 +13,7 @@
 use std::time::Duration;
 
 use blacksky_core::session::Write;
-use blacksky_io::store::{MemoryStore, Store};
+use blacksky_io::store::Store;
 use blacksky_sim::chaos::world::{DEFAULT_SEED, SESSION};
 use blacksky_sim::chaos::{World, WorldConfig, seed_from_env};
 use futures_util::FutureExt;
@@ -77,7 +77,7 @@ fn signal_state_lost(seed: u64) -> Vec<String> {
     world.run_for(Duration::from_secs(5));
     world.send_messages("4915550005555", 2);
     world.run_for(Duration::from_secs(10));
-    let mut store = MemoryStore::new(world.db.clone(), SESSION);
+    let mut store = world.db.store(SESSION);
     let session = store
         .load_session()
         .now_or_never()

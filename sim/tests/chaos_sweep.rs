@@ -8,6 +8,9 @@
 //! and handled (every 1:1 text's pong read once by its
 //! contact's phone and the outbox empty), and no invariant broke (see `blacksky_sim::chaos::invariants`).
 //!
+//! Every 4th seed (`SIM_SQLITE_EVERY`) runs the store on a real SQLite
+//! file behind the simulated database host instead of the memory store.
+//!
 //! `SIM_SEEDS=<n>` sets how many seeds (200 by default in release, the CI
 //! figure; 20 in a debug build);
 //! `SIM_SEED_BASE=<n>` where they start. A failure prints the seed and

@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use blacksky_sim::chaos::plan::{Fault, Plan, Runner, SWEEP_FAULTS, SWEEP_WINDOW};
 use blacksky_sim::chaos::world::DEFAULT_SEED;
-use blacksky_sim::chaos::{SeedGuard, World, WorldConfig, seed_from_env};
+use blacksky_sim::chaos::{SeedGuard, SimStore, World, WorldConfig, seed_from_env};
 
 /// One scripted run; returns its trace as text.
 fn run(seed: u64) -> Vec<String> {
@@ -66,8 +66,13 @@ fn the_same_seed_gives_the_same_trace() {
 /// The trace of a sweep seed's random plan (every kind of fault the
 /// sweep draws, the `db` host and overlapping dynos included).
 fn sweep_trace(seed: u64) -> Vec<String> {
+    sweep_trace_on(seed, SimStore::Memory)
+}
+
+fn sweep_trace_on(seed: u64, store: SimStore) -> Vec<String> {
     let mut config = WorldConfig::new(seed);
     config.tick = Duration::from_millis(10);
+    config.store = store;
     let mut runner = Runner::linked(&config);
     runner.run_plan(&Plan::random(seed, SWEEP_WINDOW, SWEEP_FAULTS * 2));
     runner
@@ -107,6 +112,28 @@ fn the_same_sweep_seed_gives_the_same_trace() {
     let first = sweep_trace(seed);
     assert!(first.len() > 100, "seed {seed}: a short trace: {first:#?}");
     assert_same(seed, "run twice", &first, &sweep_trace(seed));
+}
+
+/// On the real SQLite store too: its calls run in real time, on a thread
+/// of their own, while the simulation waits (`blacksky_sim::chaos::rows`),
+/// and its SQL reads the simulated clock, so how fast the machine is does
+/// not show in the trace.
+#[test]
+fn the_same_sweep_seed_on_sqlite_gives_the_same_trace() {
+    let seed = seed_from_env(DEFAULT_SEED);
+    let _guard = SeedGuard {
+        seed,
+        scenario: "determinism",
+    };
+    let first = sweep_trace_on(seed, SimStore::Sqlite);
+    assert!(first.len() > 100, "seed {seed}: a short trace: {first:#?}");
+    assert!(first[0].contains("Sqlite store"), "{}", first[0]);
+    assert_same(
+        seed,
+        "run twice",
+        &first,
+        &sweep_trace_on(seed, SimStore::Sqlite),
+    );
 }
 
 /// A seed replays exactly wherever it runs: alone, or while other

@@ -14,7 +14,7 @@ use std::time::Duration;
 use blacksky_core::message::ids::reply_id;
 use blacksky_core::session::{Outbound, Replaces, Session, Write};
 use blacksky_core::time::UnixMillis;
-use blacksky_io::store::{MemoryStore, Store};
+use blacksky_io::store::{AnyStore, Store};
 use blacksky_proto::{Message as _, wa};
 use blacksky_sim::chaos::World;
 use blacksky_sim::chaos::world::{SESSION, pong_text};
@@ -28,8 +28,8 @@ const GROUP: &str = "120363000000000042";
 /// How long the answers may take once the world is calm.
 const REPLIES_BOUND: Duration = Duration::from_secs(60);
 
-fn store(world: &World) -> MemoryStore {
-    MemoryStore::new(world.db.clone(), SESSION)
+fn store(world: &World) -> AnyStore {
+    world.db.store(SESSION)
 }
 
 fn commit(world: &World, writes: &[Write]) {

@@ -9,6 +9,7 @@ mod model;
 pub mod pre_key_ids;
 pub mod replaces;
 pub mod restore;
+pub mod row_seal;
 pub mod snapshot;
 #[cfg(any(test, feature = "testing"))]
 pub mod testing;

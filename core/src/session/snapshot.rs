@@ -154,7 +154,7 @@ impl SnapshotKey {
         self.iterations
     }
 
-    fn aead(&self) -> LessSafeKey {
+    pub(crate) fn aead(&self) -> LessSafeKey {
         // 32 bytes is AES-256-GCM's key length, so this cannot fail.
         let unbound =
             UnboundKey::new(&AES_256_GCM, &self.key[..]).unwrap_or_else(|_| unreachable!());

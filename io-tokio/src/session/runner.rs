@@ -113,8 +113,8 @@ where
         };
     let outbox = store.alert_outbox();
     announce_source(&prepared);
-    let sealer = Sealer::new(
-        &config.session_id,
+    let sealer = Sealer::for_store(
+        &store,
         config.session_secret.as_ref(),
         sealer_kdf_iterations,
     );
@@ -308,6 +308,7 @@ async fn wait_for_store<O: OpenStore>(
         let mut rng = ChaCha20Rng::from_seed(prepare_seed);
         let attempt = match open_store.open(config).await {
             Ok(mut store) => {
+                backup::learn_row_key(&mut keys, &store);
                 match backup::prepare_with(
                     &mut store,
                     config.session_data.as_ref(),

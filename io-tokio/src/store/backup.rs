@@ -35,6 +35,14 @@ pub fn keyring(secret: Option<&Secret>) -> Keyring {
     Keyring::new(secret.map(|s| s.expose().as_bytes()))
 }
 
+/// Adds the key `store`'s live rows are sealed under to `keys`: snapshots
+/// sealed under it open without deriving it again.
+pub fn learn_row_key<S: Store>(keys: &mut Keyring, store: &S) {
+    if let Some(key) = store.row_key() {
+        keys.insert(SnapshotKey::clone(&key));
+    }
+}
+
 enum KeyState {
     Plain,
     Pending(JoinHandle<SnapshotKey>),
@@ -75,6 +83,19 @@ impl Sealer {
         Sealer {
             session_name: session_name.to_owned(),
             key,
+        }
+    }
+
+    /// Seals under the key `store`'s live rows are sealed under when it
+    /// has one (one derivation from the secret per process, not two),
+    /// else as [`Sealer::new`].
+    pub fn for_store<S: Store>(store: &S, secret: Option<&Secret>, kdf_iterations: u32) -> Sealer {
+        match store.row_key() {
+            Some(key) => Sealer {
+                session_name: store.session_name().to_owned(),
+                key: KeyState::Ready(SnapshotKey::clone(&key)),
+            },
+            None => Sealer::new(store.session_name(), secret, kdf_iterations),
         }
     }
 

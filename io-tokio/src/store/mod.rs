@@ -14,11 +14,14 @@
 pub mod alert_outbox;
 pub mod backup;
 mod memory;
+pub mod sealing;
 mod sql;
 
 use std::future::Future;
 use std::path::Path;
+use std::sync::Arc;
 
+use blacksky_core::session::snapshot::SnapshotKey;
 use blacksky_core::session::{
     AppVersion, Committed, Creds, InboxContent, Outbound, Session, StaleRecord, Write,
 };
@@ -29,6 +32,7 @@ use crate::host::config::Config;
 use crate::host::redact::mask_url;
 
 pub use memory::{MemoryDb, MemoryStore};
+pub use sealing::RowSecret;
 pub use sql::{PgStore, SqliteStore};
 
 /// The embedded store's file name under `DATA_DIR`.
@@ -262,6 +266,13 @@ pub trait Store: Send + 'static {
     /// The session name every row of this handle is keyed by.
     fn session_name(&self) -> &str;
 
+    /// The key the live key rows are sealed under (SESSION_SECRET), `None`
+    /// for a store that keeps them in clear: snapshots are sealed under it
+    /// too, so a process derives one key from the secret, not two.
+    fn row_key(&self) -> Option<Arc<SnapshotKey>> {
+        None
+    }
+
     /// The stored creds, `None` for a fresh store. A row that exists but
     /// cannot be read is [`StoreError::Corrupt`], never `None`: blacksky
     /// must not silently replace an identity.
@@ -428,14 +439,22 @@ pub enum AnyStore {
 }
 
 impl AnyStore {
-    /// PostgreSQL when `DATABASE_URL` is set, else SQLite in `DATA_DIR`.
+    /// PostgreSQL when `DATABASE_URL` is set, else SQLite in `DATA_DIR`;
+    /// the key rows sealed under SESSION_SECRET when it is set.
     pub async fn open(config: &Config) -> Result<AnyStore, StoreError> {
+        let secret = config.session_secret.as_ref().map(RowSecret::new);
         match &config.database_url {
             Some(url) => Ok(AnyStore::Postgres(
-                PgStore::open(url.expose(), &config.session_id, None).await?,
+                PgStore::open_sealed(url.expose(), &config.session_id, None, secret.as_ref())
+                    .await?,
             )),
             None => Ok(AnyStore::Sqlite(
-                SqliteStore::open(&config.data_dir.join(SQLITE_FILE), &config.session_id).await?,
+                SqliteStore::open_sealed(
+                    &config.data_dir.join(SQLITE_FILE),
+                    &config.session_id,
+                    secret.as_ref(),
+                )
+                .await?,
             )),
         }
     }
@@ -486,6 +505,14 @@ impl From<PgStore> for AnyStore {
 impl Store for AnyStore {
     fn alert_outbox(&self) -> Option<AnyStore> {
         Some(self.clone())
+    }
+
+    fn row_key(&self) -> Option<Arc<SnapshotKey>> {
+        match self {
+            AnyStore::Sqlite(s) => s.row_key(),
+            AnyStore::Postgres(s) => s.row_key(),
+            AnyStore::Memory(s) => s.row_key(),
+        }
     }
 
     fn session_name(&self) -> &str {

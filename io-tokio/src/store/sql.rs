@@ -11,12 +11,16 @@
 //! public CA signs, and Heroku documents `require`); a local URL without
 //! `sslmode` keeps sqlx's default (`prefer`), so a plain local server works.
 
+use std::borrow::Cow;
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 use std::str::FromStr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use blacksky_core::session::replaces::{RecordDigest, check_replaces, checked_addresses};
+use blacksky_core::session::snapshot::SnapshotKey;
 use blacksky_core::session::{
     AppVersion, AppVersionError, InboxContent, InboxEntry, Outbound, Retry,
 };
@@ -30,6 +34,7 @@ use sqlx::sqlite::{
     SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
 };
 
+use super::sealing::{self, KeyRow, RowSecret, Rows};
 use super::{
     Backlog, EffectRecord, InboxRecord, LiveCreds, OutboxRecord, PruneCount, SessionSummary,
     Standing, Store, StoreError, StoredSnapshot, wall_now,
@@ -50,6 +55,8 @@ static PG_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("../migrations/po
 pub struct SqliteStore {
     pool: SqlitePool,
     session: String,
+    rows: Rows,
+    db_clock: DbClock,
 }
 
 /// The PostgreSQL store.
@@ -57,7 +64,16 @@ pub struct SqliteStore {
 pub struct PgStore {
     pool: PgPool,
     session: String,
+    rows: Rows,
+    db_clock: DbClock,
 }
+
+/// Where the statements that read the database's clock read it: the
+/// database's own (always, in production), or a value the simulation sets
+/// (its database host's simulated clock: SQLite's would be the real one,
+/// which neither matches the simulated time nor repeats from a seed).
+#[derive(Debug, Clone, Default)]
+struct DbClock(Option<Arc<AtomicU64>>);
 
 fn db(what: &'static str) -> impl FnOnce(sqlx::Error) -> StoreError {
     move |source| StoreError::Db { what, source }
@@ -76,8 +92,19 @@ fn migrate_err(err: sqlx::migrate::MigrateError) -> StoreError {
 }
 
 impl SqliteStore {
-    /// Opens (creating if needed) the database at `path`, migrated.
+    /// Opens (creating if needed) the database at `path`, migrated, its
+    /// key rows in clear (refused if they are sealed).
     pub async fn open(path: &Path, session: &str) -> Result<SqliteStore, StoreError> {
+        SqliteStore::open_sealed(path, session, None).await
+    }
+
+    /// [`SqliteStore::open`] with the key rows sealed under `secret`
+    /// (sealing a clear store on the way, see [`super::sealing`]).
+    pub async fn open_sealed(
+        path: &Path,
+        session: &str,
+        secret: Option<&RowSecret>,
+    ) -> Result<SqliteStore, StoreError> {
         if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
             std::fs::create_dir_all(dir).map_err(|source| StoreError::Io {
                 what: format!("creating {}", dir.display()),
@@ -90,7 +117,10 @@ impl SqliteStore {
             .journal_mode(SqliteJournalMode::Wal)
             .synchronous(SqliteSynchronous::Full)
             .busy_timeout(Duration::from_millis(ACQUIRE_TIMEOUT_MS))
-            .foreign_keys(true);
+            .foreign_keys(true)
+            // What a sealed store deletes or replaces (the clear rows it
+            // sealed) is overwritten on disk, not left in free pages.
+            .pragma("secure_delete", "on");
         let pool = SqlitePoolOptions::new()
             .max_connections(SQLITE_CONNECTIONS_MAX)
             .acquire_timeout(Duration::from_millis(ACQUIRE_TIMEOUT_MS))
@@ -98,9 +128,12 @@ impl SqliteStore {
             .await
             .map_err(db("opening the SQLite database"))?;
         SQLITE_MIGRATIONS.run(&pool).await.map_err(migrate_err)?;
+        let rows = SqliteStore::settle_rows(&pool, secret).await?;
         Ok(SqliteStore {
             pool,
             session: session.to_owned(),
+            rows,
+            db_clock: DbClock::default(),
         })
     }
 
@@ -109,6 +142,8 @@ impl SqliteStore {
         SqliteStore {
             pool: self.pool.clone(),
             session: session.to_owned(),
+            rows: self.rows.clone(),
+            db_clock: self.db_clock.clone(),
         }
     }
 
@@ -145,13 +180,24 @@ pub fn pg_options(url: &str, schema: Option<&str>) -> Result<PgConnectOptions, S
 }
 
 impl PgStore {
-    /// Connects to `url` (migrating the schema), rows keyed by `session`.
-    /// `schema` puts the tables in that schema (tests); `None` uses the
-    /// URL's default.
+    /// Connects to `url` (migrating the schema), rows keyed by `session`,
+    /// key rows in clear (refused if they are sealed). `schema` puts the
+    /// tables in that schema (tests); `None` uses the URL's default.
     pub async fn open(
         url: &str,
         session: &str,
         schema: Option<&str>,
+    ) -> Result<PgStore, StoreError> {
+        PgStore::open_sealed(url, session, schema, None).await
+    }
+
+    /// [`PgStore::open`] with the key rows sealed under `secret`
+    /// (sealing a clear store on the way, see [`super::sealing`]).
+    pub async fn open_sealed(
+        url: &str,
+        session: &str,
+        schema: Option<&str>,
+        secret: Option<&RowSecret>,
     ) -> Result<PgStore, StoreError> {
         let options = pg_options(url, schema)?;
         let pool = PgPoolOptions::new()
@@ -161,9 +207,12 @@ impl PgStore {
             .await
             .map_err(db("connecting to PostgreSQL"))?;
         PG_MIGRATIONS.run(&pool).await.map_err(migrate_err)?;
+        let rows = PgStore::settle_rows(&pool, secret).await?;
         Ok(PgStore {
             pool,
             session: session.to_owned(),
+            rows,
+            db_clock: DbClock::default(),
         })
     }
 
@@ -172,6 +221,8 @@ impl PgStore {
         PgStore {
             pool: self.pool.clone(),
             session: session.to_owned(),
+            rows: self.rows.clone(),
+            db_clock: self.db_clock.clone(),
         }
     }
 
@@ -247,6 +298,8 @@ const RELEASE_CLAIMS: &str = "UPDATE inbox SET claimed_by = NULL, claim_until = 
 /// that read the database's own clock (claims and heartbeats are judged on
 /// it, never on a host's clock, which may be off).
 struct Dialect {
+    /// The expression the statements below read the clock with.
+    now: &'static str,
     /// `Store::claim_inbox` ($1 session, $2 owner, $3 lease ms, $4 limit).
     claim: &'static str,
     /// `Store::register_instance` ($1 session, $2 owner).
@@ -263,11 +316,15 @@ struct Dialect {
     /// whether an older one was seen recently (an unregistered `owner`
     /// counts every other as older).
     standing: &'static str,
+    /// Run after a clear store was sealed: the clear values leave the
+    /// write-ahead log (SQLite); nothing for PostgreSQL (VACUUM's job).
+    after_sealing: Option<&'static str>,
 }
 
 macro_rules! dialect {
-    (now: $now:literal, skip_locked: $skip_locked:literal) => {
+    (now: $now:literal, skip_locked: $skip_locked:literal, after_sealing: $after:expr) => {
         Dialect {
+            now: $now,
             claim: concat!(
                 "UPDATE inbox SET claimed_by = $2, claim_until = $3 + ",
                 $now,
@@ -318,6 +375,7 @@ macro_rules! dialect {
                 $now,
                 " - $4)"
             ),
+            after_sealing: $after,
         }
     };
 }
@@ -327,17 +385,216 @@ const _: () = assert!(super::INSTANCE_FORGET_MS == 2_592_000_000);
 
 const SQLITE: Dialect = dialect!(
     now: "CAST((julianday('now') - 2440587.5) * 86400000 AS INTEGER)",
-    skip_locked: ""
+    skip_locked: "",
+    after_sealing: Some("PRAGMA wal_checkpoint(TRUNCATE)")
 );
 /// `SKIP LOCKED` keeps two claimers apart.
 const POSTGRES: Dialect = dialect!(
     now: "(extract(epoch from clock_timestamp()) * 1000)::bigint",
-    skip_locked: " FOR UPDATE SKIP LOCKED"
+    skip_locked: " FOR UPDATE SKIP LOCKED",
+    after_sealing: None
 );
 
 macro_rules! sql_store {
     ($store:ty, $db:ty, $dialect:expr) => {
         impl $store {
+            /// The same database (same pool) opened again with `secret`:
+            /// sealed now if it is clear, refused if it is sealed under
+            /// another secret or `secret` is `None`.
+            pub async fn resealed(&self, secret: Option<&RowSecret>) -> Result<Self, StoreError> {
+                let rows = Self::settle_rows(&self.pool, secret).await?;
+                Ok(Self {
+                    pool: self.pool.clone(),
+                    session: self.session.clone(),
+                    rows,
+                    db_clock: self.db_clock.clone(),
+                })
+            }
+
+            /// How this database keeps its key rows, given the secret the
+            /// process has ([`super::sealing`]): a sealed store needs its
+            /// own secret; a clear one is sealed now when a secret is set.
+            async fn settle_rows(
+                pool: &sqlx::Pool<$db>,
+                secret: Option<&RowSecret>,
+            ) -> Result<Rows, StoreError> {
+                let what = "reading the row sealing";
+                // Twice at most: a process that loses the race to seal a
+                // clear store reads the winner's sealing.
+                for _ in 0..2 {
+                    let stored = sqlx::query(
+                        "SELECT kdf_iterations, salt, check_value FROM row_sealing WHERE id = 1",
+                    )
+                    .fetch_optional(pool)
+                    .await
+                    .map_err(db(what))?;
+                    let secret = match (stored, secret) {
+                        (None, None) => return Ok(Rows::Clear),
+                        (Some(_), None) => return Err(sealing::sealed_without_secret()),
+                        (Some(row), Some(secret)) => {
+                            let iterations: i64 = row.try_get(0).map_err(db(what))?;
+                            let salt: Vec<u8> = row.try_get(1).map_err(db(what))?;
+                            let check: Vec<u8> = row.try_get(2).map_err(db(what))?;
+                            let (salt, iterations) = sealing::stored_parameters(iterations, &salt)?;
+                            let key = secret.key(salt, iterations).await?;
+                            if !sealing::check_opens(&key, &check) {
+                                return Err(sealing::sealed_under_another_secret());
+                            }
+                            return Ok(Rows::Sealed(key));
+                        }
+                        (None, Some(secret)) => secret,
+                    };
+                    if let Some(rows) = Self::seal_clear_store(pool, secret).await? {
+                        return Ok(rows);
+                    }
+                }
+                Err(StoreError::Config(
+                    "the row sealing changed twice while this process opened the store".into(),
+                ))
+            }
+
+            /// Seals every key row of a clear store in one transaction;
+            /// `None` when another process sealed it first.
+            async fn seal_clear_store(
+                pool: &sqlx::Pool<$db>,
+                secret: &RowSecret,
+            ) -> Result<Option<Rows>, StoreError> {
+                let what = "sealing the store's key rows";
+                let salt = sealing::fresh_salt();
+                let key = secret.key(salt, secret.kdf_iterations()).await?;
+                let rows = Rows::Sealed(key.clone());
+                let mut tx = pool.begin().await.map_err(db(what))?;
+                // Taken first: the row lock (PostgreSQL) or the write lock
+                // (SQLite) keeps a second process out until this commits.
+                let claimed = sqlx::query(
+                    "INSERT INTO row_sealing (id, kdf_iterations, salt, check_value, sealed_at) \
+                     VALUES (1, $1, $2, $3, $4) ON CONFLICT (id) DO NOTHING",
+                )
+                .bind(i64::from(secret.kdf_iterations()))
+                .bind(salt.as_slice())
+                .bind(sealing::check_value(&key))
+                .bind(sql_millis(wall_now()))
+                .execute(&mut *tx)
+                .await
+                .map_err(db(what))?
+                .rows_affected();
+                if claimed == 0 {
+                    tx.rollback().await.map_err(db(what))?;
+                    return Ok(None);
+                }
+                let sealed = Self::seal_clear_rows(&mut tx, &rows).await.map_err(db(what))?;
+                tx.commit().await.map_err(db(what))?;
+                if let Some(sql) = $dialect.after_sealing {
+                    // Best effort: the rows are sealed either way.
+                    if let Err(err) = sqlx::query(sql).execute(pool).await {
+                        tracing::warn!("after sealing the key rows: {err}");
+                    }
+                }
+                tracing::info!(
+                    rows = sealed,
+                    "sealed the store's credential and key rows under SESSION_SECRET \
+                     (the first start with it)"
+                );
+                Ok(Some(rows))
+            }
+
+            /// Rewrites every key row of every session sealed; how many.
+            async fn seal_clear_rows(
+                tx: &mut sqlx::Transaction<'static, $db>,
+                rows: &Rows,
+            ) -> Result<u64, sqlx::Error> {
+                let mut count = 0u64;
+                for row in sqlx::query("SELECT session, record FROM creds").fetch_all(&mut **tx).await? {
+                    let (session, record): (String, Vec<u8>) = pair(&row)?;
+                    sqlx::query("UPDATE creds SET record = $2 WHERE session = $1")
+                        .bind(&session)
+                        .bind(rows.seal(&session, KeyRow::Creds, &record))
+                        .execute(&mut **tx)
+                        .await?;
+                    count += 1;
+                }
+                for row in sqlx::query("SELECT session, key_id, record FROM pre_keys").fetch_all(&mut **tx).await? {
+                    let (session, id): (String, i64) = pair(&row)?;
+                    let record: Vec<u8> = row.try_get(2)?;
+                    sqlx::query("UPDATE pre_keys SET record = $3 WHERE session = $1 AND key_id = $2")
+                        .bind(&session)
+                        .bind(id)
+                        .bind(rows.seal(&session, KeyRow::PreKey(id), &record))
+                        .execute(&mut **tx)
+                        .await?;
+                    count += 1;
+                }
+                for (table, column) in [("signal_sessions", "record"), ("identities", "identity_key")] {
+                    let select = format!("SELECT session, address, {column} FROM {table}");
+                    let update = format!("UPDATE {table} SET {column} = $3 WHERE session = $1 AND address = $2");
+                    for row in sqlx::query(&select).fetch_all(&mut **tx).await? {
+                        let (session, address): (String, String) = pair(&row)?;
+                        let record: Vec<u8> = row.try_get(2)?;
+                        let name = if table == "identities" {
+                            KeyRow::Identity(&address)
+                        } else {
+                            KeyRow::SignalSession(&address)
+                        };
+                        sqlx::query(&update)
+                            .bind(&session)
+                            .bind(&address)
+                            .bind(rows.seal(&session, name, &record))
+                            .execute(&mut **tx)
+                            .await?;
+                        count += 1;
+                    }
+                }
+                for row in sqlx::query("SELECT session, group_id, sender, record FROM sender_keys").fetch_all(&mut **tx).await? {
+                    let (session, group): (String, String) = pair(&row)?;
+                    let sender: String = row.try_get(2)?;
+                    let record: Vec<u8> = row.try_get(3)?;
+                    let name = KeyRow::SenderKey { group: &group, sender: &sender };
+                    sqlx::query(
+                        "UPDATE sender_keys SET record = $4 \
+                         WHERE session = $1 AND group_id = $2 AND sender = $3",
+                    )
+                    .bind(&session)
+                    .bind(&group)
+                    .bind(&sender)
+                    .bind(rows.seal(&session, name, &record))
+                    .execute(&mut **tx)
+                    .await?;
+                    count += 1;
+                }
+                for row in sqlx::query("SELECT session, key_id, record FROM app_state_keys").fetch_all(&mut **tx).await? {
+                    let (session, id): (String, Vec<u8>) = pair(&row)?;
+                    let record: Vec<u8> = row.try_get(2)?;
+                    sqlx::query("UPDATE app_state_keys SET record = $3 WHERE session = $1 AND key_id = $2")
+                        .bind(&session)
+                        .bind(&id)
+                        .bind(rows.seal(&session, KeyRow::AppStateKey(&id), &record))
+                        .execute(&mut **tx)
+                        .await?;
+                    count += 1;
+                }
+                Ok(count)
+            }
+
+            /// `sql` reading the clock the store is set to
+            /// ([`DbClock`]).
+            fn on_db_clock(&self, sql: &'static str) -> Cow<'static, str> {
+                match &self.db_clock.0 {
+                    None => Cow::Borrowed(sql),
+                    Some(now_ms) => Cow::Owned(
+                        sql.replace($dialect.now, &now_ms.load(Ordering::SeqCst).to_string()),
+                    ),
+                }
+            }
+
+            /// The statements that read the database's clock read
+            /// `now_ms` instead (the simulation's database host sets it
+            /// before each call).
+            #[cfg(feature = "testing")]
+            pub fn with_db_clock(mut self, now_ms: Arc<AtomicU64>) -> Self {
+                self.db_clock = DbClock(Some(now_ms));
+                self
+            }
+
             /// Runs a statement of the instance register ($1 session, $2 owner).
             async fn mark_instance(
                 &self,
@@ -345,7 +602,7 @@ macro_rules! sql_store {
                 owner: &str,
                 what: &'static str,
             ) -> Result<(), StoreError> {
-                sqlx::query(sql)
+                sqlx::query(&self.on_db_clock(sql))
                     .bind(&self.session)
                     .bind(owner)
                     .execute(&self.pool)
@@ -360,6 +617,7 @@ macro_rules! sql_store {
             /// turns at the pre-key counter.
             async fn locked_creds(
                 tx: &mut sqlx::Transaction<'static, $db>,
+                rows: &Rows,
                 session: &str,
             ) -> Result<Option<Creds>, sqlx::Error> {
                 Self::lock_creds_row(tx, session).await?;
@@ -370,7 +628,9 @@ macro_rules! sql_store {
                         .await?;
                 // A record that cannot be read has no counter to keep: the
                 // creds write replaces it.
-                Ok(record.and_then(|record| Creds::decode(&record).ok()))
+                Ok(record
+                    .and_then(|record| rows.open(session, KeyRow::Creds, record).ok())
+                    .and_then(|record| Creds::decode(&record).ok()))
             }
 
             /// Takes the creds row lock (PostgreSQL) or the write lock
@@ -392,6 +652,7 @@ macro_rules! sql_store {
             /// take turns from the read to the commit.
             async fn check_replaced(
                 tx: &mut sqlx::Transaction<'static, $db>,
+                rows: &Rows,
                 session: &str,
                 writes: &[Write],
             ) -> Result<(), StoreError> {
@@ -412,6 +673,9 @@ macro_rules! sql_store {
                     .await
                     .map_err(db(what))?;
                     if let Some(record) = record {
+                        // Digests of the plain record: each sealing of
+                        // one record differs (a fresh nonce).
+                        let record = rows.open(session, KeyRow::SignalSession(address), record)?;
                         stored.insert(address.to_owned(), RecordDigest::of(&record));
                     }
                 }
@@ -420,16 +684,18 @@ macro_rules! sql_store {
 
             async fn put_pre_key(
                 tx: &mut sqlx::Transaction<'static, $db>,
+                rows: &Rows,
                 session: &str,
                 key: &PreKey,
             ) -> Result<(), sqlx::Error> {
+                let id = i64::from(key.id);
                 sqlx::query(
                     "INSERT INTO pre_keys (session, key_id, record) VALUES ($1, $2, $3) \
                      ON CONFLICT (session, key_id) DO UPDATE SET record = excluded.record",
                 )
                 .bind(session)
-                .bind(i64::from(key.id))
-                .bind(key.encode())
+                .bind(id)
+                .bind(rows.seal(session, KeyRow::PreKey(id), &key.encode()))
                 .execute(&mut **tx)
                 .await?;
                 Ok(())
@@ -437,12 +703,14 @@ macro_rules! sql_store {
 
             async fn write_one(
                 tx: &mut sqlx::Transaction<'static, $db>,
+                rows: &Rows,
                 session: &str,
                 write: &Write,
             ) -> Result<Committed, sqlx::Error> {
                 match write {
                     Write::Creds(creds) => {
-                        let stored = Self::locked_creds(tx, session).await?;
+                        let stored = Self::locked_creds(tx, rows, session).await?;
+                        let record = creds_over(stored.as_ref(), creds).encode();
                         sqlx::query(
                             "INSERT INTO creds (session, record, login_confirmed, updated_at) \
                              VALUES ($1, $2, 0, $3) \
@@ -450,21 +718,21 @@ macro_rules! sql_store {
                              SET record = excluded.record, updated_at = excluded.updated_at",
                         )
                         .bind(session)
-                        .bind(creds_over(stored.as_ref(), creds).encode())
+                        .bind(rows.seal(session, KeyRow::Creds, &record))
                         .bind(sql_millis(wall_now()))
                         .execute(&mut **tx)
                         .await?;
                     }
                     Write::FreshPreKeys(keys) => {
-                        let stored = Self::locked_creds(tx, session).await?;
+                        let stored = Self::locked_creds(tx, rows, session).await?;
                         let placed = place_fresh_pre_keys(stored, keys);
                         for key in &placed.keys {
-                            Self::put_pre_key(tx, session, key).await?;
+                            Self::put_pre_key(tx, rows, session, key).await?;
                         }
                         if let Some(creds) = placed.creds {
                             sqlx::query("UPDATE creds SET record = $2 WHERE session = $1")
                                 .bind(session)
-                                .bind(creds.encode())
+                                .bind(rows.seal(session, KeyRow::Creds, &creds.encode()))
                                 .execute(&mut **tx)
                                 .await?;
                         }
@@ -476,7 +744,7 @@ macro_rules! sql_store {
                             .execute(&mut **tx)
                             .await?;
                     }
-                    Write::PreKey(key) => Self::put_pre_key(tx, session, key).await?,
+                    Write::PreKey(key) => Self::put_pre_key(tx, rows, session, key).await?,
                     Write::RemovePreKey(id) => {
                         sqlx::query("DELETE FROM pre_keys WHERE session = $1 AND key_id = $2")
                             .bind(session)
@@ -494,7 +762,7 @@ macro_rules! sql_store {
                         )
                         .bind(session)
                         .bind(address.as_str())
-                        .bind(record.as_slice())
+                        .bind(rows.seal(session, KeyRow::SignalSession(address), record))
                         .execute(&mut **tx)
                         .await?;
                     }
@@ -520,7 +788,7 @@ macro_rules! sql_store {
                         .bind(session)
                         .bind(group.as_str())
                         .bind(sender.as_str())
-                        .bind(record.as_slice())
+                        .bind(rows.seal(session, KeyRow::SenderKey { group, sender }, record))
                         .execute(&mut **tx)
                         .await?;
                     }
@@ -537,7 +805,7 @@ macro_rules! sql_store {
                         )
                         .bind(session)
                         .bind(address.as_str())
-                        .bind(key.as_slice())
+                        .bind(rows.seal(session, KeyRow::Identity(address), key))
                         .execute(&mut **tx)
                         .await?;
                     }
@@ -549,7 +817,7 @@ macro_rules! sql_store {
                         )
                         .bind(session)
                         .bind(id.as_slice())
-                        .bind(data.as_slice())
+                        .bind(rows.seal(session, KeyRow::AppStateKey(id), data))
                         .execute(&mut **tx)
                         .await?;
                     }
@@ -904,6 +1172,10 @@ macro_rules! sql_store {
                 Some(self.clone().into())
             }
 
+            fn row_key(&self) -> Option<std::sync::Arc<SnapshotKey>> {
+                self.rows.key().cloned()
+            }
+
             fn session_name(&self) -> &str {
                 &self.session
             }
@@ -918,6 +1190,7 @@ macro_rules! sql_store {
                 .map_err(db("reading the creds"))?;
                 let Some(row) = row else { return Ok(None) };
                 let record: Vec<u8> = row.try_get(0).map_err(db("reading the creds"))?;
+                let record = self.rows.open(&self.session, KeyRow::Creds, record)?;
                 let confirmed: i64 = row.try_get(1).map_err(db("reading the creds"))?;
                 Ok(Some(LiveCreds {
                     creds: decode_creds(&self.session, &record)?,
@@ -940,6 +1213,7 @@ macro_rules! sql_store {
                 for row in rows {
                     let id: i64 = row.try_get(0).map_err(db(what))?;
                     let record: Vec<u8> = row.try_get(1).map_err(db(what))?;
+                    let record = self.rows.open(&self.session, KeyRow::PreKey(id), record)?;
                     let key = PreKey::decode(&record)
                         .map_err(|err| err.to_string())
                         .map_err(corrupt(format!("pre-key {id} of session {:?}", self.session)))?;
@@ -947,19 +1221,24 @@ macro_rules! sql_store {
                 }
                 let read = |sql| self.session_rows(sql);
                 for row in read("SELECT address, record FROM signal_sessions WHERE session = $1").await? {
-                    let (address, record) = pair(&row).map_err(db(what))?;
+                    let (address, record): (String, Vec<u8>) = pair(&row).map_err(db(what))?;
+                    let record = self.rows.open(&self.session, KeyRow::SignalSession(&address), record)?;
                     session.sessions.insert(address, record);
                 }
                 for row in read("SELECT group_id, sender, record FROM sender_keys WHERE session = $1").await? {
-                    let name = pair(&row).map_err(db(what))?;
-                    session.sender_keys.insert(name, row.try_get(2).map_err(db(what))?);
+                    let (group, sender): (String, String) = pair(&row).map_err(db(what))?;
+                    let row_name = KeyRow::SenderKey { group: &group, sender: &sender };
+                    let record = self.rows.open(&self.session, row_name, row.try_get(2).map_err(db(what))?)?;
+                    session.sender_keys.insert((group, sender), record);
                 }
                 for row in read("SELECT address, identity_key FROM identities WHERE session = $1").await? {
-                    let (address, key) = pair(&row).map_err(db(what))?;
+                    let (address, key): (String, Vec<u8>) = pair(&row).map_err(db(what))?;
+                    let key = self.rows.open(&self.session, KeyRow::Identity(&address), key)?;
                     session.identities.insert(address, key);
                 }
                 for row in read("SELECT key_id, record FROM app_state_keys WHERE session = $1").await? {
-                    let (id, data) = pair(&row).map_err(db(what))?;
+                    let (id, data): (Vec<u8>, Vec<u8>) = pair(&row).map_err(db(what))?;
+                    let data = self.rows.open(&self.session, KeyRow::AppStateKey(&id), data)?;
                     session.app_state_keys.insert(id, data);
                 }
                 for row in read("SELECT pn, lid FROM lid_mappings WHERE session = $1").await? {
@@ -985,7 +1264,7 @@ macro_rules! sql_store {
             async fn commit(&mut self, writes: &[Write]) -> Result<Committed, StoreError> {
                 let what = "committing writes";
                 let mut tx = self.pool.begin().await.map_err(db(what))?;
-                Self::check_replaced(&mut tx, &self.session, writes).await?;
+                Self::check_replaced(&mut tx, &self.rows, &self.session, writes).await?;
                 let mut committed = Committed::default();
                 for write in writes {
                     if committed.claim_lost && write.rides_on_handled() {
@@ -993,7 +1272,7 @@ macro_rules! sql_store {
                         // settings and effects are theirs to store.
                         continue;
                     }
-                    let said = Self::write_one(&mut tx, &self.session, write)
+                    let said = Self::write_one(&mut tx, &self.rows, &self.session, write)
                         .await
                         .map_err(db(what))?;
                     committed = committed.and(said);
@@ -1009,7 +1288,7 @@ macro_rules! sql_store {
                     .await
                     .map_err(db(what))?;
                 for write in session.to_writes() {
-                    Self::write_one(&mut tx, &self.session, &write)
+                    Self::write_one(&mut tx, &self.rows, &self.session, &write)
                         .await
                         .map_err(db(what))?;
                 }
@@ -1083,7 +1362,7 @@ macro_rules! sql_store {
                 limit: u32,
             ) -> Result<Vec<InboxRecord>, StoreError> {
                 let what = "claiming inbox entries";
-                let rows = sqlx::query($dialect.claim)
+                let rows = sqlx::query(&self.on_db_clock($dialect.claim))
                     .bind(&self.session)
                     .bind(owner)
                     .bind(i64::try_from(lease_ms).unwrap_or(i64::MAX))
@@ -1127,7 +1406,7 @@ macro_rules! sql_store {
                 recent_ms: u64,
             ) -> Result<Standing, StoreError> {
                 let what = "reading the instance register";
-                let row = sqlx::query($dialect.standing)
+                let row = sqlx::query(&self.on_db_clock($dialect.standing))
                     .bind(&self.session)
                     .bind(owner)
                     .bind(i64::try_from(alive_ms).unwrap_or(i64::MAX))
@@ -1405,6 +1684,22 @@ mod tests {
         let explicit =
             pg_options("postgres://u:p@db.example/db?sslmode=verify-full", None).expect("valid");
         assert!(matches!(explicit.get_ssl_mode(), PgSslMode::VerifyFull));
+    }
+
+    #[test]
+    fn every_clock_statement_reads_the_clock_the_store_is_set_to() {
+        for dialect in [&SQLITE, &POSTGRES] {
+            for sql in [
+                dialect.claim,
+                dialect.register,
+                dialect.heartbeat,
+                dialect.retire,
+                dialect.prune,
+                dialect.standing,
+            ] {
+                assert!(sql.contains(dialect.now), "{sql}");
+            }
+        }
     }
 
     #[test]

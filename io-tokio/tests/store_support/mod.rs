@@ -20,7 +20,9 @@ use blacksky_io::host::config::Secret;
 use blacksky_io::session::worker::{InboxHandler, silent_bot};
 use blacksky_io::session::worker::{StoreHealth, StoreWorker, WorkerConfig};
 use blacksky_io::store::backup::{self, PrepareError, Sealer, Source};
-use blacksky_io::store::{InboxRecord, PgStore, PruneCount, SqliteStore, Standing, Store};
+use blacksky_io::store::{
+    InboxRecord, PgStore, PruneCount, RowSecret, SqliteStore, Standing, Store, StoreError,
+};
 use rand_chacha::ChaCha20Rng;
 use rand_core::SeedableRng;
 
@@ -30,6 +32,13 @@ pub trait Db: Store + Clone {
     /// The single integer a `SELECT COUNT(*) …` answers.
     fn count(&self, sql: &str) -> impl Future<Output = Result<i64, String>>;
     fn with_session(&self, session: &str) -> Self;
+    /// The same database opened again with `secret` (same pool).
+    fn resealed(
+        &self,
+        secret: Option<&RowSecret>,
+    ) -> impl Future<Output = Result<Self, StoreError>>;
+    /// The one blob column every row `sql` selects holds.
+    fn blobs(&self, sql: &str) -> impl Future<Output = Result<Vec<Vec<u8>>, String>>;
 }
 
 impl Db for SqliteStore {
@@ -50,6 +59,17 @@ impl Db for SqliteStore {
 
     fn with_session(&self, session: &str) -> Self {
         SqliteStore::with_session(self, session)
+    }
+
+    async fn resealed(&self, secret: Option<&RowSecret>) -> Result<Self, StoreError> {
+        SqliteStore::resealed(self, secret).await
+    }
+
+    async fn blobs(&self, sql: &str) -> Result<Vec<Vec<u8>>, String> {
+        sqlx::query_scalar(sql)
+            .fetch_all(self.pool())
+            .await
+            .map_err(|e| e.to_string())
     }
 }
 
@@ -72,11 +92,27 @@ impl Db for PgStore {
     fn with_session(&self, session: &str) -> Self {
         PgStore::with_session(self, session)
     }
+
+    async fn resealed(&self, secret: Option<&RowSecret>) -> Result<Self, StoreError> {
+        PgStore::resealed(self, secret).await
+    }
+
+    async fn blobs(&self, sql: &str) -> Result<Vec<Vec<u8>>, String> {
+        sqlx::query_scalar(sql)
+            .fetch_all(self.pool())
+            .await
+            .map_err(|e| e.to_string())
+    }
 }
 
 /// Fast key derivation for tests (the iteration count travels in the
 /// snapshot header, so opening works the same).
 pub const TEST_KDF_ITERATIONS: u32 = 1_000;
+
+/// The secret the sealed runs of the promises seal the key rows with.
+pub fn row_secret() -> RowSecret {
+    RowSecret::with_kdf_iterations(b"row secret, not a real one", TEST_KDF_ITERATIONS)
+}
 
 /// The client's cap on store ops in flight, as a link is told it.
 pub const IN_FLIGHT_MAX: usize = 1_024;
@@ -1358,4 +1394,209 @@ where
     // Another session of the database sees none of it.
     let mut other = store.with_session("other");
     assert!(other.alerts().await.expect("other").is_empty());
+}
+
+/// The plain values of `session`'s key rows long enough to be told apart
+/// from chance (16 bytes or more), and the private keys in its creds.
+pub fn plain_key_values(session: &Session) -> Vec<Vec<u8>> {
+    let creds = &session.creds;
+    let mut plain = vec![
+        creds.encode(),
+        creds.noise_key.private_bytes().to_vec(),
+        creds.identity_key.private_bytes().to_vec(),
+        creds.adv_secret.to_vec(),
+    ];
+    plain.extend(
+        session
+            .pre_keys
+            .values()
+            .map(|k| k.key_pair.private_bytes().to_vec()),
+    );
+    plain.extend(session.sessions.values().cloned());
+    plain.extend(session.sender_keys.values().cloned());
+    plain.extend(session.identities.values().cloned());
+    plain.extend(session.app_state_keys.values().cloned());
+    plain.retain(|v| v.len() >= 16);
+    plain
+}
+
+/// Every value of the sealed columns of the key tables, as stored.
+pub async fn stored_key_values<S: Db>(store: &S) -> Vec<Vec<u8>> {
+    let mut out = Vec::new();
+    for sql in [
+        "SELECT record FROM creds",
+        "SELECT record FROM pre_keys",
+        "SELECT record FROM signal_sessions",
+        "SELECT record FROM sender_keys",
+        "SELECT identity_key FROM identities",
+        "SELECT record FROM app_state_keys",
+    ] {
+        out.extend(store.blobs(sql).await.expect(sql));
+    }
+    out
+}
+
+fn holds(haystack: &[u8], needle: &[u8]) -> bool {
+    haystack.windows(needle.len()).any(|w| w == needle)
+}
+
+/// How many stored values hold one of `plain` (a 16-byte window of it).
+pub fn plain_hits(stored: &[Vec<u8>], plain: &[Vec<u8>]) -> usize {
+    stored
+        .iter()
+        .filter(|s| plain.iter().any(|p| holds(s, &p[..16])))
+        .count()
+}
+
+/// A session with a sender key and a record long enough to be found.
+fn sealable_session() -> Session {
+    let mut session = sample_session(5, 4, 3, 80);
+    session.apply(&Write::SenderKey {
+        group: "120363000000000001@g.us".into(),
+        sender: "15550002222.0:1".into(),
+        record: vec![0x5a; 40],
+    });
+    session
+}
+
+/// With a secret, no stored key row holds its plain value, and the
+/// session reads back whole.
+pub async fn sealed_rows_hold_no_plain_key_bytes<S: Db>(store: S) {
+    let mut store = store.resealed(Some(&row_secret())).await.expect("seal");
+    let session = sealable_session();
+    store.replace_session(&session).await.expect("write");
+    let plain = plain_key_values(&session);
+    let stored = stored_key_values(&store).await;
+    assert_eq!(
+        stored.len(),
+        1 + 4 + 3 + 2 + 1 + 1,
+        "every key row is there"
+    );
+    // (The clear store's test shows the same check finds clear rows.)
+    assert_eq!(
+        plain_hits(&stored, &plain),
+        0,
+        "a sealed row holds plain key bytes"
+    );
+    let back = store.load_session().await.expect("read").expect("present");
+    assert!(back.same_as(&session));
+}
+
+/// A store sealed under one secret refuses another secret and none, naming
+/// SESSION_SECRET and never printing it.
+pub async fn a_sealed_store_refuses_another_secret_and_none<S: Db>(store: S) {
+    let mut sealed = store.resealed(Some(&row_secret())).await.expect("seal");
+    sealed
+        .replace_session(&sample_session(2, 2, 1, 40))
+        .await
+        .expect("write");
+    let other = RowSecret::with_kdf_iterations(b"hunter2 other secret", TEST_KDF_ITERATIONS);
+    for (secret, says) in [
+        (Some(&other), "another SESSION_SECRET"),
+        (None, "is not set"),
+    ] {
+        let Err(err) = store.resealed(secret).await else {
+            panic!("a sealed store opened under a wrong secret or none");
+        };
+        let text = err.to_string();
+        assert!(
+            text.contains("SESSION_SECRET") && text.contains(says),
+            "{text}"
+        );
+        assert!(
+            !text.contains("hunter2") && !text.contains("row secret"),
+            "{text}"
+        );
+        assert!(
+            err.is_permanent(),
+            "a start fails at once, no retry loop: {text}"
+        );
+    }
+    // The right secret still opens it, nothing re-linked.
+    let mut again = store.resealed(Some(&row_secret())).await.expect("reopen");
+    assert!(again.load_session().await.expect("read").is_some());
+}
+
+/// A store written without the secret is sealed, whole, on the first open
+/// with it, and reads back the same.
+pub async fn a_clear_store_is_sealed_on_the_first_start_with_a_secret<S: Db>(mut store: S) {
+    let session = sealable_session();
+    store.replace_session(&session).await.expect("write clear");
+    let mut other = store.with_session("second");
+    let second = sample_session(6, 2, 2, 60);
+    other.replace_session(&second).await.expect("write clear");
+    let plain: Vec<Vec<u8>> = plain_key_values(&session)
+        .into_iter()
+        .chain(plain_key_values(&second))
+        .collect();
+    let before = stored_key_values(&store).await;
+    assert!(
+        plain_hits(&before, &plain) > 10,
+        "clear rows hold their values"
+    );
+
+    let mut sealed = store.resealed(Some(&row_secret())).await.expect("seal");
+    let after = stored_key_values(&store).await;
+    assert_eq!(after.len(), before.len(), "every row stays");
+    assert_eq!(plain_hits(&after, &plain), 0, "every row is sealed");
+    let back = sealed.load_session().await.expect("read").expect("present");
+    assert!(back.same_as(&session));
+    let back = sealed
+        .with_session("second")
+        .load_session()
+        .await
+        .expect("read");
+    assert!(back.expect("present").same_as(&second));
+    // Sealed once: the next open with the secret finds it sealed.
+    let mut again = store.resealed(Some(&row_secret())).await.expect("reopen");
+    assert!(
+        again
+            .load_session()
+            .await
+            .expect("read")
+            .expect("present")
+            .same_as(&session)
+    );
+    assert!(
+        store.resealed(None).await.is_err(),
+        "now it needs the secret"
+    );
+}
+
+/// A sealed value copied onto another row does not open there: the read
+/// is refused naming the kind of row, never its JID.
+pub async fn a_swapped_row_is_refused<S: Db>(store: S) {
+    let mut sealed = store.resealed(Some(&row_secret())).await.expect("seal");
+    let session = sample_session(3, 2, 2, 64);
+    sealed.replace_session(&session).await.expect("write");
+    store
+        .exec(
+            "UPDATE signal_sessions SET record = \
+             (SELECT record FROM signal_sessions WHERE address = '15550000000.0:1') \
+             WHERE address = '15550000001.0:1'",
+        )
+        .await
+        .expect("swap");
+    let err = sealed.load_session().await.expect_err("refused");
+    let text = err.to_string();
+    assert!(
+        text.contains("Signal session") && text.contains("moved"),
+        "{text}"
+    );
+    assert!(!text.contains("1555000"), "no JID in the error: {text}");
+    assert!(matches!(err, StoreError::Corrupt { .. }), "{err:?}");
+    // The same for the creds of one session copied to another.
+    let mut twin = sealed.with_session("twin");
+    twin.replace_session(&sample_session(4, 1, 1, 32))
+        .await
+        .expect("write");
+    store
+        .exec("UPDATE creds SET record = (SELECT record FROM creds WHERE session = 's') WHERE session = 'twin'")
+        .await
+        .expect("swap creds");
+    let err = twin.load_creds().await.expect_err("refused");
+    assert!(
+        err.to_string().contains("creds of session \"twin\""),
+        "{err}"
+    );
 }

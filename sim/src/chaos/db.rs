@@ -1,8 +1,8 @@
 //! Host `db`: the bot's database over the simulated network.
 //!
-//! The rows live in a [`MemoryDb`] outside every host closure, so they
-//! survive the `db` host's crash the way a disk survives a database
-//! server's. What does not survive is work in flight: the host takes a
+//! The rows live outside every host closure ([`Rows`]: the memory store,
+//! or a SQLite file for some seeds), so they survive the `db` host's crash
+//! the way a disk survives a database server's. What does not survive is work in flight: the host takes a
 //! request off the wire, waits its commit latency, and only then applies
 //! it. A crash in that window loses the write, the bot sees its call fail
 //! (or time out) and must retry — the "committed or not?" ambiguity real
@@ -22,11 +22,14 @@ use std::time::Duration;
 
 use blacksky_core::session::{AppVersion, Committed, Outbound, Session, Write};
 use blacksky_core::time::UnixMillis;
+use blacksky_io::host::clock::Clock;
 use blacksky_io::store::{
-    Backlog, EffectRecord, InboxRecord, LiveCreds, MemoryDb, MemoryStore, OutboxRecord, PruneCount,
+    AnyStore, Backlog, EffectRecord, InboxRecord, LiveCreds, OutboxRecord, PruneCount,
     SessionSummary, Standing, Store, StoreError, StoredSnapshot,
 };
-use futures_util::FutureExt;
+
+use super::clock::SimClock;
+use super::rows::Rows;
 
 use super::sockets::{HostSockets, SimStream};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -138,16 +141,18 @@ impl DbLink {
 /// A [`Store`] whose every call is a round trip to the `db` host.
 #[derive(Debug)]
 pub struct NetStore {
-    rows: MemoryStore,
+    rows: Rows,
+    session: String,
     link: DbLink,
     connection: Option<SimStream>,
 }
 
 impl NetStore {
     #[must_use]
-    pub fn new(db: Arc<MemoryDb>, session: &str, link: DbLink) -> NetStore {
+    pub fn new(rows: Rows, session: &str, link: DbLink) -> NetStore {
         NetStore {
-            rows: MemoryStore::new(db, session),
+            rows,
+            session: session.to_owned(),
             link,
             connection: None,
         }
@@ -155,13 +160,25 @@ impl NetStore {
 
     /// Runs `operation` on the `db` host; any network fault or timeout is
     /// a failed call (which may or may not have committed).
-    async fn call<T: Send + 'static>(
+    async fn call<T, F>(
         &mut self,
-        operation: impl FnOnce(MemoryStore) -> Result<T, StoreError> + Send + 'static,
-    ) -> Result<T, StoreError> {
+        operation: impl FnOnce(AnyStore) -> F + Send + 'static,
+    ) -> Result<T, StoreError>
+    where
+        T: Send + 'static,
+        F: Future<Output = Result<T, StoreError>> + Send + 'static,
+    {
         let id = self.link.next_id.fetch_add(1, Ordering::SeqCst);
         let rows = self.rows.clone();
-        lock(&self.link.mailbox).insert(id, Box::new(move || Box::new(operation(rows)) as Outcome));
+        let store = rows.store(&self.session);
+        lock(&self.link.mailbox).insert(
+            id,
+            Box::new(move || {
+                // The database's clock: the `db` host's simulated one.
+                let now = SimClock::new().wall();
+                Box::new(rows.execute(now, operation(store))) as Outcome
+            }),
+        );
         let answered = tokio::time::timeout(CALL_TIMEOUT, self.round_trip(id)).await;
         let failure = match answered {
             Ok(Ok(())) => None,
@@ -208,34 +225,30 @@ impl NetStore {
     }
 }
 
-/// Runs a [`MemoryStore`] call, whose future is always ready at once.
-fn ready<T>(future: impl Future<Output = Result<T, StoreError>>) -> Result<T, StoreError> {
-    future
-        .now_or_never()
-        .unwrap_or_else(|| Err(StoreError::Config("the memory store blocked".into())))
-}
-
 impl Store for NetStore {
     fn session_name(&self) -> &str {
-        self.rows.session_name()
+        &self.session
     }
 
     async fn load_creds(&mut self) -> Result<Option<LiveCreds>, StoreError> {
-        self.call(|mut rows| ready(rows.load_creds())).await
+        self.call(|mut rows| async move { rows.load_creds().await })
+            .await
     }
 
     async fn load_session(&mut self) -> Result<Option<Session>, StoreError> {
-        self.call(|mut rows| ready(rows.load_session())).await
+        self.call(|mut rows| async move { rows.load_session().await })
+            .await
     }
 
     async fn commit(&mut self, writes: &[Write]) -> Result<Committed, StoreError> {
         let writes = writes.to_vec();
-        self.call(move |mut rows| ready(rows.commit(&writes))).await
+        self.call(move |mut rows| async move { rows.commit(&writes).await })
+            .await
     }
 
     async fn replace_session(&mut self, session: &Session) -> Result<(), StoreError> {
         let session = session.clone();
-        self.call(move |mut rows| ready(rows.replace_session(&session)))
+        self.call(move |mut rows| async move { rows.replace_session(&session).await })
             .await
     }
 
@@ -246,12 +259,13 @@ impl Store for NetStore {
         keep: u32,
     ) -> Result<u64, StoreError> {
         let bytes = bytes.to_vec();
-        self.call(move |mut rows| ready(rows.put_snapshot(created_at, &bytes, keep)))
+        self.call(move |mut rows| async move { rows.put_snapshot(created_at, &bytes, keep).await })
             .await
     }
 
     async fn snapshots(&mut self) -> Result<Vec<StoredSnapshot>, StoreError> {
-        self.call(|mut rows| ready(rows.snapshots())).await
+        self.call(|mut rows| async move { rows.snapshots().await })
+            .await
     }
 
     async fn claim_inbox(
@@ -261,25 +275,25 @@ impl Store for NetStore {
         limit: u32,
     ) -> Result<Vec<InboxRecord>, StoreError> {
         let owner = owner.to_owned();
-        self.call(move |mut rows| ready(rows.claim_inbox(&owner, lease_ms, limit)))
+        self.call(move |mut rows| async move { rows.claim_inbox(&owner, lease_ms, limit).await })
             .await
     }
 
     async fn register_instance(&mut self, owner: &str) -> Result<(), StoreError> {
         let owner = owner.to_owned();
-        self.call(move |mut rows| ready(rows.register_instance(&owner)))
+        self.call(move |mut rows| async move { rows.register_instance(&owner).await })
             .await
     }
 
     async fn heartbeat_instance(&mut self, owner: &str) -> Result<(), StoreError> {
         let owner = owner.to_owned();
-        self.call(move |mut rows| ready(rows.heartbeat_instance(&owner)))
+        self.call(move |mut rows| async move { rows.heartbeat_instance(&owner).await })
             .await
     }
 
     async fn retire_instance(&mut self, owner: &str) -> Result<(), StoreError> {
         let owner = owner.to_owned();
-        self.call(move |mut rows| ready(rows.retire_instance(&owner)))
+        self.call(move |mut rows| async move { rows.retire_instance(&owner).await })
             .await
     }
 
@@ -290,12 +304,15 @@ impl Store for NetStore {
         recent_ms: u64,
     ) -> Result<Standing, StoreError> {
         let owner = owner.to_owned();
-        self.call(move |mut rows| ready(rows.instance_standing(&owner, alive_ms, recent_ms)))
-            .await
+        self.call(move |mut rows| async move {
+            rows.instance_standing(&owner, alive_ms, recent_ms).await
+        })
+        .await
     }
 
     async fn bot_settings(&mut self) -> Result<Option<String>, StoreError> {
-        self.call(|mut rows| ready(rows.bot_settings())).await
+        self.call(|mut rows| async move { rows.bot_settings().await })
+            .await
     }
 
     async fn client_version(&mut self) -> Result<Option<AppVersion>, StoreError> {
@@ -312,47 +329,51 @@ impl Store for NetStore {
     }
 
     async fn known_groups(&mut self, limit: u32) -> Result<Vec<String>, StoreError> {
-        self.call(move |mut rows| ready(rows.known_groups(limit)))
+        self.call(move |mut rows| async move { rows.known_groups(limit).await })
             .await
     }
 
     async fn pending_effects(&mut self, limit: u32) -> Result<Vec<EffectRecord>, StoreError> {
-        self.call(move |mut rows| ready(rows.pending_effects(limit)))
+        self.call(move |mut rows| async move { rows.pending_effects(limit).await })
             .await
     }
 
     async fn unhandled_inbox(&mut self, limit: u32) -> Result<Vec<InboxRecord>, StoreError> {
-        self.call(move |mut rows| ready(rows.unhandled_inbox(limit)))
+        self.call(move |mut rows| async move { rows.unhandled_inbox(limit).await })
             .await
     }
 
     async fn inbox(&mut self) -> Result<Vec<InboxRecord>, StoreError> {
-        self.call(|mut rows| ready(rows.inbox())).await
+        self.call(|mut rows| async move { rows.inbox().await })
+            .await
     }
 
     async fn outbox(&mut self) -> Result<Vec<OutboxRecord>, StoreError> {
-        self.call(|mut rows| ready(rows.outbox())).await
+        self.call(|mut rows| async move { rows.outbox().await })
+            .await
     }
 
     async fn outbox_backlog(&mut self) -> Result<Backlog, StoreError> {
-        self.call(|mut rows| ready(rows.outbox_backlog())).await
+        self.call(|mut rows| async move { rows.outbox_backlog().await })
+            .await
     }
 
     async fn unsent_outbound(&mut self, limit: u32) -> Result<Vec<Outbound>, StoreError> {
-        self.call(move |mut rows| ready(rows.unsent_outbound(limit)))
+        self.call(move |mut rows| async move { rows.unsent_outbound(limit).await })
             .await
     }
 
     async fn prune(&mut self, before: UnixMillis, rows_max: u32) -> Result<PruneCount, StoreError> {
-        self.call(move |mut rows| ready(rows.prune(before, rows_max)))
+        self.call(move |mut rows| async move { rows.prune(before, rows_max).await })
             .await
     }
 
     async fn wipe(&mut self) -> Result<(), StoreError> {
-        self.call(|mut rows| ready(rows.wipe())).await
+        self.call(|mut rows| async move { rows.wipe().await }).await
     }
 
     async fn sessions(&mut self) -> Result<Vec<SessionSummary>, StoreError> {
-        self.call(|mut rows| ready(rows.sessions())).await
+        self.call(|mut rows| async move { rows.sessions().await })
+            .await
     }
 }

@@ -7,6 +7,7 @@
 //! - [`dial`]: [`TurmoilDialer`], the WebSocket over turmoil's TCP.
 //! - [`invariants`]: the promises every run is held to.
 //! - [`plan`]: random chaos from a seed, and the checks after it.
+//! - [`rows`]: where the `db` host keeps its rows (memory or SQLite).
 //! - [`sockets`]: the hosts' TCP streams, closed in a fixed order on a
 //!   crash (so a seed replays exactly in any process).
 //! - [`world`]: [`World`], the hosts built from a seed, and invariants.
@@ -16,9 +17,10 @@ pub mod db;
 pub mod dial;
 pub mod invariants;
 pub mod plan;
+pub mod rows;
 pub mod sockets;
 pub mod world;
 
 pub use clock::{SIM_EPOCH, SimClock};
 pub use dial::TurmoilDialer;
-pub use world::{SeedGuard, World, WorldConfig, seed_from_env};
+pub use world::{SeedGuard, SimStore, World, WorldConfig, seed_from_env};

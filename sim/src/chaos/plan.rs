@@ -9,7 +9,9 @@ use std::time::Duration;
 use rand_chacha::ChaCha8Rng;
 use rand_core::{RngCore, SeedableRng};
 
-use super::world::{CALM_RSS_BYTES, CHAOS_GROUPS, MEMORY_LIMIT_MB, World, WorldConfig};
+use super::world::{
+    CALM_RSS_BYTES, CHAOS_GROUPS, MEMORY_LIMIT_MB, SimStore, World, WorldConfig,
+};
 
 /// One fault. Those with a duration undo themselves when it ends.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -550,6 +552,25 @@ pub const SWEEP_FAULTS: usize = 10;
 /// within 40 s, with room to spare.
 pub const SWEEP_ONLINE_BOUND: Duration = Duration::from_secs(120);
 
+/// Every this many seeds (those divisible by it), the `db` host keeps its
+/// rows in a real SQLite file instead of the memory store;
+/// `SIM_SQLITE_EVERY` changes it (1: every seed, 0: none).
+pub const SWEEP_SQLITE_EVERY: u64 = 4;
+
+/// The store a sweep seed runs on.
+#[must_use]
+pub fn sweep_store(seed: u64) -> SimStore {
+    let every = std::env::var("SIM_SQLITE_EVERY")
+        .ok()
+        .and_then(|v| v.trim().parse().ok())
+        .unwrap_or(SWEEP_SQLITE_EVERY);
+    if every > 0 && seed % every == 0 {
+        SimStore::Sqlite
+    } else {
+        SimStore::Memory
+    }
+}
+
 /// One seed of the sweep: `Ok(time to online after the chaos)` or the
 /// failure report with the chaos trace.
 pub fn sweep_seed(seed: u64) -> Result<Duration, String> {
@@ -560,6 +581,7 @@ pub fn sweep_seed(seed: u64) -> Result<Duration, String> {
 pub fn sweep_seed_traced(seed: u64) -> (Result<Duration, String>, Vec<String>) {
     let mut config = WorldConfig::new(seed);
     config.tick = Duration::from_millis(10);
+    config.store = sweep_store(seed);
     let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
         let mut runner = Runner::linked(&config);
         runner.run_plan(&Plan::random(seed, SWEEP_WINDOW, SWEEP_FAULTS));
@@ -571,14 +593,16 @@ pub fn sweep_seed_traced(seed: u64) -> (Result<Duration, String>, Vec<String>) {
         Ok((Ok(online), _, trace)) => (Ok(online), trace),
         Ok((Err(broken), chaos, trace)) => (
             Err(format!(
-                "seed {seed}: {broken}\n  chaos:\n    {}",
+                "seed {seed} ({:?} store): {broken}\n  chaos:\n    {}",
+                config.store,
                 chaos.join("\n    ")
             )),
             trace,
         ),
         Err(panic) => (
             Err(format!(
-                "seed {seed}: panicked: {}",
+                "seed {seed} ({:?} store): panicked: {}",
+                config.store,
                 panic
                     .downcast_ref::<String>()
                     .cloned()

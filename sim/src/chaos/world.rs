@@ -32,15 +32,15 @@ use blacksky_io::session::settings::worker_config;
 use blacksky_io::session::setup::{RunHooks, RunSetup};
 use blacksky_io::session::supervise::Finished;
 use blacksky_io::session::worker::{InboxHandler, StoreHealth};
-use blacksky_io::store::{InboxRecord, MemoryDb, MemoryStore, Store, StoreError};
+use blacksky_io::store::{AnyStore, InboxRecord, MemoryDb, Store, StoreError};
 use blacksky_proto::{Message as _, wa};
-use futures_util::FutureExt;
 use tokio::sync::watch;
 
 use super::clock::{SIM_EPOCH, SimClock};
 use super::db::{DB_HOST, DbLink, NetStore};
 use super::dial::{OpenSockets, TurmoilDialer};
 use super::invariants::{BackoffWatch, SessionWatch, TakeoverWatch, Violations};
+use super::rows::{Rows, SqliteRows};
 use super::sockets::HostSockets;
 use crate::net::{Peers, ServerShell};
 use crate::server::{FakeServer, ReceiptKind, ServerConfig, ServerEvent, ServerState, Target};
@@ -206,7 +206,7 @@ struct RecordingHandler {
     handled: Arc<Mutex<Vec<String>>>,
     /// Answer 1:1 texts with pongs (see [`World::answer_texts`]).
     answering: Arc<AtomicBool>,
-    db: Arc<MemoryDb>,
+    db: Rows,
     violations: Violations,
     trace: Trace,
     host: String,
@@ -288,7 +288,7 @@ struct BotHandles {
 struct Bot {
     handles: BotHandles,
     config: Config,
-    db: Arc<MemoryDb>,
+    db: Rows,
     link: DbLink,
     clock: SimClock,
     rss: Arc<AtomicU64>,
@@ -394,6 +394,17 @@ pub struct WorldConfig {
     /// `RESTART_AT` / `RESTART_SPREAD_MINUTES` of every bot (the keeper's
     /// own daily cycle; off by default).
     pub daily_restart: Option<blacksky_core::keeper::DailyRestart>,
+    /// Where the `db` host keeps its rows.
+    pub store: SimStore,
+}
+
+/// The store behind the simulated database host.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SimStore {
+    /// The memory store (fast; most seeds).
+    Memory,
+    /// The real SQLite store, a file per world (the SQL itself under chaos).
+    Sqlite,
 }
 
 impl WorldConfig {
@@ -407,6 +418,7 @@ impl WorldConfig {
             db_latency_ms: 2,
             broken_ack_before_store: false,
             daily_restart: None,
+            store: SimStore::Memory,
         }
     }
 }
@@ -421,7 +433,7 @@ pub struct World {
     /// The bots' clock (its wall clock can be made to jump).
     pub clock: SimClock,
     pub server: ServerShell,
-    pub db: Arc<MemoryDb>,
+    pub db: Rows,
     pub db_link: DbLink,
     pub trace: Trace,
     pub violations: Violations,
@@ -458,7 +470,7 @@ impl std::fmt::Debug for World {
 fn observe_server(
     trace: Trace,
     violations: Violations,
-    db: Arc<MemoryDb>,
+    db: Rows,
     open: OpenSockets,
     takeovers: TakeoverWatch,
 ) -> impl Fn(&ServerEvent, &Peers) + Send + Sync + 'static {
@@ -550,9 +562,21 @@ impl World {
             .epoch(SystemTime::UNIX_EPOCH + Duration::from_millis(SIM_EPOCH.0))
             .build();
 
-        let db = MemoryDb::new();
-        // The database's clock is its own: a bot's clock jump does not move it.
-        db.set_clock(SharedClock(Arc::new(SimClock::new())));
+        trace.record(format!("db: {:?} store", config.store));
+        let db = match config.store {
+            SimStore::Memory => {
+                let db = MemoryDb::new();
+                // The database's clock is its own: a bot's clock jump does
+                // not move it.
+                db.set_clock(SharedClock(Arc::new(SimClock::new())));
+                Rows::Memory(db)
+            }
+            // Its clock is the `db` host's, set per call (see `rows`).
+            SimStore::Sqlite => match SqliteRows::open(SESSION) {
+                Ok(rows) => Rows::Sqlite(rows),
+                Err(err) => panic!("seed {seed}: the SQLite store did not open: {err}"),
+            },
+        };
         let open = OpenSockets::default();
         let mut server = FakeServer::new(ServerConfig::new(SIM_EPOCH), seed);
         for id in CHAOS_GROUPS {
@@ -1225,20 +1249,18 @@ impl World {
 
     /// Reads the durable rows, around an injected outage (this is the
     /// harness looking, not the bot).
-    fn read_rows<T>(&self, read: impl FnOnce(&mut MemoryStore) -> T) -> T {
-        let mut store = MemoryStore::new(self.db.clone(), SESSION);
-        let failing = self.db.is_failing();
-        self.db.set_failing(false);
-        let result = read(&mut store);
-        self.db.set_failing(failing);
-        result
+    fn read_rows<T: Send + 'static, F>(&self, read: impl FnOnce(AnyStore) -> F) -> T
+    where
+        F: Future<Output = T> + Send + 'static,
+    {
+        self.db.read(SESSION, read)
     }
 
     /// The durable creds, if any.
     #[must_use]
     pub fn stored_creds(&self) -> Option<Creds> {
-        self.read_rows(|store| store.load_creds().now_or_never())
-            .and_then(Result::ok)
+        self.read_rows(|mut store| async move { store.load_creds().await })
+            .ok()
             .flatten()
             .map(|live| live.creds)
     }
@@ -1246,28 +1268,22 @@ impl World {
     /// The durable inbox, oldest first.
     #[must_use]
     pub fn stored_inbox(&self) -> Vec<InboxRecord> {
-        match self.read_rows(|store| store.inbox().now_or_never()) {
-            Some(Ok(inbox)) => inbox,
-            other => panic!(
-                "seed {}: the memory store did not answer: {other:?}",
-                self.seed
-            ),
+        match self.read_rows(|mut store| async move { store.inbox().await }) {
+            Ok(inbox) => inbox,
+            other => panic!("seed {}: the store did not answer: {other:?}", self.seed),
         }
     }
 
     /// The unsent outbox rows, as `(message id, inbox id it answers)`.
     #[must_use]
     pub fn unsent_outbox(&self) -> Vec<(String, String)> {
-        match self.read_rows(|store| store.outbox().now_or_never()) {
-            Some(Ok(outbox)) => outbox
+        match self.read_rows(|mut store| async move { store.outbox().await }) {
+            Ok(outbox) => outbox
                 .into_iter()
                 .filter(|row| row.sent_at.is_none())
                 .map(|row| (row.id, row.inbox_id))
                 .collect(),
-            other => panic!(
-                "seed {}: the memory store did not answer: {other:?}",
-                self.seed
-            ),
+            other => panic!("seed {}: the store did not answer: {other:?}", self.seed),
         }
     }
 

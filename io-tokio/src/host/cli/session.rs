@@ -14,6 +14,7 @@ use crate::host::config::Config;
 use crate::host::redact::mask_jid;
 use crate::store::backup::{self, PrepareError, Sealer};
 use crate::store::{AnyStore, Store};
+use blacksky_core::session::snapshot::KDF_ITERATIONS_DEFAULT;
 
 pub const USAGE: &str = "usage: blacksky session <command>
   export [--compact]            print the session as one string for SESSION_DATA
@@ -93,6 +94,7 @@ async fn run(config: &Config, args: &[String]) -> i32 {
         return 1;
     };
     let mut keys = backup::keyring(config.session_secret.as_ref());
+    backup::learn_row_key(&mut keys, &store);
     match command {
         "export" => export(config, &mut store, &mut keys, has_flag(rest, "--compact")).await,
         "import" => import(&mut store, &mut keys, rest).await,
@@ -109,7 +111,11 @@ async fn export(
     compact: bool,
 ) -> i32 {
     backup::announce_encryption(config.session_secret.as_ref());
-    let mut sealer = Sealer::standard(&config.session_id, config.session_secret.as_ref());
+    let mut sealer = Sealer::for_store(
+        &*store,
+        config.session_secret.as_ref(),
+        KDF_ITERATIONS_DEFAULT,
+    );
     match backup::export(store, keys, &mut sealer, compact).await {
         Ok(text) => {
             let mut out = std::io::stdout().lock();
