@@ -12,6 +12,7 @@ pub mod driver;
 pub mod effects;
 pub mod events;
 pub mod grace;
+pub mod media_conn;
 pub mod outbound;
 pub mod performing;
 pub mod present;

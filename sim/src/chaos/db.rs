@@ -20,7 +20,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
-use blacksky_core::session::{Committed, Outbound, Session, Write};
+use blacksky_core::session::{Committed, MediaUpload, Outbound, Session, Write};
 use blacksky_core::time::UnixMillis;
 use blacksky_io::store::{
     Backlog, EffectRecord, InboxRecord, LiveCreds, MemoryDb, MemoryStore, OutboxRecord, PruneCount,
@@ -305,6 +305,16 @@ impl Store for NetStore {
 
     async fn pending_effects(&mut self, limit: u32) -> Result<Vec<EffectRecord>, StoreError> {
         self.call(move |mut rows| ready(rows.pending_effects(limit)))
+            .await
+    }
+
+    async fn media_upload(
+        &mut self,
+        file_sha256: &[u8; 32],
+        media_type: &str,
+    ) -> Result<Option<MediaUpload>, StoreError> {
+        let (file_sha256, media_type) = (*file_sha256, media_type.to_owned());
+        self.call(move |mut rows| ready(rows.media_upload(&file_sha256, &media_type)))
             .await
     }
 
