@@ -10,6 +10,7 @@ use std::fmt;
 
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
+use blacksky_core::media::MediaType;
 use blacksky_core::message::content::{Media, MediaDescriptor, MediaKey, MediaKind};
 use serde::{Deserialize, Serialize};
 
@@ -157,17 +158,7 @@ impl ReceivedFile {
 }
 
 fn media_type_name(kind: &MediaKind) -> &'static str {
-    match kind {
-        MediaKind::Image => "image",
-        MediaKind::Video {
-            gif_playback: false,
-        } => "video",
-        MediaKind::Video { gif_playback: true } => "gif",
-        MediaKind::Audio { voice_note: false } => "audio",
-        MediaKind::Audio { voice_note: true } => "voice_note",
-        MediaKind::Document { .. } => "document",
-        MediaKind::Sticker { .. } => "sticker",
-    }
+    MediaType::of_kind(kind).name()
 }
 
 // Keys and locations stay out of logs.

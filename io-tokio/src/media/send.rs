@@ -168,7 +168,7 @@ impl<S: MediaConnSource> MediaSender<S> {
             }
         };
         let file_sha256: [u8; 32] = Sha256::digest(&file.bytes).into();
-        let type_name = type_name(file.media_type);
+        let type_name = file.media_type.name();
         let mut writes = Vec::with_capacity(3);
         let uploaded = match kept(file_sha256, type_name)
             .await
@@ -228,7 +228,7 @@ impl<S: MediaConnSource> MediaSender<S> {
             .map_err(MediaRetry)?;
         Ok(MediaUpload {
             file_sha256,
-            media_type: type_name(file.media_type).to_owned(),
+            media_type: file.media_type.name().to_owned(),
             media_key: key,
             file_enc_sha256: uploaded.encrypted.file_enc_sha256,
             file_length: uploaded.encrypted.file_length,
@@ -267,15 +267,8 @@ impl<S: MediaConnSource> MediaSender<S> {
             }
             MediaSource::Received { file } => {
                 let descriptor = file.descriptor().ok_or(Ok(Unusable::Descriptor))?;
-                let received_type = match file.media_type.as_str() {
-                    "image" => MediaType::Image,
-                    "video" => MediaType::Video,
-                    "gif" => MediaType::Gif,
-                    "audio" => MediaType::Audio,
-                    "voice_note" => MediaType::VoiceNote,
-                    "sticker" => MediaType::Sticker,
-                    _ => MediaType::Document,
-                };
+                let received_type =
+                    MediaType::from_name(&file.media_type).ok_or(Ok(Unusable::Descriptor))?;
                 let plan = DownloadPlan::from_descriptor(&descriptor, received_type)
                     .map_err(|_| Ok(Unusable::Descriptor))?;
                 let bytes = self
@@ -339,19 +332,5 @@ pub fn media_type_of(kind: &SendKind) -> MediaType {
         SendKind::Audio => MediaType::Audio,
         SendKind::VoiceNote => MediaType::VoiceNote,
         SendKind::Document { .. } => MediaType::Document,
-    }
-}
-
-/// The name a kept upload is filed under.
-fn type_name(media_type: MediaType) -> &'static str {
-    match media_type {
-        MediaType::Image => "image",
-        MediaType::Video => "video",
-        MediaType::Gif => "gif",
-        MediaType::Audio => "audio",
-        MediaType::VoiceNote => "voice_note",
-        MediaType::Document => "document",
-        MediaType::Sticker => "sticker",
-        MediaType::History => "history",
     }
 }

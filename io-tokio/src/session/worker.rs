@@ -1793,15 +1793,21 @@ impl<S: Store> Worker<S> {
             id: id.clone(),
             at: self.config.clock.wall(),
         });
-        match self.attempt_commit(&writes).await {
+        self.commit_performed(&id, &writes).await;
+    }
+
+    /// Commits what a performed effect gave (its done mark last); on a
+    /// store failure it is performed again once the store is back (and its
+    /// wait is over).
+    async fn commit_performed(&mut self, id: &str, writes: &[Write]) {
+        match self.attempt_commit(writes).await {
             Ok(_) => {
-                self.outbound.apply(&writes);
-                self.performing.finished(&id);
+                self.outbound.apply(writes);
+                self.performing.finished(id);
             }
             Err(err) => {
-                // Asked again once the store is back (and its wait is over).
                 self.mark_down(&err);
-                let _ = self.performing.failed(&id, Instant::now());
+                let _ = self.performing.failed(id, Instant::now());
             }
         }
     }
@@ -1830,16 +1836,7 @@ impl<S: Store> Worker<S> {
                 }]
             }
         };
-        match self.attempt_commit(&writes).await {
-            Ok(_) => {
-                self.outbound.apply(&writes);
-                self.performing.finished(&id);
-            }
-            Err(err) => {
-                self.mark_down(&err);
-                let _ = self.performing.failed(&id, Instant::now());
-            }
-        }
+        self.commit_performed(&id, &writes).await;
     }
 
     /// Answers a media send's question: the kept upload of a file, if the

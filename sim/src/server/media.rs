@@ -213,19 +213,6 @@ fn path_of(location: &str) -> &str {
     after_scheme.split('?').next().unwrap_or(after_scheme)
 }
 
-fn type_name(media_type: MediaType) -> &'static str {
-    match media_type {
-        MediaType::Image => "image",
-        MediaType::Video => "video",
-        MediaType::Gif => "gif",
-        MediaType::Audio => "audio",
-        MediaType::VoiceNote => "voice_note",
-        MediaType::Document => "document",
-        MediaType::Sticker => "sticker",
-        MediaType::History => "history",
-    }
-}
-
 fn is_mp4(plaintext: &[u8]) -> bool {
     plaintext.len() >= 12 && &plaintext[4..8] == b"ftyp"
 }
@@ -281,7 +268,7 @@ impl MediaHost {
                 format!(
                     "uploaded to /mms/{}, referenced by a {} message (/mms/{})",
                     blob.mms_type,
-                    type_name(media_type),
+                    media_type.name(),
                     media_type.mms_type()
                 ),
             ));
@@ -296,14 +283,11 @@ impl MediaHost {
         if let Some((what, false)) = container {
             return Err((
                 MediaCheck::Container,
-                format!(
-                    "a {} message whose file is not {what}",
-                    type_name(media_type)
-                ),
+                format!("a {} message whose file is not {what}", media_type.name()),
             ));
         }
         Ok(ReceivedMedia {
-            media_type: type_name(media_type).to_owned(),
+            media_type: media_type.name().to_owned(),
             mimetype: media.descriptor.mimetype.clone(),
             file_length: plaintext.len() as u64,
             caption_len: media.caption.as_ref().map_or(0, String::len),
