@@ -49,6 +49,7 @@ pub fn entries(actions: &[Action], answered: &Answered<'_>, now: UnixMillis) -> 
                 payload: reaction(answered, emoji, now).encode_to_vec(),
             }),
             Action::Delete { .. }
+            | Action::Media { .. }
             | Action::Group { .. }
             | Action::Owner(_)
             | Action::Broadcast { .. }
@@ -79,17 +80,7 @@ pub fn unanswered_entries(actions: &[Action]) -> Vec<OutboxEntry> {
 #[must_use]
 pub fn text(reply: &Reply, answered: Option<&Answered<'_>>, to: &Jid) -> wa::Message {
     let quoted = answered.filter(|_| reply.quote);
-    let mut mentioned: Vec<String> = reply
-        .mentions
-        .iter()
-        .map(|jid| chat_of(jid).to_string())
-        .collect();
-    for jid in mentions_in(&reply.text) {
-        let jid = jid.to_string();
-        if !mentioned.contains(&jid) {
-            mentioned.push(jid);
-        }
-    }
+    let mentioned = mentioned(reply);
     if quoted.is_none() && mentioned.is_empty() {
         return wa::Message {
             conversation: Some(reply.text.clone()),
@@ -117,6 +108,40 @@ pub fn text(reply: &Reply, answered: Option<&Answered<'_>>, to: &Jid) -> wa::Mes
         })),
         ..Default::default()
     }
+}
+
+/// Whom `reply` mentions: its own mentions, then each `@<number>` in its
+/// text, once each.
+fn mentioned(reply: &Reply) -> Vec<String> {
+    let mut mentioned: Vec<String> = reply
+        .mentions
+        .iter()
+        .map(|jid| chat_of(jid).to_string())
+        .collect();
+    for jid in mentions_in(&reply.text) {
+        let jid = jid.to_string();
+        if !mentioned.contains(&jid) {
+            mentioned.push(jid);
+        }
+    }
+    mentioned
+}
+
+/// An uploaded file as the message `kind` makes of it, `caption` under it
+/// (none when its text is empty) mentioning whom it names, as a text does.
+#[must_use]
+pub fn media(
+    kind: &blacksky_core::message::content::MediaKind,
+    descriptor: blacksky_core::message::content::MediaDescriptor,
+    caption: &Reply,
+) -> wa::Message {
+    let mentioned = mentioned(caption);
+    let context = (!mentioned.is_empty()).then(|| wa::ContextInfo {
+        mentioned_jid: mentioned,
+        ..Default::default()
+    });
+    let text = (!caption.text.is_empty()).then(|| caption.text.clone());
+    crate::media_message::media_message(kind, descriptor, text, context)
 }
 
 /// The most mentions taken from one text.

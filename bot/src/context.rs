@@ -12,6 +12,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::commands::effects::{GroupChange, OwnerControl};
 use crate::commands::settings::SettingChange;
+use crate::media_send::MediaSpec;
 
 /// A text to send, maybe quoting the message it answers and mentioning
 /// people (write `@<number>` in the text for each, as WhatsApp shows it).
@@ -87,6 +88,20 @@ pub enum Action {
     },
     /// A reaction to the message (an empty emoji takes one back).
     React { emoji: String },
+    /// A media file to `to` with `caption` (its text may be empty; its
+    /// mentions are the message's). An effect: the shell uploads the file
+    /// (or reuses an earlier upload of it), then queues the message.
+    Media {
+        #[serde(with = "crate::jid_serde")]
+        to: Jid,
+        media: Box<MediaSpec>,
+        caption: Reply,
+        /// Said in the chat instead when the source cannot be used (a
+        /// received file that does not download, is too large or is no
+        /// image a sticker can be made of).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        unusable: Option<Reply>,
+    },
     /// Delete message `id` of `author` in `chat` for everyone (as a group
     /// admin: a `protocolMessage` of type REVOKE naming its key).
     Delete {
@@ -141,6 +156,14 @@ impl fmt::Debug for Action {
                 .field("reply", reply)
                 .finish(),
             Action::React { emoji } => f.debug_struct("React").field("emoji", emoji).finish(),
+            Action::Media {
+                to, media, caption, ..
+            } => f
+                .debug_struct("Media")
+                .field("to_server", &to.server())
+                .field("media", media)
+                .field("caption", caption)
+                .finish(),
             Action::Delete { .. } => f.write_str("Delete"),
             Action::Group { change, .. } => f.debug_tuple("Group").field(change).finish(),
             Action::Owner(control) => f.debug_tuple("Owner").field(control).finish(),
@@ -220,6 +243,17 @@ impl Context {
     pub fn react(&mut self, emoji: &str) {
         self.actions.push(Action::React {
             emoji: emoji.to_owned(),
+        });
+    }
+
+    /// Sends a media file in the message's chat.
+    pub fn send_media(&mut self, media: MediaSpec, caption: impl Into<Reply>) {
+        let to = self.chat.clone();
+        self.actions.push(Action::Media {
+            to,
+            media: Box::new(media),
+            caption: caption.into(),
+            unusable: None,
         });
     }
 

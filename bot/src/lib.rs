@@ -22,6 +22,7 @@ mod context;
 mod dispatch;
 mod jid_serde;
 pub mod media_message;
+pub mod media_send;
 pub mod rate_limit;
 pub mod reactions;
 
@@ -34,6 +35,7 @@ pub use commands::Commands;
 use commands::{Account, GroupEvent, Settings};
 pub use context::{Action, Context, Reply, chat_of};
 pub use dispatch::{Bot, BotConfig, Handled};
+pub use media_send::{MediaSource, MediaSpec, ReceivedFile, SendKind};
 
 /// A bot's code: called once for each message meant for the bot (text,
 /// media, reactions, edits, deletions), in arrival order. What it asks

@@ -71,6 +71,7 @@ fn a_reply_with_mentions_skipping_unknown_fields() {
             sender: Some(ALICE.into()),
             chat: None,
             text: Some("the original".into()),
+            media: None,
         })
     );
     assert_eq!(context.mentions, [BOB, ALICE]);

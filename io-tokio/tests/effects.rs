@@ -250,3 +250,12 @@ async fn a_broadcast_queues_one_text_per_known_group_once() {
     ids.dedup();
     assert_eq!(ids.len(), unsent.len(), "every row its own id");
 }
+
+#[tokio::test]
+async fn the_memory_store_keeps_media_uploads_as_the_sql_stores_do() {
+    store_support::media_uploads_are_kept_replaced_and_bounded(MemoryStore::new(
+        MemoryDb::new(),
+        "s",
+    ))
+    .await;
+}

@@ -51,6 +51,7 @@ promise!(the_inbox_drops_duplicates_and_marks_handled_with_the_replies);
 promise!(claims_keep_two_processes_apart);
 promise!(a_claim_taken_over_keeps_a_late_handling_out);
 promise!(settings_and_effects_ride_on_the_handled_mark);
+promise!(media_uploads_are_kept_replaced_and_bounded);
 promise!(pre_key_ids_are_claimed_in_the_store);
 promise!(session_records_are_compare_and_set);
 promise!(long_gone_instances_are_forgotten);

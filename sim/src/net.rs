@@ -22,6 +22,7 @@
 //! | `POST /min-version?v=2.3000.N\|none` | logins below that app version get `<failure reason=405>` |
 //! | `GET /sw.js` | a stand-in for WhatsApp Web's service worker whose `client_revision` is the demanded build (the bot's `WA_VERSION_URL`) |
 //! | `POST /send?from=PHONE[&as=pn\|lid][&group=G][&len=N]` (body: UTF-8 text) | a contact's text, Signal-encrypted for each linked device (in group `G@g.us` if given; from the contact's LID with `as=lid`); `{"id": …}` |
+//! | `POST /send-image?from=PHONE[&caption=C]` (body: the image, JPEG, PNG or WebP) | the contact sends an image in its 1:1 chat: stored encrypted on the media host, an `imageMessage` referencing it; `{"id": …}` |
 //! | `POST /silent?conn=I&on=true\|false` | cut a connection off (or restore it) |
 //! | `POST /ignore-iqs?xmlns=X` (no xmlns: answer all) | stop answering iqs of X |
 //! | `POST /devices?phone=P&ids=3,5` | the contact's devices besides its phone (device 0) |
@@ -446,6 +447,7 @@ impl From<ControlError> for ApiError {
             | ControlError::TextTooLong { .. }
             | ControlError::BadSubject { .. }
             | ControlError::BadDescription { .. }
+            | ControlError::BadImage { .. }
             | ControlError::NoMembers => StatusCode::BAD_REQUEST,
             ControlError::UnknownRef { .. }
             | ControlError::UnknownMessage { .. }
@@ -532,6 +534,7 @@ fn control_router(fake: FakeWa) -> Router {
         .route("/min-version", post(min_version))
         .route("/sw.js", get(service_worker))
         .route("/send", post(send))
+        .route("/send-image", post(send_image))
         .route("/silent", post(silent))
         .route("/ignore-iqs", post(ignore_iqs))
         .route("/devices", post(devices))
@@ -665,6 +668,17 @@ async fn send(
         None if from_lid => s.send_text_from_lid(&from, &text),
         None => s.send_text(&from, &text),
     })?;
+    Ok(axum::Json(json!({ "id": id })))
+}
+
+async fn send_image(
+    State(fake): State<FakeWa>,
+    Query(params): Params,
+    body: axum::body::Bytes,
+) -> ApiResult {
+    let from = phone_param(&params, "from")?;
+    let caption = params.get("caption").cloned().unwrap_or_default();
+    let id = fake.with_server(|s| s.send_image(&from, &body, &caption))?;
     Ok(axum::Json(json!({ "id": id })))
 }
 

@@ -22,7 +22,8 @@ use blacksky_proto::wa;
 use blacksky_sim::net::FakeWa;
 use blacksky_sim::pipe::Pipe;
 use blacksky_sim::server::{
-    ConnId, FakeServer, MediaCheck, MediaHostError, ServerConfig, ViolationKind,
+    ConnId, FakeServer, GroupAddressing, MediaCheck, MediaHostError, NewGroup, Rank, ServerConfig,
+    ViolationKind,
 };
 
 const WALL: UnixMillis = UnixMillis::from_secs(1_750_000_000);
@@ -113,9 +114,19 @@ fn uploaded_message(
 }
 
 fn send(pipe: &mut Pipe, conn: ConnId, id: &str, message: &wa::Message) {
+    send_to(
+        pipe,
+        conn,
+        &format!("{CONTACT}@s.whatsapp.net"),
+        id,
+        message,
+    );
+}
+
+fn send_to(pipe: &mut Pipe, conn: ConnId, to: &str, id: &str, message: &wa::Message) {
     let row = Outbound {
         id: id.to_owned(),
-        to: format!("{CONTACT}@s.whatsapp.net"),
+        to: to.to_owned(),
         message: message.encode_to_vec(),
         stanza: None,
     };
@@ -280,6 +291,60 @@ fn a_gif_the_bot_sends_is_fetched_checked_and_read_as_an_mp4_by_every_device() {
         .media_check("3EB0000000000000000M01")
         .expect("checked");
     assert_eq!(check.expect("passed").media_type, "gif");
+}
+
+#[test]
+fn media_the_bot_sends_to_a_group_is_checked_for_every_member_device() {
+    const OTHER: &str = "4915100000002";
+    let (mut pipe, conn) = Pipe::online(3, WALL);
+    pipe.server
+        .set_contact_devices(CONTACT, &[0, 3])
+        .expect("devices");
+    let group = pipe
+        .server
+        .create_group(&NewGroup {
+            id: Some("120363000000000777".to_owned()),
+            subject: "media".to_owned(),
+            creator: CONTACT.to_owned(),
+            admins: Vec::new(),
+            members: vec![OTHER.to_owned()],
+            bot: Some(Rank::Member),
+            addressing: GroupAddressing::Pn,
+        })
+        .expect("made");
+    pipe.run();
+    let to = format!("{group}@g.us");
+    let clip = blacksky_bot::reactions::Reaction::find("hug")
+        .expect("hug ships")
+        .mp4
+        .to_vec();
+    let (_, gif) = uploaded_message(&mut pipe.server, MediaType::Gif, "video", &clip);
+    send_to(&mut pipe, conn, &to, "3EB0000000000000000G01", &gif);
+    assert_eq!(pipe.server.violations(), [], "nothing to object to");
+    for phone in [CONTACT, OTHER] {
+        let read = pipe.server.received_texts(phone);
+        assert!(!read.is_empty(), "{phone} read it");
+        for received in &read {
+            assert_eq!(received.group.as_deref(), Some(group.as_str()));
+            let media = received.media.as_ref().expect("checked media");
+            assert_eq!(media.media_type, "gif");
+            assert_eq!(media.file_sha256, hex::encode(sha256(&clip)));
+        }
+    }
+    assert_eq!(
+        pipe.server.received_texts(CONTACT).len(),
+        2,
+        "both of the contact's devices"
+    );
+
+    // A sticker whose file is an MP4 is caught in a group as in a chat.
+    let (_, sticker) = uploaded_message(&mut pipe.server, MediaType::Sticker, "image", &mp4(64));
+    send_to(&mut pipe, conn, &to, "3EB0000000000000000G02", &sticker);
+    assert_eq!(
+        bad_media_checks(&pipe.server, "3EB0000000000000000G02"),
+        [MediaCheck::Container],
+        "one violation, however many members read it"
+    );
 }
 
 #[test]

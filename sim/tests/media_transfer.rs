@@ -212,3 +212,84 @@ async fn a_refused_auth_asks_media_conn_again_and_failures_are_retried_within_bo
         .expect("by direct path");
     assert_eq!(back, clip);
 }
+
+/// A media effect performed: the clip uploaded, then the writes of one
+/// commit (the upload kept, the GIF message under an id derived from the
+/// effect's, the done mark); performed again with the kept upload found,
+/// no second upload and the same message id. A received image made into
+/// a sticker downloads, converts and uploads as a WebP.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_media_effect_gives_one_commit_and_reuses_its_upload() {
+    use blacksky_bot::{Jid, MediaSpec, Reply};
+    use blacksky_core::session::{MediaUpload, Write};
+    use blacksky_io::media::{Clips, MediaJob, MediaSender};
+    use blacksky_proto::Message as _;
+
+    let (fake, client, _) = setup().await;
+    let sender = MediaSender::new(client, Clips::Shipped);
+    let job = MediaJob {
+        effect_id: "MSG1:e0".into(),
+        to: Jid::new("4915112345678", "s.whatsapp.net"),
+        media: MediaSpec::reaction_clip("hug"),
+        caption: Reply::text("*Ana hugs Ben*"),
+        unusable: None,
+    };
+    let uploads = || fake.with_server(|s| s.media_stats().uploads);
+    let first = sender
+        .perform(&job, |_, _| async { None }, WALL)
+        .await
+        .expect("performed");
+    assert_eq!(uploads(), 1);
+    let [
+        Write::MediaUploaded(kept),
+        Write::Queued { outbox, .. },
+        Write::EffectDone { id, .. },
+    ] = first.as_slice()
+    else {
+        panic!("one commit's writes: {first:?}");
+    };
+    assert_eq!(id, "MSG1:e0");
+    assert_eq!(kept.media_type, "gif");
+    let message = blacksky_proto::wa::Message::decode(outbox[0].message.as_slice()).expect("proto");
+    let video = message.video_message.expect("a video");
+    assert_eq!(video.gif_playback, Some(true));
+    assert_eq!(video.caption.as_deref(), Some("*Ana hugs Ben*"));
+    // What a recipient's phone would check, as fake-wa checks it.
+    let content = blacksky_core::message::Content::from_message(&blacksky_proto::wa::Message {
+        video_message: Some(video),
+        ..Default::default()
+    });
+    let blacksky_core::message::Kind::Media(media) = content.kind else {
+        panic!("media");
+    };
+    let plan = DownloadPlan::from_descriptor(&media.descriptor, MediaType::Gif).expect("complete");
+    let back = sender
+        .client()
+        .download_to_vec(&plan, 1 << 20)
+        .await
+        .expect("verified");
+    assert_eq!(back, Reaction::find("hug").expect("hug").mp4);
+
+    // Again, the kept upload found: no upload, the same message id.
+    let kept: MediaUpload = kept.clone();
+    let again = sender
+        .perform(
+            &job,
+            |sha, media_type| {
+                let kept = kept.clone();
+                async move { (sha == kept.file_sha256 && media_type == "gif").then_some(kept) }
+            },
+            UnixMillis(WALL.as_millis() + 60_000),
+        )
+        .await
+        .expect("performed");
+    assert_eq!(uploads(), 1, "no second upload");
+    let [
+        Write::Queued { outbox: again, .. },
+        Write::EffectDone { .. },
+    ] = again.as_slice()
+    else {
+        panic!("no upload kept twice: {again:?}");
+    };
+    assert_eq!(again[0].id, outbox[0].id);
+}

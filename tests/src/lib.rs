@@ -325,6 +325,8 @@ pub fn start_blacksky(wa: &FakeWa, data_dir: &Path, extra_env: &[(&str, &str)]) 
         .env("PATH", std::env::var_os("PATH").unwrap_or_default())
         .env("WA_WS_URL", &wa.ws_url)
         .env("WA_ROOT_PUBKEY", &wa.root_pubkey)
+        // Media goes to fake-wa's media host, as the socket goes to fake-wa.
+        .env("WA_MEDIA_URL", &wa.media_url)
         .env("DATA_DIR", data_dir.join("data"))
         .env("RUST_LOG", "info")
         // Any free port: tests run bots side by side.

@@ -355,6 +355,7 @@ mod tests {
                 sender: Some(author.into()),
                 chat: None,
                 text: Some("the quoted text".into()),
+                media: None,
             }),
             mentions: mentions.iter().map(|m| (*m).to_owned()).collect(),
             forwarded: false,

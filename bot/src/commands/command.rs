@@ -47,6 +47,8 @@ use crate::Context;
 pub enum Category {
     General,
     Info,
+    /// Reaction GIFs and stickers.
+    Fun,
     Group,
     Owner,
     /// A plugin's own section, titled by the text `title_key`.
@@ -62,6 +64,7 @@ impl Category {
         match self {
             Category::General => "category.general",
             Category::Info => "category.info",
+            Category::Fun => "category.fun",
             Category::Group => "category.group",
             Category::Owner => "category.owner",
             Category::Custom { title_key } => title_key,
@@ -74,9 +77,10 @@ impl Category {
         match self {
             Category::General => 0,
             Category::Info => 1,
-            Category::Group => 2,
-            Category::Owner => 3,
-            Category::Custom { .. } => 4,
+            Category::Fun => 2,
+            Category::Group => 3,
+            Category::Owner => 4,
+            Category::Custom { .. } => 5,
         }
     }
 }

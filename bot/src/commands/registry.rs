@@ -437,9 +437,11 @@ impl Commands {
         ctx: &mut Context,
     ) {
         let prefix = prefix.to_string();
-        let usage = self
-            .catalog
-            .render(language, spec.usage, &[("prefix", &prefix)]);
+        let usage = self.catalog.render(
+            language,
+            spec.usage,
+            &[("prefix", &prefix), ("command", spec.name)],
+        );
         let usage_line = self.catalog.render(language, "usage", &[("usage", &usage)]);
         let max = args::TEXT_MAX_CHARS.to_string();
         let problem = match err {

@@ -60,6 +60,27 @@ impl MediaType {
         }
     }
 
+    /// Its name in records and JSON (`gif`, `voice_note`, …).
+    #[must_use]
+    pub fn name(self) -> &'static str {
+        match self {
+            MediaType::Image => "image",
+            MediaType::Video => "video",
+            MediaType::Gif => "gif",
+            MediaType::Audio => "audio",
+            MediaType::VoiceNote => "voice_note",
+            MediaType::Document => "document",
+            MediaType::Sticker => "sticker",
+            MediaType::History => "history",
+        }
+    }
+
+    /// The type [`MediaType::name`] names.
+    #[must_use]
+    pub fn from_name(name: &str) -> Option<MediaType> {
+        MediaType::ALL.into_iter().find(|t| t.name() == name)
+    }
+
     /// The type of a received message's media.
     #[must_use]
     pub fn of_kind(kind: &MediaKind) -> MediaType {
@@ -88,6 +109,9 @@ mod tests {
         assert_eq!(MediaType::Gif.hkdf_info(), "WhatsApp Video Keys");
         assert_eq!(MediaType::Gif.mms_type(), "video");
         assert_eq!(MediaType::VoiceNote.hkdf_info(), "WhatsApp Audio Keys");
+        for media_type in MediaType::ALL {
+            assert_eq!(MediaType::from_name(media_type.name()), Some(media_type));
+        }
     }
 
     #[test]

@@ -81,6 +81,9 @@ pub struct Quoted {
     pub chat: Option<String>,
     /// Its text or caption, when it had one.
     pub text: Option<String>,
+    /// Its media, when it carried a file (`.sticker` in reply to an image
+    /// downloads it from here).
+    pub media: Option<Box<Media>>,
 }
 
 #[derive(Clone, PartialEq, Eq)]
@@ -497,15 +500,17 @@ fn context(info: Option<&wa::ContextInfo>) -> Context {
     let Some(info) = info else {
         return Context::default();
     };
+    let quoted = info.quoted_message.as_deref().map(Content::from_message);
     Context {
         quoted: info.stanza_id.as_ref().map(|id| Quoted {
             id: id.clone(),
             sender: info.participant.clone(),
             chat: info.remote_jid.clone(),
-            text: info
-                .quoted_message
-                .as_deref()
-                .and_then(|quoted| Content::from_message(quoted).text().map(str::to_owned)),
+            text: quoted.as_ref().and_then(|q| q.text().map(str::to_owned)),
+            media: quoted.and_then(|q| match q.kind {
+                Kind::Media(media) => Some(Box::new(media)),
+                _ => None,
+            }),
         }),
         mentions: info.mentioned_jid.clone(),
         forwarded: info.is_forwarded.unwrap_or(false),
@@ -664,6 +669,7 @@ impl fmt::Debug for Quoted {
         f.debug_struct("Quoted")
             .field("id", &self.id)
             .field("text_len", &self.text.as_ref().map(String::len))
+            .field("media", &self.media)
             .finish_non_exhaustive()
     }
 }

@@ -5,6 +5,7 @@
 //! that decides what a start resumes from.
 
 mod creds;
+mod media_upload;
 mod model;
 pub mod pre_key_ids;
 pub mod replaces;
@@ -20,6 +21,7 @@ pub use creds::{
     AppVersion, AppVersionError, Creds, CredsError, Me, PreKey, PreviousSignedPreKey, SignedPreKey,
     SignedPreKeyStatus,
 };
+pub use media_upload::{MEDIA_UPLOAD_REUSE_MS, MEDIA_UPLOADS_MAX, MediaUpload};
 pub use model::{
     Committed, InboxContent, InboxEntry, Outbound, OutboxEntry, PlacedPreKeys, RecordError, Retry,
     RetryKey, SenderKeyName, Session, StoreFault, Write, creds_over, place_fresh_pre_keys,

@@ -334,6 +334,11 @@ pub enum Write {
         id: String,
         at: UnixMillis,
     },
+    /// A file the media host took: sent again from here, not uploaded
+    /// again, while it may be reused (replaces an earlier one of the same
+    /// file and type; the store keeps at most
+    /// [`super::MEDIA_UPLOADS_MAX`]).
+    MediaUploaded(super::MediaUpload),
 }
 
 impl std::fmt::Debug for Write {
@@ -384,6 +389,7 @@ impl std::fmt::Debug for Write {
             Write::BotSettings { json } => write!(f, "BotSettings({} bytes)", json.len()),
             Write::Effect { id, json, .. } => write!(f, "Effect({id}, {} bytes)", json.len()),
             Write::EffectDone { id, .. } => write!(f, "EffectDone({id})"),
+            Write::MediaUploaded(upload) => f.debug_tuple("MediaUploaded").field(upload).finish(),
         }
     }
 }
@@ -593,7 +599,8 @@ impl Session {
             | Write::OutboundSent { .. }
             | Write::BotSettings { .. }
             | Write::Effect { .. }
-            | Write::EffectDone { .. } => {}
+            | Write::EffectDone { .. }
+            | Write::MediaUploaded(_) => {}
         }
         Committed::default()
     }

@@ -19,6 +19,7 @@ use blacksky_core::session::AppVersion;
 
 use crate::alerts::AlertFormat;
 use crate::host::redact::{mask_phone, mask_url, mask_webhook_url};
+use crate::media::{CdnTemplate, MediaBaseUrl};
 
 /// WhatsApp's WebSocket endpoint.
 pub const WHATSAPP_WS_URL: &str = "wss://web.whatsapp.com/ws/chat";
@@ -241,8 +242,16 @@ pub struct Config {
     /// `OWNER_NUMBER`: the owners' phones (digits), a comma list; the
     /// first one is the one `ALERT_OWNER` writes to.
     pub owner_numbers: Vec<PhoneNumber>,
-    /// `USE_CDN_MEDIA`: fetch media through WhatsApp's CDN hosts.
-    pub use_cdn_media: bool,
+    // --- media ---
+    /// `USE_CDN_MEDIA` with `REACTION_CDN_URL`: where reaction clips come
+    /// from.
+    pub reaction_clips: ReactionClips,
+    /// `MEDIA_CACHE_MB`: the disk cache of clips fetched from the CDN
+    /// (in `DATA_DIR/media-cache`), in megabytes.
+    pub media_cache_mb: u64,
+    /// `WA_MEDIA_URL`: uploads and downloads go to this base instead of
+    /// the hosts `media_conn` names (a local fake-wa in tests).
+    pub media_url: Option<MediaBaseUrl>,
     // --- the operator's console ---
     /// `ALERT_WEBHOOK_URL`: where alerts are POSTed. A secret: incoming
     /// webhooks carry their token in the path.
@@ -274,6 +283,16 @@ pub struct Config {
     pub prefixes: Prefixes,
     /// `LANGUAGE`: the bot's language (a `.lang` stored later wins).
     pub language: Language,
+}
+
+/// Where reaction clips come from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ReactionClips {
+    /// The clips built into the binary (`USE_CDN_MEDIA=false`).
+    Shipped,
+    /// `USE_CDN_MEDIA=true`: from `REACTION_CDN_URL` first (cached on
+    /// disk), the shipped clip whenever the CDN fails.
+    CdnFirst(CdnTemplate),
 }
 
 /// Where the auto-reply rules come from.
@@ -519,6 +538,15 @@ impl Config {
             (0, SPREAD_MINUTES_MAX),
             "minutes from 0 to 180",
         )?;
+        let reaction_clips = read_reaction_clips(&r)?;
+        let media_url = match r.raw(&["WA_MEDIA_URL"]) {
+            None => None,
+            Some((var, raw)) => Some(MediaBaseUrl::parse(&raw).map_err(|err| ConfigError {
+                var,
+                problem: err.problem.to_owned(),
+                expected: "http(s)://host[:port][/prefix], e.g. http://127.0.0.1:8789",
+            })?),
+        };
         let public_host = heroku || cloud_mode || production || heroku_app_url.is_some();
         let code_display = match r.bool(&["PRINT_QR"], !public_host)? {
             true => CodeDisplay::Terminal,
@@ -613,7 +641,14 @@ impl Config {
             json_logs: production || heroku || cloud_mode,
             log_filter,
             owner_numbers,
-            use_cdn_media: r.bool(&["USE_CDN_MEDIA"], false)?,
+            reaction_clips,
+            media_cache_mb: r.number(
+                &["MEDIA_CACHE_MB"],
+                MEDIA_CACHE_MB_DEFAULT,
+                (1, 4096),
+                "megabytes from 1 to 4096",
+            )?,
+            media_url,
             alert_webhook_url,
             alert_format,
             alert_offline_min: r.number(
@@ -756,7 +791,25 @@ impl Config {
                         .join(",")
                 },
             ),
-            ("USE_CDN_MEDIA", self.use_cdn_media.to_string()),
+            (
+                "USE_CDN_MEDIA",
+                matches!(self.reaction_clips, ReactionClips::CdnFirst(_)).to_string(),
+            ),
+            (
+                "REACTION_CDN_URL",
+                match &self.reaction_clips {
+                    ReactionClips::Shipped => "<unset> (the shipped clips)".to_owned(),
+                    ReactionClips::CdnFirst(template) => mask_url(template.as_str()),
+                },
+            ),
+            ("MEDIA_CACHE_MB", self.media_cache_mb.to_string()),
+            (
+                "WA_MEDIA_URL",
+                self.media_url.as_ref().map_or_else(
+                    || "<unset> (the hosts media_conn names)".to_owned(),
+                    |url| mask_url(url.as_str()),
+                ),
+            ),
             (
                 "ALERT_WEBHOOK_URL",
                 self.alert_webhook_url.as_ref().map_or_else(
@@ -795,6 +848,31 @@ impl Config {
             ("PREFIX", self.prefixes.as_str().to_owned()),
             ("LANGUAGE", self.language.code().to_owned()),
         ]
+    }
+}
+
+/// `MEDIA_CACHE_MB` when unset.
+pub const MEDIA_CACHE_MB_DEFAULT: u64 = 32;
+
+/// `USE_CDN_MEDIA` and `REACTION_CDN_URL`: the CDN is used only when both
+/// say so; `true` without a template is a mistake, said at start.
+fn read_reaction_clips<E: EnvSource>(r: &Reader<'_, E>) -> Result<ReactionClips, ConfigError> {
+    let template = match r.raw(&["REACTION_CDN_URL"]) {
+        None => None,
+        Some((var, raw)) => Some(CdnTemplate::parse(&raw).map_err(|err| ConfigError {
+            var,
+            problem: err.problem.to_owned(),
+            expected: "an http(s) URL with {name}, e.g. https://cdn.example/reactions/{name}.mp4",
+        })?),
+    };
+    match (r.bool(&["USE_CDN_MEDIA"], false)?, template) {
+        (false, _) => Ok(ReactionClips::Shipped),
+        (true, Some(template)) => Ok(ReactionClips::CdnFirst(template)),
+        (true, None) => Err(ConfigError {
+            var: "USE_CDN_MEDIA",
+            problem: "is true but REACTION_CDN_URL is not set".to_owned(),
+            expected: "REACTION_CDN_URL set too (a URL template with {name}), or false",
+        }),
     }
 }
 
@@ -945,6 +1023,41 @@ mod tests {
     }
 
     #[test]
+    fn the_media_settings_are_read() {
+        let defaults = Config::from_env(&env(&[])).expect("valid");
+        assert_eq!(defaults.reaction_clips, ReactionClips::Shipped);
+        assert_eq!(defaults.media_cache_mb, MEDIA_CACHE_MB_DEFAULT);
+        assert_eq!(defaults.media_url, None);
+        // A template alone changes nothing: USE_CDN_MEDIA turns it on.
+        let template_only = Config::from_env(&env(&[(
+            "REACTION_CDN_URL",
+            "https://cdn.example/r/{name}.mp4",
+        )]))
+        .expect("valid");
+        assert_eq!(template_only.reaction_clips, ReactionClips::Shipped);
+        let config = Config::from_env(&env(&[
+            ("USE_CDN_MEDIA", "true"),
+            ("REACTION_CDN_URL", "https://cdn.example/r/{name}.mp4"),
+            ("MEDIA_CACHE_MB", "8"),
+            ("WA_MEDIA_URL", "http://127.0.0.1:8789/"),
+        ]))
+        .expect("valid");
+        let ReactionClips::CdnFirst(template) = &config.reaction_clips else {
+            panic!("the CDN is on");
+        };
+        assert_eq!(template.url_for("hug"), "https://cdn.example/r/hug.mp4");
+        assert_eq!(config.media_cache_mb, 8);
+        assert_eq!(
+            config.media_url.as_ref().map(MediaBaseUrl::as_str),
+            Some("http://127.0.0.1:8789")
+        );
+        let described: HashMap<_, _> = config.describe().into_iter().collect();
+        assert_eq!(described["USE_CDN_MEDIA"], "true");
+        assert_eq!(described["MEDIA_CACHE_MB"], "8");
+        assert!(described["REACTION_CDN_URL"].contains("cdn.example"));
+    }
+
+    #[test]
     fn each_bad_variable_is_named() {
         for (var, value) in [
             ("WA_WS_URL", "http://example.com"),
@@ -982,6 +1095,13 @@ mod tests {
             ("RESTART_AT", "4"),
             ("RESTART_AT", "04:5"),
             ("RESTART_SPREAD_MINUTES", "181"),
+            ("USE_CDN_MEDIA", "maybe"),
+            ("USE_CDN_MEDIA", "true"),
+            ("REACTION_CDN_URL", "cdn.example/{name}.mp4"),
+            ("REACTION_CDN_URL", "https://cdn.example/hug.mp4"),
+            ("MEDIA_CACHE_MB", "0"),
+            ("WA_MEDIA_URL", "ws://127.0.0.1:1"),
+            ("WA_MEDIA_URL", "https://user:pw@media.example"),
         ] {
             let err = Config::from_env(&env(&[(var, value)])).expect_err(var);
             assert_eq!(err.var, var);

@@ -122,6 +122,7 @@ where
         }
     }
     init_logging(&config);
+    report_clips();
     let _ = rustls::crypto::ring::default_provider().install_default();
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
@@ -168,6 +169,19 @@ where
         }
     });
     std::process::exit(code);
+}
+
+/// Checks the shipped reaction clips at start: a broken one is said by
+/// name now, not when someone asks for its reaction.
+fn report_clips() {
+    match blacksky_bot::reactions::check_clips() {
+        Ok(count) => tracing::info!(clips = count, "reaction clips checked"),
+        Err(broken) => {
+            for clip in broken {
+                tracing::error!("{clip}");
+            }
+        }
+    }
 }
 
 /// The rules `source` names: none when the default file does not exist.

@@ -21,7 +21,9 @@ mod config;
 mod download;
 mod error;
 pub mod reaction_cdn;
+pub mod send;
 mod source;
+pub mod sticker;
 mod upload;
 
 use std::future::Future;
@@ -37,6 +39,7 @@ use hyper_util::client::legacy::connect::HttpConnector;
 pub use config::{MediaBaseUrl, MediaBaseUrlError, MediaTransferConfig};
 pub use error::MediaTransferError;
 pub use reaction_cdn::{CdnTemplate, CdnTemplateError, ClipOrigin, ReactionCdn, ReactionCdnConfig};
+pub use send::{ClipSettings, Clips, MediaJob, MediaRetry, MediaSender, MediaSettings};
 pub use source::MediaSource;
 pub use upload::Uploaded;
 

@@ -50,6 +50,11 @@ impl CdnTemplate {
     }
 
     #[must_use]
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    #[must_use]
     pub fn url_for(&self, name: &str) -> String {
         self.0.replace("{name}", name)
     }

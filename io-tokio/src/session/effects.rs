@@ -18,9 +18,12 @@
 //!   worker's loop ([`crate::session::performing`]); once answered, marked
 //!   done with their answer (the invite link, or the refusal worded by the
 //!   handler) queued in the same transaction.
+//! - `Media`: the file uploaded off the worker's loop (`media_conn` asked
+//!   of the session), then the message queued in the transaction that
+//!   marks it done, with the upload kept for the next send of that file.
 
 use blacksky_bot::commands::{GroupChange, OwnerControl, Toggle};
-use blacksky_bot::{Action, Jid, Reply, chat_of, compose};
+use blacksky_bot::{Action, Jid, MediaSpec, Reply, chat_of, compose};
 use blacksky_core::client::ask::{Answer, Request};
 use blacksky_core::client::groups::admin::{
     AdminAction, AdminAnswer, ParticipantChange, PersonOutcome, Refusal,
@@ -46,6 +49,15 @@ pub enum Plan {
     /// Ask the server for each of `requests` in order (off the worker's
     /// loop), then mark it done with what `then` says of the answers.
     Ask { requests: Vec<Request>, then: Then },
+    /// Upload the file (or send an earlier upload of it again), off the
+    /// worker's loop, then queue the media message to `to` while marking
+    /// it done.
+    Media {
+        to: Jid,
+        media: Box<MediaSpec>,
+        caption: Reply,
+        unusable: Option<Reply>,
+    },
     /// The stored JSON does not read (a newer or broken row): marked done
     /// so it is not read at every start, and logged.
     Unreadable { why: String },
@@ -82,6 +94,17 @@ pub fn plan(effect: &EffectRecord) -> Plan {
             change,
             done,
         } => group_plan(group, change, done),
+        Action::Media {
+            to,
+            media,
+            caption,
+            unusable,
+        } => Plan::Media {
+            to,
+            media,
+            caption,
+            unusable,
+        },
         // Messages and settings are stored as such, never as effects.
         Action::Text { .. } | Action::React { .. } | Action::Setting(_) => Plan::Unreadable {
             why: "a message or setting stored as an effect".to_owned(),
@@ -403,6 +426,26 @@ mod tests {
         let done = answer_of(&added.id, &then, &[]).expect("the done text");
         let message = blacksky_proto::wa::Message::decode(done.message.as_slice()).expect("proto");
         assert_eq!(message.conversation.as_deref(), Some("Adding them"));
+    }
+
+    #[test]
+    fn a_media_send_is_performed_off_the_loop_with_what_it_names() {
+        let chat = Jid::new("1203630001", "g.us");
+        let action = Action::Media {
+            to: chat.clone(),
+            media: Box::new(MediaSpec::reaction_clip("hug")),
+            caption: Reply::text("*Ana hugs Ben*"),
+            unusable: None,
+        };
+        let Plan::Media {
+            to, media, caption, ..
+        } = plan(&record(&action))
+        else {
+            panic!("a media plan");
+        };
+        assert_eq!(to, chat);
+        assert_eq!(*media, MediaSpec::reaction_clip("hug"));
+        assert_eq!(caption.text, "*Ana hugs Ben*");
     }
 
     #[test]

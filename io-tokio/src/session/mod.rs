@@ -15,6 +15,7 @@ pub mod driver;
 pub mod effects;
 pub mod events;
 pub mod grace;
+pub mod media_conn;
 pub mod outbound;
 pub mod performing;
 pub mod present;

@@ -11,12 +11,15 @@
 //! the server let time out, it is given up on.
 
 use std::collections::HashMap;
+use std::future::Future;
 use std::time::Duration;
 
 use blacksky_core::client::ask::{Answer, Request};
+use blacksky_core::session::Write;
 use tokio::sync::mpsc;
 use tokio::time::Instant;
 
+use crate::media::MediaRetry;
 use crate::session::asks::{AskFailure, Asks};
 use crate::store::EffectRecord;
 
@@ -32,6 +35,14 @@ const RETRY_MAX: Duration = Duration::from_secs(60);
 /// Transient failures after which an effect is given up on (the server
 /// never answering it is no connection problem).
 pub const FAILURES_MAX: u32 = 30;
+
+/// How a media send went (an upload, not a request: see
+/// [`crate::media::send`]): the writes to commit, or why it waits.
+#[derive(Debug)]
+pub struct Sent {
+    pub effect: EffectRecord,
+    pub outcome: Result<Vec<Write>, MediaRetry>,
+}
 
 /// How an effect's requests went.
 #[derive(Debug)]
@@ -89,15 +100,9 @@ impl Performing {
     /// Starts `effect`'s requests unless it is running, waiting for its
     /// next try, or there is no room; true if started.
     pub fn start(&mut self, effect: &EffectRecord, requests: Vec<Request>, now: Instant) -> bool {
-        let failures = match self.attempts.get(&effect.id) {
-            Some(Attempt::Running { .. }) => return false,
-            Some(Attempt::Waiting { until, .. }) if *until > now => return false,
-            Some(Attempt::Waiting { failures, .. } | Attempt::Due { failures }) => *failures,
-            None if self.attempts.len() >= PERFORMING_MAX => return false,
-            None => 0,
-        };
-        self.attempts
-            .insert(effect.id.clone(), Attempt::Running { failures });
+        if !self.claim(effect, now) {
+            return false;
+        }
         let asks = self.asks.clone();
         let done = self.done_tx.clone();
         let effect = effect.clone();
@@ -117,6 +122,46 @@ impl Performing {
             // The worker gone means the process is stopping: the effect is
             // still pending in the store.
             let _ = done.send(Performed { effect, outcome }).await;
+        });
+        true
+    }
+
+    /// Marks `effect` running unless it is, or waits for its next try, or
+    /// there is no room; true if it may start.
+    fn claim(&mut self, effect: &EffectRecord, now: Instant) -> bool {
+        let failures = match self.attempts.get(&effect.id) {
+            Some(Attempt::Running { .. }) => return false,
+            Some(Attempt::Waiting { until, .. }) if *until > now => return false,
+            Some(Attempt::Waiting { failures, .. } | Attempt::Due { failures }) => *failures,
+            None if self.attempts.len() >= PERFORMING_MAX => return false,
+            None => 0,
+        };
+        self.attempts
+            .insert(effect.id.clone(), Attempt::Running { failures });
+        true
+    }
+
+    /// Starts a media send, `send` (its upload and message), under the
+    /// same rules as [`Performing::start`]; its outcome goes to `done`
+    /// (a channel of [`PERFORMING_MAX`]). True if started.
+    pub fn start_media<F>(
+        &mut self,
+        effect: &EffectRecord,
+        send: F,
+        done: &mpsc::Sender<Sent>,
+        now: Instant,
+    ) -> bool
+    where
+        F: Future<Output = Result<Vec<Write>, MediaRetry>> + Send + 'static,
+    {
+        if !self.claim(effect, now) {
+            return false;
+        }
+        let done = done.clone();
+        let effect = effect.clone();
+        tokio::spawn(async move {
+            let outcome = send.await;
+            let _ = done.send(Sent { effect, outcome }).await;
         });
         true
     }

@@ -6,7 +6,8 @@ use std::time::Duration;
 use blacksky_core::client::{ClientConfig, PairingMethod};
 use blacksky_core::keeper::KeeperConfig;
 
-use crate::host::config::{Config, Pairing};
+use crate::host::config::{Config, Pairing, ReactionClips};
+use crate::media::{ClipSettings, MediaSettings, MediaTransferConfig, ReactionCdnConfig};
 use crate::session::grace::GraceBudget;
 use crate::session::worker::WorkerConfig;
 
@@ -58,6 +59,34 @@ pub fn worker_config(config: &Config) -> WorkerConfig {
         backup_keep: config.backup_keep,
         inbox_retention: (config.inbox_retention_days > 0)
             .then(|| Duration::from_secs(u64::from(config.inbox_retention_days) * 24 * 3600)),
+        media: media_settings(config),
         ..WorkerConfig::default()
+    }
+}
+
+/// Where a short CDN fetch gives up and the shipped clip goes instead.
+const REACTION_CDN_TIMEOUT: Duration = Duration::from_secs(3);
+/// After a CDN failure, the shipped clips for this long.
+const REACTION_CDN_PAUSE: Duration = Duration::from_secs(300);
+
+/// The media settings from the shell's config: `WA_MEDIA_URL`, and the
+/// reaction CDN with its disk cache in `DATA_DIR/media-cache`.
+pub fn media_settings(config: &Config) -> MediaSettings {
+    let clips = match &config.reaction_clips {
+        ReactionClips::Shipped => ClipSettings::Shipped,
+        ReactionClips::CdnFirst(template) => ClipSettings::CdnFirst(ReactionCdnConfig {
+            template: template.clone(),
+            fetch_timeout: REACTION_CDN_TIMEOUT,
+            pause_after_failure: REACTION_CDN_PAUSE,
+            cache_dir: config.data_dir.join("media-cache"),
+            cache_bytes_max: config.media_cache_mb * 1024 * 1024,
+        }),
+    };
+    MediaSettings {
+        transfer: MediaTransferConfig {
+            base_url_override: config.media_url.clone(),
+            ..MediaTransferConfig::default()
+        },
+        clips,
     }
 }

@@ -42,11 +42,12 @@ use tokio::task::JoinHandle;
 use tokio::time::Instant;
 
 use crate::host::clock::{Clock, SharedClock};
+use crate::media::{MediaJob, MediaSender, MediaSettings};
 use crate::session::asks::{AskFailure, Asks};
 use crate::session::effects::{self, Plan, Refused};
 use crate::session::grace::GraceBudget;
 use crate::session::outbound::{OUTBOUND_VIEW_LEN_MAX, SharedOutbound};
-use crate::session::performing::{AfterFailure, Performed, Performing};
+use crate::session::performing::{AfterFailure, Performed, Performing, Sent};
 use crate::session::proactive::{self, OutboxIntake};
 use crate::session::retention::{self, Retention};
 use crate::store::backup::Sealer;
@@ -57,6 +58,18 @@ use crate::store::{
 
 /// The settings of a bot whose commands changed none.
 const NO_SETTINGS: &str = "{}";
+
+/// Media sends' questions for kept uploads waiting for the worker, at
+/// most (one per send running: `PERFORMING_MAX`).
+const KEPT_LOOKUPS_LEN_MAX: usize = crate::session::performing::PERFORMING_MAX;
+
+/// A media send asks whether `file_sha256` was uploaded as `media_type`.
+#[derive(Debug)]
+struct KeptLookup {
+    file_sha256: [u8; 32],
+    media_type: &'static str,
+    reply: oneshot::Sender<Option<blacksky_core::session::MediaUpload>>,
+}
 
 /// Batches committed in one transaction at most (see `Worker::group_with`).
 const GROUP_COMMIT_JOBS_MAX: usize = 64;
@@ -116,6 +129,8 @@ pub struct WorkerConfig {
     /// Handled inbox and sent outbox rows older than this are deleted
     /// ([`retention`](crate::session::retention)); `None` keeps them.
     pub inbox_retention: Option<Duration>,
+    /// Where media goes and where reaction clips come from.
+    pub media: MediaSettings,
 }
 
 impl Default for WorkerConfig {
@@ -133,6 +148,7 @@ impl Default for WorkerConfig {
             owner: random_owner(),
             claim_lease_ms: 30_000,
             inbox_retention: Some(retention::INBOX_RETENTION_DEFAULT),
+            media: MediaSettings::default(),
         }
     }
 }
@@ -679,6 +695,17 @@ impl StoreWorker {
         let next_backup = config.backup_interval.map(|i| Instant::now() + i);
         let (restart_tx, restart_rx) = watch::channel(false);
         let asks = Asks::default();
+        let media = match MediaSender::from_settings(asks.clone(), &config.media) {
+            Ok(media) => Some(Arc::new(media)),
+            Err(err) => {
+                tracing::error!(
+                    "media sends stay pending: no TLS client for the media hosts: {err}"
+                );
+                None
+            }
+        };
+        let (kept_tx, kept_rx) = mpsc::channel(KEPT_LOOKUPS_LEN_MAX);
+        let (sent_tx, sent_rx) = mpsc::channel(crate::session::performing::PERFORMING_MAX);
         let worker = Worker {
             store,
             jobs: jobs_rx,
@@ -693,6 +720,11 @@ impl StoreWorker {
             settings_restored: false,
             effects_dirty: true,
             performing: Performing::new(asks.clone()),
+            media,
+            kept_tx,
+            kept_rx,
+            sent_tx,
+            sent_rx,
             restart: restart_tx,
             proactive: None,
             flushes: Vec::new(),
@@ -993,6 +1025,15 @@ struct Worker<S: Store> {
     effects_dirty: bool,
     /// Effects that ask the server, performed off this loop.
     performing: Performing,
+    /// Media sends (uploads), performed off this loop too; `None` when no
+    /// TLS client could be made (they stay pending).
+    media: Option<Arc<MediaSender<Asks>>>,
+    /// A media send asks whether its file was uploaded before.
+    kept_tx: mpsc::Sender<KeptLookup>,
+    kept_rx: mpsc::Receiver<KeptLookup>,
+    /// Media sends come back here.
+    sent_tx: mpsc::Sender<Sent>,
+    sent_rx: mpsc::Receiver<Sent>,
     /// Asks the keeper's loop for a planned restart.
     restart: watch::Sender<bool>,
     /// Where the bot's proactive sends come from, once the runner says.
@@ -1093,6 +1134,8 @@ impl<S: Store> Worker<S> {
                 }
                 () = tokio::time::sleep_until(idle_at), if idle_work => self.idle_work().await,
                 Some(performed) = self.performing.next() => self.on_performed(performed).await,
+                Some(sent) = self.sent_rx.recv() => self.on_sent(sent).await,
+                Some(lookup) = self.kept_rx.recv() => self.look_up_kept(lookup).await,
                 () = sleep_until(next_retry) => {
                     if self.performing.wake_due(Instant::now()) {
                         self.effects_dirty = true;
@@ -1718,6 +1761,40 @@ impl<S: Store> Worker<S> {
             Plan::Ask { requests, .. } => {
                 self.performing.start(effect, requests, Instant::now());
             }
+            Plan::Media {
+                to,
+                media,
+                caption,
+                unusable,
+            } => {
+                let Some(sender) = self.media.clone() else {
+                    return Ok(());
+                };
+                let job = MediaJob {
+                    effect_id: effect.id.clone(),
+                    to,
+                    media: *media,
+                    caption,
+                    unusable,
+                };
+                let kept_tx = self.kept_tx.clone();
+                let now = self.config.clock.wall();
+                let send = async move {
+                    let kept = |file_sha256, media_type| async move {
+                        let (reply, answer) = oneshot::channel();
+                        let lookup = KeptLookup {
+                            file_sha256,
+                            media_type,
+                            reply,
+                        };
+                        kept_tx.send(lookup).await.ok()?;
+                        answer.await.ok().flatten()
+                    };
+                    sender.perform(&job, kept, now).await
+                };
+                self.performing
+                    .start_media(effect, send, &self.sent_tx, Instant::now());
+            }
             Plan::Unreadable { why } => {
                 tracing::error!(effect = %effect.id, "a stored effect does not read, dropped: {why}");
                 self.attempt_commit(std::slice::from_ref(&done)).await?;
@@ -1771,17 +1848,67 @@ impl<S: Store> Worker<S> {
             id: id.clone(),
             at: self.config.clock.wall(),
         });
-        match self.attempt_commit(&writes).await {
+        self.commit_performed(&id, &writes).await;
+    }
+
+    /// Commits what a performed effect gave (its done mark last); on a
+    /// store failure it is performed again once the store is back (and its
+    /// wait is over).
+    async fn commit_performed(&mut self, id: &str, writes: &[Write]) {
+        match self.attempt_commit(writes).await {
             Ok(_) => {
-                self.outbound.apply(&writes);
-                self.performing.finished(&id);
+                self.outbound.apply(writes);
+                self.performing.finished(id);
             }
             Err(err) => {
-                // Asked again once the store is back (and its wait is over).
                 self.mark_down(&err);
-                let _ = self.performing.failed(&id, Instant::now());
+                let _ = self.performing.failed(id, Instant::now());
             }
         }
+    }
+
+    /// A media send came back: its writes (the upload kept, the message,
+    /// the done mark) committed in one transaction, or it waits to be
+    /// tried again (uploading again: the upload was not kept).
+    async fn on_sent(&mut self, sent: Sent) {
+        let Sent { effect, outcome } = sent;
+        let id = effect.id;
+        let writes = match outcome {
+            Ok(writes) => writes,
+            Err(retry) => {
+                match self.performing.failed(&id, Instant::now()) {
+                    AfterFailure::Retry => {
+                        tracing::warn!(effect = %id, "a media send waits to be tried again: {retry}");
+                        return;
+                    }
+                    AfterFailure::GiveUp { failures } => {
+                        tracing::error!(effect = %id, failures, "a media send is given up on: {retry}");
+                    }
+                }
+                vec![Write::EffectDone {
+                    id: id.clone(),
+                    at: self.config.clock.wall(),
+                }]
+            }
+        };
+        self.commit_performed(&id, &writes).await;
+    }
+
+    /// Answers a media send's question: the kept upload of a file, if the
+    /// store has one (a failed read counts as none: it uploads again).
+    async fn look_up_kept(&mut self, lookup: KeptLookup) {
+        let limit = self.config.attempt_timeout_ms;
+        let found = Self::attempt(
+            limit,
+            self.store
+                .media_upload(&lookup.file_sha256, lookup.media_type),
+        )
+        .await
+        .unwrap_or_else(|err| {
+            tracing::warn!("a kept media upload could not be read: {err}");
+            None
+        });
+        let _ = lookup.reply.send(found);
     }
 
     fn refusal_answer(&self, effect_id: &str, refused: &Refused) -> Option<Outbound> {

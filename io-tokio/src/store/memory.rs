@@ -10,7 +10,8 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
 use blacksky_core::session::replaces::{RecordDigest, check_replaces, checked_addresses};
 use blacksky_core::session::{
-    AppVersion, Committed, Creds, Outbound, Session, Write, creds_over, place_fresh_pre_keys,
+    AppVersion, Committed, Creds, MEDIA_UPLOAD_REUSE_MS, MEDIA_UPLOADS_MAX, MediaUpload, Outbound,
+    Session, Write, creds_over, place_fresh_pre_keys,
 };
 use blacksky_core::time::UnixMillis;
 use rand_chacha::ChaCha20Rng;
@@ -51,6 +52,8 @@ struct SessionRows {
     bot_settings: Option<String>,
     /// Effects in the order stored, with when they were done.
     effects: Vec<(EffectRecord, Option<UnixMillis>)>,
+    /// Kept uploads, oldest first.
+    media_uploads: Vec<MediaUpload>,
 }
 
 /// The shared database behind [`MemoryStore`] handles.
@@ -286,6 +289,20 @@ impl MemoryStore {
                     };
                     rows.effects.push((effect, None));
                 }
+            }
+            Write::MediaUploaded(upload) => {
+                let expired = upload
+                    .uploaded_at
+                    .as_millis()
+                    .saturating_sub(MEDIA_UPLOAD_REUSE_MS);
+                let kept = &mut rows.media_uploads;
+                kept.retain(|old| {
+                    !(old.file_sha256 == upload.file_sha256 && old.media_type == upload.media_type)
+                        && old.uploaded_at.as_millis() >= expired
+                });
+                kept.push(upload.clone());
+                let over = kept.len().saturating_sub(MEDIA_UPLOADS_MAX as usize);
+                kept.drain(..over);
             }
             Write::EffectDone { id, at } => {
                 if let Some((_, done)) = rows
@@ -690,6 +707,19 @@ impl Store for MemoryStore {
                 .filter(|from| from.ends_with("@g.us"))
                 .collect();
             groups.into_iter().take(limit as usize).cloned().collect()
+        })
+    }
+
+    async fn media_upload(
+        &mut self,
+        file_sha256: &[u8; 32],
+        media_type: &str,
+    ) -> Result<Option<MediaUpload>, StoreError> {
+        self.with_rows(|rows| {
+            rows.media_uploads
+                .iter()
+                .find(|kept| &kept.file_sha256 == file_sha256 && kept.media_type == media_type)
+                .cloned()
         })
     }
 

@@ -23,7 +23,7 @@ use std::sync::Arc;
 
 use blacksky_core::session::snapshot::SnapshotKey;
 use blacksky_core::session::{
-    AppVersion, Committed, Creds, InboxContent, Outbound, Session, StaleRecord, Write,
+    AppVersion, Committed, Creds, InboxContent, MediaUpload, Outbound, Session, StaleRecord, Write,
 };
 use blacksky_core::time::UnixMillis;
 use thiserror::Error;
@@ -428,6 +428,15 @@ pub trait Store: Send + 'static {
         &mut self,
         limit: u32,
     ) -> impl Future<Output = Result<Vec<EffectRecord>, StoreError>> + Send;
+
+    /// The kept upload of the file whose SHA-256 is `file_sha256` as
+    /// `media_type` ([`Write::MediaUploaded`]), if any (the caller checks
+    /// it is still reusable).
+    fn media_upload(
+        &mut self,
+        file_sha256: &[u8; 32],
+        media_type: &str,
+    ) -> impl Future<Output = Result<Option<MediaUpload>, StoreError>> + Send;
 }
 
 /// The store the configuration selects.
@@ -636,6 +645,14 @@ impl Store for AnyStore {
 
     async fn known_groups(&mut self, limit: u32) -> Result<Vec<String>, StoreError> {
         dispatch!(self, s => s.known_groups(limit))
+    }
+
+    async fn media_upload(
+        &mut self,
+        file_sha256: &[u8; 32],
+        media_type: &str,
+    ) -> Result<Option<MediaUpload>, StoreError> {
+        dispatch!(self, s => s.media_upload(file_sha256, media_type))
     }
 }
 

@@ -25,7 +25,8 @@ use blacksky_core::session::{
     AppVersion, AppVersionError, InboxContent, InboxEntry, Outbound, Retry,
 };
 use blacksky_core::session::{
-    Committed, Creds, PreKey, Session, Write, creds_over, place_fresh_pre_keys,
+    Committed, Creds, MEDIA_UPLOAD_REUSE_MS, MEDIA_UPLOADS_MAX, MediaUpload, PreKey, Session,
+    Write, creds_over, place_fresh_pre_keys,
 };
 use blacksky_core::time::UnixMillis;
 use sqlx::Row;
@@ -998,8 +999,55 @@ macro_rules! sql_store {
                         .execute(&mut **tx)
                         .await?;
                     }
+                    Write::MediaUploaded(upload) => {
+                        Self::keep_media_upload(tx, session, upload).await?;
+                    }
                 }
                 Ok(Committed::default())
+            }
+
+            /// Keeps `upload` (replacing one of the same file and type),
+            /// then prunes: the expired, and past the bound the oldest.
+            async fn keep_media_upload(
+                tx: &mut sqlx::Transaction<'static, $db>,
+                session: &str,
+                upload: &MediaUpload,
+            ) -> Result<(), sqlx::Error> {
+                sqlx::query(
+                    "INSERT INTO media_uploads (session, file_sha256, media_type, media_key, \
+                     file_enc_sha256, file_length, url, direct_path, uploaded_at) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) \
+                     ON CONFLICT (session, file_sha256, media_type) DO UPDATE SET \
+                     media_key = excluded.media_key, file_enc_sha256 = excluded.file_enc_sha256, \
+                     file_length = excluded.file_length, url = excluded.url, \
+                     direct_path = excluded.direct_path, uploaded_at = excluded.uploaded_at",
+                )
+                .bind(session)
+                .bind(upload.file_sha256.as_slice())
+                .bind(upload.media_type.as_str())
+                .bind(upload.media_key.as_slice())
+                .bind(upload.file_enc_sha256.as_slice())
+                .bind(i64::try_from(upload.file_length).unwrap_or(i64::MAX))
+                .bind(upload.url.as_str())
+                .bind(upload.direct_path.as_str())
+                .bind(sql_millis(upload.uploaded_at))
+                .execute(&mut **tx)
+                .await?;
+                let expired = upload
+                    .uploaded_at
+                    .as_millis()
+                    .saturating_sub(MEDIA_UPLOAD_REUSE_MS);
+                sqlx::query(
+                    "DELETE FROM media_uploads WHERE session = $1 AND (uploaded_at < $2 \
+                     OR uploaded_at < (SELECT uploaded_at FROM media_uploads WHERE session = $1 \
+                     ORDER BY uploaded_at DESC LIMIT 1 OFFSET $3))",
+                )
+                .bind(session)
+                .bind(sql_millis(UnixMillis(expired)))
+                .bind(i64::from(MEDIA_UPLOADS_MAX - 1))
+                .execute(&mut **tx)
+                .await?;
+                Ok(())
             }
 
             /// The rows `sql` selects for this session (its one parameter).
@@ -1079,6 +1127,7 @@ macro_rules! sql_store {
                         "alert_outbox",
                         "bot_settings",
                         "effects",
+                        "media_uploads",
                         "inbox",
                         "outbox",
                         "snapshots",
@@ -1635,6 +1684,45 @@ macro_rules! sql_store {
                 .fetch_all(&self.pool)
                 .await
                 .map_err(db("reading the groups of the inbox"))
+            }
+
+            async fn media_upload(
+                &mut self,
+                file_sha256: &[u8; 32],
+                media_type: &str,
+            ) -> Result<Option<MediaUpload>, StoreError> {
+                let what = "reading a kept media upload";
+                let row = sqlx::query(
+                    "SELECT media_key, file_enc_sha256, file_length, url, direct_path, uploaded_at \
+                     FROM media_uploads WHERE session = $1 AND file_sha256 = $2 AND media_type = $3",
+                )
+                .bind(&self.session)
+                .bind(file_sha256.as_slice())
+                .bind(media_type)
+                .fetch_optional(&self.pool)
+                .await
+                .map_err(db(what))?;
+                let Some(row) = row else {
+                    return Ok(None);
+                };
+                let read = || -> Result<Option<MediaUpload>, sqlx::Error> {
+                    let enc: Vec<u8> = row.try_get(1)?;
+                    let Ok(file_enc_sha256) = <[u8; 32]>::try_from(enc.as_slice()) else {
+                        return Ok(None);
+                    };
+                    let length: i64 = row.try_get(2)?;
+                    Ok(Some(MediaUpload {
+                        file_sha256: *file_sha256,
+                        media_type: media_type.to_owned(),
+                        media_key: row.try_get(0)?,
+                        file_enc_sha256,
+                        file_length: u64::try_from(length).unwrap_or(0),
+                        url: row.try_get(3)?,
+                        direct_path: row.try_get(4)?,
+                        uploaded_at: millis(row.try_get(5)?),
+                    }))
+                };
+                read().map_err(db(what))
             }
 
             async fn pending_effects(&mut self, limit: u32) -> Result<Vec<EffectRecord>, StoreError> {

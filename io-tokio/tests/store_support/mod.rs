@@ -12,7 +12,8 @@ use blacksky_core::crypto::KeyPair;
 use blacksky_core::session::snapshot::{Keyring, Seal, SnapshotKey, encode_snapshot};
 use blacksky_core::session::testing::sample_session;
 use blacksky_core::session::{
-    AppVersion, Committed, OutboxEntry, PreKey, RecordDigest, Replaces, Session, Write,
+    AppVersion, Committed, MEDIA_UPLOAD_REUSE_MS, MEDIA_UPLOADS_MAX, MediaUpload, OutboxEntry,
+    PreKey, RecordDigest, Replaces, Session, Write,
 };
 use blacksky_core::session::{InboxContent, InboxEntry};
 use blacksky_core::time::UnixMillis;
@@ -1598,5 +1599,103 @@ pub async fn a_swapped_row_is_refused<S: Db>(store: S) {
     assert!(
         err.to_string().contains("creds of session \"twin\""),
         "{err}"
+    );
+}
+
+fn kept_upload(n: u8, media_type: &str, at: UnixMillis) -> MediaUpload {
+    MediaUpload {
+        file_sha256: [n; 32],
+        media_type: media_type.to_owned(),
+        media_key: vec![n ^ 0x5a; 32],
+        file_enc_sha256: [n.wrapping_add(1); 32],
+        file_length: u64::from(n) * 100,
+        url: format!("https://mmg.example/v/{n}.enc"),
+        direct_path: format!("/v/{n}.enc"),
+        uploaded_at: at,
+    }
+}
+
+/// Kept uploads: found by file and type, replaced by a newer upload of the
+/// same, the expired and (past the bound) the oldest pruned; wiped with
+/// the session.
+pub async fn media_uploads_are_kept_replaced_and_bounded<S: Store>(mut store: S) {
+    let day = 24 * 3600 * 1000;
+    let t0 = UnixMillis(1_700_000_000_000);
+    let gif = kept_upload(1, "gif", t0);
+    store
+        .commit(&[Write::MediaUploaded(gif.clone())])
+        .await
+        .expect("kept");
+    let found = store.media_upload(&[1; 32], "gif").await.expect("read");
+    assert_eq!(found, Some(gif.clone()));
+    assert_eq!(
+        store.media_upload(&[1; 32], "video").await.expect("read"),
+        None,
+        "another type is another upload"
+    );
+    assert_eq!(
+        store.media_upload(&[2; 32], "gif").await.expect("read"),
+        None
+    );
+    // Uploaded again (it had expired): the new one replaces it.
+    let again = kept_upload(1, "gif", UnixMillis(t0.0 + day));
+    let again = MediaUpload {
+        direct_path: "/v/again.enc".into(),
+        ..again
+    };
+    store
+        .commit(&[Write::MediaUploaded(again.clone())])
+        .await
+        .expect("kept");
+    assert_eq!(
+        store.media_upload(&[1; 32], "gif").await.expect("read"),
+        Some(again)
+    );
+    // A week on, storing another prunes the expired one.
+    let late = UnixMillis(t0.0 + day + MEDIA_UPLOAD_REUSE_MS + 1);
+    store
+        .commit(&[Write::MediaUploaded(kept_upload(3, "sticker", late))])
+        .await
+        .expect("kept");
+    assert_eq!(
+        store.media_upload(&[1; 32], "gif").await.expect("read"),
+        None
+    );
+    // Past the bound the oldest go.
+    let writes: Vec<Write> = (0..MEDIA_UPLOADS_MAX + 2)
+        .map(|i| {
+            let mut upload = kept_upload(4, "image", UnixMillis(late.0 + 1 + u64::from(i)));
+            upload.file_sha256[..4].copy_from_slice(&i.to_be_bytes());
+            Write::MediaUploaded(upload)
+        })
+        .collect();
+    for chunk in writes.chunks(64) {
+        store.commit(chunk).await.expect("kept");
+    }
+    let first = {
+        let mut sha = [4; 32];
+        sha[..4].copy_from_slice(&0u32.to_be_bytes());
+        sha
+    };
+    let last = {
+        let mut sha = [4; 32];
+        sha[..4].copy_from_slice(&(MEDIA_UPLOADS_MAX + 1).to_be_bytes());
+        sha
+    };
+    assert_eq!(
+        store.media_upload(&first, "image").await.expect("read"),
+        None
+    );
+    assert!(
+        store
+            .media_upload(&last, "image")
+            .await
+            .expect("read")
+            .is_some()
+    );
+    store.wipe().await.expect("wipe");
+    assert_eq!(
+        store.media_upload(&last, "image").await.expect("read"),
+        None
     );
 }

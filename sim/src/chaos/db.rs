@@ -20,7 +20,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
-use blacksky_core::session::{AppVersion, Committed, Outbound, Session, Write};
+use blacksky_core::session::{AppVersion, Committed, MediaUpload, Outbound, Session, Write};
 use blacksky_core::time::UnixMillis;
 use blacksky_io::host::clock::Clock;
 use blacksky_io::store::{
@@ -316,7 +316,8 @@ impl Store for NetStore {
     }
 
     async fn client_version(&mut self) -> Result<Option<AppVersion>, StoreError> {
-        self.call(|mut rows| ready(rows.client_version())).await
+        self.call(|mut rows| async move { rows.client_version().await })
+            .await
     }
 
     async fn put_client_version(
@@ -324,7 +325,7 @@ impl Store for NetStore {
         version: AppVersion,
         learned_at: UnixMillis,
     ) -> Result<(), StoreError> {
-        self.call(move |mut rows| ready(rows.put_client_version(version, learned_at)))
+        self.call(move |mut rows| async move { rows.put_client_version(version, learned_at).await })
             .await
     }
 
@@ -335,6 +336,16 @@ impl Store for NetStore {
 
     async fn pending_effects(&mut self, limit: u32) -> Result<Vec<EffectRecord>, StoreError> {
         self.call(move |mut rows| async move { rows.pending_effects(limit).await })
+            .await
+    }
+
+    async fn media_upload(
+        &mut self,
+        file_sha256: &[u8; 32],
+        media_type: &str,
+    ) -> Result<Option<MediaUpload>, StoreError> {
+        let (file_sha256, media_type) = (*file_sha256, media_type.to_owned());
+        self.call(move |mut rows| async move { rows.media_upload(&file_sha256, &media_type).await })
             .await
     }
 

@@ -9,9 +9,7 @@ use std::time::Duration;
 use rand_chacha::ChaCha8Rng;
 use rand_core::{RngCore, SeedableRng};
 
-use super::world::{
-    CALM_RSS_BYTES, CHAOS_GROUPS, MEMORY_LIMIT_MB, SimStore, World, WorldConfig,
-};
+use super::world::{CALM_RSS_BYTES, CHAOS_GROUPS, MEMORY_LIMIT_MB, SimStore, World, WorldConfig};
 
 /// One fault. Those with a duration undo themselves when it ends.
 #[derive(Debug, Clone, PartialEq, Eq)]

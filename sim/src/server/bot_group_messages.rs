@@ -343,15 +343,15 @@ impl FakeServer {
                 if self.read_before(&user, cx.id, device) {
                     // Sent again (a retry answered, a resend): a copy if
                     // it opens, and no harm if not.
-                    if let Ok(text) = self.open_skmsg(cx, &phone, device, skmsg) {
-                        self.record_group_read(cx, &user, device, text);
+                    if let Ok(message) = self.open_skmsg(cx, &phone, device, skmsg) {
+                        self.record_group_read(cx, &user, device, &message);
                     }
                     read.push((user.clone(), device));
                     continue;
                 }
                 match self.open_skmsg(cx, &phone, device, skmsg) {
-                    Ok(text) => {
-                        self.record_group_read(cx, &user, device, text);
+                    Ok(message) => {
+                        self.record_group_read(cx, &user, device, &message);
                         read.push((user.clone(), device));
                     }
                     Err(what) => {
@@ -366,14 +366,14 @@ impl FakeServer {
     }
 
     /// The skmsg opened by one member device with the key it holds (kept
-    /// moved on); the text it shows.
+    /// moved on); the message it shows.
     fn open_skmsg(
         &mut self,
         cx: &GroupContext<'_>,
         phone: &str,
         device: u8,
         skmsg: &[u8],
-    ) -> Result<String, String> {
+    ) -> Result<wa::Message, String> {
         let holder = Holder {
             bot_device: cx.sender,
             phone: phone.to_owned(),
@@ -387,8 +387,7 @@ impl FakeServer {
         let (padded, next) = group_decrypt(record, skmsg).map_err(|e| e.to_string())?;
         group.held.insert(holder, next);
         let plain = unpad(&padded).map_err(|e| format!("padding: {e}"))?;
-        let message = wa::Message::decode(plain).map_err(|e| format!("not a Message: {e}"))?;
-        Ok(text_of(&message))
+        wa::Message::decode(plain).map_err(|e| format!("not a Message: {e}"))
     }
 
     /// Removed members' devices try the key they kept.
@@ -424,10 +423,19 @@ impl FakeServer {
         ring.is_some_and(|r| r.iter().any(|t| t.id == id && t.device == device))
     }
 
-    fn record_group_read(&mut self, cx: &GroupContext<'_>, user: &User, device: u8, text: String) {
+    /// What a member device read; its media fetched and checked as a
+    /// 1:1 recipient's is (once per message).
+    fn record_group_read(
+        &mut self,
+        cx: &GroupContext<'_>,
+        user: &User,
+        device: u8,
+        message: &wa::Message,
+    ) {
+        let media = self.check_bot_media(cx.conn, cx.id, owner(user), device, message);
         let received = ReceivedText {
             id: cx.id.to_owned(),
-            text,
+            text: text_of(message),
             device,
             from_device: cx.sender,
             dsm_destination: None,
@@ -435,8 +443,7 @@ impl FakeServer {
             t: cx.t,
             via_lid: cx.addressing == GroupAddressing::Lid,
             group: Some(cx.group.to_owned()),
-            // Media in group messages is not fetched and checked yet.
-            media: None,
+            media,
         };
         match user {
             User::Own => self.own_phone.record_received(received),

@@ -22,15 +22,18 @@ use std::collections::{BTreeMap, VecDeque};
 
 use base64::Engine as _;
 use base64::engine::general_purpose::{STANDARD, URL_SAFE, URL_SAFE_NO_PAD};
-use blacksky_core::media::{DownloadPlan, MediaDecryptError, MediaType, decrypt_media};
-use blacksky_core::message::content::{Content, Kind, Media};
+use blacksky_core::media::{
+    DownloadPlan, MediaDecryptError, MediaKeys, MediaType, decrypt_media, encrypt_media,
+    upload_token,
+};
+use blacksky_core::message::content::{Content, Kind, Media, MediaKey};
 use blacksky_core::wire::binary::Node;
 use blacksky_proto::wa;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use thiserror::Error;
 
-use super::output::{ConnId, ServerEvent};
+use super::output::{ConnId, ControlError, ServerEvent};
 use super::violations::{Owner, Violation, ViolationKind};
 use super::{FakeServer, stanzas};
 
@@ -210,19 +213,6 @@ fn path_of(location: &str) -> &str {
     after_scheme.split('?').next().unwrap_or(after_scheme)
 }
 
-fn type_name(media_type: MediaType) -> &'static str {
-    match media_type {
-        MediaType::Image => "image",
-        MediaType::Video => "video",
-        MediaType::Gif => "gif",
-        MediaType::Audio => "audio",
-        MediaType::VoiceNote => "voice_note",
-        MediaType::Document => "document",
-        MediaType::Sticker => "sticker",
-        MediaType::History => "history",
-    }
-}
-
 fn is_mp4(plaintext: &[u8]) -> bool {
     plaintext.len() >= 12 && &plaintext[4..8] == b"ftyp"
 }
@@ -278,7 +268,7 @@ impl MediaHost {
                 format!(
                     "uploaded to /mms/{}, referenced by a {} message (/mms/{})",
                     blob.mms_type,
-                    type_name(media_type),
+                    media_type.name(),
                     media_type.mms_type()
                 ),
             ));
@@ -293,14 +283,11 @@ impl MediaHost {
         if let Some((what, false)) = container {
             return Err((
                 MediaCheck::Container,
-                format!(
-                    "a {} message whose file is not {what}",
-                    type_name(media_type)
-                ),
+                format!("a {} message whose file is not {what}", media_type.name()),
             ));
         }
         Ok(ReceivedMedia {
-            media_type: type_name(media_type).to_owned(),
+            media_type: media_type.name().to_owned(),
             mimetype: media.descriptor.mimetype.clone(),
             file_length: plaintext.len() as u64,
             caption_len: media.caption.as_ref().map_or(0, String::len),
@@ -452,6 +439,60 @@ impl FakeServer {
             })?;
         self.media.downloads += 1;
         Ok(blob.bytes.clone())
+    }
+
+    /// The contact `from_phone` sends `image` (its bytes, JPEG, PNG or
+    /// WebP) with `caption` in its 1:1 chat, as a phone does: encrypted
+    /// under a new media key, stored on this host, referenced by an
+    /// `imageMessage`. The key comes from the image and a counter, not
+    /// the seeded RNG (no other random value moves). Returns the message id.
+    pub fn send_image(
+        &mut self,
+        from_phone: &str,
+        image: &[u8],
+        caption: &str,
+    ) -> Result<String, ControlError> {
+        if image.is_empty() || image.len() > MEDIA_BLOB_BYTES_MAX / 2 {
+            return Err(ControlError::BadImage {
+                max: MEDIA_BLOB_BYTES_MAX / 2,
+            });
+        }
+        let mut seed = Sha256::new();
+        seed.update(b"fake-wa contact media key");
+        seed.update(self.media.next_blob.to_be_bytes());
+        seed.update(image);
+        let media_key = MediaKey::from_bytes(seed.finalize().to_vec());
+        let Ok(keys) = MediaKeys::expand(&media_key, MediaType::Image) else {
+            unreachable!("a SHA-256 is 32 bytes, a media key's length");
+        };
+        let (blob, encrypted) = encrypt_media(&keys, image);
+        let token = upload_token(&encrypted.file_enc_sha256);
+        let path = self.media.store("image", &token, blob);
+        let direct_path = format!("{path}?ccb=11-4&oh=01_fake&oe=00000000&_nc_sid=5e03e0");
+        let url = format!("{}{direct_path}&mms3=true", self.media.url_base);
+        let mimetype = if image.starts_with(b"\x89PNG") {
+            "image/png"
+        } else if image.starts_with(b"RIFF") {
+            "image/webp"
+        } else {
+            "image/jpeg"
+        };
+        let message = wa::Message {
+            image_message: Some(Box::new(wa::message::ImageMessage {
+                url: Some(url),
+                mimetype: Some(mimetype.to_owned()),
+                caption: (!caption.is_empty()).then(|| caption.to_owned()),
+                file_sha256: Some(encrypted.file_sha256.to_vec()),
+                file_length: Some(encrypted.file_length),
+                media_key: Some(media_key.as_bytes().to_vec()),
+                file_enc_sha256: Some(encrypted.file_enc_sha256.to_vec()),
+                direct_path: Some(direct_path),
+                media_key_timestamp: i64::try_from(self.wall.as_secs()).ok(),
+                ..Default::default()
+            })),
+            ..Default::default()
+        };
+        self.send_direct_message(from_phone, &message, caption, false)
     }
 
     /// `<iq xmlns=w:m type=set><media_conn/>`: the hosts and the auth.

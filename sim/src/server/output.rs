@@ -315,6 +315,8 @@ pub enum ControlError {
     NotAdmin { role: &'static str },
     #[error("the group needs at least one member")]
     NoMembers,
+    #[error("a contact's image is 1 to {max} bytes")]
+    BadImage { max: usize },
 }
 
 impl ControlError {
@@ -356,6 +358,7 @@ impl ControlError {
             Self::NotAMember { .. } => "not_a_member",
             Self::NotAdmin { .. } => "not_admin",
             Self::NoMembers => "no_members",
+            Self::BadImage { .. } => "bad_image",
         }
     }
 }

@@ -6,6 +6,7 @@
 
 use blacksky_core::message::padding::pad;
 use blacksky_proto::Message;
+use blacksky_proto::wa::Message as WaMessage;
 
 use super::FakeServer;
 use super::contacts::{EncPart, check_group, check_phone, distribution_content, text_message};
@@ -45,10 +46,22 @@ impl FakeServer {
         text: &str,
         from_lid: bool,
     ) -> Result<String, ControlError> {
+        self.send_direct_message(from_phone, &text_message(Some(text), None), text, from_lid)
+    }
+
+    /// The contact writes `message` in its 1:1 chat (`text` is what it
+    /// shows: the text, or a media's caption).
+    pub(crate) fn send_direct_message(
+        &mut self,
+        from_phone: &str,
+        message: &WaMessage,
+        text: &str,
+        from_lid: bool,
+    ) -> Result<String, ControlError> {
         check_phone(from_phone)?;
         let devices = self.sendable_devices(text)?;
         self.contacts.get_or_create(from_phone, &mut self.rng)?;
-        let content = text_message(Some(text), None).encode_to_vec();
+        let content = message.encode_to_vec();
         let padded = pad(&content, &mut self.rng);
         let per_device = devices
             .into_iter()

@@ -45,7 +45,9 @@ impl Command for Help {
             return call.answer(ctx, "help.unknown", &[("command", &shown)]);
         };
         let spec = command.spec();
-        let mut lines = vec![call.text(spec.usage), call.text(spec.help)];
+        // A usage shared by a family (the reactions) names the command.
+        let usage = call.render(spec.usage, &[("command", spec.name)]);
+        let mut lines = vec![usage, call.text(spec.help)];
         if !spec.aliases.is_empty() {
             let aliases = spec
                 .aliases
@@ -89,11 +91,20 @@ fn menu(call: &Call<'_>) -> String {
         out.push_str("\n\n*");
         out.push_str(&call.text(category.title_key()));
         out.push('*');
+        // Commands that share a help text (the reactions) share a line.
+        let mut lines: Vec<(&str, Vec<String>)> = Vec::new();
         for spec in specs {
+            let name = call.command_ref(spec.name);
+            match lines.iter_mut().find(|(help, _)| *help == spec.help) {
+                Some((_, names)) => names.push(name),
+                None => lines.push((spec.help, vec![name])),
+            }
+        }
+        for (help, names) in lines {
             out.push('\n');
-            out.push_str(&call.command_ref(spec.name));
+            out.push_str(&names.join(" "));
             out.push_str(" — ");
-            out.push_str(&call.text(spec.help));
+            out.push_str(&call.text(help));
         }
     }
     let help = call.text("help.usage");

@@ -18,14 +18,36 @@ mod menu;
 mod mute;
 mod owner;
 mod ping;
+pub mod reactions;
 mod restart;
 mod session;
 mod setprefix;
+pub mod sticker;
 mod tagall;
 
-/// Every built-in, in menu order within each category.
+/// Every built-in, in menu order within each category; then a command
+/// per reaction clip whose name no other command takes (`kick` is the
+/// admins').
 #[must_use]
 pub fn all() -> Vec<Box<dyn Command>> {
+    let mut all = named();
+    let taken: Vec<&str> = all
+        .iter()
+        .flat_map(|command| {
+            let spec = command.spec();
+            std::iter::once(spec.name).chain(spec.aliases.iter().copied())
+        })
+        .collect();
+    let reactions = reactions::all(&taken);
+    all.extend(
+        reactions
+            .into_iter()
+            .map(|command| Box::new(command) as Box<dyn Command>),
+    );
+    all
+}
+
+fn named() -> Vec<Box<dyn Command>> {
     vec![
         // Everyone.
         Box::new(menu::Menu),
@@ -35,6 +57,7 @@ pub fn all() -> Vec<Box<dyn Command>> {
         Box::new(owner::OwnerContact),
         Box::new(info::Uptime),
         Box::new(info::Stats),
+        Box::new(sticker::Sticker),
         // Group admins.
         Box::new(members::Members::KICK),
         Box::new(members::Members::ADD),

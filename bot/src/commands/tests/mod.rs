@@ -14,6 +14,7 @@ use crate::{Action, Context, Handler, Reply};
 
 mod bot;
 mod everyone;
+mod fun;
 mod greetings;
 mod group_admins;
 mod owner;
@@ -202,6 +203,7 @@ impl Message {
                             sender: Some(author.clone()),
                             chat: None,
                             text: Some("what they said".into()),
+                            media: None,
                         }),
                         mentions: self.mentions.clone(),
                         forwarded: false,

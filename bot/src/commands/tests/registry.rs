@@ -259,10 +259,13 @@ fn every_built_in_has_its_help_and_usage_in_both_languages() {
         let menu = answer(&mut bot, &private(OWNER, ".menu"));
         for spec in &specs {
             let name = spec.name;
-            assert!(
-                menu.contains(&format!("\n.{name} — ")),
-                "{name} in the {language} menu"
-            );
+            // Commands sharing a help text (the reactions) share a line.
+            let listed = menu.lines().any(|line| {
+                line.split(" — ")
+                    .next()
+                    .is_some_and(|names| names.split(' ').any(|n| n == format!(".{name}")))
+            });
+            assert!(listed, "{name} in the {language} menu");
             let help = answer(&mut bot, &private(OWNER, &format!(".help {name}")));
             let usage = help.lines().next().unwrap_or_default();
             assert!(

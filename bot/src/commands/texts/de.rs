@@ -65,6 +65,7 @@ pub const TABLE: Table = &[
     // Menü und Hilfe.
     ("category.general", "Allgemein"),
     ("category.info", "Info"),
+    ("category.fun", "Spaß"),
     ("category.group", "Gruppen-Admins"),
     ("category.owner", "Besitzer"),
     ("menu.title", "*Befehle* (beginnen mit {prefixes})"),
@@ -106,6 +107,33 @@ pub const TABLE: Table = &[
         "Nachrichten, Laufzeit, Speicher und Neuverbindungen.",
     ),
     ("stats.usage", "{prefix}stats"),
+    // Reaktionen und Sticker.
+    (
+        "reaction.help",
+        "Ein Reaktions-GIF, an jemanden (Erwähnung oder Antwort) oder allein.",
+    ),
+    ("reaction.usage", "{prefix}{command} [@jemand]"),
+    (
+        "sticker.help",
+        "Macht das Bild, auf das du antwortest (oder mit dem du es als Bildtext sendest), zum Sticker.",
+    ),
+    (
+        "sticker.usage",
+        "{prefix}sticker (als Antwort auf ein Bild)",
+    ),
+    (
+        "sticker.no_image",
+        "Antworte mit diesem Befehl auf ein Bild, oder sende ein Bild mit ihm als Bildtext.",
+    ),
+    ("sticker.not_image", "Nur Bilder können Sticker werden."),
+    (
+        "sticker.too_large",
+        "Das Bild ist für einen Sticker zu groß: höchstens {max}.",
+    ),
+    (
+        "sticker.unreadable",
+        "Ich konnte das Bild nicht lesen; sende es noch einmal, als JPEG, PNG oder WebP.",
+    ),
     (
         "stats.text",
         "Nachrichten: {in} empfangen, {out} gesendet\nLaufzeit: {uptime}\nSpeicher: {memory}\nNeuverbindungen: {reconnects}",

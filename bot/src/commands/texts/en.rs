@@ -56,6 +56,7 @@ pub const TABLE: Table = &[
     // Menu and help.
     ("category.general", "General"),
     ("category.info", "Info"),
+    ("category.fun", "Fun"),
     ("category.group", "Group admins"),
     ("category.owner", "Owner"),
     ("menu.title", "*Commands* (start them with {prefixes})"),
@@ -85,6 +86,30 @@ pub const TABLE: Table = &[
     ("uptime.offline", "Up for {uptime}; offline right now."),
     ("stats.help", "Messages, uptime, memory and reconnects."),
     ("stats.usage", "{prefix}stats"),
+    // Reactions and stickers.
+    (
+        "reaction.help",
+        "A reaction GIF, at someone (mention or reply) or alone.",
+    ),
+    ("reaction.usage", "{prefix}{command} [@someone]"),
+    (
+        "sticker.help",
+        "Makes the image you reply to (or send with it as caption) a sticker.",
+    ),
+    ("sticker.usage", "{prefix}sticker (in reply to an image)"),
+    (
+        "sticker.no_image",
+        "Reply to an image with this command, or send an image with it as the caption.",
+    ),
+    ("sticker.not_image", "Only images can become stickers."),
+    (
+        "sticker.too_large",
+        "That image is too large for a sticker: at most {max}.",
+    ),
+    (
+        "sticker.unreadable",
+        "I could not read that image; send it again, as a JPEG, PNG or WebP.",
+    ),
     (
         "stats.text",
         "Messages: {in} in, {out} out\nUp for: {uptime}\nMemory: {memory}\nReconnects: {reconnects}",
