@@ -202,10 +202,33 @@ fn group_admin_commands_are_done_by_whatsapp() {
     let admin_says = |text: &str| {
         wa.post(&format!("/send?from={ALICE}&group={group}"), text);
     };
+    // A member may not; the admin may, and the text comes once it is done.
+    wa.post(
+        &format!("/send?from={BOB}&group={group}"),
+        &format!(".kick {CAROL}"),
+    );
+    wait_read(
+        &wa,
+        &bot,
+        &group,
+        &[ALICE, BOB, CAROL],
+        "Only group admins may use .kick.",
+    );
     admin_says(&format!(".kick {CAROL}"));
     wait_group(&wa, &bot, &group, "Carol removed", |state| {
         state["members"].get(CAROL).is_none()
     });
+    wait_read(
+        &wa,
+        &bot,
+        &group,
+        &[ALICE, BOB],
+        &format!("Removing @{CAROL}."),
+    );
+    assert!(
+        !group_read_by(&wa, CAROL, &group).contains_key(&format!("Removing @{CAROL}.")),
+        "the one removed does not read what follows"
+    );
     admin_says(&format!(".promote {BOB}"));
     wait_group(&wa, &bot, &group, "Bob an admin", |state| {
         state["members"][BOB] == "admin"
