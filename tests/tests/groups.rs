@@ -44,8 +44,7 @@ fn wait_read_matching(
     text: &str,
     matches: impl Fn(&str) -> bool,
 ) {
-    let deadline = Instant::now() + WAIT;
-    loop {
+    wait_until(bot, || {
         let missing: Vec<&str> = members
             .iter()
             .copied()
@@ -56,14 +55,21 @@ fn wait_read_matching(
             })
             .collect();
         if missing.is_empty() {
-            return;
+            return None;
         }
-        assert!(
-            Instant::now() < deadline,
-            "{missing:?} never read {text:?} in the group; violations: {}\n{}",
-            wa.get("/violations"),
-            bot.transcript()
-        );
+        Some(format!(
+            "{missing:?} never read {text:?} in the group; violations: {}",
+            wa.get("/violations")
+        ))
+    });
+}
+
+/// Polls `pending` until it says nothing is missing (`None`), at most
+/// `WAIT`; then fails with what it said last and the bot's transcript.
+fn wait_until(bot: &Proc, mut pending: impl FnMut() -> Option<String>) {
+    let deadline = Instant::now() + WAIT;
+    while let Some(missing) = pending() {
+        assert!(Instant::now() < deadline, "{missing}\n{}", bot.transcript());
         std::thread::sleep(Duration::from_millis(50));
     }
 }
@@ -168,19 +174,10 @@ fn wait_group(
     what: &str,
     holds: impl Fn(&serde_json::Value) -> bool,
 ) {
-    let deadline = Instant::now() + WAIT;
-    loop {
+    wait_until(bot, || {
         let state = group_state(wa, group);
-        if holds(&state) {
-            return;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "the group never got to {what}: {state:#}\n{}",
-            bot.transcript()
-        );
-        std::thread::sleep(Duration::from_millis(50));
-    }
+        (!holds(&state)).then(|| format!("the group never got to {what}: {state:#}"))
+    });
 }
 
 /// An admin's commands are done by WhatsApp (fake-wa's `w:g2` answers):
