@@ -524,6 +524,10 @@ impl Handler for Commands {
         self.set_account(account);
     }
 
+    fn on_group_event(&mut self, event: &GroupEvent, ctx: &mut Context) {
+        Commands::on_group_event(self, event, ctx);
+    }
+
     fn refusal(&self, chat: &Jid, refusal: crate::Refusal, people: &[Jid]) -> Option<Reply> {
         use crate::Refusal;
         let chat = chat_of(chat);

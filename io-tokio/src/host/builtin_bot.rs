@@ -2,8 +2,10 @@
 //! `.ping`, `.restart`, …) as the configuration sets them up (`PREFIX`,
 //! `LANGUAGE`, `OWNER_NUMBER`), or nothing with `COMMANDS=off`.
 
-use blacksky_bot::commands::{Account, Commands, CommandsConfig, Owners, RegistryError, Settings};
-use blacksky_bot::{Context, Handler, Incoming};
+use blacksky_bot::commands::{
+    Account, Commands, CommandsConfig, GroupEvent, Owners, RegistryError, Settings,
+};
+use blacksky_bot::{Context, Handler, Incoming, Jid, Refusal, Reply};
 
 use crate::host::config::Config;
 use crate::host::runtime_facts::BoardFacts;
@@ -82,6 +84,19 @@ impl Handler for BuiltinBot {
     fn linked_account(&mut self, account: Account) {
         if let BuiltinBot::Commands(commands) = self {
             commands.set_account(account);
+        }
+    }
+
+    fn on_group_event(&mut self, event: &GroupEvent, ctx: &mut Context) {
+        if let BuiltinBot::Commands(commands) = self {
+            Handler::on_group_event(&mut **commands, event, ctx);
+        }
+    }
+
+    fn refusal(&self, chat: &Jid, refusal: Refusal, people: &[Jid]) -> Option<Reply> {
+        match self {
+            BuiltinBot::Commands(commands) => Handler::refusal(&**commands, chat, refusal, people),
+            BuiltinBot::Off => None,
         }
     }
 }

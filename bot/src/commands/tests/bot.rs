@@ -188,3 +188,22 @@ fn the_linked_account_reaches_the_commands_through_the_bot() {
     let after = bot.handle_stored(&stanza, &message, NOW);
     assert_eq!(after.effects, [Action::Owner(OwnerControl::Restart)]);
 }
+
+#[test]
+fn a_stored_group_notice_is_welcomed_once_welcome_is_on() {
+    let fake = Fake::with_group(true);
+    let mut bot = Bot::new(commands(&fake), BotConfig::default());
+    let (stanza, message) = stored(ADMIN, "W1", ".welcome on");
+    let on = bot.handle_stored(&stanza, &message, NOW);
+    assert_eq!(bodies(&on.outbox), ["New members will be welcomed."]);
+    let notice = Node::new("notification")
+        .with_attr("from", group_jid())
+        .with_attr("type", "w:gp2")
+        .with_attr("id", "N1")
+        .with_attr("participant", pn(ADMIN))
+        .with_children(vec![
+            Node::new("add").with_child(Node::new("participant").with_attr("jid", pn(OTHER))),
+        ]);
+    let welcomed = bot.handle_group_notice(&encode(&notice).expect("encodes"), NOW);
+    assert_eq!(bodies(&welcomed).len(), 1, "{:?}", bodies(&welcomed));
+}
