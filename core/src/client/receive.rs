@@ -63,11 +63,8 @@ impl Client {
                             self.forget_devices(&user);
                         }
                     }
-                    Some("w:gp2") => {
-                        if self.on_group_notification(now, wall, node) {
-                            return self.keep_notice(node, raw, wall);
-                        }
-                    }
+                    // Acked here, or once kept when members came or went.
+                    Some("w:gp2") => return self.on_gp2(now, node, raw, wall),
                     _ => {}
                 }
                 self.send(&stanzas::ack_for(node));
@@ -145,6 +142,16 @@ impl Client {
                 }
             }
             _ => {}
+        }
+    }
+
+    /// A `w:gp2` notification: taken in, then kept (members came or went)
+    /// or acked at once.
+    fn on_gp2(&mut self, now: Instant, node: NodeRef<'_>, raw: &[u8], wall: UnixMillis) {
+        if self.on_group_notification(now, wall, node) {
+            self.keep_notice(node, raw, wall);
+        } else {
+            self.send(&stanzas::ack_for(node));
         }
     }
 
