@@ -426,11 +426,22 @@ pub fn inbox_texts(home: &Path) -> Vec<(String, String)> {
 /// Runs raw SQL on the bot's SQLite database (to spoil it or take a
 /// table away).
 pub fn sqlite_exec(home: &Path, sql: &str) {
-    with_store(home, async |store| {
+    // The file as it is, sealed rows or not: no store opens it.
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
+    runtime.block_on(async {
+        let path = home.join("data").join(blacksky_io::store::SQLITE_FILE);
+        let options = sqlx::sqlite::SqliteConnectOptions::new().filename(&path);
+        let pool = sqlx::SqlitePool::connect_with(options)
+            .await
+            .unwrap_or_else(|err| panic!("open {}: {err}", path.display()));
         sqlx::query(sql)
-            .execute(store.pool())
+            .execute(&pool)
             .await
             .unwrap_or_else(|err| panic!("{sql}: {err}"));
+        pool.close().await;
     });
 }
 
