@@ -364,13 +364,17 @@ pub fn blacksky_command(
 /// The session name the bot uses when SESSION_ID is not set.
 pub const DEFAULT_SESSION: &str = "BLACKSKY-MD";
 
-fn with_store<T>(home: &Path, f: impl AsyncFnOnce(blacksky_io::store::SqliteStore) -> T) -> T {
-    let runtime = tokio::runtime::Builder::new_current_thread()
+/// Runs `f` on a current-thread runtime with the bot's SQLite file path.
+fn with_db_file<T>(home: &Path, f: impl AsyncFnOnce(std::path::PathBuf) -> T) -> T {
+    tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
-        .expect("runtime");
-    runtime.block_on(async {
-        let path = home.join("data").join(blacksky_io::store::SQLITE_FILE);
+        .expect("runtime")
+        .block_on(f(home.join("data").join(blacksky_io::store::SQLITE_FILE)))
+}
+
+fn with_store<T>(home: &Path, f: impl AsyncFnOnce(blacksky_io::store::SqliteStore) -> T) -> T {
+    with_db_file(home, async |path| {
         let store = blacksky_io::store::SqliteStore::open(&path, DEFAULT_SESSION)
             .await
             .unwrap_or_else(|err| panic!("open {}: {err}", path.display()));
@@ -427,12 +431,7 @@ pub fn inbox_texts(home: &Path) -> Vec<(String, String)> {
 /// table away).
 pub fn sqlite_exec(home: &Path, sql: &str) {
     // The file as it is, sealed rows or not: no store opens it.
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .expect("runtime");
-    runtime.block_on(async {
-        let path = home.join("data").join(blacksky_io::store::SQLITE_FILE);
+    with_db_file(home, async |path| {
         let options = sqlx::sqlite::SqliteConnectOptions::new().filename(&path);
         let pool = sqlx::SqlitePool::connect_with(options)
             .await

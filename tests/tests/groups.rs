@@ -30,6 +30,18 @@ fn group_ping(wa: &FakeWa, from: &str, group: &str, n: u64) {
     );
 }
 
+/// A linked bot that read its groups at login, and a group made after
+/// (the bot learns it from the `create` notification): `spec` as
+/// [`create_group`] takes it.
+fn linked_with_group(home: &std::path::Path, spec: &serde_json::Value) -> (FakeWa, Proc, String) {
+    let (wa, mut bot) = linked_ping_pong(home, &[]);
+    bot.expect_line(WAIT, "the groups read at login", |_, line| {
+        line.contains("groups the bot is in, read")
+    });
+    let group = create_group(&wa, spec);
+    (wa, bot, group)
+}
+
 /// Waits until each of `members` read `text` in `group` on its phone.
 fn wait_read(wa: &FakeWa, bot: &Proc, group: &str, members: &[&str], text: &str) {
     wait_read_matching(wa, bot, group, members, text, |read| read == text);
@@ -127,14 +139,8 @@ fn every_member_reads_the_answers_across_restarts_joins_and_removals() {
 #[test]
 fn group_commands_know_who_is_admin() {
     let home = tempfile::tempdir().expect("temp dir");
-    let (wa, mut bot) = linked_ping_pong(home.path(), &[]);
-    // The groups were read at login, before this one existed: the bot
-    // learns it from the `create` notification.
-    bot.expect_line(WAIT, "the groups read at login", |_, line| {
-        line.contains("groups the bot is in, read")
-    });
-    let group = create_group(
-        &wa,
+    let (wa, mut bot, group) = linked_with_group(
+        home.path(),
         &json!({"subject": "Club", "creator": ALICE, "members": [BOB], "bot": "admin"}),
     );
     wa.post(&format!("/send?from={BOB}&group={group}"), ".tagall");
@@ -188,12 +194,8 @@ fn wait_group(
 #[test]
 fn group_admin_commands_are_done_by_whatsapp() {
     let home = tempfile::tempdir().expect("temp dir");
-    let (wa, mut bot) = linked_ping_pong(home.path(), &[]);
-    bot.expect_line(WAIT, "the groups read at login", |_, line| {
-        line.contains("groups the bot is in, read")
-    });
-    let group = create_group(
-        &wa,
+    let (wa, mut bot, group) = linked_with_group(
+        home.path(),
         &json!({"subject": "Club", "creator": ALICE, "members": [BOB, CAROL], "bot": "admin"}),
     );
     let admin_says = |text: &str| {
@@ -268,12 +270,8 @@ fn group_admin_commands_are_done_by_whatsapp() {
 fn new_members_are_welcomed_and_leavers_said_goodbye_once() {
     const DAVE: &str = "4915100000004";
     let home = tempfile::tempdir().expect("temp dir");
-    let (wa, mut bot) = linked_ping_pong(home.path(), &[]);
-    bot.expect_line(WAIT, "the groups read at login", |_, line| {
-        line.contains("groups the bot is in, read")
-    });
-    let group = create_group(
-        &wa,
+    let (wa, mut bot, group) = linked_with_group(
+        home.path(),
         &json!({"subject": "Club", "creator": ALICE, "members": [BOB], "bot": "admin"}),
     );
     for command in [".welcome on", ".goodbye on"] {
