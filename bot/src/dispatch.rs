@@ -8,10 +8,10 @@ use blacksky_core::message::Incoming;
 use blacksky_core::session::OutboxEntry;
 use blacksky_core::time::UnixMillis;
 
-use blacksky_core::client::groups::notification::{GroupChange, parse_notification};
+use blacksky_core::client::groups::notification::parse_notification;
 use blacksky_core::wire::binary::Decoded;
 
-use crate::commands::{Account, GroupEvent, Membership, Settings};
+use crate::commands::{Account, GroupEvent, Settings};
 use crate::compose::{self, Answered};
 use crate::context::{Action, Context, Reply};
 use crate::rate_limit::RateLimit;
@@ -150,9 +150,9 @@ impl<H: Handler> Bot<H> {
         }
     }
 
-    /// The answers to a stored group notice (a `w:gp2` notification of
-    /// members who came or went): the handler's welcome or goodbye, to
-    /// the group, quoting nothing.
+    /// The answers to a stored group notice (a `w:gp2` notification):
+    /// the handler hears each change it tells, and its answers (a welcome
+    /// or goodbye) go to the group, quoting nothing.
     pub fn handle_group_notice(&mut self, stanza: &[u8], now: UnixMillis) -> Vec<OutboxEntry> {
         let mut decoded = Decoded::new();
         let Some(event) = decoded.decode(stanza).ok().and_then(parse_notification) else {
@@ -161,16 +161,10 @@ impl<H: Handler> Bot<H> {
         };
         let mut ctx = Context::for_chat(&event.group, now);
         for change in &event.changes {
-            let (change, participants) = match change {
-                GroupChange::Added(who) => (Membership::Added, who),
-                GroupChange::Removed(who) => (Membership::Removed, who),
-                GroupChange::Left(who) => (Membership::Left, who),
-                _ => continue,
-            };
             let event = GroupEvent {
                 group: event.group.clone(),
-                change,
-                participants: participants.clone(),
+                actor: event.actor.clone(),
+                change: change.clone(),
             };
             let handler = &mut self.handler;
             if catch_unwind(AssertUnwindSafe(|| {

@@ -32,7 +32,8 @@ pub use blacksky_core::message::{Content, Incoming, Kind, Sender};
 pub use blacksky_core::time::UnixMillis;
 pub use blacksky_core::wire::binary::Jid;
 pub use commands::Commands;
-use commands::{Account, GroupEvent, Settings};
+use commands::{Account, Settings};
+pub use commands::{GroupEvent, Membership};
 pub use context::{Action, Context, Reply, chat_of};
 pub use dispatch::{Bot, BotConfig, Handled};
 pub use media_send::{MediaSource, MediaSpec, ReceivedFile, SendKind};
@@ -67,8 +68,11 @@ pub trait Handler: Send + 'static {
     /// The linked account (the bot's own number and LID), once known.
     fn linked_account(&mut self, _account: Account) {}
 
-    /// Members came to or left a group the bot is in (a welcome or a
-    /// goodbye): answers go to the group through `ctx`, once.
+    /// A change to a group the bot is in, as WhatsApp told it: members
+    /// added, removed, left, promoted or demoted, a new subject or
+    /// description, a setting, the invite link reset. Heard once per
+    /// change (the notification is kept in the store until handled);
+    /// answers (a welcome, a goodbye) go to the group through `ctx`.
     fn on_group_event(&mut self, _event: &GroupEvent, _ctx: &mut Context) {}
 
     /// The words for the server's refusal of an effect it asked for in

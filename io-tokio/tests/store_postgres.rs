@@ -127,6 +127,7 @@ promise!(settings_and_effects_ride_on_the_handled_mark);
 promise!(media_uploads_are_kept_replaced_and_bounded);
 promise!(pre_key_ids_are_claimed_in_the_store);
 promise!(session_records_are_compare_and_set);
+promise!(sender_keys_are_compare_and_set);
 promise!(long_gone_instances_are_forgotten);
 promise!(generations_rotate);
 promise!(restore_skips_the_corrupt_newest_generations);

@@ -174,6 +174,7 @@ mod redacted {
         fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
             f.debug_struct("SenderKeyRecordStructure")
                 .field("sender_key_states", &self.sender_key_states)
+                .field("write_stamp", &self.write_stamp)
                 .finish()
         }
     }

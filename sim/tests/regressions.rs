@@ -165,3 +165,14 @@ fn seed_622_every_pong_is_read() {
 fn seed_9390_a_taken_over_claim_keeps_a_late_handling_out() {
     replay(9390);
 }
+
+/// With answers in the groups: two overlapping processes both sealed a
+/// group message from one stored sender key record, so the members saw
+/// one iteration of our key twice ("iteration 1 is behind the chain") and
+/// a device marked as holding a key that was not the one sent under.
+/// Fixed: our sender key record and the marks of who holds it are
+/// compare-and-set in the store, as Signal session records are.
+#[test]
+fn seed_62_one_sender_key_iteration_is_used_once() {
+    replay(62);
+}

@@ -172,6 +172,39 @@ fn group_commands_know_who_is_admin() {
     bot.stop_cleanly(WAIT);
 }
 
+/// The groups are kept in the store: after a restart, with WhatsApp not
+/// answering any group query (no list at login, no metadata on a miss),
+/// the bot still knows who the admins are and whom to seal its answer for.
+#[test]
+fn groups_are_known_after_a_restart_before_whatsapp_describes_them() {
+    let home = tempfile::tempdir().expect("temp dir");
+    let (wa, mut bot, group) = linked_with_group(
+        home.path(),
+        &json!({"subject": "Club", "creator": ALICE, "members": [BOB], "bot": "admin"}),
+    );
+    // The bot answered in the group once: it has read and kept it.
+    group_ping(&wa, BOB, &group, 1);
+    wait_read(&wa, &bot, &group, &[ALICE, BOB], "pong 1");
+    bot.stop_cleanly(WAIT);
+    wa.post("/ignore-iqs?xmlns=w:g2", "");
+    let mut bot = start_blacksky(&wa, home.path(), &[]);
+    wa.post(&format!("/send?from={BOB}&group={group}"), ".tagall");
+    wait_read(
+        &wa,
+        &bot,
+        &group,
+        &[ALICE, BOB],
+        "Only group admins may use .tagall.",
+    );
+    wa.post(&format!("/send?from={ALICE}&group={group}"), ".tagall tea");
+    wait_read_matching(&wa, &bot, &group, &[ALICE, BOB], "the tagall", |text| {
+        text.starts_with("tea\n\n") && text.contains(&format!("@{BOB}"))
+    });
+    assert_no_violations(&wa);
+    wa.post("/ignore-iqs", "");
+    bot.stop_cleanly(WAIT);
+}
+
 /// Waits until fake-wa's group satisfies `holds`.
 fn wait_group(
     wa: &FakeWa,

@@ -1,8 +1,10 @@
-//! Changes to a group's members, as the shell reads them from WhatsApp's
-//! `<notification type="w:gp2">`, for welcome and goodbye texts.
+//! Changes to a group as the shell reads them from WhatsApp's
+//! `<notification type="w:gp2">`, one event each: what a handler hears
+//! (`Handler::on_group_event`), and the welcome and goodbye texts.
 
 use std::fmt;
 
+use blacksky_core::client::groups::notification::GroupChange;
 use blacksky_core::wire::binary::Jid;
 
 use super::facts::GroupInfo;
@@ -16,7 +18,7 @@ use crate::{Context, Reply};
 /// People greeted in one text, at most (a mass add is greeted in one).
 pub const GREETED_MAX: usize = 50;
 
-/// What happened to the members.
+/// What happened to the members, for a greeting.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Membership {
     /// Added by an admin, or joined by a link.
@@ -27,12 +29,31 @@ pub enum Membership {
     Left,
 }
 
-/// Members of `group` who were added, removed or left.
+/// One change to `group` as WhatsApp told it (the core's
+/// `client::groups::notification::GroupChange`, not the change a command
+/// asks for, `commands::GroupChange`): members added, removed, left,
+/// promoted or demoted; the subject, description, announce-only or locked
+/// setting; the invite link reset. `actor` is who made it, when WhatsApp
+/// says.
 #[derive(Clone, PartialEq, Eq)]
 pub struct GroupEvent {
     pub group: Jid,
-    pub change: Membership,
-    pub participants: Vec<Jid>,
+    pub actor: Option<Jid>,
+    pub change: GroupChange,
+}
+
+impl GroupEvent {
+    /// Members who came or went, and which: what a welcome or goodbye
+    /// greets. `None` for any other change.
+    #[must_use]
+    pub fn membership(&self) -> Option<(Membership, &[Jid])> {
+        match &self.change {
+            GroupChange::Added(who) => Some((Membership::Added, who)),
+            GroupChange::Removed(who) => Some((Membership::Removed, who)),
+            GroupChange::Left(who) => Some((Membership::Left, who)),
+            _ => None,
+        }
+    }
 }
 
 impl Membership {
@@ -54,14 +75,16 @@ pub(crate) fn greet(
     language: Language,
     ctx: &mut Context,
 ) {
-    let kind = event.change.greeting();
+    let Some((membership, participants)) = event.membership() else {
+        return;
+    };
+    let kind = membership.greeting();
     let greeting = settings.greeting(kind);
     if !greeting.state.is_on() {
         return;
     }
     // The bot itself joining or leaving is greeted by nobody.
-    let people: Vec<Jid> = event
-        .participants
+    let people: Vec<Jid> = participants
         .iter()
         .filter(|jid| !account.is(jid))
         .take(GREETED_MAX)
@@ -95,9 +118,9 @@ pub(crate) fn greet(
 
 impl fmt::Debug for GroupEvent {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // GroupChange's Debug counts members: no numbers in logs.
         f.debug_struct("GroupEvent")
             .field("change", &self.change)
-            .field("participants", &self.participants.len())
             .finish_non_exhaustive()
     }
 }

@@ -215,12 +215,15 @@ impl Commands {
         &self.catalog
     }
 
-    /// Members added to or gone from a group: its welcome or goodbye,
-    /// when on. Answers go to the group and quote nothing; turn them into
-    /// outbox entries with [`crate::compose::unanswered_entries`].
+    /// A change to a group: members added or gone get its welcome or
+    /// goodbye, when on. Answers go to the group and quote nothing; turn
+    /// them into outbox entries with [`crate::compose::unanswered_entries`].
     pub fn on_group_event(&mut self, event: &GroupEvent, ctx: &mut Context) {
+        let Some((membership, _)) = event.membership() else {
+            return;
+        };
         let settings = self.settings.group(&event.group);
-        if !settings.greeting(event.change.greeting()).state.is_on() {
+        if !settings.greeting(membership.greeting()).state.is_on() {
             return;
         }
         let info = self.groups.group(&event.group);

@@ -1,3 +1,4 @@
+use blacksky_core::client::groups::notification::GroupChange;
 use blacksky_core::wire::binary::{Jid, Node, encode};
 use blacksky_proto::wa;
 use prost::Message as _;
@@ -194,28 +195,39 @@ fn a_mention_of_the_bot_is_flagged_and_others_are_not() {
 }
 
 #[test]
-fn a_group_notice_of_members_who_came_is_greeted_by_the_handler() {
+fn a_group_notice_reaches_the_handler_one_typed_change_at_a_time() {
     struct Greeter;
     impl Handler for Greeter {
         fn on_message(&mut self, _: &Incoming, _: &mut Context) {}
         fn on_group_event(&mut self, event: &GroupEvent, ctx: &mut Context) {
-            let names: Vec<String> = event
-                .participants
-                .iter()
-                .map(|p| p.user().to_owned())
-                .collect();
-            ctx.reply(format!("{:?} {}", event.change, names.join(",")));
+            let said = match (&event.change, event.membership()) {
+                (_, Some((membership, who))) => {
+                    let names: Vec<&str> = who.iter().map(|p| p.user()).collect();
+                    format!("{membership:?} {}", names.join(","))
+                }
+                (GroupChange::Subject(subject), None) => format!("subject {subject}"),
+                (GroupChange::Promoted(who), None) => format!("promoted {}", who[0].user()),
+                (other, None) => format!("{other:?}"),
+            };
+            let by = event.actor.as_ref().map_or("?", |actor| actor.user());
+            ctx.reply(format!("{said} by {by}"));
         }
     }
     let mut bot = Bot::new(Greeter, BotConfig::default());
+    let member = |user: &str| {
+        Node::new("participant").with_attr("jid", Jid::new(user.to_owned(), "s.whatsapp.net"))
+    };
     let notice = Node::new("notification")
         .with_attr("from", Jid::new("120363000000000001", "g.us"))
         .with_attr("type", "w:gp2")
         .with_attr("id", "N1")
         .with_attr("participant", Jid::new("15550001111", "s.whatsapp.net"))
-        .with_children(vec![Node::new("add").with_child(
-            Node::new("participant").with_attr("jid", Jid::new("15550002222", "s.whatsapp.net")),
-        )]);
+        .with_children(vec![
+            Node::new("add").with_child(member("15550002222")),
+            Node::new("promote").with_child(member("15550002222")),
+            Node::new("subject").with_attr("subject", "Tea"),
+            Node::new("announcement"),
+        ]);
     let out = bot.handle_group_notice(&encode(&notice).expect("encodes"), NOW);
     let texts: Vec<String> = out
         .iter()
@@ -224,6 +236,14 @@ fn a_group_notice_of_members_who_came_is_greeted_by_the_handler() {
             format!("{} {}", entry.to, message.conversation.unwrap_or_default())
         })
         .collect();
-    assert_eq!(texts, ["120363000000000001@g.us Added 15550002222"]);
+    assert_eq!(
+        texts,
+        [
+            "120363000000000001@g.us Added 15550002222 by 15550001111",
+            "120363000000000001@g.us promoted 15550002222 by 15550001111",
+            "120363000000000001@g.us subject Tea by 15550001111",
+            "120363000000000001@g.us Announce(true) by 15550001111",
+        ]
+    );
     assert!(bot.handle_group_notice(b"\0not a stanza", NOW).is_empty());
 }

@@ -119,9 +119,10 @@ pub(super) fn open(
     }
     for (group, record) in learnt {
         opened.writes.push(Write::SenderKey {
+            replaces: Replaces::current_sender_key(session, &group, &sender.address),
+            record: record.encode_stamped(rng.next_u64()),
             group,
             sender: sender.address.clone(),
-            record: record.encode(),
         });
     }
     Ok(opened)

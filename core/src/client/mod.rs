@@ -166,7 +166,8 @@ impl Client {
     pub fn new(config: ClientConfig, session: Session, seed: [u8; 32]) -> Client {
         let mut rng = ChaCha20Rng::from_seed(seed);
         let prefix = format!("{:04x}", rng.next_u32() & 0xFFFF);
-        Client {
+        let outbox = send::Outbox::with_groups(&session);
+        let mut client = Client {
             decoder: FrameDecoder::client(config.frame_bytes_max),
             seen_messages: SeenMessages::new(config.seen_messages_len_max),
             config,
@@ -182,9 +183,16 @@ impl Client {
             silence_deadline: None,
             backlog: None,
             limits_hit: BTreeSet::new(),
-            outbox: send::Outbox::default(),
+            outbox,
             last_wall: UnixMillis::EPOCH,
+        };
+        // The shell's view of the groups (what commands know of their
+        // admins) starts from the kept ones too.
+        let known: Vec<_> = client.outbox.groups().infos().cloned().collect();
+        for info in known {
+            client.event(Event::GroupKnown(Box::new(info)));
         }
+        client
     }
 
     // ---- getters ----

@@ -145,8 +145,8 @@ impl Client {
         }
     }
 
-    /// A `w:gp2` notification: taken in, then kept (members came or went)
-    /// or acked at once.
+    /// A `w:gp2` notification: taken in, then kept for the bot (a change
+    /// it reads) or acked at once.
     fn on_gp2(&mut self, now: Instant, node: NodeRef<'_>, raw: &[u8], wall: UnixMillis) {
         if self.on_group_notification(now, wall, node) {
             self.keep_notice(node, raw, wall);
@@ -155,9 +155,9 @@ impl Client {
         }
     }
 
-    /// Members came or went: the notification is kept in the inbox (the
-    /// bot's welcome or goodbye is said from there, once) and acked once
-    /// it is durable, like a message.
+    /// A change to a group: the notification is kept in the inbox (the
+    /// handler hears of it from there, once: a welcome or goodbye is said
+    /// once) and acked once it is durable, like a message.
     fn keep_notice(&mut self, node: NodeRef<'_>, raw: &[u8], wall: UnixMillis) {
         let (Some(id), Some(from)) = (node.attr("id"), attr_text(node, "from")) else {
             return self.send(&stanzas::ack_for(node));

@@ -10,7 +10,7 @@ use blacksky_proto::store as pb;
 
 use super::creds::{Creds, CredsError, PreKey};
 use super::pre_key_ids;
-use super::replaces::Replaces;
+use super::replaces::{GivenKey, Replaces};
 use crate::time::UnixMillis;
 
 /// An incoming stanza committed before it is acked.
@@ -131,6 +131,28 @@ pub struct Session {
     /// no distribution message before our next message there. Not part
     /// of a snapshot: losing it only sends the key again.
     pub sender_key_shared: BTreeMap<String, BTreeSet<String>>,
+    /// The groups we are in, as last read or told, by group JID. Not
+    /// part of a snapshot: a cache the next login's list fills again.
+    pub groups: BTreeMap<String, StoredGroup>,
+}
+
+/// A group's metadata as the client last read or was told it: its
+/// `<group>` node in the binary codec (`groups::metadata::group_node`),
+/// and when the server last described it whole.
+#[derive(Clone, PartialEq, Eq)]
+pub struct StoredGroup {
+    pub node: Vec<u8>,
+    pub fetched_at: UnixMillis,
+}
+
+impl std::fmt::Debug for StoredGroup {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // The node names the members: its size only.
+        f.debug_struct("StoredGroup")
+            .field("node_bytes", &self.node.len())
+            .field("fetched_at", &self.fetched_at)
+            .finish()
+    }
 }
 
 impl std::fmt::Debug for Session {
@@ -146,6 +168,7 @@ impl std::fmt::Debug for Session {
             .field("retries", &self.retries.len())
             .field("lid_for_pn", &self.lid_for_pn.len())
             .field("sender_key_shared", &self.sender_key_shared.len())
+            .field("groups", &self.groups.len())
             .finish()
     }
 }
@@ -236,10 +259,13 @@ pub enum Write {
     RemoveSignalSession {
         address: String,
     },
+    /// A sender key record (ours or a member's), replacing what the
+    /// writer read ([`Replaces`]), as a Signal session record does.
     SenderKey {
         group: String,
         sender: String,
         record: Vec<u8>,
+        replaces: Replaces,
     },
     RemoveSenderKey {
         group: String,
@@ -256,13 +282,25 @@ pub enum Write {
     RemoveAppStateKey {
         id: Vec<u8>,
     },
-    /// These devices now hold our sender key for `group`.
+    /// These devices now hold our sender key for `group`: the record
+    /// `given` names, which the store refuses the batch without (another
+    /// process made a new key meanwhile).
     SenderKeyShared {
         group: String,
         devices: Vec<String>,
+        given: GivenKey,
     },
     /// Nobody holds our (new) sender key for `group` yet.
     ForgetSenderKeyShared {
+        group: String,
+    },
+    /// `group`'s metadata, replacing what was kept of it.
+    Group {
+        group: String,
+        stored: StoredGroup,
+    },
+    /// We are no longer in `group` (or it left the cache's bound).
+    ForgetGroup {
         group: String,
     },
     /// An incoming message; an id already stored is ignored (a redelivery).
@@ -359,6 +397,7 @@ impl std::fmt::Debug for Write {
                 group,
                 sender,
                 record,
+                ..
             } => write!(f, "SenderKey({group}, {sender}, {} bytes)", record.len()),
             Write::RemoveSenderKey { group, sender } => {
                 write!(f, "RemoveSenderKey({group}, {sender})")
@@ -377,6 +416,10 @@ impl std::fmt::Debug for Write {
                 write!(f, "SenderKeyShared({} devices)", devices.len())
             }
             Write::ForgetSenderKeyShared { .. } => f.write_str("ForgetSenderKeyShared"),
+            Write::Group { group, stored } => {
+                write!(f, "Group({group}, {} bytes)", stored.node.len())
+            }
+            Write::ForgetGroup { group } => write!(f, "ForgetGroup({group})"),
             Write::Handled { id, outbox, .. } => {
                 write!(f, "Handled({id}, {} replies)", outbox.len())
             }
@@ -499,6 +542,7 @@ impl Session {
             retries: BTreeMap::new(),
             lid_for_pn: BTreeMap::new(),
             sender_key_shared: BTreeMap::new(),
+            groups: BTreeMap::new(),
         }
     }
 
@@ -558,6 +602,7 @@ impl Session {
                 group,
                 sender,
                 record,
+                ..
             } => {
                 self.sender_keys
                     .insert((group.clone(), sender.clone()), record.clone());
@@ -583,7 +628,7 @@ impl Session {
             Write::LidMapping { pn, lid } => {
                 self.lid_for_pn.insert(pn.clone(), lid.clone());
             }
-            Write::SenderKeyShared { group, devices } => {
+            Write::SenderKeyShared { group, devices, .. } => {
                 self.sender_key_shared
                     .entry(group.clone())
                     .or_default()
@@ -591,6 +636,12 @@ impl Session {
             }
             Write::ForgetSenderKeyShared { group } => {
                 self.sender_key_shared.remove(group);
+            }
+            Write::Group { group, stored } => {
+                self.groups.insert(group.clone(), stored.clone());
+            }
+            Write::ForgetGroup { group } => {
+                self.groups.remove(group);
             }
             Write::Inbox(_)
             | Write::Handled { .. }
@@ -634,6 +685,7 @@ impl Session {
                     group: group.clone(),
                     sender: sender.clone(),
                     record: record.clone(),
+                    replaces: Replaces::Anything,
                 }),
         );
         writes.extend(

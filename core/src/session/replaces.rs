@@ -1,13 +1,16 @@
-//! Compare-and-set for Signal session records. Two processes of one
-//! session (an overlapping dyno, a late commit of a process that is
-//! shutting down) can each read a record and advance it: both would then
-//! encrypt under the same chain counter, the one thing a ratchet must
-//! never do, and the later commit would silently undo the other's. So a
-//! session write says which record it replaces, and the store refuses the
-//! whole batch when that is no longer the stored one; the writer then
-//! reads the store again before it encrypts anything more.
+//! Compare-and-set for Signal session and sender key records. Two
+//! processes of one session (an overlapping dyno, a late commit of a
+//! process that is shutting down) can each read a record and advance it:
+//! both would then encrypt under the same chain counter (or sender key
+//! iteration), the one thing a ratchet must never do, and the later commit
+//! would silently undo the other's. So a record write says which record
+//! it replaces, and the store refuses the whole batch when that is no
+//! longer the stored one; the writer then reads the store again before it
+//! encrypts anything more. Devices marked as holding our sender key name
+//! the record they were given, for the same reason: another process's new
+//! key is one they do not hold.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use sha2::{Digest, Sha256};
 use thiserror::Error;
@@ -31,13 +34,22 @@ impl std::fmt::Debug for RecordDigest {
     }
 }
 
-/// What a session record write expects to replace.
+/// A stored record a batch can be checked against.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub enum CheckedRecord {
+    /// The Signal session with a peer device, by address.
+    Session(String),
+    /// The sender key of `sender` (ours or a member's) in `group`.
+    SenderKey { group: String, sender: String },
+}
+
+/// What a record write expects to replace.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Replaces {
     /// Whatever is stored (a whole session written at once: restore,
     /// import), or nothing.
     Anything,
-    /// No record: the writer started this session itself.
+    /// No record: the writer started this record itself.
     Nothing,
     /// The record the writer advanced.
     Record(RecordDigest),
@@ -48,7 +60,21 @@ impl Replaces {
     /// it replaces.
     #[must_use]
     pub fn current(session: &Session, address: &str) -> Replaces {
-        match session.sessions.get(address) {
+        Replaces::of(session.sessions.get(address))
+    }
+
+    /// What `session` holds as the sender key of `sender` in `group`.
+    #[must_use]
+    pub fn current_sender_key(session: &Session, group: &str, sender: &str) -> Replaces {
+        Replaces::of(
+            session
+                .sender_keys
+                .get(&(group.to_owned(), sender.to_owned())),
+        )
+    }
+
+    fn of(record: Option<&Vec<u8>>) -> Replaces {
+        match record {
             Some(record) => Replaces::Record(RecordDigest::of(record)),
             None => Replaces::Nothing,
         }
@@ -59,7 +85,7 @@ impl Replaces {
     /// write's own earlier attempt (a commit whose answer was lost: with a
     /// slow database, every retry would be refused otherwise), since every
     /// record written carries a fresh random stamp no other writer makes
-    /// (`SessionRecord::encode_stamped`).
+    /// (`SessionRecord::encode_stamped`, `SenderKeyRecord::encode_stamped`).
     fn accepts(self, stored: Option<RecordDigest>, record: RecordDigest) -> bool {
         if stored == Some(record) {
             return true;
@@ -72,33 +98,60 @@ impl Replaces {
     }
 }
 
-/// A batch that would replace a session record another writer changed.
+/// Which of our sender keys devices were given: `record` is our sender key
+/// record (under `sender`, our device's address) as the batch leaves it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GivenKey {
+    pub sender: String,
+    pub record: RecordDigest,
+}
+
+/// A batch that would replace a record another writer changed.
 #[derive(Debug, Clone, PartialEq, Eq, Error)]
 #[error(
-    "a Signal session record changed in the store since this process read it \
+    "a Signal session or sender key record changed in the store since this process read it \
      (another process of this session wrote it): batch refused"
 )]
 pub struct StaleRecord;
 
-/// The session addresses whose stored records `writes` must be checked
-/// against (see [`check_replaces`]).
-pub fn checked_addresses(writes: &[Write]) -> impl Iterator<Item = &str> {
-    writes.iter().filter_map(|write| match write {
-        Write::SignalSession {
-            address,
-            replaces: Replaces::Nothing | Replaces::Record(_),
-            ..
-        } => Some(address.as_str()),
-        _ => None,
-    })
+/// The records whose stored digests `writes` must be checked against
+/// (see [`check_replaces`]).
+#[must_use]
+pub fn checked_records(writes: &[Write]) -> BTreeSet<CheckedRecord> {
+    writes
+        .iter()
+        .filter_map(|write| match write {
+            Write::SignalSession {
+                address,
+                replaces: Replaces::Nothing | Replaces::Record(_),
+                ..
+            } => Some(CheckedRecord::Session(address.clone())),
+            Write::SenderKey {
+                group,
+                sender,
+                replaces: Replaces::Nothing | Replaces::Record(_),
+                ..
+            }
+            | Write::SenderKeyShared {
+                group,
+                given: GivenKey { sender, .. },
+                ..
+            } => Some(CheckedRecord::SenderKey {
+                group: group.clone(),
+                sender: sender.clone(),
+            }),
+            _ => None,
+        })
+        .collect()
 }
 
 /// Checks `writes` in order against `stored`, the stored records'
-/// digests for (at least) the [`checked_addresses`]: each write must find
-/// what it replaces, in the store or written earlier in the batch.
+/// digests for (at least) the [`checked_records`]: each write must find
+/// what it replaces (each mark of devices holding our key, the record
+/// they were given), in the store or written earlier in the batch.
 pub fn check_replaces(
     writes: &[Write],
-    mut stored: BTreeMap<String, RecordDigest>,
+    mut stored: BTreeMap<CheckedRecord, RecordDigest>,
 ) -> Result<(), StaleRecord> {
     for write in writes {
         match write {
@@ -106,20 +159,50 @@ pub fn check_replaces(
                 address,
                 record,
                 replaces,
-            } => {
-                let written = RecordDigest::of(record);
-                if !replaces.accepts(stored.get(address).copied(), written) {
+            } => write_checked(&mut stored, CheckedRecord::Session(address.clone()), record, *replaces)?,
+            Write::SenderKey {
+                group,
+                sender,
+                record,
+                replaces,
+            } => write_checked(&mut stored, sender_key(group, sender), record, *replaces)?,
+            Write::RemoveSignalSession { address } => {
+                stored.remove(&CheckedRecord::Session(address.clone()));
+            }
+            Write::RemoveSenderKey { group, sender } => {
+                stored.remove(&sender_key(group, sender));
+            }
+            Write::SenderKeyShared { group, given, .. } => {
+                if stored.get(&sender_key(group, &given.sender)) != Some(&given.record) {
                     return Err(StaleRecord);
                 }
-                stored.insert(address.clone(), written);
-            }
-            Write::RemoveSignalSession { address } => {
-                stored.remove(address);
             }
             _ => {}
         }
     }
     Ok(())
+}
+
+/// Takes the write of `record` over `key` if it finds what it replaces.
+fn write_checked(
+    stored: &mut BTreeMap<CheckedRecord, RecordDigest>,
+    key: CheckedRecord,
+    record: &[u8],
+    replaces: Replaces,
+) -> Result<(), StaleRecord> {
+    let written = RecordDigest::of(record);
+    if !replaces.accepts(stored.get(&key).copied(), written) {
+        return Err(StaleRecord);
+    }
+    stored.insert(key, written);
+    Ok(())
+}
+
+fn sender_key(group: &str, sender: &str) -> CheckedRecord {
+    CheckedRecord::SenderKey {
+        group: group.to_owned(),
+        sender: sender.to_owned(),
+    }
 }
 
 #[cfg(test)]
@@ -134,10 +217,15 @@ mod tests {
         }
     }
 
-    fn stored(pairs: &[(&str, &[u8])]) -> BTreeMap<String, RecordDigest> {
+    fn stored(pairs: &[(&str, &[u8])]) -> BTreeMap<CheckedRecord, RecordDigest> {
         pairs
             .iter()
-            .map(|(address, record)| ((*address).to_owned(), RecordDigest::of(record)))
+            .map(|(address, record)| {
+                (
+                    CheckedRecord::Session((*address).to_owned()),
+                    RecordDigest::of(record),
+                )
+            })
             .collect()
     }
 
@@ -193,6 +281,6 @@ mod tests {
     fn a_whole_session_write_replaces_anything() {
         let writes = [write("a.0", b"r1", Replaces::Anything)];
         assert_eq!(check_replaces(&writes, stored(&[("a.0", b"x")])), Ok(()));
-        assert_eq!(checked_addresses(&writes).count(), 0);
+        assert!(checked_records(&writes).is_empty());
     }
 }

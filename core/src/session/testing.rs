@@ -46,6 +46,7 @@ pub fn sample_session(
         group: "120363000000000000@g.us".into(),
         sender: "15550001111.0:1".into(),
         record: vec![9; 30],
+        replaces: super::Replaces::Anything,
     });
     session.apply(&Write::Identity {
         address: "15550001111.0:1".into(),

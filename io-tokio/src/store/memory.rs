@@ -8,7 +8,9 @@ use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
-use blacksky_core::session::replaces::{RecordDigest, check_replaces, checked_addresses};
+use blacksky_core::session::replaces::{
+    CheckedRecord, RecordDigest, check_replaces, checked_records,
+};
 use blacksky_core::session::{
     AppVersion, Committed, Creds, MEDIA_UPLOAD_REUSE_MS, MEDIA_UPLOADS_MAX, MediaUpload, Outbound,
     Session, Write, creds_over, place_fresh_pre_keys,
@@ -426,10 +428,17 @@ impl Store for MemoryStore {
         let mut sessions = lock(&self.db.sessions);
         let mut next_seq = lock(&self.db.next_seq);
         let rows = sessions.entry(self.session.clone()).or_default();
-        let stored = checked_addresses(writes)
-            .filter_map(|address| {
-                let record = rows.keys.as_ref()?.sessions.get(address)?;
-                Some((address.to_owned(), RecordDigest::of(record)))
+        let stored = checked_records(writes)
+            .into_iter()
+            .filter_map(|key| {
+                let keys = rows.keys.as_ref()?;
+                let record = match &key {
+                    CheckedRecord::Session(address) => keys.sessions.get(address),
+                    CheckedRecord::SenderKey { group, sender } => {
+                        keys.sender_keys.get(&(group.clone(), sender.clone()))
+                    }
+                }?;
+                Some((key, RecordDigest::of(record)))
             })
             .collect();
         check_replaces(writes, stored)?;
@@ -732,5 +741,52 @@ impl Store for MemoryStore {
                 .map(|(effect, _)| effect.clone())
                 .collect()
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use blacksky_core::session::{GivenKey, RecordDigest, Replaces};
+
+    use super::*;
+
+    fn own_key(record: &[u8], replaces: Replaces) -> Write {
+        Write::SenderKey {
+            group: "1@g.us".into(),
+            sender: "9.0".into(),
+            record: record.to_vec(),
+            replaces,
+        }
+    }
+
+    /// The memory store (the chaos harness's) checks sender keys as the
+    /// SQL stores do (`sender_keys_are_compare_and_set`).
+    #[tokio::test]
+    async fn a_second_use_of_one_sender_key_record_is_refused() {
+        let mut store = MemoryStore::new(MemoryDb::new(), "s");
+        store
+            .commit(&[Write::Creds(Box::new(placeholder_session().creds))])
+            .await
+            .expect("creds");
+        store.commit(&[own_key(b"k0", Replaces::Nothing)]).await.expect("new");
+        let k0 = Replaces::Record(RecordDigest::of(b"k0"));
+        store.commit(&[own_key(b"k1", k0)]).await.expect("advanced");
+        assert!(matches!(
+            store.commit(&[own_key(b"k1-other", k0)]).await,
+            Err(StoreError::Stale(_))
+        ));
+        let given = |record: &[u8]| Write::SenderKeyShared {
+            group: "1@g.us".into(),
+            devices: vec!["7.0".into()],
+            given: GivenKey {
+                sender: "9.0".into(),
+                record: RecordDigest::of(record),
+            },
+        };
+        assert!(matches!(
+            store.commit(&[given(b"k0")]).await,
+            Err(StoreError::Stale(_))
+        ));
+        store.commit(&[given(b"k1")]).await.expect("under the stored key");
     }
 }

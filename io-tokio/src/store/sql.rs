@@ -12,21 +12,23 @@
 //! `sslmode` keeps sqlx's default (`prefer`), so a plain local server works.
 
 use std::borrow::Cow;
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 use std::path::Path;
 use std::str::FromStr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
-use blacksky_core::session::replaces::{RecordDigest, check_replaces, checked_addresses};
+use blacksky_core::session::replaces::{
+    CheckedRecord, RecordDigest, check_replaces, checked_records,
+};
 use blacksky_core::session::snapshot::SnapshotKey;
 use blacksky_core::session::{
     AppVersion, AppVersionError, InboxContent, InboxEntry, Outbound, Retry,
 };
 use blacksky_core::session::{
     Committed, Creds, MEDIA_UPLOAD_REUSE_MS, MEDIA_UPLOADS_MAX, MediaUpload, PreKey, Session,
-    Write, creds_over, place_fresh_pre_keys,
+    StoredGroup, Write, creds_over, place_fresh_pre_keys,
 };
 use blacksky_core::time::UnixMillis;
 use sqlx::Row;
@@ -647,40 +649,78 @@ macro_rules! sql_store {
                 Ok(())
             }
 
-            /// Refuses `writes` if a session record they replace is no
-            /// longer the stored one ([`check_replaces`]). The records are
-            /// read under the creds lock, so two processes of one session
-            /// take turns from the read to the commit.
+            /// Refuses `writes` if a session or sender key record they
+            /// replace is no longer the stored one ([`check_replaces`]).
+            /// The records are read under the creds lock, so two processes
+            /// of one session take turns from the read to the commit.
             async fn check_replaced(
                 tx: &mut sqlx::Transaction<'static, $db>,
                 rows: &Rows,
                 session: &str,
                 writes: &[Write],
             ) -> Result<(), StoreError> {
-                let what = "checking the session records a batch replaces";
-                let addresses: BTreeSet<&str> = checked_addresses(writes).collect();
-                if addresses.is_empty() {
+                let what = "checking the records a batch replaces";
+                let checked = checked_records(writes);
+                if checked.is_empty() {
                     return Ok(());
                 }
                 Self::lock_creds_row(tx, session).await.map_err(db(what))?;
                 let mut stored = BTreeMap::new();
-                for address in addresses {
-                    let record: Option<Vec<u8>> = sqlx::query_scalar(
-                        "SELECT record FROM signal_sessions WHERE session = $1 AND address = $2",
-                    )
-                    .bind(session)
-                    .bind(address)
-                    .fetch_optional(&mut **tx)
-                    .await
-                    .map_err(db(what))?;
+                for key in checked {
+                    let (query, row) = match &key {
+                        CheckedRecord::Session(address) => (
+                            sqlx::query_scalar(
+                                "SELECT record FROM signal_sessions \
+                                 WHERE session = $1 AND address = $2",
+                            )
+                            .bind(session)
+                            .bind(address.as_str()),
+                            KeyRow::SignalSession(address),
+                        ),
+                        CheckedRecord::SenderKey { group, sender } => (
+                            sqlx::query_scalar(
+                                "SELECT record FROM sender_keys \
+                                 WHERE session = $1 AND group_id = $2 AND sender = $3",
+                            )
+                            .bind(session)
+                            .bind(group.as_str())
+                            .bind(sender.as_str()),
+                            KeyRow::SenderKey { group, sender },
+                        ),
+                    };
+                    let record: Option<Vec<u8>> =
+                        query.fetch_optional(&mut **tx).await.map_err(db(what))?;
                     if let Some(record) = record {
                         // Digests of the plain record: each sealing of
                         // one record differs (a fresh nonce).
-                        let record = rows.open(session, KeyRow::SignalSession(address), record)?;
-                        stored.insert(address.to_owned(), RecordDigest::of(&record));
+                        let record = rows.open(session, row, record)?;
+                        stored.insert(key.clone(), RecordDigest::of(&record));
                     }
                 }
                 check_replaces(writes, stored).map_err(StoreError::Stale)
+            }
+
+            /// `writes` in `tx`, checked first ([`Self::check_replaced`]).
+            async fn write_batch(
+                tx: &mut sqlx::Transaction<'static, $db>,
+                rows: &Rows,
+                session: &str,
+                writes: &[Write],
+            ) -> Result<Committed, StoreError> {
+                Self::check_replaced(tx, rows, session, writes).await?;
+                let mut committed = Committed::default();
+                for write in writes {
+                    if committed.claim_lost && write.rides_on_handled() {
+                        // Another instance handles that entry: its
+                        // settings and effects are theirs to store.
+                        continue;
+                    }
+                    let said = Self::write_one(tx, rows, session, write)
+                        .await
+                        .map_err(db("committing writes"))?;
+                    committed = committed.and(said);
+                }
+                Ok(committed)
             }
 
             async fn put_pre_key(
@@ -780,6 +820,7 @@ macro_rules! sql_store {
                         group,
                         sender,
                         record,
+                        ..
                     } => {
                         sqlx::query(
                             "INSERT INTO sender_keys (session, group_id, sender, record) \
@@ -876,12 +917,34 @@ macro_rules! sql_store {
                                    ON CONFLICT (session, pn) DO UPDATE SET lid = excluded.lid";
                         Self::execute_two(tx, sql, session, pn, lid).await?;
                     }
-                    Write::SenderKeyShared { group, devices } => {
+                    Write::SenderKeyShared { group, devices, .. } => {
                         let sql = "INSERT INTO sender_key_shared (session, group_id, device) \
                                    VALUES ($1, $2, $3) ON CONFLICT DO NOTHING";
                         for device in devices {
                             Self::execute_two(tx, sql, session, group, device).await?;
                         }
+                    }
+                    Write::Group { group, stored } => {
+                        sqlx::query(
+                            "INSERT INTO group_metadata (session, group_id, node, fetched_at) \
+                             VALUES ($1, $2, $3, $4) ON CONFLICT (session, group_id) \
+                             DO UPDATE SET node = excluded.node, fetched_at = excluded.fetched_at",
+                        )
+                        .bind(session)
+                        .bind(group.as_str())
+                        .bind(stored.node.as_slice())
+                        .bind(sql_millis(stored.fetched_at))
+                        .execute(&mut **tx)
+                        .await?;
+                    }
+                    Write::ForgetGroup { group } => {
+                        sqlx::query(
+                            "DELETE FROM group_metadata WHERE session = $1 AND group_id = $2",
+                        )
+                        .bind(session)
+                        .bind(group.as_str())
+                        .execute(&mut **tx)
+                        .await?;
                     }
                     Write::ForgetSenderKeyShared { group } => {
                         sqlx::query(
@@ -1124,6 +1187,7 @@ macro_rules! sql_store {
                         "message_retries",
                         "lid_mappings",
                         "sender_key_shared",
+                        "group_metadata",
                         "alert_outbox",
                         "bot_settings",
                         "effects",
@@ -1144,6 +1208,7 @@ macro_rules! sql_store {
                         "message_retries",
                         "lid_mappings",
                         "sender_key_shared",
+                        "group_metadata",
                     ]
                 };
                 for table in tables {
@@ -1298,6 +1363,14 @@ macro_rules! sql_store {
                     let (group, device) = pair(&row).map_err(db(what))?;
                     session.sender_key_shared.entry(group).or_default().insert(device);
                 }
+                for row in read("SELECT group_id, node, fetched_at FROM group_metadata WHERE session = $1").await? {
+                    let group: String = row.try_get(0).map_err(db(what))?;
+                    let stored = StoredGroup {
+                        node: row.try_get(1).map_err(db(what))?,
+                        fetched_at: millis(row.try_get(2).map_err(db(what))?),
+                    };
+                    session.groups.insert(group, stored);
+                }
                 for row in read("SELECT msg_id, sender, count, at FROM message_retries WHERE session = $1").await? {
                     let key = pair(&row).map_err(db(what))?;
                     let count: i64 = row.try_get(2).map_err(db(what))?;
@@ -1313,21 +1386,19 @@ macro_rules! sql_store {
             async fn commit(&mut self, writes: &[Write]) -> Result<Committed, StoreError> {
                 let what = "committing writes";
                 let mut tx = self.pool.begin().await.map_err(db(what))?;
-                Self::check_replaced(&mut tx, &self.rows, &self.session, writes).await?;
-                let mut committed = Committed::default();
-                for write in writes {
-                    if committed.claim_lost && write.rides_on_handled() {
-                        // Another instance handles that entry: its
-                        // settings and effects are theirs to store.
-                        continue;
+                match Self::write_batch(&mut tx, &self.rows, &self.session, writes).await {
+                    Ok(committed) => {
+                        tx.commit().await.map_err(db(what))?;
+                        Ok(committed)
                     }
-                    let said = Self::write_one(&mut tx, &self.rows, &self.session, write)
-                        .await
-                        .map_err(db(what))?;
-                    committed = committed.and(said);
+                    Err(error) => {
+                        // Rolled back now, not when the pool next lends the
+                        // connection: a refused batch holds the creds row
+                        // lock, which the other process waits on.
+                        let _ = tx.rollback().await;
+                        Err(error)
+                    }
                 }
-                tx.commit().await.map_err(db(what))?;
-                Ok(committed)
             }
 
             async fn replace_session(&mut self, session: &Session) -> Result<(), StoreError> {

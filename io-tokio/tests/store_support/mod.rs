@@ -13,7 +13,7 @@ use blacksky_core::session::snapshot::{Keyring, Seal, SnapshotKey, encode_snapsh
 use blacksky_core::session::testing::sample_session;
 use blacksky_core::session::{
     AppVersion, Committed, MEDIA_UPLOAD_REUSE_MS, MEDIA_UPLOADS_MAX, MediaUpload, OutboxEntry,
-    PreKey, RecordDigest, Replaces, Session, Write,
+    GivenKey, PreKey, RecordDigest, Replaces, Session, StoredGroup, Write,
 };
 use blacksky_core::session::{InboxContent, InboxEntry};
 use blacksky_core::time::UnixMillis;
@@ -185,6 +185,7 @@ pub async fn every_record_kind_round_trips<S: Db>(mut store: S) {
             group: "g2@g.us".into(),
             sender: "1.0:1".into(),
             record: vec![1, 2, 3],
+            replaces: Replaces::Anything,
         },
         Write::RemoveSenderKey {
             group: "120363000000000000@g.us".into(),
@@ -201,6 +202,30 @@ pub async fn every_record_kind_round_trips<S: Db>(mut store: S) {
         Write::RemoveAppStateKey {
             id: vec![0, 0, 0, 1],
         },
+        Write::Group {
+            group: "120363000000000001@g.us".into(),
+            stored: StoredGroup {
+                node: vec![0xf8, 1, 2],
+                fetched_at: UnixMillis(1_700_000_000_000),
+            },
+        },
+        Write::Group {
+            group: "120363000000000002@g.us".into(),
+            stored: StoredGroup {
+                node: vec![7; 40],
+                fetched_at: UnixMillis(5),
+            },
+        },
+        Write::Group {
+            group: "120363000000000001@g.us".into(),
+            stored: StoredGroup {
+                node: vec![0xf8, 9],
+                fetched_at: UnixMillis(1_700_000_000_001),
+            },
+        },
+        Write::ForgetGroup {
+            group: "120363000000000002@g.us".into(),
+        },
     ];
     for write in &updates {
         store
@@ -212,6 +237,8 @@ pub async fn every_record_kind_round_trips<S: Db>(mut store: S) {
     let back = store.load_session().await.expect("read").expect("present");
     assert!(back.same_as(&session));
     assert_eq!(back.pre_keys.len(), 30);
+    assert_eq!(back.groups, session.groups, "the group cache is kept");
+    assert_eq!(back.groups.len(), 1);
     assert!(!back.sessions.contains_key("15550000002.0:1"));
 
     // Creds writes keep the confirmed-login flag.
@@ -691,6 +718,104 @@ pub async fn session_records_are_compare_and_set<S: Db>(mut store: S) {
     let stored = store.load_session().await.expect("load").expect("stored");
     let landed: &[u8] = if a.is_ok() { b"r2-a" } else { b"r2-b" };
     assert_eq!(stored.sessions["15550000001.0"], landed);
+}
+
+const OWN_KEY_GROUP: &str = "120363000000000009@g.us";
+const OWN_KEY_SENDER: &str = "15550009999.0";
+
+/// Our sender key in [`OWN_KEY_GROUP`] advanced to `record` from `over`.
+fn advance_own_key(record: &[u8], over: Option<&[u8]>) -> Write {
+    Write::SenderKey {
+        group: OWN_KEY_GROUP.into(),
+        sender: OWN_KEY_SENDER.into(),
+        record: record.to_vec(),
+        replaces: over.map_or(Replaces::Nothing, |old| {
+            Replaces::Record(RecordDigest::of(old))
+        }),
+    }
+}
+
+/// `device` was given our sender key as `record`.
+fn given_own_key(device: &str, record: &[u8]) -> Write {
+    Write::SenderKeyShared {
+        group: OWN_KEY_GROUP.into(),
+        devices: vec![device.into()],
+        given: GivenKey {
+            sender: OWN_KEY_SENDER.into(),
+            record: RecordDigest::of(record),
+        },
+    }
+}
+
+pub async fn sender_keys_are_compare_and_set<S: Db>(mut store: S) {
+    let creds = sample_session(9, 0, 0, 10).creds;
+    store
+        .commit(&[Write::Creds(Box::new(creds))])
+        .await
+        .expect("creds");
+    // Our new key, given to Alice in the same batch.
+    store
+        .commit(&[advance_own_key(b"k0", None), given_own_key("alice.0", b"k0")])
+        .await
+        .expect("a new key given out");
+    // Two processes read k0 and each send the next group message: the
+    // second would use the key's iteration the first used.
+    let mut other = store.clone();
+    store
+        .commit(&[advance_own_key(b"k1-first", Some(b"k0"))])
+        .await
+        .expect("the first advance");
+    let refused = other
+        .commit(&[advance_own_key(b"k1-second", Some(b"k0"))])
+        .await;
+    assert!(
+        matches!(refused, Err(blacksky_io::store::StoreError::Stale(_))),
+        "a second use of one sender key iteration is refused: {refused:?}"
+    );
+    // A process that made its own key where another made one is refused.
+    let refused = other.commit(&[advance_own_key(b"mine", None)]).await;
+    assert!(matches!(
+        refused,
+        Err(blacksky_io::store::StoreError::Stale(_))
+    ));
+    // A device marked as given a key that is no longer ours (the other
+    // process answered a retry receipt from k0) is refused, and the mark
+    // is not stored.
+    let refused = other.commit(&[given_own_key("bob.0", b"k0")]).await;
+    assert!(matches!(
+        refused,
+        Err(blacksky_io::store::StoreError::Stale(_))
+    ));
+    let stored = store.load_session().await.expect("load").expect("stored");
+    let name = (OWN_KEY_GROUP.to_owned(), OWN_KEY_SENDER.to_owned());
+    assert_eq!(stored.sender_keys[&name], b"k1-first");
+    let shared: Vec<&String> = stored.sender_key_shared[OWN_KEY_GROUP].iter().collect();
+    assert_eq!(shared, ["alice.0"], "only the mark under the stored key");
+    // A mark under the stored key is taken; a retried batch that landed
+    // lands again.
+    store
+        .commit(&[given_own_key("bob.0", b"k1-first")])
+        .await
+        .expect("a mark under the stored key");
+    store
+        .commit(&[advance_own_key(b"k1-first", Some(b"k0"))])
+        .await
+        .expect("a retried commit");
+    // A member's key is checked the same way.
+    let theirs = |record: &[u8], over: Option<&[u8]>| Write::SenderKey {
+        group: OWN_KEY_GROUP.into(),
+        sender: "15550001111.0".into(),
+        record: record.to_vec(),
+        replaces: over.map_or(Replaces::Nothing, |old| {
+            Replaces::Record(RecordDigest::of(old))
+        }),
+    };
+    store.commit(&[theirs(b"m0", None)]).await.expect("learnt");
+    store
+        .commit(&[theirs(b"m1", Some(b"m0"))])
+        .await
+        .expect("advanced");
+    assert!(other.commit(&[theirs(b"m1-late", Some(b"m0"))]).await.is_err());
 }
 
 pub async fn pre_key_ids_are_claimed_in_the_store<S: Db>(mut store: S) {
@@ -1456,6 +1581,7 @@ fn sealable_session() -> Session {
         group: "120363000000000001@g.us".into(),
         sender: "15550002222.0:1".into(),
         record: vec![0x5a; 40],
+        replaces: Replaces::Anything,
     });
     session
 }

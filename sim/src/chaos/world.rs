@@ -133,15 +133,13 @@ pub const CHAOS_GROUPS: [&str; 3] = [
     "120363000000900001",
     "120363000000900002",
 ];
-/// Whether the harness answers in the groups too (`SIM_GROUP_REPLIES=1`).
-/// Off by default: with two overlapping processes the bot can use one
-/// iteration of its group sender key twice (seed 62: fake-wa's
-/// `member_cannot_read`), because our sender key record is not yet
-/// compare-and-set in the store as Signal session records are. On once
-/// that is fixed.
+/// Whether the harness answers in the groups too: on unless
+/// `SIM_GROUP_REPLIES=0` (like `SIM_REPLIES`). With it, two overlapping
+/// processes sending to one group must not use one sender key iteration
+/// twice (seed 62, fixed by compare-and-set on sender key records).
 #[must_use]
 pub fn group_replies() -> bool {
-    std::env::var("SIM_GROUP_REPLIES").is_ok_and(|v| v == "1")
+    std::env::var("SIM_GROUP_REPLIES").map_or(true, |v| v != "0")
 }
 
 /// Who made the chaos groups (an admin who adds the writers).

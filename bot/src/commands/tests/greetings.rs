@@ -1,15 +1,22 @@
 //! Welcome and goodbye: switching them, their texts, and group events.
 
+use blacksky_core::client::groups::notification::GroupChange as Notified;
+
 use super::*;
 
 fn event(change: Membership, who: &[&str]) -> GroupEvent {
+    let who = who
+        .iter()
+        .map(|user| Jid::ad((*user).to_owned(), 0, 0))
+        .collect();
     GroupEvent {
         group: group_jid(),
-        change,
-        participants: who
-            .iter()
-            .map(|user| Jid::ad((*user).to_owned(), 0, 0))
-            .collect(),
+        actor: None,
+        change: match change {
+            Membership::Added => Notified::Added(who),
+            Membership::Removed => Notified::Removed(who),
+            Membership::Left => Notified::Left(who),
+        },
     }
 }
 

@@ -186,8 +186,8 @@ fn settings_survive_a_restart_through_their_store() {
     restarted.on_group_event(
         &GroupEvent {
             group: group_jid(),
-            change: Membership::Added,
-            participants: vec![pn(OTHER)],
+            actor: None,
+            change: blacksky_core::client::groups::notification::GroupChange::Added(vec![pn(OTHER)]),
         },
         &mut ctx,
     );

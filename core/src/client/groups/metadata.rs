@@ -190,6 +190,57 @@ pub fn parse_group(node: NodeRef<'_>) -> Result<GroupInfo, GroupParseError> {
     })
 }
 
+/// `info` as the `<group>` node [`parse_group`] reads back as `info`:
+/// the form the store keeps a group in.
+#[must_use]
+pub fn group_node(info: &GroupInfo) -> Node {
+    let mut node = Node::new("group")
+        .with_attr("id", info.jid.user().to_owned())
+        .with_attr("subject", info.subject.clone())
+        .with_attr("creation", info.created_at.to_string());
+    if let Some(creator) = &info.creator {
+        node = node.with_attr("creator", creator.clone());
+    }
+    if info.addressing == Addressing::Lid {
+        node = node.with_attr("addressing_mode", "lid");
+    }
+    let mut children: Vec<Node> = info
+        .participants
+        .iter()
+        .map(|p| {
+            let mut member = Node::new("participant").with_attr("jid", p.jid.clone());
+            match p.rank {
+                Rank::Member => {}
+                Rank::Admin => member = member.with_attr("type", "admin"),
+                Rank::SuperAdmin => member = member.with_attr("type", "superadmin"),
+            }
+            if let Some(alternate) = &p.alternate {
+                let name = if alternate.server() == "lid" {
+                    "lid"
+                } else {
+                    "phone_number"
+                };
+                member = member.with_attr(name, alternate.clone());
+            }
+            member
+        })
+        .collect();
+    if let Some(description) = &info.description {
+        children.push(
+            Node::new("description")
+                .with_attr("id", description.id.clone())
+                .with_child(Node::new("body").with_bytes(description.text.as_bytes().to_vec())),
+        );
+    }
+    if info.announce {
+        children.push(Node::new("announcement"));
+    }
+    if info.locked {
+        children.push(Node::new("locked"));
+    }
+    node.with_children(children)
+}
+
 /// Every `<group>` of a participating answer (`<groups><group/>…`) that
 /// reads; the others are skipped.
 pub fn parse_participating(answer: NodeRef<'_>) -> Vec<GroupInfo> {
@@ -312,6 +363,20 @@ mod tests {
         assert!(info.participant(&by_number).is_some());
         let users: Vec<String> = info.member_users().map(|j| j.to_string()).collect();
         assert_eq!(users, ["99887766@lid"]);
+    }
+
+    #[test]
+    fn a_group_reads_back_from_its_stored_node() {
+        let mut info = reads(&group_node()).expect("reads");
+        info.locked = true;
+        info.addressing = Addressing::Lid;
+        info.participants[2].alternate = Some(Jid::new("99887766", "lid"));
+        info.participants[1].alternate = Some(Jid::new("15550002222", "s.whatsapp.net"));
+        assert_eq!(reads(&super::group_node(&info)), Ok(info.clone()));
+        info.description = None;
+        info.creator = None;
+        info.subject = String::new();
+        assert_eq!(reads(&super::group_node(&info)), Ok(info));
     }
 
     #[test]

@@ -1,6 +1,8 @@
 //! Groups: their metadata as WhatsApp describes it (`metadata`), the
 //! `w:gp2` notifications that change it (`notification`), and the cache
-//! the client keeps of the groups it is in.
+//! the client keeps of the groups it is in. The cache is kept in the
+//! store too (`Session::groups`): after a restart the bot knows its
+//! groups, their members and admins before the login's list comes.
 
 pub mod admin;
 pub mod metadata;
@@ -8,9 +10,10 @@ pub mod notification;
 
 use std::collections::BTreeMap;
 
+use crate::session::{StoredGroup, Write};
 use crate::time::UnixMillis;
-use crate::wire::binary::Jid;
-use metadata::GroupInfo;
+use crate::wire::binary::{Decoded, Jid, encode};
+use metadata::{GroupInfo, group_node, parse_group};
 use notification::GroupEvent;
 
 /// The most groups cached; past it the one fetched longest ago goes.
@@ -30,6 +33,28 @@ struct Cached {
 }
 
 impl GroupCache {
+    /// The groups a store kept. One that no longer reads is left out: it
+    /// is read from the server when next needed.
+    #[must_use]
+    pub fn from_stored(stored: &BTreeMap<String, StoredGroup>) -> GroupCache {
+        let mut decoded = Decoded::new();
+        let groups = stored
+            .values()
+            .filter_map(|kept| {
+                let info = parse_group(decoded.decode(&kept.node).ok()?).ok()?;
+                Some((
+                    key(&info.jid),
+                    Cached {
+                        info,
+                        fetched_at: kept.fetched_at,
+                    },
+                ))
+            })
+            .take(GROUPS_LEN_MAX)
+            .collect();
+        GroupCache { groups }
+    }
+
     /// `group`, if read within `ttl_ms` of `now`.
     #[must_use]
     pub fn get(&self, group: &Jid, now: UnixMillis, ttl_ms: u64) -> Option<&GroupInfo> {
@@ -45,8 +70,12 @@ impl GroupCache {
         self.groups.get(&key(group)).map(|cached| &cached.info)
     }
 
-    pub fn put(&mut self, info: GroupInfo, now: UnixMillis) {
+    /// Caches `info`, read from the server at `now`; returns the store's
+    /// writes: the group kept, and the one fetched longest ago forgotten
+    /// when the cache is full.
+    pub fn put(&mut self, info: GroupInfo, now: UnixMillis) -> Vec<Write> {
         let key = key(&info.jid);
+        let mut writes = Vec::new();
         if !self.groups.contains_key(&key) && self.groups.len() >= GROUPS_LEN_MAX {
             let oldest = self
                 .groups
@@ -55,29 +84,40 @@ impl GroupCache {
                 .map(|(key, _)| key.clone());
             if let Some(oldest) = oldest {
                 self.groups.remove(&oldest);
+                writes.push(Write::ForgetGroup { group: oldest });
             }
         }
-        self.groups.insert(
-            key,
-            Cached {
-                info,
-                fetched_at: now,
-            },
-        );
+        let cached = Cached {
+            info,
+            fetched_at: now,
+        };
+        writes.extend(cached.kept(&key));
+        self.groups.insert(key, cached);
+        writes
     }
 
     /// Applies what a notification says to the cached group (a group not
-    /// cached is read when next needed).
-    pub fn apply(&mut self, event: &GroupEvent) {
-        if let Some(cached) = self.groups.get_mut(&key(&event.group)) {
-            for change in &event.changes {
-                notification::apply(&mut cached.info, change);
-            }
+    /// cached is read when next needed); returns the store's write of the
+    /// group as it now is.
+    pub fn apply(&mut self, event: &GroupEvent) -> Option<Write> {
+        let key = key(&event.group);
+        let cached = self.groups.get_mut(&key)?;
+        for change in &event.changes {
+            notification::apply(&mut cached.info, change);
         }
+        cached.kept(&key)
     }
 
-    pub fn forget(&mut self, group: &Jid) {
-        self.groups.remove(&key(group));
+    /// Forgets `group`; returns the store's write to forget it too.
+    pub fn forget(&mut self, group: &Jid) -> Write {
+        let key = key(group);
+        self.groups.remove(&key);
+        Write::ForgetGroup { group: key }
+    }
+
+    /// Every cached group.
+    pub fn infos(&self) -> impl Iterator<Item = &GroupInfo> {
+        self.groups.values().map(|cached| &cached.info)
     }
 
     /// Every cached group's JID.
@@ -93,6 +133,21 @@ impl GroupCache {
     #[must_use]
     pub fn is_empty(&self) -> bool {
         self.groups.is_empty()
+    }
+}
+
+impl Cached {
+    /// The store's write of this group (none for one too large to encode:
+    /// it is read again after a restart).
+    fn kept(&self, key: &str) -> Option<Write> {
+        let node = encode(&group_node(&self.info)).ok()?;
+        Some(Write::Group {
+            group: key.to_owned(),
+            stored: StoredGroup {
+                node,
+                fetched_at: self.fetched_at,
+            },
+        })
     }
 }
 

@@ -13,7 +13,7 @@ use rand_core::CryptoRngCore;
 
 use super::seal::{SealError, Sealed, Sender, is_pkmsg, message_type, with_device_identity};
 use crate::message::padding::pad;
-use crate::session::{Session, Write};
+use crate::session::{GivenKey, RecordDigest, Replaces, Session, Write};
 use crate::signal::PreKeyBundle;
 use crate::signal::group::{self, SenderKeyRecord};
 use crate::wire::binary::{Jid, Node};
@@ -57,11 +57,21 @@ pub fn devices_without_key<'d>(session: &Session, group: &Jid, devices: &'d [Jid
 /// `message` (a `Message`'s bytes) with our current sender key for
 /// `group` added as its `senderKeyDistributionMessage` (field 2; appended,
 /// which protobuf reads as set): what a member device that asked again
-/// gets 1:1. `None` without a key of ours.
+/// gets 1:1, and which record of our key that is. `None` without a key
+/// of ours.
 #[must_use]
-pub fn with_own_distribution(session: &Session, group: &Jid, message: &[u8]) -> Option<Vec<u8>> {
+pub fn with_own_distribution(
+    session: &Session,
+    group: &Jid,
+    message: &[u8],
+) -> Option<(Vec<u8>, GivenKey)> {
     let name = own_sender_key_name(session, group)?;
-    let record = SenderKeyRecord::decode(session.sender_keys.get(&name)?).ok()?;
+    let stored = session.sender_keys.get(&name)?;
+    let given = GivenKey {
+        sender: name.1.clone(),
+        record: RecordDigest::of(stored),
+    };
+    let record = SenderKeyRecord::decode(stored).ok()?;
     let distribution = group::distribution_message(&record).ok()?;
     let skdm = wa::message::SenderKeyDistributionMessage {
         group_id: Some(name.0),
@@ -72,7 +82,7 @@ pub fn with_own_distribution(session: &Session, group: &Jid, message: &[u8]) -> 
     prost::encoding::encode_key(2, prost::encoding::WireType::LengthDelimited, &mut out);
     prost::encoding::encode_varint(skdm.len() as u64, &mut out);
     out.extend_from_slice(&skdm);
-    Some(out)
+    Some((out, given))
 }
 
 /// Seals `out`: `<message id to=group type><participants><to jid><enc
@@ -140,15 +150,22 @@ pub fn seal_group(
     }
     let (skmsg, advanced) =
         group::group_encrypt(&record, &pad(out.message, rng), rng).map_err(SealError::SenderKey)?;
+    let advanced = advanced.encode_stamped(rng.next_u64());
+    let given = GivenKey {
+        sender: own_name.clone(),
+        record: RecordDigest::of(&advanced),
+    };
     writes.push(Write::SenderKey {
+        replaces: Replaces::current_sender_key(session, &group_name, &own_name),
         group: group_name.clone(),
         sender: own_name,
-        record: advanced.encode(),
+        record: advanced,
     });
     if !reached.is_empty() {
         writes.push(Write::SenderKeyShared {
             group: group_name,
             devices: reached,
+            given,
         });
     }
     let mut stanza = Node::new("message")

@@ -111,15 +111,18 @@ impl Client {
     pub(crate) fn on_participating(&mut self, wall: UnixMillis, answer: NodeRef<'_>) {
         let groups = parse_participating(answer);
         let count = groups.len();
-        for info in groups {
-            self.learn_group(info, wall);
+        let writes = groups
+            .into_iter()
+            .flat_map(|info| self.cache_group(info, wall))
+            .collect::<Vec<_>>();
+        if !writes.is_empty() {
+            self.store(writes, AfterStore::Nothing);
         }
         self.event(Event::GroupsRead { count });
     }
 
     /// A `w:gp2` notification (see [`Client::on_group_event`]); true when
-    /// members other than us came or went (the bot may greet them: the
-    /// caller keeps it).
+    /// it tells a change the bot hears of (the caller keeps it).
     pub(crate) fn on_group_notification(
         &mut self,
         now: Instant,
@@ -137,16 +140,17 @@ impl Client {
         let Some(event) = parse_notification(node) else {
             return false;
         };
-        self.on_group_event(now, event)
+        self.on_group_event(now, event);
+        true
     }
 
     /// A change to a group, told by the server or made by our own admin
     /// request: the cache follows it; when a member left or was removed
     /// our sender key is made anew before our next message there (they
-    /// hold the old one); when we left, the group is forgotten. The bot
-    /// hears of it. True when members other than us came or went.
-    pub(crate) fn on_group_event(&mut self, now: Instant, event: GroupEvent) -> bool {
-        self.outbox.groups.apply(&event);
+    /// hold the old one); when we left, the group is forgotten. The shell
+    /// hears of it.
+    pub(crate) fn on_group_event(&mut self, now: Instant, event: GroupEvent) {
+        let mut writes: Vec<Write> = self.outbox.groups.apply(&event).into_iter().collect();
         let own_users: Vec<String> = self
             .own_user()
             .into_iter()
@@ -167,9 +171,6 @@ impl Client {
             .changes
             .iter()
             .any(|change| matches!(change, GroupChange::Added(who) if who.iter().any(is_own)));
-        let others_joined = event.changes.iter().any(|change| {
-            matches!(change, GroupChange::Added(who) if who.iter().any(|jid| !is_own(jid)))
-        });
         if we_joined && self.outbox.groups.any(&event.group).is_none() {
             // Added to a group we do not know: read it now, so its
             // members and admins are known before its first message.
@@ -179,7 +180,7 @@ impl Client {
             self.send(&metadata::metadata_query(&iq, &event.group));
         }
         if we_left {
-            self.outbox.groups.forget(&event.group);
+            writes.push(self.outbox.groups.forget(&event.group));
             self.event(Event::GroupLeft {
                 group: event.group.clone(),
             });
@@ -193,23 +194,30 @@ impl Client {
                 .sender_keys
                 .contains_key(&(group.clone(), sender.clone()))
         {
-            let writes = vec![
-                Write::RemoveSenderKey {
-                    group: group.clone(),
-                    sender,
-                },
-                Write::ForgetSenderKeyShared { group },
-            ];
+            writes.push(Write::RemoveSenderKey {
+                group: group.clone(),
+                sender,
+            });
+            writes.push(Write::ForgetSenderKeyShared { group });
+        }
+        if !writes.is_empty() {
             self.store(writes, AfterStore::Nothing);
         }
         self.event(Event::GroupChanged(event));
-        others_joined || others_left
     }
 
-    /// Caches `info` and tells the shell.
+    /// Caches and keeps `info`.
     fn learn_group(&mut self, info: GroupInfo, wall: UnixMillis) {
+        let writes = self.cache_group(info, wall);
+        if !writes.is_empty() {
+            self.store(writes, AfterStore::Nothing);
+        }
+    }
+
+    /// Caches `info` and tells the shell; returns the store's writes.
+    fn cache_group(&mut self, info: GroupInfo, wall: UnixMillis) -> Vec<Write> {
         self.event(Event::GroupKnown(Box::new(info.clone())));
-        self.outbox.groups.put(info, wall);
+        self.outbox.groups.put(info, wall)
     }
 
     /// Fails the first unsealed message with `reason`.

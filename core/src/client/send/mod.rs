@@ -70,6 +70,19 @@ enum Step {
 }
 
 impl Outbox {
+    /// An empty outbox with the groups `session` kept.
+    pub(super) fn with_groups(session: &crate::session::Session) -> Outbox {
+        Outbox {
+            groups: GroupCache::from_stored(&session.groups),
+            ..Outbox::default()
+        }
+    }
+
+    /// The groups known before anything is read.
+    pub(super) fn groups(&self) -> &GroupCache {
+        &self.groups
+    }
+
     pub(super) fn len(&self) -> usize {
         self.rows.len()
     }

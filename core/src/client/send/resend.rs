@@ -93,12 +93,12 @@ impl Client {
             .and_then(|retry| retry.attr("count"))
             .and_then(|count| count.parse::<u32>().ok())
             .unwrap_or(1);
-        let (chat, message) = match self.take_resend(id, &device) {
+        let (chat, message, given) = match self.take_resend(id, &device) {
             Ok((chat, message)) if chat.server() == "g.us" => {
                 // The device missed our sender key or its message: it gets
                 // the message 1:1, with the key for the next ones.
                 match super::group::with_own_distribution(&self.session, &chat, &message) {
-                    Some(message) => (chat, message),
+                    Some((message, given)) => (chat, message, Some(given)),
                     None => {
                         return self.event(Event::RetryNotAnswered {
                             id: id.to_owned(),
@@ -107,7 +107,7 @@ impl Client {
                     }
                 }
             }
-            Ok(found) => found,
+            Ok((chat, message)) => (chat, message, None),
             Err(why) => {
                 return self.event(Event::RetryNotAnswered {
                     id: id.to_owned(),
@@ -148,10 +148,11 @@ impl Client {
             return;
         };
         let mut writes = sealed.writes;
-        if chat.server() == "g.us" {
+        if let Some(given) = given {
             writes.push(crate::session::Write::SenderKeyShared {
                 group: chat.to_string(),
                 devices: vec![device.to_string()],
+                given,
             });
         }
         self.event(Event::RetryAnswered {

@@ -215,8 +215,20 @@ impl SenderKeyRecord {
     /// signing key): treat them as secret.
     #[must_use]
     pub fn encode(&self) -> Vec<u8> {
+        self.encode_with(None)
+    }
+
+    /// The stored form with `stamp`, fresh and random for each write to a
+    /// store (see `write_stamp` in `sender_keys.proto`).
+    #[must_use]
+    pub fn encode_stamped(&self, stamp: u64) -> Vec<u8> {
+        self.encode_with(Some(stamp))
+    }
+
+    fn encode_with(&self, write_stamp: Option<u64>) -> Vec<u8> {
         let mut proto = pb::SenderKeyRecordStructure {
             sender_key_states: self.states.iter().map(state_to_proto).collect(),
+            write_stamp,
         };
         let bytes = proto.encode_to_vec();
         proto

@@ -248,7 +248,7 @@ fn a_member_that_asks_again_gets_the_message_and_the_key_one_to_one() {
     let sealed = seal_group(&session, &out, &bundles, &mut rng).expect("sealed");
     commit(&mut session, &sealed);
     // Alice lost it all (say her device was restored): she asks again.
-    let with_key = with_own_distribution(&session, &group(), &message).expect("our key");
+    let (with_key, _given) = with_own_distribution(&session, &group(), &message).expect("our key");
     let resend = super::super::seal::Resend {
         id: "G1",
         chat: &group(),
