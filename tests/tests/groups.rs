@@ -143,33 +143,32 @@ fn group_commands_know_who_is_admin() {
         home.path(),
         &json!({"subject": "Club", "creator": ALICE, "members": [BOB], "bot": "admin"}),
     );
+    tagall_refused_to_bob_done_for_alice(&wa, &bot, &group, "dinner at 8");
+    assert_no_violations(&wa);
+    bot.stop_cleanly(WAIT);
+}
+
+/// In a group of Alice (its admin) and Bob: Bob's `.tagall` is refused,
+/// Alice's `.tagall <header>` is read by both, mentioning both.
+fn tagall_refused_to_bob_done_for_alice(wa: &FakeWa, bot: &Proc, group: &str, header: &str) {
     wa.post(&format!("/send?from={BOB}&group={group}"), ".tagall");
     wait_read(
-        &wa,
-        &bot,
-        &group,
+        wa,
+        bot,
+        group,
         &[ALICE, BOB],
         "Only group admins may use .tagall.",
     );
     wa.post(
         &format!("/send?from={ALICE}&group={group}"),
-        ".tagall dinner at 8",
+        &format!(".tagall {header}"),
     );
     let mentions_both = |text: &str| {
-        text.starts_with("dinner at 8\n\n")
+        text.starts_with(&format!("{header}\n\n"))
             && text.contains(&format!("@{ALICE}"))
             && text.contains(&format!("@{BOB}"))
     };
-    wait_read_matching(
-        &wa,
-        &bot,
-        &group,
-        &[ALICE, BOB],
-        "the tagall",
-        mentions_both,
-    );
-    assert_no_violations(&wa);
-    bot.stop_cleanly(WAIT);
+    wait_read_matching(wa, bot, group, &[ALICE, BOB], "the tagall", mentions_both);
 }
 
 /// The groups are kept in the store: after a restart, with WhatsApp not
@@ -188,18 +187,7 @@ fn groups_are_known_after_a_restart_before_whatsapp_describes_them() {
     bot.stop_cleanly(WAIT);
     wa.post("/ignore-iqs?xmlns=w:g2", "");
     let mut bot = start_blacksky(&wa, home.path(), &[]);
-    wa.post(&format!("/send?from={BOB}&group={group}"), ".tagall");
-    wait_read(
-        &wa,
-        &bot,
-        &group,
-        &[ALICE, BOB],
-        "Only group admins may use .tagall.",
-    );
-    wa.post(&format!("/send?from={ALICE}&group={group}"), ".tagall tea");
-    wait_read_matching(&wa, &bot, &group, &[ALICE, BOB], "the tagall", |text| {
-        text.starts_with("tea\n\n") && text.contains(&format!("@{BOB}"))
-    });
+    tagall_refused_to_bob_done_for_alice(&wa, &bot, &group, "tea");
     assert_no_violations(&wa);
     wa.post("/ignore-iqs", "");
     bot.stop_cleanly(WAIT);

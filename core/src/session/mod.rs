@@ -24,7 +24,8 @@ pub use creds::{
 pub use media_upload::{MEDIA_UPLOAD_REUSE_MS, MEDIA_UPLOADS_MAX, MediaUpload};
 pub use model::{
     Committed, InboxContent, InboxEntry, Outbound, OutboxEntry, PlacedPreKeys, RecordError, Retry,
-    RetryKey, SenderKeyName, Session, StoreFault, StoredGroup, Write, creds_over, place_fresh_pre_keys,
+    RetryKey, SenderKeyName, Session, StoreFault, StoredGroup, Write, creds_over,
+    place_fresh_pre_keys,
 };
 pub use replaces::{CheckedRecord, GivenKey, RecordDigest, Replaces, StaleRecord};
 pub use signed_pre_key_schedule::{SignedPreKeyCheck, next_signed_pre_key_id};

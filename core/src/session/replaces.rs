@@ -159,7 +159,12 @@ pub fn check_replaces(
                 address,
                 record,
                 replaces,
-            } => write_checked(&mut stored, CheckedRecord::Session(address.clone()), record, *replaces)?,
+            } => write_checked(
+                &mut stored,
+                CheckedRecord::Session(address.clone()),
+                record,
+                *replaces,
+            )?,
             Write::SenderKey {
                 group,
                 sender,

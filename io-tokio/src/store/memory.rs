@@ -768,7 +768,10 @@ mod tests {
             .commit(&[Write::Creds(Box::new(placeholder_session().creds))])
             .await
             .expect("creds");
-        store.commit(&[own_key(b"k0", Replaces::Nothing)]).await.expect("new");
+        store
+            .commit(&[own_key(b"k0", Replaces::Nothing)])
+            .await
+            .expect("new");
         let k0 = Replaces::Record(RecordDigest::of(b"k0"));
         store.commit(&[own_key(b"k1", k0)]).await.expect("advanced");
         assert!(matches!(
@@ -787,6 +790,9 @@ mod tests {
             store.commit(&[given(b"k0")]).await,
             Err(StoreError::Stale(_))
         ));
-        store.commit(&[given(b"k1")]).await.expect("under the stored key");
+        store
+            .commit(&[given(b"k1")])
+            .await
+            .expect("under the stored key");
     }
 }

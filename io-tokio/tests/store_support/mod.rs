@@ -12,8 +12,8 @@ use blacksky_core::crypto::KeyPair;
 use blacksky_core::session::snapshot::{Keyring, Seal, SnapshotKey, encode_snapshot};
 use blacksky_core::session::testing::sample_session;
 use blacksky_core::session::{
-    AppVersion, Committed, MEDIA_UPLOAD_REUSE_MS, MEDIA_UPLOADS_MAX, MediaUpload, OutboxEntry,
-    GivenKey, PreKey, RecordDigest, Replaces, Session, StoredGroup, Write,
+    AppVersion, Committed, GivenKey, MEDIA_UPLOAD_REUSE_MS, MEDIA_UPLOADS_MAX, MediaUpload,
+    OutboxEntry, PreKey, RecordDigest, Replaces, Session, StoredGroup, Write,
 };
 use blacksky_core::session::{InboxContent, InboxEntry};
 use blacksky_core::time::UnixMillis;
@@ -655,18 +655,12 @@ fn advance(record: &[u8], over: Option<&[u8]>) -> Write {
     Write::SignalSession {
         address: "15550000001.0".into(),
         record: record.to_vec(),
-        replaces: over.map_or(Replaces::Nothing, |old| {
-            Replaces::Record(RecordDigest::of(old))
-        }),
+        replaces: replacing(over),
     }
 }
 
 pub async fn session_records_are_compare_and_set<S: Db>(mut store: S) {
-    let creds = sample_session(9, 0, 0, 10).creds;
-    store
-        .commit(&[Write::Creds(Box::new(creds))])
-        .await
-        .expect("creds");
+    with_creds(&mut store).await;
     store.commit(&[advance(b"r0", None)]).await.expect("start");
     // Two processes of the session (an overlap at a dyno hand-over) both
     // read r0; the first to commit advances it.
@@ -723,16 +717,35 @@ pub async fn session_records_are_compare_and_set<S: Db>(mut store: S) {
 const OWN_KEY_GROUP: &str = "120363000000000009@g.us";
 const OWN_KEY_SENDER: &str = "15550009999.0";
 
-/// Our sender key in [`OWN_KEY_GROUP`] advanced to `record` from `over`.
-fn advance_own_key(record: &[u8], over: Option<&[u8]>) -> Write {
+/// What a write advancing `over` (`None`: starting anew) replaces.
+fn replacing(over: Option<&[u8]>) -> Replaces {
+    over.map_or(Replaces::Nothing, |old| {
+        Replaces::Record(RecordDigest::of(old))
+    })
+}
+
+/// `sender`'s key in [`OWN_KEY_GROUP`] advanced to `record` from `over`.
+fn advance_sender_key(sender: &str, record: &[u8], over: Option<&[u8]>) -> Write {
     Write::SenderKey {
         group: OWN_KEY_GROUP.into(),
-        sender: OWN_KEY_SENDER.into(),
+        sender: sender.into(),
         record: record.to_vec(),
-        replaces: over.map_or(Replaces::Nothing, |old| {
-            Replaces::Record(RecordDigest::of(old))
-        }),
+        replaces: replacing(over),
     }
+}
+
+/// Our sender key in [`OWN_KEY_GROUP`] advanced to `record` from `over`.
+fn advance_own_key(record: &[u8], over: Option<&[u8]>) -> Write {
+    advance_sender_key(OWN_KEY_SENDER, record, over)
+}
+
+/// `store` holding creds, as the compare-and-set promises start.
+async fn with_creds<S: Db>(store: &mut S) {
+    let creds = sample_session(9, 0, 0, 10).creds;
+    store
+        .commit(&[Write::Creds(Box::new(creds))])
+        .await
+        .expect("creds");
 }
 
 /// `device` was given our sender key as `record`.
@@ -748,14 +761,13 @@ fn given_own_key(device: &str, record: &[u8]) -> Write {
 }
 
 pub async fn sender_keys_are_compare_and_set<S: Db>(mut store: S) {
-    let creds = sample_session(9, 0, 0, 10).creds;
-    store
-        .commit(&[Write::Creds(Box::new(creds))])
-        .await
-        .expect("creds");
+    with_creds(&mut store).await;
     // Our new key, given to Alice in the same batch.
     store
-        .commit(&[advance_own_key(b"k0", None), given_own_key("alice.0", b"k0")])
+        .commit(&[
+            advance_own_key(b"k0", None),
+            given_own_key("alice.0", b"k0"),
+        ])
         .await
         .expect("a new key given out");
     // Two processes read k0 and each send the next group message: the
@@ -802,20 +814,18 @@ pub async fn sender_keys_are_compare_and_set<S: Db>(mut store: S) {
         .await
         .expect("a retried commit");
     // A member's key is checked the same way.
-    let theirs = |record: &[u8], over: Option<&[u8]>| Write::SenderKey {
-        group: OWN_KEY_GROUP.into(),
-        sender: "15550001111.0".into(),
-        record: record.to_vec(),
-        replaces: over.map_or(Replaces::Nothing, |old| {
-            Replaces::Record(RecordDigest::of(old))
-        }),
-    };
+    let theirs = |record: &[u8], over| advance_sender_key("15550001111.0", record, over);
     store.commit(&[theirs(b"m0", None)]).await.expect("learnt");
     store
         .commit(&[theirs(b"m1", Some(b"m0"))])
         .await
         .expect("advanced");
-    assert!(other.commit(&[theirs(b"m1-late", Some(b"m0"))]).await.is_err());
+    assert!(
+        other
+            .commit(&[theirs(b"m1-late", Some(b"m0"))])
+            .await
+            .is_err()
+    );
 }
 
 pub async fn pre_key_ids_are_claimed_in_the_store<S: Db>(mut store: S) {

@@ -187,7 +187,9 @@ fn settings_survive_a_restart_through_their_store() {
         &GroupEvent {
             group: group_jid(),
             actor: None,
-            change: blacksky_core::client::groups::notification::GroupChange::Added(vec![pn(OTHER)]),
+            change: blacksky_core::client::groups::notification::GroupChange::Added(vec![pn(
+                OTHER,
+            )]),
         },
         &mut ctx,
     );
