@@ -177,10 +177,12 @@ pub fn check_replaces(
             Write::RemoveSenderKey { group, sender } => {
                 stored.remove(&sender_key(group, sender));
             }
-            Write::SenderKeyShared { group, given, .. } => {
-                if stored.get(&sender_key(group, &given.sender)) != Some(&given.record) {
-                    return Err(StaleRecord);
-                }
+            // Marked as given a record of our key that is not (or no
+            // longer) the stored one.
+            Write::SenderKeyShared { group, given, .. }
+                if stored.get(&sender_key(group, &given.sender)) != Some(&given.record) =>
+            {
+                return Err(StaleRecord);
             }
             _ => {}
         }
