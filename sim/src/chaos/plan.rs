@@ -577,6 +577,8 @@ pub fn sweep_seed(seed: u64) -> Result<Duration, String> {
 
 /// [`sweep_seed`], with every line of the run's trace (for a replay).
 pub fn sweep_seed_traced(seed: u64) -> (Result<Duration, String>, Vec<String>) {
+    // The sweep answers in the chaos groups too (unless SIM_GROUP_REPLIES=0).
+    super::world::answer_in_groups(true);
     let mut config = WorldConfig::new(seed);
     config.tick = Duration::from_millis(10);
     config.store = sweep_store(seed);
