@@ -120,11 +120,6 @@ impl GroupCache {
         self.groups.values().map(|cached| &cached.info)
     }
 
-    /// Every cached group's JID.
-    pub fn jids(&self) -> impl Iterator<Item = &Jid> {
-        self.groups.values().map(|cached| &cached.info.jid)
-    }
-
     #[must_use]
     pub fn len(&self) -> usize {
         self.groups.len()
