@@ -7,8 +7,10 @@
 //! and the total time offline.
 //!
 //! `SEED=<n> cargo test --release -p blacksky-sim --test week` replays a
-//! week (about a minute in release mode; a debug build lives one day
-//! unless `SIM_DAYS=7`).
+//! week (about two minutes in release mode; a debug build lives one day
+//! unless `SIM_DAYS=7`). `SIM_LOG=warn` prints the bot's logs stamped
+//! with the simulated time; `SIM_TRACE=<file>` writes the whole trace
+//! there when the week fails.
 
 use std::time::{Duration, Instant};
 
@@ -30,6 +32,9 @@ fn a_week_on_a_dyno() {
         seed,
         scenario: "week",
     };
+    blacksky_sim::chaos::logs::from_env();
+    // Contacts write in the chaos groups too, and the bot answers there.
+    blacksky_sim::chaos::world::answer_in_groups(true);
     let started = Instant::now();
     let mut config = WorldConfig::new(seed);
     // Keepalives and backoffs are whole seconds: 100 ms resolves them.
@@ -65,6 +70,9 @@ fn a_week_on_a_dyno() {
         eprintln!("seed {seed} day {day}: cycle downtime {down:?}");
         cycles.push(down);
         let found = runner.world.violations.list();
+        if !found.is_empty() {
+            dump_trace(&runner);
+        }
         assert!(
             found.is_empty(),
             "seed {seed} day {day}: {}\n  chaos:\n    {}",
@@ -73,6 +81,7 @@ fn a_week_on_a_dyno() {
         );
     }
     if let Err(broken) = runner.settle(Duration::from_secs(120)) {
+        dump_trace(&runner);
         panic!(
             "seed {seed}: {broken}\n  chaos:\n    {}",
             runner.chaos_trace().join("\n    ")
@@ -89,4 +98,15 @@ fn a_week_on_a_dyno() {
         cycles[cycles.len() - 1],
         runner.offline
     );
+}
+
+/// With `SIM_TRACE=<file>`, a failing week writes its whole trace there.
+fn dump_trace(runner: &Runner) {
+    if let Ok(path) = std::env::var("SIM_TRACE") {
+        let trace = runner.world.trace_tail(usize::MAX).join("\n");
+        match std::fs::write(&path, trace) {
+            Ok(()) => eprintln!("the whole trace is in {path}"),
+            Err(error) => eprintln!("could not write the trace to {path}: {error}"),
+        }
+    }
 }

@@ -1,8 +1,10 @@
 //! The driver: runs one `Client` over one WebSocket. It selects over the
-//! socket, the store worker's results, the client's next deadline and the
-//! runner's control signal, carries out the client's outputs in order (bytes to
-//! the socket, store ops to the store worker, events to the caller) and
-//! returns when the connection ends.
+//! socket (reading, and writing what the client queued: a write that
+//! waits never stops the reading or the timers), the store worker's
+//! results, the client's next deadline and the runner's control signal,
+//! carries out the client's outputs in order (bytes to the socket's queue,
+//! store ops to the store worker, events to the caller) and returns when
+//! the connection ends.
 //!
 //! The store is never awaited here: a store op is handed to the worker
 //! and its completion comes back as an input later, so the socket, pings
@@ -13,13 +15,14 @@
 //! code over turmoil's network with tokio's paused clock.
 
 use blacksky_core::client::{Client, DisconnectReason, Event, Input, Output};
-use futures_util::{Sink, SinkExt, Stream, StreamExt};
+use futures_util::{Sink, Stream, StreamExt};
 use tokio::sync::watch;
 use tokio_tungstenite::tungstenite::{Error as WsError, Message};
 
 use crate::host::clock::Clock;
 use crate::session::asks::{Asks, InFlight};
 use crate::session::events::EventSender;
+use crate::session::socket_writes::SocketWrites;
 use crate::session::worker::{Finished, StoreLink};
 
 /// Outbound messages handed to the client at once (it skips the ones it
@@ -29,6 +32,10 @@ const OUTBOUND_HANDED_IN_MAX: usize = 256;
 /// and for how long at most.
 const LAST_WORDS_FRAMES_MAX: usize = 16;
 const LAST_WORDS_WAIT: std::time::Duration = std::time::Duration::from_millis(500);
+/// How long a closing connection waits for the socket to take what is
+/// queued (acks, mostly) and our Close: a peer that reads nothing more
+/// must not hold a shutdown or a reconnect.
+const CLOSE_WAIT: std::time::Duration = std::time::Duration::from_secs(2);
 
 /// How a connection ended.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -56,7 +63,7 @@ pub enum Control {
 /// full the connection waits (see [`crate::session::events`]).
 pub async fn run_connection<S, C>(
     client: &mut Client,
-    mut ws: S,
+    ws: S,
     store: &mut StoreLink,
     clock: &C,
     control: &mut watch::Receiver<Control>,
@@ -67,6 +74,9 @@ where
     C: Clock,
 {
     feed(client, clock, Input::Connected { wall: clock.wall() });
+    // Read and written at once: see `socket_writes`.
+    let (mut sink, mut source) = ws.split();
+    let mut writes = SocketWrites::default();
     // Requests for the server from the shell's other tasks (group admin
     // actions, media_conn): handed in once online, answered back.
     let asks = store.asks().clone();
@@ -85,15 +95,9 @@ where
     loop {
         while let Some(output) = client.poll_output() {
             match output {
-                Output::Transmit(bytes) => {
-                    if let Err(err) = ws.send(Message::Binary(bytes.into())).await {
-                        tracing::debug!(%err, "socket write failed");
-                        read_last_words(&mut ws, client, clock).await;
-                        feed(client, clock, Input::Closed);
-                    }
-                }
-                Output::Store(op, writes) => {
-                    if let Err(full) = store.submit(op, writes) {
+                Output::Transmit(bytes) => writes.push(bytes),
+                Output::Store(op, store_writes) => {
+                    if let Err(full) = store.submit(op, store_writes) {
                         // Refused at once: the client treats it as a failed
                         // write (a message stays un-acked, to come again).
                         tracing::warn!(%full, "store write refused");
@@ -106,7 +110,7 @@ where
                 Output::Event(event) => {
                     events.send(event.clone()).await;
                     if let Event::Disconnected { reason } = event {
-                        let _ = ws.close().await;
+                        writes.close(&mut sink, CLOSE_WAIT).await;
                         return Ended::Disconnected(reason);
                     }
                 }
@@ -114,21 +118,23 @@ where
         }
         let wanted = *control.borrow_and_update();
         if wanted == Control::Close {
-            let _ = ws.close().await;
+            writes.close(&mut sink, CLOSE_WAIT).await;
             return Ended::Closed;
         }
-        let reading = wanted == Control::Run;
+        // A queue the socket does not take stops what would add to it.
+        let room = !writes.is_full();
+        let reading = wanted == Control::Run && room;
         let deadline = client.poll_timeout().map(tokio::time::Instant::from_std);
         // `biased`, in this order: the runner's orders, then finished
-        // writes (their acks), then the socket (bytes already here must be
-        // read before a silence deadline is judged), then timers. A fixed
-        // order also keeps the simulation replayable.
+        // writes (their acks), then our frames out, then the socket (bytes
+        // already here must be read before a silence deadline is judged),
+        // then timers. A fixed order also keeps the simulation replayable.
         tokio::select! {
             biased;
             changed = control.changed() => {
                 if changed.is_err() {
                     // The runner is gone: close as if asked.
-                    let _ = ws.close().await;
+                    writes.close(&mut sink, CLOSE_WAIT).await;
                     return Ended::Closed;
                 }
             }
@@ -147,7 +153,14 @@ where
                     feed(client, clock, Input::Outbound { rows, wall: clock.wall() });
                 }
             },
-            message = ws.next(), if reading => match message {
+            written = writes.write(&mut sink), if writes.is_pending() => {
+                if let Err(err) = written {
+                    tracing::debug!(%err, "socket write failed");
+                    read_last_words(&mut source, client, clock).await;
+                    feed(client, clock, Input::Closed);
+                }
+            }
+            message = source.next(), if reading => match message {
                 Some(Ok(Message::Binary(bytes))) => {
                     feed(client, clock, Input::Received { bytes: &bytes, wall: clock.wall() });
                 }
@@ -160,7 +173,7 @@ where
                 Some(Ok(_)) => {}
             },
             () = sleep_until(deadline) => client.handle_timeout(clock.now()),
-            () = next_ask(&asks, asks_left), if client.is_online() && in_flight.has_room() => {
+            () = next_ask(&asks, asks_left), if client.is_online() && in_flight.has_room() && room => {
                 while let Some((id, request)) = in_flight.take(&asks) {
                     feed(client, clock, Input::Ask { id, request });
                 }

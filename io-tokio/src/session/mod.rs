@@ -1,6 +1,7 @@
 //! What runs one WhatsApp session: [`runner`] starts it and shuts it down
 //! with what [`setup`] gives it, [`supervise`] is the keeper's loop,
-//! [`driver`] runs one connection over the [`transport`] and reports its
+//! [`driver`] runs one connection over the [`transport`] (its frames out
+//! queued in [`socket_writes`]) and reports its
 //! [`events`] to the loop, the store [`worker`] owns the session's store
 //! (and prunes it, [`retention`]); [`settings`] and [`present`] are shared
 //! by the runner and the loop; [`grace`] shares the shutdown's budget
@@ -24,6 +25,7 @@ pub mod retention;
 pub mod runner;
 pub mod settings;
 pub mod setup;
+pub mod socket_writes;
 pub mod supervise;
 pub mod transport;
 pub mod worker;

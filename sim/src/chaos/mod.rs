@@ -5,6 +5,7 @@
 //! - [`clock`]: [`SimClock`], the bot's clocks in the simulation.
 //! - [`db`]: host `db`, the store over the simulated network.
 //! - [`dial`]: [`TurmoilDialer`], the WebSocket over turmoil's TCP.
+//! - [`logs`]: the bot's logs on stderr with `SIM_LOG`.
 //! - [`invariants`]: the promises every run is held to.
 //! - [`plan`]: random chaos from a seed, and the checks after it.
 //! - [`rows`]: where the `db` host keeps its rows (memory or SQLite).
@@ -16,6 +17,7 @@ pub mod clock;
 pub mod db;
 pub mod dial;
 pub mod invariants;
+pub mod logs;
 pub mod plan;
 pub mod rows;
 pub mod sockets;

@@ -135,11 +135,10 @@ pub const CHAOS_GROUPS: [&str; 3] = [
 ];
 /// Whether the harness answers in the groups too: `SIM_GROUP_REPLIES=1`
 /// or `0` when set, else what the scenario chose ([`answer_in_groups`]).
-/// The sweep and the regressions answer in groups (two overlapping
-/// processes must not use one sender key iteration twice: seed 62, fixed
-/// by compare-and-set on sender key records). The week does not yet: with
-/// group answers its seed finds a session left unattended after a
-/// partition (open, see the README).
+/// The sweep, the regressions and the week answer in groups: two
+/// overlapping processes must not use one sender key iteration twice
+/// (seed 62), and a burst of group answers while the server writes must
+/// not leave both sides waiting in a write (the week's seed 11643996).
 #[must_use]
 pub fn group_replies() -> bool {
     match std::env::var("SIM_GROUP_REPLIES").as_deref() {
