@@ -16,7 +16,7 @@
 //! `SIM_SEED_BASE=<n>` where they start. A failure prints the seed and
 //! the chaos trace; `SEED=<n> cargo test -p blacksky-sim --test chaos_sweep`
 //! replays exactly that seed (add `SIM_TRACE=1 -- --nocapture` for every
-//! line of its trace).
+//! line of its trace, `SIM_LOG=<filter>` for the bot's logs).
 
 use std::time::{Duration, Instant};
 
@@ -33,6 +33,7 @@ fn env_u64(name: &str, default: u64) -> u64 {
 #[test]
 fn chaos_sweep() {
     if std::env::var("SEED").is_ok() {
+        blacksky_sim::chaos::logs::from_env();
         let seed = seed_from_env(0);
         let (outcome, trace) = sweep_seed_traced(seed);
         if std::env::var("SIM_TRACE").is_ok() {

@@ -14,11 +14,20 @@
 //! it holds, and each that read it sends `<receipt from=G@g.us
 //! participant=device id t>` after the server's `<ack>`.
 //!
+//! A message whose `phash` names a member list the group had before its
+//! latest changes was sealed before the bot heard of them: a member added
+//! since asks again (a retry receipt) instead of being a violation, and
+//! a member removed since may still read it. The bot's answer to such a
+//! retry, `<message to=G@g.us participant=device><enc/>`, is read in
+//! `bot_group_resends`.
+//!
 //! Violations: the bot is not in the group; a member's device present at
 //! send time cannot read the skmsg; a device of a non-member was sent the
 //! sender key; a removed member could still read it with the key it held
 //! (the bot must rotate its sender key on a removal or a leave); in a LID
 //! group a device named by phone number.
+
+use std::collections::BTreeSet;
 
 use blacksky_core::message::padding::unpad;
 use blacksky_core::signal::group::{group_decrypt, process_distribution};
@@ -38,17 +47,29 @@ use super::users::{Addressing, User};
 use super::violations::{Violation, ViolationKind};
 
 /// One pairwise `<enc>` (the sender key's carrier) and its device.
-struct Pairwise {
-    jid: Jid,
-    user: User,
-    phone: String,
-    device: u8,
-    kind: EncKind,
-    bytes: Vec<u8>,
+pub(super) struct Pairwise {
+    pub(super) jid: Jid,
+    pub(super) user: User,
+    pub(super) phone: String,
+    pub(super) device: u8,
+    pub(super) kind: EncKind,
+    pub(super) bytes: Vec<u8>,
 }
 
 /// A member's device.
 type MemberDevice = (User, u8);
+
+/// What a member device made of the pairwise `<enc>` it was sent.
+pub(super) enum Taken {
+    /// Opened now: the message it carried (its sender key kept).
+    Opened(Box<wa::Message>),
+    /// A msg on the session the device dropped when it asked for a
+    /// message again: it asks again, as for 1:1, with its keys from the
+    /// second time on. The bot could not know.
+    AskAgain,
+    /// Opened before, or refused (a violation says why).
+    Nothing,
+}
 
 /// The message, read.
 struct GroupPlan {
@@ -57,13 +78,13 @@ struct GroupPlan {
 }
 
 /// What the message is, for records and receipts.
-struct GroupContext<'a> {
-    conn: ConnId,
-    id: &'a str,
-    group: &'a str,
-    sender: u8,
-    t: u64,
-    addressing: GroupAddressing,
+pub(super) struct GroupContext<'a> {
+    pub(super) conn: ConnId,
+    pub(super) id: &'a str,
+    pub(super) group: &'a str,
+    pub(super) sender: u8,
+    pub(super) t: u64,
+    pub(super) addressing: GroupAddressing,
 }
 
 impl GroupContext<'_> {
@@ -107,6 +128,12 @@ impl FakeServer {
             t: self.wall.as_secs(),
             addressing,
         };
+        if node.attr_value("participant").is_some() {
+            return self.on_bot_group_resend(&cx, node, to);
+        }
+        // A member added (or removed) after the bot sealed is judged by
+        // the list the bot sealed for, when its phash names one we had.
+        let sealed_for = self.sealed_for(&group, addressing, node.attr("phash"));
         let plan = match self.read_group_plan(node) {
             Ok(plan) => plan,
             Err(what) => {
@@ -116,11 +143,14 @@ impl FakeServer {
         };
         let any_pkmsg = plan.pairwise.iter().any(|p| p.kind == EncKind::PkMsg);
         let identity_ok = !any_pkmsg || self.check_message_identity(conn, id, sender, node);
+        let mut ask_again = BTreeSet::new();
         for pairwise in &plan.pairwise {
-            self.take_sender_key(&cx, pairwise, identity_ok);
+            if let Taken::AskAgain = self.take_sender_key(&cx, pairwise, identity_ok) {
+                ask_again.insert((pairwise.phone.clone(), pairwise.device));
+            }
         }
-        let (read, unread) = self.read_skmsg(&cx, &plan.skmsg);
-        self.check_former_members(&cx, &plan.skmsg);
+        let (read, unread) = self.read_skmsg(&cx, &plan.skmsg, sealed_for.as_ref(), &ask_again);
+        self.check_former_members(&cx, &plan.skmsg, sealed_for.as_ref());
         self.send_message_ack(conn, id, Some(to), None);
         for (user, device) in &read {
             let receipt = self.group_receipt(&cx, user, *device);
@@ -193,7 +223,12 @@ impl FakeServer {
 
     /// One pairwise `<enc>` at its device: opened, and the sender key it
     /// carries kept for the group.
-    fn take_sender_key(&mut self, cx: &GroupContext<'_>, target: &Pairwise, identity_ok: bool) {
+    pub(super) fn take_sender_key(
+        &mut self,
+        cx: &GroupContext<'_>,
+        target: &Pairwise,
+        identity_ok: bool,
+    ) -> Taken {
         let user = Some(&target.user);
         let device = Some(target.device);
         if cx.addressing == GroupAddressing::Lid && target.jid.server() != "lid" {
@@ -209,7 +244,8 @@ impl FakeServer {
             let kind = ViolationKind::SenderKeyToNonMember {
                 device: target.device,
             };
-            return self.violation(cx.conn, cx.violation(user, device, kind));
+            self.violation(cx.conn, cx.violation(user, device, kind));
+            return Taken::Nothing;
         }
         let exists = self
             .devices_of(&target.user)
@@ -219,21 +255,22 @@ impl FakeServer {
             let kind = ViolationKind::UnknownDevice {
                 device: u16::from(target.device),
             };
-            return self.violation(cx.conn, cx.violation(user, device, kind));
+            self.violation(cx.conn, cx.violation(user, device, kind));
+            return Taken::Nothing;
         }
         if target.user == User::Own && target.device != 0 {
             // Another linked device of the bot: not played here.
-            return;
+            return Taken::Nothing;
         }
         if target.kind == EncKind::PkMsg && !identity_ok {
-            return;
+            return Taken::Nothing;
         }
         let Some(bot_identity) = self
             .devices
             .get(&cx.sender)
             .map(|d| d.companion.identity_public)
         else {
-            return;
+            return Taken::Nothing;
         };
         let opened = {
             let FakeServer {
@@ -250,30 +287,37 @@ impl FakeServer {
                     .and_then(|c| c.device_mut(target.device)),
             };
             let Some(peer) = peer else {
-                return;
+                return Taken::Nothing;
             };
             peer.open(cx.sender, &bot_identity, target.kind, &target.bytes, rng)
         };
         let padded = match opened {
             Ok(Opened::Fresh(padded)) => padded,
             // Opened before: its key was taken in then.
-            Ok(Opened::Duplicate) => return,
-            Err(OpenFailure::AfterDrop) => return,
+            Ok(Opened::Duplicate) => return Taken::Nothing,
+            Err(OpenFailure::AfterDrop) => return Taken::AskAgain,
             Err(OpenFailure::KeyReused { counter }) => {
                 let kind = ViolationKind::KeyReused { counter };
-                return self.violation(cx.conn, cx.violation(user, device, kind));
+                self.violation(cx.conn, cx.violation(user, device, kind));
+                return Taken::Nothing;
             }
             Err(OpenFailure::IdentityMismatch) => {
                 let kind = ViolationKind::IdentityMismatch;
-                return self.violation(cx.conn, cx.violation(user, device, kind));
+                self.violation(cx.conn, cx.violation(user, device, kind));
+                return Taken::Nothing;
             }
             Err(OpenFailure::Undecryptable { what }) => {
                 let kind = ViolationKind::Undecryptable { what };
-                return self.violation(cx.conn, cx.violation(user, device, kind));
+                self.violation(cx.conn, cx.violation(user, device, kind));
+                return Taken::Nothing;
             }
         };
-        if let Err(kind) = self.keep_distribution(cx, target, &padded) {
-            self.violation(cx.conn, cx.violation(user, device, kind));
+        match self.keep_distribution(cx, target, &padded) {
+            Ok(message) => Taken::Opened(Box::new(message)),
+            Err(kind) => {
+                self.violation(cx.conn, cx.violation(user, device, kind));
+                Taken::Nothing
+            }
         }
     }
 
@@ -283,7 +327,7 @@ impl FakeServer {
         cx: &GroupContext<'_>,
         target: &Pairwise,
         padded: &[u8],
-    ) -> Result<(), ViolationKind> {
+    ) -> Result<wa::Message, ViolationKind> {
         let bad = |what: String| ViolationKind::BadContent { what };
         let plain = unpad(padded).map_err(|e| ViolationKind::BadPadding {
             what: e.to_string(),
@@ -309,13 +353,18 @@ impl FakeServer {
             phone: target.phone.clone(),
             device: target.device,
         };
-        let Some(group) = self.groups.get_mut(cx.group) else {
-            return Ok(());
+        let next = {
+            let Some(group) = self.groups.get(cx.group) else {
+                return Ok(message);
+            };
+            let current = group.held.get(&holder).cloned().unwrap_or_default();
+            process_distribution(&current, bytes)
+                .map_err(|e| bad(format!("the sender key does not parse: {e}")))?
         };
-        let current = group.held.get(&holder).cloned().unwrap_or_default();
-        let next = process_distribution(&current, bytes)
-            .map_err(|e| bad(format!("the sender key does not parse: {e}")))?;
-        group.hold(holder, next).map_err(|e| bad(e.to_string()))
+        if let Some(group) = self.groups.get_mut(cx.group) {
+            group.hold(holder, next).map_err(|e| bad(e.to_string()))?;
+        }
+        Ok(message)
     }
 
     /// Every device of every member reads the skmsg with the key it
@@ -324,6 +373,8 @@ impl FakeServer {
         &mut self,
         cx: &GroupContext<'_>,
         skmsg: &[u8],
+        sealed_for: Option<&BTreeSet<String>>,
+        ask_again: &BTreeSet<(String, u8)>,
     ) -> (Vec<MemberDevice>, Vec<MemberDevice>) {
         let members: Vec<String> = self
             .groups
@@ -355,8 +406,15 @@ impl FakeServer {
                         read.push((user.clone(), device));
                     }
                     Err(what) => {
-                        let kind = ViolationKind::MemberCannotRead { device, what };
-                        self.violation(cx.conn, cx.violation(Some(&user), Some(device), kind));
+                        // A member the bot had not heard of when it sealed
+                        // asks again, as WhatsApp's clients do: no fault.
+                        // Nor one whose carrier came on a session it had
+                        // dropped.
+                        let sealed = sealed_for.is_none_or(|sealed| sealed.contains(&phone));
+                        if sealed && !ask_again.contains(&(phone.clone(), device)) {
+                            let kind = ViolationKind::MemberCannotRead { device, what };
+                            self.violation(cx.conn, cx.violation(Some(&user), Some(device), kind));
+                        }
                         unread.push((user.clone(), device));
                     }
                 }
@@ -391,7 +449,12 @@ impl FakeServer {
     }
 
     /// Removed members' devices try the key they kept.
-    fn check_former_members(&mut self, cx: &GroupContext<'_>, skmsg: &[u8]) {
+    fn check_former_members(
+        &mut self,
+        cx: &GroupContext<'_>,
+        skmsg: &[u8],
+        sealed_for: Option<&BTreeSet<String>>,
+    ) {
         let Some(group) = self.groups.get(cx.group) else {
             return;
         };
@@ -399,6 +462,8 @@ impl FakeServer {
             .former
             .iter()
             .filter(|(h, _)| h.bot_device == cx.sender)
+            // Removed after the bot sealed: it could not know.
+            .filter(|(h, _)| !sealed_for.is_some_and(|sealed| sealed.contains(&h.phone)))
             .filter(|(_, record)| group_decrypt(record, skmsg).is_ok())
             .map(|(h, _)| h.clone())
             .collect();
@@ -425,7 +490,7 @@ impl FakeServer {
 
     /// What a member device read; its media fetched and checked as a
     /// 1:1 recipient's is (once per message).
-    fn record_group_read(
+    pub(super) fn record_group_read(
         &mut self,
         cx: &GroupContext<'_>,
         user: &User,
@@ -457,7 +522,7 @@ impl FakeServer {
 
     /// `<receipt from=G@g.us participant=device id t>`; our own phone's
     /// carries `type=sender`.
-    fn group_receipt(&mut self, cx: &GroupContext<'_>, user: &User, device: u8) -> Node {
+    pub(super) fn group_receipt(&mut self, cx: &GroupContext<'_>, user: &User, device: u8) -> Node {
         let addressing = match cx.addressing {
             GroupAddressing::Pn => Addressing::Pn,
             GroupAddressing::Lid => Addressing::Lid,
@@ -476,7 +541,7 @@ impl FakeServer {
 }
 
 /// A violation about the whole message.
-fn plain_violation(id: &str, kind: ViolationKind) -> Violation {
+pub(super) fn plain_violation(id: &str, kind: ViolationKind) -> Violation {
     Violation {
         id: id.to_owned(),
         owner: None,

@@ -242,6 +242,7 @@ impl FakeServer {
             invite_code: invite_code(&mut self.rng),
             held: BTreeMap::new(),
             former: BTreeMap::new(),
+            earlier_members: std::collections::VecDeque::new(),
         };
         let bot_in = group.members.contains_key(&own);
         self.groups.insert(id.clone(), group)?;

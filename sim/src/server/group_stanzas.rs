@@ -189,7 +189,7 @@ impl FakeServer {
     }
 }
 
-fn to_addressing(addressing: GroupAddressing) -> Addressing {
+pub(super) fn to_addressing(addressing: GroupAddressing) -> Addressing {
     match addressing {
         GroupAddressing::Pn => Addressing::Pn,
         GroupAddressing::Lid => Addressing::Lid,

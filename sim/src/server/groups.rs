@@ -10,7 +10,7 @@
 //! Bounded: [`GROUPS_LEN_MAX`] groups, [`MEMBERS_PER_GROUP_MAX`] members
 //! each (WhatsApp's own limit), [`HELD_KEYS_PER_GROUP_MAX`] held keys.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::fmt;
 
 use blacksky_core::signal::group::SenderKeyRecord;
@@ -112,7 +112,14 @@ pub(crate) struct Group {
     pub(crate) held: BTreeMap<Holder, SenderKeyRecord>,
     /// What removed members' devices still hold.
     pub(crate) former: BTreeMap<Holder, SenderKeyRecord>,
+    /// The member lists before the latest changes, newest last (at most
+    /// [`EARLIER_MEMBER_LISTS_MAX`]): a message's `phash` may name one,
+    /// when the bot sealed it before it heard of a change.
+    pub(crate) earlier_members: VecDeque<BTreeSet<String>>,
 }
+
+/// Member lists a group remembers for the `phash` of late messages.
+pub(crate) const EARLIER_MEMBER_LISTS_MAX: usize = 16;
 
 impl fmt::Debug for Group {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -143,6 +150,7 @@ impl Group {
                 max: MEMBERS_PER_GROUP_MAX,
             });
         }
+        self.remember_members();
         self.members.insert(phone.to_owned(), Rank::Member);
         // Back in: what it held before is stale (the bot rotated, or must).
         self.former.retain(|h, _| h.phone != phone);
@@ -152,9 +160,11 @@ impl Group {
     /// Removes `phone`; its devices keep what they held, as former
     /// members. False if it was no member.
     pub(crate) fn remove(&mut self, phone: &str) -> bool {
-        if self.members.remove(phone).is_none() {
+        if !self.members.contains_key(phone) {
             return false;
         }
+        self.remember_members();
+        self.members.remove(phone);
         let held: Vec<Holder> = self
             .held
             .keys()
@@ -167,6 +177,15 @@ impl Group {
             }
         }
         true
+    }
+
+    /// Keeps the member list as it is, before a change.
+    fn remember_members(&mut self) {
+        if self.earlier_members.len() >= EARLIER_MEMBER_LISTS_MAX {
+            self.earlier_members.pop_front();
+        }
+        self.earlier_members
+            .push_back(self.members.keys().cloned().collect());
     }
 
     /// Sets the rank of a member; false if it is no member or already
@@ -316,6 +335,7 @@ mod tests {
             invite_code: "c".into(),
             held: BTreeMap::new(),
             former: BTreeMap::new(),
+            earlier_members: VecDeque::new(),
         }
     }
 

@@ -34,6 +34,7 @@
 
 mod account;
 mod bot_group_messages;
+mod bot_group_resends;
 mod bot_messages;
 mod bundles;
 mod config;

@@ -7,6 +7,7 @@
 pub mod admin;
 pub mod metadata;
 pub mod notification;
+pub mod phash;
 
 use std::collections::BTreeMap;
 

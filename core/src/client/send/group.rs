@@ -12,6 +12,7 @@ use blacksky_proto::wa;
 use rand_core::CryptoRngCore;
 
 use super::seal::{SealError, Sealed, Sender, is_pkmsg, message_type, with_device_identity};
+use crate::client::groups::phash::participant_hash;
 use crate::message::padding::pad;
 use crate::session::{GivenKey, RecordDigest, Replaces, Session, Write};
 use crate::signal::PreKeyBundle;
@@ -85,7 +86,7 @@ pub fn with_own_distribution(
     Some((out, given))
 }
 
-/// Seals `out`: `<message id to=group type><participants><to jid><enc
+/// Seals `out`: `<message id to=group type phash><participants><to jid><enc
 /// type=pkmsg|msg/></to>…</participants><enc v=2 type=skmsg/>
 /// [<device-identity/>]</message>`, starting a session from `bundles`
 /// (by session address) for a device that needs the key and has none.
@@ -171,7 +172,8 @@ pub fn seal_group(
     let mut stanza = Node::new("message")
         .with_attr("id", out.id.to_owned())
         .with_attr("to", out.group.clone())
-        .with_attr("type", message_type(out.message));
+        .with_attr("type", message_type(out.message))
+        .with_attr("phash", participant_hash(out.devices));
     if !participants.is_empty() {
         stanza = stanza.with_child(Node::new("participants").with_children(participants));
     }

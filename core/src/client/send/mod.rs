@@ -132,13 +132,18 @@ impl Client {
             match &queued.row.stanza {
                 Some(stanza) if !queued.transmitted => {
                     queued.transmitted = true;
-                    sealed.push(stanza.clone());
+                    sealed.push((stanza.clone(), queued.row.clone()));
                 }
                 Some(_) => {}
                 None => break,
             }
         }
-        for stanza in sealed {
+        for (stanza, row) in sealed {
+            // Sealed by an earlier connection or another process: a
+            // device that cannot read it may still ask for it again.
+            if let Some(to) = Jid::parse(&row.to) {
+                self.outbox.recent.remember(&row.id, &to, &row.message);
+            }
             self.send_encoded(stanza);
         }
         if self.outbox.step == Step::Idle {
