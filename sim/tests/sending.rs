@@ -165,6 +165,42 @@ fn a_stanza_sealed_before_a_reconnect_is_resent_as_it_was() {
     );
 }
 
+#[test]
+fn a_stanza_sealed_by_an_earlier_connection_can_be_asked_for_again() {
+    let (mut pipe, conn) = online(5);
+    let row = text("3EB0000000000000000041", CONTACT, "from before");
+    hand_in(&mut pipe, conn, vec![row.clone()]);
+    let stanza = pipe
+        .link(conn)
+        .stores
+        .iter()
+        .flatten()
+        .find_map(|w| match w {
+            Write::OutboundSealed { stanza, .. } => Some(stanza.clone()),
+            _ => None,
+        })
+        .expect("sealed");
+    // The next connection (or another process) sends the stored stanza;
+    // a device that cannot read it asks that connection again.
+    let next = pipe.reconnect(conn);
+    pipe.run();
+    let sealed = Outbound {
+        stanza: Some(stanza),
+        ..row.clone()
+    };
+    hand_in(&mut pipe, next, vec![sealed]);
+    pipe.server.request_retry(CONTACT, &row.id).expect("asks");
+    pipe.run();
+    assert_eq!(
+        retry_events(&pipe, next),
+        ["answered fresh=false", "answered fresh=true"]
+    );
+    let read = pipe.server.received_texts(CONTACT);
+    assert_eq!(read.len(), 1, "one message: {read:?}");
+    assert!(read[0].copies >= 2, "read again after the retry: {read:?}");
+    assert_eq!(pipe.server.violations(), []);
+}
+
 fn retry_events(pipe: &Pipe, conn: ConnId) -> Vec<String> {
     pipe.link(conn)
         .events

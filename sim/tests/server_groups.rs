@@ -10,6 +10,7 @@ use blacksky_core::client::groups::admin::{
     AdminAction, AdminAnswer, DescriptionIds, ParticipantChange, Refusal, admin_request,
     parse_admin_answer,
 };
+use blacksky_core::client::groups::phash::participant_hash;
 use blacksky_core::message::padding::pad;
 use blacksky_core::signal::MessageKind;
 use blacksky_core::signal::group::{SenderKeyRecord, create_sender_key, group_encrypt};
@@ -1174,5 +1175,113 @@ fn a_member_bots_admin_requests_are_refused_as_not_admin() {
     assert_eq!(
         admin(&mut server, &mut bot, &AdminAction::InviteCode),
         Err(Refusal::NotAdmin)
+    );
+}
+
+/// The bot's answer to a member device's retry, as whatsmeow sends it:
+/// the message 1:1 with the sender key inside, to the group, naming the
+/// device.
+fn group_resend(bot: &mut Bot, id: &str, key: &SenderKey, device: &Jid, text: &str) -> Node {
+    let content = wa::Message {
+        conversation: Some(text.to_owned()),
+        sender_key_distribution_message: Some(wa::message::SenderKeyDistributionMessage {
+            group_id: Some(format!("{GROUP}@g.us")),
+            axolotl_sender_key_distribution_message: Some(key.distribution.clone()),
+        }),
+        ..Default::default()
+    }
+    .encode_to_vec();
+    let (kind, bytes) = bot.encrypt(device, &content);
+    let mut message = Node::new("message")
+        .with_attr("id", id.to_owned())
+        .with_attr("to", Jid::new(GROUP.to_owned(), "g.us"))
+        .with_attr("participant", device.clone())
+        .with_attr("type", "text")
+        .with_child(
+            Node::new("enc")
+                .with_attr("v", "2")
+                .with_attr("type", kind.enc_type())
+                .with_bytes(bytes),
+        );
+    if kind == MessageKind::PreKeyMsg {
+        message = message.with_child(Node::new("device-identity").with_bytes(bot.account()));
+    }
+    message
+}
+
+#[test]
+fn a_member_added_after_the_seal_asks_again_and_reads_the_answer_to_its_retry() {
+    let (mut server, mut bot, devices) = group_with_sessions(14, GroupAddressing::Pn);
+    // Sealed for the members as they were: every device, ours included.
+    let mut sealed_for = devices.clone();
+    sealed_for.push(device_jid(&pn(OWN), bot.device()));
+    let phash = participant_hash(&sealed_for);
+    server
+        .change_group(
+            GROUP,
+            ALICE,
+            &GroupChange::Add {
+                phones: vec![DAVE.into()],
+            },
+        )
+        .expect("added");
+    let mut key = SenderKey::new(&mut bot);
+
+    // Without a phash the server judges by the members now: Dave's device
+    // could not read it.
+    let skmsg = key.skmsg(&mut bot, "no phash");
+    let message = group_message(&mut bot, "3EB0P1", GROUP, &key, &devices, skmsg);
+    bot.send(&mut server, &message);
+    let kinds: Vec<ViolationKind> = server.violations().into_iter().map(|v| v.kind).collect();
+    assert!(
+        matches!(
+            &kinds[..],
+            [ViolationKind::MemberCannotRead { device: 0, .. }]
+        ),
+        "{kinds:?}"
+    );
+
+    // With the phash of the list before Dave: he asks again, no fault.
+    let skmsg = key.skmsg(&mut bot, "before dave");
+    let message =
+        group_message(&mut bot, "3EB0P2", GROUP, &key, &devices, skmsg).with_attr("phash", phash);
+    let got = bot.send(&mut server, &message);
+    assert_eq!(server.violations_total(), 1, "{:?}", server.violations());
+    let retry = got
+        .iter()
+        .find(|n| {
+            n.tag == "receipt" && n.attr("id") == Some("3EB0P2") && n.attr("type") == Some("retry")
+        })
+        .expect("Dave asks again");
+    assert_eq!(
+        jid_text(retry, "participant"),
+        format!("{DAVE}@s.whatsapp.net")
+    );
+    assert!(read_by(&server, DAVE, "3EB0P2").is_empty());
+    assert_eq!(read_by(&server, BOB, "3EB0P2").len(), 1);
+
+    // The answer, 1:1 on a new session: Dave reads it and keeps the key.
+    let dave = pn(DAVE);
+    bot.start_sessions(&mut server, std::slice::from_ref(&dave));
+    let resend = group_resend(&mut bot, "3EB0P2", &key, &dave, "before dave");
+    let got = bot.send(&mut server, &resend);
+    assert_eq!(server.violations_total(), 1, "{:?}", server.violations());
+    assert_eq!(
+        read_by(&server, DAVE, "3EB0P2"),
+        vec![(0, "before dave".into())]
+    );
+    assert!(
+        got.iter().any(|n| n.tag == "receipt"
+            && n.attr("id") == Some("3EB0P2")
+            && n.attr("type").is_none()),
+        "a read receipt: {got:?}"
+    );
+    let skmsg = key.skmsg(&mut bot, "now all");
+    let message = group_message(&mut bot, "3EB0P3", GROUP, &key, &[], skmsg);
+    bot.send(&mut server, &message);
+    assert_eq!(server.violations_total(), 1, "{:?}", server.violations());
+    assert_eq!(
+        read_by(&server, DAVE, "3EB0P3"),
+        vec![(0, "now all".into())]
     );
 }
