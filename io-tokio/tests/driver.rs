@@ -25,6 +25,7 @@ use blacksky_io::store::{MemoryDb, MemoryStore};
 use futures_util::{SinkExt, StreamExt};
 use tokio::io::DuplexStream;
 use tokio::sync::watch;
+use tokio::task::JoinHandle;
 use tokio_tungstenite::WebSocketStream;
 use tokio_tungstenite::tungstenite::Message;
 
@@ -67,6 +68,33 @@ fn worker() -> StoreWorker {
     )
 }
 
+/// The driver running a fresh client over `bot_ws`, with its control
+/// and its store worker.
+fn connect(
+    bot_ws: WebSocketStream<DuplexStream>,
+) -> (JoinHandle<Ended>, watch::Sender<Control>, StoreWorker) {
+    let mut worker = worker();
+    let mut link = worker.link(IN_FLIGHT_MAX);
+    let board = StatusBoard::new(std::time::Instant::now(), UnixMillis(0));
+    let (events, events_rx) = events::channel(16, board);
+    let (control, mut control_rx) = watch::channel(Control::Run);
+    let mut client = client();
+    let connection = tokio::spawn(async move {
+        // Kept while the connection runs: its events wait for nobody.
+        let _events_rx = events_rx;
+        run_connection(
+            &mut client,
+            bot_ws,
+            &mut link,
+            &SystemClock,
+            &mut control_rx,
+            &events,
+        )
+        .await
+    });
+    (connection, control, worker)
+}
+
 fn client() -> Client {
     Client::new(
         ClientConfig::default(),
@@ -101,25 +129,7 @@ async fn a_server_writing_while_our_write_waits_is_read_meanwhile() {
         // The socket stays open: the bot must still be connected.
         (first, sink, source)
     });
-    let mut worker = worker();
-    let mut link = worker.link(IN_FLIGHT_MAX);
-    let (events, _events_rx) = events::channel(
-        16,
-        StatusBoard::new(std::time::Instant::now(), UnixMillis(0)),
-    );
-    let (control, mut control_rx) = watch::channel(Control::Run);
-    let mut client = client();
-    let connection = tokio::spawn(async move {
-        run_connection(
-            &mut client,
-            bot_ws,
-            &mut link,
-            &SystemClock,
-            &mut control_rx,
-            &events,
-        )
-        .await
-    });
+    let (connection, control, worker) = connect(bot_ws);
 
     let (first, _server_sink, _server_source) = tokio::time::timeout(HANG, server)
         .await
@@ -143,25 +153,7 @@ async fn a_server_writing_while_our_write_waits_is_read_meanwhile() {
 #[tokio::test(start_paused = true)]
 async fn a_close_is_obeyed_while_the_peer_reads_nothing() {
     let (bot_ws, server_ws) = socket_pair().await;
-    let mut worker = worker();
-    let mut link = worker.link(IN_FLIGHT_MAX);
-    let (events, _events_rx) = events::channel(
-        16,
-        StatusBoard::new(std::time::Instant::now(), UnixMillis(0)),
-    );
-    let (control, mut control_rx) = watch::channel(Control::Run);
-    let mut client = client();
-    let connection = tokio::spawn(async move {
-        run_connection(
-            &mut client,
-            bot_ws,
-            &mut link,
-            &SystemClock,
-            &mut control_rx,
-            &events,
-        )
-        .await
-    });
+    let (connection, control, worker) = connect(bot_ws);
     // Our first frame cannot go out: the peer holds the socket, reading
     // nothing and writing nothing.
     tokio::time::sleep(Duration::from_secs(1)).await;

@@ -121,11 +121,10 @@ fn messages_go_in_order_and_the_second_continues_the_session() {
     assert_eq!(pipe.server.violations(), []);
 }
 
-#[test]
-fn a_stanza_sealed_before_a_reconnect_is_resent_as_it_was() {
-    let (mut pipe, conn) = online(3);
-    let row = text("3EB0000000000000000021", CONTACT, "once");
-    hand_in(&mut pipe, conn, vec![row.clone()]);
+/// `row` sealed and sent on `conn`, then handed as stored (its sealed
+/// stanza with it) to the next connection, which is returned.
+fn sealed_then_sent_again(pipe: &mut Pipe, conn: ConnId, row: &Outbound) -> ConnId {
+    hand_in(pipe, conn, vec![row.clone()]);
     let stanza = pipe
         .link(conn)
         .stores
@@ -136,14 +135,22 @@ fn a_stanza_sealed_before_a_reconnect_is_resent_as_it_was() {
             _ => None,
         })
         .expect("sealed");
-    // As if the ack never came: the next connection gets the stored row.
     let next = pipe.reconnect(conn);
     pipe.run();
     let sealed = Outbound {
         stanza: Some(stanza),
-        ..row
+        ..row.clone()
     };
-    hand_in(&mut pipe, next, vec![sealed]);
+    hand_in(pipe, next, vec![sealed]);
+    next
+}
+
+#[test]
+fn a_stanza_sealed_before_a_reconnect_is_resent_as_it_was() {
+    let (mut pipe, conn) = online(3);
+    let row = text("3EB0000000000000000021", CONTACT, "once");
+    // As if the ack never came: the next connection gets the stored row.
+    let next = sealed_then_sent_again(&mut pipe, conn, &row);
     assert!(
         !pipe
             .link(next)
@@ -169,26 +176,9 @@ fn a_stanza_sealed_before_a_reconnect_is_resent_as_it_was() {
 fn a_stanza_sealed_by_an_earlier_connection_can_be_asked_for_again() {
     let (mut pipe, conn) = online(5);
     let row = text("3EB0000000000000000041", CONTACT, "from before");
-    hand_in(&mut pipe, conn, vec![row.clone()]);
-    let stanza = pipe
-        .link(conn)
-        .stores
-        .iter()
-        .flatten()
-        .find_map(|w| match w {
-            Write::OutboundSealed { stanza, .. } => Some(stanza.clone()),
-            _ => None,
-        })
-        .expect("sealed");
     // The next connection (or another process) sends the stored stanza;
     // a device that cannot read it asks that connection again.
-    let next = pipe.reconnect(conn);
-    pipe.run();
-    let sealed = Outbound {
-        stanza: Some(stanza),
-        ..row.clone()
-    };
-    hand_in(&mut pipe, next, vec![sealed]);
+    let next = sealed_then_sent_again(&mut pipe, conn, &row);
     pipe.server.request_retry(CONTACT, &row.id).expect("asks");
     pipe.run();
     assert_eq!(
