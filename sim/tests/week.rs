@@ -9,8 +9,8 @@
 //! `SEED=<n> cargo test --release -p blacksky-sim --test week` replays a
 //! week (about two minutes in release mode; a debug build lives one day
 //! unless `SIM_DAYS=7`). `SIM_LOG=warn` prints the bot's logs stamped
-//! with the simulated time; `SIM_TRACE=<file>` writes the whole trace
-//! there when the week fails.
+//! with the simulated time; `SIM_TRACE=1` prints the whole trace when
+//! the week fails.
 
 use std::time::{Duration, Instant};
 
@@ -100,13 +100,10 @@ fn a_week_on_a_dyno() {
     );
 }
 
-/// With `SIM_TRACE=<file>`, a failing week writes its whole trace there.
+/// With `SIM_TRACE` set (as for a sweep seed), a failing week prints its
+/// whole trace.
 fn dump_trace(runner: &Runner) {
-    if let Ok(path) = std::env::var("SIM_TRACE") {
-        let trace = runner.world.trace_tail(usize::MAX).join("\n");
-        match std::fs::write(&path, trace) {
-            Ok(()) => eprintln!("the whole trace is in {path}"),
-            Err(error) => eprintln!("could not write the trace to {path}: {error}"),
-        }
+    if std::env::var("SIM_TRACE").is_ok() {
+        eprintln!("{}", runner.world.trace_tail(usize::MAX).join("\n"));
     }
 }

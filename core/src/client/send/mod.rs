@@ -128,22 +128,24 @@ impl Client {
             return;
         }
         let mut sealed = Vec::new();
-        for queued in &mut self.outbox.rows {
+        let Outbox { rows, recent, .. } = &mut self.outbox;
+        for queued in rows.iter_mut() {
             match &queued.row.stanza {
                 Some(stanza) if !queued.transmitted => {
                     queued.transmitted = true;
-                    sealed.push((stanza.clone(), queued.row.clone()));
+                    // Whoever sealed it (this connection, an earlier one,
+                    // another process): a device that cannot read it may
+                    // ask this connection for it again.
+                    if let Some(to) = Jid::parse(&queued.row.to) {
+                        recent.remember(&queued.row.id, &to, &queued.row.message);
+                    }
+                    sealed.push(stanza.clone());
                 }
                 Some(_) => {}
                 None => break,
             }
         }
-        for (stanza, row) in sealed {
-            // Sealed by an earlier connection or another process: a
-            // device that cannot read it may still ask for it again.
-            if let Some(to) = Jid::parse(&row.to) {
-                self.outbox.recent.remember(&row.id, &to, &row.message);
-            }
+        for stanza in sealed {
             self.send_encoded(stanza);
         }
         if self.outbox.step == Step::Idle {
@@ -349,7 +351,6 @@ impl Client {
             Ok(bytes) => bytes,
             Err(error) => return self.fail_outbound(&id, wall, error.to_string()),
         };
-        self.outbox.recent.remember(&id, &to, &message);
         let mut writes = sealed.writes;
         writes.push(Write::OutboundSealed {
             id: id.clone(),
